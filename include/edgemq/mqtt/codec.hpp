@@ -1,0 +1,53 @@
+// Sans-I/O MQTT encoder and decoder: bytes of one complete frame in, a validated packet value
+// out (or the reason code that tells why not); packet values in, bytes out. No sockets, no
+// allocation beyond what the packet value itself owns.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+
+#include <boost/system/result.hpp>
+
+#include "edgemq/mqtt/packet.hpp"
+
+namespace edgemq::mqtt {
+
+template <class T>
+using result = boost::system::result<T, std::error_code>;
+
+// Decodes one frame as split by frame_parser: `header` is the first byte (type and flags),
+// `body` the variable header and payload. CONNECT determines the version itself; every other
+// packet is decoded for `version`. Errors are reason codes (see to_reason_code):
+// malformed_packet, protocol_error, topic_name_invalid, topic_filter_invalid,
+// unsupported_protocol_version, ...
+result<packet> decode(std::uint8_t header, std::span<const std::uint8_t> body, protocol_version version);
+
+// Appends the encoded packet to `out`. Fields that the version cannot carry are dropped
+// (properties and reason codes for 3.1.1).
+void encode(const packet& p, protocol_version version, std::string& out);
+
+// The per-subscriber part of an outgoing PUBLISH: everything but the payload, which is shared
+// across subscribers on fan-out and written separately. Views only; nothing is copied.
+struct publish_head {
+  std::string_view topic;
+  mqtt::qos qos = qos::at_most_once;
+  bool retain = false;
+  bool dup = false;
+  std::uint16_t packet_id = 0;
+  const properties* props = nullptr;              // message properties, may be null
+  std::span<const std::uint32_t> subscription_ids;  // appended after props (MQTT 5 only)
+  std::size_t payload_size = 0;
+};
+
+// Appends the fixed header, variable header and properties of `h` (the payload follows).
+void encode_publish_head(const publish_head& h, protocol_version version, std::string& out);
+
+// Size of the complete PUBLISH that encode_publish_head + payload would produce.
+std::size_t encoded_size(const publish_head& h, protocol_version version);
+
+// Appends a variable byte integer (value < 268,435,456).
+void write_varint(std::uint32_t value, std::string& out);
+std::size_t varint_size(std::uint32_t value) noexcept;
+
+}  // namespace edgemq::mqtt

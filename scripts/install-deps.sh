@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages edgemq needs to build, run and test. Idempotent: only
+# packages that are missing are installed, and apt is not touched when none are.
+set -euo pipefail
+BUILD_PKGS=(cmake g++ make ccache pkg-config
+  libboost1.81-dev libboost-system1.81-dev libssl-dev libspdlog-dev nlohmann-json3-dev
+  librocksdb-dev libcli11-dev)
+TEST_PKGS=(libgtest-dev libgmock-dev mosquitto-clients python3-paho-mqtt python3)
+want=("${BUILD_PKGS[@]}")
+[ "${1:-}" = "--test" ] && want+=("${TEST_PKGS[@]}")
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+echo "installing: ${missing[*]}"
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO=sudo
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,92 @@
+// edgemq: the daemon's entry point. Parses the command line, loads the configuration (refusing
+// to start on any error), sets up logging and runs the broker until SIGINT/SIGTERM.
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "broker/broker.hpp"
+#include "config/config.hpp"
+#include "edgemq/version.hpp"
+#include "net/server.hpp"
+
+namespace {
+
+int fail_config(const std::vector<edgemq::config::config_error>& errors, const std::string& file) {
+  for (const auto& e : errors)
+    std::fprintf(stderr, "edgemq: config error in %s at %s: %s\n", file.c_str(), e.path.empty() ? "(file)" : e.path.c_str(),
+                 e.message.c_str());
+  std::fprintf(stderr, "edgemq: not starting: fix the configuration above\n");
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"edgemq: edge MQTT broker with an embedded state store"};
+  app.set_version_flag("--version", std::string("edgemq ") + edgemq::version_string);
+  std::string config_file;
+  std::vector<std::string> listen;
+  std::string data_dir;
+  std::string log_level;
+  unsigned workers = 0;
+  bool workers_set = false;
+  app.add_option("-c,--config", config_file, "JSON configuration file (see config/edgemq.json)");
+  app.add_option("-l,--listen", listen, "MQTT over TCP on HOST:PORT (repeatable; replaces configured listeners)");
+  app.add_option("-d,--data-dir", data_dir, "directory for persistent data (default ./data)");
+  app.add_option("--log-level", log_level, "trace|debug|info|warn|error|critical|off")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
+  app.add_option_function<unsigned>("-w,--workers", [&](const unsigned& n) { workers = n; workers_set = true; },
+                                    "worker threads (0: one per core)");
+  CLI11_PARSE(app, argc, argv);
+
+  edgemq::config::daemon_config cfg;
+  if (!config_file.empty()) {
+    if (auto errors = edgemq::config::load_file(config_file, cfg); !errors.empty()) return fail_config(errors, config_file);
+  }
+  if (!listen.empty()) {
+    cfg.server.listeners.clear();
+    for (const auto& l : listen) {
+      edgemq::net::listen_endpoint ep;
+      if (!edgemq::config::parse_endpoint(l, ep)) {
+        std::fprintf(stderr, "edgemq: --listen '%s': expected HOST:PORT with a numeric address\n", l.c_str());
+        return 2;
+      }
+      cfg.server.listeners.push_back(ep);
+    }
+  }
+  if (!data_dir.empty()) cfg.data_dir = data_dir;
+  if (!log_level.empty()) cfg.log_level = log_level;
+  if (workers_set) cfg.server.workers = workers;
+
+  auto log = spdlog::stdout_color_mt("edgemq");
+  log->set_level(spdlog::level::from_str(cfg.log_level));
+  spdlog::set_default_logger(log);
+
+  std::error_code ec;
+  std::filesystem::create_directories(cfg.data_dir, ec);
+  if (ec) {
+    log->critical("cannot create data directory '{}': {}", cfg.data_dir, ec.message());
+    return 1;
+  }
+
+  edgemq::broker::broker core(cfg.limits);
+  edgemq::net::server srv(core, cfg.server, log);
+  std::vector<std::uint16_t> ports;
+  try {
+    ports = srv.start();
+  } catch (const std::exception& e) {
+    log->critical("{}", e.what());
+    return 1;
+  }
+  std::string where;
+  for (std::size_t i = 0; i < ports.size(); ++i)
+    where += (i ? ", " : "") + cfg.server.listeners[i].host + ":" + std::to_string(ports[i]);
+  log->info("edgemq {} ready: MQTT on {} (data dir {})", edgemq::version_string, where, cfg.data_dir);
+  std::fflush(stdout);
+  srv.run_until_signal();
+  return 0;
+}

@@ -1,0 +1,105 @@
+// CONNECT: version detection, session attach or takeover, CONNACK.
+#include <random>
+
+#include <spdlog/spdlog.h>
+
+#include "broker/client_channel.hpp"
+
+namespace edgemq::broker {
+namespace {
+
+std::string random_client_id() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string id = "edgemq-";
+  auto v = rng();
+  for (int i = 0; i < 16; ++i, v >>= 4) id.push_back(hex[v & 0xF]);
+  return id;
+}
+
+// Whether a CONNECT that failed to decode at least claims MQTT 5, so the refusal can be a
+// CONNACK the client understands (MQTT-3.1.4-? and 4.13.1).
+bool claims_v5(std::span<const std::uint8_t> body) {
+  return body.size() >= 7 && body[0] == 0 && body[1] == 4 && body[2] == 'M' && body[3] == 'Q' && body[4] == 'T' &&
+         body[5] == 'T' && body[6] == 5;
+}
+
+}  // namespace
+
+void client_channel::on_connect_frame(const mqtt::frame& f) {
+  if (f.type() != mqtt::packet_type::connect) {
+    closing_ = true;  // MQTT-3.1.0-1: the first packet must be CONNECT; nothing to answer
+    return;
+  }
+  auto decoded = mqtt::decode(f.header, f.body, version_);
+  if (!decoded) {
+    const auto rc = mqtt::to_reason_code(decoded.error());
+    broker_.stats().protocol_errors.fetch_add(1, std::memory_order_relaxed);
+    if (claims_v5(f.body)) {
+      version_ = mqtt::protocol_version::v5;
+      send(mqtt::connack{false, rc, {}});
+    } else if (rc == mqtt::reason_code::unsupported_protocol_version ||
+               rc == mqtt::reason_code::client_identifier_not_valid) {
+      version_ = mqtt::protocol_version::v311;  // 3.1.1 return codes 0x01 / 0x02
+      send(mqtt::connack{false, rc, {}});
+    }
+    closing_ = true;
+    return;
+  }
+  on_connect(std::get<mqtt::connect>(*decoded));
+}
+
+void client_channel::on_connect(mqtt::connect& c) {
+  version_ = c.version;
+  const auto& lim = broker_.config();
+  if (c.props.authentication_method) {
+    // Enhanced authentication hook: no method is registered yet (MQTT 4.12).
+    send(mqtt::connack{false, mqtt::reason_code::bad_authentication_method, {}});
+    closing_ = true;
+    return;
+  }
+  mqtt::properties ack_props;
+  client_id_ = std::move(c.client_id);
+  if (client_id_.empty()) {
+    client_id_ = random_client_id();
+    if (v5()) ack_props.assigned_client_identifier = client_id_;  // MQTT-3.2.2-16
+  }
+  std::uint32_t expiry = 0;
+  if (v5()) expiry = std::min(c.props.session_expiry_interval.value_or(0), lim.max_session_expiry);
+  else expiry = c.clean_start ? 0 : 0xFFFFFFFF;
+
+  keep_alive_ = c.keep_alive;
+  if (lim.max_keep_alive != 0 && (keep_alive_ == 0 || keep_alive_ > lim.max_keep_alive)) {
+    keep_alive_ = lim.max_keep_alive;
+    if (v5()) ack_props.server_keep_alive = keep_alive_;  // MQTT-3.2.2-21
+  }
+  client_receive_maximum_ = c.props.receive_maximum.value_or(65535);
+  client_max_packet_size_ = c.props.maximum_packet_size.value_or(0xFFFFFFFF);
+  if (c.will) will_ = std::move(c.will);
+
+  auto attached = broker_.sessions().attach(client_id_, c.clean_start, expiry, self_);
+  if (attached.taken_over) attached.taken_over->kick(mqtt::reason_code::session_taken_over);  // MQTT-3.1.4-3
+  session_ = std::move(attached.s);
+  state_ = state::connected;
+  broker_.stats().connections_accepted.fetch_add(1, std::memory_order_relaxed);
+
+  if (v5()) {
+    if (lim.receive_maximum != 65535) ack_props.receive_maximum = lim.receive_maximum;
+    if (lim.maximum_qos != mqtt::qos::exactly_once) ack_props.maximum_qos = static_cast<std::uint8_t>(lim.maximum_qos);
+    if (!lim.retain_available) ack_props.retain_available = 0;
+    ack_props.maximum_packet_size = lim.max_packet_size;
+    if (lim.topic_alias_maximum) ack_props.topic_alias_maximum = lim.topic_alias_maximum;
+    if (!lim.wildcard_subscription_available) ack_props.wildcard_subscription_available = 0;
+    if (!lim.subscription_identifiers_available) ack_props.subscription_identifier_available = 0;
+    ack_props.shared_subscription_available = 0;  // not yet: SUBACK answers 0x9E
+    if (expiry != c.props.session_expiry_interval.value_or(0)) ack_props.session_expiry_interval = expiry;
+  }
+  send(mqtt::connack{attached.session_present, mqtt::reason_code::success, std::move(ack_props)});
+  if (log_)
+    log_->debug("client '{}' connected (MQTT {}, clean start {}, session present {})", client_id_,
+                v5() ? "5" : "3.1.1", c.clean_start, attached.session_present);
+  if (attached.session_present) resend_inflight();
+  pull();
+}
+
+}  // namespace edgemq::broker

@@ -1,0 +1,112 @@
+// Inbound PUBLISH and the QoS 1/2 acknowledgement state machines in both directions.
+#include "broker/client_channel.hpp"
+#include "edgemq/mqtt/utf8.hpp"
+
+namespace edgemq::broker {
+
+void client_channel::on_publish(mqtt::publish& p) {
+  const auto& lim = broker_.config();
+  if (static_cast<std::uint8_t>(p.qos) > static_cast<std::uint8_t>(lim.maximum_qos))
+    return fail(mqtt::reason_code::qos_not_supported);  // MQTT-3.2.2-11
+  if (p.retain && !lim.retain_available) return fail(mqtt::reason_code::retain_not_supported);  // MQTT-3.2.2-14
+
+  if (v5() && p.props.topic_alias) {
+    const auto alias = *p.props.topic_alias;
+    if (alias > lim.topic_alias_maximum) return fail(mqtt::reason_code::topic_alias_invalid);  // MQTT-3.3.2-9
+    if (p.topic.empty()) {
+      auto it = inbound_aliases_.find(alias);
+      if (it == inbound_aliases_.end()) return fail(mqtt::reason_code::protocol_error);
+      p.topic = it->second;
+    } else {
+      inbound_aliases_[alias] = p.topic;
+    }
+  }
+
+  mqtt::reason_code ack = mqtt::reason_code::success;
+  if (v5() && p.props.payload_format_indicator == 1 && !mqtt::is_valid_mqtt_utf8(p.payload)) {
+    if (p.qos == mqtt::qos::at_most_once) return fail(mqtt::reason_code::payload_format_invalid);
+    ack = mqtt::reason_code::payload_format_invalid;  // MQTT-3.3.2-? : answered, not routed
+  }
+
+  bool route = mqtt::is_error(ack) == false;
+  if (p.qos == mqtt::qos::exactly_once) {
+    auto sl = session_->lock();
+    if (session_->inbound_qos2_.contains(p.packet_id)) {
+      route = false;  // a re-sent QoS 2 message already routed: acknowledge only (MQTT-4.3.3-?)
+    } else if (route) {
+      if (session_->inbound_qos2_.size() >= lim.receive_maximum) {
+        sl.unlock();
+        return fail(mqtt::reason_code::receive_maximum_exceeded);  // MQTT-3.3.4-7
+      }
+      session_->inbound_qos2_.insert(p.packet_id);
+    }
+  }
+
+  std::size_t receivers = 0;
+  if (route) {
+    auto m = std::make_shared<message>();
+    m->topic = std::move(p.topic);
+    m->payload = std::move(p.payload);
+    m->qos = p.qos;
+    m->retain = p.retain;
+    m->props = std::move(p.props);
+    m->props.topic_alias.reset();
+    m->props.subscription_identifiers.clear();
+    m->origin_client_id = client_id_;
+    receivers = broker_.publish(m);
+  }
+  if (ack == mqtt::reason_code::success && route && receivers == 0) ack = mqtt::reason_code::no_matching_subscribers;
+  switch (p.qos) {
+    case mqtt::qos::at_most_once: break;
+    case mqtt::qos::at_least_once: send(mqtt::puback{p.packet_id, ack, {}}); break;
+    case mqtt::qos::exactly_once:
+      if (!route && !mqtt::is_error(ack)) ack = mqtt::reason_code::success;
+      send(mqtt::pubrec{p.packet_id, ack, {}});
+      break;
+  }
+}
+
+void client_channel::on_puback(const mqtt::puback& a) {
+  {
+    auto sl = session_->lock();
+    auto it = session_->inflight_.find(a.packet_id);
+    if (it != session_->inflight_.end() && it->second.d.qos == mqtt::qos::at_least_once) session_->inflight_.erase(it);
+  }
+  pull();
+}
+
+void client_channel::on_pubrec(const mqtt::pubrec& a) {
+  bool known = false;
+  {
+    auto sl = session_->lock();
+    auto it = session_->inflight_.find(a.packet_id);
+    if (it != session_->inflight_.end() && it->second.d.qos == mqtt::qos::exactly_once) {
+      known = true;
+      if (mqtt::is_error(a.code)) session_->inflight_.erase(it);  // the receiver refused it: done
+      else it->second.stage = inflight_stage::awaiting_pubcomp;
+    }
+  }
+  if (known && mqtt::is_error(a.code)) return pull();
+  send(mqtt::pubrel{a.packet_id, known ? mqtt::reason_code::success : mqtt::reason_code::packet_identifier_not_found, {}});
+}
+
+void client_channel::on_pubrel(const mqtt::pubrel& a) {
+  bool known = false;
+  {
+    auto sl = session_->lock();
+    known = session_->inbound_qos2_.erase(a.packet_id) > 0;
+  }
+  send(mqtt::pubcomp{a.packet_id, known ? mqtt::reason_code::success : mqtt::reason_code::packet_identifier_not_found, {}});
+}
+
+void client_channel::on_pubcomp(const mqtt::pubcomp& a) {
+  {
+    auto sl = session_->lock();
+    auto it = session_->inflight_.find(a.packet_id);
+    if (it != session_->inflight_.end() && it->second.stage == inflight_stage::awaiting_pubcomp)
+      session_->inflight_.erase(it);
+  }
+  pull();
+}
+
+}  // namespace edgemq::broker

@@ -1,0 +1,75 @@
+// SUBSCRIBE and UNSUBSCRIBE: the index, the session's record of it, retained delivery.
+#include "broker/client_channel.hpp"
+#include "edgemq/mqtt/topic.hpp"
+
+namespace edgemq::broker {
+
+void client_channel::on_subscribe(const mqtt::subscribe& s) {
+  const auto& lim = broker_.config();
+  std::uint32_t sub_id = 0;
+  if (v5() && !s.props.subscription_identifiers.empty()) {
+    if (!lim.subscription_identifiers_available) return fail(mqtt::reason_code::subscription_identifiers_not_supported);
+    sub_id = s.props.subscription_identifiers.front();
+  }
+  mqtt::suback ack;
+  ack.packet_id = s.packet_id;
+  std::vector<delivery> retained;
+  for (const auto& e : s.entries) {
+    if (mqtt::is_shared_filter(e.filter)) {
+      ack.codes.push_back(mqtt::reason_code::shared_subscriptions_not_supported);
+      continue;
+    }
+    if (!lim.wildcard_subscription_available && e.filter.find_first_of("+#") != std::string::npos) {
+      ack.codes.push_back(mqtt::reason_code::wildcard_subscriptions_not_supported);
+      continue;
+    }
+    subscription_record rec;
+    rec.options = e.options;
+    if (static_cast<std::uint8_t>(rec.options.qos) > static_cast<std::uint8_t>(lim.maximum_qos))
+      rec.options.qos = lim.maximum_qos;
+    rec.subscription_id = sub_id;
+    const bool existed = broker_.subscriptions().subscribe(e.filter, {session_.get(), rec.options, sub_id});
+    bool ended = false;
+    {
+      auto sl = session_->lock();
+      ended = session_->ended_;
+      if (!ended) session_->subscriptions_.insert_or_assign(e.filter, rec);
+    }
+    if (ended) {  // taken over with clean start meanwhile: leave nothing behind in the index
+      broker_.subscriptions().unsubscribe(e.filter, session_.get());
+      ack.codes.push_back(mqtt::reason_code::unspecified_error);
+      continue;
+    }
+    ack.codes.push_back(static_cast<mqtt::reason_code>(rec.options.qos));
+    const auto rh = rec.options.retain_handling;
+    if (rh == mqtt::retain_handling::send || (rh == mqtt::retain_handling::send_if_new && !existed)) {
+      broker_.retained().match(e.filter, [&](const message_ptr& m) {
+        delivery d;
+        d.msg = m;
+        d.qos = static_cast<std::uint8_t>(m->qos) < static_cast<std::uint8_t>(rec.options.qos) ? m->qos : rec.options.qos;
+        d.retain = true;  // MQTT-3.3.1-9 (3.1.1) and 3.3.1.3: retained on subscribe
+        if (sub_id) d.subscription_ids.push_back(sub_id);
+        retained.push_back(std::move(d));
+      });
+    }
+  }
+  send(ack);  // SUBACK precedes the retained messages it triggers
+  for (auto& d : retained) session_->enqueue(std::move(d));
+  if (!retained.empty()) pull();
+}
+
+void client_channel::on_unsubscribe(const mqtt::unsubscribe& u) {
+  mqtt::unsuback ack;
+  ack.packet_id = u.packet_id;
+  for (const auto& f : u.filters) {
+    const bool found = broker_.subscriptions().unsubscribe(f, session_.get());
+    {
+      auto sl = session_->lock();
+      session_->subscriptions_.erase(f);
+    }
+    ack.codes.push_back(found ? mqtt::reason_code::success : mqtt::reason_code::no_subscription_existed);
+  }
+  send(ack);
+}
+
+}  // namespace edgemq::broker

@@ -1,0 +1,156 @@
+// Framing, dispatch, output assembly and the connection's end of life.
+#include "broker/client_channel.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace edgemq::broker {
+
+client_channel::client_channel(broker& b, std::shared_ptr<link> self, std::shared_ptr<spdlog::logger> log)
+    : broker_(b), self_(std::move(self)), log_(std::move(log)) {}
+
+void client_channel::on_data(std::span<const std::uint8_t> data, clock::time_point now) {
+  if (closing_ || state_ == state::closed) return;
+  last_rx_ = now;
+  std::span<const std::uint8_t> buf = data;
+  const bool carried = !partial_.empty();
+  if (carried) {
+    partial_.append(reinterpret_cast<const char*>(data.data()), data.size());
+    buf = {reinterpret_cast<const std::uint8_t*>(partial_.data()), partial_.size()};
+  }
+  std::size_t used = 0;
+  while (!closing_ && used < buf.size()) {
+    const auto r = mqtt::parse_frame(buf.subspan(used), broker_.config().max_packet_size);
+    if (r.status == mqtt::frame_status::need_more) break;
+    if (r.status == mqtt::frame_status::error) {
+      if (state_ == state::awaiting_connect) closing_ = true;
+      else fail(r.error);
+      break;
+    }
+    on_frame(r.value);
+    used += r.value.size;
+  }
+  if (closing_) {
+    std::string().swap(partial_);
+    return;
+  }
+  if (carried) {
+    partial_.erase(0, used);
+  } else {
+    partial_.assign(reinterpret_cast<const char*>(buf.data()) + used, buf.size() - used);
+  }
+  // An idle connection keeps no buffer: the capacity of a large packet is given back.
+  if (partial_.empty() && partial_.capacity() > 256) std::string().swap(partial_);
+}
+
+void client_channel::on_frame(const mqtt::frame& f) {
+  if (state_ == state::awaiting_connect) {
+    on_connect_frame(f);
+    return;
+  }
+  auto decoded = mqtt::decode(f.header, f.body, version_);
+  if (!decoded) {
+    fail(mqtt::to_reason_code(decoded.error()));
+    return;
+  }
+  auto& p = *decoded;
+  switch (mqtt::type_of(p)) {
+    case mqtt::packet_type::publish: on_publish(std::get<mqtt::publish>(p)); break;
+    case mqtt::packet_type::puback: on_puback(std::get<mqtt::puback>(p)); break;
+    case mqtt::packet_type::pubrec: on_pubrec(std::get<mqtt::pubrec>(p)); break;
+    case mqtt::packet_type::pubrel: on_pubrel(std::get<mqtt::pubrel>(p)); break;
+    case mqtt::packet_type::pubcomp: on_pubcomp(std::get<mqtt::pubcomp>(p)); break;
+    case mqtt::packet_type::subscribe: on_subscribe(std::get<mqtt::subscribe>(p)); break;
+    case mqtt::packet_type::unsubscribe: on_unsubscribe(std::get<mqtt::unsubscribe>(p)); break;
+    case mqtt::packet_type::pingreq: send(mqtt::pingresp{}); break;
+    case mqtt::packet_type::disconnect: on_disconnect(std::get<mqtt::disconnect>(p)); break;
+    default:
+      // A second CONNECT (MQTT-3.1.0-2), AUTH without an authentication method in progress,
+      // or a packet only a server sends.
+      fail(mqtt::reason_code::protocol_error);
+  }
+}
+
+void client_channel::fail(mqtt::reason_code rc) {
+  if (closing_) return;
+  broker_.stats().protocol_errors.fetch_add(1, std::memory_order_relaxed);
+  if (log_) log_->info("client '{}': closing on {} (0x{:02X})", client_id_, mqtt::to_string(rc), static_cast<int>(rc));
+  if (v5() && state_ == state::connected) send(mqtt::disconnect{rc, {}});
+  closing_ = true;
+}
+
+void client_channel::kick(mqtt::reason_code why) {
+  if (closing_ || state_ == state::closed) return;
+  if (v5() && state_ == state::connected) send(mqtt::disconnect{why, {}});
+  closing_ = true;
+}
+
+void client_channel::on_disconnect(const mqtt::disconnect& d) {
+  if (v5() && d.props.session_expiry_interval) {
+    auto sl = session_->lock();
+    // A session that was to end with the connection cannot be given a lifetime now.
+    if (session_->expiry_interval_ == 0 && *d.props.session_expiry_interval != 0) {
+      sl.unlock();
+      fail(mqtt::reason_code::protocol_error);  // MQTT-3.14.2-2
+      return;
+    }
+    session_->expiry_interval_ = std::min(*d.props.session_expiry_interval, broker_.config().max_session_expiry);
+  }
+  if (!v5() || d.code != mqtt::reason_code::disconnect_with_will) will_.reset();  // MQTT-3.14.4-3
+  closing_ = true;
+}
+
+void client_channel::on_close(clock::time_point now) {
+  if (state_ == state::connected) {
+    if (will_) {
+      auto m = std::make_shared<message>();
+      m->topic = std::move(will_->topic);
+      m->payload = std::move(will_->payload);
+      m->qos = will_->qos;
+      m->retain = will_->retain;
+      m->props = std::move(will_->props);
+      m->props.will_delay_interval.reset();
+      m->origin_client_id = client_id_;
+      will_.reset();
+      broker_.publish(m);
+    }
+    broker_.sessions().detach(session_, self_.get(), now);
+  }
+  state_ = state::closed;
+  closing_ = true;
+  self_.reset();  // break the link <-> channel cycle
+}
+
+bool client_channel::keep_alive_expired(clock::time_point now) const {
+  return keep_alive_ != 0 && now - last_rx_ > keep_alive_timeout();
+}
+
+std::chrono::milliseconds client_channel::keep_alive_timeout() const {
+  return std::chrono::milliseconds(keep_alive_ * 1500);
+}
+
+std::chrono::milliseconds client_channel::keep_alive_remaining(clock::time_point now) const {
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(last_rx_ + keep_alive_timeout() - now);
+  return std::max(left, std::chrono::milliseconds(1)) + std::chrono::milliseconds(1);
+}
+
+std::string& client_channel::tail() {
+  if (out_.empty() || out_.back().body) out_.emplace_back();
+  return out_.back().head;
+}
+
+void client_channel::send(const mqtt::packet& p) {
+  std::string& t = tail();
+  const auto before = t.size();
+  mqtt::encode(p, version_, t);
+  out_bytes_ += t.size() - before;
+}
+
+void client_channel::send_publish(const mqtt::publish_head& h, const message_ptr& body) {
+  std::string& t = tail();
+  const auto before = t.size();
+  mqtt::encode_publish_head(h, version_, t);
+  out_bytes_ += t.size() - before + body->payload.size();
+  if (!body->payload.empty()) out_.back().body = body;
+}
+
+}  // namespace edgemq::broker

@@ -1,0 +1,103 @@
+// One client connection's MQTT protocol state machine, free of I/O: bytes in, encoded packets
+// out. The net layer feeds it what it reads, writes what it produces and closes the transport
+// when it says so. Every method runs on the connection's own thread.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "broker/broker.hpp"
+#include "edgemq/mqtt/codec.hpp"
+#include "edgemq/mqtt/frame_parser.hpp"
+
+namespace spdlog {
+class logger;
+}
+
+namespace edgemq::broker {
+
+// One contiguous piece of output: encoded bytes, then optionally a shared payload.
+struct out_chunk {
+  std::string head;
+  message_ptr body;  // its payload follows `head` on the wire
+};
+
+class client_channel {
+ public:
+  client_channel(broker& b, std::shared_ptr<link> self, std::shared_ptr<spdlog::logger> log);
+
+  // Bytes received from the peer. Any number of frames, or part of one.
+  void on_data(std::span<const std::uint8_t> data, clock::time_point now);
+  // Moves queued deliveries of the session into the output, within the client's Receive
+  // Maximum and our output budget. Call on link::notify and when a write completes.
+  void pull();
+  // Close the connection for `why` (takeover, shutdown): MQTT 5 clients get a DISCONNECT.
+  void kick(mqtt::reason_code why);
+  // The transport is gone. Publishes the will unless the client disconnected normally and
+  // hands the session back to the registry. Idempotent.
+  void on_close(clock::time_point now);
+
+  // 1.5 times the keep alive has passed without a packet from the client (MQTT-3.1.2-22).
+  bool keep_alive_expired(clock::time_point now) const;
+  std::chrono::milliseconds keep_alive_timeout() const;  // 0: no keep alive
+  // Time until keep_alive_expired() could first become true (at least 1 ms).
+  std::chrono::milliseconds keep_alive_remaining(clock::time_point now) const;
+
+  bool connected() const noexcept { return state_ == state::connected; }
+  bool closing() const noexcept { return closing_; }
+  const std::string& client_id() const noexcept { return client_id_; }
+  mqtt::protocol_version version() const noexcept { return version_; }
+
+  std::vector<out_chunk>& output() noexcept { return out_; }
+  std::size_t output_bytes() const noexcept { return out_bytes_; }
+  void output_taken() noexcept { out_bytes_ = 0; }
+
+ private:
+  enum class state : std::uint8_t { awaiting_connect, connected, closed };
+
+  void on_frame(const mqtt::frame& f);
+  void on_connect_frame(const mqtt::frame& f);
+  void on_connect(mqtt::connect& c);
+  void on_publish(mqtt::publish& p);
+  void on_puback(const mqtt::puback& a);
+  void on_pubrec(const mqtt::pubrec& a);
+  void on_pubrel(const mqtt::pubrel& a);
+  void on_pubcomp(const mqtt::pubcomp& a);
+  void on_subscribe(const mqtt::subscribe& s);
+  void on_unsubscribe(const mqtt::unsubscribe& u);
+  void on_disconnect(const mqtt::disconnect& d);
+
+  void resend_inflight();
+  // Protocol violation: DISCONNECT with `rc` for MQTT 5, then close.
+  void fail(mqtt::reason_code rc);
+  void send(const mqtt::packet& p);
+  void send_publish(const mqtt::publish_head& h, const message_ptr& body);
+  std::string& tail();  // the head buffer new bytes are appended to
+  bool v5() const noexcept { return version_ == mqtt::protocol_version::v5; }
+
+  broker& broker_;
+  std::shared_ptr<link> self_;
+  std::shared_ptr<spdlog::logger> log_;
+  state state_ = state::awaiting_connect;
+  bool closing_ = false;
+  mqtt::protocol_version version_ = mqtt::protocol_version::v5;
+  std::string client_id_;
+  session_ptr session_;
+  std::optional<mqtt::will_message> will_;
+  std::uint16_t keep_alive_ = 0;
+  std::uint16_t client_receive_maximum_ = 65535;
+  std::uint32_t client_max_packet_size_ = 0xFFFFFFFF;
+  std::unordered_map<std::uint16_t, std::string> inbound_aliases_;
+  clock::time_point last_rx_{};
+  std::string partial_;  // an incomplete frame carried to the next read; empty when idle
+  std::vector<out_chunk> out_;
+  std::size_t out_bytes_ = 0;
+};
+
+}  // namespace edgemq::broker

@@ -1,0 +1,73 @@
+// A client's session state: what survives a reconnect (subscriptions, queued and in-flight
+// messages, inbound QoS 2 packet ids). Deliveries arrive from any worker thread through
+// enqueue(); everything else is used by the owning connection's thread under lock().
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_set>
+
+#include "broker/limits.hpp"
+#include "broker/link.hpp"
+#include "broker/message.hpp"
+
+namespace edgemq::broker {
+
+struct subscription_record {
+  mqtt::subscribe_options options;
+  std::uint32_t subscription_id = 0;  // 0: none
+};
+
+enum class inflight_stage : std::uint8_t { awaiting_ack, awaiting_pubcomp };
+
+struct inflight_message {
+  delivery d;
+  inflight_stage stage = inflight_stage::awaiting_ack;
+};
+
+class session {
+ public:
+  session(std::string client_id, const limits& lim) : client_id_(std::move(client_id)), limits_(lim) {}
+
+  const std::string& client_id() const noexcept { return client_id_; }
+
+  // Any thread. Queues the delivery (or drops and counts it when the budget is spent) and
+  // wakes the connection, once per batch.
+  void enqueue(delivery d);
+
+  // Connection thread. The state below is guarded by this mutex.
+  std::unique_lock<std::mutex> lock() { return std::unique_lock<std::mutex>(mu_); }
+
+  // --- guarded by lock() ---
+  std::shared_ptr<link> link_;
+  bool notified_ = false;
+  std::deque<delivery> queue_;
+  std::size_t queued_bytes_ = 0;
+  std::map<std::uint16_t, inflight_message> inflight_;
+  std::uint16_t next_packet_id_ = 1;
+  std::unordered_set<std::uint16_t> inbound_qos2_;
+  std::map<std::string, subscription_record, std::less<>> subscriptions_;
+  std::uint32_t expiry_interval_ = 0;  // seconds; 0xFFFFFFFF never
+  clock::time_point disconnected_at_{};
+  bool ended_ = false;  // removed from the registry; late deliveries are discarded
+
+  // Next packet id not in flight, or 0 when all 65,535 are in use.
+  std::uint16_t allocate_packet_id();
+
+  std::uint64_t dropped() const noexcept { return dropped_.load(std::memory_order_relaxed); }
+
+ private:
+  std::string client_id_;
+  const limits& limits_;
+  std::mutex mu_;
+  std::atomic<std::uint64_t> dropped_{0};
+};
+
+using session_ptr = std::shared_ptr<session>;
+
+}  // namespace edgemq::broker

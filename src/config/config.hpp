@@ -1,0 +1,37 @@
+// The daemon's typed configuration. Defaults live in the structs (and in broker::limits);
+// load_config() overlays a JSON file and reports every problem with its JSON path.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "broker/limits.hpp"
+#include "net/server.hpp"
+
+namespace edgemq::config {
+
+struct daemon_config {
+  net::server_options server;
+  broker::limits limits;
+  std::string data_dir = "./data";
+  std::string log_level = "info";
+};
+
+struct config_error {
+  std::string path;     // JSON pointer, e.g. "/mqtt/max_packet_size"
+  std::string message;  // what is wrong with it
+};
+
+// Overlays the JSON document `text` on `cfg`. Returns every error found; `cfg` is only
+// meaningful when the list is empty. Unknown keys are errors.
+std::vector<config_error> apply_json(const std::string& text, daemon_config& cfg);
+
+// Reads `path` and applies it. An unreadable file is reported with path "".
+std::vector<config_error> load_file(const std::string& path, daemon_config& cfg);
+
+// "host:port", "[v6]:port" or ":port". Returns false if malformed.
+bool parse_endpoint(const std::string& text, net::listen_endpoint& out);
+
+bool valid_log_level(const std::string& level);
+
+}  // namespace edgemq::config

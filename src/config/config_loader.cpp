@@ -1,0 +1,182 @@
+#include <fstream>
+#include <functional>
+#include <limits>
+#include <map>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "config/config.hpp"
+
+namespace edgemq::config {
+namespace {
+
+using json = nlohmann::json;
+
+// Walks one JSON object against a table of known keys; every key not in the table is an error.
+class object_reader {
+ public:
+  object_reader(json j, std::string path, std::vector<config_error>& errors)
+      : j_(std::move(j)), path_(std::move(path)), errors_(errors) {}
+
+  using handler = std::function<void(const json&, const std::string&)>;
+  object_reader& key(const std::string& name, handler h) {
+    handlers_.emplace(name, std::move(h));
+    return *this;
+  }
+  void run() {
+    if (!j_.is_object()) return error(path_.empty() ? "/" : path_, "must be an object");
+    for (auto it = j_.begin(); it != j_.end(); ++it) {
+      const std::string p = path_ + "/" + it.key();
+      auto h = handlers_.find(it.key());
+      if (h == handlers_.end()) error(p, "unknown key");
+      else h->second(it.value(), p);
+    }
+  }
+  void error(const std::string& p, const std::string& m) { errors_.push_back({p, m}); }
+
+ private:
+  json j_;
+  std::string path_;
+  std::vector<config_error>& errors_;
+  std::map<std::string, handler> handlers_;
+};
+
+template <class T>
+object_reader::handler integer(T& out, std::vector<config_error>& errors, std::uint64_t min, std::uint64_t max) {
+  return [&out, &errors, min, max](const json& v, const std::string& p) {
+    if (!v.is_number_integer() || (v.is_number_integer() && v.get<std::int64_t>() < 0 && !v.is_number_unsigned())) {
+      errors.push_back({p, "must be a non-negative integer"});
+      return;
+    }
+    const auto n = v.get<std::uint64_t>();
+    if (n < min || n > max) {
+      errors.push_back({p, "must be between " + std::to_string(min) + " and " + std::to_string(max) + ", got " + std::to_string(n)});
+      return;
+    }
+    out = static_cast<T>(n);
+  };
+}
+
+object_reader::handler boolean(bool& out, std::vector<config_error>& errors) {
+  return [&out, &errors](const json& v, const std::string& p) {
+    if (!v.is_boolean()) errors.push_back({p, "must be true or false"});
+    else out = v.get<bool>();
+  };
+}
+
+object_reader::handler millis(std::chrono::milliseconds& out, std::vector<config_error>& errors, std::uint64_t min,
+                              std::uint64_t max) {
+  return [&out, &errors, min, max](const json& v, const std::string& p) {
+    std::uint64_t n = 0;
+    std::vector<config_error> local;
+    integer(n, local, min, max)(v, p);
+    if (!local.empty()) errors.insert(errors.end(), local.begin(), local.end());
+    else out = std::chrono::milliseconds(n);
+  };
+}
+
+void read_listeners(const json& v, const std::string& p, daemon_config& cfg, std::vector<config_error>& errors) {
+  if (!v.is_array() || v.empty()) {
+    errors.push_back({p, "must be a non-empty array of \"host:port\" strings"});
+    return;
+  }
+  std::vector<net::listen_endpoint> eps;
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    net::listen_endpoint ep;
+    const auto ip = p + "/" + std::to_string(i);
+    if (!v[i].is_string() || !parse_endpoint(v[i].get<std::string>(), ep))
+      errors.push_back({ip, "must be \"host:port\" with a numeric IP address (e.g. \"0.0.0.0:1883\")"});
+    else eps.push_back(ep);
+  }
+  cfg.server.listeners = std::move(eps);
+}
+
+}  // namespace
+
+bool valid_log_level(const std::string& l) {
+  return l == "trace" || l == "debug" || l == "info" || l == "warn" || l == "error" || l == "critical" || l == "off";
+}
+
+bool parse_endpoint(const std::string& text, net::listen_endpoint& out) {
+  const auto colon = text.rfind(':');
+  if (colon == std::string::npos) return false;
+  std::string host = text.substr(0, colon);
+  const std::string port = text.substr(colon + 1);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.empty()) host = "0.0.0.0";
+  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos) return false;
+  const auto n = std::stoul(port);
+  if (n > 65535) return false;
+  if (host.find_first_not_of("0123456789abcdefABCDEF.:") != std::string::npos) return false;
+  out.host = host;
+  out.port = static_cast<std::uint16_t>(n);
+  return true;
+}
+
+std::vector<config_error> apply_json(const std::string& text, daemon_config& cfg) {
+  std::vector<config_error> errors;
+  json doc;
+  try {
+    doc = json::parse(text, nullptr, true, /*ignore_comments=*/true);
+  } catch (const json::parse_error& e) {
+    errors.push_back({"", std::string("not valid JSON: ") + e.what()});
+    return errors;
+  }
+  if (!doc.is_object()) {
+    errors.push_back({"/", "the configuration must be a JSON object"});
+    return errors;
+  }
+  auto& lim = cfg.limits;
+  object_reader mqtt(doc.value("mqtt", json::object()), "/mqtt", errors);
+  mqtt.key("max_packet_size", integer(lim.max_packet_size, errors, 64, 268435460))
+      .key("receive_maximum", integer(lim.receive_maximum, errors, 1, 65535))
+      .key("max_inflight", integer(lim.max_inflight, errors, 1, 65535))
+      .key("topic_alias_maximum", integer(lim.topic_alias_maximum, errors, 0, 65535))
+      .key("maximum_qos", [&](const json& v, const std::string& p) {
+        std::uint8_t q = 2;
+        std::vector<config_error> local;
+        integer(q, local, 0, 2)(v, p);
+        if (!local.empty()) errors.insert(errors.end(), local.begin(), local.end());
+        else lim.maximum_qos = static_cast<mqtt::qos>(q);
+      })
+      .key("retain_available", boolean(lim.retain_available, errors))
+      .key("wildcard_subscription_available", boolean(lim.wildcard_subscription_available, errors))
+      .key("subscription_identifiers_available", boolean(lim.subscription_identifiers_available, errors))
+      .key("max_keep_alive", integer(lim.max_keep_alive, errors, 0, 65535))
+      .key("max_session_expiry", integer(lim.max_session_expiry, errors, 0, 0xFFFFFFFF))
+      .key("connect_timeout_ms", millis(lim.connect_timeout, errors, 100, 3600000));
+  object_reader queue(doc.value("queue", json::object()), "/queue", errors);
+  queue.key("max_messages", integer(lim.max_queued_messages, errors, 1, 100000000))
+      .key("max_bytes", integer(lim.max_queued_bytes, errors, 1024, std::uint64_t{1} << 40))
+      .key("qos0_offline", boolean(lim.queue_qos0_offline, errors))
+      .key("max_output_bytes", integer(lim.max_output_bytes, errors, 4096, std::uint64_t{1} << 32));
+
+  object_reader top(doc, "", errors);
+  top.key("listeners", [&](const json& v, const std::string& p) { read_listeners(v, p, cfg, errors); })
+      .key("data_dir", [&](const json& v, const std::string& p) {
+        if (!v.is_string() || v.get<std::string>().empty()) errors.push_back({p, "must be a non-empty string"});
+        else cfg.data_dir = v.get<std::string>();
+      })
+      .key("log_level", [&](const json& v, const std::string& p) {
+        if (!v.is_string() || !valid_log_level(v.get<std::string>()))
+          errors.push_back({p, "must be one of trace, debug, info, warn, error, critical, off"});
+        else cfg.log_level = v.get<std::string>();
+      })
+      .key("workers", integer(cfg.server.workers, errors, 0, 1024))
+      .key("shutdown_timeout_ms", millis(cfg.server.shutdown_timeout, errors, 0, 600000))
+      .key("mqtt", [&](const json&, const std::string&) { mqtt.run(); })
+      .key("queue", [&](const json&, const std::string&) { queue.run(); });
+  top.run();
+  return errors;
+}
+
+std::vector<config_error> load_file(const std::string& path, daemon_config& cfg) {
+  std::ifstream in(path);
+  if (!in) return {{"", "cannot read config file '" + path + "'"}};
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return apply_json(ss.str(), cfg);
+}
+
+}  // namespace edgemq::config

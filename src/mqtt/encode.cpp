@@ -1,0 +1,213 @@
+// Encoding of every packet for both versions. Bodies are built in a per-thread scratch buffer
+// so the remaining length is known before the fixed header is written.
+#include <type_traits>
+
+#include "edgemq/mqtt/codec.hpp"
+#include "wire.hpp"
+
+namespace edgemq::mqtt {
+namespace {
+
+using namespace detail;
+
+std::uint8_t v311_connack_code(reason_code rc) {
+  switch (rc) {
+    case reason_code::success: return 0;
+    case reason_code::unsupported_protocol_version: return 1;
+    case reason_code::client_identifier_not_valid: return 2;
+    case reason_code::bad_user_name_or_password: return 4;
+    case reason_code::not_authorized:
+    case reason_code::banned: return 5;
+    default: return 3;  // server unavailable: the closest 3.1.1 has for everything else
+  }
+}
+
+std::uint8_t v311_suback_code(reason_code rc) {
+  const auto raw = static_cast<std::uint8_t>(rc);
+  return raw <= 2 ? raw : 0x80;
+}
+
+bool v5(protocol_version v) { return v == protocol_version::v5; }
+
+void body_of(const connect& c, std::string& b) {
+  put_string(b, "MQTT");
+  put_u8(b, static_cast<std::uint8_t>(c.version));
+  std::uint8_t flags = 0;
+  if (c.clean_start) flags |= 0x02;
+  if (c.will) {
+    flags |= 0x04 | static_cast<std::uint8_t>(static_cast<std::uint8_t>(c.will->qos) << 3);
+    if (c.will->retain) flags |= 0x20;
+  }
+  if (c.password) flags |= 0x40;
+  if (c.username) flags |= 0x80;
+  put_u8(b, flags);
+  put_u16(b, c.keep_alive);
+  if (v5(c.version)) write_properties(b, c.props);
+  put_string(b, c.client_id);
+  if (c.will) {
+    if (v5(c.version)) write_properties(b, c.will->props);
+    put_string(b, c.will->topic);
+    put_string(b, c.will->payload);
+  }
+  if (c.username) put_string(b, *c.username);
+  if (c.password) put_string(b, *c.password);
+}
+
+void body_of(const connack& c, protocol_version v, std::string& b) {
+  put_u8(b, c.session_present ? 1 : 0);
+  if (v5(v)) {
+    put_u8(b, static_cast<std::uint8_t>(c.code));
+    write_properties(b, c.props);
+  } else {
+    put_u8(b, v311_connack_code(c.code));
+  }
+}
+
+void publish_head_body(const publish& p, protocol_version v, std::string& b) {
+  put_string(b, p.topic);
+  if (p.qos != qos::at_most_once) put_u16(b, p.packet_id);
+  if (v5(v)) write_properties(b, p.props);
+}
+
+template <packet_type T>
+void body_of(const basic_ack<T>& a, protocol_version v, std::string& b) {
+  put_u16(b, a.packet_id);
+  if (!v5(v)) return;
+  const bool has_props = a.props != properties{};
+  if (a.code == reason_code::success && !has_props) return;  // short form, MQTT 5 3.4.2.1
+  put_u8(b, static_cast<std::uint8_t>(a.code));
+  if (has_props) write_properties(b, a.props);
+}
+
+void body_of(const subscribe& s, protocol_version v, std::string& b) {
+  put_u16(b, s.packet_id);
+  if (v5(v)) write_properties(b, s.props);
+  for (const auto& e : s.entries) {
+    put_string(b, e.filter);
+    std::uint8_t o = static_cast<std::uint8_t>(e.options.qos);
+    if (v5(v)) {
+      if (e.options.no_local) o |= 0x04;
+      if (e.options.retain_as_published) o |= 0x08;
+      o |= static_cast<std::uint8_t>(static_cast<std::uint8_t>(e.options.retain_handling) << 4);
+    }
+    put_u8(b, o);
+  }
+}
+
+template <class Ack>
+void sub_ack_body(const Ack& a, protocol_version v, std::string& b, bool is_suback) {
+  put_u16(b, a.packet_id);
+  if (v5(v)) {
+    write_properties(b, a.props);
+    for (auto rc : a.codes) put_u8(b, static_cast<std::uint8_t>(rc));
+  } else if (is_suback) {
+    for (auto rc : a.codes) put_u8(b, v311_suback_code(rc));
+  }
+}
+
+void body_of(const unsubscribe& u, protocol_version v, std::string& b) {
+  put_u16(b, u.packet_id);
+  if (v5(v)) write_properties(b, u.props);
+  for (const auto& f : u.filters) put_string(b, f);
+}
+
+template <class P>
+void reason_body(const P& p, protocol_version v, std::string& b) {
+  if (!v5(v)) return;
+  const bool has_props = p.props != properties{};
+  if (p.code == reason_code::success && !has_props) return;  // remaining length 0 form
+  put_u8(b, static_cast<std::uint8_t>(p.code));
+  if (has_props) write_properties(b, p.props);
+}
+
+std::uint8_t header_of(const packet& p) {
+  const auto type = static_cast<std::uint8_t>(static_cast<std::uint8_t>(type_of(p)) << 4);
+  switch (type_of(p)) {
+    case packet_type::pubrel:
+    case packet_type::subscribe:
+    case packet_type::unsubscribe: return type | 0x02;
+    default: return type;
+  }
+}
+
+std::uint8_t publish_header(const publish& p) {
+  std::uint8_t h = 0x30 | static_cast<std::uint8_t>(static_cast<std::uint8_t>(p.qos) << 1);
+  if (p.dup) h |= 0x08;
+  if (p.retain) h |= 0x01;
+  return h;
+}
+
+std::string& scratch() {
+  thread_local std::string s;
+  s.clear();
+  return s;
+}
+
+}  // namespace
+
+void encode(const packet& p, protocol_version v, std::string& out) {
+  std::string& b = scratch();
+  std::uint8_t header = header_of(p);
+  std::visit(
+      [&](const auto& x) {
+        using T = std::decay_t<decltype(x)>;
+        if constexpr (std::is_same_v<T, connect>) body_of(x, b);
+        else if constexpr (std::is_same_v<T, connack>) body_of(x, v, b);
+        else if constexpr (std::is_same_v<T, publish>) {
+          header = publish_header(x);
+          publish_head_body(x, v, b);
+          b.append(x.payload);
+        } else if constexpr (std::is_same_v<T, subscribe>) body_of(x, v, b);
+        else if constexpr (std::is_same_v<T, suback>) sub_ack_body(x, v, b, true);
+        else if constexpr (std::is_same_v<T, unsubscribe>) body_of(x, v, b);
+        else if constexpr (std::is_same_v<T, unsuback>) sub_ack_body(x, v, b, false);
+        else if constexpr (std::is_same_v<T, pingreq> || std::is_same_v<T, pingresp>) {}
+        else if constexpr (std::is_same_v<T, disconnect> || std::is_same_v<T, auth>) reason_body(x, v, b);
+        else body_of(x, v, b);  // the four publish acks
+      },
+      p);
+  put_u8(out, header);
+  write_varint(static_cast<std::uint32_t>(b.size()), out);
+  out.append(b);
+}
+
+namespace {
+std::size_t head_body_size(const publish_head& h, protocol_version v, std::size_t& props_len) {
+  std::size_t body = 2 + h.topic.size();
+  if (h.qos != qos::at_most_once) body += 2;
+  props_len = 0;
+  if (v5(v)) {
+    if (h.props) props_len = properties_size(*h.props);
+    for (auto id : h.subscription_ids) props_len += 1 + varint_size(id);
+    body += varint_size(static_cast<std::uint32_t>(props_len)) + props_len;
+  }
+  return body;
+}
+}  // namespace
+
+void encode_publish_head(const publish_head& h, protocol_version v, std::string& out) {
+  std::size_t props_len = 0;
+  const std::size_t body = head_body_size(h, v, props_len);
+  std::uint8_t header = 0x30 | static_cast<std::uint8_t>(static_cast<std::uint8_t>(h.qos) << 1);
+  if (h.dup) header |= 0x08;
+  if (h.retain) header |= 0x01;
+  put_u8(out, header);
+  write_varint(static_cast<std::uint32_t>(body + h.payload_size), out);
+  put_string(out, h.topic);
+  if (h.qos != qos::at_most_once) put_u16(out, h.packet_id);
+  if (!v5(v)) return;
+  write_varint(static_cast<std::uint32_t>(props_len), out);
+  if (h.props) write_properties_body(out, *h.props);
+  for (auto id : h.subscription_ids) {
+    put_u8(out, static_cast<std::uint8_t>(property_id::subscription_identifier));
+    write_varint(id, out);
+  }
+}
+
+std::size_t encoded_size(const publish_head& h, protocol_version v) {
+  std::size_t props_len = 0;
+  const std::size_t body = head_body_size(h, v, props_len) + h.payload_size;
+  return 1 + varint_size(static_cast<std::uint32_t>(body)) + body;
+}
+
+}  // namespace edgemq::mqtt

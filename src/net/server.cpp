@@ -1,0 +1,159 @@
+#include "net/server.hpp"
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <spdlog/spdlog.h>
+
+#include "broker/broker.hpp"
+#include "net/connection.hpp"
+#include "net/tcp_transport.hpp"
+
+namespace edgemq::net {
+
+std::span<std::uint8_t> thread_read_buffer() {
+  thread_local std::array<std::uint8_t, 64 * 1024> buf;
+  return buf;
+}
+
+struct server::impl {
+  broker::broker& broker_;
+  server_options opts_;
+  std::shared_ptr<spdlog::logger> log_;
+  std::vector<std::unique_ptr<asio::io_context>> workers_;
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards_;
+  std::vector<std::thread> threads_;
+  std::vector<std::unique_ptr<asio::ip::tcp::acceptor>> acceptors_;
+  std::unique_ptr<asio::steady_timer> sweep_timer_;
+  connection_set connections_;
+  std::atomic<std::size_t> next_worker_{0};
+  std::mutex stop_mu_;
+  std::condition_variable stop_cv_;
+  bool stop_requested_ = false;
+  bool stopped_ = false;
+
+  void request_stop() {
+    {
+      std::lock_guard lk(stop_mu_);
+      stop_requested_ = true;
+    }
+    stop_cv_.notify_all();
+  }
+
+  impl(broker::broker& b, server_options o, std::shared_ptr<spdlog::logger> l)
+      : broker_(b), opts_(std::move(o)), log_(std::move(l)) {}
+
+  asio::io_context& pick_worker() { return *workers_[next_worker_.fetch_add(1, std::memory_order_relaxed) % workers_.size()]; }
+
+  void accept(asio::ip::tcp::acceptor& acc) {
+    acc.async_accept(pick_worker(), [this, &acc](boost::system::error_code ec, asio::ip::tcp::socket s) {
+      if (ec == asio::error::operation_aborted || !acc.is_open()) return;
+      if (!ec) {
+        auto c = std::make_shared<basic_connection<tcp_transport>>(tcp_transport(std::move(s)), broker_, connections_, log_);
+        // Start on the connection's own worker: from here on it lives on that thread.
+        asio::post(c->executor(), [c] { c->start(); });
+      } else {
+        log_->warn("accept failed: {}", ec.message());  // e.g. out of descriptors: keep accepting
+      }
+      accept(acc);
+    });
+  }
+
+  void sweep() {
+    sweep_timer_->expires_after(std::chrono::seconds(1));
+    sweep_timer_->async_wait([this](boost::system::error_code ec) {
+      if (ec) return;
+      if (auto n = broker_.sessions().expire(broker::clock::now()); n > 0) log_->debug("expired {} sessions", n);
+      sweep();
+    });
+  }
+};
+
+server::server(broker::broker& b, server_options opts, std::shared_ptr<spdlog::logger> log)
+    : impl_(std::make_unique<impl>(b, std::move(opts), std::move(log))) {}
+
+server::~server() { stop(); }
+
+std::vector<std::uint16_t> server::start() {
+  auto& d = *impl_;
+  unsigned n = d.opts_.workers ? d.opts_.workers : std::max(1u, std::thread::hardware_concurrency());
+  for (unsigned i = 0; i < n; ++i) {
+    d.workers_.push_back(std::make_unique<asio::io_context>(1));  // one thread each: no locking inside
+    d.guards_.push_back(asio::make_work_guard(*d.workers_.back()));
+  }
+  std::vector<std::uint16_t> ports;
+  for (const auto& l : d.opts_.listeners) {
+    boost::system::error_code ec;
+    const auto addr = asio::ip::make_address(l.host, ec);
+    if (ec) throw std::system_error(ec, "listen address '" + l.host + "'");
+    auto acc = std::make_unique<asio::ip::tcp::acceptor>(*d.workers_[0]);
+    const asio::ip::tcp::endpoint ep(addr, l.port);
+    acc->open(ep.protocol(), ec);
+    if (!ec) acc->set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acc->bind(ep, ec);
+    if (!ec) acc->listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) throw std::system_error(ec, "cannot listen on " + l.host + ":" + std::to_string(l.port));
+    ports.push_back(acc->local_endpoint().port());
+    d.acceptors_.push_back(std::move(acc));
+  }
+  for (auto& acc : d.acceptors_) d.accept(*acc);
+  d.sweep_timer_ = std::make_unique<asio::steady_timer>(*d.workers_[0]);
+  d.sweep();
+  for (auto& w : d.workers_) d.threads_.emplace_back([ctx = w.get()] { ctx->run(); });
+  return ports;
+}
+
+void server::run_until_signal() {
+  auto& d = *impl_;
+  asio::io_context signals_ctx(1);
+  asio::signal_set signals(signals_ctx, SIGINT, SIGTERM);
+  signals.async_wait([&](boost::system::error_code ec, int sig) {
+    if (!ec) d.log_->info("signal {} received, shutting down", sig);
+    d.request_stop();
+  });
+  std::thread waiter([&] { signals_ctx.run(); });
+  {
+    std::unique_lock lk(d.stop_mu_);
+    d.stop_cv_.wait(lk, [&] { return d.stop_requested_; });
+  }
+  signals.cancel();
+  waiter.join();
+  stop();
+}
+
+void server::stop() {
+  auto& d = *impl_;
+  {
+    std::lock_guard lk(d.stop_mu_);
+    const bool already = d.stopped_;
+    d.stop_requested_ = true;
+    d.stopped_ = true;
+    d.stop_cv_.notify_all();
+    if (already || d.workers_.empty()) return;
+  }
+  asio::post(*d.workers_[0], [&d] {
+    for (auto& acc : d.acceptors_) {
+      boost::system::error_code ec;
+      acc->close(ec);
+    }
+    if (d.sweep_timer_) d.sweep_timer_->cancel();
+  });
+  d.connections_.shutdown_all(mqtt::reason_code::server_shutting_down);
+  const auto left = d.connections_.wait_empty(std::chrono::steady_clock::now() + d.opts_.shutdown_timeout);
+  if (left > 0) d.log_->warn("{} connections still open at the shutdown deadline; closing them", left);
+  d.guards_.clear();
+  for (auto& w : d.workers_) w->stop();
+  for (auto& t : d.threads_) t.join();
+  d.threads_.clear();
+  d.connections_.abort_all();  // workers are stopped: safe to close what is left from here
+  d.acceptors_.clear();
+  d.sweep_timer_.reset();
+  d.log_->info("stopped");
+}
+
+}  // namespace edgemq::net

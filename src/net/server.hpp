@@ -1,0 +1,56 @@
+// The network side of the daemon: worker threads (one io_context each), TCP listeners that
+// spread accepted connections across workers, and a bounded graceful shutdown. The header is
+// Asio-free so the composition root and tests include it cheaply.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace spdlog {
+class logger;
+}
+namespace edgemq::broker {
+class broker;
+}
+
+namespace edgemq::net {
+
+struct listen_endpoint {
+  std::string host = "0.0.0.0";
+  std::uint16_t port = 1883;
+};
+
+struct server_options {
+  std::vector<listen_endpoint> listeners{listen_endpoint{}};
+  unsigned workers = 0;  // 0: one per core
+  std::chrono::milliseconds shutdown_timeout{5000};
+};
+
+class server {
+ public:
+  server(broker::broker& b, server_options opts, std::shared_ptr<spdlog::logger> log);
+  ~server();
+  server(const server&) = delete;
+  server& operator=(const server&) = delete;
+
+  // Binds every listener (throws std::system_error naming the endpoint if one cannot be bound)
+  // and starts the worker threads. Returns the bound ports, in listener order (useful with
+  // port 0).
+  std::vector<std::uint16_t> start();
+
+  // Blocks until SIGINT/SIGTERM, then shuts down gracefully: stop accepting, tell every client
+  // (MQTT 5: DISCONNECT 0x8B), wait for them up to the shutdown timeout, stop the workers.
+  void run_until_signal();
+
+  // Same shutdown, callable from any thread.
+  void stop();
+
+ private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace edgemq::net

@@ -1,0 +1,56 @@
+// Plain TCP as a transport for basic_connection. A transport provides: wait for readability,
+// a non-blocking read into a caller buffer (so idle connections hold no read buffer), a
+// gathered async write, and close. TLS and WebSocket transports provide the same members.
+#pragma once
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/write.hpp>
+
+namespace edgemq::net {
+
+class tcp_transport {
+ public:
+  using socket_type = boost::asio::ip::tcp::socket;
+  explicit tcp_transport(socket_type s) : socket_(std::move(s)) {
+    boost::system::error_code ec;
+    socket_.set_option(boost::asio::ip::tcp::no_delay(true), ec);  // we coalesce writes ourselves
+    socket_.non_blocking(true, ec);
+  }
+
+  auto get_executor() { return socket_.get_executor(); }
+
+  // Completes when data (or EOF / an error) is ready to read.
+  auto async_wait_readable() {
+    return socket_.async_wait(socket_type::wait_read, boost::asio::as_tuple(boost::asio::use_awaitable));
+  }
+
+  // Reads what is available without blocking; would_block when nothing is.
+  std::size_t read_some(boost::asio::mutable_buffer b, boost::system::error_code& ec) {
+    return socket_.read_some(b, ec);
+  }
+
+  template <class Buffers, class Handler>
+  void async_write(const Buffers& bufs, Handler&& h) {
+    boost::asio::async_write(socket_, bufs, std::forward<Handler>(h));
+  }
+
+  // Sends FIN after the last write, then releases the descriptor.
+  void close() {
+    boost::system::error_code ec;
+    socket_.shutdown(socket_type::shutdown_both, ec);
+    socket_.close(ec);
+  }
+
+  std::string remote_endpoint() const {
+    boost::system::error_code ec;
+    auto ep = socket_.remote_endpoint(ec);
+    return ec ? std::string("?") : ep.address().to_string() + ":" + std::to_string(ep.port());
+  }
+
+ private:
+  socket_type socket_;
+};
+
+}  // namespace edgemq::net

@@ -15,13 +15,15 @@ frame_result parse_frame(std::span<const std::uint8_t> data, std::uint32_t max_p
       r.bytes_needed = 1;
       return r;
     }
-    if (shift == 28) {  // a fifth length byte: the varint is longer than 4 bytes
+    const std::uint8_t b = data[pos++];
+    remaining |= static_cast<std::uint32_t>(b & 0x7F) << shift;
+    // A fourth byte that continues, or a last byte of 0 after the first (not the shortest
+    // encoding, MQTT 1.5.5): malformed.
+    if ((shift == 21 && (b & 0x80)) || (shift > 0 && b == 0)) {
       r.status = frame_status::error;
       r.error = reason_code::malformed_packet;
       return r;
     }
-    const std::uint8_t b = data[pos++];
-    remaining |= static_cast<std::uint32_t>(b & 0x7F) << shift;
     if ((b & 0x80) == 0) break;
   }
   const std::size_t total = pos + remaining;

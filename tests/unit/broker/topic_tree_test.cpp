@@ -1,0 +1,76 @@
+#include "broker/topic_tree.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <set>
+
+namespace edgemq::broker {
+namespace {
+
+class TopicTreeTest : public ::testing::Test {
+ protected:
+  limits lim_;
+  session a_{"a", lim_};
+  session b_{"b", lim_};
+  topic_tree tree_;
+
+  std::multiset<std::string> matches(std::string_view topic) {
+    std::multiset<std::string> out;
+    tree_.match(topic, [&](const subscriber& s) { out.insert(s.s->client_id()); });
+    return out;
+  }
+  void sub(session& s, std::string_view f) { tree_.subscribe(f, subscriber{&s, {}, 0}); }
+};
+
+TEST_F(TopicTreeTest, ExactAndWildcards) {
+  sub(a_, "sport/tennis/player1");
+  sub(b_, "sport/+/player1");
+  EXPECT_EQ(matches("sport/tennis/player1"), (std::multiset<std::string>{"a", "b"}));
+  EXPECT_EQ(matches("sport/golf/player1"), (std::multiset<std::string>{"b"}));
+  EXPECT_TRUE(matches("sport/tennis/player2").empty());
+}
+
+TEST_F(TopicTreeTest, MultiLevelMatchesParentLevel) {
+  sub(a_, "sport/#");
+  EXPECT_EQ(matches("sport").size(), 1u);  // MQTT 4.7.1.2: "sport/#" matches "sport"
+  EXPECT_EQ(matches("sport/tennis/x").size(), 1u);
+  EXPECT_TRUE(matches("sports").empty());
+}
+
+TEST_F(TopicTreeTest, HashAloneMatchesEverythingButDollarTopics) {
+  sub(a_, "#");
+  sub(b_, "+/monitor/Clients");
+  EXPECT_EQ(matches("a/b/c").size(), 1u);
+  EXPECT_TRUE(matches("$SYS/monitor/Clients").empty());  // MQTT-4.7.2-1
+  sub(a_, "$SYS/#");
+  EXPECT_EQ(matches("$SYS/monitor/Clients"), (std::multiset<std::string>{"a"}));
+}
+
+TEST_F(TopicTreeTest, EmptyLevels) {
+  sub(a_, "+/+");
+  sub(b_, "/+");
+  EXPECT_EQ(matches("/finance"), (std::multiset<std::string>{"a", "b"}));
+  EXPECT_TRUE(matches("finance").empty());
+  sub(a_, "a//b");
+  EXPECT_EQ(matches("a//b"), (std::multiset<std::string>{"a"}));
+}
+
+TEST_F(TopicTreeTest, ResubscribeReplacesAndUnsubscribePrunes) {
+  EXPECT_FALSE(tree_.subscribe("x/y", subscriber{&a_, {mqtt::qos::at_most_once}, 0}));
+  EXPECT_TRUE(tree_.subscribe("x/y", subscriber{&a_, {mqtt::qos::exactly_once}, 7}));
+  EXPECT_EQ(tree_.size(), 1u);
+  mqtt::qos seen = mqtt::qos::at_most_once;
+  std::uint32_t id = 0;
+  tree_.match("x/y", [&](const subscriber& s) { seen = s.options.qos; id = s.subscription_id; });
+  EXPECT_EQ(seen, mqtt::qos::exactly_once);
+  EXPECT_EQ(id, 7u);
+  EXPECT_TRUE(tree_.unsubscribe("x/y", &a_));
+  EXPECT_FALSE(tree_.unsubscribe("x/y", &a_));
+  EXPECT_FALSE(tree_.unsubscribe("never/subscribed", &a_));
+  EXPECT_EQ(tree_.size(), 0u);
+  EXPECT_TRUE(matches("x/y").empty());
+}
+
+}  // namespace
+}  // namespace edgemq::broker

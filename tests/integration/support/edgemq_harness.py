@@ -124,7 +124,7 @@ class EdgemqDaemon:
                 self.port = int(m.group(2))
                 return self
 
-    def signal(self, sig):
+    def send_signal(self, sig):
         self.proc.send_signal(sig)
 
     def wait(self, timeout=STOP_TIMEOUT):

@@ -1,0 +1,18 @@
+// The bodies of the fuzz targets, shared by the libFuzzer binaries (clang, EDGEMQ_FUZZ=ON) and by
+// a deterministic GoogleTest run over generated inputs that CI executes with any compiler.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace edgemq::fuzz {
+
+// Frames and decodes `data` as both protocol versions; every packet that decodes must re-encode
+// and decode to the same value. Aborts on a violated invariant.
+void decode_one_input(const std::uint8_t* data, std::size_t size);
+
+// Feeds `data` to a connected client channel (MQTT 5 and 3.1.1) in pieces; must never crash,
+// and the channel's buffered partial frame stays within the maximum packet size.
+void channel_one_input(const std::uint8_t* data, std::size_t size);
+
+}  // namespace edgemq::fuzz

@@ -1,0 +1,102 @@
+#include <gtest/gtest.h>
+
+#include "config/config.hpp"
+
+namespace edgemq::config {
+namespace {
+
+std::vector<config_error> apply(const std::string& text, daemon_config& cfg) { return apply_json(text, cfg); }
+
+bool has_error(const std::vector<config_error>& errors, const std::string& path) {
+  for (const auto& e : errors)
+    if (e.path == path) return true;
+  return false;
+}
+
+TEST(ConfigLoader, ShippedExampleLoadsAndEqualsDefaults) {
+  daemon_config cfg;
+  auto errors = load_file(std::string(EDGEMQ_SOURCE_DIR) + "/config/edgemq.json", cfg);
+  for (const auto& e : errors) ADD_FAILURE() << e.path << ": " << e.message;
+  daemon_config defaults;
+  EXPECT_EQ(cfg.limits.max_packet_size, defaults.limits.max_packet_size);
+  EXPECT_EQ(cfg.limits.max_queued_messages, defaults.limits.max_queued_messages);
+  EXPECT_EQ(cfg.limits.connect_timeout, defaults.limits.connect_timeout);
+  ASSERT_EQ(cfg.server.listeners.size(), 1u);
+  EXPECT_EQ(cfg.server.listeners[0].port, 1883);
+}
+
+TEST(ConfigLoader, ValuesAreApplied) {
+  daemon_config cfg;
+  auto errors = apply(R"({"listeners": ["127.0.0.1:1884", "[::1]:1885"], "log_level": "debug",
+                          "mqtt": {"max_packet_size": 4096, "maximum_qos": 1, "connect_timeout_ms": 250},
+                          "queue": {"qos0_offline": true}})",
+                      cfg);
+  EXPECT_TRUE(errors.empty());
+  ASSERT_EQ(cfg.server.listeners.size(), 2u);
+  EXPECT_EQ(cfg.server.listeners[1].host, "::1");
+  EXPECT_EQ(cfg.server.listeners[1].port, 1885);
+  EXPECT_EQ(cfg.log_level, "debug");
+  EXPECT_EQ(cfg.limits.max_packet_size, 4096u);
+  EXPECT_EQ(cfg.limits.maximum_qos, mqtt::qos::at_least_once);
+  EXPECT_EQ(cfg.limits.connect_timeout, std::chrono::milliseconds(250));
+  EXPECT_TRUE(cfg.limits.queue_qos0_offline);
+}
+
+TEST(ConfigLoader, UnknownKeysAreErrorsWithTheirPath) {
+  daemon_config cfg;
+  auto errors = apply(R"({"listner": [], "mqtt": {"max_packet_sise": 5}})", cfg);
+  EXPECT_TRUE(has_error(errors, "/listner"));
+  EXPECT_TRUE(has_error(errors, "/mqtt/max_packet_sise"));
+  EXPECT_EQ(errors.size(), 2u);
+}
+
+TEST(ConfigLoader, BadValuesNameKeyAndProblem) {
+  daemon_config cfg;
+  auto errors = apply(R"({"mqtt": {"max_packet_size": 3, "maximum_qos": "2", "retain_available": 1},
+                          "log_level": "loud", "listeners": ["nohost"], "workers": -1})",
+                      cfg);
+  EXPECT_TRUE(has_error(errors, "/mqtt/max_packet_size"));
+  EXPECT_TRUE(has_error(errors, "/mqtt/maximum_qos"));
+  EXPECT_TRUE(has_error(errors, "/mqtt/retain_available"));
+  EXPECT_TRUE(has_error(errors, "/log_level"));
+  EXPECT_TRUE(has_error(errors, "/listeners/0"));
+  EXPECT_TRUE(has_error(errors, "/workers"));
+  for (const auto& e : errors) EXPECT_FALSE(e.message.empty()) << e.path;
+  auto range = std::find_if(errors.begin(), errors.end(), [](auto& e) { return e.path == "/mqtt/max_packet_size"; });
+  EXPECT_NE(range->message.find("got 3"), std::string::npos) << range->message;
+}
+
+TEST(ConfigLoader, NotJsonOrNotAnObject) {
+  daemon_config cfg;
+  auto errors = apply("{ broken", cfg);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_NE(errors[0].message.find("not valid JSON"), std::string::npos);
+  errors = apply("[1,2]", cfg);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].path, "/");
+  errors = apply(R"({"mqtt": 5})", cfg);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].path, "/mqtt");
+}
+
+TEST(ConfigLoader, MissingFileIsReported) {
+  daemon_config cfg;
+  auto errors = load_file("/nonexistent/edgemq.json", cfg);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_NE(errors[0].message.find("cannot read"), std::string::npos);
+}
+
+TEST(ConfigLoader, ParseEndpoint) {
+  net::listen_endpoint ep;
+  EXPECT_TRUE(parse_endpoint("127.0.0.1:0", ep));
+  EXPECT_EQ(ep.port, 0);
+  EXPECT_TRUE(parse_endpoint(":1883", ep));
+  EXPECT_EQ(ep.host, "0.0.0.0");
+  EXPECT_FALSE(parse_endpoint("127.0.0.1", ep));
+  EXPECT_FALSE(parse_endpoint("127.0.0.1:70000", ep));
+  EXPECT_FALSE(parse_endpoint("127.0.0.1:12ab", ep));
+  EXPECT_FALSE(parse_endpoint("example.com:1883", ep));
+}
+
+}  // namespace
+}  // namespace edgemq::config

@@ -30,6 +30,9 @@ struct server::impl {
   std::vector<std::thread> threads_;
   std::vector<std::unique_ptr<asio::ip::tcp::acceptor>> acceptors_;
   std::unique_ptr<asio::steady_timer> sweep_timer_;
+  // Installed in start(), before the ready line: a signal in between must not kill the process.
+  asio::io_context signals_ctx_{1};
+  std::unique_ptr<asio::signal_set> signals_;
   connection_set connections_;
   std::atomic<std::size_t> next_worker_{0};
   std::mutex stop_mu_;
@@ -101,6 +104,12 @@ std::vector<std::uint16_t> server::start() {
     ports.push_back(acc->local_endpoint().port());
     d.acceptors_.push_back(std::move(acc));
   }
+  d.signals_ = std::make_unique<asio::signal_set>(d.signals_ctx_, SIGINT, SIGTERM);
+  d.signals_->async_wait([&d](boost::system::error_code ec, int sig) {
+    if (ec) return;
+    d.log_->info("signal {} received, shutting down", sig);
+    d.request_stop();
+  });
   for (auto& acc : d.acceptors_) d.accept(*acc);
   d.sweep_timer_ = std::make_unique<asio::steady_timer>(*d.workers_[0]);
   d.sweep();
@@ -110,18 +119,12 @@ std::vector<std::uint16_t> server::start() {
 
 void server::run_until_signal() {
   auto& d = *impl_;
-  asio::io_context signals_ctx(1);
-  asio::signal_set signals(signals_ctx, SIGINT, SIGTERM);
-  signals.async_wait([&](boost::system::error_code ec, int sig) {
-    if (!ec) d.log_->info("signal {} received, shutting down", sig);
-    d.request_stop();
-  });
-  std::thread waiter([&] { signals_ctx.run(); });
+  std::thread waiter([&] { d.signals_ctx_.run(); });
   {
     std::unique_lock lk(d.stop_mu_);
     d.stop_cv_.wait(lk, [&] { return d.stop_requested_; });
   }
-  signals.cancel();
+  asio::post(d.signals_ctx_, [&d] { d.signals_->cancel(); });
   waiter.join();
   stop();
 }

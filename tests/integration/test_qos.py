@@ -51,7 +51,7 @@ class PahoQosTest(DaemonTestCase):
         self.assertEqual([m.payload for m in got], [b"m%d" % i for i in range(n)], "in order, each once")
         self.assertTrue(all(m.qos == 2 for m in got))
         # nothing duplicated behind them
-        pub.publish(topic, b"marker", qos=1)
+        pub.publish(topic, b"marker", qos=2)
         self.assertEqual(sub.get().payload, b"marker")
         self.assertEqual(sub.drain(), [])
 

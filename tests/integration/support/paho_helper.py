@@ -148,7 +148,11 @@ class PahoClient:
             raise AssertionError("%s: no message within %.1fs" % (self.client_id, timeout)) from None
 
     def collect_until(self, topic, timeout=TIMEOUT):
-        """Every message received up to and including the first one on `topic` (a marker)."""
+        """Every message received up to and including the first one on `topic` (a marker).
+
+        Beware: paho hands an incoming QoS 2 message to on_message only when its PUBREL
+        arrives, so a QoS 0/1 marker can overtake QoS 2 messages sent before it. When QoS 2
+        deliveries are involved, subscribe to and publish the marker at QoS 2 as well."""
         out = []
         while True:
             m = self.get(timeout)

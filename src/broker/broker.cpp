@@ -3,9 +3,14 @@
 #include <algorithm>
 #include <vector>
 
+#include "broker/authenticator.hpp"
+
 namespace edgemq::broker {
 
-broker::broker(limits lim) : limits_(lim), sessions_(tree_, limits_) {}
+broker::broker(limits lim)
+    : limits_(lim), sessions_(tree_, limits_, counters_), auth_(std::make_unique<authenticator_registry>()) {}
+
+broker::~broker() = default;
 
 namespace {
 
@@ -14,51 +19,155 @@ struct match_entry {
   mqtt::qos qos;
   bool retain_as_published;
   std::uint32_t subscription_id;
+  const std::shared_ptr<share_group>* group;  // null for ordinary subscriptions
 };
 
 mqtt::qos min_qos(mqtt::qos a, mqtt::qos b) {
   return static_cast<std::uint8_t>(a) < static_cast<std::uint8_t>(b) ? a : b;
 }
 
+// Round robin over the group, preferring members with a connection; `except` is skipped.
+const subscriber* pick_member(const share_group& g, const session* except) {
+  const auto n = g.members.size();
+  if (n == 0) return nullptr;
+  const auto start = g.next.fetch_add(1, std::memory_order_relaxed);
+  const subscriber* fallback = nullptr;
+  for (std::size_t i = 0; i < n; ++i) {
+    const subscriber& m = g.members[(start + i) % n];
+    if (m.s == except) continue;
+    if (m.s->online()) return &m;
+    if (!fallback) fallback = &m;
+  }
+  return fallback;
+}
+
 }  // namespace
 
 std::size_t broker::publish(const message_ptr& msg) {
-  counters_.messages_received.fetch_add(1, std::memory_order_relaxed);
+  bump(counters_.messages_received);
   if (msg->retain && limits_.retain_available) retained_.put(msg);
 
   thread_local std::vector<match_entry> matches;
   matches.clear();
   std::size_t delivered = 0;
-  tree_.match(
-      msg->topic,
-      [&](const subscriber& sub) {
-        if (sub.options.no_local && sub.s->client_id() == msg->origin_client_id) return;
-        matches.push_back(
-            {sub.s, min_qos(msg->qos, sub.options.qos), sub.options.retain_as_published, sub.subscription_id});
-      },
-      [&] {
-        // Overlapping subscriptions of one session: deliver once at the highest QoS, with every
-        // matching subscription identifier (MQTT-3.3.4-3, 3.3.4-4). Sorting keeps this O(n log n).
-        std::sort(matches.begin(), matches.end(), [](const match_entry& a, const match_entry& b) { return a.s < b.s; });
-        for (std::size_t i = 0; i < matches.size();) {
-          std::size_t j = i;
-          delivery d;
-          d.msg = msg;
-          bool rap = false;
-          for (; j < matches.size() && matches[j].s == matches[i].s; ++j) {
-            if (static_cast<std::uint8_t>(matches[j].qos) > static_cast<std::uint8_t>(d.qos)) d.qos = matches[j].qos;
-            rap = rap || matches[j].retain_as_published;
-            if (matches[j].subscription_id) d.subscription_ids.push_back(matches[j].subscription_id);
-          }
-          d.retain = rap && msg->retain;  // MQTT-3.3.1-12/13: retain flag only with Retain As Published
-          // Still under the tree's shared lock: a session leaves the tree before it is destroyed.
-          matches[i].s->enqueue(std::move(d));
-          ++delivered;
-          i = j;
-        }
-      });
-  counters_.messages_delivered.fetch_add(delivered, std::memory_order_relaxed);
+  const auto visit = [&](const subscriber& sub) {
+    if (sub.options.no_local && sub.s->client_id() == msg->origin_client_id) return;  // MQTT-3.8.3-3
+    matches.push_back({sub.s, min_qos(msg->qos, sub.options.qos), sub.options.retain_as_published,
+                       sub.subscription_id, nullptr});
+  };
+  const auto visit_group = [&](const std::shared_ptr<share_group>& g) {
+    if (const subscriber* m = pick_member(*g, nullptr))
+      matches.push_back({m->s, min_qos(msg->qos, m->options.qos), m->options.retain_as_published, m->subscription_id, &g});
+  };
+  const auto deliver = [&] {
+    // Overlapping ordinary subscriptions of one session: one delivery at the highest QoS with
+    // every matching subscription identifier (MQTT-3.3.4-2, 3.3.4-3, 3.3.4-5). Each share group
+    // delivers separately. Still under the tree's shared lock: sessions cannot go away here.
+    std::sort(matches.begin(), matches.end(), [](const match_entry& a, const match_entry& b) {
+      return a.s != b.s ? a.s < b.s : a.group < b.group;
+    });
+    for (std::size_t i = 0; i < matches.size();) {
+      std::size_t j = i;
+      delivery d;
+      d.msg = msg;
+      bool rap = false;
+      for (; j < matches.size() && matches[j].s == matches[i].s && matches[j].group == matches[i].group; ++j) {
+        if (static_cast<std::uint8_t>(matches[j].qos) > static_cast<std::uint8_t>(d.qos)) d.qos = matches[j].qos;
+        rap = rap || matches[j].retain_as_published;
+        if (matches[j].subscription_id) d.subscription_ids.push_back(matches[j].subscription_id);
+        if (matches[i].group) break;  // one share group entry, one delivery
+      }
+      if (matches[i].group) {
+        j = i + 1;
+        d.share = *matches[i].group;  // keeps the group alive for rerouting
+      }
+      d.retain = rap && msg->retain;  // MQTT-3.3.1-12/13: retain flag only with Retain As Published
+      matches[i].s->enqueue(std::move(d));
+      ++delivered;
+      i = j;
+    }
+  };
+  tree_.match(msg->topic, visit, visit_group, deliver);
+  bump(counters_.messages_delivered, delivered);
   return delivered;
+}
+
+void broker::reroute_shared(const session_ptr& leaving) {
+  tree_.with_shared_lock([&] {
+    std::vector<std::pair<session*, delivery>> moves;
+    {
+      auto sl = leaving->lock();
+      auto movable = [&](delivery& d) -> session* {
+        if (!d.share) return nullptr;
+        const subscriber* m = pick_member(*d.share, leaving.get());
+        return m && m->s->online() ? m->s : nullptr;
+      };
+      auto& q = leaving->queue_;
+      for (auto it = q.begin(); it != q.end();) {
+        if (session* to = movable(*it)) {
+          leaving->queued_bytes_ -= it->msg->payload.size() + it->msg->topic.size();
+          moves.emplace_back(to, std::move(*it));
+          it = q.erase(it);
+        } else {
+          ++it;
+        }
+      }
+      auto& inflight = leaving->inflight_;
+      for (auto it = inflight.begin(); it != inflight.end();) {
+        // Once PUBREC arrived the receiver owns a QoS 2 message: only unacknowledged ones move.
+        session* to = it->second.stage == inflight_stage::awaiting_ack ? movable(it->second.d) : nullptr;
+        if (to) {
+          moves.emplace_back(to, std::move(it->second.d));
+          it = inflight.erase(it);
+        } else {
+          ++it;
+        }
+      }
+    }
+    for (auto& [to, d] : moves) to->enqueue(std::move(d));
+  });
+}
+
+void broker::tick() {
+  std::vector<message_ptr> wills;
+  sessions_.expire(now(), wills);
+  for (auto& w : wills) {
+    bump(counters_.wills_published);
+    publish(w);
+  }
+}
+
+void broker::publish_sys(const std::string& version) {
+  const auto put = [&](const char* topic, std::uint64_t value) {
+    auto m = std::make_shared<message>();
+    m->topic = topic;
+    m->payload = std::to_string(value);
+    m->retain = true;
+    publish(m);
+  };
+  const auto load = [](const std::atomic<std::uint64_t>& a) { return a.load(std::memory_order_relaxed); };
+  {
+    auto m = std::make_shared<message>();
+    m->topic = "$SYS/broker/version";
+    m->payload = "edgemq " + version;
+    m->retain = true;
+    publish(m);
+  }
+  put("$SYS/broker/uptime", static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(clock::now() - started_).count()));
+  put("$SYS/broker/clients/connected", sessions_.connected());
+  put("$SYS/broker/sessions/count", sessions_.size());
+  put("$SYS/broker/sessions/expired", load(counters_.sessions_expired));
+  put("$SYS/broker/subscriptions/count", tree_.size());
+  put("$SYS/broker/retained/count", retained_.size());
+  put("$SYS/broker/messages/received", load(counters_.messages_received));
+  put("$SYS/broker/messages/sent", load(counters_.messages_sent));
+  put("$SYS/broker/messages/dropped", counters_.dropped());
+  put("$SYS/broker/messages/dropped/queue_full", load(counters_.dropped_queue_full));
+  put("$SYS/broker/messages/dropped/qos0_offline", load(counters_.dropped_qos0_offline));
+  put("$SYS/broker/messages/dropped/too_large", load(counters_.dropped_too_large));
+  put("$SYS/broker/messages/dropped/expired", load(counters_.dropped_expired));
+  put("$SYS/broker/protocol_errors", load(counters_.protocol_errors));
+  put("$SYS/broker/wills/published", load(counters_.wills_published));
 }
 
 }  // namespace edgemq::broker

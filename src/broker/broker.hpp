@@ -2,10 +2,12 @@
 // It knows packets and sessions, never sockets; connections reach it through client_channel.
 #pragma once
 
-#include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <string>
 
+#include "broker/counters.hpp"
 #include "broker/limits.hpp"
 #include "broker/retained_store.hpp"
 #include "broker/session_registry.hpp"
@@ -13,35 +15,48 @@
 
 namespace edgemq::broker {
 
-struct counters {
-  std::atomic<std::uint64_t> messages_received{0};
-  std::atomic<std::uint64_t> messages_delivered{0};
-  std::atomic<std::uint64_t> messages_dropped{0};  // queue budget, oversize for the client
-  std::atomic<std::uint64_t> connections_accepted{0};
-  std::atomic<std::uint64_t> protocol_errors{0};
-};
+class authenticator_registry;
 
 class broker {
  public:
   explicit broker(limits lim);
+  ~broker();
 
   const limits& config() const noexcept { return limits_; }
   topic_tree& subscriptions() noexcept { return tree_; }
   retained_store& retained() noexcept { return retained_; }
   session_registry& sessions() noexcept { return sessions_; }
   counters& stats() noexcept { return counters_; }
+  authenticator_registry& authenticators() noexcept { return *auth_; }
+
+  // The broker's clock; tests replace it to step through expiry intervals.
+  clock::time_point now() const { return now_(); }
+  void set_clock(std::function<clock::time_point()> f) { now_ = std::move(f); }
 
   // Stores a retained message if flagged, and delivers `msg` to every matching session once,
-  // at the highest QoS granted among its matching subscriptions. Returns the number of
-  // sessions it was queued for.
+  // at the highest QoS granted among its matching subscriptions, and to one member of every
+  // matching share group. Returns the number of deliveries queued.
   std::size_t publish(const message_ptr& msg);
+
+  // `leaving` lost its connection: its queued and unacknowledged messages from shared
+  // subscriptions go to other online members of their groups (MQTT 4.8.2).
+  void reroute_shared(const session_ptr& leaving);
+
+  // Periodic work: ends expired sessions and publishes wills whose delay has passed.
+  void tick();
+
+  // Publishes the $SYS/broker/... statistics as retained messages.
+  void publish_sys(const std::string& version);
 
  private:
   limits limits_;
+  counters counters_;
   topic_tree tree_;
   retained_store retained_;
   session_registry sessions_;
-  counters counters_;
+  std::unique_ptr<authenticator_registry> auth_;
+  std::function<clock::time_point()> now_ = [] { return clock::now(); };
+  clock::time_point started_ = clock::now();
 };
 
 }  // namespace edgemq::broker

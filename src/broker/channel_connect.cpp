@@ -1,4 +1,5 @@
-// CONNECT: version detection, session attach or takeover, CONNACK.
+// CONNECT and AUTH: version detection, enhanced authentication, session attach or takeover,
+// CONNACK with the server's limits.
 #include <random>
 
 #include <spdlog/spdlog.h>
@@ -18,7 +19,7 @@ std::string random_client_id() {
 }
 
 // Whether a CONNECT that failed to decode at least claims MQTT 5, so the refusal can be a
-// CONNACK the client understands (MQTT-3.1.4-? and 4.13.1).
+// CONNACK the client understands (MQTT 4.13.1).
 bool claims_v5(std::span<const std::uint8_t> body) {
   return body.size() >= 7 && body[0] == 0 && body[1] == 4 && body[2] == 'M' && body[3] == 'Q' && body[4] == 'T' &&
          body[5] == 'T' && body[6] == 5;
@@ -34,13 +35,13 @@ void client_channel::on_connect_frame(const mqtt::frame& f) {
   auto decoded = mqtt::decode(f.header, f.body, version_);
   if (!decoded) {
     const auto rc = mqtt::to_reason_code(decoded.error());
-    broker_.stats().protocol_errors.fetch_add(1, std::memory_order_relaxed);
+    bump(broker_.stats().protocol_errors);
     if (claims_v5(f.body)) {
       version_ = mqtt::protocol_version::v5;
-      send(mqtt::connack{false, rc, {}});
+      send(mqtt::connack{false, rc, {}});  // MQTT-3.2.2-6 and 4.13.1
     } else if (rc == mqtt::reason_code::unsupported_protocol_version ||
                rc == mqtt::reason_code::client_identifier_not_valid) {
-      version_ = mqtt::protocol_version::v311;  // 3.1.1 return codes 0x01 / 0x02
+      version_ = mqtt::protocol_version::v311;  // 3.1.1 return codes 0x01 / 0x02 (MQTT-3.1.2-2)
       send(mqtt::connack{false, rc, {}});
     }
     closing_ = true;
@@ -52,12 +53,66 @@ void client_channel::on_connect_frame(const mqtt::frame& f) {
 void client_channel::on_connect(mqtt::connect& c) {
   version_ = c.version;
   const auto& lim = broker_.config();
-  if (c.props.authentication_method) {
-    // Enhanced authentication hook: no method is registered yet (MQTT 4.12).
-    send(mqtt::connack{false, mqtt::reason_code::bad_authentication_method, {}});
+  const auto refuse = [&](mqtt::reason_code rc) {
+    send(mqtt::connack{false, rc, {}});
     closing_ = true;
+  };
+  if (c.will) {
+    if (static_cast<std::uint8_t>(c.will->qos) > static_cast<std::uint8_t>(lim.maximum_qos))
+      return refuse(mqtt::reason_code::qos_not_supported);  // MQTT-3.2.2-12
+    if (c.will->retain && !lim.retain_available) return refuse(mqtt::reason_code::retain_not_supported);  // 3.2.2-13
+  }
+  if (c.props.authentication_method) {
+    auth_method_ = *c.props.authentication_method;
+    auth_ = broker_.authenticators().create(auth_method_);
+    if (!auth_) return refuse(mqtt::reason_code::bad_authentication_method);  // MQTT 4.12: unknown method
+    const auto step = auth_->start(c.client_id, c.props.authentication_data);
+    pending_connect_ = std::move(c);
+    state_ = state::authenticating;
+    return apply_auth_step(step);
+  }
+  accept(c, std::nullopt);
+}
+
+void client_channel::apply_auth_step(const auth_step& step) {
+  if (step.code == mqtt::reason_code::continue_authentication) {
+    mqtt::auth a{mqtt::reason_code::continue_authentication, {}};
+    a.props.authentication_method = auth_method_;
+    a.props.authentication_data = step.data;
+    send(a);
     return;
   }
+  if (state_ == state::authenticating) {
+    if (step.code != mqtt::reason_code::success) {
+      send(mqtt::connack{false, step.code, {}});
+      closing_ = true;
+      return;
+    }
+    auto c = std::move(*pending_connect_);
+    pending_connect_.reset();
+    return accept(c, step.data);
+  }
+  // Re-authentication of a connected client (MQTT 4.12.1).
+  if (step.code != mqtt::reason_code::success) return fail(step.code);
+  mqtt::auth done{mqtt::reason_code::success, {}};
+  done.props.authentication_method = auth_method_;
+  done.props.authentication_data = step.data;
+  send(done);
+}
+
+void client_channel::on_auth(const mqtt::auth& a) {
+  // AUTH is only valid with the method of the CONNECT (MQTT-4.12.0-1, 4.12.1-1).
+  if (!auth_ || a.props.authentication_method != auth_method_) return fail(mqtt::reason_code::protocol_error);
+  if (a.code == mqtt::reason_code::re_authenticate) {
+    if (state_ != state::connected) return fail(mqtt::reason_code::protocol_error);
+    return apply_auth_step(auth_->start(client_id_, a.props.authentication_data));
+  }
+  if (a.code != mqtt::reason_code::continue_authentication) return fail(mqtt::reason_code::protocol_error);
+  apply_auth_step(auth_->next(a.props.authentication_data));
+}
+
+void client_channel::accept(mqtt::connect& c, std::optional<std::string> auth_data) {
+  const auto& lim = broker_.config();
   mqtt::properties ack_props;
   client_id_ = std::move(c.client_id);
   if (client_id_.empty()) {
@@ -75,13 +130,14 @@ void client_channel::on_connect(mqtt::connect& c) {
   }
   client_receive_maximum_ = c.props.receive_maximum.value_or(65535);
   client_max_packet_size_ = c.props.maximum_packet_size.value_or(0xFFFFFFFF);
+  client_topic_alias_maximum_ = v5() ? c.props.topic_alias_maximum.value_or(0) : 0;
   if (c.will) will_ = std::move(c.will);
 
   auto attached = broker_.sessions().attach(client_id_, c.clean_start, expiry, self_);
   if (attached.taken_over) attached.taken_over->kick(mqtt::reason_code::session_taken_over);  // MQTT-3.1.4-3
   session_ = std::move(attached.s);
   state_ = state::connected;
-  broker_.stats().connections_accepted.fetch_add(1, std::memory_order_relaxed);
+  bump(broker_.stats().connections_accepted);
 
   if (v5()) {
     if (lim.receive_maximum != 65535) ack_props.receive_maximum = lim.receive_maximum;
@@ -91,8 +147,14 @@ void client_channel::on_connect(mqtt::connect& c) {
     if (lim.topic_alias_maximum) ack_props.topic_alias_maximum = lim.topic_alias_maximum;
     if (!lim.wildcard_subscription_available) ack_props.wildcard_subscription_available = 0;
     if (!lim.subscription_identifiers_available) ack_props.subscription_identifier_available = 0;
-    ack_props.shared_subscription_available = 0;  // not yet: SUBACK answers 0x9E
+    if (!lim.shared_subscription_available) ack_props.shared_subscription_available = 0;
     if (expiry != c.props.session_expiry_interval.value_or(0)) ack_props.session_expiry_interval = expiry;
+    if (c.props.request_response_information == 1 && !lim.response_information_prefix.empty())
+      ack_props.response_information = lim.response_information_prefix + client_id_;  // MQTT 4.10.2
+    if (auth_) {
+      ack_props.authentication_method = auth_method_;
+      ack_props.authentication_data = std::move(auth_data);
+    }
   }
   send(mqtt::connack{attached.session_present, mqtt::reason_code::success, std::move(ack_props)});
   if (log_)

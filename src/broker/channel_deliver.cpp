@@ -1,11 +1,12 @@
 // Outbound delivery: session queue -> encoded PUBLISH, within Receive Maximum, the client's
-// Maximum Packet Size and the output budget; re-sending in-flight messages on resume.
+// Maximum Packet Size and the output budget; expiry, outbound topic aliases; re-sending
+// in-flight messages on resume.
 #include "broker/client_channel.hpp"
 
 namespace edgemq::broker {
 
 namespace {
-mqtt::publish_head head_of(const delivery& d, std::uint16_t packet_id, bool dup) {
+mqtt::publish_head head_of(const delivery& d, std::uint16_t packet_id, bool dup, clock::time_point now) {
   mqtt::publish_head h;
   h.topic = d.msg->topic;
   h.qos = d.qos;
@@ -14,48 +15,83 @@ mqtt::publish_head head_of(const delivery& d, std::uint16_t packet_id, bool dup)
   h.packet_id = packet_id;
   h.props = &d.msg->props;
   h.subscription_ids = d.subscription_ids;
+  h.message_expiry = d.msg->remaining_expiry(now);  // MQTT-3.3.2-6: minus the time waited
   h.payload_size = d.msg->payload.size();
   return h;
 }
 }  // namespace
 
+std::uint16_t client_channel::outbound_alias(std::string_view topic, bool& first_use) {
+  first_use = false;
+  if (client_topic_alias_maximum_ == 0) return 0;
+  if (auto it = outbound_aliases_.find(std::string(topic)); it != outbound_aliases_.end()) return it->second;
+  // New topics get the next alias while any are left (MQTT-3.3.2-8: never above the client's
+  // Topic Alias Maximum); once all are taken, further topics go without an alias.
+  if (outbound_aliases_.size() >= client_topic_alias_maximum_) return 0;
+  const auto alias = static_cast<std::uint16_t>(outbound_aliases_.size() + 1);
+  outbound_aliases_.emplace(topic, alias);
+  first_use = true;
+  return alias;
+}
+
 void client_channel::pull() {
   if (state_ != state::connected || closing_) return;
   const auto& lim = broker_.config();
+  auto& stats = broker_.stats();
+  const auto now = broker_.now();
   const std::size_t max_inflight = std::min<std::size_t>(client_receive_maximum_, lim.max_inflight);
-  std::size_t delivered = 0;
-  std::size_t dropped = 0;
+  std::size_t sent = 0;
   auto sl = session_->lock();
   session_->notified_ = false;
   auto& q = session_->queue_;
   while (!q.empty() && out_bytes_ < lim.max_output_bytes) {
     delivery& d = q.front();
+    if (d.msg->expired(now)) {  // MQTT-3.3.2-5: not delivered once expired
+      session_->queued_bytes_ -= d.msg->payload.size() + d.msg->topic.size();
+      q.pop_front();
+      bump(stats.dropped_expired);
+      continue;
+    }
     std::uint16_t id = 0;
     if (d.qos != mqtt::qos::at_most_once) {
       if (session_->inflight_.size() >= max_inflight) break;  // MQTT-4.9.0-2: wait for acks
       id = session_->allocate_packet_id();
       if (id == 0) break;
     }
-    const auto h = head_of(d, id, false);
+    auto h = head_of(d, id, false, now);
     session_->queued_bytes_ -= d.msg->payload.size() + d.msg->topic.size();
     if (mqtt::encoded_size(h, version_) > client_max_packet_size_) {
-      ++dropped;  // MQTT-3.1.2-25: never send a client more than it accepts
+      bump(stats.dropped_too_large);  // MQTT-3.1.2-25: never send a client more than it accepts
       q.pop_front();
       continue;
     }
+    bool first_use = false;
+    h.topic_alias = outbound_alias(h.topic, first_use);
+    if (h.topic_alias && !first_use) h.topic = {};  // the alias alone names the topic
     send_publish(h, d.msg);
-    ++delivered;
+    ++sent;
     if (id != 0) session_->inflight_.emplace(id, inflight_message{std::move(d), inflight_stage::awaiting_ack});
     q.pop_front();
   }
-  if (dropped) broker_.stats().messages_dropped.fetch_add(dropped, std::memory_order_relaxed);
+  bump(stats.messages_sent, sent);
 }
 
 void client_channel::resend_inflight() {
+  const auto now = broker_.now();
   auto sl = session_->lock();
-  for (auto& [id, m] : session_->inflight_) {
-    if (m.stage == inflight_stage::awaiting_ack) send_publish(head_of(m.d, id, true), m.d.msg);  // MQTT-4.4.0-1
-    else send(mqtt::pubrel{id, mqtt::reason_code::success, {}});
+  for (auto it = session_->inflight_.begin(); it != session_->inflight_.end();) {
+    auto& [id, m] = *it;
+    if (m.stage == inflight_stage::awaiting_ack) {
+      if (m.d.msg->expired(now)) {  // an expired message is not re-sent either
+        bump(broker_.stats().dropped_expired);
+        it = session_->inflight_.erase(it);
+        continue;
+      }
+      send_publish(head_of(m.d, id, true, now), m.d.msg);  // MQTT-4.4.0-1: re-sent with DUP
+    } else {
+      send(mqtt::pubrel{id, mqtt::reason_code::success, {}});
+    }
+    ++it;
   }
 }
 

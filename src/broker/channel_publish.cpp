@@ -53,6 +53,8 @@ void client_channel::on_publish(mqtt::publish& p) {
     m->props.topic_alias.reset();
     m->props.subscription_identifiers.clear();
     m->origin_client_id = client_id_;
+    if (m->props.message_expiry_interval)
+      m->expires_at = broker_.now() + std::chrono::seconds(*m->props.message_expiry_interval);
     receivers = broker_.publish(m);
   }
   if (ack == mqtt::reason_code::success && route && receivers == 0) ack = mqtt::reason_code::no_matching_subscribers;

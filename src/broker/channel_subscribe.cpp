@@ -14,10 +14,20 @@ void client_channel::on_subscribe(const mqtt::subscribe& s) {
   mqtt::suback ack;
   ack.packet_id = s.packet_id;
   std::vector<delivery> retained;
+  const auto now = broker_.now();
   for (const auto& e : s.entries) {
-    if (mqtt::is_shared_filter(e.filter)) {
-      ack.codes.push_back(mqtt::reason_code::shared_subscriptions_not_supported);
-      continue;
+    const bool shared = mqtt::is_shared_filter(e.filter);
+    if (shared) {
+      if (!lim.shared_subscription_available) {
+        ack.codes.push_back(mqtt::reason_code::shared_subscriptions_not_supported);
+        continue;
+      }
+      if (e.options.no_local) return fail(mqtt::reason_code::protocol_error);  // MQTT-3.8.3-4
+      std::string_view name, filter;
+      if (!parse_shared_filter(e.filter, name, filter)) {  // MQTT-4.8.2-1, 4.8.2-2
+        ack.codes.push_back(mqtt::reason_code::topic_filter_invalid);
+        continue;
+      }
     }
     if (!lim.wildcard_subscription_available && e.filter.find_first_of("+#") != std::string::npos) {
       ack.codes.push_back(mqtt::reason_code::wildcard_subscriptions_not_supported);
@@ -41,13 +51,15 @@ void client_channel::on_subscribe(const mqtt::subscribe& s) {
       continue;
     }
     ack.codes.push_back(static_cast<mqtt::reason_code>(rec.options.qos));
+    // No retained messages for shared subscriptions (MQTT 4.8.2); otherwise per Retain Handling
+    // (MQTT-3.3.1-9, 3.3.1-10, 3.3.1-11).
     const auto rh = rec.options.retain_handling;
-    if (rh == mqtt::retain_handling::send || (rh == mqtt::retain_handling::send_if_new && !existed)) {
-      broker_.retained().match(e.filter, [&](const message_ptr& m) {
+    if (!shared && (rh == mqtt::retain_handling::send || (rh == mqtt::retain_handling::send_if_new && !existed))) {
+      broker_.retained().match(e.filter, now, [&](const message_ptr& m) {
         delivery d;
         d.msg = m;
         d.qos = static_cast<std::uint8_t>(m->qos) < static_cast<std::uint8_t>(rec.options.qos) ? m->qos : rec.options.qos;
-        d.retain = true;  // MQTT-3.3.1-9 (3.1.1) and 3.3.1.3: retained on subscribe
+        d.retain = true;  // retained on subscribe keeps its flag (MQTT-3.3.1-9 in 3.1.1, 3.3.1.3)
         if (sub_id) d.subscription_ids.push_back(sub_id);
         retained.push_back(std::move(d));
       });

@@ -53,6 +53,11 @@ void client_channel::on_frame(const mqtt::frame& f) {
     return;
   }
   auto& p = *decoded;
+  if (state_ == state::authenticating) {
+    // Between CONNECT and CONNACK only AUTH may flow (MQTT-3.1.2-? / 4.12).
+    if (mqtt::type_of(p) == mqtt::packet_type::auth) return on_auth(std::get<mqtt::auth>(p));
+    return fail(mqtt::reason_code::protocol_error);
+  }
   switch (mqtt::type_of(p)) {
     case mqtt::packet_type::publish: on_publish(std::get<mqtt::publish>(p)); break;
     case mqtt::packet_type::puback: on_puback(std::get<mqtt::puback>(p)); break;
@@ -63,9 +68,9 @@ void client_channel::on_frame(const mqtt::frame& f) {
     case mqtt::packet_type::unsubscribe: on_unsubscribe(std::get<mqtt::unsubscribe>(p)); break;
     case mqtt::packet_type::pingreq: send(mqtt::pingresp{}); break;
     case mqtt::packet_type::disconnect: on_disconnect(std::get<mqtt::disconnect>(p)); break;
+    case mqtt::packet_type::auth: on_auth(std::get<mqtt::auth>(p)); break;
     default:
-      // A second CONNECT (MQTT-3.1.0-2), AUTH without an authentication method in progress,
-      // or a packet only a server sends.
+      // A second CONNECT (MQTT-3.1.0-2) or a packet only a server sends.
       fail(mqtt::reason_code::protocol_error);
   }
 }
@@ -74,7 +79,7 @@ void client_channel::fail(mqtt::reason_code rc) {
   if (closing_) return;
   broker_.stats().protocol_errors.fetch_add(1, std::memory_order_relaxed);
   if (log_) log_->info("client '{}': closing on {} (0x{:02X})", client_id_, mqtt::to_string(rc), static_cast<int>(rc));
-  if (v5() && state_ == state::connected) send(mqtt::disconnect{rc, {}});
+  if (v5() && state_ != state::awaiting_connect) send(mqtt::disconnect{rc, {}});
   closing_ = true;
 }
 
@@ -101,19 +106,29 @@ void client_channel::on_disconnect(const mqtt::disconnect& d) {
 
 void client_channel::on_close(clock::time_point now) {
   if (state_ == state::connected) {
+    message_ptr will;
+    std::uint32_t delay = 0;
     if (will_) {
       auto m = std::make_shared<message>();
+      delay = will_->props.will_delay_interval.value_or(0);
       m->topic = std::move(will_->topic);
       m->payload = std::move(will_->payload);
       m->qos = will_->qos;
       m->retain = will_->retain;
       m->props = std::move(will_->props);
       m->props.will_delay_interval.reset();
+      if (m->props.message_expiry_interval)  // counts from publication, after the delay
+        m->expires_at = now + std::chrono::seconds(delay) + std::chrono::seconds(*m->props.message_expiry_interval);
       m->origin_client_id = client_id_;
       will_.reset();
-      broker_.publish(m);
+      will = std::move(m);
     }
-    broker_.sessions().detach(session_, self_.get(), now);
+    broker_.reroute_shared(session_);
+    // The will waits in the session for its delay, unless the session ends first (MQTT-3.1.3-9).
+    if (auto now_will = broker_.sessions().detach(session_, self_.get(), now, std::move(will), delay)) {
+      bump(broker_.stats().wills_published);
+      broker_.publish(now_will);
+    }
   }
   state_ = state::closed;
   closing_ = true;

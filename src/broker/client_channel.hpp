@@ -12,6 +12,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "broker/authenticator.hpp"
 #include "broker/broker.hpp"
 #include "edgemq/mqtt/codec.hpp"
 #include "edgemq/mqtt/frame_parser.hpp"
@@ -59,11 +60,15 @@ class client_channel {
   void output_taken() noexcept { out_bytes_ = 0; }
 
  private:
-  enum class state : std::uint8_t { awaiting_connect, connected, closed };
+  enum class state : std::uint8_t { awaiting_connect, authenticating, connected, closed };
 
   void on_frame(const mqtt::frame& f);
   void on_connect_frame(const mqtt::frame& f);
   void on_connect(mqtt::connect& c);
+  void accept(mqtt::connect& c, std::optional<std::string> auth_data);
+  void on_auth(const mqtt::auth& a);
+  // Applies one authenticator step: accept, continue with AUTH 0x18, or refuse.
+  void apply_auth_step(const auth_step& step);
   void on_publish(mqtt::publish& p);
   void on_puback(const mqtt::puback& a);
   void on_pubrec(const mqtt::pubrec& a);
@@ -74,6 +79,7 @@ class client_channel {
   void on_disconnect(const mqtt::disconnect& d);
 
   void resend_inflight();
+  std::uint16_t outbound_alias(std::string_view topic, bool& first_use);
   // Protocol violation: DISCONNECT with `rc` for MQTT 5, then close.
   void fail(mqtt::reason_code rc);
   void send(const mqtt::packet& p);
@@ -94,6 +100,11 @@ class client_channel {
   std::uint16_t client_receive_maximum_ = 65535;
   std::uint32_t client_max_packet_size_ = 0xFFFFFFFF;
   std::unordered_map<std::uint16_t, std::string> inbound_aliases_;
+  std::uint16_t client_topic_alias_maximum_ = 0;
+  std::unordered_map<std::string, std::uint16_t> outbound_aliases_;
+  std::optional<mqtt::connect> pending_connect_;  // while enhanced authentication runs
+  std::unique_ptr<auth_exchange> auth_;
+  std::string auth_method_;
   clock::time_point last_rx_{};
   std::string partial_;  // an incomplete frame carried to the next read; empty when idle
   std::vector<out_chunk> out_;

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 #include "edgemq/mqtt/types.hpp"
 
@@ -18,6 +19,9 @@ struct limits {
   bool retain_available = true;
   bool wildcard_subscription_available = true;
   bool subscription_identifiers_available = true;
+  bool shared_subscription_available = true;
+  // Response Information for clients that request it: this prefix + the client id (MQTT 4.10).
+  std::string response_information_prefix = "response/";
   std::uint16_t max_keep_alive = 0;                // 0: accept what the client asks
   std::size_t max_queued_messages = 1000;          // per session, offline or backlogged
   std::size_t max_queued_bytes = 16 * 1024 * 1024; // per session

@@ -4,7 +4,9 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "edgemq/mqtt/packet.hpp"
 
@@ -20,7 +22,19 @@ struct message {
   // Properties forwarded to subscribers (topic alias and subscription identifiers removed).
   mqtt::properties props;
   std::string origin_client_id;
+  // From the Message Expiry Interval at publish time; never delivered after it (MQTT-3.3.2-5).
+  std::optional<clock::time_point> expires_at;
+
+  bool expired(clock::time_point now) const noexcept { return expires_at && *expires_at <= now; }
+  // Whole seconds left, rounded up, for the forwarded Message Expiry Interval (MQTT-3.3.2-6).
+  std::optional<std::uint32_t> remaining_expiry(clock::time_point now) const noexcept {
+    if (!expires_at) return std::nullopt;
+    const auto left = std::chrono::ceil<std::chrono::seconds>(*expires_at - now).count();
+    return static_cast<std::uint32_t>(left < 1 ? 1 : left);
+  }
 };
+
+struct share_group;
 
 using message_ptr = std::shared_ptr<const message>;
 
@@ -30,6 +44,9 @@ struct delivery {
   mqtt::qos qos = mqtt::qos::at_most_once;
   bool retain = false;
   std::vector<std::uint32_t> subscription_ids;
+  // Set when delivered through a shared subscription: if this session goes away before the
+  // message is acknowledged, it goes to another member of the group.
+  std::shared_ptr<share_group> share;
 };
 
 }  // namespace edgemq::broker

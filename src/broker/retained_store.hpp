@@ -15,8 +15,9 @@ class retained_store {
  public:
   // Stores `msg` for its topic, or clears the topic when the payload is empty.
   void put(const message_ptr& msg);
-  // Calls `visit` for every retained message whose topic matches `filter`.
-  void match(std::string_view filter, const std::function<void(const message_ptr&)>& visit) const;
+  // Calls `visit` for every retained message whose topic matches `filter`; expired ones are
+  // removed instead (MQTT-3.3.2-5).
+  void match(std::string_view filter, clock::time_point now, const std::function<void(const message_ptr&)>& visit);
   std::size_t size() const;
 
  private:

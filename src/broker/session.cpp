@@ -9,12 +9,12 @@ void session::enqueue(delivery d) {
     if (ended_) return;
     const bool offline = link_ == nullptr;
     if (offline && d.qos == mqtt::qos::at_most_once && !limits_.queue_qos0_offline) {
-      dropped_.fetch_add(1, std::memory_order_relaxed);
+      bump(stats_.dropped_qos0_offline);
       return;
     }
     const std::size_t size = d.msg->payload.size() + d.msg->topic.size();
     if (queue_.size() >= limits_.max_queued_messages || queued_bytes_ + size > limits_.max_queued_bytes) {
-      dropped_.fetch_add(1, std::memory_order_relaxed);
+      bump(stats_.dropped_queue_full);
       return;
     }
     queued_bytes_ += size;

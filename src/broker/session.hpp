@@ -12,6 +12,7 @@
 #include <string>
 #include <unordered_set>
 
+#include "broker/counters.hpp"
 #include "broker/limits.hpp"
 #include "broker/link.hpp"
 #include "broker/message.hpp"
@@ -32,7 +33,8 @@ struct inflight_message {
 
 class session {
  public:
-  session(std::string client_id, const limits& lim) : client_id_(std::move(client_id)), limits_(lim) {}
+  session(std::string client_id, const limits& lim, counters& stats)
+      : client_id_(std::move(client_id)), limits_(lim), stats_(stats) {}
 
   const std::string& client_id() const noexcept { return client_id_; }
 
@@ -55,17 +57,25 @@ class session {
   std::uint32_t expiry_interval_ = 0;  // seconds; 0xFFFFFFFF never
   clock::time_point disconnected_at_{};
   bool ended_ = false;  // removed from the registry; late deliveries are discarded
+  // A will waiting for its Will Delay Interval (MQTT 3.1.3.2.2); cancelled by a reconnect.
+  message_ptr pending_will_;
+  clock::time_point will_at_{};
 
   // Next packet id not in flight, or 0 when all 65,535 are in use.
   std::uint16_t allocate_packet_id();
 
-  std::uint64_t dropped() const noexcept { return dropped_.load(std::memory_order_relaxed); }
+  counters& stats() noexcept { return stats_; }
+
+  // Whether a connection is attached; read without the lock to pick share group members.
+  bool online() const noexcept { return online_.load(std::memory_order_relaxed); }
+  void set_online(bool v) noexcept { online_.store(v, std::memory_order_relaxed); }
 
  private:
   std::string client_id_;
   const limits& limits_;
+  counters& stats_;
   std::mutex mu_;
-  std::atomic<std::uint64_t> dropped_{0};
+  std::atomic<bool> online_{false};
 };
 
 using session_ptr = std::shared_ptr<session>;

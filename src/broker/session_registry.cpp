@@ -14,6 +14,7 @@ attach_result session_registry::attach(const std::string& client_id, bool clean_
       auto sl = existing->lock();
       r.taken_over = std::move(existing->link_);
       existing->link_ = nullptr;
+      existing->pending_will_.reset();  // a new connection within the will delay (MQTT-3.1.3-9)
     }
     if (clean_start) {
       end_locked(existing);
@@ -23,53 +24,71 @@ attach_result session_registry::attach(const std::string& client_id, bool clean_
     }
   }
   if (!r.s) {
-    r.s = std::make_shared<session>(client_id, limits_);
+    r.s = std::make_shared<session>(client_id, limits_, stats_);
     sessions_.emplace(client_id, r.s);
   }
   auto sl = r.s->lock();
   r.s->link_ = std::move(l);
   r.s->notified_ = false;
   r.s->expiry_interval_ = expiry_interval;
+  r.s->set_online(true);
   return r;
 }
 
-void session_registry::detach(const session_ptr& s, const link* l, clock::time_point now) {
+message_ptr session_registry::detach(const session_ptr& s, const link* l, clock::time_point now, message_ptr will,
+                                     std::uint32_t will_delay) {
   std::lock_guard g(mu_);
   bool end = false;
   {
     auto sl = s->lock();
-    if (s->link_.get() != l || s->ended_) return;  // taken over: the new connection owns it
+    // Ended by a clean-start takeover: the will goes now. Taken over: the new connection owns the
+    // session, and a delayed will is cancelled by it (MQTT-3.1.3-9).
+    if (s->ended_) return will;
+    if (s->link_.get() != l) return will_delay == 0 ? will : nullptr;
     s->link_ = nullptr;
+    s->set_online(false);
     s->disconnected_at_ = now;
     end = s->expiry_interval_ == 0;
+    if (will && will_delay > 0 && !end) {
+      s->pending_will_ = std::move(will);
+      s->will_at_ = now + std::chrono::seconds(will_delay);
+    }
   }
   if (end) end_locked(s);
+  return will;
 }
 
-void session_registry::end_locked(const session_ptr& s) {
+void session_registry::end_locked(const session_ptr& s, std::vector<message_ptr>* wills) {
   std::vector<std::string> filters;
   {
     auto sl = s->lock();
     s->ended_ = true;
+    s->set_online(false);
     for (auto& [f, rec] : s->subscriptions_) filters.push_back(f);
     s->subscriptions_.clear();
     s->queue_.clear();
+    s->queued_bytes_ = 0;
     s->inflight_.clear();
+    if (wills && s->pending_will_) wills->push_back(std::move(s->pending_will_));
+    s->pending_will_.reset();
   }
   // The tree lock is never taken with a session lock held (publishers hold tree -> session).
   for (const auto& f : filters) tree_.unsubscribe(f, s.get());
   if (auto it = sessions_.find(s->client_id()); it != sessions_.end() && it->second == s) sessions_.erase(it);
 }
 
-std::size_t session_registry::expire(clock::time_point now) {
+std::size_t session_registry::expire(clock::time_point now, std::vector<message_ptr>& due_wills) {
   std::lock_guard g(mu_);
   std::vector<session_ptr> expired;
   for (auto& [id, s] : sessions_) {
     auto sl = s->lock();
-    if (s->link_ || s->expiry_interval_ == 0xFFFFFFFF) continue;
+    if (s->link_) continue;
+    if (s->pending_will_ && s->will_at_ <= now) due_wills.push_back(std::move(s->pending_will_));
+    if (s->expiry_interval_ == 0xFFFFFFFF) continue;
     if (now - s->disconnected_at_ >= std::chrono::seconds(s->expiry_interval_)) expired.push_back(s);
   }
-  for (auto& s : expired) end_locked(s);
+  for (auto& s : expired) end_locked(s, &due_wills);
+  bump(stats_.sessions_expired, expired.size());  // MQTT-3.1.2-8: the will at session end
   return expired.size();
 }
 
@@ -81,10 +100,8 @@ std::size_t session_registry::size() const {
 std::size_t session_registry::connected() const {
   std::lock_guard g(mu_);
   std::size_t n = 0;
-  for (auto& [id, s] : sessions_) {
-    auto sl = s->lock();
-    if (s->link_) ++n;
-  }
+  for (auto& [id, s] : sessions_)
+    if (s->online()) ++n;
   return n;
 }
 

@@ -22,7 +22,7 @@ struct attach_result {
 
 class session_registry {
  public:
-  session_registry(topic_tree& tree, const limits& lim) : tree_(tree), limits_(lim) {}
+  session_registry(topic_tree& tree, const limits& lim, counters& stats) : tree_(tree), limits_(lim), stats_(stats) {}
 
   // Attaches `l` to the session of `client_id`, resuming it unless `clean_start`.
   attach_result attach(const std::string& client_id, bool clean_start, std::uint32_t expiry_interval,
@@ -30,19 +30,25 @@ class session_registry {
 
   // The connection `l` is gone. Ends the session if its expiry interval is 0, unless another
   // connection has taken it over meanwhile.
-  void detach(const session_ptr& s, const link* l, clock::time_point now);
+  // `will` (may be null) is published when its delay passes or the session ends, whichever is
+  // first; it is returned for immediate publication when the session ends now.
+  message_ptr detach(const session_ptr& s, const link* l, clock::time_point now, message_ptr will = nullptr,
+                     std::uint32_t will_delay = 0);
 
-  // Ends offline sessions whose expiry interval has passed. Returns how many ended.
-  std::size_t expire(clock::time_point now);
+  // Ends offline sessions whose expiry interval has passed and collects wills whose delay has
+  // passed (or whose session ended first): the caller publishes them.
+  std::size_t expire(clock::time_point now, std::vector<message_ptr>& due_wills);
 
   std::size_t size() const;
   std::size_t connected() const;
 
  private:
-  void end_locked(const session_ptr& s);  // registry mutex held, session mutex not held
+  // Registry mutex held, session mutex not held. A pending will is moved to `wills`.
+  void end_locked(const session_ptr& s, std::vector<message_ptr>* wills = nullptr);
 
   topic_tree& tree_;
   const limits& limits_;
+  counters& stats_;
   mutable std::mutex mu_;
   std::unordered_map<std::string, session_ptr> sessions_;
 };

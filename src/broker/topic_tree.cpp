@@ -8,11 +8,23 @@ namespace edgemq::broker {
 struct topic_tree::node {
   std::unordered_map<std::string, std::unique_ptr<node>> children;
   std::vector<subscriber> subscribers;
+  std::vector<std::shared_ptr<share_group>> groups;
   node* parent = nullptr;
   std::string level;
 
-  bool empty() const { return children.empty() && subscribers.empty(); }
+  bool empty() const { return children.empty() && subscribers.empty() && groups.empty(); }
 };
+
+bool parse_shared_filter(std::string_view full, std::string_view& name, std::string_view& filter) {
+  constexpr std::string_view prefix = "$share/";
+  if (!full.starts_with(prefix)) return false;
+  const auto rest = full.substr(prefix.size());
+  const auto slash = rest.find('/');
+  if (slash == std::string_view::npos || slash == 0) return false;
+  name = rest.substr(0, slash);
+  filter = rest.substr(slash + 1);
+  return !filter.empty() && name.find_first_of("+#") == std::string_view::npos;
+}
 
 namespace {
 
@@ -36,7 +48,10 @@ void for_each_level(std::string_view topic, F&& f) {
 topic_tree::topic_tree() : root_(std::make_unique<node>()) {}
 topic_tree::~topic_tree() = default;
 
-bool topic_tree::subscribe(std::string_view filter, const subscriber& sub) {
+bool topic_tree::subscribe(std::string_view full_filter, const subscriber& sub) {
+  std::string_view share_name;
+  std::string_view filter = full_filter;
+  const bool shared = parse_shared_filter(full_filter, share_name, filter);
   std::unique_lock g(mu_);
   node* n = root_.get();
   for_each_level(filter, [&](std::string_view level) {
@@ -49,18 +64,32 @@ bool topic_tree::subscribe(std::string_view filter, const subscriber& sub) {
     }
     n = it->second.get();
   });
-  for (auto& existing : n->subscribers) {
+  std::vector<subscriber>* list = &n->subscribers;
+  if (shared) {
+    auto git = std::find_if(n->groups.begin(), n->groups.end(), [&](auto& grp) { return grp->name == share_name; });
+    if (git == n->groups.end()) {
+      auto grp = std::make_shared<share_group>();
+      grp->name = std::string(share_name);
+      grp->filter = std::string(filter);
+      git = n->groups.insert(n->groups.end(), std::move(grp));
+    }
+    list = &(*git)->members;
+  }
+  for (auto& existing : *list) {
     if (existing.s == sub.s) {
       existing = sub;
       return true;
     }
   }
-  n->subscribers.push_back(sub);
+  list->push_back(sub);
   ++count_;
   return false;
 }
 
-bool topic_tree::unsubscribe(std::string_view filter, const session* s) {
+bool topic_tree::unsubscribe(std::string_view full_filter, const session* s) {
+  std::string_view share_name;
+  std::string_view filter = full_filter;
+  const bool shared = parse_shared_filter(full_filter, share_name, filter);
   std::unique_lock g(mu_);
   node* n = root_.get();
   bool found = true;
@@ -71,10 +100,18 @@ bool topic_tree::unsubscribe(std::string_view filter, const session* s) {
     else n = it->second.get();
   });
   if (!found) return false;
-  auto it = std::find_if(n->subscribers.begin(), n->subscribers.end(), [&](const subscriber& x) { return x.s == s; });
-  if (it == n->subscribers.end()) return false;
-  n->subscribers.erase(it);
+  std::vector<subscriber>* list = &n->subscribers;
+  auto git = n->groups.end();
+  if (shared) {
+    git = std::find_if(n->groups.begin(), n->groups.end(), [&](auto& grp) { return grp->name == share_name; });
+    if (git == n->groups.end()) return false;
+    list = &(*git)->members;
+  }
+  auto it = std::find_if(list->begin(), list->end(), [&](const subscriber& x) { return x.s == s; });
+  if (it == list->end()) return false;
+  list->erase(it);
   --count_;
+  if (shared && list->empty()) n->groups.erase(git);
   // Prune empty branches so churn of unique topics does not grow the tree forever.
   while (n != root_.get() && n->empty()) {
     node* parent = n->parent;
@@ -87,17 +124,26 @@ bool topic_tree::unsubscribe(std::string_view filter, const session* s) {
 namespace {
 
 using visit_fn = std::function<void(const subscriber&)>;
+using group_fn = std::function<void(const std::shared_ptr<share_group>&)>;
 
-void visit_all(const std::vector<subscriber>& subs, const visit_fn& visit) {
-  for (const auto& s : subs) visit(s);
+struct visitors {
+  const visit_fn& sub;
+  const group_fn& group;
+};
+
+template <class Node>
+void visit_all(const Node* n, const visitors& v) {
+  for (const auto& s : n->subscribers) v.sub(s);
+  if (v.group)
+    for (const auto& g : n->groups) v.group(g);
 }
 
 // `n` matched the previous level; `rest` holds the levels after it (none when at_end).
 template <class Node>
-void match_from(const Node* n, std::string_view rest, bool at_end, const visit_fn& visit) {
-  if (auto it = n->children.find("#"); it != n->children.end()) visit_all(it->second->subscribers, visit);
+void match_from(const Node* n, std::string_view rest, bool at_end, const visitors& visit) {
+  if (auto it = n->children.find("#"); it != n->children.end()) visit_all(it->second.get(), visit);
   if (at_end) {
-    visit_all(n->subscribers, visit);
+    visit_all(n, visit);
     return;
   }
   const std::size_t slash = rest.find('/');
@@ -114,8 +160,10 @@ void match_from(const Node* n, std::string_view rest, bool at_end, const visit_f
 
 }  // namespace
 
-void topic_tree::match(std::string_view topic, const visit_fn& visit, const std::function<void()>& done) const {
+void topic_tree::match(std::string_view topic, const visit_fn& visit_sub, const group_fn& visit_group,
+                       const std::function<void()>& done) const {
   std::shared_lock g(mu_);
+  const visitors visit{visit_sub, visit_group};
   const bool dollar = !topic.empty() && topic.front() == '$';
   // The root has no subscribers of its own; descend into the first level.
   const node* n = root_.get();
@@ -124,13 +172,18 @@ void topic_tree::match(std::string_view topic, const visit_fn& visit, const std:
   const bool last = slash == std::string_view::npos;
   const std::string_view next = last ? std::string_view{} : topic.substr(slash + 1);
   if (!dollar) {
-    if (auto it = n->children.find("#"); it != n->children.end()) visit_all(it->second->subscribers, visit);
+    if (auto it = n->children.find("#"); it != n->children.end()) visit_all(it->second.get(), visit);
     if (auto it = n->children.find("+"); it != n->children.end()) match_from(it->second.get(), next, last, visit);
   }
   thread_local std::string key;
   key.assign(level);
   if (auto it = n->children.find(key); it != n->children.end()) match_from(it->second.get(), next, last, visit);
   if (done) done();
+}
+
+void topic_tree::with_shared_lock(const std::function<void()>& f) const {
+  std::shared_lock g(mu_);
+  f();
 }
 
 std::size_t topic_tree::size() const {

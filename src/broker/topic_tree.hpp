@@ -3,6 +3,7 @@
 // it exclusively. No I/O happens under the lock.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -22,21 +23,39 @@ struct subscriber {
   std::uint32_t subscription_id = 0;
 };
 
+// The members of one shared subscription "$share/{name}/{filter}" (MQTT 4.8.2). Members are
+// guarded by the tree's lock; `next` rotates the choice among them.
+struct share_group {
+  std::string name;
+  std::string filter;
+  std::vector<subscriber> members;
+  mutable std::atomic<std::size_t> next{0};
+};
+
+// Splits "$share/{name}/{filter}"; false if `filter` is a shared subscription with an empty or
+// invalid share name or no filter after it (MQTT-4.8.2-1, 4.8.2-2).
+bool parse_shared_filter(std::string_view full, std::string_view& name, std::string_view& filter);
+
 class topic_tree {
  public:
   topic_tree();
   ~topic_tree();
 
-  // Adds or replaces the subscription of `s` to `filter`. Returns true if it replaced one.
+  // Adds or replaces the subscription of `s` to `filter` ("$share/..." joins a share group).
+  // Returns true if it replaced one.
   bool subscribe(std::string_view filter, const subscriber& sub);
   // Returns true if a subscription existed.
   bool unsubscribe(std::string_view filter, const session* s);
 
-  // Calls `visit` for every subscription matching `topic`, then `done`, all with the shared
-  // lock held (so the sessions seen stay alive until `done` returns). Neither may call back
-  // into the tree.
+  // Calls `visit` for every ordinary subscription matching `topic` and `visit_group` for every
+  // matching share group, then `done`, all with the shared lock held (so the sessions seen stay
+  // alive until `done` returns). None may call back into the tree.
   void match(std::string_view topic, const std::function<void(const subscriber&)>& visit,
+             const std::function<void(const std::shared_ptr<share_group>&)>& visit_group = {},
              const std::function<void()>& done = {}) const;
+
+  // Runs `f` with the shared lock held (for work on share groups outside a match).
+  void with_shared_lock(const std::function<void()>& f) const;
 
   std::size_t size() const;
 

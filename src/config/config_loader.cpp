@@ -143,6 +143,11 @@ std::vector<config_error> apply_json(const std::string& text, daemon_config& cfg
       .key("retain_available", boolean(lim.retain_available, errors))
       .key("wildcard_subscription_available", boolean(lim.wildcard_subscription_available, errors))
       .key("subscription_identifiers_available", boolean(lim.subscription_identifiers_available, errors))
+      .key("shared_subscription_available", boolean(lim.shared_subscription_available, errors))
+      .key("response_information_prefix", [&](const json& v, const std::string& p) {
+        if (!v.is_string()) errors.push_back({p, "must be a string (empty: do not answer Request Response Information)"});
+        else lim.response_information_prefix = v.get<std::string>();
+      })
       .key("max_keep_alive", integer(lim.max_keep_alive, errors, 0, 65535))
       .key("max_session_expiry", integer(lim.max_session_expiry, errors, 0, 0xFFFFFFFF))
       .key("connect_timeout_ms", millis(lim.connect_timeout, errors, 100, 3600000));
@@ -165,6 +170,13 @@ std::vector<config_error> apply_json(const std::string& text, daemon_config& cfg
       })
       .key("workers", integer(cfg.server.workers, errors, 0, 1024))
       .key("shutdown_timeout_ms", millis(cfg.server.shutdown_timeout, errors, 0, 600000))
+      .key("sys_interval_s", [&](const json& v, const std::string& p) {
+        std::uint32_t n = 0;
+        std::vector<config_error> local;
+        integer(n, local, 0, 86400)(v, p);
+        if (!local.empty()) errors.insert(errors.end(), local.begin(), local.end());
+        else cfg.server.sys_interval = std::chrono::seconds(n);
+      })
       .key("mqtt", [&](const json&, const std::string&) { mqtt.run(); })
       .key("queue", [&](const json&, const std::string&) { queue.run(); });
   top.run();

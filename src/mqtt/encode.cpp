@@ -177,7 +177,13 @@ std::size_t head_body_size(const publish_head& h, protocol_version v, std::size_
   if (h.qos != qos::at_most_once) body += 2;
   props_len = 0;
   if (v5(v)) {
-    if (h.props) props_len = properties_size(*h.props);
+    if (h.props) {
+      props_len = properties_size(*h.props);
+      if (h.message_expiry && !h.props->message_expiry_interval) props_len += 5;
+    } else if (h.message_expiry) {
+      props_len += 5;
+    }
+    if (h.topic_alias) props_len += 3;
     for (auto id : h.subscription_ids) props_len += 1 + varint_size(id);
     body += varint_size(static_cast<std::uint32_t>(props_len)) + props_len;
   }
@@ -197,7 +203,15 @@ void encode_publish_head(const publish_head& h, protocol_version v, std::string&
   if (h.qos != qos::at_most_once) put_u16(out, h.packet_id);
   if (!v5(v)) return;
   write_varint(static_cast<std::uint32_t>(props_len), out);
-  if (h.props) write_properties_body(out, *h.props);
+  if (h.props) write_properties_body(out, *h.props, h.message_expiry);
+  else if (h.message_expiry) {
+    put_u8(out, static_cast<std::uint8_t>(property_id::message_expiry_interval));
+    put_u32(out, *h.message_expiry);
+  }
+  if (h.topic_alias) {
+    put_u8(out, static_cast<std::uint8_t>(property_id::topic_alias));
+    put_u16(out, h.topic_alias);
+  }
   for (auto id : h.subscription_ids) {
     put_u8(out, static_cast<std::uint8_t>(property_id::subscription_identifier));
     write_varint(id, out);

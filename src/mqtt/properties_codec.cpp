@@ -213,7 +213,23 @@ void write_properties(std::string& out, const properties& props) {
   write_properties_body(out, props);
 }
 
-void write_properties_body(std::string& out, const properties& props) { walk(props, write_sink{out}); }
+void write_properties_body(std::string& out, const properties& props, std::optional<std::uint32_t> message_expiry) {
+  if (!message_expiry) return walk(props, write_sink{out});
+  write_sink s{out};
+  // The forwarded interval is what is left of it (MQTT-3.3.2-6); written first, ids ascend.
+  if (props.payload_format_indicator) s.byte(property_id::payload_format_indicator, *props.payload_format_indicator);
+  s.u32(property_id::message_expiry_interval, *message_expiry);
+  struct skip_first_two {
+    write_sink& s;
+    void byte(property_id i, std::uint8_t v) { if (i != property_id::payload_format_indicator) s.byte(i, v); }
+    void u16(property_id i, std::uint16_t v) { s.u16(i, v); }
+    void u32(property_id i, std::uint32_t v) { if (i != property_id::message_expiry_interval) s.u32(i, v); }
+    void var(property_id i, std::uint32_t v) { s.var(i, v); }
+    void str(property_id i, const std::string& v) { s.str(i, v); }
+    void pair(property_id i, const std::string& k, const std::string& v) { s.pair(i, k, v); }
+  };
+  walk(props, skip_first_two{s});
+}
 
 }  // namespace detail
 }  // namespace edgemq::mqtt

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -61,7 +62,9 @@ properties read_properties(reader& in, property_context ctx) noexcept;
 
 // Appends a property block (length + properties) in ascending id order.
 void write_properties(std::string& out, const properties& props);
-void write_properties_body(std::string& out, const properties& props);  // without the length
+// Without the length prefix; `message_expiry`, when set, replaces or adds that property.
+void write_properties_body(std::string& out, const properties& props,
+                           std::optional<std::uint32_t> message_expiry = std::nullopt);
 std::size_t properties_size(const properties& props) noexcept;  // without the length prefix
 
 }  // namespace edgemq::mqtt::detail

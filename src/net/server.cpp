@@ -67,14 +67,23 @@ struct server::impl {
     });
   }
 
+  // Session expiry and will delays have one-second resolution; $SYS is refreshed every
+  // sys_interval.
   void sweep() {
-    sweep_timer_->expires_after(std::chrono::seconds(1));
+    sweep_timer_->expires_after(std::chrono::milliseconds(250));
     sweep_timer_->async_wait([this](boost::system::error_code ec) {
       if (ec) return;
-      if (auto n = broker_.sessions().expire(broker::clock::now()); n > 0) log_->debug("expired {} sessions", n);
+      broker_.tick();
+      const auto now = std::chrono::steady_clock::now();
+      if (opts_.sys_interval.count() > 0 && now >= next_sys_) {
+        broker_.publish_sys(version_);
+        next_sys_ = now + opts_.sys_interval;
+      }
       sweep();
     });
   }
+  std::chrono::steady_clock::time_point next_sys_{};
+  std::string version_ = EDGEMQ_VERSION;
 };
 
 server::server(broker::broker& b, server_options opts, std::shared_ptr<spdlog::logger> log)

@@ -27,6 +27,7 @@ struct server_options {
   std::vector<listen_endpoint> listeners{listen_endpoint{}};
   unsigned workers = 0;  // 0: one per core
   std::chrono::milliseconds shutdown_timeout{5000};
+  std::chrono::seconds sys_interval{10};  // $SYS/broker/... refresh; 0 disables
 };
 
 class server {

@@ -160,15 +160,27 @@ class WildcardTest(DaemonTestCase):
         c = self.track(raw.RawClient(self.host, self.port))
         c.connect(self.unique("multi"))
         sa = c.subscribe([(p + "/0", 0), (p + "/1", 1), (p + "/2", 2), ("$share/g/" + p, 1)])
-        self.assertEqual(sa.reasons, [0, 1, 2, 0x9E])
+        self.assertEqual(sa.reasons, [0, 1, 2, 1])
 
-    def test_shared_subscription_not_supported(self):
-        c = self.track(raw.RawClient(self.host, self.port))
-        ack = c.connect(self.unique("share"))
-        self.assertEqual(ack.props.get(raw.P_SHARED_SUB_AVAILABLE), 0, "CONNACK must announce no shared subscriptions")
-        sa = c.subscribe([("$share/group/" + self.unique("s"), 1)])
-        self.assertEqual(sa.reasons, [0x9E])
-        c.ping()  # the connection survives
+    def test_shared_subscription_spreads_messages_over_members(self):
+        t = self.unique("shared")
+        members = []
+        for i in range(2):
+            m = self.track(raw.RawClient(self.host, self.port))
+            ack = m.connect(self.unique("member%d" % i))
+            self.assertNotEqual(ack.props.get(raw.P_SHARED_SUB_AVAILABLE), 0)
+            self.assertEqual(m.subscribe([("$share/g/" + t, 0)]).reasons, [0])
+            members.append(m)
+        pub = self.track(raw.RawClient(self.host, self.port))
+        pub.connect(self.unique("sharepub"))
+        for i in range(10):
+            pub.send(raw.publish(t, b"m%d" % i, qos=0))
+        pub.ping()  # all ten were routed before the PINGRESP
+        got = []
+        for m in members:  # strict round robin over two connected members: five each
+            got += [m.expect(raw.PUBLISH).payload for _ in range(5)]
+        self.assertEqual(sorted(got), sorted(b"m%d" % i for i in range(10)), "each message once")
+
 
     def test_no_local_option(self):
         t = self.unique("nl")
@@ -183,6 +195,18 @@ class WildcardTest(DaemonTestCase):
         self.assertEqual(p1.payload, b"foreign", "No Local: a client's own message must not come back")
         c.send(raw.ack(raw.PUBACK, p1.packet_id))
         self.assertEqual(c.expect(raw.PUBLISH).topic, t + "/marker")
+
+
+class SharedSubscriptionsDisabledTest(DaemonTestCase):
+    config = {"mqtt": {"shared_subscription_available": False}}
+
+    def test_shared_subscription_not_supported(self):
+        c = self.track(raw.RawClient(self.host, self.port))
+        ack = c.connect(self.unique("share"))
+        self.assertEqual(ack.props.get(raw.P_SHARED_SUB_AVAILABLE), 0, "CONNACK must announce no shared subscriptions")
+        sa = c.subscribe([("$share/group/" + self.unique("s"), 1)])
+        self.assertEqual(sa.reasons, [0x9E])
+        c.ping()  # the connection survives
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <deque>
+#include <set>
 
 #include "edgemq/mqtt/frame_parser.hpp"
 
@@ -97,6 +98,8 @@ struct client {
 class ChannelTest : public ::testing::Test {
  protected:
   broker b_{limits{}};
+  clock::time_point t_ = clock::time_point{} + 1h;
+  void SetUp() override { b_.set_clock([this] { return t_; }); }
 };
 
 TEST_F(ChannelTest, ConnectAssignsClientIdentifierForEmptyIdV5) {
@@ -411,6 +414,229 @@ TEST_F(ChannelTest, QueueBudgetBoundsBacklogWhateverReceiveMaximum) {
   // All 20 arrived before the subscriber's thread pulled any: the budget kept 5, dropped 15.
   EXPECT_EQ(total, 5u);
   EXPECT_GT(br.sessions().size(), 0u);
+}
+
+TEST_F(ChannelTest, MessageExpiryDropsQueuedMessagesAndForwardsTheRemainder) {
+  {
+    client c(b_);
+    c.connect("exp", false, 300);
+    c.send(m::subscribe{1, {{"e", {m::qos::at_least_once}}}, {}});
+    c.received();
+    c.ch.on_close(c.now);
+  }
+  client pub(b_);
+  pub.connect("pub");
+  m::publish shortlived{"e", "short", m::qos::at_least_once, false, false, 1, {}};
+  shortlived.props.message_expiry_interval = 5;
+  pub.send(shortlived);
+  m::publish longer{"e", "long", m::qos::at_least_once, false, false, 2, {}};
+  longer.props.message_expiry_interval = 60;
+  pub.send(longer);
+  t_ += 10s;  // the first expired while the subscriber was away
+  client back(b_);
+  back.connect("exp", false, 300);
+  auto got = back.received();
+  ASSERT_EQ(got.size(), 1u);  // MQTT-3.3.2-5
+  const auto& p = std::get<m::publish>(got[0]);
+  EXPECT_EQ(p.payload, "long");
+  EXPECT_EQ(p.props.message_expiry_interval, 50u);  // MQTT-3.3.2-6: 60 minus the 10 waited
+  EXPECT_EQ(b_.stats().dropped_expired.load(), 1u);
+}
+
+TEST_F(ChannelTest, ExpiredRetainedMessageIsNotDelivered) {
+  client pub(b_);
+  pub.connect("pub");
+  m::publish r{"ret/e", "gone soon", m::qos::at_most_once, true, false, 0, {}};
+  r.props.message_expiry_interval = 2;
+  pub.send(r);
+  t_ += 3s;
+  client sub(b_);
+  sub.connect("sub");
+  sub.send(m::subscribe{1, {{"ret/#", {m::qos::at_most_once}}}, {}});
+  auto got = sub.received();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_TRUE(std::holds_alternative<m::suback>(got[0]));
+  EXPECT_EQ(b_.retained().size(), 0u);
+}
+
+namespace {
+std::unique_ptr<client> connect_with_will(broker& b, const std::string& id, std::uint32_t delay, std::uint32_t expiry) {
+  auto c = std::make_unique<client>(b);
+  m::connect cn;
+  cn.client_id = id;
+  cn.clean_start = false;
+  cn.props.session_expiry_interval = expiry;
+  cn.will = m::will_message{"will/" + id, "late", m::qos::at_most_once, false, {}};
+  cn.will->props.will_delay_interval = delay;
+  c->send(cn);
+  c->received();
+  return c;
+}
+}  // namespace
+
+TEST_F(ChannelTest, WillDelayCancelledByReconnectAndPublishedAfterDelay) {
+  client sub(b_);
+  sub.connect("sub");
+  sub.send(m::subscribe{1, {{"will/#", {m::qos::at_most_once}}}, {}});
+  sub.received();
+
+  auto back_soon = connect_with_will(b_, "soon", 30, 300);
+  back_soon->ch.on_close(t_);
+  auto gone = connect_with_will(b_, "gone", 30, 300);
+  gone->ch.on_close(t_);
+  EXPECT_TRUE(sub.received().empty());  // delayed, not yet
+  t_ += 10s;
+  b_.tick();
+  client again(b_);
+  m::connect cn;
+  cn.client_id = "soon";
+  cn.clean_start = false;
+  cn.props.session_expiry_interval = 300;
+  again.send(cn);  // within the delay: its will must never be sent (MQTT-3.1.3-9)
+  again.received();
+  t_ += 25s;
+  b_.tick();
+  auto got = sub.received();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(std::get<m::publish>(got[0]).topic, "will/gone");
+}
+
+TEST_F(ChannelTest, WillPublishedWhenSessionEndsBeforeDelay) {
+  client sub(b_);
+  sub.connect("sub");
+  sub.send(m::subscribe{1, {{"will/#", {m::qos::at_most_once}}}, {}});
+  sub.received();
+  auto c = connect_with_will(b_, "short-session", 600, 5);
+  c->ch.on_close(t_);
+  t_ += 6s;
+  b_.tick();  // the session ends at 5 s, before the 600 s delay (MQTT-3.1.2-8)
+  auto got = sub.received();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(std::get<m::publish>(got[0]).topic, "will/short-session");
+  EXPECT_EQ(b_.sessions().size(), 1u);  // only "sub" is left
+}
+
+TEST_F(ChannelTest, OutboundTopicAliasesUpToTheClientsMaximum) {
+  client sub(b_), pub(b_);
+  m::connect cn;
+  cn.client_id = "aliased";
+  cn.props.topic_alias_maximum = 1;
+  sub.send(cn);
+  sub.received();
+  sub.send(m::subscribe{1, {{"al/#", {m::qos::at_most_once}}}, {}});
+  sub.received();
+  pub.connect("pub");
+  for (const char* t : {"al/one", "al/one", "al/two"}) pub.send(m::publish{t, "x", m::qos::at_most_once, false, false, 0, {}});
+  auto got = sub.received();
+  ASSERT_EQ(got.size(), 3u);
+  const auto& first = std::get<m::publish>(got[0]);
+  const auto& second = std::get<m::publish>(got[1]);
+  const auto& third = std::get<m::publish>(got[2]);
+  EXPECT_EQ(first.topic, "al/one");
+  EXPECT_EQ(first.props.topic_alias, 1);
+  EXPECT_EQ(second.topic, "");  // the alias alone names the topic
+  EXPECT_EQ(second.props.topic_alias, 1);
+  EXPECT_EQ(third.topic, "al/two");  // no alias left: MQTT-3.3.2-8 never above the maximum
+  EXPECT_FALSE(third.props.topic_alias);
+}
+
+TEST_F(ChannelTest, SharedSubscriptionRoundRobinAndRerouteOnLeave) {
+  client a(b_), bm(b_), pub(b_);
+  a.connect("a");
+  bm.connect("b");
+  pub.connect("pub");
+  for (auto* c : {&a, &bm}) {
+    c->send(m::subscribe{1, {{"$share/g/job", {m::qos::at_least_once}}}, {}});
+    EXPECT_EQ(c->expect_one<m::suback>().codes, std::vector<m::reason_code>{m::reason_code::granted_qos_1});
+  }
+  for (std::uint16_t i = 1; i <= 4; ++i) pub.send(m::publish{"job", std::to_string(i), m::qos::at_least_once, false, false, i, {}});
+  auto to_a = a.received();
+  auto to_b = bm.received();
+  EXPECT_EQ(to_a.size(), 2u);
+  EXPECT_EQ(to_b.size(), 2u);
+  // "a" leaves without acknowledging: its two messages go to "b".
+  a.ch.on_close(t_);
+  auto moved = bm.received();
+  ASSERT_EQ(moved.size(), 2u);
+  std::set<std::string> payloads;
+  for (auto& p : to_a) payloads.insert(std::get<m::publish>(p).payload);
+  for (auto& p : moved) EXPECT_TRUE(payloads.contains(std::get<m::publish>(p).payload));
+}
+
+TEST_F(ChannelTest, SharedSubscriptionGetsNoRetainedAndRefusesNoLocal) {
+  client pub(b_), sub(b_);
+  pub.connect("pub");
+  pub.send(m::publish{"sr", "retained", m::qos::at_most_once, true, false, 0, {}});
+  sub.connect("sub");
+  sub.send(m::subscribe{1, {{"$share/g/sr", {m::qos::at_most_once}}}, {}});
+  auto got = sub.received();
+  ASSERT_EQ(got.size(), 1u);  // SUBACK only: no retained messages on a shared subscription
+  sub.send(m::subscribe{2, {{"$share/g/x", {m::qos::at_most_once, /*no_local=*/true}}}, {}});
+  EXPECT_EQ(sub.expect_one<m::disconnect>().code, m::reason_code::protocol_error);  // MQTT-3.8.3-4
+}
+
+namespace {
+// Challenge/response: the server sends "nonce", the client must answer "nonce:secret".
+struct challenge_auth : auth_exchange {
+  auth_step start(const std::string&, const std::optional<std::string>& data) override {
+    if (data != "hello") return {m::reason_code::not_authorized, std::nullopt};
+    return {m::reason_code::continue_authentication, std::string("nonce")};
+  }
+  auth_step next(const std::optional<std::string>& data) override {
+    if (data == "nonce:secret") return {m::reason_code::success, std::string("welcome")};
+    return {m::reason_code::not_authorized, std::nullopt};
+  }
+};
+}  // namespace
+
+TEST_F(ChannelTest, EnhancedAuthenticationHook) {
+  b_.authenticators().add("TEST-CHALLENGE", [] { return std::make_unique<challenge_auth>(); });
+  client unknown(b_);
+  m::connect cn;
+  cn.client_id = "x";
+  cn.props.authentication_method = "SCRAM-SHA-1";
+  unknown.send(cn);
+  EXPECT_EQ(unknown.expect_one<m::connack>().code, m::reason_code::bad_authentication_method);
+
+  client c(b_);
+  cn.props.authentication_method = "TEST-CHALLENGE";
+  cn.props.authentication_data = "hello";
+  c.send(cn);
+  auto challenge = c.expect_one<m::auth>();
+  EXPECT_EQ(challenge.code, m::reason_code::continue_authentication);
+  EXPECT_EQ(challenge.props.authentication_data, "nonce");
+  EXPECT_FALSE(c.ch.connected());
+  m::auth answer{m::reason_code::continue_authentication, {}};
+  answer.props.authentication_method = "TEST-CHALLENGE";
+  answer.props.authentication_data = "nonce:secret";
+  c.send(answer);
+  auto ack = c.expect_one<m::connack>();
+  EXPECT_EQ(ack.code, m::reason_code::success);
+  EXPECT_EQ(ack.props.authentication_method, "TEST-CHALLENGE");
+  EXPECT_EQ(ack.props.authentication_data, "welcome");
+  EXPECT_TRUE(c.ch.connected());
+
+  // Re-authentication (AUTH 0x19) with a wrong answer ends the connection.
+  m::auth reauth{m::reason_code::re_authenticate, {}};
+  reauth.props.authentication_method = "TEST-CHALLENGE";
+  reauth.props.authentication_data = "hello";
+  c.send(reauth);
+  EXPECT_EQ(c.expect_one<m::auth>().code, m::reason_code::continue_authentication);
+  answer.props.authentication_data = "wrong";
+  c.send(answer);
+  EXPECT_EQ(c.expect_one<m::disconnect>().code, m::reason_code::not_authorized);
+}
+
+TEST_F(ChannelTest, RequestResponseInformationIsAnswered) {
+  client c(b_);
+  m::connect cn;
+  cn.client_id = "rr";
+  cn.props.request_response_information = 1;
+  c.send(cn);
+  auto ack = c.expect_one<m::connack>();
+  EXPECT_EQ(ack.props.response_information, "response/rr");
+  client d(b_);
+  EXPECT_FALSE(d.connect("plain").props.response_information);
 }
 
 }  // namespace

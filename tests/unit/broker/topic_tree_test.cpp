@@ -11,8 +11,9 @@ namespace {
 class TopicTreeTest : public ::testing::Test {
  protected:
   limits lim_;
-  session a_{"a", lim_};
-  session b_{"b", lim_};
+  counters stats_;
+  session a_{"a", lim_, stats_};
+  session b_{"b", lim_, stats_};
   topic_tree tree_;
 
   std::multiset<std::string> matches(std::string_view topic) {

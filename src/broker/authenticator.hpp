@@ -1,0 +1,53 @@
+// Enhanced authentication (MQTT 4.12): the hook in the CONNECT flow. An authenticator is
+// registered per Authentication Method; a CONNECT naming an unregistered method is refused
+// with 0x8C. Each connection gets its own exchange object, driven by CONNECT and AUTH packets.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "edgemq/mqtt/types.hpp"
+
+namespace edgemq::broker {
+
+struct auth_step {
+  // success: the client is authenticated (CONNACK / AUTH 0x00 follows);
+  // continue_authentication: send `data` to the client in AUTH 0x18 and wait for its AUTH;
+  // anything else: refuse (CONNACK or DISCONNECT with this code).
+  mqtt::reason_code code = mqtt::reason_code::not_authorized;
+  std::optional<std::string> data;
+};
+
+class auth_exchange {
+ public:
+  virtual ~auth_exchange() = default;
+  // First step, from the CONNECT (or the AUTH 0x19 that starts re-authentication).
+  virtual auth_step start(const std::string& client_id, const std::optional<std::string>& data) = 0;
+  // Each AUTH 0x18 from the client.
+  virtual auth_step next(const std::optional<std::string>& data) = 0;
+};
+
+class authenticator_registry {
+ public:
+  using factory = std::function<std::unique_ptr<auth_exchange>()>;
+  void add(const std::string& method, factory f) {
+    std::lock_guard g(mu_);
+    methods_[method] = std::move(f);
+  }
+  // A new exchange for `method`, or null when no such method is registered.
+  std::unique_ptr<auth_exchange> create(const std::string& method) const {
+    std::lock_guard g(mu_);
+    auto it = methods_.find(method);
+    return it == methods_.end() ? nullptr : it->second();
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::map<std::string, factory> methods_;
+};
+
+}  // namespace edgemq::broker

@@ -277,7 +277,7 @@ class ConformanceCase(DaemonTestCase):
         try:
             got = c.read_until_closed(timeout)
         except TimeoutError:
-            self.fail("%sconnection still open after %.1fs" % (msg + ": " if msg else "", timeout))
+            raise self.failureException("%sconnection still open after %.1fs" % (msg + ": " if msg else "", timeout)) from None
         self.assertTrue(got, "%sconnection closed without a DISCONNECT" % (msg + ": " if msg else ""))
         last = got[-1]
         self.assertEqual(last.type, DISCONNECT, "%slast packet %r, expected DISCONNECT" % (msg + ": " if msg else "", last))
@@ -290,7 +290,7 @@ class ConformanceCase(DaemonTestCase):
         try:
             return c.read_until_closed(timeout)
         except TimeoutError:
-            self.fail("%sconnection still open after %.1fs" % (msg + ": " if msg else "", timeout))
+            raise self.failureException("%sconnection still open after %.1fs" % (msg + ": " if msg else "", timeout)) from None
 
     def assertRefused(self, c, reasons, timeout=WAIT, msg=None):
         """A CONNECT refusal: any packet received is one CONNACK with a reason in `reasons`

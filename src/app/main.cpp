@@ -12,6 +12,8 @@
 #include "config/config.hpp"
 #include "edgemq/version.hpp"
 #include "net/server.hpp"
+#include "persistence/rocksdb_backend.hpp"
+#include "statestore/engine.hpp"
 
 namespace {
 
@@ -21,6 +23,31 @@ int fail_config(const std::vector<edgemq::config::config_error>& errors, const s
                  e.message.c_str());
   std::fprintf(stderr, "edgemq: not starting: fix the configuration above\n");
   return 2;
+}
+
+std::unique_ptr<edgemq::statestore::engine> start_statestore(edgemq::broker::broker& core,
+                                                             const edgemq::config::daemon_config& cfg,
+                                                             const std::shared_ptr<spdlog::logger>& log) {
+  const auto path = (std::filesystem::path(cfg.data_dir) / "statestore").string();
+  auto backend = std::make_unique<edgemq::persistence::rocksdb_backend>(
+      path, cfg.statestore.sync == "sync" ? edgemq::persistence::sync_policy::sync : edgemq::persistence::sync_policy::none);
+  edgemq::statestore::service_limits lim;
+  lim.max_keys = cfg.statestore.max_keys;
+  lim.max_bytes = cfg.statestore.max_bytes;
+  lim.node_id = cfg.statestore.node_id;
+  auto store = std::make_unique<edgemq::statestore::engine>(core, std::move(backend), lim, log);
+  core.add_sys_source([s = store.get()](const edgemq::broker::broker::sys_put& put) {
+    const auto st = s->stats();
+    put("$SYS/broker/statestore/keys", s->size());
+    put("$SYS/broker/statestore/insertions", st.insertions);
+    put("$SYS/broker/statestore/modifications", st.modifications);
+    put("$SYS/broker/statestore/deletions", st.deletions);
+    put("$SYS/broker/statestore/retrievals", st.retrievals);
+    put("$SYS/broker/statestore/keynotify_requests", st.keynotify_requests);
+    put("$SYS/broker/statestore/notifications_sent", st.notifications);
+  });
+  store->start();
+  return store;
 }
 
 }  // namespace
@@ -74,8 +101,15 @@ int main(int argc, char** argv) {
   }
 
   edgemq::broker::broker core(cfg.limits);
-  edgemq::net::server srv(core, cfg.server, log);
+  std::unique_ptr<edgemq::statestore::engine> store;
   std::vector<std::uint16_t> ports;
+  try {
+    if (cfg.statestore.enabled) store = start_statestore(core, cfg, log);
+  } catch (const std::exception& e) {
+    log->critical("{}", e.what());
+    return 1;
+  }
+  edgemq::net::server srv(core, cfg.server, log);
   try {
     ports = srv.start();
   } catch (const std::exception& e) {
@@ -88,5 +122,6 @@ int main(int argc, char** argv) {
   log->info("edgemq {} ready: MQTT on {} (data dir {})", edgemq::version_string, where, cfg.data_dir);
   std::fflush(stdout);
   srv.run_until_signal();
+  if (store) store->stop();  // after the connections: they may still have had requests queued
   return 0;
 }

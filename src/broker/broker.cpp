@@ -128,6 +128,14 @@ void broker::reroute_shared(const session_ptr& leaving) {
   });
 }
 
+bool broker::deliver_to(const std::string& client_id, delivery d) {
+  auto s = sessions_.find(client_id);
+  if (!s || !s->online()) return false;
+  s->enqueue(std::move(d));
+  bump(counters_.messages_delivered);
+  return true;
+}
+
 void broker::tick() {
   std::vector<message_ptr> wills;
   sessions_.expire(now(), wills);
@@ -138,7 +146,7 @@ void broker::tick() {
 }
 
 void broker::publish_sys(const std::string& version) {
-  const auto put = [&](const char* topic, std::uint64_t value) {
+  const auto put = [&](const std::string& topic, std::uint64_t value) {
     auto m = std::make_shared<message>();
     m->topic = topic;
     m->payload = std::to_string(value);
@@ -168,6 +176,7 @@ void broker::publish_sys(const std::string& version) {
   put("$SYS/broker/messages/dropped/expired", load(counters_.dropped_expired));
   put("$SYS/broker/protocol_errors", load(counters_.protocol_errors));
   put("$SYS/broker/wills/published", load(counters_.wills_published));
+  for (const auto& source : sys_sources_) source(put);
 }
 
 }  // namespace edgemq::broker

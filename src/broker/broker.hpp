@@ -9,6 +9,7 @@
 
 #include "broker/counters.hpp"
 #include "broker/limits.hpp"
+#include "broker/reserved_topics.hpp"
 #include "broker/retained_store.hpp"
 #include "broker/session_registry.hpp"
 #include "broker/topic_tree.hpp"
@@ -28,6 +29,11 @@ class broker {
   session_registry& sessions() noexcept { return sessions_; }
   counters& stats() noexcept { return counters_; }
   authenticator_registry& authenticators() noexcept { return *auth_; }
+  reserved_topics& services() noexcept { return services_; }
+
+  // Queues `d` for the session of `client_id` if it is connected, whatever its subscriptions
+  // (service replies that must reach one client). Returns false if it is not connected.
+  bool deliver_to(const std::string& client_id, delivery d);
 
   // The broker's clock; tests replace it to step through expiry intervals.
   clock::time_point now() const { return now_(); }
@@ -47,6 +53,9 @@ class broker {
 
   // Publishes the $SYS/broker/... statistics as retained messages.
   void publish_sys(const std::string& version);
+  // Modules add their own counters to $SYS: `source(put)` calls put(topic, value) for each.
+  using sys_put = std::function<void(const std::string& topic, std::uint64_t value)>;
+  void add_sys_source(std::function<void(const sys_put&)> source) { sys_sources_.push_back(std::move(source)); }
 
  private:
   limits limits_;
@@ -55,6 +64,8 @@ class broker {
   retained_store retained_;
   session_registry sessions_;
   std::unique_ptr<authenticator_registry> auth_;
+  reserved_topics services_;
+  std::vector<std::function<void(const sys_put&)>> sys_sources_;
   std::function<clock::time_point()> now_ = [] { return clock::now(); };
   clock::time_point started_ = clock::now();
 };

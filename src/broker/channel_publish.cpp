@@ -22,6 +22,19 @@ void client_channel::on_publish(mqtt::publish& p) {
     }
   }
 
+  if (auto* svc = broker_.services().find(p.topic)) {
+    // A reserved topic: its service consumes the message; it is not routed.
+    const auto rc = svc->on_publish({client_id_, connection_id_, version_}, p);
+    if (mqtt::is_error(rc)) return fail(rc);
+    if (p.qos == mqtt::qos::at_least_once) send(mqtt::puback{p.packet_id, rc, {}});
+    if (p.qos == mqtt::qos::exactly_once) {
+      send(mqtt::pubrec{p.packet_id, rc, {}});
+      auto sl = session_->lock();
+      session_->inbound_qos2_.insert(p.packet_id);
+    }
+    return;
+  }
+
   mqtt::reason_code ack = mqtt::reason_code::success;
   if (v5() && p.props.payload_format_indicator == 1 && !mqtt::is_valid_mqtt_utf8(p.payload)) {
     if (p.qos == mqtt::qos::at_most_once) return fail(mqtt::reason_code::payload_format_invalid);

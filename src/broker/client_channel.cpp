@@ -5,8 +5,15 @@
 
 namespace edgemq::broker {
 
+namespace {
+std::atomic<std::uint64_t> next_connection_id{1};
+}
+
 client_channel::client_channel(broker& b, std::shared_ptr<link> self, std::shared_ptr<spdlog::logger> log)
-    : broker_(b), self_(std::move(self)), log_(std::move(log)) {}
+    : broker_(b),
+      self_(std::move(self)),
+      log_(std::move(log)),
+      connection_id_(next_connection_id.fetch_add(1, std::memory_order_relaxed)) {}
 
 void client_channel::on_data(std::span<const std::uint8_t> data, clock::time_point now) {
   if (closing_ || state_ == state::closed) return;
@@ -124,6 +131,7 @@ void client_channel::on_close(clock::time_point now) {
       will = std::move(m);
     }
     broker_.reroute_shared(session_);
+    broker_.services().connection_closed(client_id_, connection_id_);
     // The will waits in the session for its delay, unless the session ends first (MQTT-3.1.3-9).
     if (auto now_will = broker_.sessions().detach(session_, self_.get(), now, std::move(will), delay)) {
       bump(broker_.stats().wills_published);

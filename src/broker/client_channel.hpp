@@ -107,6 +107,7 @@ class client_channel {
   std::string auth_method_;
   clock::time_point last_rx_{};
   std::string partial_;  // an incomplete frame carried to the next read; empty when idle
+  const std::uint64_t connection_id_;
   std::vector<out_chunk> out_;
   std::size_t out_bytes_ = 0;
 };

@@ -92,6 +92,12 @@ std::size_t session_registry::expire(clock::time_point now, std::vector<message_
   return expired.size();
 }
 
+session_ptr session_registry::find(const std::string& client_id) const {
+  std::lock_guard g(mu_);
+  auto it = sessions_.find(client_id);
+  return it == sessions_.end() ? nullptr : it->second;
+}
+
 std::size_t session_registry::size() const {
   std::lock_guard g(mu_);
   return sessions_.size();

@@ -39,6 +39,7 @@ class session_registry {
   // passed (or whose session ended first): the caller publishes them.
   std::size_t expire(clock::time_point now, std::vector<message_ptr>& due_wills);
 
+  session_ptr find(const std::string& client_id) const;
   std::size_t size() const;
   std::size_t connected() const;
 

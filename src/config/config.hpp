@@ -10,11 +10,20 @@
 
 namespace edgemq::config {
 
+struct statestore_options {
+  bool enabled = true;
+  std::size_t max_keys = 1'000'000;
+  std::size_t max_bytes = std::size_t{1} << 30;
+  std::string sync = "sync";  // "sync": fsync each batch before replying; "none": OS page cache
+  std::string node_id = "edgemq";
+};
+
 struct daemon_config {
   net::server_options server;
   broker::limits limits;
   std::string data_dir = "./data";
   std::string log_level = "info";
+  statestore_options statestore;
 };
 
 struct config_error {

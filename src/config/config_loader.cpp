@@ -157,6 +157,22 @@ std::vector<config_error> apply_json(const std::string& text, daemon_config& cfg
       .key("qos0_offline", boolean(lim.queue_qos0_offline, errors))
       .key("max_output_bytes", integer(lim.max_output_bytes, errors, 4096, std::uint64_t{1} << 32));
 
+  auto& ss = cfg.statestore;
+  object_reader statestore(doc.value("statestore", json::object()), "/statestore", errors);
+  statestore.key("enabled", boolean(ss.enabled, errors))
+      .key("max_keys", integer(ss.max_keys, errors, 1, std::uint64_t{1} << 40))
+      .key("max_bytes", integer(ss.max_bytes, errors, 1024, std::uint64_t{1} << 50))
+      .key("sync", [&](const json& v, const std::string& p) {
+        if (!v.is_string() || (v.get<std::string>() != "sync" && v.get<std::string>() != "none"))
+          errors.push_back({p, "must be \"sync\" (fsync before replying) or \"none\""});
+        else ss.sync = v.get<std::string>();
+      })
+      .key("node_id", [&](const json& v, const std::string& p) {
+        if (!v.is_string() || v.get<std::string>().empty() || v.get<std::string>().find(':') != std::string::npos)
+          errors.push_back({p, "must be a non-empty string without ':' (it is part of HLC timestamps)"});
+        else ss.node_id = v.get<std::string>();
+      });
+
   object_reader top(doc, "", errors);
   top.key("listeners", [&](const json& v, const std::string& p) { read_listeners(v, p, cfg, errors); })
       .key("data_dir", [&](const json& v, const std::string& p) {
@@ -178,7 +194,8 @@ std::vector<config_error> apply_json(const std::string& text, daemon_config& cfg
         else cfg.server.sys_interval = std::chrono::seconds(n);
       })
       .key("mqtt", [&](const json&, const std::string&) { mqtt.run(); })
-      .key("queue", [&](const json&, const std::string&) { queue.run(); });
+      .key("queue", [&](const json&, const std::string&) { queue.run(); })
+      .key("statestore", [&](const json&, const std::string&) { statestore.run(); });
   top.run();
   return errors;
 }

@@ -191,6 +191,15 @@ class Client(raw.RawClient):
             return comp
         return None
 
+    def disconnect(self, reason=None, timeout=WAIT):
+        """Send DISCONNECT and wait until the server has closed the connection (so the
+        server has finished with the session when this returns). Returns what came before."""
+        self.send(raw.disconnect(reason, self.version))
+        try:
+            return self.read_until_closed(timeout)
+        except TimeoutError:
+            raise AssertionError("the server did not close the connection after DISCONNECT") from None
+
     def ack(self, p):
         """Acknowledge a received PUBLISH according to its QoS (QoS 2 runs the whole flow)."""
         if p.qos == 1:
@@ -225,6 +234,11 @@ class Client(raw.RawClient):
                     elif p.qos == 2:
                         self.send(raw.ack(PUBREC, p.packet_id, version=self.version))
                 if p.payload == payload:
+                    while ack and p.qos == 2:  # finish the marker's QoS 2 flow (and any other)
+                        rel = self.expect(PUBREL, timeout, skip=(PUBLISH,))
+                        self.send(raw.ack(PUBCOMP, rel.packet_id, version=self.version))
+                        if rel.packet_id == p.packet_id:
+                            break
                     return got
             elif p.type == PUBREL and ack:
                 self.send(raw.ack(PUBCOMP, p.packet_id, version=self.version))

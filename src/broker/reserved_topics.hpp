@@ -1,0 +1,53 @@
+// Services behind reserved topics (the state store, later $CONTROL-style services): a PUBLISH
+// to a registered topic is handed to its service instead of being routed (architecture
+// principle 9). Registered at start-up, read-only afterwards, so lookups take no lock.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "edgemq/mqtt/packet.hpp"
+
+namespace edgemq::broker {
+
+struct publish_context {
+  std::string_view client_id;
+  std::uint64_t connection_id;  // unique per network connection
+  mqtt::protocol_version version;
+};
+
+class topic_service {
+ public:
+  virtual ~topic_service() = default;
+  // The service takes the message. Returns success to acknowledge it normally, or an error
+  // reason code to disconnect the client with.
+  virtual mqtt::reason_code on_publish(const publish_context& ctx, mqtt::publish& p) = 0;
+  // A network connection has ended (any state tied to it can go).
+  virtual void on_connection_closed(std::string_view client_id, std::uint64_t connection_id) = 0;
+};
+
+class reserved_topics {
+ public:
+  void add(std::string topic, topic_service* s) {
+    by_topic_[std::move(topic)] = s;
+    if (std::find(all_.begin(), all_.end(), s) == all_.end()) all_.push_back(s);
+  }
+  topic_service* find(const std::string& topic) const {
+    if (by_topic_.empty()) return nullptr;
+    auto it = by_topic_.find(topic);
+    return it == by_topic_.end() ? nullptr : it->second;
+  }
+  void connection_closed(std::string_view client_id, std::uint64_t connection_id) const {
+    for (auto* s : all_) s->on_connection_closed(client_id, connection_id);
+  }
+
+ private:
+  std::unordered_map<std::string, topic_service*> by_topic_;
+  std::vector<topic_service*> all_;
+};
+
+}  // namespace edgemq::broker

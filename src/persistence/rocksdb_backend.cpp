@@ -1,0 +1,60 @@
+#include "persistence/rocksdb_backend.hpp"
+
+#include <stdexcept>
+
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <rocksdb/write_batch.h>
+
+namespace edgemq::persistence {
+namespace {
+constexpr std::string_view prefix = "s/";
+}
+
+rocksdb_backend::rocksdb_backend(const std::string& path, sync_policy policy) : path_(path), policy_(policy) {
+  rocksdb::Options opts;
+  opts.create_if_missing = true;
+  opts.paranoid_checks = true;  // refuse a corrupt database instead of serving from it
+  opts.IncreaseParallelism(2);
+  opts.OptimizeLevelStyleCompaction(64 << 20);
+  opts.keep_log_file_num = 4;
+  rocksdb::DB* db = nullptr;
+  const auto st = rocksdb::DB::Open(opts, path, &db);
+  if (!st.ok()) throw std::runtime_error("cannot open state store database '" + path + "': " + st.ToString());
+  db_.reset(db);
+}
+
+rocksdb_backend::~rocksdb_backend() {
+  if (db_) {
+    db_->FlushWAL(true);
+    db_->Close();
+  }
+}
+
+std::error_code rocksdb_backend::load(const std::function<void(std::string, statestore::key_record)>& visit) {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  for (it->Seek(rocksdb::Slice(prefix.data(), prefix.size())); it->Valid() && it->key().starts_with(rocksdb::Slice(prefix.data(), prefix.size())); it->Next()) {
+    auto rec = statestore::decode(std::string_view(it->value().data(), it->value().size()));
+    if (!rec) return std::make_error_code(std::errc::illegal_byte_sequence);
+    visit(std::string(it->key().data() + prefix.size(), it->key().size() - prefix.size()), std::move(*rec));
+  }
+  if (!it->status().ok()) return std::make_error_code(std::errc::io_error);
+  return {};
+}
+
+std::error_code rocksdb_backend::apply(const std::vector<statestore::mutation>& batch) {
+  rocksdb::WriteBatch wb;
+  std::string key;
+  for (const auto& m : batch) {
+    key.assign(prefix);
+    key += m.key;
+    if (m.record) wb.Put(key, statestore::encode(*m.record));
+    else wb.Delete(key);
+  }
+  rocksdb::WriteOptions wo;
+  wo.sync = policy_ == sync_policy::sync;
+  const auto st = db_->Write(wo, &wb);
+  return st.ok() ? std::error_code{} : std::make_error_code(std::errc::io_error);
+}
+
+}  // namespace edgemq::persistence

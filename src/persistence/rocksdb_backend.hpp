@@ -1,0 +1,35 @@
+// The state store backend on RocksDB: one key per state store key under the "s/" prefix, the
+// value an encoded key_record. Every batch is one atomic WriteBatch through the WAL; with the
+// `sync` policy it is fsynced before the batch returns (and so before anyone is answered).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "statestore/backend.hpp"
+
+namespace rocksdb {
+class DB;
+}
+
+namespace edgemq::persistence {
+
+enum class sync_policy { sync, none };
+
+class rocksdb_backend final : public statestore::backend {
+ public:
+  // Opens (creating if missing) the database at `path`. Throws std::runtime_error naming the
+  // path and RocksDB's reason if it cannot be opened (e.g. corruption).
+  rocksdb_backend(const std::string& path, sync_policy policy);
+  ~rocksdb_backend() override;
+
+  std::error_code load(const std::function<void(std::string, statestore::key_record)>& visit) override;
+  std::error_code apply(const std::vector<statestore::mutation>& batch) override;
+
+ private:
+  std::unique_ptr<rocksdb::DB> db_;
+  std::string path_;
+  sync_policy policy_;
+};
+
+}  // namespace edgemq::persistence

@@ -1,0 +1,161 @@
+#include "statestore/engine.hpp"
+
+#include <chrono>
+
+#include <spdlog/spdlog.h>
+
+namespace edgemq::statestore {
+
+std::uint64_t system_wall_ms() {
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+}
+
+engine::engine(broker::broker& br, std::unique_ptr<backend> b, service_limits lim, std::shared_ptr<spdlog::logger> log,
+               key_authorizer auth, std::function<std::uint64_t()> wall_ms)
+    : broker_(br),
+      backend_(std::move(b)),
+      log_(std::move(log)),
+      wall_ms_(wall_ms ? std::move(wall_ms) : system_wall_ms),
+      svc_(std::move(lim), wall_ms_, std::move(auth)) {
+  effects fx;
+  if (auto ec = svc_.load(*backend_, fx)) throw std::runtime_error("state store: cannot load keys: " + ec.message());
+  if (!fx.writes.empty()) {
+    if (auto ec = backend_->apply(fx.writes)) throw std::runtime_error("state store: cannot remove expired keys: " + ec.message());
+    if (log_) log_->info("state store: {} keys expired while the broker was down", fx.writes.size());
+  }
+  size_snapshot_ = svc_.size();
+  if (log_) log_->info("state store: {} keys loaded", svc_.size());
+  broker_.services().add(std::string(request_topic), this);
+}
+
+engine::~engine() { stop(); }
+
+void engine::start() { thread_ = std::thread([this] { run(); }); }
+
+void engine::stop() {
+  {
+    std::lock_guard g(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+mqtt::reason_code engine::on_publish(const broker::publish_context& ctx, mqtt::publish& p) {
+  const auto& rt = p.props.response_topic;
+  // A response topic that would answer into the store's own namespace is refused with a
+  // disconnect, as the AIO store does.
+  if (rt && (*rt == request_topic || rt->starts_with(reserved_response_prefix))) return mqtt::reason_code::topic_name_invalid;
+  // Only MQTT 5 QoS 1 requests with both response properties are executed (1.1).
+  if (ctx.version != mqtt::protocol_version::v5 || p.qos != mqtt::qos::at_least_once || !rt ||
+      !p.props.correlation_data) {
+    if (log_) log_->debug("state store: request from '{}' ignored (needs MQTT 5, QoS 1, response topic and correlation data)", ctx.client_id);
+    return mqtt::reason_code::success;
+  }
+  job j;
+  j.req.client_id = std::string(ctx.client_id);
+  j.req.connection_id = ctx.connection_id;
+  j.req.payload = std::move(p.payload);
+  for (auto& [k, v] : p.props.user_properties) {
+    if (k == "__ts") j.req.timestamp = v;
+    else if (k == "__ft") j.req.fencing_token = v;
+  }
+  j.response_topic = *rt;
+  j.correlation_data = *p.props.correlation_data;
+  {
+    std::lock_guard g(mu_);
+    queue_.push_back(std::move(j));
+  }
+  cv_.notify_one();
+  return mqtt::reason_code::success;
+}
+
+void engine::on_connection_closed(std::string_view client_id, std::uint64_t connection_id) {
+  job j;
+  j.closed_only = true;
+  j.req.client_id = std::string(client_id);
+  j.req.connection_id = connection_id;
+  {
+    std::lock_guard g(mu_);
+    queue_.push_back(std::move(j));
+  }
+  cv_.notify_one();
+}
+
+void engine::run() {
+  std::deque<job> batch;
+  for (;;) {
+    {
+      std::unique_lock lk(mu_);
+      const auto next = svc_.next_expiry_ms();
+      const auto pred = [&] { return stopping_ || !queue_.empty(); };
+      if (next) {
+        const auto now = wall_ms_();
+        const auto wait = std::chrono::milliseconds(*next > now ? *next - now : 0);
+        cv_.wait_for(lk, wait, pred);
+      } else {
+        cv_.wait(lk, pred);
+      }
+      if (stopping_ && queue_.empty()) return;
+      batch.swap(queue_);
+    }
+    process(batch);
+    batch.clear();
+  }
+}
+
+void engine::process(std::deque<job>& jobs) {
+  effects fx;
+  std::vector<std::pair<const job*, response>> replies;
+  replies.reserve(jobs.size());
+  for (auto& j : jobs) {
+    if (j.closed_only) svc_.connection_closed(j.req.connection_id);
+    else replies.emplace_back(&j, svc_.execute(j.req, fx));
+  }
+  svc_.expire(fx);
+  // One durable batch for everything this wake-up changed, before anything is answered.
+  if (!fx.writes.empty()) {
+    if (auto ec = backend_->apply(fx.writes); ec && log_)
+      log_->critical("state store: write of {} keys failed: {}", fx.writes.size(), ec.message());
+  }
+  for (auto& [j, resp] : replies) {
+    auto m = std::make_shared<broker::message>();
+    m->topic = j->response_topic;
+    m->payload = std::move(resp.payload);
+    m->qos = mqtt::qos::at_least_once;
+    m->props.correlation_data = j->correlation_data;
+    m->props.content_type = "application/octet-stream";
+    m->props.user_properties.emplace_back("__stat", "200");
+    m->props.user_properties.emplace_back("__protVer", "1.0");
+    if (resp.version) m->props.user_properties.emplace_back("__ts", *resp.version);
+    broker_.publish(m);
+  }
+  for (auto& n : fx.notifications) {
+    auto m = std::make_shared<broker::message>();
+    m->topic = notification_topic(n.client_id, n.key);
+    m->payload = std::move(n.payload);
+    m->qos = mqtt::qos::at_least_once;
+    m->props.content_type = "application/octet-stream";
+    m->props.user_properties.emplace_back("__ts", n.version);
+    broker::delivery d;
+    d.msg = m;
+    d.qos = mqtt::qos::at_least_once;
+    broker_.deliver_to(n.client_id, std::move(d));  // once, whatever its subscriptions match
+  }
+  std::lock_guard g(mu_);
+  stats_snapshot_ = svc_.stats();
+  size_snapshot_ = svc_.size();
+}
+
+service_stats engine::stats() const {
+  std::lock_guard g(mu_);
+  return stats_snapshot_;
+}
+
+std::size_t engine::size() const {
+  std::lock_guard g(mu_);
+  return size_snapshot_;
+}
+
+}  // namespace edgemq::statestore

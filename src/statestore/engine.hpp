@@ -1,0 +1,66 @@
+// Runs the state store service on its own thread, behind the broker's reserved request topic:
+// requests are queued by the connection threads, executed in order, written to the backend in
+// one batch per wake-up (one fsync for many requests), then answered on each request's
+// Response Topic; notifications go straight to the watching client's session.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "broker/broker.hpp"
+#include "statestore/service.hpp"
+
+namespace spdlog {
+class logger;
+}
+
+namespace edgemq::statestore {
+
+class engine final : public broker::topic_service {
+ public:
+  // Loads the keys of `b` (throws std::runtime_error on a load failure) and registers the
+  // request topic with the broker.
+  engine(broker::broker& br, std::unique_ptr<backend> b, service_limits lim, std::shared_ptr<spdlog::logger> log,
+         key_authorizer auth = {}, std::function<std::uint64_t()> wall_ms = {});
+  ~engine() override;
+
+  void start();
+  void stop();
+
+  mqtt::reason_code on_publish(const broker::publish_context& ctx, mqtt::publish& p) override;
+  void on_connection_closed(std::string_view client_id, std::uint64_t connection_id) override;
+
+  service_stats stats() const;
+  std::size_t size() const;
+
+ private:
+  struct job {
+    request req;
+    std::string response_topic;
+    std::string correlation_data;
+    bool closed_only = false;  // a connection ended: drop its watches
+  };
+  void run();
+  void process(std::deque<job>& jobs);
+
+  broker::broker& broker_;
+  std::unique_ptr<backend> backend_;
+  std::shared_ptr<spdlog::logger> log_;
+  std::function<std::uint64_t()> wall_ms_;
+  service svc_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<job> queue_;
+  bool stopping_ = false;
+  std::thread thread_;
+  service_stats stats_snapshot_;
+  std::size_t size_snapshot_ = 0;
+};
+
+std::uint64_t system_wall_ms();
+
+}  // namespace edgemq::statestore

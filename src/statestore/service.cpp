@@ -1,0 +1,315 @@
+#include "statestore/service.hpp"
+
+#include <algorithm>
+#include <charconv>
+
+#include "edgemq/statestore/resp3.hpp"
+
+namespace edgemq::statestore {
+
+namespace err {
+constexpr std::string_view ts_skew =
+    "the request timestamp is too far in the future; ensure that the client and broker system clocks are synchronized";
+constexpr std::string_view ft_required = "a fencing token is required for this request";
+constexpr std::string_view ft_skew =
+    "the request fencing token timestamp is too far in the future; ensure that the client and broker system clocks are "
+    "synchronized";
+constexpr std::string_view ft_lower =
+    "the request fencing token is a lower version than the fencing token protecting the resource";
+constexpr std::string_view quota = "the quota has been exceeded";
+constexpr std::string_view syntax = "syntax error";
+constexpr std::string_view not_authorized = "not authorized";
+constexpr std::string_view unknown = "unknown command";
+constexpr std::string_view arity = "wrong number of arguments";
+constexpr std::string_view missing_ts = "missing timestamp";
+constexpr std::string_view malformed_ts = "malformed timestamp";
+constexpr std::string_view key_zero = "the key length is zero";
+}  // namespace err
+
+std::string hex_upper(std::string_view bytes) {
+  static constexpr char digits[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (unsigned char c : bytes) {
+    out.push_back(digits[c >> 4]);
+    out.push_back(digits[c & 0xF]);
+  }
+  return out;
+}
+
+std::string notification_topic(std::string_view client_id, std::string_view key) {
+  return std::string(reserved_response_prefix) + "/" + hex_upper(client_id) + "/command/notify/" + hex_upper(key);
+}
+
+service::service(service_limits lim, std::function<std::uint64_t()> wall_ms, key_authorizer auth)
+    : limits_(std::move(lim)), wall_ms_(std::move(wall_ms)), auth_(std::move(auth)), clock_(limits_.node_id) {}
+
+std::error_code service::load(backend& b, effects& fx) {
+  const auto now = wall_ms_();
+  hlc newest{0, 0, limits_.node_id};
+  auto ec = b.load([&](std::string key, key_record r) {
+    if (r.version > newest) newest = r.version;
+    if (r.expires_at_ms && *r.expires_at_ms <= now) {  // expired while we were down
+      fx.writes.push_back({key, std::nullopt});
+      return;
+    }
+    bytes_ += key.size() + r.value.size();
+    track_expiry(key, r);
+    keys_.emplace(std::move(key), std::move(r));
+  });
+  // Versions handed out after a restart stay above every stored one, even if the wall clock
+  // went backwards.
+  clock_.tick(now, &newest);
+  return ec;
+}
+
+namespace {
+
+bool upper_equals(std::string_view a, std::string_view upper) {
+  return a.size() == upper.size() &&
+         std::equal(a.begin(), a.end(), upper.begin(), [](char x, char y) { return (x >= 'a' && x <= 'z' ? x - 32 : x) == y; });
+}
+
+std::optional<std::uint64_t> parse_ms(std::string_view s) {
+  std::uint64_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size() || v == 0) return std::nullopt;
+  return v;
+}
+
+}  // namespace
+
+response service::execute(const request& r, effects& fx) {
+  auto resp = dispatch(r, fx);
+  // .NET refuses a SET reply without __ts, errors included: give those the store's current time.
+  if (!resp.version) {
+    const auto parts = resp3::parse_request(r.payload);
+    if (parts && upper_equals((*parts)[0], "SET")) resp.version = clock_.last().to_string();
+  }
+  return resp;
+}
+
+response service::dispatch(const request& r, effects& fx) {
+  const auto parts = resp3::parse_request(r.payload);
+  if (!parts) return {resp3::error(err::syntax), std::nullopt};
+  const auto& args = *parts;
+  const auto verb = args[0];
+  const auto now = wall_ms_();
+
+  // Timestamps: malformed, or more than the allowed skew in the future, are refused.
+  std::optional<hlc> ts, ft;
+  if (r.timestamp) {
+    ts = hlc::parse(*r.timestamp);
+    if (!ts) return {resp3::error(err::malformed_ts), std::nullopt};
+    if (ts->wall_ms > now + limits_.max_clock_skew_ms) return {resp3::error(err::ts_skew), std::nullopt};
+  }
+  if (r.fencing_token) {
+    ft = hlc::parse(*r.fencing_token);
+    if (!ft) return {resp3::error(err::malformed_ts), std::nullopt};
+    if (ft->wall_ms > now + limits_.max_clock_skew_ms) return {resp3::error(err::ft_skew), std::nullopt};
+  }
+  const auto check_key = [&](std::string_view key, key_access access) -> std::optional<response> {
+    if (key.empty()) return response{resp3::error(err::key_zero), std::nullopt};
+    if (auth_ && !auth_(r.client_id, key, access)) return response{resp3::error(err::not_authorized), std::nullopt};
+    return std::nullopt;
+  };
+
+  if (upper_equals(verb, "SET")) {
+    if (args.size() < 3) return {resp3::error(err::arity), std::nullopt};
+    if (auto e = check_key(args[1], key_access::write)) return *e;
+    if (!ts) return {resp3::error(err::missing_ts), std::nullopt};
+    return set(r, args, &*ts, ft ? &*ft : nullptr, fx);
+  }
+  if (upper_equals(verb, "GET")) {
+    if (args.size() != 2) return {resp3::error(err::arity), std::nullopt};
+    if (auto e = check_key(args[1], key_access::read)) return *e;
+    return get(args[1], fx);
+  }
+  if (upper_equals(verb, "DEL")) {
+    if (args.size() != 2) return {resp3::error(err::arity), std::nullopt};
+    if (auto e = check_key(args[1], key_access::write)) return *e;
+    return del(r, args[1], std::nullopt, ts ? &*ts : nullptr, ft ? &*ft : nullptr, fx);
+  }
+  if (upper_equals(verb, "VDEL")) {
+    if (args.size() != 3) return {resp3::error(err::arity), std::nullopt};
+    if (auto e = check_key(args[1], key_access::write)) return *e;
+    return del(r, args[1], args[2], ts ? &*ts : nullptr, ft ? &*ft : nullptr, fx);
+  }
+  if (upper_equals(verb, "KEYNOTIFY")) {
+    if (args.size() != 2 && args.size() != 3) return {resp3::error(err::arity), std::nullopt};
+    if (auto e = check_key(args[1], key_access::read)) return *e;
+    return keynotify(r, args);
+  }
+  return {resp3::error(err::unknown), std::nullopt};
+}
+
+response service::set(const request& r, const std::vector<std::string_view>& args, const hlc* ts, const hlc* ft,
+                      effects& fx) {
+  // SET key value [NX|NEX] [PX ms], options in that order as the SDKs send them.
+  enum class cond { none, nx, nex } condition = cond::none;
+  std::optional<std::uint64_t> px;
+  for (std::size_t i = 3; i < args.size(); ++i) {
+    if (upper_equals(args[i], "NX") && condition == cond::none && !px) condition = cond::nx;
+    else if (upper_equals(args[i], "NEX") && condition == cond::none && !px) condition = cond::nex;
+    else if (upper_equals(args[i], "PX") && !px && i + 1 < args.size()) {
+      px = parse_ms(args[++i]);
+      if (!px) return {resp3::error(err::syntax), std::nullopt};
+    } else {
+      return {resp3::error(err::syntax), std::nullopt};
+    }
+  }
+  const std::string key(args[1]);
+  const auto value = args[2];
+  key_record* existing = find_live(key, fx);
+
+  // Fencing (1.5): a protected key needs a token at least as new as the one protecting it.
+  if (existing && existing->fencing_token) {
+    if (!ft) return {resp3::error(err::ft_required), clock_.last().to_string()};
+    if (*ft < *existing->fencing_token) return {resp3::error(err::ft_lower), clock_.last().to_string()};
+  }
+  // Every SET reply carries a version, the :-1 "not applied" too (.NET requires it).
+  if ((condition == cond::nx && existing) || (condition == cond::nex && existing && existing->value != value))
+    return {resp3::integer(-1), clock_.tick(wall_ms_(), ts).to_string()};
+
+  const std::size_t new_bytes = key.size() + value.size();
+  const std::size_t old_bytes = existing ? key.size() + existing->value.size() : 0;
+  if ((!existing && keys_.size() >= limits_.max_keys) || bytes_ - old_bytes + new_bytes > limits_.max_bytes)
+    return {resp3::error(err::quota), clock_.last().to_string()};
+
+  const auto now = wall_ms_();
+  key_record rec;
+  rec.value = std::string(value);
+  rec.version = clock_.tick(now, ts);
+  if (existing && existing->fencing_token) rec.fencing_token = std::max(*existing->fencing_token, *ft);
+  else if (ft) rec.fencing_token = *ft;
+  if (px) rec.expires_at_ms = now + *px;
+  if (existing) {
+    untrack_expiry(key, *existing);
+    ++stats_.modifications;
+  } else {
+    ++stats_.insertions;
+  }
+  bytes_ = bytes_ - old_bytes + new_bytes;
+  track_expiry(key, rec);
+  fx.writes.push_back({key, rec});
+  notify(key, resp3::request({"NOTIFY", "SET", "VALUE", value}), rec.version, fx);
+  const auto version = rec.version.to_string();
+  keys_.insert_or_assign(key, std::move(rec));
+  return {resp3::ok(), version};
+}
+
+response service::get(std::string_view key, effects& fx) {
+  ++stats_.retrievals;
+  key_record* rec = find_live(key, fx);
+  if (!rec) return {resp3::null_bulk(), std::nullopt};  // a miss carries no version
+  return {resp3::bulk(rec->value), rec->version.to_string()};
+}
+
+response service::del(const request& r, std::string_view key_view, const std::optional<std::string_view>& expected,
+                      const hlc* ts, const hlc* ft, effects& fx) {
+  const std::string key(key_view);
+  key_record* rec = find_live(key, fx);
+  if (!rec) return {resp3::integer(0), clock_.tick(wall_ms_(), ts).to_string()};
+  if (rec->fencing_token) {
+    if (!ft) return {resp3::error(err::ft_required), std::nullopt};
+    if (*ft < *rec->fencing_token) return {resp3::error(err::ft_lower), std::nullopt};
+  }
+  if (expected && rec->value != *expected) return {resp3::integer(-1), clock_.tick(wall_ms_(), ts).to_string()};
+  const auto version = clock_.tick(wall_ms_(), ts);
+  erase(key, version, fx);
+  return {resp3::integer(1), version.to_string()};
+}
+
+response service::keynotify(const request& r, const std::vector<std::string_view>& args) {
+  ++stats_.keynotify_requests;
+  const std::string key(args[1]);
+  if (args.size() == 3) {
+    if (!upper_equals(args[2], "STOP")) return {resp3::error(err::syntax), std::nullopt};
+    auto it = watches_.find(key);
+    if (it == watches_.end() || !it->second.contains(r.client_id)) return {resp3::integer(0), std::nullopt};
+    const auto conn = it->second[r.client_id];
+    it->second.erase(r.client_id);
+    if (it->second.empty()) watches_.erase(it);
+    watches_by_connection_[conn].erase({key, r.client_id});
+    return {resp3::ok(), std::nullopt};
+  }
+  auto& by_client = watches_[key];
+  if (auto old = by_client.find(r.client_id); old != by_client.end() && old->second != r.connection_id)
+    watches_by_connection_[old->second].erase({key, r.client_id});
+  by_client[r.client_id] = r.connection_id;
+  watches_by_connection_[r.connection_id].insert({key, r.client_id});
+  return {resp3::ok(), std::nullopt};
+}
+
+void service::connection_closed(std::uint64_t connection_id) {
+  auto it = watches_by_connection_.find(connection_id);
+  if (it == watches_by_connection_.end()) return;
+  for (const auto& [key, client] : it->second) {
+    auto w = watches_.find(key);
+    if (w == watches_.end()) continue;
+    if (auto c = w->second.find(client); c != w->second.end() && c->second == connection_id) w->second.erase(c);
+    if (w->second.empty()) watches_.erase(w);
+  }
+  watches_by_connection_.erase(it);
+}
+
+key_record* service::find_live(std::string_view key_view, effects& fx) {
+  const std::string key(key_view);
+  auto it = keys_.find(key);
+  if (it == keys_.end()) return nullptr;
+  if (it->second.expires_at_ms && *it->second.expires_at_ms <= wall_ms_()) {  // exact to the ms
+    erase(key, clock_.tick(wall_ms_()), fx);
+    return nullptr;
+  }
+  return &it->second;
+}
+
+void service::erase(const std::string& key, const hlc& version, effects& fx) {
+  auto it = keys_.find(key);
+  if (it == keys_.end()) return;
+  untrack_expiry(key, it->second);
+  bytes_ -= key.size() + it->second.value.size();
+  keys_.erase(it);
+  ++stats_.deletions;
+  fx.writes.push_back({key, std::nullopt});
+  notify(key, resp3::request({"NOTIFY", "DELETE"}), version, fx);
+}
+
+void service::notify(const std::string& key, const std::string& payload, const hlc& version, effects& fx) {
+  auto it = watches_.find(key);
+  if (it == watches_.end()) return;
+  const auto v = version.to_string();
+  for (const auto& [client, conn] : it->second) {
+    fx.notifications.push_back({client, key, payload, v});
+    ++stats_.notifications;
+  }
+}
+
+void service::expire(effects& fx) {
+  const auto now = wall_ms_();
+  while (!expiries_.empty() && expiries_.begin()->first <= now) {
+    const std::string key = expiries_.begin()->second;
+    erase(key, clock_.tick(now), fx);  // removes the expiries_ entry too
+  }
+}
+
+std::optional<std::uint64_t> service::next_expiry_ms() const {
+  if (expiries_.empty()) return std::nullopt;
+  return expiries_.begin()->first;
+}
+
+void service::track_expiry(const std::string& key, const key_record& r) {
+  if (r.expires_at_ms) expiries_.emplace(*r.expires_at_ms, key);
+}
+
+void service::untrack_expiry(const std::string& key, const key_record& r) {
+  if (!r.expires_at_ms) return;
+  auto [a, b] = expiries_.equal_range(*r.expires_at_ms);
+  for (auto it = a; it != b; ++it)
+    if (it->second == key) {
+      expiries_.erase(it);
+      return;
+    }
+}
+
+}  // namespace edgemq::statestore

@@ -1,0 +1,117 @@
+// The state store's semantics, free of I/O and threads: SET/GET/DEL/VDEL/KEYNOTIFY over an
+// in-memory key map, fencing tokens, HLC versions, key expiry, quotas and watches. Each call
+// returns the reply and appends its effects (writes for the backend, notifications to send);
+// the engine executes them.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "edgemq/statestore/hlc.hpp"
+#include "statestore/backend.hpp"
+
+namespace edgemq::statestore {
+
+struct request {
+  std::string client_id;
+  std::uint64_t connection_id = 0;
+  std::string payload;
+  std::optional<std::string> timestamp;      // __ts
+  std::optional<std::string> fencing_token;  // __ft
+};
+
+struct response {
+  std::string payload;
+  std::optional<std::string> version;  // __ts of the reply
+};
+
+struct notification {
+  std::string client_id;
+  std::string key;
+  std::string payload;
+  std::string version;  // __ts
+};
+
+struct effects {
+  std::vector<mutation> writes;
+  std::vector<notification> notifications;
+};
+
+enum class key_access : std::uint8_t { read, write };
+
+// Authorization hook: Read = GET and KEYNOTIFY, Write = SET, DEL, VDEL.
+using key_authorizer = std::function<bool(const std::string& client_id, std::string_view key, key_access)>;
+
+struct service_limits {
+  std::size_t max_keys = 1'000'000;
+  std::size_t max_bytes = std::size_t{1} << 30;  // keys + values
+  std::uint64_t max_clock_skew_ms = 60'000;
+  std::string node_id = "edgemq";
+};
+
+struct service_stats {
+  std::uint64_t insertions = 0, modifications = 0, deletions = 0, retrievals = 0, keynotify_requests = 0,
+                notifications = 0;
+};
+
+class service {
+ public:
+  service(service_limits lim, std::function<std::uint64_t()> wall_ms, key_authorizer auth = {});
+
+  // Loads the keys of `b`; keys whose deadline passed while the daemon was down are removed
+  // (their erase is appended to `fx`).
+  std::error_code load(backend& b, effects& fx);
+
+  response execute(const request& r, effects& fx);  // every SET reply carries a version
+
+  // Removes keys whose deadline has passed, with a DELETE notification to their watchers.
+  void expire(effects& fx);
+  std::optional<std::uint64_t> next_expiry_ms() const;
+
+  // Watches registered over this connection end with it.
+  void connection_closed(std::uint64_t connection_id);
+
+  const service_stats& stats() const noexcept { return stats_; }
+  std::size_t size() const noexcept { return keys_.size(); }
+
+ private:
+  response dispatch(const request& r, effects& fx);
+  response set(const request& r, const std::vector<std::string_view>& args, const hlc* ts, const hlc* ft, effects& fx);
+  response get(std::string_view key, effects& fx);
+  response del(const request& r, std::string_view key, const std::optional<std::string_view>& expected,
+               const hlc* ts, const hlc* ft, effects& fx);
+  response keynotify(const request& r, const std::vector<std::string_view>& args);
+  // Reads a key, expiring it first if its deadline has passed.
+  key_record* find_live(std::string_view key, effects& fx);
+  void erase(const std::string& key, const hlc& version, effects& fx);
+  void notify(const std::string& key, const std::string& payload, const hlc& version, effects& fx);
+  void track_expiry(const std::string& key, const key_record& r);
+  void untrack_expiry(const std::string& key, const key_record& r);
+
+  service_limits limits_;
+  std::function<std::uint64_t()> wall_ms_;
+  key_authorizer auth_;
+  hlc_clock clock_;
+  std::unordered_map<std::string, key_record> keys_;
+  std::size_t bytes_ = 0;
+  std::multimap<std::uint64_t, std::string> expiries_;  // deadline -> key
+  // key -> (client id -> connection that registered it)
+  std::unordered_map<std::string, std::map<std::string, std::uint64_t>> watches_;
+  std::unordered_map<std::uint64_t, std::set<std::pair<std::string, std::string>>> watches_by_connection_;
+  service_stats stats_;
+};
+
+// The notification topic for (client, key): upper-case hex of both.
+std::string notification_topic(std::string_view client_id, std::string_view key);
+std::string hex_upper(std::string_view bytes);
+
+inline constexpr std::string_view request_topic = "statestore/v1/FA9AE35F-2F64-47CD-9BFF-08E2B32A0FE8/command/invoke";
+inline constexpr std::string_view reserved_response_prefix = "clients/statestore/v1/FA9AE35F-2F64-47CD-9BFF-08E2B32A0FE8";
+
+}  // namespace edgemq::statestore

@@ -55,12 +55,11 @@ class SessionTest(ConformanceCase):
             c2, ack = self.connected(cid, clean=False)
             self.assertTrue(ack.session_present, "the new (empty) session was stored")
             pub.publish(t, b"still nothing", qos=1)
-            pub.publish(t, b"marker", qos=1)
             self.assertEqual(c2.sync(), [])
 
     def test_MQTT_3_1_2_5_clean_start_0_resumes_the_session(self):
-        cid, t = self.stored_session(filters=[(self.topic("r") + "/+", 2)])
         t = self.topic("r")
+        cid, _ = self.stored_session(filters=[(t + "/+", 2)])
         pub = self.conn()
         pub.publish(t + "/1", b"queued 1", qos=1)
         pub.publish(t + "/2", b"queued 2", qos=2)
@@ -119,18 +118,11 @@ class SessionTest(ConformanceCase):
 
     def test_MQTT_4_1_0_2_session_discarded_after_expiry(self):
         cid, t = self.stored_session(expiry=1)
-        deadline = time.monotonic() + 5.0
-        while True:  # the expiry sweep runs every second: poll with a fresh connection
-            probe = self.client()
-            probe.send(raw.connect(self.unique("probe")))
-            probe.expect(raw.CONNACK)
-            with self.assertRaises(TimeoutError):
-                probe.recv(timeout=0.5)
-            probe.disconnect(0)
-            if time.monotonic() - deadline > -3.0:
-                break
+        idle = self.conn()
+        with self.assertRaises(TimeoutError):  # let the 1 s expiry pass (sessions are swept every second)
+            idle.recv(timeout=2.3)
         c, ack = self.connected(cid, clean=False)
-        self.assertFalse(ack.session_present, "session still present more than 2 s after a 1 s expiry")
+        self.assertFalse(ack.session_present, "session still present 2.3 s after a 1 s expiry")
         self.conn().publish(t, b"nobody", qos=1)
         self.assertEqual(c.sync(), [])
 

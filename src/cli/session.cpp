@@ -33,6 +33,13 @@ std::string reason_text(mqtt::reason_code rc) {
   return std::string(mqtt::to_string(rc)) + " (" + buf + ")";
 }
 
+template <class Ack>
+Ack ack(std::uint16_t packet_id) {
+  Ack a;
+  a.packet_id = packet_id;
+  return a;
+}
+
 }  // namespace
 
 struct session::impl {
@@ -65,9 +72,11 @@ struct session::impl {
   }
 
   // Runs the io_context until `done`, the deadline, or a signal. On timeout or signal the
-  // socket's pending operations are cancelled and their handlers drained before returning.
-  // Returns true when `done`.
-  bool run_until(const bool& done, deadline d, bool interruptible = true) {
+  // pending operations are cancelled and their handlers drained before returning, so `done`
+  // always holds afterwards. An operation that completed anyway (its handler was already
+  // queued) keeps its result: callers tell a timeout by operation_aborted, never by the
+  // clock, so no received bytes are dropped.
+  void run_until(const bool& done, deadline d, bool interruptible = true) {
     io.restart();
     while (!done && !(interruptible && interrupted)) {
       if (d) {
@@ -79,14 +88,15 @@ struct session::impl {
         io.run_one();
       }
     }
-    if (done) return true;
+    if (done) return;
     boost::system::error_code ignored;
     resolver.cancel();
     sock.cancel(ignored);
     io.restart();
     while (!done) io.run_one();  // the cancelled operation's handler sets `done`
-    return false;
   }
+
+  static bool aborted(const boost::system::error_code& ec) { return ec == asio::error::operation_aborted; }
 
   void check_interrupt(bool interruptible) {
     if (interruptible && interrupted) throw interrupted_error();
@@ -99,9 +109,9 @@ struct session::impl {
       ec = e;
       done = true;
     });
-    const bool finished = run_until(done, d, interruptible);
+    run_until(done, d, interruptible);
     check_interrupt(interruptible);
-    if (!finished) throw cli_error(exit_failure, "timed out sending to the broker");
+    if (aborted(ec)) throw cli_error(exit_failure, "timed out sending to the broker");
     if (ec) throw cli_error(exit_failure, "cannot send to the broker: " + ec.message());
     last_send = steady::now();
   }
@@ -134,9 +144,9 @@ struct session::impl {
         n = got;
         done = true;
       });
-      const bool finished = run_until(done, d);
+      run_until(done, d);
       check_interrupt(true);
-      if (!finished) return std::nullopt;
+      if (aborted(ec)) return std::nullopt;
       if (ec == asio::error::eof) throw cli_error(exit_failure, "the broker closed the connection");
       if (ec) throw cli_error(exit_failure, "cannot read from the broker: " + ec.message());
       in.insert(in.end(), chunk.begin(), chunk.begin() + static_cast<std::ptrdiff_t>(n));
@@ -165,11 +175,11 @@ struct session::impl {
 
   void handle(mqtt::packet pk, deadline d) {
     if (auto* m = std::get_if<mqtt::publish>(&pk)) {
-      if (m->qos == mqtt::qos::at_least_once) send(mqtt::puback{m->packet_id}, d);
-      else if (m->qos == mqtt::qos::exactly_once) send(mqtt::pubrec{m->packet_id}, d);
+      if (m->qos == mqtt::qos::at_least_once) send(ack<mqtt::puback>(m->packet_id), d);
+      else if (m->qos == mqtt::qos::exactly_once) send(ack<mqtt::pubrec>(m->packet_id), d);
       inbox.push_back(std::move(*m));
     } else if (auto* r = std::get_if<mqtt::pubrel>(&pk)) {
-      send(mqtt::pubcomp{r->packet_id}, d);
+      send(ack<mqtt::pubcomp>(r->packet_id), d);
     } else if (auto* dc = std::get_if<mqtt::disconnect>(&pk)) {
       std::string why = "the broker disconnected: " + reason_text(dc->code);
       if (dc->props.reason_string) why += ": " + *dc->props.reason_string;
@@ -217,9 +227,9 @@ void session::connect(const connect_options& o, deadline d) {
                                results = std::move(r);
                                done = true;
                              });
-    const bool finished = s.run_until(done, d);
+    s.run_until(done, d);
     s.check_interrupt(true);
-    if (!finished) throw cli_error(exit_failure, "timed out resolving " + o.host);
+    if (impl::aborted(ec)) throw cli_error(exit_failure, "timed out resolving " + o.host);
     if (ec) throw cli_error(exit_failure, "cannot resolve " + o.host + ": " + ec.message());
 
     // One endpoint at a time (rather than asio::async_connect over the range), so that a
@@ -234,9 +244,9 @@ void session::connect(const connect_options& o, deadline d) {
         ec = e;
         done = true;
       });
-      const bool finished = s.run_until(done, d);
+      s.run_until(done, d);
       s.check_interrupt(true);
-      if (!finished) throw cli_error(exit_failure, "timed out connecting to " + where);
+      if (impl::aborted(ec)) throw cli_error(exit_failure, "timed out connecting to " + where);
       if (!ec) break;
     }
     if (ec) throw cli_error(exit_failure, "cannot connect to " + where + ": " + ec.message());

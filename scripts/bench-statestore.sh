@@ -11,14 +11,18 @@ command -v redis-server >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get ins
 cmake --build "$BUILD" -j2 --target edgemq edgemq-statestore-bench >/dev/null
 TMP=$(mktemp -d)
 PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$TMP"; }
+cleanup() {
+  for p in "${PIDS[@]}" $(cat "$TMP/pids" 2>/dev/null); do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$TMP"
+}
 trap cleanup EXIT
 
 start_edgemq() {  # $1: sync policy
   local log="$TMP/edgemq-$1.log"
   printf '{"statestore": {"sync": "%s"}, "log_level": "warn"}' "$1" > "$TMP/cfg-$1.json"
   "$BUILD/src/app/edgemq" --listen 127.0.0.1:0 --data-dir "$TMP/data-$1" --config "$TMP/cfg-$1.json" --log-level info > "$log" 2>&1 &
-  PIDS+=($!)
+  echo $! >> "$TMP/pids"  # called in a subshell: the trap reads the file
   for _ in $(seq 100); do grep -q "ready: MQTT on" "$log" && break; sleep 0.1; done
   grep -o 'ready: MQTT on [0-9.]*:[0-9]*' "$log" | sed 's/.*://'
 }

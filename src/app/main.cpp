@@ -1,6 +1,7 @@
 // edgemq: the daemon's entry point. Parses the command line, loads the configuration (refusing
 // to start on any error), sets up logging and runs the broker until SIGINT/SIGTERM.
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <iostream>
 
@@ -12,6 +13,7 @@
 #include "config/config.hpp"
 #include "edgemq/version.hpp"
 #include "net/server.hpp"
+#include "persistence/durable_broker_store.hpp"
 #include "persistence/rocksdb_backend.hpp"
 #include "statestore/engine.hpp"
 
@@ -47,6 +49,40 @@ std::unique_ptr<edgemq::statestore::engine> start_statestore(edgemq::broker::bro
     put("$SYS/broker/statestore/notifications_sent", st.notifications);
   });
   store->start();
+  return store;
+}
+
+// Opens `path` with `open`; a database that cannot be opened or read is either fatal (the
+// default: the message names the path) or, when configured, moved aside so we start empty.
+template <class Open>
+auto open_or_move_aside(const std::string& path, bool move_aside, const std::shared_ptr<spdlog::logger>& log, Open open) {
+  try {
+    return open();
+  } catch (const std::exception& e) {
+    if (!move_aside) throw;
+    const auto aside = path + ".corrupt-" + std::to_string(std::time(nullptr));
+    std::filesystem::rename(path, aside);
+    log->error("{}; moved it to '{}' and starting with an empty database", e.what(), aside);
+    return open();
+  }
+}
+
+std::unique_ptr<edgemq::persistence::durable_broker_store> start_persistence(edgemq::broker::broker& core,
+                                                                             const edgemq::config::daemon_config& cfg,
+                                                                             const std::shared_ptr<spdlog::logger>& log) {
+  using namespace edgemq::persistence;
+  const auto path = (std::filesystem::path(cfg.data_dir) / "broker").string();
+  const auto policy = cfg.persistence.sync == "sync" ? durability::sync
+                      : cfg.persistence.sync == "batch" ? durability::batch : durability::none;
+  std::vector<edgemq::broker::message_ptr> wills;
+  auto store = open_or_move_aside(path, cfg.persistence.move_aside_on_corruption, log, [&] {
+    auto s = std::make_unique<durable_broker_store>(path, policy, std::chrono::milliseconds(cfg.persistence.batch_ms), log);
+    wills = s->restore(core);
+    return s;
+  });
+  core.set_durable_store(store.get());
+  store->start();
+  for (auto& w : wills) core.publish(w);  // wills whose delay or session ended while we were down
   return store;
 }
 
@@ -101,9 +137,11 @@ int main(int argc, char** argv) {
   }
 
   edgemq::broker::broker core(cfg.limits);
+  std::unique_ptr<edgemq::persistence::durable_broker_store> durable;
   std::unique_ptr<edgemq::statestore::engine> store;
   std::vector<std::uint16_t> ports;
   try {
+    if (cfg.persistence.enabled) durable = start_persistence(core, cfg, log);
     if (cfg.statestore.enabled) store = start_statestore(core, cfg, log);
   } catch (const std::exception& e) {
     log->critical("{}", e.what());
@@ -123,5 +161,6 @@ int main(int argc, char** argv) {
   std::fflush(stdout);
   srv.run_until_signal();
   if (store) store->stop();  // after the connections: they may still have had requests queued
+  if (durable) durable->stop();  // everything journaled so far is written
   return 0;
 }

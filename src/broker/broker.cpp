@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "broker/authenticator.hpp"
+#include "broker/durable_store.hpp"
 
 namespace edgemq::broker {
 
@@ -43,9 +44,16 @@ const subscriber* pick_member(const share_group& g, const session* except) {
 
 }  // namespace
 
-std::size_t broker::publish(const message_ptr& msg) {
+void broker::set_durable_store(durable_store* s) {
+  durable_ = s;
+  sessions_.set_store(s);
+  retained_.set_store(s);
+}
+
+std::size_t broker::publish(const message_ptr& msg, std::uint64_t* ticket) {
   bump(counters_.messages_received);
-  if (msg->retain && limits_.retain_available) retained_.put(msg);
+  std::uint64_t last = 0;
+  if (msg->retain && limits_.retain_available) last = retained_.put(msg);
 
   thread_local std::vector<match_entry> matches;
   matches.clear();
@@ -82,13 +90,14 @@ std::size_t broker::publish(const message_ptr& msg) {
         d.share = *matches[i].group;  // keeps the group alive for rerouting
       }
       d.retain = rap && msg->retain;  // MQTT-3.3.1-12/13: retain flag only with Retain As Published
-      matches[i].s->enqueue(std::move(d));
+      last = std::max(last, matches[i].s->enqueue(std::move(d)));
       ++delivered;
       i = j;
     }
   };
   tree_.match(msg->topic, visit, visit_group, deliver);
   bump(counters_.messages_delivered, delivered);
+  if (ticket) *ticket = last;
   return delivered;
 }
 
@@ -103,9 +112,12 @@ void broker::reroute_shared(const session_ptr& leaving) {
         return m && m->s->online() ? m->s : nullptr;
       };
       auto& q = leaving->queue_;
+      auto* db = leaving->durable();
       for (auto it = q.begin(); it != q.end();) {
         if (session* to = movable(*it)) {
           leaving->queued_bytes_ -= it->msg->payload.size() + it->msg->topic.size();
+          if (db && it->seq) db->erase_message(leaving->client_id(), it->seq);
+          it->seq = 0;
           moves.emplace_back(to, std::move(*it));
           it = q.erase(it);
         } else {
@@ -117,6 +129,8 @@ void broker::reroute_shared(const session_ptr& leaving) {
         // Once PUBREC arrived the receiver owns a QoS 2 message: only unacknowledged ones move.
         session* to = it->second.stage == inflight_stage::awaiting_ack ? movable(it->second.d) : nullptr;
         if (to) {
+          if (db && it->second.d.seq) db->erase_message(leaving->client_id(), it->second.d.seq);
+          it->second.d.seq = 0;
           moves.emplace_back(to, std::move(it->second.d));
           it = inflight.erase(it);
         } else {

@@ -42,7 +42,14 @@ class broker {
   // Stores a retained message if flagged, and delivers `msg` to every matching session once,
   // at the highest QoS granted among its matching subscriptions, and to one member of every
   // matching share group. Returns the number of deliveries queued.
-  std::size_t publish(const message_ptr& msg);
+  // `ticket`, if given, receives the durable-store ticket to wait for before acknowledging the
+  // message (0: nothing to wait for).
+  std::size_t publish(const message_ptr& msg, std::uint64_t* ticket = nullptr);
+
+  // Persistence: the store journaling every durable change (null: in memory only). Set before
+  // start, after restoring what it holds.
+  void set_durable_store(durable_store* s);
+  durable_store* durable() const noexcept { return durable_; }
 
   // `leaving` lost its connection: its queued and unacknowledged messages from shared
   // subscriptions go to other online members of their groups (MQTT 4.8.2).
@@ -65,6 +72,7 @@ class broker {
   session_registry sessions_;
   std::unique_ptr<authenticator_registry> auth_;
   reserved_topics services_;
+  durable_store* durable_ = nullptr;
   std::vector<std::function<void(const sys_put&)>> sys_sources_;
   std::function<clock::time_point()> now_ = [] { return clock::now(); };
   clock::time_point started_ = clock::now();

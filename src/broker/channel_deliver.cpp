@@ -36,6 +36,7 @@ std::uint16_t client_channel::outbound_alias(std::string_view topic, bool& first
 
 void client_channel::pull() {
   if (state_ != state::connected || closing_) return;
+  flush_deferred_acks();
   const auto& lim = broker_.config();
   auto& stats = broker_.stats();
   const auto now = broker_.now();
@@ -46,7 +47,9 @@ void client_channel::pull() {
   auto& q = session_->queue_;
   while (!q.empty() && out_bytes_ < lim.max_output_bytes) {
     delivery& d = q.front();
+    auto* db = d.seq ? session_->durable() : nullptr;
     if (d.msg->expired(now)) {  // MQTT-3.3.2-5: not delivered once expired
+      if (db) db->erase_message(client_id_, d.seq);
       session_->queued_bytes_ -= d.msg->payload.size() + d.msg->topic.size();
       q.pop_front();
       bump(stats.dropped_expired);
@@ -62,6 +65,7 @@ void client_channel::pull() {
     session_->queued_bytes_ -= d.msg->payload.size() + d.msg->topic.size();
     if (mqtt::encoded_size(h, version_) > client_max_packet_size_) {
       bump(stats.dropped_too_large);  // MQTT-3.1.2-25: never send a client more than it accepts
+      if (db) db->erase_message(client_id_, d.seq);
       q.pop_front();
       continue;
     }
@@ -70,7 +74,10 @@ void client_channel::pull() {
     if (h.topic_alias && !first_use) h.topic = {};  // the alias alone names the topic
     send_publish(h, d.msg);
     ++sent;
-    if (id != 0) session_->inflight_.emplace(id, inflight_message{std::move(d), inflight_stage::awaiting_ack});
+    if (id != 0) {
+      if (db) db->put_message(client_id_, d.seq, stored_stage::awaiting_ack, id, d);  // resumes with DUP
+      session_->inflight_.emplace(id, inflight_message{std::move(d), inflight_stage::awaiting_ack});
+    }
     q.pop_front();
   }
   bump(stats.messages_sent, sent);
@@ -84,6 +91,7 @@ void client_channel::resend_inflight() {
     if (m.stage == inflight_stage::awaiting_ack) {
       if (m.d.msg->expired(now)) {  // an expired message is not re-sent either
         bump(broker_.stats().dropped_expired);
+        if (auto* db = session_->durable(); db && m.d.seq) db->erase_message(client_id_, m.d.seq);
         it = session_->inflight_.erase(it);
         continue;
       }

@@ -1,5 +1,7 @@
 // Inbound PUBLISH and the QoS 1/2 acknowledgement state machines in both directions.
 #include "broker/client_channel.hpp"
+
+#include <algorithm>
 #include "edgemq/mqtt/utf8.hpp"
 
 namespace edgemq::broker {
@@ -42,16 +44,19 @@ void client_channel::on_publish(mqtt::publish& p) {
   }
 
   bool route = mqtt::is_error(ack) == false;
+  std::uint64_t ticket = 0;
   if (p.qos == mqtt::qos::exactly_once) {
     auto sl = session_->lock();
     if (session_->inbound_qos2_.contains(p.packet_id)) {
-      route = false;  // a re-sent QoS 2 message already routed: acknowledge only (MQTT-4.3.3-?)
+      route = false;  // a re-sent QoS 2 message already routed: acknowledge only (MQTT 4.3.3)
     } else if (route) {
       if (session_->inbound_qos2_.size() >= lim.receive_maximum) {
         sl.unlock();
         return fail(mqtt::reason_code::receive_maximum_exceeded);  // MQTT-3.3.4-7
       }
       session_->inbound_qos2_.insert(p.packet_id);
+      // Remembered across a crash too, or a re-sent PUBLISH would be routed twice.
+      if (auto* db = session_->durable()) ticket = db->put_inbound_qos2(client_id_, p.packet_id);
     }
   }
 
@@ -68,16 +73,37 @@ void client_channel::on_publish(mqtt::publish& p) {
     m->origin_client_id = client_id_;
     if (m->props.message_expiry_interval)
       m->expires_at = broker_.now() + std::chrono::seconds(*m->props.message_expiry_interval);
-    receivers = broker_.publish(m);
+    std::uint64_t routed_ticket = 0;
+    receivers = broker_.publish(m, &routed_ticket);
+    ticket = std::max(ticket, routed_ticket);
   }
   if (ack == mqtt::reason_code::success && route && receivers == 0) ack = mqtt::reason_code::no_matching_subscribers;
   switch (p.qos) {
     case mqtt::qos::at_most_once: break;
-    case mqtt::qos::at_least_once: send(mqtt::puback{p.packet_id, ack, {}}); break;
+    case mqtt::qos::at_least_once: send_ack(mqtt::puback{p.packet_id, ack, {}}, ticket); break;
     case mqtt::qos::exactly_once:
       if (!route && !mqtt::is_error(ack)) ack = mqtt::reason_code::success;
-      send(mqtt::pubrec{p.packet_id, ack, {}});
+      send_ack(mqtt::pubrec{p.packet_id, ack, {}}, ticket);
       break;
+  }
+}
+
+void client_channel::send_ack(mqtt::packet ack, std::uint64_t ticket) {
+  auto* db = broker_.durable();
+  // Acknowledged only once durable (persistent subscribers matched), and never ahead of an
+  // earlier acknowledgement that still waits.
+  if (!db || (deferred_acks_.empty() && (ticket == 0 || ticket <= db->committed()))) return send(ack);
+  deferred_acks_.push_back({ticket, std::move(ack)});
+  if (ticket > db->committed()) db->notify_when_committed(ticket, self_);
+}
+
+void client_channel::flush_deferred_acks() {
+  auto* db = broker_.durable();
+  if (!db) return;
+  const auto done = db->committed();
+  while (!deferred_acks_.empty() && deferred_acks_.front().ticket <= done) {
+    send(deferred_acks_.front().ack);
+    deferred_acks_.pop_front();
   }
 }
 
@@ -85,7 +111,10 @@ void client_channel::on_puback(const mqtt::puback& a) {
   {
     auto sl = session_->lock();
     auto it = session_->inflight_.find(a.packet_id);
-    if (it != session_->inflight_.end() && it->second.d.qos == mqtt::qos::at_least_once) session_->inflight_.erase(it);
+    if (it != session_->inflight_.end() && it->second.d.qos == mqtt::qos::at_least_once) {
+      if (auto* db = session_->durable(); db && it->second.d.seq) db->erase_message(client_id_, it->second.d.seq);
+      session_->inflight_.erase(it);
+    }
   }
   pull();
 }
@@ -97,8 +126,14 @@ void client_channel::on_pubrec(const mqtt::pubrec& a) {
     auto it = session_->inflight_.find(a.packet_id);
     if (it != session_->inflight_.end() && it->second.d.qos == mqtt::qos::exactly_once) {
       known = true;
-      if (mqtt::is_error(a.code)) session_->inflight_.erase(it);  // the receiver refused it: done
-      else it->second.stage = inflight_stage::awaiting_pubcomp;
+      auto* db = it->second.d.seq ? session_->durable() : nullptr;
+      if (mqtt::is_error(a.code)) {  // the receiver refused it: done
+        if (db) db->erase_message(client_id_, it->second.d.seq);
+        session_->inflight_.erase(it);
+      } else {
+        it->second.stage = inflight_stage::awaiting_pubcomp;
+        if (db) db->put_message(client_id_, it->second.d.seq, stored_stage::awaiting_pubcomp, a.packet_id, it->second.d);
+      }
     }
   }
   if (known && mqtt::is_error(a.code)) return pull();
@@ -110,6 +145,7 @@ void client_channel::on_pubrel(const mqtt::pubrel& a) {
   {
     auto sl = session_->lock();
     known = session_->inbound_qos2_.erase(a.packet_id) > 0;
+    if (auto* db = session_->durable(); db && known) db->erase_inbound_qos2(client_id_, a.packet_id);
   }
   send(mqtt::pubcomp{a.packet_id, known ? mqtt::reason_code::success : mqtt::reason_code::packet_identifier_not_found, {}});
 }
@@ -118,8 +154,10 @@ void client_channel::on_pubcomp(const mqtt::pubcomp& a) {
   {
     auto sl = session_->lock();
     auto it = session_->inflight_.find(a.packet_id);
-    if (it != session_->inflight_.end() && it->second.stage == inflight_stage::awaiting_pubcomp)
+    if (it != session_->inflight_.end() && it->second.stage == inflight_stage::awaiting_pubcomp) {
+      if (auto* db = session_->durable(); db && it->second.d.seq) db->erase_message(client_id_, it->second.d.seq);
       session_->inflight_.erase(it);
+    }
   }
   pull();
 }

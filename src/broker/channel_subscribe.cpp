@@ -65,6 +65,7 @@ void client_channel::on_subscribe(const mqtt::subscribe& s) {
       });
     }
   }
+  save_subscriptions();
   send(ack);  // SUBACK precedes the retained messages it triggers
   for (auto& d : retained) session_->enqueue(std::move(d));
   if (!retained.empty()) pull();
@@ -81,7 +82,13 @@ void client_channel::on_unsubscribe(const mqtt::unsubscribe& u) {
     }
     ack.codes.push_back(found ? mqtt::reason_code::success : mqtt::reason_code::no_subscription_existed);
   }
+  save_subscriptions();
   send(ack);
+}
+
+void client_channel::save_subscriptions() {
+  auto sl = session_->lock();
+  if (auto* db = session_->durable()) db->save_session(session_->image_locked(0));
 }
 
 }  // namespace edgemq::broker

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <span>
@@ -106,6 +107,16 @@ class client_channel {
   std::unique_ptr<auth_exchange> auth_;
   std::string auth_method_;
   clock::time_point last_rx_{};
+  // Acknowledgements waiting for their messages to be durable, in the order the PUBLISHes came
+  // (MQTT-4.6.0-2); sent by pull() once the store has committed their ticket.
+  struct deferred_ack {
+    std::uint64_t ticket;
+    mqtt::packet ack;
+  };
+  std::deque<deferred_ack> deferred_acks_;
+  void send_ack(mqtt::packet ack, std::uint64_t ticket);
+  void flush_deferred_acks();
+  void save_subscriptions();
   std::string partial_;  // an incomplete frame carried to the next read; empty when idle
   const std::uint64_t connection_id_;
   std::vector<out_chunk> out_;

@@ -47,6 +47,8 @@ struct delivery {
   // Set when delivered through a shared subscription: if this session goes away before the
   // message is acknowledged, it goes to another member of the group.
   std::shared_ptr<share_group> share;
+  // Its record in the durable store (0: not persisted: QoS 0, or a session without expiry).
+  std::uint64_t seq = 0;
 };
 
 }  // namespace edgemq::broker

@@ -2,14 +2,26 @@
 
 #include <vector>
 
+#include "broker/durable_store.hpp"
 #include "edgemq/mqtt/topic.hpp"
 
 namespace edgemq::broker {
 
-void retained_store::put(const message_ptr& msg) {
+std::uint64_t retained_store::put(const message_ptr& msg) {
   std::lock_guard g(mu_);
-  if (msg->payload.empty()) messages_.erase(msg->topic);
-  else messages_.insert_or_assign(msg->topic, msg);
+  // $SYS statistics are re-published every few seconds: journaling them would only churn.
+  auto* store = msg->topic.starts_with("$SYS/") ? nullptr : store_;
+  if (msg->payload.empty()) {
+    if (messages_.erase(msg->topic) == 0) return 0;
+    return store ? store->erase_retained(msg->topic) : 0;
+  }
+  messages_.insert_or_assign(msg->topic, msg);
+  return store ? store->put_retained(*msg) : 0;
+}
+
+void retained_store::restore(const message_ptr& msg) {
+  std::lock_guard g(mu_);
+  messages_.insert_or_assign(msg->topic, msg);
 }
 
 void retained_store::match(std::string_view filter, clock::time_point now,
@@ -20,12 +32,17 @@ void retained_store::match(std::string_view filter, clock::time_point now,
     // A filter without wildcards names one topic: no scan needed.
     if (filter.find_first_of("+#") == std::string_view::npos) {
       if (auto it = messages_.find(filter); it != messages_.end()) {
-        if (it->second->expired(now)) messages_.erase(it);
-        else hits.push_back(it->second);
+        if (it->second->expired(now)) {
+          if (store_) store_->erase_retained(it->first);
+          messages_.erase(it);
+        } else {
+          hits.push_back(it->second);
+        }
       }
     } else {
       for (auto it = messages_.begin(); it != messages_.end();) {
         if (it->second->expired(now)) {
+          if (store_) store_->erase_retained(it->first);
           it = messages_.erase(it);
           continue;
         }

@@ -11,16 +11,23 @@
 
 namespace edgemq::broker {
 
+class durable_store;
+
 class retained_store {
  public:
-  // Stores `msg` for its topic, or clears the topic when the payload is empty.
-  void put(const message_ptr& msg);
+  void set_store(durable_store* s) noexcept { store_ = s; }
+  // Start-up: a retained message as the durable store had it (not written back).
+  void restore(const message_ptr& msg);
+  // Stores `msg` for its topic, or clears the topic when the payload is empty. Returns the
+  // durable-store ticket (0 without a store).
+  std::uint64_t put(const message_ptr& msg);
   // Calls `visit` for every retained message whose topic matches `filter`; expired ones are
   // removed instead (MQTT-3.3.2-5).
   void match(std::string_view filter, clock::time_point now, const std::function<void(const message_ptr&)>& visit);
   std::size_t size() const;
 
  private:
+  durable_store* store_ = nullptr;
   mutable std::mutex mu_;
   std::map<std::string, message_ptr, std::less<>> messages_;
 };

@@ -2,22 +2,27 @@
 
 namespace edgemq::broker {
 
-void session::enqueue(delivery d) {
+std::uint64_t session::enqueue(delivery d) {
   std::shared_ptr<link> to_wake;
+  std::uint64_t ticket = 0;
   {
     std::lock_guard<std::mutex> g(mu_);
-    if (ended_) return;
+    if (ended_) return 0;
     const bool offline = link_ == nullptr;
     if (offline && d.qos == mqtt::qos::at_most_once && !limits_.queue_qos0_offline) {
       bump(stats_.dropped_qos0_offline);
-      return;
+      return 0;
     }
     const std::size_t size = d.msg->payload.size() + d.msg->topic.size();
     if (queue_.size() >= limits_.max_queued_messages || queued_bytes_ + size > limits_.max_queued_bytes) {
       bump(stats_.dropped_queue_full);
-      return;
+      return 0;
     }
     queued_bytes_ += size;
+    if (auto* db = durable(); db && d.qos != mqtt::qos::at_most_once) {
+      d.seq = next_seq_++;
+      ticket = db->put_message(client_id_, d.seq, stored_stage::queued, 0, d);
+    }
     queue_.push_back(std::move(d));
     if (link_ && !notified_) {
       notified_ = true;
@@ -25,6 +30,16 @@ void session::enqueue(delivery d) {
     }
   }
   if (to_wake) to_wake->notify();
+  return ticket;
+}
+
+session_image session::image_locked(std::uint64_t disconnected_wall_ms) const {
+  session_image img;
+  img.client_id = client_id_;
+  img.expiry_interval = expiry_interval_;
+  img.disconnected_wall_ms = disconnected_wall_ms;
+  for (const auto& [f, rec] : subscriptions_) img.subscriptions.push_back({f, rec.options, rec.subscription_id});
+  return img;
 }
 
 std::uint16_t session::allocate_packet_id() {

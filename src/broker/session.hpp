@@ -13,6 +13,7 @@
 #include <unordered_set>
 
 #include "broker/counters.hpp"
+#include "broker/durable_store.hpp"
 #include "broker/limits.hpp"
 #include "broker/link.hpp"
 #include "broker/message.hpp"
@@ -33,14 +34,15 @@ struct inflight_message {
 
 class session {
  public:
-  session(std::string client_id, const limits& lim, counters& stats)
-      : client_id_(std::move(client_id)), limits_(lim), stats_(stats) {}
+  session(std::string client_id, const limits& lim, counters& stats, durable_store* store = nullptr)
+      : client_id_(std::move(client_id)), limits_(lim), stats_(stats), store_(store) {}
 
   const std::string& client_id() const noexcept { return client_id_; }
 
   // Any thread. Queues the delivery (or drops and counts it when the budget is spent) and
-  // wakes the connection, once per batch.
-  void enqueue(delivery d);
+  // wakes the connection, once per batch. Returns the durable-store ticket of the queued
+  // message (0 when nothing was persisted).
+  std::uint64_t enqueue(delivery d);
 
   // Connection thread. The state below is guarded by this mutex.
   std::unique_lock<std::mutex> lock() { return std::unique_lock<std::mutex>(mu_); }
@@ -64,6 +66,14 @@ class session {
   // Next packet id not in flight, or 0 when all 65,535 are in use.
   std::uint16_t allocate_packet_id();
 
+  // --- durable state (lock held) ---
+  // The store, when this session outlives its connection (expiry interval > 0).
+  durable_store* durable() const noexcept { return expiry_interval_ != 0 ? store_ : nullptr; }
+  durable_store* store() const noexcept { return store_; }
+  session_image image_locked(std::uint64_t disconnected_wall_ms) const;
+  std::uint64_t next_seq_ = 1;
+  bool persisted_ = false;  // records of this session may exist in the store
+
   counters& stats() noexcept { return stats_; }
 
   // Whether a connection is attached; read without the lock to pick share group members.
@@ -74,6 +84,7 @@ class session {
   std::string client_id_;
   const limits& limits_;
   counters& stats_;
+  durable_store* store_;
   std::mutex mu_;
   std::atomic<bool> online_{false};
 };

@@ -2,6 +2,8 @@
 
 #include "broker/topic_tree.hpp"
 
+#include <algorithm>
+
 namespace edgemq::broker {
 
 attach_result session_registry::attach(const std::string& client_id, bool clean_start, std::uint32_t expiry_interval,
@@ -14,7 +16,10 @@ attach_result session_registry::attach(const std::string& client_id, bool clean_
       auto sl = existing->lock();
       r.taken_over = std::move(existing->link_);
       existing->link_ = nullptr;
-      existing->pending_will_.reset();  // a new connection within the will delay (MQTT-3.1.3-9)
+      if (existing->pending_will_) {
+        existing->pending_will_.reset();  // a new connection within the will delay (MQTT-3.1.3-9)
+        if (store_) store_->erase_will(client_id);
+      }
     }
     if (clean_start) {
       end_locked(existing);
@@ -24,14 +29,24 @@ attach_result session_registry::attach(const std::string& client_id, bool clean_
     }
   }
   if (!r.s) {
-    r.s = std::make_shared<session>(client_id, limits_, stats_);
+    r.s = std::make_shared<session>(client_id, limits_, stats_, store_);
     sessions_.emplace(client_id, r.s);
   }
   auto sl = r.s->lock();
+  const bool was_durable = r.s->durable() != nullptr;
   r.s->link_ = std::move(l);
   r.s->notified_ = false;
   r.s->expiry_interval_ = expiry_interval;
   r.s->set_online(true);
+  if (store_) {
+    if (expiry_interval != 0) {
+      store_->save_session(r.s->image_locked(0));
+      r.s->persisted_ = true;
+    } else if (was_durable || r.s->persisted_) {
+      store_->erase_session(client_id);  // resumed without expiry: nothing outlives it now
+      r.s->persisted_ = false;
+    }
+  }
   return r;
 }
 
@@ -53,6 +68,10 @@ message_ptr session_registry::detach(const session_ptr& s, const link* l, clock:
       s->pending_will_ = std::move(will);
       s->will_at_ = now + std::chrono::seconds(will_delay);
     }
+    if (auto* db = s->durable(); db && !end) {
+      db->save_session(s->image_locked(wall_now_ms()));
+      if (s->pending_will_) db->put_will(s->client_id(), *s->pending_will_, to_wall_ms(s->will_at_, now));
+    }
   }
   if (end) end_locked(s);
   return will;
@@ -71,6 +90,7 @@ void session_registry::end_locked(const session_ptr& s, std::vector<message_ptr>
     s->inflight_.clear();
     if (wills && s->pending_will_) wills->push_back(std::move(s->pending_will_));
     s->pending_will_.reset();
+    if (s->store() && s->persisted_) s->store()->erase_session(s->client_id());  // its messages and will too
   }
   // The tree lock is never taken with a session lock held (publishers hold tree -> session).
   for (const auto& f : filters) tree_.unsubscribe(f, s.get());
@@ -83,13 +103,51 @@ std::size_t session_registry::expire(clock::time_point now, std::vector<message_
   for (auto& [id, s] : sessions_) {
     auto sl = s->lock();
     if (s->link_) continue;
-    if (s->pending_will_ && s->will_at_ <= now) due_wills.push_back(std::move(s->pending_will_));
+    if (s->pending_will_ && s->will_at_ <= now) {
+      due_wills.push_back(std::move(s->pending_will_));
+      s->pending_will_.reset();
+      if (store_) store_->erase_will(id);
+    }
     if (s->expiry_interval_ == 0xFFFFFFFF) continue;
     if (now - s->disconnected_at_ >= std::chrono::seconds(s->expiry_interval_)) expired.push_back(s);
   }
   for (auto& s : expired) end_locked(s, &due_wills);
   bump(stats_.sessions_expired, expired.size());  // MQTT-3.1.2-8: the will at session end
   return expired.size();
+}
+
+session_ptr session_registry::restore(restored_session r, clock::time_point now) {
+  auto s = std::make_shared<session>(r.image.client_id, limits_, stats_, store_);
+  std::vector<stored_subscription> subs;
+  {
+    auto sl = s->lock();
+    s->expiry_interval_ = r.image.expiry_interval;
+    s->persisted_ = true;
+    // A session that was connected when the broker stopped counts as disconnected at start-up.
+    s->disconnected_at_ = r.image.disconnected_wall_ms ? from_wall_ms(r.image.disconnected_wall_ms, now) : now;
+    for (auto& sub : r.image.subscriptions) s->subscriptions_.insert_or_assign(sub.filter, subscription_record{sub.options, sub.subscription_id});
+    for (auto& [stage, entry] : r.messages) {
+      auto& [packet_id, d] = entry;
+      s->next_seq_ = std::max(s->next_seq_, d.seq + 1);
+      if (stage == stored_stage::queued || packet_id == 0) {
+        s->queued_bytes_ += d.msg->payload.size() + d.msg->topic.size();
+        s->queue_.push_back(std::move(d));
+      } else {
+        s->inflight_.emplace(packet_id, inflight_message{std::move(d), stage == stored_stage::awaiting_pubcomp
+                                                                            ? inflight_stage::awaiting_pubcomp
+                                                                            : inflight_stage::awaiting_ack});
+      }
+    }
+    for (auto id : r.inbound_qos2) s->inbound_qos2_.insert(id);
+    if (r.will) {
+      s->pending_will_ = std::move(r.will);
+      s->will_at_ = from_wall_ms(r.will_at_wall_ms, now);
+    }
+  }
+  for (auto& sub : r.image.subscriptions) tree_.subscribe(sub.filter, subscriber{s.get(), sub.options, sub.subscription_id});
+  std::lock_guard g(mu_);
+  sessions_.insert_or_assign(r.image.client_id, s);
+  return s;
 }
 
 session_ptr session_registry::find(const std::string& client_id) const {

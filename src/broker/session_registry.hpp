@@ -40,6 +40,17 @@ class session_registry {
   std::size_t expire(clock::time_point now, std::vector<message_ptr>& due_wills);
 
   session_ptr find(const std::string& client_id) const;
+
+  void set_store(durable_store* s) noexcept { store_ = s; }
+  // Start-up: an offline session as the durable store had it.
+  struct restored_session {
+    session_image image;
+    std::vector<std::pair<stored_stage, std::pair<std::uint16_t, delivery>>> messages;  // in seq order
+    std::vector<std::uint16_t> inbound_qos2;
+    message_ptr will;
+    std::uint64_t will_at_wall_ms = 0;
+  };
+  session_ptr restore(restored_session r, clock::time_point now);
   std::size_t size() const;
   std::size_t connected() const;
 
@@ -50,6 +61,7 @@ class session_registry {
   topic_tree& tree_;
   const limits& limits_;
   counters& stats_;
+  durable_store* store_ = nullptr;
   mutable std::mutex mu_;
   std::unordered_map<std::string, session_ptr> sessions_;
 };

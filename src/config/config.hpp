@@ -18,12 +18,20 @@ struct statestore_options {
   std::string node_id = "edgemq";
 };
 
+struct persistence_options {
+  bool enabled = true;
+  std::string sync = "sync";  // "sync" | "batch" | "none"
+  std::uint32_t batch_ms = 5;
+  bool move_aside_on_corruption = false;  // otherwise refuse to start
+};
+
 struct daemon_config {
   net::server_options server;
   broker::limits limits;
   std::string data_dir = "./data";
   std::string log_level = "info";
   statestore_options statestore;
+  persistence_options persistence;
 };
 
 struct config_error {

@@ -173,6 +173,17 @@ std::vector<config_error> apply_json(const std::string& text, daemon_config& cfg
         else ss.node_id = v.get<std::string>();
       });
 
+  auto& ps = cfg.persistence;
+  object_reader persistence(doc.value("persistence", json::object()), "/persistence", errors);
+  persistence.key("enabled", boolean(ps.enabled, errors))
+      .key("sync", [&](const json& v, const std::string& p) {
+        if (!v.is_string() || (v.get<std::string>() != "sync" && v.get<std::string>() != "batch" && v.get<std::string>() != "none"))
+          errors.push_back({p, "must be \"sync\", \"batch\" or \"none\""});
+        else ps.sync = v.get<std::string>();
+      })
+      .key("batch_ms", integer(ps.batch_ms, errors, 1, 10000))
+      .key("move_aside_on_corruption", boolean(ps.move_aside_on_corruption, errors));
+
   object_reader top(doc, "", errors);
   top.key("listeners", [&](const json& v, const std::string& p) { read_listeners(v, p, cfg, errors); })
       .key("data_dir", [&](const json& v, const std::string& p) {
@@ -195,7 +206,8 @@ std::vector<config_error> apply_json(const std::string& text, daemon_config& cfg
       })
       .key("mqtt", [&](const json&, const std::string&) { mqtt.run(); })
       .key("queue", [&](const json&, const std::string&) { queue.run(); })
-      .key("statestore", [&](const json&, const std::string&) { statestore.run(); });
+      .key("statestore", [&](const json&, const std::string&) { statestore.run(); })
+      .key("persistence", [&](const json&, const std::string&) { persistence.run(); });
   top.run();
   return errors;
 }

@@ -1,0 +1,274 @@
+#include "persistence/durable_broker_store.hpp"
+
+#include <map>
+#include <stdexcept>
+
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <rocksdb/write_batch.h>
+#include <spdlog/spdlog.h>
+
+#include "broker/link.hpp"
+#include "persistence/broker_records.hpp"
+
+namespace edgemq::persistence {
+
+durable_broker_store::durable_broker_store(const std::string& path, durability policy,
+                                           std::chrono::milliseconds batch_window, std::shared_ptr<spdlog::logger> log)
+    : path_(path), policy_(policy), batch_window_(batch_window), log_(std::move(log)) {
+  rocksdb::Options opts;
+  opts.create_if_missing = true;
+  opts.paranoid_checks = true;
+  opts.IncreaseParallelism(2);
+  opts.OptimizeLevelStyleCompaction(64 << 20);
+  opts.keep_log_file_num = 4;
+  rocksdb::DB* db = nullptr;
+  const auto st = rocksdb::DB::Open(opts, path, &db);
+  if (!st.ok()) throw std::runtime_error("cannot open broker database '" + path + "': " + st.ToString());
+  db_.reset(db);
+}
+
+durable_broker_store::~durable_broker_store() {
+  stop();
+  if (db_) {
+    db_->FlushWAL(true);
+    db_->Close();
+  }
+}
+
+void durable_broker_store::start() { writer_ = std::thread([this] { run(); }); }
+
+void durable_broker_store::stop() {
+  {
+    std::lock_guard g(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (writer_.joinable()) writer_.join();
+}
+
+std::uint64_t durable_broker_store::queue(std::vector<op> ops) {
+  std::uint64_t ticket;
+  {
+    std::lock_guard g(mu_);
+    for (auto& o : ops) pending_.push_back(std::move(o));
+    ticket = ++last_ticket_;
+  }
+  cv_.notify_one();
+  return ticket;
+}
+
+void durable_broker_store::notify_when_committed(std::uint64_t ticket, std::weak_ptr<broker::link> l) {
+  {
+    std::lock_guard g(mu_);
+    if (ticket > committed()) {
+      waiters_.emplace(ticket, std::move(l));
+      return;
+    }
+  }
+  if (auto s = l.lock()) s->notify();
+}
+
+void durable_broker_store::run() {
+  std::vector<op> batch;
+  for (;;) {
+    std::uint64_t ticket = 0;
+    {
+      std::unique_lock lk(mu_);
+      cv_.wait(lk, [&] { return stopping_ || !pending_.empty(); });
+      if (pending_.empty() && stopping_) return;
+      if (policy_ == durability::batch && !stopping_) {
+        // Gather more changes for one write, but no longer than the window.
+        cv_.wait_for(lk, batch_window_, [&] { return stopping_; });
+      }
+      batch.swap(pending_);
+      ticket = last_ticket_;
+    }
+    rocksdb::WriteBatch wb;
+    for (const auto& o : batch) {
+      switch (o.type) {
+        case op::kind::put: wb.Put(o.key, o.value); break;
+        case op::kind::erase: wb.Delete(o.key); break;
+        case op::kind::erase_range: wb.DeleteRange(o.key, o.value); break;
+      }
+    }
+    rocksdb::WriteOptions wo;
+    wo.sync = policy_ != durability::none;
+    const auto st = db_->Write(wo, &wb);
+    if (!st.ok() && log_) log_->critical("persistence: write of {} changes failed: {}", batch.size(), st.ToString());
+    batch.clear();
+    batches_.fetch_add(1, std::memory_order_relaxed);
+    std::vector<std::weak_ptr<broker::link>> wake;
+    {
+      std::lock_guard g(mu_);
+      committed_.store(ticket, std::memory_order_release);
+      auto end = waiters_.upper_bound(ticket);
+      for (auto it = waiters_.begin(); it != end; ++it) wake.push_back(std::move(it->second));
+      waiters_.erase(waiters_.begin(), end);
+    }
+    for (auto& w : wake)
+      if (auto l = w.lock()) l->notify();
+  }
+}
+
+std::uint64_t durable_broker_store::save_session(const broker::session_image& s) {
+  return queue({{op::kind::put, session_key(s.client_id), encode_session(s)}});
+}
+
+std::uint64_t durable_broker_store::erase_session(const std::string& c) {
+  return queue({{op::kind::erase, session_key(c), {}},
+                {op::kind::erase, will_key(c), {}},
+                {op::kind::erase_range, client_range_begin('M', c), client_range_end('M', c)},
+                {op::kind::erase_range, client_range_begin('Q', c), client_range_end('Q', c)}});
+}
+
+std::uint64_t durable_broker_store::put_message(const std::string& c, std::uint64_t seq, broker::stored_stage stage,
+                                                std::uint16_t packet_id, const broker::delivery& d) {
+  const auto now = broker::clock::now();
+  const auto expires = d.msg->expires_at ? broker::to_wall_ms(*d.msg->expires_at, now) : 0;
+  return queue({{op::kind::put, message_key(c, seq), encode_delivery(stage, packet_id, d, expires)}});
+}
+
+std::uint64_t durable_broker_store::erase_message(const std::string& c, std::uint64_t seq) {
+  return queue({{op::kind::erase, message_key(c, seq), {}}});
+}
+
+std::uint64_t durable_broker_store::put_inbound_qos2(const std::string& c, std::uint16_t id) {
+  return queue({{op::kind::put, qos2_key(c, id), std::string(1, static_cast<char>(broker_record_format))}});
+}
+
+std::uint64_t durable_broker_store::erase_inbound_qos2(const std::string& c, std::uint16_t id) {
+  return queue({{op::kind::erase, qos2_key(c, id), {}}});
+}
+
+std::uint64_t durable_broker_store::put_retained(const broker::message& m) {
+  const auto expires = m.expires_at ? broker::to_wall_ms(*m.expires_at, broker::clock::now()) : 0;
+  return queue({{op::kind::put, retained_key(m.topic),
+                 std::string(1, static_cast<char>(broker_record_format)) + encode_message(m, expires)}});
+}
+
+std::uint64_t durable_broker_store::erase_retained(const std::string& topic) {
+  return queue({{op::kind::erase, retained_key(topic), {}}});
+}
+
+std::uint64_t durable_broker_store::put_will(const std::string& c, const broker::message& will, std::uint64_t at_wall_ms) {
+  std::string v(1, static_cast<char>(broker_record_format));
+  for (int i = 7; i >= 0; --i) v.push_back(static_cast<char>((at_wall_ms >> (i * 8)) & 0xFF));
+  const auto expires = will.expires_at ? broker::to_wall_ms(*will.expires_at, broker::clock::now()) : 0;
+  v += encode_message(will, expires);
+  return queue({{op::kind::put, will_key(c), std::move(v)}});
+}
+
+std::uint64_t durable_broker_store::erase_will(const std::string& c) { return queue({{op::kind::erase, will_key(c), {}}}); }
+
+namespace {
+
+broker::message_ptr with_expiry(broker::message m, std::uint64_t expires_wall_ms, broker::clock::time_point now) {
+  if (expires_wall_ms) m.expires_at = broker::from_wall_ms(expires_wall_ms, now);
+  return std::make_shared<broker::message>(std::move(m));
+}
+
+std::string client_of(std::string_view key) {  // "M<client>\0..." -> client
+  key.remove_prefix(1);
+  return std::string(key.substr(0, key.find('\0')));
+}
+
+std::uint64_t big_endian(std::string_view s) {
+  std::uint64_t v = 0;
+  for (unsigned char c : s) v = (v << 8) | c;
+  return v;
+}
+
+}  // namespace
+
+std::vector<broker::message_ptr> durable_broker_store::restore(broker::broker& b) {
+  const auto now = broker::clock::now();
+  const auto wall = broker::wall_now_ms();
+  std::map<std::string, broker::session_registry::restored_session> sessions;
+  std::vector<std::string> garbage;
+  std::size_t retained = 0, corrupt = 0;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    const std::string_view key(it->key().data(), it->key().size());
+    std::string_view value(it->value().data(), it->value().size());
+    if (key.empty()) continue;
+    switch (key[0]) {
+      case 'R': {
+        if (value.empty() || static_cast<std::uint8_t>(value[0]) != broker_record_format) { ++corrupt; garbage.emplace_back(key); break; }
+        value.remove_prefix(1);
+        auto m = decode_message(value);
+        if (!m) { ++corrupt; garbage.emplace_back(key); break; }
+        if (m->second && m->second <= wall) { garbage.emplace_back(key); break; }  // expired while down
+        b.retained().restore(with_expiry(std::move(m->first), m->second, now));
+        ++retained;
+        break;
+      }
+      case 'S': {
+        auto s = decode_session(value);
+        if (!s) { ++corrupt; garbage.emplace_back(key); break; }
+        s->client_id = std::string(key.substr(1));
+        sessions[s->client_id].image = std::move(*s);
+        break;
+      }
+      case 'M': {
+        auto d = decode_delivery(value);
+        if (!d) { ++corrupt; garbage.emplace_back(key); break; }
+        d->d.seq = big_endian(key.substr(key.size() - 8));
+        if (d->expires_wall_ms && d->expires_wall_ms <= wall) { garbage.emplace_back(key); break; }
+        if (d->expires_wall_ms) {
+          auto m = std::const_pointer_cast<broker::message>(d->d.msg);
+          m->expires_at = broker::from_wall_ms(d->expires_wall_ms, now);
+        }
+        sessions[client_of(key)].messages.push_back({d->stage, {d->packet_id, std::move(d->d)}});
+        break;
+      }
+      case 'Q':
+        sessions[client_of(key)].inbound_qos2.push_back(static_cast<std::uint16_t>(big_endian(key.substr(key.size() - 2))));
+        break;
+      case 'W': {
+        if (value.size() < 9) { ++corrupt; garbage.emplace_back(key); break; }
+        const auto at = big_endian(value.substr(1, 8));
+        value.remove_prefix(9);
+        auto m = decode_message(value);
+        if (!m) { ++corrupt; garbage.emplace_back(key); break; }
+        auto& s = sessions[std::string(key.substr(1))];
+        s.will = with_expiry(std::move(m->first), m->second, now);
+        s.will_at_wall_ms = at;
+        break;
+      }
+      default: break;
+    }
+  }
+  if (!it->status().ok()) throw std::runtime_error("cannot read broker database '" + path_ + "': " + it->status().ToString());
+  if (corrupt)
+    throw std::runtime_error("broker database '" + path_ + "' has " + std::to_string(corrupt) +
+                             " unreadable records (corrupt, or written by a newer edgemq)");
+
+  std::vector<broker::message_ptr> due_wills;
+  std::size_t restored = 0, expired = 0;
+  for (auto& [client, s] : sessions) {
+    const bool orphan = s.image.client_id.empty();  // records without their session record
+    const bool ended = !orphan && s.image.expiry_interval != 0xFFFFFFFF && s.image.disconnected_wall_ms &&
+                       s.image.disconnected_wall_ms + std::uint64_t{s.image.expiry_interval} * 1000 <= wall;
+    if (orphan || ended) {
+      if (ended && s.will) due_wills.push_back(s.will);  // the session ended while we were down
+      erase_session(client);
+      ++expired;
+      continue;
+    }
+    if (s.will && s.will_at_wall_ms <= wall) {
+      due_wills.push_back(std::move(s.will));
+      erase_will(client);
+      s.will.reset();
+    }
+    b.sessions().restore(std::move(s), now);
+    ++restored;
+  }
+  for (const auto& k : garbage) queue({{op::kind::erase, k, {}}});
+  if (log_)
+    log_->info("persistence: restored {} sessions and {} retained messages from {} ({} ended while down)", restored,
+               retained, path_, expired);
+  return due_wills;
+}
+
+}  // namespace edgemq::persistence

@@ -1,0 +1,176 @@
+// Broker records and the durable store against a real RocksDB in a temporary directory: what
+// goes in comes back into a fresh broker after a "restart".
+#include "persistence/durable_broker_store.hpp"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include <rocksdb/db.h>
+
+#include "broker/link.hpp"
+#include "persistence/broker_records.hpp"
+
+namespace edgemq::persistence {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+broker::message_ptr make_message(std::string topic, std::string payload, mqtt::qos q) {
+  auto m = std::make_shared<broker::message>();
+  m->topic = std::move(topic);
+  m->payload = std::move(payload);
+  m->qos = q;
+  m->props.user_properties = {{"k", "v"}};
+  m->props.content_type = "text/plain";
+  m->origin_client_id = "publisher";
+  return m;
+}
+
+TEST(BrokerRecords, RoundTrips) {
+  broker::session_image s{"client", 3600, 12345, {{"a/+", {mqtt::qos::exactly_once, true, true, mqtt::retain_handling::dont_send}, 7}}};
+  auto back = decode_session(encode_session(s));
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->expiry_interval, 3600u);
+  EXPECT_EQ(back->disconnected_wall_ms, 12345u);
+  ASSERT_EQ(back->subscriptions.size(), 1u);
+  EXPECT_EQ(back->subscriptions[0].filter, "a/+");
+  EXPECT_EQ(back->subscriptions[0].options, s.subscriptions[0].options);
+  EXPECT_EQ(back->subscriptions[0].subscription_id, 7u);
+
+  broker::delivery d;
+  d.msg = make_message("t", std::string("\0bin", 4), mqtt::qos::exactly_once);
+  d.qos = mqtt::qos::at_least_once;
+  d.retain = true;
+  d.subscription_ids = {3, 9};
+  auto sd = decode_delivery(encode_delivery(broker::stored_stage::awaiting_pubcomp, 42, d, 999));
+  ASSERT_TRUE(sd);
+  EXPECT_EQ(sd->stage, broker::stored_stage::awaiting_pubcomp);
+  EXPECT_EQ(sd->packet_id, 42);
+  EXPECT_EQ(sd->expires_wall_ms, 999u);
+  EXPECT_EQ(sd->d.qos, mqtt::qos::at_least_once);
+  EXPECT_TRUE(sd->d.retain);
+  EXPECT_EQ(sd->d.subscription_ids, (std::vector<std::uint32_t>{3, 9}));
+  EXPECT_EQ(sd->d.msg->payload, std::string("\0bin", 4));
+  EXPECT_EQ(sd->d.msg->props.user_properties, d.msg->props.user_properties);
+  EXPECT_EQ(sd->d.msg->origin_client_id, "publisher");
+
+  EXPECT_FALSE(decode_session("\x09garbage"));  // unknown format version
+  EXPECT_FALSE(decode_delivery(std::string("\x01\x00", 2)));
+  EXPECT_LT(message_key("c", 1), message_key("c", 2));
+  EXPECT_LT(message_key("c", 255), message_key("c", 256));  // big-endian: numeric order
+  EXPECT_LT(client_range_begin('M', "c"), message_key("c", 0));
+  EXPECT_LT(message_key("c", ~0ull), client_range_end('M', "c"));
+  EXPECT_GT(client_range_begin('M', "cd"), client_range_end('M', "c"));
+}
+
+struct counting_link : broker::link {
+  std::atomic<int> notified{0};
+  void notify() override { ++notified; }
+  void kick(mqtt::reason_code) override {}
+};
+
+class DurableStoreTest : public ::testing::Test {
+ protected:
+  fs::path dir_ = fs::temp_directory_path() / ("edgemq-durable-" + std::to_string(::getpid()) + "-" +
+                                               ::testing::UnitTest::GetInstance()->current_test_info()->name());
+  void SetUp() override { fs::remove_all(dir_); }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::unique_ptr<durable_broker_store> open() {
+    return std::make_unique<durable_broker_store>(dir_.string(), durability::sync, 5ms, nullptr);
+  }
+};
+
+TEST_F(DurableStoreTest, CommitNotifiesWaitersAndStateComesBack) {
+  {
+    auto store = open();
+    broker::broker b{broker::limits{}};
+    EXPECT_TRUE(store->restore(b).empty());
+    store->start();
+    broker::session_image img{"persistent", 3600, broker::wall_now_ms(), {{"t/#", {mqtt::qos::at_least_once}, 5}}};
+    store->save_session(img);
+    broker::delivery queued;
+    queued.msg = make_message("t/1", "queued", mqtt::qos::at_least_once);
+    queued.qos = mqtt::qos::at_least_once;
+    queued.seq = 1;
+    store->put_message("persistent", 1, broker::stored_stage::queued, 0, queued);
+    broker::delivery inflight = queued;
+    inflight.msg = make_message("t/2", "in flight", mqtt::qos::exactly_once);
+    inflight.qos = mqtt::qos::exactly_once;
+    inflight.seq = 2;
+    store->put_message("persistent", 2, broker::stored_stage::awaiting_pubcomp, 77, inflight);
+    store->put_inbound_qos2("persistent", 12);
+    store->put_retained(*make_message("r/1", "kept", mqtt::qos::at_most_once));
+    store->put_retained(*make_message("r/2", "dropped", mqtt::qos::at_most_once));
+    const auto last = store->erase_retained("r/2");
+    auto l = std::make_shared<counting_link>();
+    store->notify_when_committed(last, l);
+    store->stop();  // writes what is queued
+    EXPECT_GE(store->committed(), last);
+    EXPECT_EQ(l->notified.load(), 1);
+    // An ended session leaves nothing.
+  }
+  auto store = open();
+  broker::broker b{broker::limits{}};
+  EXPECT_TRUE(store->restore(b).empty());
+  EXPECT_EQ(b.retained().size(), 1u);
+  auto s = b.sessions().find("persistent");
+  ASSERT_TRUE(s);
+  auto sl = s->lock();
+  EXPECT_EQ(s->expiry_interval_, 3600u);
+  ASSERT_EQ(s->queue_.size(), 1u);
+  EXPECT_EQ(s->queue_.front().msg->payload, "queued");
+  ASSERT_EQ(s->inflight_.count(77), 1u);
+  EXPECT_EQ(s->inflight_.at(77).stage, broker::inflight_stage::awaiting_pubcomp);
+  EXPECT_TRUE(s->inbound_qos2_.contains(12));
+  EXPECT_EQ(s->next_seq_, 3u);
+  EXPECT_EQ(b.subscriptions().size(), 1u);
+}
+
+TEST_F(DurableStoreTest, SessionsThatExpiredWhileDownAreGoneAndTheirWillIsDue) {
+  {
+    auto store = open();
+    broker::broker b{broker::limits{}};
+    store->restore(b);
+    store->start();
+    store->save_session({"gone", 1, broker::wall_now_ms() - 5000, {}});
+    store->put_will("gone", *make_message("will/gone", "bye", mqtt::qos::at_most_once), broker::wall_now_ms() + 60000);
+    store->save_session({"kept", 60, broker::wall_now_ms(), {}});
+    store->stop();
+  }
+  auto store = open();
+  broker::broker b{broker::limits{}};
+  auto wills = store->restore(b);
+  ASSERT_EQ(wills.size(), 1u);  // the session ended before the will's delay: the will is due
+  EXPECT_EQ(wills[0]->topic, "will/gone");
+  EXPECT_FALSE(b.sessions().find("gone"));
+  EXPECT_TRUE(b.sessions().find("kept"));
+}
+
+TEST_F(DurableStoreTest, UnreadableRecordsStopTheStartNamingThePath) {
+  {
+    auto store = open();
+    broker::broker b{broker::limits{}};
+    store->restore(b);
+  }
+  {
+    // A session record from a format version this build does not know.
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(rocksdb::Options(), dir_.string(), &raw).ok());
+    ASSERT_TRUE(raw->Put(rocksdb::WriteOptions(), "Sfuture", "\x09junk").ok());
+    delete raw;
+  }
+  auto store = open();
+  broker::broker b{broker::limits{}};
+  try {
+    store->restore(b);
+    FAIL() << "started from an unreadable database";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find(dir_.string()), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("unreadable"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace edgemq::persistence

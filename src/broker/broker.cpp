@@ -126,8 +126,9 @@ void broker::reroute_shared(const session_ptr& leaving) {
       }
       auto& inflight = leaving->inflight_;
       for (auto it = inflight.begin(); it != inflight.end();) {
-        // Once PUBREC arrived the receiver owns a QoS 2 message: only unacknowledged ones move.
-        session* to = it->second.stage == inflight_stage::awaiting_ack ? movable(it->second.d) : nullptr;
+        // Unacknowledged QoS 1 messages move; a QoS 2 message once sent stays with its member,
+        // who gets it again on reconnect (MQTT-4.8.2-4, 4.8.2-5).
+        session* to = it->second.d.qos == mqtt::qos::at_least_once ? movable(it->second.d) : nullptr;
         if (to) {
           if (db && it->second.d.seq) db->erase_message(leaving->client_id(), it->second.d.seq);
           it->second.d.seq = 0;

@@ -89,13 +89,9 @@ void client_channel::resend_inflight() {
   for (auto it = session_->inflight_.begin(); it != session_->inflight_.end();) {
     auto& [id, m] = *it;
     if (m.stage == inflight_stage::awaiting_ack) {
-      if (m.d.msg->expired(now)) {  // an expired message is not re-sent either
-        bump(broker_.stats().dropped_expired);
-        if (auto* db = session_->durable(); db && m.d.seq) db->erase_message(client_id_, m.d.seq);
-        it = session_->inflight_.erase(it);
-        continue;
-      }
-      send_publish(head_of(m.d, id, true, now), m.d.msg);  // MQTT-4.4.0-1: re-sent with DUP
+      // Onward delivery has started: expiry no longer applies (MQTT-3.3.2-5 covers messages not
+      // yet sent), the flow is completed (MQTT-4.3.3-7, 4.4.0-1: re-sent with DUP).
+      send_publish(head_of(m.d, id, true, now), m.d.msg);
     } else {
       send(mqtt::pubrel{id, mqtt::reason_code::success, {}});
     }

@@ -11,6 +11,7 @@ void client_channel::on_publish(mqtt::publish& p) {
   if (static_cast<std::uint8_t>(p.qos) > static_cast<std::uint8_t>(lim.maximum_qos))
     return fail(mqtt::reason_code::qos_not_supported);  // MQTT-3.2.2-11
   if (p.retain && !lim.retain_available) return fail(mqtt::reason_code::retain_not_supported);  // MQTT-3.2.2-14
+  if (!p.props.subscription_identifiers.empty()) return fail(mqtt::reason_code::protocol_error);  // MQTT-3.3.4-6
 
   if (v5() && p.props.topic_alias) {
     const auto alias = *p.props.topic_alias;
@@ -94,7 +95,9 @@ void client_channel::send_ack(mqtt::packet ack, std::uint64_t ticket) {
   // earlier acknowledgement that still waits.
   if (!db || (deferred_acks_.empty() && (ticket == 0 || ticket <= db->committed()))) return send(ack);
   deferred_acks_.push_back({ticket, std::move(ack)});
-  if (ticket > db->committed()) db->notify_when_committed(ticket, self_);
+  // Registered unconditionally: the commit may land between the check above and here, and the
+  // store notifies at once when it has.
+  db->notify_when_committed(ticket, self_);
 }
 
 void client_channel::flush_deferred_acks() {

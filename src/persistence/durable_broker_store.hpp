@@ -1,7 +1,8 @@
 // broker::durable_store on RocksDB (database <data dir>/broker). Changes are queued by the
-// worker threads and written by one writer thread in atomic batches; with the `sync` policy each
-// batch is fsynced (group commit: everything queued meanwhile shares the fsync), with `batch`
-// the writer first waits up to batch_ms to gather more, with `none` nothing is fsynced.
+// worker threads and written by one writer thread in atomic batches. `sync`: each batch is
+// fsynced before its tickets count as committed (group commit: everything queued meanwhile shares
+// the fsync). `batch`: committed once in the WAL, which is fsynced every batch_ms (survives
+// kill -9; power loss can take the last batch_ms). `none`: never fsynced by us.
 #pragma once
 
 #include <atomic>

@@ -24,7 +24,9 @@ import time
 _HERE = os.path.dirname(os.path.abspath(__file__))
 _INTEGRATION = os.path.join(os.path.dirname(_HERE), "integration")
 if _INTEGRATION not in sys.path:
-    sys.path.insert(0, _INTEGRATION)
+    # Appended, not prepended: tests/integration has test modules too (test_will.py ...), and
+    # the modules of this directory must win any name clash.
+    sys.path.append(_INTEGRATION)
 
 from support import rawmqtt as raw  # noqa: E402
 from support.edgemq_harness import DaemonTestCase, EdgemqDaemon  # noqa: E402
@@ -317,6 +319,13 @@ class ConformanceCase(DaemonTestCase):
             self.assertEqual(got[0].type, CONNACK, "%s%r" % (msg + ": " if msg else "", got))
             self.assertIn(got[0].reason, reasons, "%s%r" % (msg + ": " if msg else "", got[0]))
         return got
+
+    def expectPacket(self, c, ptype, timeout=WAIT, msg=None):
+        """Like c.expect(ptype) but a missing packet is a test failure, not an error."""
+        try:
+            return c.expect(ptype, timeout)
+        except (TimeoutError, raw.Closed) as e:
+            raise self.failureException("%sno %s: %s" % (msg + ": " if msg else "", raw.NAMES[ptype], e)) from None
 
     def assertNoPublish(self, packets, msg=None):
         pubs = [p for p in packets if p.type == PUBLISH]

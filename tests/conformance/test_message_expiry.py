@@ -152,7 +152,7 @@ class MessageExpiryTest(ConformanceCase):
 
     def test_MQTT_4_3_3_7_no_expiry_once_the_publish_was_sent(self):
         again = self.resume(self.inflight_id)
-        p = again.expect(PUBLISH)
+        p = self.expectPacket(again, PUBLISH, msg="QoS 2 PUBLISH sent before it expired not re-sent on resume")
         self.assertEqual((p.payload, p.packet_id, p.dup), (b"in flight", self.inflight_first.packet_id, True))
 
     def test_MQTT_4_3_3_13_qos2_sequence_completed_after_expiry(self):

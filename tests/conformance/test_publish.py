@@ -280,8 +280,12 @@ class PublishTest(ConformanceCase):
         pub.publish(t + "/x", b"one", qos=1)
         pub.publish(t + "/x", b"marker", qos=0)
         got = c.publishes_until(b"marker")
-        self.assertEqual([(p.payload, p.qos) for p in got], [(b"two", 2), (b"one", 1)],
-                         "one copy per message, at the highest granted QoS (capped by the published QoS)")
+        for payload, expected in ((b"two", 2), (b"one", 1)):
+            copies = [p.qos for p in got if p.payload == payload]
+            self.assertTrue(copies, "%r not delivered" % payload)
+            self.assertEqual(max(copies), expected,
+                             "%r delivered at QoS %s; the highest granted QoS is 2 (capped by the published QoS)"
+                             % (payload, copies))
 
     def test_MQTT_3_3_4_3_overlapping_subscriptions_carry_their_identifiers(self):
         t = self.topic("ovlid")
@@ -289,9 +293,15 @@ class PublishTest(ConformanceCase):
         c.subscribe([(t + "/+", 1)], properties=[(P_SUBSCRIPTION_IDENTIFIER, 17)])
         c.subscribe([(t + "/#", 0)])  # no identifier
         c.subscribe([(t + "/a", 0)], properties=[(P_SUBSCRIPTION_IDENTIFIER, 2000)])
-        self.conn().publish(t + "/a", b"m", qos=1)
-        p = c.expect(PUBLISH)
-        self.assertEqual(sorted(p.props.get(P_SUBSCRIPTION_IDENTIFIER, [])), [17, 2000])
+        pub = self.conn()
+        pub.publish(t + "/a", b"m", qos=1)
+        pub.publish(t + "/a", b"marker", qos=0)
+        got = c.publishes_until(b"marker")
+        self.assertTrue(got)
+        ids = set()
+        for p in got:
+            ids.update(p.props.get(P_SUBSCRIPTION_IDENTIFIER, []))
+        self.assertEqual(ids, {17, 2000}, "identifiers sent for the message: %r" % [p.props for p in got])
 
     def test_MQTT_3_3_4_4_single_copy_has_all_identifiers(self):
         t = self.topic("allids")
@@ -302,7 +312,8 @@ class PublishTest(ConformanceCase):
         pub.publish(t + "/b/c", b"one copy", qos=1)
         pub.publish(t + "/b/c", b"marker", qos=0)
         got = c.publishes_until(b"marker")
-        self.assertEqual(len(got), 1, "a single copy: %r" % got)
+        if len(got) != 1:
+            self.skipTest("the server sent %d copies: the statement is about a single copy" % len(got))
         self.assertEqual(sorted(got[0].props.get(P_SUBSCRIPTION_IDENTIFIER, [])), [1001, 2001, 3001, 4001])
 
     def test_MQTT_3_3_4_6_client_publish_with_subscription_identifier(self):
@@ -310,8 +321,13 @@ class PublishTest(ConformanceCase):
         sub = self.subscriber([(t, 0)])
         c = self.conn()
         c.send(raw.publish(t, b"x", 1, 1, properties=[(P_SUBSCRIPTION_IDENTIFIER, 5)]))
-        got = self.assertDisconnected(c, {0x82, 0x81})
-        self.assertNotIn(PUBACK, [p.type for p in got])
+        first = c.recv()
+        if first.type == PUBACK:
+            delivered = sub.sync()
+            self.fail("PUBLISH carrying a Subscription Identifier accepted with PUBACK %#04x (subscriber got %r) "
+                      "instead of a Protocol Error (DISCONNECT 0x82)" % (first.reason, delivered))
+        c.stash.appendleft(first)
+        self.assertDisconnected(c, {0x82, 0x81})
 
 
 class InboundReceiveMaximumTest(ConformanceCase):

@@ -87,12 +87,15 @@ class TopicTest(ConformanceCase):
 
     def test_MQTT_4_7_2_1_wildcards_do_not_match_dollar_topics(self):
         t = self.topic("dollar")
-        names = ["$" + t + "/a", "$SYS/" + t]
-        got = self.deliveries(["#", "+/a", "+/" + t], names)
+        names = ["$" + t + "/a", "$" + t + "/b/c"]
+        # The server SHOULD (not MUST) keep clients from exchanging $ topics: first make sure
+        # this one lets them through to an explicit $ filter, or there is nothing to check.
+        if self.deliveries(["$" + t + "/#"], names) != names:
+            self.skipTest("the server does not deliver client-published $ topics")
+        got = self.deliveries(["#", "+/a", "+/b/#", "+/+/c"], names)
         self.assertEqual([n for n in got if n.startswith("$")], [], "a leading wildcard matched a $ topic")
-        with self.subTest("explicit $ filters do match"):
-            got = self.deliveries(["$" + t + "/#", "$SYS/+"], names)
-            self.assertEqual(got, names)
+        with self.subTest("a wildcard after a $ level matches"):
+            self.assertEqual(self.deliveries(["$" + t + "/+", "$" + t + "/b/+"], names), names)
 
     def test_MQTT_4_7_3_1_at_least_one_character(self):
         with self.subTest("empty Topic Filter"):

@@ -10,49 +10,10 @@ from support import rawmqtt
 from support.edgemq_harness import DaemonTestCase
 from support.statestore_client import (
     CONTENT_TYPE, ERR_ARITY, ERR_FT_SKEW, ERR_KEY_ZERO, ERR_MALFORMED_TS, ERR_MISSING_TS, ERR_QUOTA, ERR_SYNTAX,
-    ERR_TS_SKEW, ERR_UNKNOWN, NIL, NOT_APPLIED, NOTIFY_PREFIX, OK, REQUEST_TOPIC, StateStoreClient, err, format_hlc,
-    hlc_key, integer, now_ms, parse_hlc, resp_array)
+    ERR_TS_SKEW, ERR_UNKNOWN, NIL, NOT_APPLIED, NOTIFY_PREFIX, OK, REQUEST_TOPIC, StateStoreTestMixin, err, format_hlc,
+    hlc_key, now_ms, parse_hlc, resp_array)
 
 TEN_YEARS_MS = 10 * 365 * 24 * 3600 * 1000
-
-
-class StateStoreTestMixin:
-    """Client creation and the reply-envelope checks shared by the state store tests."""
-
-    def ss_client(self, **kw):
-        c = self.track(StateStoreClient(self.host, self.port, **kw))
-        c.connect()
-        return c
-
-    def key(self, stem="k"):
-        return self.unique(stem).encode()
-
-    def assertEnvelope(self, r, sent_correlation=None):
-        """What every reply must carry for SDK clients to accept it (1.2)."""
-        self.assertEqual(r.props.get("__stat"), "200", "reply without __stat=200: %r" % r)
-        self.assertIn(r.content_type, (None, CONTENT_TYPE), "content type must be absent or %s" % CONTENT_TYPE)
-        self.assertEqual(r.qos, 1, "replies are QoS 1")
-        if sent_correlation is not None:
-            self.assertEqual(r.correlation, sent_correlation)
-        if "__protVer" in r.props:
-            self.assertEqual(r.props["__protVer"].split(".")[0], "1")
-        if r.ts is not None:
-            parse_hlc(r.ts)  # must be a 3-part HLC, node id without ':'
-
-    def assertReply(self, r, payload, ts="any"):
-        """payload exactly; ts: 'any' (not checked), True (present), False (absent),
-        'newer' (present and greater than the request's __ts)."""
-        self.assertEnvelope(r)
-        self.assertEqual(r.payload, payload)
-        if ts is True:
-            self.assertIsNotNone(r.ts, "reply %r lacks __ts" % r.payload)
-        elif ts is False:
-            self.assertIsNone(r.ts, "reply %r must not carry __ts" % r.payload)
-        elif ts == "newer":
-            self.assertIsNotNone(r.ts, "reply %r lacks __ts" % r.payload)
-            self.assertGreater(hlc_key(r.ts), hlc_key(r.request_ts),
-                               "returned version %s is not greater than the request's __ts %s" % (r.ts, r.request_ts))
-        return r
 
 
 class StateStoreRepliesTest(StateStoreTestMixin, DaemonTestCase):
@@ -379,6 +340,43 @@ class StateStoreRequestValidationTest(StateStoreTestMixin, DaemonTestCase):
         self.assertIn(c.disconnect_rcs[0], (0x90, 7), "0x90, or paho's 'connection lost' when it skips the reason")
         other = self.ss_client()
         self.assertReply(other.get(k), NIL)
+
+    def test_mqtt311_request_is_not_executed(self):
+        # MQTT 3.1.1 has no response topic or correlation data: nothing to answer, not executed.
+        c = self.ss_client()
+        k = self.key()
+        raw = self.track(rawmqtt.RawClient(self.host, self.port, version=rawmqtt.V311))
+        raw.connect(self.unique("v311"))
+        raw.publish(REQUEST_TOPIC, resp_array(b"SET", k, b"v"), qos=1)
+        raw.ping()  # the broker has handled the PUBLISH
+        self.assertReply(c.get(k), NIL)
+
+    def test_request_through_a_topic_alias(self):
+        # A client may send the request topic once with a topic alias and then only the alias.
+        raw = self.track(rawmqtt.RawClient(self.host, self.port))
+        ack = raw.connect(self.unique("alias"))
+        if not ack.props.get(rawmqtt.P_TOPIC_ALIAS_MAXIMUM):
+            self.skipTest("the broker grants no topic aliases")
+        rt = self.unique("alias-reply")
+        raw.subscribe([(rt, 1)])
+        k = self.key()
+        answers = []
+        for i, topic in enumerate((REQUEST_TOPIC, "")):
+            corr = os.urandom(16)
+            p = [(rawmqtt.P_TOPIC_ALIAS, 1), (0x08, rt), (0x09, corr),
+                 (rawmqtt.P_USER_PROPERTY, ("__ts", format_hlc(now_ms(), i, "raw")))]
+            raw.send(rawmqtt.publish(topic, resp_array(b"SET", k, b"v%d" % i), qos=1, packet_id=10 + i, properties=p))
+            while True:
+                pkt = raw.recv()
+                if pkt.type == rawmqtt.PUBLISH:
+                    if pkt.qos:
+                        raw.send(rawmqtt.ack(rawmqtt.PUBACK, pkt.packet_id))
+                    self.assertEqual(pkt.props.get(0x09), corr)
+                    answers.append(pkt.payload)
+                    break
+        self.assertEqual(answers, [OK, OK])
+        c = self.ss_client()
+        self.assertReply(c.get(k), b"$2\r\nv1\r\n")
 
     def test_similar_but_allowed_response_topics_are_answered(self):
         c = self.ss_client()

@@ -20,6 +20,7 @@ import itertools
 import json
 import os
 import queue
+import socket
 import sys
 import threading
 import time
@@ -28,6 +29,7 @@ import uuid
 import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCodes
 
 SERVICE_ID = "FA9AE35F-2F64-47CD-9BFF-08E2B32A0FE8"
 REQUEST_TOPIC = "statestore/v1/%s/command/invoke" % SERVICE_ID
@@ -202,7 +204,7 @@ class StateStoreClient:
     """One MQTT 5 connection used as a state store client. Never reconnects by itself."""
 
     def __init__(self, host, port, client_id=None, clean=True, session_expiry=None, subscribe_response=True,
-                 subscribe_notifications=True, extra_subscriptions=(), keepalive=60):
+                 subscribe_notifications=True, extra_subscriptions=(), keepalive=60, will=None):
         self.host, self.port = host, port
         self.client_id = client_id or "ss-%d-%s" % (next(_ids), uuid.uuid4().hex[:8])
         self.clean = clean
@@ -219,6 +221,8 @@ class StateStoreClient:
         self.client.on_message = self._on_message
         self.client.on_subscribe = self._on_subscribe
         self.client.on_disconnect = self._on_disconnect
+        if will is not None:  # (topic, payload): QoS 1, no delay
+            self.client.will_set(will[0], will[1], 1, False)
         self._cv = threading.Condition()
         self._replies = {}          # correlation -> [Reply, ...] (every copy received)
         self._subacks = {}
@@ -266,6 +270,8 @@ class StateStoreClient:
             props = Properties(PacketTypes.CONNECT)
             props.SessionExpiryInterval = self.session_expiry
         self.client.connect(self.host, self.port, self.keepalive, clean_start=self.clean, properties=props)
+        # Without TCP_NODELAY, Nagle plus delayed ACKs add ~40 ms to every request/reply.
+        self.client.socket().setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if not self._loop_started:
             self.client.loop_start()
             self._loop_started = True
@@ -298,13 +304,30 @@ class StateStoreClient:
             raise AssertionError("%s: subscription to %r refused: %s" % (self.client_id, topic_filter, granted))
         return granted
 
-    def disconnect(self, timeout=TIMEOUT):
-        """A normal DISCONNECT; waits until paho reports the connection gone."""
-        self.client.disconnect()
+    def disconnect(self, timeout=TIMEOUT, with_will=False):
+        """A normal DISCONNECT (reason 0, or 0x04 'with will message'); waits until paho
+        reports the connection gone."""
+        if with_will:
+            self.client.disconnect(reasoncode=ReasonCodes(PacketTypes.DISCONNECT, identifier=0x04))
+        else:
+            self.client.disconnect()
         if not self.disconnected.wait(timeout):
             raise AssertionError("%s: not disconnected within %.1fs" % (self.client_id, timeout))
+        self.client.loop_stop()
+        self._loop_started = False
+
+    def drop(self):
+        """Closes the socket without DISCONNECT (an abnormal disconnection)."""
+        if self._loop_started:
+            self.client.loop_stop()
+            self._loop_started = False
+        sock = self.client.socket()
+        if sock is not None:
+            sock.close()
 
     def close(self):
+        if not self._loop_started:  # never connected, disconnected or dropped
+            return
         try:
             if self.client.is_connected():
                 self.client.disconnect()
@@ -403,6 +426,46 @@ class StateStoreClient:
                 out.append(self.notifications.get_nowait())
             except queue.Empty:
                 return out
+
+
+# ----------------------------------------------------------------------------- unittest
+class StateStoreTestMixin:
+    """Client creation and the reply-envelope checks shared by the state store tests."""
+
+    def ss_client(self, **kw):
+        c = self.track(StateStoreClient(self.host, self.port, **kw))
+        c.connect()
+        return c
+
+    def key(self, stem="k"):
+        return self.unique(stem).encode()
+
+    def assertEnvelope(self, r, sent_correlation=None):
+        """What every reply must carry for SDK clients to accept it (1.2)."""
+        self.assertEqual(r.props.get("__stat"), "200", "reply without __stat=200: %r" % r)
+        self.assertIn(r.content_type, (None, CONTENT_TYPE), "content type must be absent or %s" % CONTENT_TYPE)
+        self.assertEqual(r.qos, 1, "replies are QoS 1")
+        if sent_correlation is not None:
+            self.assertEqual(r.correlation, sent_correlation)
+        if "__protVer" in r.props:
+            self.assertEqual(r.props["__protVer"].split(".")[0], "1")
+        if r.ts is not None:
+            parse_hlc(r.ts)  # must be a 3-part HLC, node id without ':'
+
+    def assertReply(self, r, payload, ts="any"):
+        """payload exactly; ts: 'any' (not checked), True (present), False (absent),
+        'newer' (present and greater than the request's __ts)."""
+        self.assertEnvelope(r)
+        self.assertEqual(r.payload, payload)
+        if ts is True:
+            self.assertIsNotNone(r.ts, "reply %r lacks __ts" % r.payload)
+        elif ts is False:
+            self.assertIsNone(r.ts, "reply %r must not carry __ts" % r.payload)
+        elif ts == "newer":
+            self.assertIsNotNone(r.ts, "reply %r lacks __ts" % r.payload)
+            self.assertGreater(hlc_key(r.ts), hlc_key(r.request_ts),
+                               "returned version %s is not greater than the request's __ts %s" % (r.ts, r.request_ts))
+        return r
 
 
 # ----------------------------------------------------------------------------- daemon

@@ -148,9 +148,17 @@ class RetainTest(ConformanceCase):
         c.ack(p)
         pub.publish(t + "/live", b"before", qos=1)
         c.send(raw.subscribe(9, [(t + "/#", 1 | RH0)]))
+        # Wait for the SUBACK before publishing more: until then the replacement may not have been
+        # processed, and the marker could overtake the re-sent retained message.
+        got = []
+        while not got or got[-1].type != SUBACK:
+            p = c.recv()
+            if p.type == PUBLISH:
+                c.ack(p)
+            got.append(p)
         pub.publish(t + "/live", b"after", qos=1)
         pub.publish(t + "/live", b"marker", qos=1)
-        got = c.until_payload(b"marker")
+        got += c.until_payload(b"marker")
         pubs = [(p.payload, p.retain) for p in got if p.type == PUBLISH]
         self.assertIn((b"retained", True), pubs, "retained message re-sent on the replacing subscription")
         self.assertEqual([x for x in pubs if x[0] != b"retained"], [(b"before", False), (b"after", False)],

@@ -149,6 +149,7 @@ class PersistentSessionTest(DaemonTestCase):
             self.assertEqual(pub.publish(t, b"offline %d" % i, qos=1).reason, 0x00,
                              "an offline persistent session is a matching subscriber")
         pub.publish(t, b"qos0 offline", qos=0)
+        pub.ping()  # the QoS 0 publish has been routed (while the session was offline)
 
         c = self.track(raw.RawClient(self.host, self.port))
         ack = c.connect(cid, clean=False, properties=[(raw.P_SESSION_EXPIRY, 300)])

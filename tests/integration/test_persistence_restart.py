@@ -78,7 +78,8 @@ class RestartTestBase(unittest.TestCase):
 
     def resume(self, client_id, version=5, session_expiry=LONG_EXPIRY):
         """Reconnect a persistent session (clean start 0 / clean session 0)."""
-        return self.paho(client_id, version=version, clean=False, session_expiry=session_expiry if version == 5 else None)
+        return self.paho(client_id, version=version, clean=False,
+                         session_expiry=session_expiry if version == 5 else None)
 
     def raw(self, version=raw.V5):
         r = raw.RawClient(self.d.host, self.d.port, version)
@@ -274,7 +275,8 @@ class SessionRestartTest(RestartTestBase):
         pub.publish(u + "/rap", b"kept retain flag", qos=1, retain=True)  # Retain As Published
         got = s5.collect_until(u + "/rap")
         self.assertEqual([(m.topic, m.payload) for m in got],
-                         [(u + "/sid/live", b"live"), (u + "/nl", b"from another client"), (u + "/rap", b"kept retain flag")])
+                         [(u + "/sid/live", b"live"), (u + "/nl", b"from another client"),
+                          (u + "/rap", b"kept retain flag")])
         live, nl, rap = got
         self.assertEqual(live.qos, 1, "the subscription's maximum QoS survives")
         self.assertEqual(prop(live, "SubscriptionIdentifier"), [42])
@@ -385,7 +387,8 @@ class SessionRestartTest(RestartTestBase):
         s = self.resume("mexp-sub")
         self.assertTrue(s.session_present, "session present = 1 after the restart")
         got = self.until_marker(s, u + "/marker")
-        self.assertEqual([(m.topic, m.payload) for m in got], [(u + "/long", b"long-lived"), (u + "/none", b"no expiry")],
+        self.assertEqual([(m.topic, m.payload) for m in got],
+                         [(u + "/long", b"long-lived"), (u + "/none", b"no expiry")],
                          "a queued message whose expiry passed while the daemon was down is not delivered")
         remaining = prop(got[0], "MessageExpiryInterval")
         self.assertIsNotNone(remaining)

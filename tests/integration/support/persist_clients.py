@@ -135,6 +135,7 @@ class TrackingPublisher:
         self.host, self.port = host, port
         self.hooks_ok = True
         self._lock = threading.Lock()  # never held while calling into paho (paho calls us under its locks)
+        self._cond = threading.Condition(self._lock)
         self.sent = {}  # mid -> (qos, payload)
         self.completed = set()  # mids for which on_publish fired
         self.acks = {}  # (kind, mid) -> reason code
@@ -153,8 +154,14 @@ class TrackingPublisher:
         self.disconnected.set()
 
     def _on_publish(self, client, userdata, mid):
-        with self._lock:
+        with self._cond:
             self.completed.add(mid)
+            self._cond.notify_all()
+
+    def wait_completed(self, count, timeout):
+        """Wait until on_publish fired for `count` messages. Returns whether it did."""
+        with self._cond:
+            return self._cond.wait_for(lambda: len(self.completed) >= count, timeout)
 
     def _note(self, kind, mid, reason):
         with self._lock:

@@ -3,7 +3,7 @@
 # durability policy, and with persistence off, at 1 and 16 publishers. A benchmark, not a test.
 #   scripts/bench-persistence.sh [seconds-per-run]
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 SECS=${1:-5}
 BUILD=${BUILD_DIR:-build}
 cmake --build "$BUILD" -j2 --target edgemq edgemq-publish-bench >/dev/null

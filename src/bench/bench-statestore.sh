@@ -4,7 +4,7 @@
 # for scale. A benchmark, not a test: numbers depend on the machine.
 #   scripts/bench-statestore.sh [seconds-per-run]
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 SECS=${1:-5}
 BUILD=${BUILD_DIR:-build}
 command -v redis-server >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server redis-tools >/dev/null

@@ -3,7 +3,7 @@
 # written straight into the database, then the time from exec to the ready line, and RSS.
 #   scripts/bench-restart.sh [sessions] [retained]
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 N=${1:-100000}
 M=${2:-1000000}
 BUILD=${BUILD_DIR:-build}

@@ -1,0 +1,207 @@
+#!/usr/bin/python3
+"""Side-by-side benchmark: edgemq and Debian's mosquitto on loopback, the same edgemq-bench
+scenarios against both in one run, alternating, several repetitions. Prints medians, the
+edgemq/mosquitto ratios, messages per broker CPU-second (from /proc), broker syscalls per
+delivered message (strace -c on a separate short run), and RSS per idle connection.
+
+    src/bench/compare.py [--reps 3] [--duration 5] [--quick] [--syscalls]
+
+A benchmark, not a test. Installs mosquitto (Debian package) if it is missing."""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.environ.get("BUILD_DIR", os.path.join(ROOT, "build"))
+EDGEMQ = os.path.join(BUILD, "src", "app", "edgemq")
+BENCH = os.path.join(BUILD, "src", "bench", "edgemq-bench")
+TICK = os.sysconf("SC_CLK_TCK")
+
+SCENARIOS = [
+    ("pairs x100 QoS0", ["-s", "pairs", "-n", "100", "-q", "0"]),
+    ("pairs x100 QoS1", ["-s", "pairs", "-n", "100", "-q", "1"]),
+    ("pairs x1000 QoS0", ["-s", "pairs", "-n", "1000", "-q", "0"]),
+    ("pairs x1000 QoS1", ["-s", "pairs", "-n", "1000", "-q", "1"]),
+    ("pairs x100 QoS0 1KiB", ["-s", "pairs", "-n", "100", "-q", "0", "--payload", "1024"]),
+    ("fanout 1->1000 QoS0", ["-s", "fanout", "-n", "1000", "-q", "0"]),
+    ("fanin 1000->1 QoS0", ["-s", "fanin", "-n", "1000", "-q", "0"]),
+    ("latency 1000/s", ["-s", "latency", "--rate", "1000"]),
+    ("pairs x100 20k/s", ["-s", "pairs", "-n", "100", "-q", "0", "--rate", "200"]),
+]
+
+
+def cpu_ticks(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+def rss_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+class Broker:
+    def __init__(self, name, tmp):
+        self.name, self.tmp = name, tmp
+        self.proc = None
+        self.port = None
+
+    def start(self):
+        if self.name == "edgemq":
+            cfg = os.path.join(self.tmp, "edgemq.json")
+            with open(cfg, "w") as f:
+                json.dump({"log_level": "warn", "statestore": {"enabled": False},
+                           "queue": {"max_messages": 100000}}, f)
+            data = tempfile.mkdtemp(dir=self.tmp)
+            self.proc = subprocess.Popen([EDGEMQ, "--listen", "127.0.0.1:0", "--data-dir", data, "--config", cfg,
+                                          "--log-level", "info"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                         text=True)
+            deadline = time.time() + 30
+            for line in self.proc.stdout:
+                m = re.search(r"ready: MQTT on [0-9.]+:(\d+)", line)
+                if m:
+                    self.port = int(m.group(1))
+                    break
+                if time.time() > deadline:
+                    raise RuntimeError("edgemq did not start")
+            subprocess.Popen(["cat"], stdin=self.proc.stdout, stdout=subprocess.DEVNULL)
+        else:
+            import socket
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+            s.close()
+            conf = os.path.join(self.tmp, "mosquitto.conf")
+            with open(conf, "w") as f:
+                f.write("listener %d 127.0.0.1\nallow_anonymous true\nmax_queued_messages 100000\n"
+                        "max_inflight_messages 100\n" % self.port)
+            self.proc = subprocess.Popen(["mosquitto", "-c", conf], stdout=subprocess.DEVNULL,
+                                         stderr=subprocess.DEVNULL)
+            import socket
+            for _ in range(200):
+                try:
+                    socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                    break
+                except OSError:
+                    time.sleep(0.05)
+        return self
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+def run_bench(broker, args, duration):
+    before = cpu_ticks(broker.proc.pid)
+    r = subprocess.run([BENCH, "-p", str(broker.port), "-d", str(duration)] + args, capture_output=True, text=True,
+                       timeout=duration + 300)
+    after = cpu_ticks(broker.proc.pid)
+    line = r.stdout.strip().splitlines()[-1] if r.stdout.strip() else "{}"
+    res = json.loads(line)
+    res["broker_cpu_s"] = (after - before) / TICK
+    return res
+
+
+def syscalls_per_message(broker, args):
+    """strace -c -f on the broker during a short run: total syscalls / delivered messages."""
+    out = os.path.join(broker.tmp, "strace-%s.txt" % broker.name)
+    st = subprocess.Popen(["strace", "-c", "-f", "-p", str(broker.proc.pid), "-o", out], stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL)
+    time.sleep(1.0)
+    res = json.loads(subprocess.run([BENCH, "-p", str(broker.port), "-d", "3"] + args, capture_output=True,
+                                    text=True).stdout.strip().splitlines()[-1])
+    st.send_signal(signal.SIGINT)
+    st.wait()
+    total = 0
+    with open(out) as f:
+        for line in f:
+            if line.strip().endswith("total"):
+                total = int(line.split()[2])
+    return total / max(1, res.get("delivered", 1)), res
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--duration", type=float, default=5)
+    ap.add_argument("--quick", action="store_true", help="first three scenarios only")
+    ap.add_argument("--syscalls", action="store_true", help="also measure syscalls per message (strace)")
+    ap.add_argument("--conns", type=int, default=10000, help="idle connections for the memory measurement")
+    a = ap.parse_args()
+    if not shutil.which("mosquitto"):
+        subprocess.run(["apt-get", "install", "-y", "-qq", "mosquitto"], check=True)
+    subprocess.run(["cmake", "--build", BUILD, "-j2", "--target", "edgemq", "edgemq-bench"], check=True,
+                   stdout=subprocess.DEVNULL)
+    tmp = tempfile.mkdtemp(prefix="edgemq-compare-")
+    brokers = {n: Broker(n, tmp).start() for n in ("edgemq", "mosquitto")}
+    scenarios = SCENARIOS[:3] if a.quick else SCENARIOS
+    results = {name: {"edgemq": [], "mosquitto": []} for name, _ in scenarios}
+    try:
+        for rep in range(a.reps):
+            for name, args in scenarios:
+                for b in (("edgemq", "mosquitto") if rep % 2 == 0 else ("mosquitto", "edgemq")):
+                    r = run_bench(brokers[b], args, a.duration)
+                    results[name][b].append(r)
+                    print("rep %d %-22s %-9s %9.0f msg/s p50 %6d us p99 %6d us broker cpu %.2f s" % (
+                        rep, name, b, r.get("msg_per_s", 0), r.get("p50_us", 0), r.get("p99_us", 0),
+                        r["broker_cpu_s"]), file=sys.stderr)
+        print("\n| scenario | edgemq msg/s | mosquitto msg/s | ratio | edgemq msg/CPU-s | mosquitto msg/CPU-s | ratio |"
+              " edgemq p50/p99 us | mosquitto p50/p99 us |")
+        print("|---|---|---|---|---|---|---|---|---|")
+        for name, _ in scenarios:
+            row = []
+            for b in ("edgemq", "mosquitto"):
+                rs = results[name][b]
+                rate = statistics.median(r.get("msg_per_s", 0) for r in rs)
+                per_cpu = statistics.median(r.get("delivered", 0) / max(r["broker_cpu_s"], 1e-3) for r in rs)
+                p50 = statistics.median(r.get("p50_us", 0) for r in rs)
+                p99 = statistics.median(r.get("p99_us", 0) for r in rs)
+                row.append((rate, per_cpu, p50, p99))
+            (er, ec, e50, e99), (mr, mc, m50, m99) = row
+            print("| %s | %.0f | %.0f | %.1fx | %.0f | %.0f | %.1fx | %d/%d | %d/%d |" % (
+                name, er, mr, er / max(mr, 1), ec, mc, ec / max(mc, 1), e50, e99, m50, m99))
+        if a.syscalls:
+            print("\n| scenario | edgemq syscalls/msg | mosquitto syscalls/msg |\n|---|---|---|")
+            for name, args in (("pairs x100 QoS0", SCENARIOS[0][1]), ("pairs x100 QoS1", SCENARIOS[1][1])):
+                e, _ = syscalls_per_message(brokers["edgemq"], args)
+                m, _ = syscalls_per_message(brokers["mosquitto"], args)
+                print("| %s | %.2f | %.2f |" % (name, e, m))
+        print("\n| idle connections | broker | connect rate /s | RSS per connection |\n|---|---|---|---|")
+        for b in ("edgemq", "mosquitto"):
+            pid = brokers[b].proc.pid
+            base = rss_kb(pid)
+            p = subprocess.Popen([BENCH, "-p", str(brokers[b].port), "-s", "conns", "-n", str(a.conns), "-d", "5",
+                                  "--connect-rate", "0"], stdout=subprocess.PIPE, text=True)
+            # Sample RSS while the connections are held (the bench holds them for 5 s after set-up).
+            peak = base
+            while p.poll() is None:
+                peak = max(peak, rss_kb(pid))
+                time.sleep(0.2)
+            out = json.loads(p.stdout.read().strip().splitlines()[-1])
+            print("| %d | %s | %.0f | %.0f B |" % (out.get("connections", 0), b, out.get("connect_rate", 0),
+                                                  (peak - base) * 1024.0 / max(1, out.get("connections", 1))))
+    finally:
+        for b in brokers.values():
+            b.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

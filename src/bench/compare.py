@@ -132,8 +132,8 @@ def syscalls_per_message(broker, args):
     total = 0
     with open(out) as f:
         for line in f:
-            if line.strip().endswith("total"):
-                total = int(line.split()[2])
+            if line.strip().endswith("total"):  # "100.00  secs  usecs/call  calls  [errors]  total"
+                total = int(line.split()[3])
     return total / max(1, res.get("delivered", 1)), res
 
 
@@ -185,6 +185,8 @@ def main():
                 print("| %s | %.2f | %.2f |" % (name, e, m))
         print("\n| idle connections | broker | connect rate /s | RSS per connection |\n|---|---|---|---|")
         for b in ("edgemq", "mosquitto"):
+            brokers[b].stop()  # a fresh broker: memory freed by earlier runs would hide the growth
+            brokers[b] = Broker(b, tmp).start()
             pid = brokers[b].proc.pid
             base = rss_kb(pid)
             p = subprocess.Popen([BENCH, "-p", str(brokers[b].port), "-s", "conns", "-n", str(a.conns), "-d", "5",

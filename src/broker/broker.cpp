@@ -111,19 +111,16 @@ void broker::reroute_shared(const session_ptr& leaving) {
         const subscriber* m = pick_member(*d.share, leaving.get());
         return m && m->s->online() ? m->s : nullptr;
       };
-      auto& q = leaving->queue_;
       auto* db = leaving->durable();
-      for (auto it = q.begin(); it != q.end();) {
-        if (session* to = movable(*it)) {
-          leaving->queued_bytes_ -= it->msg->payload.size() + it->msg->topic.size();
-          if (db && it->seq) db->erase_message(leaving->client_id(), it->seq);
-          it->seq = 0;
-          moves.emplace_back(to, std::move(*it));
-          it = q.erase(it);
-        } else {
-          ++it;
-        }
-      }
+      session* target = nullptr;  // chosen by the keep test, used by the take that follows it
+      leaving->queue_.partition([&](delivery& d) { return (target = movable(d)) == nullptr; },
+                  [&](delivery&& d) {
+                    session* to = target;
+                    leaving->queued_bytes_ -= d.msg->payload.size() + d.msg->topic.size();
+                    if (db && d.seq) db->erase_message(leaving->client_id(), d.seq);
+                    d.seq = 0;
+                    moves.emplace_back(to, std::move(d));
+                  });
       auto& inflight = leaving->inflight_;
       for (auto it = inflight.begin(); it != inflight.end();) {
         // Unacknowledged QoS 1 messages move; a QoS 2 message once sent stays with its member,

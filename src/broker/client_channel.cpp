@@ -156,23 +156,24 @@ std::chrono::milliseconds client_channel::keep_alive_remaining(clock::time_point
   return std::max(left, std::chrono::milliseconds(1)) + std::chrono::milliseconds(1);
 }
 
-std::string& client_channel::tail() {
-  if (out_.empty() || out_.back().body) out_.emplace_back();
-  return out_.back().head;
+void client_channel::begin_chunk() {
+  if (out_.empty() || out_.back().body) out_.push_back({out_heads_.size(), out_heads_.size(), nullptr});
 }
 
 void client_channel::send(const mqtt::packet& p) {
-  std::string& t = tail();
-  const auto before = t.size();
-  mqtt::encode(p, version_, t);
-  out_bytes_ += t.size() - before;
+  begin_chunk();
+  const auto before = out_heads_.size();
+  mqtt::encode(p, version_, out_heads_);
+  out_.back().head_end = out_heads_.size();
+  out_bytes_ += out_heads_.size() - before;
 }
 
 void client_channel::send_publish(const mqtt::publish_head& h, const message_ptr& body) {
-  std::string& t = tail();
-  const auto before = t.size();
-  mqtt::encode_publish_head(h, version_, t);
-  out_bytes_ += t.size() - before + body->payload.size();
+  begin_chunk();
+  const auto before = out_heads_.size();
+  mqtt::encode_publish_head(h, version_, out_heads_);
+  out_.back().head_end = out_heads_.size();
+  out_bytes_ += out_heads_.size() - before + body->payload.size();
   if (!body->payload.empty()) out_.back().body = body;
 }
 

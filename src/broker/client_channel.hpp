@@ -24,10 +24,12 @@ class logger;
 
 namespace edgemq::broker {
 
-// One contiguous piece of output: encoded bytes, then optionally a shared payload.
+// One piece of output: a range of the output's head buffer (encoded packets), then optionally a
+// shared payload. All heads of a wake-up share one buffer, so steady traffic allocates nothing.
 struct out_chunk {
-  std::string head;
-  message_ptr body;  // its payload follows `head` on the wire
+  std::size_t head_begin = 0;
+  std::size_t head_end = 0;
+  message_ptr body;  // its payload follows the head bytes on the wire
 };
 
 class client_channel {
@@ -56,9 +58,15 @@ class client_channel {
   const std::string& client_id() const noexcept { return client_id_; }
   mqtt::protocol_version version() const noexcept { return version_; }
 
-  std::vector<out_chunk>& output() noexcept { return out_; }
+  bool has_output() const noexcept { return !out_.empty(); }
   std::size_t output_bytes() const noexcept { return out_bytes_; }
-  void output_taken() noexcept { out_bytes_ = 0; }
+  // Hands the pending output to the writer: `heads` and `chunks` must be empty and are swapped
+  // with the channel's (so their capacity is reused on the next wake-up).
+  void take_output(std::string& heads, std::vector<out_chunk>& chunks) noexcept {
+    heads.swap(out_heads_);
+    chunks.swap(out_);
+    out_bytes_ = 0;
+  }
 
  private:
   enum class state : std::uint8_t { awaiting_connect, authenticating, connected, closed };
@@ -85,7 +93,7 @@ class client_channel {
   void fail(mqtt::reason_code rc);
   void send(const mqtt::packet& p);
   void send_publish(const mqtt::publish_head& h, const message_ptr& body);
-  std::string& tail();  // the head buffer new bytes are appended to
+  void begin_chunk();  // makes sure the last chunk can take more head bytes
   bool v5() const noexcept { return version_ == mqtt::protocol_version::v5; }
 
   broker& broker_;
@@ -119,6 +127,7 @@ class client_channel {
   void save_subscriptions();
   std::string partial_;  // an incomplete frame carried to the next read; empty when idle
   const std::uint64_t connection_id_;
+  std::string out_heads_;
   std::vector<out_chunk> out_;
   std::size_t out_bytes_ = 0;
 };

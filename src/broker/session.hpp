@@ -13,6 +13,7 @@
 #include <unordered_set>
 
 #include "broker/counters.hpp"
+#include "broker/delivery_queue.hpp"
 #include "broker/durable_store.hpp"
 #include "broker/limits.hpp"
 #include "broker/link.hpp"
@@ -50,7 +51,7 @@ class session {
   // --- guarded by lock() ---
   std::shared_ptr<link> link_;
   bool notified_ = false;
-  std::deque<delivery> queue_;
+  delivery_queue queue_;
   std::size_t queued_bytes_ = 0;
   std::map<std::uint16_t, inflight_message> inflight_;
   std::uint16_t next_packet_id_ = 1;

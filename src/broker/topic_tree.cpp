@@ -123,12 +123,12 @@ bool topic_tree::unsubscribe(std::string_view full_filter, const session* s) {
 
 namespace {
 
-using visit_fn = std::function<void(const subscriber&)>;
-using group_fn = std::function<void(const std::shared_ptr<share_group>&)>;
+using visit_fn = function_ref<void(const subscriber&)>;
+using group_fn = function_ref<void(const std::shared_ptr<share_group>&)>;
 
 struct visitors {
-  const visit_fn& sub;
-  const group_fn& group;
+  visit_fn sub;
+  group_fn group;
 };
 
 template <class Node>
@@ -160,8 +160,8 @@ void match_from(const Node* n, std::string_view rest, bool at_end, const visitor
 
 }  // namespace
 
-void topic_tree::match(std::string_view topic, const visit_fn& visit_sub, const group_fn& visit_group,
-                       const std::function<void()>& done) const {
+void topic_tree::match(std::string_view topic, visit_fn visit_sub, group_fn visit_group,
+                       function_ref<void()> done) const {
   std::shared_lock g(mu_);
   const visitors visit{visit_sub, visit_group};
   const bool dollar = !topic.empty() && topic.front() == '$';

@@ -13,6 +13,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "broker/function_ref.hpp"
 #include "broker/session.hpp"
 
 namespace edgemq::broker {
@@ -50,9 +51,9 @@ class topic_tree {
   // Calls `visit` for every ordinary subscription matching `topic` and `visit_group` for every
   // matching share group, then `done`, all with the shared lock held (so the sessions seen stay
   // alive until `done` returns). None may call back into the tree.
-  void match(std::string_view topic, const std::function<void(const subscriber&)>& visit,
-             const std::function<void(const std::shared_ptr<share_group>&)>& visit_group = {},
-             const std::function<void()>& done = {}) const;
+  void match(std::string_view topic, function_ref<void(const subscriber&)> visit,
+             function_ref<void(const std::shared_ptr<share_group>&)> visit_group = {},
+             function_ref<void()> done = {}) const;
 
   // Runs `f` with the shared lock held (for work on share groups outside a match).
   void with_shared_lock(const std::function<void()>& f) const;

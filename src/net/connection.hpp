@@ -104,16 +104,14 @@ class basic_connection final : public broker::link,
 
   void flush() {
     if (writing_ || finished_) return;
-    auto& out = channel_->output();
-    if (out.empty()) {
+    if (!channel_->has_output()) {
       if (channel_->closing()) finish();
       return;
     }
-    writing_chunks_.swap(out);
-    channel_->output_taken();
+    channel_->take_output(writing_heads_, writing_chunks_);
     buffers_.clear();
     for (const auto& c : writing_chunks_) {
-      buffers_.emplace_back(c.head.data(), c.head.size());
+      if (c.head_end > c.head_begin) buffers_.emplace_back(writing_heads_.data() + c.head_begin, c.head_end - c.head_begin);
       if (c.body) buffers_.emplace_back(c.body->payload.data(), c.body->payload.size());
     }
     writing_ = true;
@@ -121,6 +119,10 @@ class basic_connection final : public broker::link,
       self->writing_ = false;
       self->writing_chunks_.clear();
       self->buffers_.clear();
+      // Keep the buffer for the next wake-up, unless a burst made it large (idle connections
+      // should hold little).
+      if (self->writing_heads_.capacity() > 64 * 1024) std::string().swap(self->writing_heads_);
+      else self->writing_heads_.clear();
       if (ec) return self->finish();
       if (self->finished_) return;
       self->channel_->pull();
@@ -177,6 +179,7 @@ class basic_connection final : public broker::link,
   std::unique_ptr<broker::client_channel> channel_;
   asio::steady_timer timer_;
   std::unique_ptr<asio::steady_timer> paused_timer_;
+  std::string writing_heads_;
   std::vector<broker::out_chunk> writing_chunks_;
   std::vector<asio::const_buffer> buffers_;
   bool writing_ = false;

@@ -49,13 +49,13 @@ struct client {
       l->notified = 0;
       ch.pull();
     }
-    std::string wire;
-    for (auto& c : ch.output()) {
-      wire += c.head;
+    std::string wire, heads;
+    std::vector<out_chunk> chunks;
+    ch.take_output(heads, chunks);
+    for (auto& c : chunks) {
+      wire += heads.substr(c.head_begin, c.head_end - c.head_begin);
       if (c.body) wire += c.body->payload;
     }
-    ch.output().clear();
-    ch.output_taken();
     std::span<const std::uint8_t> rest(reinterpret_cast<const std::uint8_t*>(wire.data()), wire.size());
     while (!rest.empty()) {
       auto f = m::parse_frame(rest, 1 << 20);

@@ -4,7 +4,7 @@
 set -euo pipefail
 BUILD_PKGS=(cmake g++ make ccache pkg-config
   libboost1.81-dev libboost-system1.81-dev libssl-dev libspdlog-dev nlohmann-json3-dev
-  librocksdb-dev libcli11-dev)
+  librocksdb-dev libcli11-dev libbenchmark-dev)
 TEST_PKGS=(libgtest-dev libgmock-dev mosquitto-clients python3-paho-mqtt python3)
 want=("${BUILD_PKGS[@]}")
 [ "${1:-}" = "--test" ] && want+=("${TEST_PKGS[@]}")

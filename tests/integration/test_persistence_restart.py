@@ -450,7 +450,10 @@ class SessionRestartTest(RestartTestBase):
         for cid, (r, version) in subs.items():
             got, _ = self.raw_until(r, b"end")  # completes every flow: PUBACK, PUBREC/PUBREL/PUBCOMP
             self.assertEqual({p.payload for p in got if p.type == raw.PUBLISH}, payloads, cid)
-            r.disconnect()
+            # DISCONNECT, then wait for the server to close: it has then processed every
+            # acknowledgement sent before (a stop could otherwise overtake the last PUBCOMP).
+            r.send(raw.disconnect(version=version))
+            self.assertEqual(r.read_until_closed(5.0), [], cid)
         self.fence(sig)
 
         self.restart(sig)

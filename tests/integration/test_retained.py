@@ -51,6 +51,9 @@ class RetainedTest(DaemonTestCase):
         self.assertEqual(self.retained_for(t), [], "an empty retained payload must clear the topic")
         # and a new value can be set again afterwards
         pub.publish(t, b"back", qos=0, retain=True)
+        # QoS 0 has no acknowledgement: a QoS 1 publish on the same connection, acknowledged
+        # after it, proves the retained message was processed before the next client subscribes.
+        pub.publish(self.unique("sync"), b"", qos=1)
         self.assertEqual([m.payload for m in self.retained_for(t)], [b"back"])
 
     def test_clearing_message_reaches_current_subscribers(self):
@@ -120,7 +123,11 @@ class RetainedTest(DaemonTestCase):
 
     def test_retain_handling_options(self):
         t = self.unique("r")
-        self.client().publish(t, b"stored", qos=0, retain=True)
+        pub = self.client()
+        pub.publish(t, b"stored", qos=0, retain=True)
+        # Processed before anything below (acknowledged after it on the same connection):
+        # otherwise it could reach the first subscription as a live, non-retained message.
+        pub.publish(self.unique("sync"), b"", qos=1)
         c = self.track(raw.RawClient(self.host, self.port))
         c.connect(self.unique("rh"))
         marker = self.unique("marker")

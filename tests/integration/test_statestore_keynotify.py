@@ -217,12 +217,18 @@ class KeyNotifyTest(KeyNotifyTestBase):
     def test_takeover_drops_watches(self):
         # A second connection with the same client id takes the session over: the watch
         # registered over the first connection ends with it.
-        w = self.watcher(clean=False, session_expiry=300)
+        # The first connection has a will (published at the takeover): seeing it tells us the
+        # broker has finished with that connection (and told the store) before the write is
+        # made; its DISCONNECT 0x8E alone is sent before that.
         a = self.ss_client()
+        will_topic = self.unique("will")
+        a.subscribe(will_topic, 1)
+        w = self.watcher(clean=False, session_expiry=300, will=(will_topic, b"gone"))
         k = self.key()
         w.keynotify(k)
         w2 = self.ss_client(client_id=w.client_id, clean=False, session_expiry=300, subscribe_notifications=False)
         self.assertTrue(w.disconnected.wait(5), "the first connection was taken over")
+        self.assertEqual(a.other.get(timeout=5).topic, will_topic)
         a.set(k, b"v")
         self.assertNoNotification(w2)
         # registering over the new connection works, once
@@ -261,14 +267,15 @@ class ExpiryTest(KeyNotifyTestBase):
 
     def test_nex_renewal_extends_the_lease(self):
         # Renewing a lease (SET NEX PX with the same value) moves its deadline; a second key
-        # expiring at 600 ms serves as the clock.
+        # expiring at 2 s serves as the clock. (The renewal must come within the first lease,
+        # two round trips: 1 s leaves room for a loaded machine.)
         w = self.watcher()
         a = self.ss_client()
         lease, clock = self.key("lease"), self.key("clock")
         w.keynotify(lease)
         w.keynotify(clock)
-        self.assertReply(a.set(lease, b"holder", nex=True, px=300), OK)
-        self.assertReply(a.set(clock, b"tick", px=600), OK)
+        self.assertReply(a.set(lease, b"holder", nex=True, px=1000), OK)
+        self.assertReply(a.set(clock, b"tick", px=2000), OK)
         self.assertReply(a.set(lease, b"holder", nex=True, px=10000), OK)  # renew
         seen = []
         while True:
@@ -287,7 +294,7 @@ class ExpiryTest(KeyNotifyTestBase):
         a = self.ss_client()
         lock = self.key("lock")
         w.keynotify(lock)
-        first = self.assertReply(a.set(lock, b"client1", nex=True, px=250), OK)
+        first = self.assertReply(a.set(lock, b"client1", nex=True, px=1000), OK)  # long enough to see it held
         self.assertReply(w.set(lock, b"client2", nex=True, px=5000), b":-1\r\n")
         while w.next_notification(timeout=5).payload != NOTIFY_DELETE:
             pass

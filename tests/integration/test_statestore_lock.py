@@ -121,7 +121,9 @@ class LeasedLockTest(StateStoreTestMixin, DaemonTestCase):
         a, b = self.ss_client(), self.ss_client()
         lock, data = self.unique("lease"), self.unique("data")
         self.assertReply(b.keynotify(lock), OK)  # registered before trying
-        token_a = self.assertReply(a.set(lock, a.client_id, nex=True, px=300), OK).ts
+        # A lease long enough for the next two requests (B must still find it held), short
+        # enough to expire while A stalls.
+        token_a = self.assertReply(a.set(lock, a.client_id, nex=True, px=1500), OK).ts
         self.assertReply(a.set(data, b"from-a", ft=token_a), OK)
         self.assertReply(b.set(lock, b.client_id, nex=True, px=5000), b":-1\r\n", ts=True)
         while True:

@@ -1,0 +1,55 @@
+"""edgemq-bench runs its scenarios correctly against the real daemon (a short smoke run of the
+load generator: the benchmarks themselves are not tests)."""
+
+import json
+import os
+import subprocess
+import unittest
+
+from support.edgemq_harness import DaemonTestCase
+
+BENCH = os.environ.get("EDGEMQ_BENCH", "/work/main/build/src/bench/edgemq-bench")
+
+
+class BenchToolTest(DaemonTestCase):
+    def bench(self, *args):
+        r = subprocess.run([BENCH, "-p", str(self.port), "-d", "1"] + list(args), capture_output=True, text=True,
+                           timeout=60)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        return json.loads(r.stdout.strip().splitlines()[-1])
+
+    def test_pairs_qos0_and_qos1_deliver_what_was_sent(self):
+        for q in ("0", "1", "2"):
+            with self.subTest(qos=q):
+                out = self.bench("-s", "pairs", "-n", "5", "-q", q)
+                self.assertEqual(out["errors"], 0)
+                self.assertGreater(out["delivered"], 100)
+                self.assertLessEqual(out["delivered"], out["sent"])
+                self.assertLessEqual(out["p50_us"], out["p99_us"])
+
+    def test_fanout_delivers_to_every_subscriber(self):
+        out = self.bench("-s", "fanout", "-n", "10", "--rate", "100")
+        self.assertEqual(out["errors"], 0)
+        # each of the ~100 messages reaches all 10 subscribers (the last ones may be in flight)
+        self.assertGreaterEqual(out["delivered"], (out["sent"] - 5) * 10)
+        self.assertLessEqual(out["delivered"], out["sent"] * 10)
+
+    def test_fanin_and_v311(self):
+        out = self.bench("-s", "fanin", "-n", "10", "-V", "4", "-q", "1")
+        self.assertEqual(out["errors"], 0)
+        self.assertGreater(out["delivered"], 100)
+
+    def test_latency_rate_is_honoured(self):
+        out = self.bench("-s", "latency", "--rate", "200")
+        self.assertEqual(out["errors"], 0)
+        self.assertTrue(150 <= out["delivered"] <= 220, out)
+
+    def test_conns_holds_connections(self):
+        r = subprocess.run([BENCH, "-p", str(self.port), "-s", "conns", "-n", "50", "-d", "0.2"], capture_output=True,
+                           text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(json.loads(r.stdout.strip().splitlines()[-1])["connections"], 50)
+
+
+if __name__ == "__main__":
+    unittest.main()

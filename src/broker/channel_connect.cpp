@@ -67,7 +67,7 @@ void client_channel::on_connect(mqtt::connect& c) {
     auth_ = broker_.authenticators().create(auth_method_);
     if (!auth_) return refuse(mqtt::reason_code::bad_authentication_method);  // MQTT 4.12: unknown method
     const auto step = auth_->start(c.client_id, c.props.authentication_data);
-    pending_connect_ = std::move(c);
+    pending_connect_ = std::make_unique<mqtt::connect>(std::move(c));
     state_ = state::authenticating;
     return apply_auth_step(step);
   }
@@ -131,7 +131,7 @@ void client_channel::accept(mqtt::connect& c, std::optional<std::string> auth_da
   client_receive_maximum_ = c.props.receive_maximum.value_or(65535);
   client_max_packet_size_ = c.props.maximum_packet_size.value_or(0xFFFFFFFF);
   client_topic_alias_maximum_ = v5() ? c.props.topic_alias_maximum.value_or(0) : 0;
-  if (c.will) will_ = std::move(c.will);
+  if (c.will) will_ = std::make_unique<mqtt::will_message>(std::move(*c.will));
 
   auto attached = broker_.sessions().attach(client_id_, c.clean_start, expiry, self_);
   if (attached.taken_over) attached.taken_over->kick(mqtt::reason_code::session_taken_over);  // MQTT-3.1.4-3

@@ -104,14 +104,15 @@ class client_channel {
   mqtt::protocol_version version_ = mqtt::protocol_version::v5;
   std::string client_id_;
   session_ptr session_;
-  std::optional<mqtt::will_message> will_;
+  // Heap-held: most connections have neither, and the values are large (idle connections stay small).
+  std::unique_ptr<mqtt::will_message> will_;
   std::uint16_t keep_alive_ = 0;
   std::uint16_t client_receive_maximum_ = 65535;
   std::uint32_t client_max_packet_size_ = 0xFFFFFFFF;
   std::unordered_map<std::uint16_t, std::string> inbound_aliases_;
   std::uint16_t client_topic_alias_maximum_ = 0;
   std::unordered_map<std::string, std::uint16_t> outbound_aliases_;
-  std::optional<mqtt::connect> pending_connect_;  // while enhanced authentication runs
+  std::unique_ptr<mqtt::connect> pending_connect_;  // while enhanced authentication runs
   std::unique_ptr<auth_exchange> auth_;
   std::string auth_method_;
   clock::time_point last_rx_{};

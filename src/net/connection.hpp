@@ -1,4 +1,4 @@
-// One client connection over any transport: a reader coroutine feeding the protocol channel,
+// One client connection over any transport: a chain of readiness waits feeding the protocol channel,
 // a single writer flushing everything the channel produced in one gathered write per wake-up,
 // and one timer for the CONNECT deadline and keep alive. Written once for every transport.
 // Include only from src/net .cpp files: it pulls in Asio.
@@ -8,10 +8,6 @@
 #include <memory>
 #include <vector>
 
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <spdlog/spdlog.h>
@@ -38,7 +34,7 @@ class basic_connection final : public broker::link,
     auto self = this->shared_from_this();
     channel_ = std::make_unique<broker::client_channel>(broker_, self, log_);
     set_.add(self);
-    asio::co_spawn(transport_.get_executor(), read_loop(self), asio::detached);
+    wait_readable();
     arm_timer();
   }
 
@@ -64,42 +60,40 @@ class basic_connection final : public broker::link,
   auto executor() { return transport_.get_executor(); }
 
  private:
-  asio::awaitable<void> read_loop(std::shared_ptr<basic_connection> self) {
-    const auto max_output = broker_.config().max_output_bytes;
-    while (!finished_ && !channel_->closing()) {
-      if (channel_->output_bytes() > max_output && writing_) {
-        // The client does not read what we send: stop reading its requests until it does.
-        read_paused_ = true;
-        paused_timer_ = std::make_unique<asio::steady_timer>(transport_.get_executor(), asio::steady_timer::time_point::max());
-        co_await paused_timer_->async_wait(asio::as_tuple(asio::use_awaitable));
-        paused_timer_.reset();
-        read_paused_ = false;
-        continue;
+  // Reading is a chain of readiness waits, not a coroutine: an idle connection holds only the
+  // pending wait (no frame, no buffer); data is read into the worker's buffer when it is there.
+  void wait_readable() {
+    transport_.async_wait_readable([self = this->shared_from_this()](boost::system::error_code ec) {
+      self->on_readable(ec);
+    });
+  }
+
+  void on_readable(boost::system::error_code ec) {
+    if (ec && ec != asio::error::operation_aborted) return finish();
+    if (ec || finished_) return flush();  // closed by us, or closing after the last write
+    bool eof = false;
+    auto buf = thread_read_buffer();
+    for (;;) {
+      boost::system::error_code rec;
+      const std::size_t n = transport_.read_some(asio::buffer(buf.data(), buf.size()), rec);
+      if (rec == asio::error::would_block || rec == asio::error::try_again) break;
+      if (rec || n == 0) {
+        eof = true;
+        break;
       }
-      auto [ec] = co_await transport_.async_wait_readable();
-      if (ec || finished_) break;
-      bool eof = false;
-      auto buf = thread_read_buffer();
-      for (;;) {
-        boost::system::error_code rec;
-        const std::size_t n = transport_.read_some(asio::buffer(buf.data(), buf.size()), rec);
-        if (rec == asio::error::would_block || rec == asio::error::try_again) break;
-        if (rec || n == 0) {
-          eof = true;
-          break;
-        }
-        channel_->on_data(std::span<const std::uint8_t>(buf.data(), n), broker::clock::now());
-        if (n < buf.size() || channel_->closing()) break;
-      }
-      flush();
-      if (eof) {
-        finish();
-        co_return;
-      }
-      arm_keep_alive_after_connect();
+      channel_->on_data(std::span<const std::uint8_t>(buf.data(), n), broker::clock::now());
+      if (n < buf.size() || channel_->closing()) break;
     }
-    // Closing by protocol decision: flush() closes the transport once output is written.
     flush();
+    if (eof) return finish();
+    arm_keep_alive_after_connect();
+    if (channel_->closing()) return flush();  // flush() closes the transport once output is written
+    if (writing_ && channel_->output_bytes() > broker_.config().max_output_bytes) {
+      // The client does not read what we send: stop reading its requests until it does.
+      read_paused_ = true;
+      return;
+    }
+    wait_readable();
   }
 
   void flush() {
@@ -127,7 +121,10 @@ class basic_connection final : public broker::link,
       if (self->finished_) return;
       self->channel_->pull();
       self->flush();
-      if (self->read_paused_ && self->paused_timer_) self->paused_timer_->cancel();
+      if (self->read_paused_ && !self->finished_ && !self->channel_->closing()) {
+        self->read_paused_ = false;
+        self->wait_readable();
+      }
     });
   }
 
@@ -135,7 +132,6 @@ class basic_connection final : public broker::link,
     if (finished_) return;
     finished_ = true;
     timer_.cancel();
-    if (paused_timer_) paused_timer_->cancel();
     channel_->on_close(broker::clock::now());
     transport_.close();
     set_.remove(this);
@@ -178,7 +174,6 @@ class basic_connection final : public broker::link,
   std::shared_ptr<spdlog::logger> log_;
   std::unique_ptr<broker::client_channel> channel_;
   asio::steady_timer timer_;
-  std::unique_ptr<asio::steady_timer> paused_timer_;
   std::string writing_heads_;
   std::vector<broker::out_chunk> writing_chunks_;
   std::vector<asio::const_buffer> buffers_;

@@ -4,8 +4,6 @@
 #pragma once
 
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/write.hpp>
 
 namespace edgemq::net {
@@ -21,9 +19,10 @@ class tcp_transport {
 
   auto get_executor() { return socket_.get_executor(); }
 
-  // Completes when data (or EOF / an error) is ready to read.
-  auto async_wait_readable() {
-    return socket_.async_wait(socket_type::wait_read, boost::asio::as_tuple(boost::asio::use_awaitable));
+  // Calls `h(error_code)` when data (or EOF / an error) is ready to read.
+  template <class Handler>
+  void async_wait_readable(Handler&& h) {
+    socket_.async_wait(socket_type::wait_read, std::forward<Handler>(h));
   }
 
   // Reads what is available without blocking; would_block when nothing is.

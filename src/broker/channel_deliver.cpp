@@ -43,6 +43,8 @@ void client_channel::pull() {
   const std::size_t max_inflight = std::min<std::size_t>(client_receive_maximum_, lim.max_inflight);
   std::size_t sent = 0;
   auto sl = session_->lock();
+  // Taken over (the kick is on its way): the session's messages are the new connection's now.
+  if (session_->link_.get() != self_.get()) return;
   session_->notified_ = false;
   auto& q = session_->queue_;
   while (!q.empty() && out_bytes_ < lim.max_output_bytes) {

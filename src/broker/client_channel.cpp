@@ -130,7 +130,13 @@ void client_channel::on_close(clock::time_point now) {
       will_.reset();
       will = std::move(m);
     }
-    broker_.reroute_shared(session_);
+    bool still_ours = false;
+    {
+      auto sl = session_->lock();
+      still_ours = session_->link_.get() == self_.get();
+    }
+    // A session taken over belongs to the new connection: its messages stay with it.
+    if (still_ours) broker_.reroute_shared(session_);
     broker_.services().connection_closed(client_id_, connection_id_);
     // The will waits in the session for its delay, unless the session ends first (MQTT-3.1.3-9).
     if (auto now_will = broker_.sessions().detach(session_, self_.get(), now, std::move(will), delay)) {

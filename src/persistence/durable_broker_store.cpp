@@ -10,30 +10,19 @@
 
 #include "broker/link.hpp"
 #include "persistence/broker_records.hpp"
+#include "persistence/rocksdb_open.hpp"
 
 namespace edgemq::persistence {
 
 durable_broker_store::durable_broker_store(const std::string& path, durability policy,
                                            std::chrono::milliseconds batch_window, std::shared_ptr<spdlog::logger> log)
     : path_(path), policy_(policy), batch_window_(batch_window), log_(std::move(log)) {
-  rocksdb::Options opts;
-  opts.create_if_missing = true;
-  opts.paranoid_checks = true;
-  opts.IncreaseParallelism(2);
-  opts.OptimizeLevelStyleCompaction(64 << 20);
-  opts.keep_log_file_num = 4;
-  rocksdb::DB* db = nullptr;
-  const auto st = rocksdb::DB::Open(opts, path, &db);
-  if (!st.ok()) throw std::runtime_error("cannot open broker database '" + path + "': " + st.ToString());
-  db_.reset(db);
+  db_ = open_rocksdb(path, "broker");
 }
 
 durable_broker_store::~durable_broker_store() {
   stop();
-  if (db_) {
-    db_->FlushWAL(true);
-    db_->Close();
-  }
+  close_rocksdb(db_);
 }
 
 void durable_broker_store::start() { writer_ = std::thread([this] { run(); }); }

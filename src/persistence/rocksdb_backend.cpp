@@ -1,5 +1,7 @@
 #include "persistence/rocksdb_backend.hpp"
 
+#include "persistence/rocksdb_open.hpp"
+
 #include <stdexcept>
 
 #include <rocksdb/db.h>
@@ -12,24 +14,10 @@ constexpr std::string_view prefix = "s/";
 }
 
 rocksdb_backend::rocksdb_backend(const std::string& path, sync_policy policy) : path_(path), policy_(policy) {
-  rocksdb::Options opts;
-  opts.create_if_missing = true;
-  opts.paranoid_checks = true;  // refuse a corrupt database instead of serving from it
-  opts.IncreaseParallelism(2);
-  opts.OptimizeLevelStyleCompaction(64 << 20);
-  opts.keep_log_file_num = 4;
-  rocksdb::DB* db = nullptr;
-  const auto st = rocksdb::DB::Open(opts, path, &db);
-  if (!st.ok()) throw std::runtime_error("cannot open state store database '" + path + "': " + st.ToString());
-  db_.reset(db);
+  db_ = open_rocksdb(path, "state store");
 }
 
-rocksdb_backend::~rocksdb_backend() {
-  if (db_) {
-    db_->FlushWAL(true);
-    db_->Close();
-  }
-}
+rocksdb_backend::~rocksdb_backend() { close_rocksdb(db_); }
 
 std::error_code rocksdb_backend::load(const std::function<void(std::string, statestore::key_record)>& visit) {
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));

@@ -128,9 +128,10 @@ class PingDisconnectTest(ConformanceCase):
                     self.assertEqual(got, [])
                 else:
                     c.send(provoke)
-                    got = self.assertClosed(c, timeout=2.0)
+                    got = self.assertClosed(c)
                     self.assertEqual(got[-1].type, DISCONNECT)
-                self.assertLess(time.monotonic() - t0, 1.0, "the connection was not closed promptly")
+                # Promptly: at once, not at some later timeout (the bound leaves room for a loaded machine).
+                self.assertLess(time.monotonic() - t0, 2.0, "the connection was not closed promptly")
 
     def test_MQTT_3_14_4_3_disconnect_0x00_discards_the_will(self):
         wt = self.topic("will")

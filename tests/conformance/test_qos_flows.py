@@ -282,6 +282,7 @@ class QosFlowTest(ConformanceCase):
         rel = again.expect(PUBREL)
         self.assertEqual(rel.packet_id, p.packet_id)
         again.send(raw.ack(PUBCOMP, p.packet_id))
+        self.assertEqual(again.sync(), [])  # the PUBCOMP has been processed before the connection goes
         again.close()
         third = self.resume(cid)
         self.assertEqual(third.sync(), [], "nothing left in flight after the PUBCOMP")

@@ -37,7 +37,8 @@ class MosquittoSub:
         self.lines = queue.Queue()
         self.log = []
         self.subscribed = threading.Event()
-        threading.Thread(target=self._read, daemon=True).start()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
 
     def _read(self):
         for raw in iter(self.proc.stdout.readline, b""):
@@ -62,7 +63,11 @@ class MosquittoSub:
             raise AssertionError("mosquitto_sub received nothing:\n" + "\n".join(self.log)) from None
 
     def wait(self):
-        return self.proc.wait(timeout=TIMEOUT)
+        """Exit code, once the process has exited and every line it printed has been read
+        (the reader thread may still be behind when the process is gone)."""
+        rc = self.proc.wait(timeout=TIMEOUT)
+        self.reader.join(TIMEOUT)
+        return rc
 
     def close(self):
         if self.proc.poll() is None:

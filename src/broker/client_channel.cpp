@@ -86,7 +86,10 @@ void client_channel::fail(mqtt::reason_code rc) {
   if (closing_) return;
   broker_.stats().protocol_errors.fetch_add(1, std::memory_order_relaxed);
   if (log_) log_->info("client '{}': closing on {} (0x{:02X})", client_id_, mqtt::to_string(rc), static_cast<int>(rc));
-  if (v5() && state_ != state::awaiting_connect) send(mqtt::disconnect{rc, {}});
+  // No DISCONNECT before a successful CONNACK (MQTT-3.14.0-1): during enhanced authentication
+  // the refusal is the CONNACK itself.
+  if (v5() && state_ == state::connected) send(mqtt::disconnect{rc, {}});
+  else if (v5() && state_ == state::authenticating) send(mqtt::connack{false, rc, {}});
   closing_ = true;
 }
 

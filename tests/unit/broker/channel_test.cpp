@@ -627,6 +627,21 @@ TEST_F(ChannelTest, EnhancedAuthenticationHook) {
   EXPECT_EQ(c.expect_one<m::disconnect>().code, m::reason_code::not_authorized);
 }
 
+TEST_F(ChannelTest, ProtocolErrorDuringAuthenticationIsRefusedWithConnack) {
+  b_.authenticators().add("TEST-CHALLENGE", [] { return std::make_unique<challenge_auth>(); });
+  client c(b_);
+  m::connect cn;
+  cn.client_id = "x";
+  cn.props.authentication_method = "TEST-CHALLENGE";
+  cn.props.authentication_data = "hello";
+  c.send(cn);
+  EXPECT_EQ(c.expect_one<m::auth>().code, m::reason_code::continue_authentication);
+  c.send(m::pingreq{});  // only AUTH may come now
+  // MQTT-3.14.0-1: no DISCONNECT before a successful CONNACK; the refusal is a CONNACK.
+  EXPECT_EQ(c.expect_one<m::connack>().code, m::reason_code::protocol_error);
+  EXPECT_TRUE(c.ch.closing());
+}
+
 TEST_F(ChannelTest, RequestResponseInformationIsAnswered) {
   client c(b_);
   m::connect cn;

@@ -105,7 +105,7 @@ void client_channel::on_auth(const mqtt::auth& a) {
   if (!auth_ || a.props.authentication_method != auth_method_) return fail(mqtt::reason_code::protocol_error);
   if (a.code == mqtt::reason_code::re_authenticate) {
     if (state_ != state::connected) return fail(mqtt::reason_code::protocol_error);
-    return apply_auth_step(auth_->start(client_id_, a.props.authentication_data));
+    return apply_auth_step(auth_->start(id(), a.props.authentication_data));
   }
   if (a.code != mqtt::reason_code::continue_authentication) return fail(mqtt::reason_code::protocol_error);
   apply_auth_step(auth_->next(a.props.authentication_data));
@@ -136,6 +136,7 @@ void client_channel::accept(mqtt::connect& c, std::optional<std::string> auth_da
   auto attached = broker_.sessions().attach(client_id_, c.clean_start, expiry, self_);
   if (attached.taken_over) attached.taken_over->kick(mqtt::reason_code::session_taken_over);  // MQTT-3.1.4-3
   session_ = std::move(attached.s);
+  std::string().swap(client_id_);  // id() reads the session's copy from now on
   state_ = state::connected;
   bump(broker_.stats().connections_accepted);
 
@@ -150,7 +151,7 @@ void client_channel::accept(mqtt::connect& c, std::optional<std::string> auth_da
     if (!lim.shared_subscription_available) ack_props.shared_subscription_available = 0;
     if (expiry != c.props.session_expiry_interval.value_or(0)) ack_props.session_expiry_interval = expiry;
     if (c.props.request_response_information == 1 && !lim.response_information_prefix.empty())
-      ack_props.response_information = lim.response_information_prefix + client_id_;  // MQTT 4.10.2
+      ack_props.response_information = lim.response_information_prefix + id();  // MQTT 4.10.2
     if (auth_) {
       ack_props.authentication_method = auth_method_;
       ack_props.authentication_data = std::move(auth_data);
@@ -158,7 +159,7 @@ void client_channel::accept(mqtt::connect& c, std::optional<std::string> auth_da
   }
   send(mqtt::connack{attached.session_present, mqtt::reason_code::success, std::move(ack_props)});
   if (log_)
-    log_->debug("client '{}' connected (MQTT {}, clean start {}, session present {})", client_id_,
+    log_->debug("client '{}' connected (MQTT {}, clean start {}, session present {})", id(),
                 v5() ? "5" : "3.1.1", c.clean_start, attached.session_present);
   if (attached.session_present) resend_inflight();
   pull();

@@ -51,7 +51,7 @@ void client_channel::pull() {
     delivery& d = q.front();
     auto* db = d.seq ? session_->durable() : nullptr;
     if (d.msg->expired(now)) {  // MQTT-3.3.2-5: not delivered once expired
-      if (db) db->erase_message(client_id_, d.seq);
+      if (db) db->erase_message(this->id(), d.seq);
       session_->queued_bytes_ -= d.msg->payload.size() + d.msg->topic.size();
       q.pop_front();
       bump(stats.dropped_expired);
@@ -67,7 +67,7 @@ void client_channel::pull() {
     session_->queued_bytes_ -= d.msg->payload.size() + d.msg->topic.size();
     if (mqtt::encoded_size(h, version_) > client_max_packet_size_) {
       bump(stats.dropped_too_large);  // MQTT-3.1.2-25: never send a client more than it accepts
-      if (db) db->erase_message(client_id_, d.seq);
+      if (db) db->erase_message(this->id(), d.seq);
       q.pop_front();
       continue;
     }
@@ -77,7 +77,7 @@ void client_channel::pull() {
     send_publish(h, d.msg);
     ++sent;
     if (id != 0) {
-      if (db) db->put_message(client_id_, d.seq, stored_stage::awaiting_ack, id, d);  // resumes with DUP
+      if (db) db->put_message(this->id(), d.seq, stored_stage::awaiting_ack, id, d);  // resumes with DUP
       session_->inflight_.emplace(id, inflight_message{std::move(d), inflight_stage::awaiting_ack});
     }
     q.pop_front();

@@ -27,7 +27,7 @@ void client_channel::on_publish(mqtt::publish& p) {
 
   if (auto* svc = broker_.services().find(p.topic)) {
     // A reserved topic: its service consumes the message; it is not routed.
-    const auto rc = svc->on_publish({client_id_, connection_id_, version_}, p);
+    const auto rc = svc->on_publish({id(), connection_id_, version_}, p);
     if (mqtt::is_error(rc)) return fail(rc);
     if (p.qos == mqtt::qos::at_least_once) send(mqtt::puback{p.packet_id, rc, {}});
     if (p.qos == mqtt::qos::exactly_once) {
@@ -57,7 +57,7 @@ void client_channel::on_publish(mqtt::publish& p) {
       }
       session_->inbound_qos2_.insert(p.packet_id);
       // Remembered across a crash too, or a re-sent PUBLISH would be routed twice.
-      if (auto* db = session_->durable()) ticket = db->put_inbound_qos2(client_id_, p.packet_id);
+      if (auto* db = session_->durable()) ticket = db->put_inbound_qos2(id(), p.packet_id);
     }
   }
 
@@ -71,7 +71,7 @@ void client_channel::on_publish(mqtt::publish& p) {
     m->props = std::move(p.props);
     m->props.topic_alias.reset();
     m->props.subscription_identifiers.clear();
-    m->origin_client_id = client_id_;
+    m->origin_client_id = id();
     if (m->props.message_expiry_interval)
       m->expires_at = broker_.now() + std::chrono::seconds(*m->props.message_expiry_interval);
     std::uint64_t routed_ticket = 0;
@@ -104,10 +104,9 @@ void client_channel::flush_deferred_acks() {
   auto* db = broker_.durable();
   if (!db) return;
   const auto done = db->committed();
-  while (!deferred_acks_.empty() && deferred_acks_.front().ticket <= done) {
-    send(deferred_acks_.front().ack);
-    deferred_acks_.pop_front();
-  }
+  std::size_t sent = 0;
+  for (; sent < deferred_acks_.size() && deferred_acks_[sent].ticket <= done; ++sent) send(deferred_acks_[sent].ack);
+  if (sent) deferred_acks_.erase(deferred_acks_.begin(), deferred_acks_.begin() + static_cast<std::ptrdiff_t>(sent));
 }
 
 void client_channel::on_puback(const mqtt::puback& a) {
@@ -115,7 +114,7 @@ void client_channel::on_puback(const mqtt::puback& a) {
     auto sl = session_->lock();
     auto it = session_->inflight_.find(a.packet_id);
     if (it != session_->inflight_.end() && it->second.d.qos == mqtt::qos::at_least_once) {
-      if (auto* db = session_->durable(); db && it->second.d.seq) db->erase_message(client_id_, it->second.d.seq);
+      if (auto* db = session_->durable(); db && it->second.d.seq) db->erase_message(id(), it->second.d.seq);
       session_->inflight_.erase(it);
     }
   }
@@ -131,11 +130,11 @@ void client_channel::on_pubrec(const mqtt::pubrec& a) {
       known = true;
       auto* db = it->second.d.seq ? session_->durable() : nullptr;
       if (mqtt::is_error(a.code)) {  // the receiver refused it: done
-        if (db) db->erase_message(client_id_, it->second.d.seq);
+        if (db) db->erase_message(id(), it->second.d.seq);
         session_->inflight_.erase(it);
       } else {
         it->second.stage = inflight_stage::awaiting_pubcomp;
-        if (db) db->put_message(client_id_, it->second.d.seq, stored_stage::awaiting_pubcomp, a.packet_id, it->second.d);
+        if (db) db->put_message(id(), it->second.d.seq, stored_stage::awaiting_pubcomp, a.packet_id, it->second.d);
       }
     }
   }
@@ -148,7 +147,7 @@ void client_channel::on_pubrel(const mqtt::pubrel& a) {
   {
     auto sl = session_->lock();
     known = session_->inbound_qos2_.erase(a.packet_id) > 0;
-    if (auto* db = session_->durable(); db && known) db->erase_inbound_qos2(client_id_, a.packet_id);
+    if (auto* db = session_->durable(); db && known) db->erase_inbound_qos2(id(), a.packet_id);
   }
   send(mqtt::pubcomp{a.packet_id, known ? mqtt::reason_code::success : mqtt::reason_code::packet_identifier_not_found, {}});
 }
@@ -158,7 +157,7 @@ void client_channel::on_pubcomp(const mqtt::pubcomp& a) {
     auto sl = session_->lock();
     auto it = session_->inflight_.find(a.packet_id);
     if (it != session_->inflight_.end() && it->second.stage == inflight_stage::awaiting_pubcomp) {
-      if (auto* db = session_->durable(); db && it->second.d.seq) db->erase_message(client_id_, it->second.d.seq);
+      if (auto* db = session_->durable(); db && it->second.d.seq) db->erase_message(id(), it->second.d.seq);
       session_->inflight_.erase(it);
     }
   }

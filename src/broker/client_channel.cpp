@@ -85,7 +85,7 @@ void client_channel::on_frame(const mqtt::frame& f) {
 void client_channel::fail(mqtt::reason_code rc) {
   if (closing_) return;
   broker_.stats().protocol_errors.fetch_add(1, std::memory_order_relaxed);
-  if (log_) log_->info("client '{}': closing on {} (0x{:02X})", client_id_, mqtt::to_string(rc), static_cast<int>(rc));
+  if (log_) log_->info("client '{}': closing on {} (0x{:02X})", id(), mqtt::to_string(rc), static_cast<int>(rc));
   // No DISCONNECT before a successful CONNACK (MQTT-3.14.0-1): during enhanced authentication
   // the refusal is the CONNACK itself.
   if (v5() && state_ == state::connected) send(mqtt::disconnect{rc, {}});
@@ -129,7 +129,7 @@ void client_channel::on_close(clock::time_point now) {
       m->props.will_delay_interval.reset();
       if (m->props.message_expiry_interval)  // counts from publication, after the delay
         m->expires_at = now + std::chrono::seconds(delay) + std::chrono::seconds(*m->props.message_expiry_interval);
-      m->origin_client_id = client_id_;
+      m->origin_client_id = id();
       will_.reset();
       will = std::move(m);
     }
@@ -140,7 +140,7 @@ void client_channel::on_close(clock::time_point now) {
     }
     // A session taken over belongs to the new connection: its messages stay with it.
     if (still_ours) broker_.reroute_shared(session_);
-    broker_.services().connection_closed(client_id_, connection_id_);
+    broker_.services().connection_closed(id(), connection_id_);
     // The will waits in the session for its delay, unless the session ends first (MQTT-3.1.3-9).
     if (auto now_will = broker_.sessions().detach(session_, self_.get(), now, std::move(will), delay)) {
       bump(broker_.stats().wills_published);

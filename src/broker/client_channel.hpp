@@ -55,7 +55,7 @@ class client_channel {
 
   bool connected() const noexcept { return state_ == state::connected; }
   bool closing() const noexcept { return closing_; }
-  const std::string& client_id() const noexcept { return client_id_; }
+  const std::string& client_id() const noexcept { return id(); }
   mqtt::protocol_version version() const noexcept { return version_; }
 
   bool has_output() const noexcept { return !out_.empty(); }
@@ -95,6 +95,8 @@ class client_channel {
   void send_publish(const mqtt::publish_head& h, const message_ptr& body);
   void begin_chunk();  // makes sure the last chunk can take more head bytes
   bool v5() const noexcept { return version_ == mqtt::protocol_version::v5; }
+  // Once attached, the session holds the client id (one copy per client, not three).
+  const std::string& id() const noexcept { return session_ ? session_->client_id() : client_id_; }
 
   broker& broker_;
   std::shared_ptr<link> self_;
@@ -122,7 +124,7 @@ class client_channel {
     std::uint64_t ticket;
     mqtt::packet ack;
   };
-  std::deque<deferred_ack> deferred_acks_;
+  std::vector<deferred_ack> deferred_acks_;  // not a deque: that allocates even when empty
   void send_ack(mqtt::packet ack, std::uint64_t ticket);
   void flush_deferred_acks();
   void save_subscriptions();

@@ -113,10 +113,15 @@ class basic_connection final : public broker::link,
       self->writing_ = false;
       self->writing_chunks_.clear();
       self->buffers_.clear();
-      // Keep the buffer for the next wake-up, unless a burst made it large (idle connections
-      // should hold little).
-      if (self->writing_heads_.capacity() > 64 * 1024) std::string().swap(self->writing_heads_);
-      else self->writing_heads_.clear();
+      // Keep the buffers for the next wake-up, except after the first write (the CONNACK: many
+      // connections then idle, and should hold nothing) or a burst that made them large.
+      if (++self->writes_done_ == 1 || self->writing_heads_.capacity() > 64 * 1024) {
+        std::string().swap(self->writing_heads_);
+        std::vector<broker::out_chunk>().swap(self->writing_chunks_);
+        std::vector<asio::const_buffer>().swap(self->buffers_);
+      } else {
+        self->writing_heads_.clear();
+      }
       if (ec) return self->finish();
       if (self->finished_) return;
       self->channel_->pull();
@@ -178,6 +183,7 @@ class basic_connection final : public broker::link,
   std::vector<broker::out_chunk> writing_chunks_;
   std::vector<asio::const_buffer> buffers_;
   bool writing_ = false;
+  std::uint64_t writes_done_ = 0;
   bool finished_ = false;
   bool read_paused_ = false;
   bool keep_alive_armed_ = false;

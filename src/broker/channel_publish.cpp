@@ -1,5 +1,6 @@
 // Inbound PUBLISH and the QoS 1/2 acknowledgement state machines in both directions.
 #include "broker/client_channel.hpp"
+#include "broker/message_pool.hpp"
 
 #include <algorithm>
 #include "edgemq/mqtt/utf8.hpp"
@@ -63,15 +64,15 @@ void client_channel::on_publish(mqtt::publish& p) {
 
   std::size_t receivers = 0;
   if (route) {
-    auto m = std::make_shared<message>();
-    m->topic = std::move(p.topic);
-    m->payload = std::move(p.payload);
+    auto m = make_pooled_message();  // recycled: assign, don't move, to keep both sides' capacity
+    m->topic.assign(p.topic);
+    m->payload.assign(p.payload);
     m->qos = p.qos;
     m->retain = p.retain;
-    m->props = std::move(p.props);
+    m->props = p.props;
     m->props.topic_alias.reset();
     m->props.subscription_identifiers.clear();
-    m->origin_client_id = id();
+    m->origin_client_id.assign(id());
     if (m->props.message_expiry_interval)
       m->expires_at = broker_.now() + std::chrono::seconds(*m->props.message_expiry_interval);
     std::uint64_t routed_ticket = 0;

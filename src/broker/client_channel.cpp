@@ -54,6 +54,13 @@ void client_channel::on_frame(const mqtt::frame& f) {
     on_connect_frame(f);
     return;
   }
+  if (f.type() == mqtt::packet_type::publish && state_ == state::connected) {
+    // The hot path: decoded into a per-thread value whose buffers are reused packet after packet.
+    thread_local mqtt::publish scratch;
+    if (const auto rc = mqtt::decode_publish(f.header, f.body, version_, scratch); rc != mqtt::reason_code::success)
+      return fail(rc);
+    return on_publish(scratch);
+  }
   auto decoded = mqtt::decode(f.header, f.body, version_);
   if (!decoded) {
     fail(mqtt::to_reason_code(decoded.error()));

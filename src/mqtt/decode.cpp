@@ -37,6 +37,12 @@ bool valid_reason(packet_type t, reason_code rc) noexcept {
 
 result<packet> decode_publish(std::uint8_t flags, reader& in, protocol_version v) {
   publish p;
+  if (const auto rc = decode_publish_into(flags, in, v, p); rc != reason_code::success) return rc;
+  return packet{std::move(p)};
+}
+
+reason_code decode_publish_into(std::uint8_t flags, reader& in, protocol_version v, publish& p) {
+  p.packet_id = 0;
   p.dup = flags & 0x08;
   const auto q = (flags >> 1) & 0x03;
   if (q == 3) return reason_code::malformed_packet;         // MQTT-3.3.1-4
@@ -46,14 +52,15 @@ result<packet> decode_publish(std::uint8_t flags, reader& in, protocol_version v
   const auto topic = in.utf8();
   if (p.qos != qos::at_most_once) p.packet_id = in.u16();
   if (v == protocol_version::v5) p.props = read_properties(in, property_context::publish);
+  else p.props = properties{};
   if (!in.ok()) return in.error();
   if (p.qos != qos::at_most_once && p.packet_id == 0) return reason_code::protocol_error;  // MQTT-2.2.1-3
   if (!(topic.empty() && p.props.topic_alias)) {
     if (const auto rc = validate_topic_name(topic); rc != reason_code::success) return rc;
   }
-  p.topic.assign(topic);
+  p.topic.assign(topic);  // assign: reuses the capacity of a recycled `p`
   p.payload.assign(in.rest());
-  return packet{std::move(p)};
+  return reason_code::success;
 }
 
 namespace {
@@ -102,6 +109,11 @@ result<packet> decode_reason_only(std::uint8_t flags, reader& in, protocol_versi
 
 }  // namespace
 }  // namespace detail
+
+reason_code decode_publish(std::uint8_t header, std::span<const std::uint8_t> body, protocol_version v, publish& out) {
+  detail::reader in(body);
+  return detail::decode_publish_into(header & 0x0F, in, v, out);
+}
 
 result<packet> decode(std::uint8_t header, std::span<const std::uint8_t> body, protocol_version v) {
   using namespace detail;

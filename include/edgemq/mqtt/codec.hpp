@@ -24,6 +24,11 @@ using result = boost::system::result<T, std::error_code>;
 // unsupported_protocol_version, ...
 result<packet> decode(std::uint8_t header, std::span<const std::uint8_t> body, protocol_version version);
 
+// Decodes a PUBLISH frame into `out`, reusing the capacity of its strings (the hot path keeps
+// one per thread). Same validation and reason codes as decode().
+reason_code decode_publish(std::uint8_t header, std::span<const std::uint8_t> body, protocol_version version,
+                           publish& out);
+
 // Appends the encoded packet to `out`. Fields that the version cannot carry are dropped
 // (properties and reason codes for 3.1.1).
 void encode(const packet& p, protocol_version version, std::string& out);

@@ -1,8 +1,8 @@
 // Inbound PUBLISH and the QoS 1/2 acknowledgement state machines in both directions.
+#include <algorithm>
+
 #include "broker/client_channel.hpp"
 #include "broker/message_pool.hpp"
-
-#include <algorithm>
 #include "edgemq/mqtt/utf8.hpp"
 
 namespace edgemq::broker {
@@ -42,7 +42,7 @@ void client_channel::on_publish(mqtt::publish& p) {
   mqtt::reason_code ack = mqtt::reason_code::success;
   if (v5() && p.props.payload_format_indicator == 1 && !mqtt::is_valid_mqtt_utf8(p.payload)) {
     if (p.qos == mqtt::qos::at_most_once) return fail(mqtt::reason_code::payload_format_invalid);
-    ack = mqtt::reason_code::payload_format_invalid;  // MQTT-3.3.2-? : answered, not routed
+    ack = mqtt::reason_code::payload_format_invalid;  // answered, not routed (MQTT 3.3.2.3.2)
   }
 
   bool route = mqtt::is_error(ack) == false;

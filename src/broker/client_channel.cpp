@@ -68,7 +68,7 @@ void client_channel::on_frame(const mqtt::frame& f) {
   }
   auto& p = *decoded;
   if (state_ == state::authenticating) {
-    // Between CONNECT and CONNACK only AUTH may flow (MQTT-3.1.2-? / 4.12).
+    // Between CONNECT and CONNACK only AUTH may flow (MQTT 4.12).
     if (mqtt::type_of(p) == mqtt::packet_type::auth) return on_auth(std::get<mqtt::auth>(p));
     return fail(mqtt::reason_code::protocol_error);
   }

@@ -5,8 +5,16 @@
 
 namespace edgemq::broker {
 
+namespace {
+// Transparent hashing: levels are looked up as string_views, without building a std::string.
+struct level_hash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+};
+}  // namespace
+
 struct topic_tree::node {
-  std::unordered_map<std::string, std::unique_ptr<node>> children;
+  std::unordered_map<std::string, std::unique_ptr<node>, level_hash, std::equal_to<>> children;
   std::vector<subscriber> subscribers;
   std::vector<std::shared_ptr<share_group>> groups;
   node* parent = nullptr;
@@ -55,7 +63,7 @@ bool topic_tree::subscribe(std::string_view full_filter, const subscriber& sub) 
   std::unique_lock g(mu_);
   node* n = root_.get();
   for_each_level(filter, [&](std::string_view level) {
-    auto it = n->children.find(std::string(level));
+    auto it = n->children.find(level);
     if (it == n->children.end()) {
       auto child = std::make_unique<node>();
       child->parent = n;
@@ -95,7 +103,7 @@ bool topic_tree::unsubscribe(std::string_view full_filter, const session* s) {
   bool found = true;
   for_each_level(filter, [&](std::string_view level) {
     if (!found) return;
-    auto it = n->children.find(std::string(level));
+    auto it = n->children.find(level);
     if (it == n->children.end()) found = false;
     else n = it->second.get();
   });
@@ -150,11 +158,7 @@ void match_from(const Node* n, std::string_view rest, bool at_end, const visitor
   const std::string_view level = rest.substr(0, slash);
   const bool last = slash == std::string_view::npos;
   const std::string_view next = last ? std::string_view{} : rest.substr(slash + 1);
-  // std::string key lookup: unordered_map<string> has no heterogeneous find in C++20 without
-  // a transparent hash; a thread-local buffer avoids an allocation per level.
-  thread_local std::string key;
-  key.assign(level);
-  if (auto it = n->children.find(key); it != n->children.end()) match_from(it->second.get(), next, last, visit);
+  if (auto it = n->children.find(level); it != n->children.end()) match_from(it->second.get(), next, last, visit);
   if (auto it = n->children.find("+"); it != n->children.end()) match_from(it->second.get(), next, last, visit);
 }
 
@@ -175,9 +179,7 @@ void topic_tree::match(std::string_view topic, visit_fn visit_sub, group_fn visi
     if (auto it = n->children.find("#"); it != n->children.end()) visit_all(it->second.get(), visit);
     if (auto it = n->children.find("+"); it != n->children.end()) match_from(it->second.get(), next, last, visit);
   }
-  thread_local std::string key;
-  key.assign(level);
-  if (auto it = n->children.find(key); it != n->children.end()) match_from(it->second.get(), next, last, visit);
+  if (auto it = n->children.find(level); it != n->children.end()) match_from(it->second.get(), next, last, visit);
   if (done) done();
 }
 

@@ -28,7 +28,7 @@ result<packet> decode_connect(std::uint8_t flags, reader& in) {
   if (!v5 && password_flag && !username_flag) return reason_code::malformed_packet;      // MQTT-3.1.2-22 (3.1.1)
   if (v5) c.props = read_properties(in, property_context::connect);
   if (in.ok() && c.props.authentication_data && !c.props.authentication_method)
-    return reason_code::protocol_error;  // MQTT-3.1.2-? : data without a method
+    return reason_code::protocol_error;  // authentication data without a method (MQTT 3.1.2.11.10)
   c.client_id = std::string(in.utf8());
   if (!in.ok()) return in.error();
   if (!v5 && c.client_id.empty() && !c.clean_start) return reason_code::client_identifier_not_valid;

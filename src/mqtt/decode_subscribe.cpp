@@ -18,7 +18,7 @@ result<packet> decode_subscribe(std::uint8_t flags, reader& in, protocol_version
     if (!in.ok()) return in.error();
     const std::uint8_t reserved_mask = v == protocol_version::v5 ? 0xC0 : 0xFC;
     if (opts & reserved_mask) return reason_code::malformed_packet;  // MQTT-3.8.3-5
-    if ((opts & 0x03) == 3) return reason_code::malformed_packet;    // MQTT-3-8.3-4
+    if ((opts & 0x03) == 3) return reason_code::malformed_packet;    // MQTT-3.8.3-4: QoS 3
     e.options.qos = static_cast<qos>(opts & 0x03);
     if (v == protocol_version::v5) {
       e.options.no_local = opts & 0x04;

@@ -14,6 +14,7 @@
 
 #include "broker/client_channel.hpp"
 #include "net/connection_set.hpp"
+#include "net/worker_inbox.hpp"
 
 namespace edgemq::net {
 
@@ -25,10 +26,17 @@ std::span<std::uint8_t> thread_read_buffer();
 template <class Transport>
 class basic_connection final : public broker::link,
                                public closable,
+                               public wakeable,
                                public std::enable_shared_from_this<basic_connection<Transport>> {
  public:
-  basic_connection(Transport t, broker::broker& b, connection_set& set, std::shared_ptr<spdlog::logger> log)
-      : transport_(std::move(t)), broker_(b), set_(set), log_(std::move(log)), timer_(transport_.get_executor()) {}
+  basic_connection(Transport t, broker::broker& b, connection_set& set, std::shared_ptr<worker_inbox> inbox,
+                   std::shared_ptr<spdlog::logger> log)
+      : transport_(std::move(t)),
+        broker_(b),
+        set_(set),
+        inbox_(std::move(inbox)),
+        log_(std::move(log)),
+        timer_(transport_.get_executor()) {}
 
   void start() {
     auto self = this->shared_from_this();
@@ -38,13 +46,13 @@ class basic_connection final : public broker::link,
     arm_timer();
   }
 
-  // broker::link — any thread.
-  void notify() override {
-    asio::post(transport_.get_executor(), [self = this->shared_from_this()] {
-      if (self->finished_) return;
-      self->channel_->pull();
-      self->flush();
-    });
+  // broker::link — any thread. Batched per worker (see worker_inbox).
+  void notify() override { inbox_->wake(this->shared_from_this()); }
+  // wakeable — the worker's thread.
+  void on_wake() override {
+    if (finished_) return;
+    channel_->pull();
+    flush();
   }
   void kick(mqtt::reason_code why) override {
     asio::post(transport_.get_executor(), [self = this->shared_from_this(), why] {
@@ -176,6 +184,7 @@ class basic_connection final : public broker::link,
   Transport transport_;
   broker::broker& broker_;
   connection_set& set_;
+  std::shared_ptr<worker_inbox> inbox_;
   std::shared_ptr<spdlog::logger> log_;
   std::unique_ptr<broker::client_channel> channel_;
   asio::steady_timer timer_;

@@ -26,6 +26,7 @@ struct server::impl {
   server_options opts_;
   std::shared_ptr<spdlog::logger> log_;
   std::vector<std::unique_ptr<asio::io_context>> workers_;
+  std::vector<std::shared_ptr<worker_inbox>> inboxes_;  // one per worker
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards_;
   std::vector<std::thread> threads_;
   std::vector<std::unique_ptr<asio::ip::tcp::acceptor>> acceptors_;
@@ -51,13 +52,15 @@ struct server::impl {
   impl(broker::broker& b, server_options o, std::shared_ptr<spdlog::logger> l)
       : broker_(b), opts_(std::move(o)), log_(std::move(l)) {}
 
-  asio::io_context& pick_worker() { return *workers_[next_worker_.fetch_add(1, std::memory_order_relaxed) % workers_.size()]; }
+  std::size_t pick_worker() { return next_worker_.fetch_add(1, std::memory_order_relaxed) % workers_.size(); }
 
   void accept(asio::ip::tcp::acceptor& acc) {
-    acc.async_accept(pick_worker(), [this, &acc](boost::system::error_code ec, asio::ip::tcp::socket s) {
+    const auto w = pick_worker();
+    acc.async_accept(*workers_[w], [this, &acc, w](boost::system::error_code ec, asio::ip::tcp::socket s) {
       if (ec == asio::error::operation_aborted || !acc.is_open()) return;
       if (!ec) {
-        auto c = std::make_shared<basic_connection<tcp_transport>>(tcp_transport(std::move(s)), broker_, connections_, log_);
+        auto c = std::make_shared<basic_connection<tcp_transport>>(tcp_transport(std::move(s)), broker_, connections_,
+                                                                   inboxes_[w], log_);
         // Start on the connection's own worker: from here on it lives on that thread.
         asio::post(c->executor(), [c] { c->start(); });
       } else {
@@ -97,6 +100,7 @@ std::vector<std::uint16_t> server::start() {
   for (unsigned i = 0; i < n; ++i) {
     d.workers_.push_back(std::make_unique<asio::io_context>(1));  // one thread each: no locking inside
     d.guards_.push_back(asio::make_work_guard(*d.workers_.back()));
+    d.inboxes_.push_back(std::make_shared<worker_inbox>(*d.workers_.back()));
   }
   std::vector<std::uint16_t> ports;
   for (const auto& l : d.opts_.listeners) {

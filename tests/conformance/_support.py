@@ -334,3 +334,40 @@ class ConformanceCase(DaemonTestCase):
 
 def elapsed_since(t0):
     return time.monotonic() - t0
+
+
+class ScenarioCase(ConformanceCase):
+    """A case whose scenario runs once for the class (in `_scenario`), with clients that are closed
+    at the end; the tests then assert on what was recorded."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.live = []
+        try:
+            cls._scenario()
+        except Exception:
+            cls._close_all()
+            super().tearDownClass()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls._close_all()
+        super().tearDownClass()
+
+    @classmethod
+    def _scenario(cls):
+        raise NotImplementedError
+
+    @classmethod
+    def _close_all(cls):
+        for c in cls.live:
+            c.close()
+
+    @classmethod
+    def _client(cls, cid, **kw):
+        c = Client(cls.host, cls.port)
+        cls.live.append(c)
+        c.connect(cid, **kw)
+        return c

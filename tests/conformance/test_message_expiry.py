@@ -27,7 +27,7 @@ import math
 import time
 import unittest
 
-from _support import (ConformanceCase, Client, PUBLISH, PUBREC, PUBCOMP, P_MESSAGE_EXPIRY, P_SESSION_EXPIRY, raw)
+from _support import (ScenarioCase, Client, PUBLISH, PUBREC, PUBCOMP, P_MESSAGE_EXPIRY, P_SESSION_EXPIRY, raw)
 
 WAIT = 2.2
 EXPIRY_SHORT = 1
@@ -35,39 +35,11 @@ EXPIRY_LONG = 30
 KEEP = [(P_SESSION_EXPIRY, 60)]
 
 
-class MessageExpiryTest(ConformanceCase):
+class MessageExpiryTest(ScenarioCase):
     config = {"mqtt": {"connect_timeout_ms": 300}}
 
     @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.live = []
-        try:
-            cls._prepare()
-        except Exception:
-            cls._close_all()
-            super().tearDownClass()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        cls._close_all()
-        super().tearDownClass()
-
-    @classmethod
-    def _close_all(cls):
-        for c in cls.live:
-            c.close()
-
-    @classmethod
-    def _client(cls, cid, **kw):
-        c = Client(cls.host, cls.port)
-        cls.live.append(c)
-        c.connect(cid, **kw)
-        return c
-
-    @classmethod
-    def _prepare(cls):
+    def _scenario(cls):
         base = "exp-%d" % cls.port
         pub = cls._client(base + "-pub")
         # 3.3.2-5 / 3.3.2-6: offline subscriber sessions with queued messages.

@@ -22,44 +22,16 @@ Statements checked (wording from the OASIS MQTT Version 5.0 standard):
 import time
 import unittest
 
-from _support import ConformanceCase, Client, PUBLISH, P_SESSION_EXPIRY, P_WILL_DELAY, raw
+from _support import ScenarioCase, Client, PUBLISH, P_SESSION_EXPIRY, P_WILL_DELAY, raw
 
 WINDOW = 3.0
 
 
-class WillDelayTest(ConformanceCase):
+class WillDelayTest(ScenarioCase):
     config = {"mqtt": {"connect_timeout_ms": 300}}
 
     @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.live = []
-        try:
-            cls._run()
-        except Exception:
-            cls._close_all()
-            super().tearDownClass()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        cls._close_all()
-        super().tearDownClass()
-
-    @classmethod
-    def _close_all(cls):
-        for c in cls.live:
-            c.close()
-
-    @classmethod
-    def _client(cls, cid, **kw):
-        c = Client(cls.host, cls.port)
-        cls.live.append(c)
-        c.connect(cid, **kw)
-        return c
-
-    @classmethod
-    def _run(cls):
+    def _scenario(cls):
         base = "wd-%d" % cls.port
         cls.base = base
         watcher = cls._client(base + "-watcher")

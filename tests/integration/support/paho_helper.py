@@ -109,11 +109,12 @@ class PahoClient:
     def session_present(self):
         return bool(self.connack["flags"].get("session present"))
 
-    def subscribe(self, topic, qos=0, timeout=TIMEOUT):
-        """Subscribe and wait for SUBACK; returns the list of granted QoS / reason codes as ints."""
+    def subscribe(self, topic, qos=0, timeout=TIMEOUT, options=None, properties=None):
+        """Subscribe and wait for SUBACK; returns the list of granted QoS / reason codes as ints.
+        MQTT 5: `options` (SubscribeOptions, default: just `qos`) and `properties` may be given."""
         if self.v5:
-            opts = mqtt.SubscribeOptions(qos=qos)
-            rc, mid = self.client.subscribe(topic, options=opts)
+            opts = options if options is not None else mqtt.SubscribeOptions(qos=qos)
+            rc, mid = self.client.subscribe(topic, options=opts, properties=properties)
         else:
             rc, mid = self.client.subscribe(topic, qos)
         if rc != mqtt.MQTT_ERR_SUCCESS:
@@ -131,9 +132,9 @@ class PahoClient:
                 raise AssertionError("%s: no UNSUBACK for %r" % (self.client_id, topic))
             return self.unsubacks.pop(mid)
 
-    def publish(self, topic, payload, qos=0, retain=False, timeout=TIMEOUT):
+    def publish(self, topic, payload, qos=0, retain=False, timeout=TIMEOUT, properties=None):
         """Publish and wait until paho considers it complete (PUBACK/PUBCOMP for QoS 1/2)."""
-        info = self.client.publish(topic, payload, qos, retain)
+        info = self.client.publish(topic, payload, qos, retain, properties=properties)
         info.wait_for_publish(timeout)
         if not info.is_published():
             raise AssertionError("%s: publish to %r (QoS %d) not completed within %.1fs" % (self.client_id, topic, qos,

@@ -36,23 +36,15 @@ class PersistClient(PahoClient):
                        retain_handling=0, timeout=TIMEOUT):
         """SUBSCRIBE one filter with MQTT 5 options (and Subscription Identifier); plain QoS for
         v3.1.1. Waits for the SUBACK and returns the granted codes as ints."""
-        if self.v5:
-            opts = mqtt.SubscribeOptions(qos=qos, noLocal=no_local, retainAsPublished=retain_as_published,
-                                         retainHandling=retain_handling)
-            props = None
-            if sub_id is not None:
-                props = Properties(PacketTypes.SUBSCRIBE)
-                props.SubscriptionIdentifier = sub_id
-            rc, mid = self.client.subscribe(topic, options=opts, properties=props)
-        else:
-            rc, mid = self.client.subscribe(topic, qos)
-        if rc != mqtt.MQTT_ERR_SUCCESS:
-            raise AssertionError("subscribe(%r) failed locally: %s" % (topic, rc))
-        with self._lock:
-            if not self._lock.wait_for(lambda: mid in self.subacks, timeout):
-                raise AssertionError("%s: no SUBACK for %r within %.1fs" % (self.client_id, topic, timeout))
-            granted = self.subacks.pop(mid)
-        return [g.value if hasattr(g, "value") else g for g in granted]
+        if not self.v5:
+            return self.subscribe(topic, qos, timeout)
+        opts = mqtt.SubscribeOptions(qos=qos, noLocal=no_local, retainAsPublished=retain_as_published,
+                                     retainHandling=retain_handling)
+        props = None
+        if sub_id is not None:
+            props = Properties(PacketTypes.SUBSCRIBE)
+            props.SubscriptionIdentifier = sub_id
+        return self.subscribe(topic, qos, timeout, options=opts, properties=props)
 
     def publish_props(self, topic, payload, qos=0, retain=False, user_properties=None, message_expiry=None,
                       content_type=None, payload_format=None, timeout=TIMEOUT):
@@ -69,12 +61,7 @@ class PersistClient(PahoClient):
                 props.ContentType = content_type
             if payload_format is not None:
                 props.PayloadFormatIndicator = payload_format
-        info = self.client.publish(topic, payload, qos, retain, properties=props)
-        info.wait_for_publish(timeout)
-        if not info.is_published():
-            raise AssertionError("%s: publish to %r (QoS %d) not completed within %.1fs"
-                                 % (self.client_id, topic, qos, timeout))
-        return info
+        return self.publish(topic, payload, qos, retain, timeout, properties=props)
 
 
 def prop(received, name, default=None):

@@ -4,7 +4,6 @@
 #include <cstddef>
 #include <chrono>
 #include <condition_variable>
-#include <functional>
 #include <vector>
 #include <memory>
 #include <mutex>

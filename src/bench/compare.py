@@ -4,7 +4,7 @@ scenarios against both in one run, alternating, several repetitions. Prints medi
 edgemq/mosquitto ratios, messages per broker CPU-second (from /proc), broker syscalls per
 delivered message (strace -c on a separate short run), and RSS per idle connection.
 
-    src/bench/compare.py [--reps 3] [--duration 5] [--quick] [--syscalls]
+    src/bench/compare.py [--reps 3] [--duration 5] [--quick] [--syscalls] [--only NAME] [--conns N]
 
 A benchmark, not a test. Installs mosquitto (Debian package) if it is missing."""
 
@@ -143,7 +143,8 @@ def main():
     ap.add_argument("--duration", type=float, default=5)
     ap.add_argument("--quick", action="store_true", help="first three scenarios only")
     ap.add_argument("--syscalls", action="store_true", help="also measure syscalls per message (strace)")
-    ap.add_argument("--conns", type=int, default=10000, help="idle connections for the memory measurement")
+    ap.add_argument("--conns", type=int, default=10000, help="idle connections for the memory measurement (0: skip)")
+    ap.add_argument("--only", action="append", default=[], help="run the scenarios whose name contains this (repeatable)")
     a = ap.parse_args()
     if not shutil.which("mosquitto"):
         subprocess.run(["apt-get", "install", "-y", "-qq", "mosquitto"], check=True)
@@ -152,6 +153,8 @@ def main():
     tmp = tempfile.mkdtemp(prefix="edgemq-compare-")
     brokers = {n: Broker(n, tmp).start() for n in ("edgemq", "mosquitto")}
     scenarios = SCENARIOS[:3] if a.quick else SCENARIOS
+    if a.only:
+        scenarios = [sc for sc in scenarios if any(o in sc[0] for o in a.only)]
     results = {name: {"edgemq": [], "mosquitto": []} for name, _ in scenarios}
     try:
         for rep in range(a.reps):
@@ -184,7 +187,7 @@ def main():
                 m, _ = syscalls_per_message(brokers["mosquitto"], args)
                 print("| %s | %.2f | %.2f |" % (name, e, m))
         print("\n| idle connections | broker | connect rate /s | RSS per connection |\n|---|---|---|---|")
-        for b in ("edgemq", "mosquitto"):
+        for b in (("edgemq", "mosquitto") if a.conns else ()):
             brokers[b].stop()  # a fresh broker: memory freed by earlier runs would hide the growth
             brokers[b] = Broker(b, tmp).start()
             pid = brokers[b].proc.pid

@@ -188,9 +188,14 @@ void client_channel::send_publish(const mqtt::publish_head& h, const message_ptr
   begin_chunk();
   const auto before = out_heads_.size();
   mqtt::encode_publish_head(h, version_, out_heads_);
+  const auto& payload = body->payload;
+  // A small payload is copied behind its head: cheaper than holding a reference (an atomic
+  // count shared with every other subscriber's thread) and one more iovec per message.
+  const bool inline_payload = payload.size() <= inline_payload_max;
+  if (inline_payload) out_heads_.append(payload);
   out_.back().head_end = out_heads_.size();
-  out_bytes_ += out_heads_.size() - before + body->payload.size();
-  if (!body->payload.empty()) out_.back().body = body;
+  out_bytes_ += out_heads_.size() - before + (inline_payload ? 0 : payload.size());
+  if (!inline_payload) out_.back().body = body;
 }
 
 }  // namespace edgemq::broker

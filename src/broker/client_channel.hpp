@@ -23,8 +23,11 @@ class logger;
 
 namespace edgemq::broker {
 
-// One piece of output: a range of the output's head buffer (encoded packets), then optionally a
-// shared payload. All heads of a wake-up share one buffer, so steady traffic allocates nothing.
+// Payloads up to this size are copied into the head buffer; larger ones are shared.
+inline constexpr std::size_t inline_payload_max = 2048;
+
+// One piece of output: a range of the output's head buffer (encoded packets, small payloads), then
+// optionally a shared payload. All heads of a wake-up share one buffer, so steady traffic allocates nothing.
 struct out_chunk {
   std::size_t head_begin = 0;
   std::size_t head_end = 0;

@@ -123,7 +123,7 @@ class basic_connection final : public broker::link,
       self->buffers_.clear();
       // Keep the buffers for the next wake-up, except after the first write (the CONNACK: many
       // connections then idle, and should hold nothing) or a burst that made them large.
-      if (++self->writes_done_ == 1 || self->writing_heads_.capacity() > 64 * 1024) {
+      if (++self->writes_done_ == 1 || self->writing_heads_.capacity() > 32 * 1024) {
         std::string().swap(self->writing_heads_);
         std::vector<broker::out_chunk>().swap(self->writing_chunks_);
         std::vector<asio::const_buffer>().swap(self->buffers_);

@@ -165,7 +165,7 @@ void broker::publish_sys(const std::string& version) {
     m->retain = true;
     publish(m);
   };
-  const auto load = [](const std::atomic<std::uint64_t>& a) { return a.load(std::memory_order_relaxed); };
+  const auto load = [](const counter& c) { return c.load(); };
   {
     auto m = std::make_shared<message>();
     m->topic = "$SYS/broker/version";

@@ -69,9 +69,11 @@ void client_channel::on_publish(mqtt::publish& p) {
     m->payload.assign(p.payload);
     m->qos = p.qos;
     m->retain = p.retain;
-    m->props = p.props;
-    m->props.topic_alias.reset();
-    m->props.subscription_identifiers.clear();
+    if (!p.props.empty()) {  // a recycled message's properties are empty already
+      m->props = p.props;
+      m->props.topic_alias.reset();
+      m->props.subscription_identifiers.clear();
+    }
     m->origin_client_id.assign(id());
     if (m->props.message_expiry_interval)
       m->expires_at = broker_.now() + std::chrono::seconds(*m->props.message_expiry_interval);

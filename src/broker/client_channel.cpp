@@ -91,7 +91,7 @@ void client_channel::on_frame(const mqtt::frame& f) {
 
 void client_channel::fail(mqtt::reason_code rc) {
   if (closing_) return;
-  broker_.stats().protocol_errors.fetch_add(1, std::memory_order_relaxed);
+  bump(broker_.stats().protocol_errors);
   if (log_) log_->info("client '{}': closing on {} (0x{:02X})", id(), mqtt::to_string(rc), static_cast<int>(rc));
   // No DISCONNECT before a successful CONNACK (MQTT-3.14.0-1): during enhanced authentication
   // the refusal is the CONNACK itself.

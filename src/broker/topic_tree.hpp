@@ -1,6 +1,6 @@
 // The subscription index: a trie over topic levels, read by every worker at once. Publishes
-// take the shared lock once per message (never per subscriber); subscribe and unsubscribe take
-// it exclusively. No I/O happens under the lock.
+// take the shared lock (striped per thread) once per message, never per subscriber; subscribe
+// and unsubscribe take it exclusively. No I/O happens under the lock.
 #pragma once
 
 #include <atomic>
@@ -15,6 +15,7 @@
 
 #include "broker/function_ref.hpp"
 #include "broker/session.hpp"
+#include "broker/striped_shared_mutex.hpp"
 
 namespace edgemq::broker {
 
@@ -62,7 +63,7 @@ class topic_tree {
 
  private:
   struct node;
-  mutable std::shared_mutex mu_;
+  mutable striped_shared_mutex mu_;
   std::unique_ptr<node> root_;
   std::size_t count_ = 0;
 };

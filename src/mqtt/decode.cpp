@@ -51,8 +51,15 @@ reason_code decode_publish_into(std::uint8_t flags, reader& in, protocol_version
   p.retain = flags & 0x01;
   const auto topic = in.utf8();
   if (p.qos != qos::at_most_once) p.packet_id = in.u16();
-  if (v == protocol_version::v5) p.props = read_properties(in, property_context::publish);
-  else p.props = properties{};
+  // Most PUBLISH packets carry no property (length byte 0): keep the reused value's empty
+  // properties instead of building and moving in a new one.
+  const bool none = v != protocol_version::v5 || in.peek() == 0;
+  if (none) {
+    if (v == protocol_version::v5) in.u8();
+    if (!p.props.empty()) p.props = properties{};
+  } else {
+    p.props = read_properties(in, property_context::publish);
+  }
   if (!in.ok()) return in.error();
   if (p.qos != qos::at_most_once && p.packet_id == 0) return reason_code::protocol_error;  // MQTT-2.2.1-3
   if (!(topic.empty() && p.props.topic_alias)) {

@@ -27,6 +27,8 @@ class reader {
   std::span<const std::uint8_t> bytes(std::size_t n) noexcept;
   std::string_view rest() noexcept;
 
+  // The next byte, if there is one, without consuming it (0xFF past the end).
+  std::uint8_t peek() const noexcept { return pos_ < data_.size() ? data_[pos_] : 0xFF; }
   std::size_t remaining() const noexcept { return data_.size() - pos_; }
   bool empty() const noexcept { return pos_ == data_.size(); }
   bool ok() const noexcept { return error_ == reason_code::success; }

@@ -7,7 +7,7 @@
 
 namespace edgemq::broker {
 
-void client_channel::on_publish(mqtt::publish& p) {
+void client_channel::on_publish(mqtt::publish& p, bool has_props) {
   const auto& lim = broker_.config();
   if (static_cast<std::uint8_t>(p.qos) > static_cast<std::uint8_t>(lim.maximum_qos))
     return fail(mqtt::reason_code::qos_not_supported);  // MQTT-3.2.2-11
@@ -69,7 +69,8 @@ void client_channel::on_publish(mqtt::publish& p) {
     m->payload.assign(p.payload);
     m->qos = p.qos;
     m->retain = p.retain;
-    if (!p.props.empty()) {  // a recycled message's properties are empty already
+    m->may_have_props = has_props;  // a pooled message's properties are empty
+    if (has_props) {
       m->props = p.props;
       m->props.topic_alias.reset();
       m->props.subscription_identifiers.clear();

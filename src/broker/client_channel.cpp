@@ -57,9 +57,11 @@ void client_channel::on_frame(const mqtt::frame& f) {
   if (f.type() == mqtt::packet_type::publish && state_ == state::connected) {
     // The hot path: decoded into a per-thread value whose buffers are reused packet after packet.
     thread_local mqtt::publish scratch;
-    if (const auto rc = mqtt::decode_publish(f.header, f.body, version_, scratch); rc != mqtt::reason_code::success)
+    thread_local bool scratch_props = false;
+    if (const auto rc = mqtt::decode_publish(f.header, f.body, version_, scratch, scratch_props);
+        rc != mqtt::reason_code::success)
       return fail(rc);
-    return on_publish(scratch);
+    return on_publish(scratch, scratch_props);
   }
   auto decoded = mqtt::decode(f.header, f.body, version_);
   if (!decoded) {

@@ -80,7 +80,7 @@ class client_channel {
   void on_auth(const mqtt::auth& a);
   // Applies one authenticator step: accept, continue with AUTH 0x18, or refuse.
   void apply_auth_step(const auth_step& step);
-  void on_publish(mqtt::publish& p);
+  void on_publish(mqtt::publish& p, bool has_props = true);  // false: p.props is known empty
   void on_puback(const mqtt::puback& a);
   void on_pubrec(const mqtt::pubrec& a);
   void on_pubrel(const mqtt::pubrel& a);

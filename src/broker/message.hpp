@@ -21,6 +21,9 @@ struct message {
   bool retain = false;
   // Properties forwarded to subscribers (topic alias and subscription identifiers removed).
   mqtt::properties props;
+  // False only when props is known to be empty (most messages): deliveries then skip walking
+  // the properties when they encode the PUBLISH head.
+  bool may_have_props = true;
   std::string origin_client_id;
   // From the Message Expiry Interval at publish time; never delivered after it (MQTT-3.3.2-5).
   std::optional<clock::time_point> expires_at;

@@ -69,7 +69,8 @@ struct recycle {
     m->topic.clear();
     if (m->payload.capacity() > max_kept_capacity) std::string().swap(m->payload);
     else m->payload.clear();
-    if (!m->props.empty()) m->props = mqtt::properties{};
+    if (m->may_have_props) m->props = mqtt::properties{};
+    m->may_have_props = true;
     m->origin_client_id.clear();
     m->expires_at.reset();
     m->qos = mqtt::qos::at_most_once;

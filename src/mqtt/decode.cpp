@@ -37,11 +37,12 @@ bool valid_reason(packet_type t, reason_code rc) noexcept {
 
 result<packet> decode_publish(std::uint8_t flags, reader& in, protocol_version v) {
   publish p;
-  if (const auto rc = decode_publish_into(flags, in, v, p); rc != reason_code::success) return rc;
+  bool props_set = false;
+  if (const auto rc = decode_publish_into(flags, in, v, p, props_set); rc != reason_code::success) return rc;
   return packet{std::move(p)};
 }
 
-reason_code decode_publish_into(std::uint8_t flags, reader& in, protocol_version v, publish& p) {
+reason_code decode_publish_into(std::uint8_t flags, reader& in, protocol_version v, publish& p, bool& props_set) {
   p.packet_id = 0;
   p.dup = flags & 0x08;
   const auto q = (flags >> 1) & 0x03;
@@ -53,12 +54,13 @@ reason_code decode_publish_into(std::uint8_t flags, reader& in, protocol_version
   if (p.qos != qos::at_most_once) p.packet_id = in.u16();
   // Most PUBLISH packets carry no property (length byte 0): keep the reused value's empty
   // properties instead of building and moving in a new one.
-  const bool none = v != protocol_version::v5 || in.peek() == 0;
-  if (none) {
+  if (v != protocol_version::v5 || in.peek() == 0) {
     if (v == protocol_version::v5) in.u8();
-    if (!p.props.empty()) p.props = properties{};
+    if (props_set) p.props = properties{};
+    props_set = false;
   } else {
     p.props = read_properties(in, property_context::publish);
+    props_set = true;
   }
   if (!in.ok()) return in.error();
   if (p.qos != qos::at_most_once && p.packet_id == 0) return reason_code::protocol_error;  // MQTT-2.2.1-3
@@ -117,9 +119,10 @@ result<packet> decode_reason_only(std::uint8_t flags, reader& in, protocol_versi
 }  // namespace
 }  // namespace detail
 
-reason_code decode_publish(std::uint8_t header, std::span<const std::uint8_t> body, protocol_version v, publish& out) {
+reason_code decode_publish(std::uint8_t header, std::span<const std::uint8_t> body, protocol_version v, publish& out,
+                           bool& props_set) {
   detail::reader in(body);
-  return detail::decode_publish_into(header & 0x0F, in, v, out);
+  return detail::decode_publish_into(header & 0x0F, in, v, out, props_set);
 }
 
 result<packet> decode(std::uint8_t header, std::span<const std::uint8_t> body, protocol_version v) {

@@ -9,7 +9,7 @@ namespace edgemq::mqtt::detail {
 result<packet> decode_connect(std::uint8_t flags, reader& in);
 result<packet> decode_connack(std::uint8_t flags, reader& in, protocol_version v);
 result<packet> decode_publish(std::uint8_t flags, reader& in, protocol_version v);
-reason_code decode_publish_into(std::uint8_t flags, reader& in, protocol_version v, publish& p);
+reason_code decode_publish_into(std::uint8_t flags, reader& in, protocol_version v, publish& p, bool& props_set);
 result<packet> decode_subscribe(std::uint8_t flags, reader& in, protocol_version v);
 result<packet> decode_suback(std::uint8_t flags, reader& in, protocol_version v);
 result<packet> decode_unsubscribe(std::uint8_t flags, reader& in, protocol_version v);

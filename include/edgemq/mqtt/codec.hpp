@@ -25,9 +25,11 @@ using result = boost::system::result<T, std::error_code>;
 result<packet> decode(std::uint8_t header, std::span<const std::uint8_t> body, protocol_version version);
 
 // Decodes a PUBLISH frame into `out`, reusing the capacity of its strings (the hot path keeps
-// one per thread). Same validation and reason codes as decode().
+// one per thread). Same validation and reason codes as decode(). `props_set` says whether
+// out.props may hold a property (pass what the previous call left, false for a fresh value) and
+// is updated: most PUBLISH packets have none, and then no property is touched.
 reason_code decode_publish(std::uint8_t header, std::span<const std::uint8_t> body, protocol_version version,
-                           publish& out);
+                           publish& out, bool& props_set);
 
 // Appends the encoded packet to `out`. Fields that the version cannot carry are dropped
 // (properties and reason codes for 3.1.1).

@@ -89,11 +89,6 @@ struct properties {
   std::optional<std::uint8_t> shared_subscription_available;
 
   bool operator==(const properties&) const = default;
-  // No property set: most PUBLISH packets; lets the hot path skip copying and resetting.
-  bool empty() const noexcept {
-    static const properties none{};
-    return *this == none;
-  }
 };
 
 }  // namespace edgemq::mqtt

@@ -535,5 +535,37 @@ TEST(Errors, ToStringNeverEmpty) {
   EXPECT_NE(to_string(reason_code::malformed_packet), to_string(reason_code::protocol_error));
 }
 
+// The hot path decodes every PUBLISH into one reused value: properties of one packet must not
+// leak into the next, and `props_set` must say whether any are there.
+TEST(DecodePublishReuse, PropertiesOfOnePacketDoNotLeakIntoTheNext) {
+  publish with;
+  with.topic = "a/b";
+  with.payload = "x";
+  with.props.content_type = "text/plain";
+  with.props.user_properties = {{"k", "v"}};
+  publish without;
+  without.topic = "c";
+  without.payload = "yz";
+  for (auto v : {V5, V311}) {
+    SCOPED_TRACE(static_cast<int>(v));
+    publish scratch;
+    bool props_set = false;
+    for (int round = 0; round < 2; ++round) {
+      for (const publish* p : {&with, &without}) {
+        const bytes wire = encode_bytes(*p, v);
+        const frame_result f = parse_frame(wire, k_no_limit);
+        ASSERT_EQ(f.status, frame_status::complete);
+        ASSERT_EQ(decode_publish(f.value.header, f.value.body, v, scratch, props_set), reason_code::success);
+        EXPECT_EQ(scratch.topic, p->topic);
+        EXPECT_EQ(scratch.payload, p->payload);
+        const bool expect_props = v == V5 && p == &with;
+        EXPECT_EQ(props_set, expect_props);
+        EXPECT_EQ(scratch.props, expect_props ? with.props : properties{});
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace mqtt_test
+

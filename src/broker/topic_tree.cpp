@@ -19,6 +19,10 @@ struct topic_tree::node {
   std::vector<std::shared_ptr<share_group>> groups;
   node* parent = nullptr;
   std::string level;
+  // The "+" and "#" children, also in `children`: every match looks for both at every level, so
+  // they are reached without hashing.
+  node* plus = nullptr;
+  node* hash = nullptr;
 
   bool empty() const { return children.empty() && subscribers.empty() && groups.empty(); }
 };
@@ -68,6 +72,8 @@ bool topic_tree::subscribe(std::string_view full_filter, const subscriber& sub) 
       auto child = std::make_unique<node>();
       child->parent = n;
       child->level = std::string(level);
+      if (level == "+") n->plus = child.get();
+      if (level == "#") n->hash = child.get();
       it = n->children.emplace(child->level, std::move(child)).first;
     }
     n = it->second.get();
@@ -123,6 +129,8 @@ bool topic_tree::unsubscribe(std::string_view full_filter, const session* s) {
   // Prune empty branches so churn of unique topics does not grow the tree forever.
   while (n != root_.get() && n->empty()) {
     node* parent = n->parent;
+    if (parent->plus == n) parent->plus = nullptr;
+    if (parent->hash == n) parent->hash = nullptr;
     parent->children.erase(n->level);
     n = parent;
   }
@@ -149,7 +157,7 @@ void visit_all(const Node* n, const visitors& v) {
 // `n` matched the previous level; `rest` holds the levels after it (none when at_end).
 template <class Node>
 void match_from(const Node* n, std::string_view rest, bool at_end, const visitors& visit) {
-  if (auto it = n->children.find("#"); it != n->children.end()) visit_all(it->second.get(), visit);
+  if (n->hash) visit_all(n->hash, visit);
   if (at_end) {
     visit_all(n, visit);
     return;
@@ -159,7 +167,7 @@ void match_from(const Node* n, std::string_view rest, bool at_end, const visitor
   const bool last = slash == std::string_view::npos;
   const std::string_view next = last ? std::string_view{} : rest.substr(slash + 1);
   if (auto it = n->children.find(level); it != n->children.end()) match_from(it->second.get(), next, last, visit);
-  if (auto it = n->children.find("+"); it != n->children.end()) match_from(it->second.get(), next, last, visit);
+  if (n->plus) match_from(n->plus, next, last, visit);
 }
 
 }  // namespace
@@ -176,8 +184,8 @@ void topic_tree::match(std::string_view topic, visit_fn visit_sub, group_fn visi
   const bool last = slash == std::string_view::npos;
   const std::string_view next = last ? std::string_view{} : topic.substr(slash + 1);
   if (!dollar) {
-    if (auto it = n->children.find("#"); it != n->children.end()) visit_all(it->second.get(), visit);
-    if (auto it = n->children.find("+"); it != n->children.end()) match_from(it->second.get(), next, last, visit);
+    if (n->hash) visit_all(n->hash, visit);
+    if (n->plus) match_from(n->plus, next, last, visit);
   }
   if (auto it = n->children.find(level); it != n->children.end()) match_from(it->second.get(), next, last, visit);
   if (done) done();

@@ -50,7 +50,11 @@ reason_code decode_publish_into(std::uint8_t flags, reader& in, protocol_version
   p.qos = static_cast<qos>(q);
   if (p.dup && p.qos == qos::at_most_once) return reason_code::malformed_packet;  // MQTT-3.3.1-2
   p.retain = flags & 0x01;
-  const auto topic = in.utf8();
+  // The topic's UTF-8 is checked once, by validate_topic_name; invalid UTF-8 fails the read
+  // as reader::utf8() would.
+  const auto topic = in.binary();
+  const auto topic_rc = validate_topic_name(topic);
+  if (topic_rc == reason_code::malformed_packet) in.fail(topic_rc);
   if (p.qos != qos::at_most_once) p.packet_id = in.u16();
   // Most PUBLISH packets carry no property (length byte 0): keep the reused value's empty
   // properties instead of building and moving in a new one.
@@ -64,9 +68,7 @@ reason_code decode_publish_into(std::uint8_t flags, reader& in, protocol_version
   }
   if (!in.ok()) return in.error();
   if (p.qos != qos::at_most_once && p.packet_id == 0) return reason_code::protocol_error;  // MQTT-2.2.1-3
-  if (!(topic.empty() && p.props.topic_alias)) {
-    if (const auto rc = validate_topic_name(topic); rc != reason_code::success) return rc;
-  }
+  if (!(topic.empty() && p.props.topic_alias) && topic_rc != reason_code::success) return topic_rc;
   p.topic.assign(topic);  // assign: reuses the capacity of a recycled `p`
   p.payload.assign(in.rest());
   return reason_code::success;

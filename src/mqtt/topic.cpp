@@ -5,10 +5,21 @@
 namespace edgemq::mqtt {
 
 reason_code validate_topic_name(std::string_view name) noexcept {
-  if (!is_valid_mqtt_utf8(name)) return reason_code::malformed_packet;
+  // One pass for the usual ASCII name (runs on every PUBLISH); anything else takes the full
+  // UTF-8 check. Invalid UTF-8 is reported before a wildcard.
+  bool wildcard = false;
+  for (const char ch : name) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c >= 0x80) {
+      if (!is_valid_mqtt_utf8(name)) return reason_code::malformed_packet;
+      wildcard = name.find_first_of("+#") != std::string_view::npos;
+      break;
+    }
+    if (c == 0) return reason_code::malformed_packet;  // MQTT-1.5.4-2
+    wildcard |= c == '+' || c == '#';
+  }
   if (name.empty()) return reason_code::protocol_error;
-  if (name.find_first_of("+#") != std::string_view::npos) return reason_code::topic_name_invalid;
-  return reason_code::success;
+  return wildcard ? reason_code::topic_name_invalid : reason_code::success;
 }
 
 reason_code validate_topic_filter(std::string_view filter) noexcept {

@@ -34,6 +34,14 @@ TEST(TopicName, IllFormedUtf8IsMalformed) {
   EXPECT_EQ(validate_topic_name("a\0b"sv), reason_code::malformed_packet);
 }
 
+// The ASCII fast path hands over to the full check at the first non-ASCII byte, wherever it is.
+TEST(TopicName, WildcardsAndErrorsAroundNonAscii) {
+  EXPECT_EQ(validate_topic_name("+/\xC3\xBC"sv), reason_code::topic_name_invalid);
+  EXPECT_EQ(validate_topic_name("\xC3\xBC/#"sv), reason_code::topic_name_invalid);
+  EXPECT_EQ(validate_topic_name("+/\xC0\x80"sv), reason_code::malformed_packet);  // bad UTF-8 wins over a wildcard
+  EXPECT_EQ(validate_topic_name("\xC3\xBC\0"sv), reason_code::malformed_packet);
+}
+
 // ------------------------------------------------------------------ validate_topic_filter
 
 TEST(TopicFilter, ValidFilters) {

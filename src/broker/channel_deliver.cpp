@@ -95,7 +95,7 @@ void client_channel::resend_inflight() {
       // yet sent), the flow is completed (MQTT-4.3.3-7, 4.4.0-1: re-sent with DUP).
       send_publish(head_of(m.d, id, true, now), m.d.msg);
     } else {
-      send(mqtt::pubrel{id, mqtt::reason_code::success, {}});
+      send_plain_ack(mqtt::packet_type::pubrel, id, mqtt::reason_code::success);
     }
     ++it;
   }

@@ -30,9 +30,9 @@ void client_channel::on_publish(mqtt::publish& p, bool has_props) {
     // A reserved topic: its service consumes the message; it is not routed.
     const auto rc = svc->on_publish({id(), connection_id_, version_}, p);
     if (mqtt::is_error(rc)) return fail(rc);
-    if (p.qos == mqtt::qos::at_least_once) send(mqtt::puback{p.packet_id, rc, {}});
+    if (p.qos == mqtt::qos::at_least_once) send_plain_ack(mqtt::packet_type::puback, p.packet_id, rc);
     if (p.qos == mqtt::qos::exactly_once) {
-      send(mqtt::pubrec{p.packet_id, rc, {}});
+      send_plain_ack(mqtt::packet_type::pubrec, p.packet_id, rc);
       auto sl = session_->lock();
       session_->inbound_qos2_.insert(p.packet_id);
     }
@@ -85,20 +85,22 @@ void client_channel::on_publish(mqtt::publish& p, bool has_props) {
   if (ack == mqtt::reason_code::success && route && receivers == 0) ack = mqtt::reason_code::no_matching_subscribers;
   switch (p.qos) {
     case mqtt::qos::at_most_once: break;
-    case mqtt::qos::at_least_once: send_ack(mqtt::puback{p.packet_id, ack, {}}, ticket); break;
+    case mqtt::qos::at_least_once: send_ack(mqtt::packet_type::puback, p.packet_id, ack, ticket); break;
     case mqtt::qos::exactly_once:
       if (!route && !mqtt::is_error(ack)) ack = mqtt::reason_code::success;
-      send_ack(mqtt::pubrec{p.packet_id, ack, {}}, ticket);
+      send_ack(mqtt::packet_type::pubrec, p.packet_id, ack, ticket);
       break;
   }
 }
 
-void client_channel::send_ack(mqtt::packet ack, std::uint64_t ticket) {
+void client_channel::send_ack(mqtt::packet_type type, std::uint16_t packet_id, mqtt::reason_code code,
+                              std::uint64_t ticket) {
   auto* db = broker_.durable();
   // Acknowledged only once durable (persistent subscribers matched), and never ahead of an
   // earlier acknowledgement that still waits.
-  if (!db || (deferred_acks_.empty() && (ticket == 0 || ticket <= db->committed()))) return send(ack);
-  deferred_acks_.push_back({ticket, std::move(ack)});
+  if (!db || (deferred_acks_.empty() && (ticket == 0 || ticket <= db->committed())))
+    return send_plain_ack(type, packet_id, code);
+  deferred_acks_.push_back({ticket, type, packet_id, code});
   // Registered unconditionally: the commit may land between the check above and here, and the
   // store notifies at once when it has.
   db->notify_when_committed(ticket, self_);
@@ -109,14 +111,26 @@ void client_channel::flush_deferred_acks() {
   if (!db) return;
   const auto done = db->committed();
   std::size_t sent = 0;
-  for (; sent < deferred_acks_.size() && deferred_acks_[sent].ticket <= done; ++sent) send(deferred_acks_[sent].ack);
+  for (; sent < deferred_acks_.size() && deferred_acks_[sent].ticket <= done; ++sent) {
+    const auto& a = deferred_acks_[sent];
+    send_plain_ack(a.type, a.packet_id, a.code);
+  }
   if (sent) deferred_acks_.erase(deferred_acks_.begin(), deferred_acks_.begin() + static_cast<std::ptrdiff_t>(sent));
 }
 
-void client_channel::on_puback(const mqtt::puback& a) {
+void client_channel::on_ack(mqtt::packet_type type, std::uint16_t packet_id, mqtt::reason_code code) {
+  switch (type) {
+    case mqtt::packet_type::puback: return on_puback(packet_id);
+    case mqtt::packet_type::pubrec: return on_pubrec(packet_id, code);
+    case mqtt::packet_type::pubrel: return on_pubrel(packet_id);
+    default: return on_pubcomp(packet_id);
+  }
+}
+
+void client_channel::on_puback(std::uint16_t packet_id) {
   {
     auto sl = session_->lock();
-    auto it = session_->inflight_.find(a.packet_id);
+    auto it = session_->inflight_.find(packet_id);
     if (it != session_->inflight_.end() && it->second.d.qos == mqtt::qos::at_least_once) {
       if (auto* db = session_->durable(); db && it->second.d.seq) db->erase_message(id(), it->second.d.seq);
       session_->inflight_.erase(it);
@@ -125,41 +139,43 @@ void client_channel::on_puback(const mqtt::puback& a) {
   pull();
 }
 
-void client_channel::on_pubrec(const mqtt::pubrec& a) {
+void client_channel::on_pubrec(std::uint16_t packet_id, mqtt::reason_code code) {
   bool known = false;
   {
     auto sl = session_->lock();
-    auto it = session_->inflight_.find(a.packet_id);
+    auto it = session_->inflight_.find(packet_id);
     if (it != session_->inflight_.end() && it->second.d.qos == mqtt::qos::exactly_once) {
       known = true;
       auto* db = it->second.d.seq ? session_->durable() : nullptr;
-      if (mqtt::is_error(a.code)) {  // the receiver refused it: done
+      if (mqtt::is_error(code)) {  // the receiver refused it: done
         if (db) db->erase_message(id(), it->second.d.seq);
         session_->inflight_.erase(it);
       } else {
         it->second.stage = inflight_stage::awaiting_pubcomp;
-        if (db) db->put_message(id(), it->second.d.seq, stored_stage::awaiting_pubcomp, a.packet_id, it->second.d);
+        if (db) db->put_message(id(), it->second.d.seq, stored_stage::awaiting_pubcomp, packet_id, it->second.d);
       }
     }
   }
-  if (known && mqtt::is_error(a.code)) return pull();
-  send(mqtt::pubrel{a.packet_id, known ? mqtt::reason_code::success : mqtt::reason_code::packet_identifier_not_found, {}});
+  if (known && mqtt::is_error(code)) return pull();
+  send_plain_ack(mqtt::packet_type::pubrel, packet_id,
+                 known ? mqtt::reason_code::success : mqtt::reason_code::packet_identifier_not_found);
 }
 
-void client_channel::on_pubrel(const mqtt::pubrel& a) {
+void client_channel::on_pubrel(std::uint16_t packet_id) {
   bool known = false;
   {
     auto sl = session_->lock();
-    known = session_->inbound_qos2_.erase(a.packet_id) > 0;
-    if (auto* db = session_->durable(); db && known) db->erase_inbound_qos2(id(), a.packet_id);
+    known = session_->inbound_qos2_.erase(packet_id) > 0;
+    if (auto* db = session_->durable(); db && known) db->erase_inbound_qos2(id(), packet_id);
   }
-  send(mqtt::pubcomp{a.packet_id, known ? mqtt::reason_code::success : mqtt::reason_code::packet_identifier_not_found, {}});
+  send_plain_ack(mqtt::packet_type::pubcomp, packet_id,
+                 known ? mqtt::reason_code::success : mqtt::reason_code::packet_identifier_not_found);
 }
 
-void client_channel::on_pubcomp(const mqtt::pubcomp& a) {
+void client_channel::on_pubcomp(std::uint16_t packet_id) {
   {
     auto sl = session_->lock();
-    auto it = session_->inflight_.find(a.packet_id);
+    auto it = session_->inflight_.find(packet_id);
     if (it != session_->inflight_.end() && it->second.stage == inflight_stage::awaiting_pubcomp) {
       if (auto* db = session_->durable(); db && it->second.d.seq) db->erase_message(id(), it->second.d.seq);
       session_->inflight_.erase(it);

@@ -63,6 +63,11 @@ void client_channel::on_frame(const mqtt::frame& f) {
       return fail(rc);
     return on_publish(scratch, scratch_props);
   }
+  if (state_ == state::connected) {
+    std::uint16_t id = 0;
+    mqtt::reason_code code{};
+    if (mqtt::decode_plain_ack(f.header, f.body, version_, id, code)) return on_ack(f.type(), id, code);
+  }
   auto decoded = mqtt::decode(f.header, f.body, version_);
   if (!decoded) {
     fail(mqtt::to_reason_code(decoded.error()));
@@ -76,10 +81,10 @@ void client_channel::on_frame(const mqtt::frame& f) {
   }
   switch (mqtt::type_of(p)) {
     case mqtt::packet_type::publish: on_publish(std::get<mqtt::publish>(p)); break;
-    case mqtt::packet_type::puback: on_puback(std::get<mqtt::puback>(p)); break;
-    case mqtt::packet_type::pubrec: on_pubrec(std::get<mqtt::pubrec>(p)); break;
-    case mqtt::packet_type::pubrel: on_pubrel(std::get<mqtt::pubrel>(p)); break;
-    case mqtt::packet_type::pubcomp: on_pubcomp(std::get<mqtt::pubcomp>(p)); break;
+    case mqtt::packet_type::puback: on_puback(std::get<mqtt::puback>(p).packet_id); break;
+    case mqtt::packet_type::pubrec: on_pubrec(std::get<mqtt::pubrec>(p).packet_id, std::get<mqtt::pubrec>(p).code); break;
+    case mqtt::packet_type::pubrel: on_pubrel(std::get<mqtt::pubrel>(p).packet_id); break;
+    case mqtt::packet_type::pubcomp: on_pubcomp(std::get<mqtt::pubcomp>(p).packet_id); break;
     case mqtt::packet_type::subscribe: on_subscribe(std::get<mqtt::subscribe>(p)); break;
     case mqtt::packet_type::unsubscribe: on_unsubscribe(std::get<mqtt::unsubscribe>(p)); break;
     case mqtt::packet_type::pingreq: send(mqtt::pingresp{}); break;
@@ -176,6 +181,14 @@ std::chrono::milliseconds client_channel::keep_alive_remaining(clock::time_point
 
 void client_channel::begin_chunk() {
   if (out_.empty() || out_.back().body) out_.push_back({out_heads_.size(), out_heads_.size(), nullptr});
+}
+
+void client_channel::send_plain_ack(mqtt::packet_type type, std::uint16_t packet_id, mqtt::reason_code code) {
+  begin_chunk();
+  const auto before = out_heads_.size();
+  mqtt::encode_plain_ack(type, packet_id, code, version_, out_heads_);
+  out_.back().head_end = out_heads_.size();
+  out_bytes_ += out_heads_.size() - before;
 }
 
 void client_channel::send(const mqtt::packet& p) {

@@ -81,10 +81,12 @@ class client_channel {
   // Applies one authenticator step: accept, continue with AUTH 0x18, or refuse.
   void apply_auth_step(const auth_step& step);
   void on_publish(mqtt::publish& p, bool has_props = true);  // false: p.props is known empty
-  void on_puback(const mqtt::puback& a);
-  void on_pubrec(const mqtt::pubrec& a);
-  void on_pubrel(const mqtt::pubrel& a);
-  void on_pubcomp(const mqtt::pubcomp& a);
+  // Acknowledgements: their properties (a reason string at most) change nothing here.
+  void on_ack(mqtt::packet_type type, std::uint16_t packet_id, mqtt::reason_code code);
+  void on_puback(std::uint16_t packet_id);
+  void on_pubrec(std::uint16_t packet_id, mqtt::reason_code code);
+  void on_pubrel(std::uint16_t packet_id);
+  void on_pubcomp(std::uint16_t packet_id);
   void on_subscribe(const mqtt::subscribe& s);
   void on_unsubscribe(const mqtt::unsubscribe& u);
   void on_disconnect(const mqtt::disconnect& d);
@@ -124,10 +126,13 @@ class client_channel {
   // (MQTT-4.6.0-2); sent by pull() once the store has committed their ticket.
   struct deferred_ack {
     std::uint64_t ticket;
-    mqtt::packet ack;
+    mqtt::packet_type type;
+    std::uint16_t packet_id;
+    mqtt::reason_code code;
   };
   std::vector<deferred_ack> deferred_acks_;  // not a deque: that allocates even when empty
-  void send_ack(mqtt::packet ack, std::uint64_t ticket);
+  void send_ack(mqtt::packet_type type, std::uint16_t packet_id, mqtt::reason_code code, std::uint64_t ticket);
+  void send_plain_ack(mqtt::packet_type type, std::uint16_t packet_id, mqtt::reason_code code);
   void flush_deferred_acks();
   void save_subscriptions();
   std::string partial_;  // an incomplete frame carried to the next read; empty when idle

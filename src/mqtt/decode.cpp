@@ -121,6 +121,21 @@ result<packet> decode_reason_only(std::uint8_t flags, reader& in, protocol_versi
 }  // namespace
 }  // namespace detail
 
+bool decode_plain_ack(std::uint8_t header, std::span<const std::uint8_t> body, protocol_version v,
+                      std::uint16_t& packet_id, reason_code& code) noexcept {
+  const auto type = static_cast<packet_type>(header >> 4);
+  if (type != packet_type::puback && type != packet_type::pubrec && type != packet_type::pubrel &&
+      type != packet_type::pubcomp)
+    return false;
+  if ((header & 0x0F) != (type == packet_type::pubrel ? 0x02 : 0x00)) return false;  // MQTT-3.6.1-1, 2.1.3
+  const bool v5 = v == protocol_version::v5;
+  // id | id + reason | id + reason + empty property length
+  if (!(body.size() == 2 || (v5 && body.size() == 3) || (v5 && body.size() == 4 && body[3] == 0))) return false;
+  packet_id = static_cast<std::uint16_t>((body[0] << 8) | body[1]);
+  code = body.size() > 2 ? static_cast<reason_code>(body[2]) : reason_code::success;
+  return packet_id != 0 && detail::valid_reason(type, code);
+}
+
 reason_code decode_publish(std::uint8_t header, std::span<const std::uint8_t> body, protocol_version v, publish& out,
                            bool& props_set) {
   detail::reader in(body);

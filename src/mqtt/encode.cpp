@@ -69,6 +69,19 @@ void publish_head_body(const publish& p, protocol_version v, std::string& b) {
   if (v5(v)) write_properties(b, p.props);
 }
 
+}  // namespace
+
+void encode_plain_ack(packet_type type, std::uint16_t packet_id, reason_code code, protocol_version v,
+                      std::string& out) {
+  const bool with_code = v5(v) && code != reason_code::success;  // short form, MQTT 5 3.4.2.1
+  put_u8(out, static_cast<std::uint8_t>((static_cast<std::uint8_t>(type) << 4) | (type == packet_type::pubrel ? 0x02 : 0x00)));
+  put_u8(out, with_code ? 3 : 2);
+  put_u16(out, packet_id);
+  if (with_code) put_u8(out, static_cast<std::uint8_t>(code));
+}
+
+namespace {
+
 template <packet_type T>
 void body_of(const basic_ack<T>& a, protocol_version v, std::string& b) {
   put_u16(b, a.packet_id);

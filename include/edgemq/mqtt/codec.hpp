@@ -31,6 +31,14 @@ result<packet> decode(std::uint8_t header, std::span<const std::uint8_t> body, p
 reason_code decode_publish(std::uint8_t header, std::span<const std::uint8_t> body, protocol_version version,
                            publish& out, bool& props_set);
 
+// The acknowledgement hot path (PUBACK, PUBREC, PUBREL, PUBCOMP without properties, which is
+// almost every one): no packet value, no properties object. decode_plain_ack returns false when
+// the frame is not such a plain, valid acknowledgement; decode() then gives the verdict.
+bool decode_plain_ack(std::uint8_t header, std::span<const std::uint8_t> body, protocol_version version,
+                      std::uint16_t& packet_id, reason_code& code) noexcept;
+void encode_plain_ack(packet_type type, std::uint16_t packet_id, reason_code code, protocol_version version,
+                      std::string& out);
+
 // Appends the encoded packet to `out`. Fields that the version cannot carry are dropped
 // (properties and reason codes for 3.1.1).
 void encode(const packet& p, protocol_version version, std::string& out);

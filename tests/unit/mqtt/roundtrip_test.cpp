@@ -566,6 +566,60 @@ TEST(DecodePublishReuse, PropertiesOfOnePacketDoNotLeakIntoTheNext) {
   }
 }
 
+// The acknowledgement hot path must agree byte for byte with the general codec, and leave
+// everything it does not handle (properties, bad flags, id 0, invalid reason) to decode().
+template <class Ack>
+void check_plain_ack_agrees(protocol_version v, reason_code code) {
+  const Ack a{0x1234, code, {}};
+  std::string general;
+  encode(packet{a}, v, general);
+  std::string plain;
+  encode_plain_ack(Ack::type, a.packet_id, code, v, plain);
+  EXPECT_EQ(hex(plain), hex(general));
+  const bytes wire(general.begin(), general.end());
+  const frame_result f = parse_frame(wire, k_no_limit);
+  ASSERT_EQ(f.status, frame_status::complete);
+  std::uint16_t id = 0;
+  reason_code rc{};
+  ASSERT_TRUE(decode_plain_ack(f.value.header, f.value.body, v, id, rc));
+  auto decoded = decode(f.value.header, f.value.body, v);
+  ASSERT_TRUE(decoded.has_value());
+  EXPECT_EQ(id, std::get<Ack>(*decoded).packet_id);
+  EXPECT_EQ(rc, std::get<Ack>(*decoded).code);
+}
+
+TEST(PlainAck, AgreesWithTheGeneralCodec) {
+  for (auto v : {V5, V311}) {
+    SCOPED_TRACE(static_cast<int>(v));
+    check_plain_ack_agrees<puback>(v, reason_code::success);
+    check_plain_ack_agrees<pubrec>(v, reason_code::success);
+    check_plain_ack_agrees<pubrel>(v, reason_code::success);
+    check_plain_ack_agrees<pubcomp>(v, reason_code::success);
+  }
+  check_plain_ack_agrees<puback>(V5, reason_code::no_matching_subscribers);
+  check_plain_ack_agrees<pubrec>(V5, reason_code::payload_format_invalid);
+  check_plain_ack_agrees<pubrel>(V5, reason_code::packet_identifier_not_found);
+  check_plain_ack_agrees<pubcomp>(V5, reason_code::packet_identifier_not_found);
+}
+
+TEST(PlainAck, LeavesEverythingElseToDecode) {
+  std::uint16_t id = 0;
+  reason_code rc{};
+  const auto plain = [&](std::uint8_t header, bytes body, protocol_version v = V5) {
+    return decode_plain_ack(header, body, v, id, rc);
+  };
+  EXPECT_TRUE(plain(0x40, {0x00, 0x01}));
+  EXPECT_TRUE(plain(0x40, {0x00, 0x01, 0x10, 0x00}));        // empty property length
+  EXPECT_FALSE(plain(0x40, {0x00, 0x01, 0x10, 0x03, 0x1F, 0x00, 0x00}));  // a reason string
+  EXPECT_FALSE(plain(0x40, {0x00, 0x00}));                   // packet id 0: protocol error
+  EXPECT_FALSE(plain(0x41, {0x00, 0x01}));                   // reserved flags set
+  EXPECT_FALSE(plain(0x60, {0x00, 0x01}));                   // PUBREL needs flags 0010
+  EXPECT_TRUE(plain(0x62, {0x00, 0x01}));
+  EXPECT_FALSE(plain(0x40, {0x00, 0x01, 0x02}));             // 0x02 is no PUBACK reason code
+  EXPECT_FALSE(plain(0x40, {0x00, 0x01, 0x00}, V311));       // 3.1.1 has no reason code
+  EXPECT_FALSE(plain(0x30, {0x00, 0x01}));                   // not an acknowledgement
+}
+
 }  // namespace
 }  // namespace mqtt_test
 

@@ -22,15 +22,20 @@ class worker_inbox : public std::enable_shared_from_this<worker_inbox> {
  public:
   explicit worker_inbox(boost::asio::io_context& ctx) : ctx_(ctx) {}
 
-  // Any thread. `w` must be kept alive by the shared_ptr until its on_wake ran.
-  void wake(std::shared_ptr<wakeable> w) {
+  // Any thread. `w` must be kept alive by the shared_ptr until its on_wake ran. Inside a
+  // wake_batch on this thread, held back until the batch ends.
+  void wake(std::shared_ptr<wakeable> w);
+
+  // Any thread: one lock and at most one post for all of `ws`, which is left empty.
+  void wake_all(std::vector<std::shared_ptr<wakeable>>& ws) {
     bool post = false;
     {
       std::lock_guard g(mu_);
-      pending_.push_back(std::move(w));
+      for (auto& w : ws) pending_.push_back(std::move(w));
       post = !scheduled_;
       scheduled_ = true;
     }
+    ws.clear();
     if (post) boost::asio::post(ctx_, [self = shared_from_this()] { self->drain(); });
   }
 
@@ -51,5 +56,63 @@ class worker_inbox : public std::enable_shared_from_this<worker_inbox> {
   std::vector<std::shared_ptr<wakeable>> draining_;  // only touched on the worker's thread
   bool scheduled_ = false;
 };
+
+// While one is alive on a thread (a worker handling what it read), wake-ups for other
+// connections are collected and handed to each worker's inbox at the end, together: one lock
+// per worker instead of one per subscriber, and the other worker starts on a message only
+// after this thread is done fanning it out (no reference-count ping-pong meanwhile).
+class wake_batch {
+ public:
+  wake_batch() noexcept : outer_(!state().active) { state().active = true; }
+  ~wake_batch() {
+    if (!outer_) return;
+    auto& st = state();
+    st.active = false;
+    for (auto& [inbox, ws] : st.groups) {
+      if (!ws.empty()) inbox->wake_all(ws);  // leaves ws empty, its capacity kept
+    }
+  }
+  wake_batch(const wake_batch&) = delete;
+  wake_batch& operator=(const wake_batch&) = delete;
+
+  // False when no batch is active on this thread.
+  static bool add(worker_inbox* inbox, std::shared_ptr<wakeable>& w) {
+    auto& st = state();
+    if (!st.active) return false;
+    for (auto& [i, ws] : st.groups) {
+      if (i == inbox) {
+        ws.push_back(std::move(w));
+        return true;
+      }
+    }
+    st.groups.emplace_back(inbox, std::vector<std::shared_ptr<wakeable>>{}).second.push_back(std::move(w));
+    return true;
+  }
+
+ private:
+  // Per thread, kept across batches so that steady traffic allocates nothing. One group per
+  // worker ever woken from this thread (inboxes live as long as the server).
+  struct thread_state {
+    bool active = false;
+    std::vector<std::pair<worker_inbox*, std::vector<std::shared_ptr<wakeable>>>> groups;
+  };
+  static thread_state& state() noexcept {
+    thread_local thread_state st;
+    return st;
+  }
+  bool outer_;
+};
+
+inline void worker_inbox::wake(std::shared_ptr<wakeable> w) {
+  if (wake_batch::add(this, w)) return;
+  bool post = false;
+  {
+    std::lock_guard g(mu_);
+    pending_.push_back(std::move(w));
+    post = !scheduled_;
+    scheduled_ = true;
+  }
+  if (post) boost::asio::post(ctx_, [self = shared_from_this()] { self->drain(); });
+}
 
 }  // namespace edgemq::net

@@ -35,6 +35,7 @@ std::uint16_t client_channel::outbound_alias(std::string_view topic, bool& first
 }
 
 void client_channel::pull() {
+  budget_hit_ = false;
   if (state_ != state::connected || closing_) return;
   flush_deferred_acks();
   const auto& lim = broker_.config();
@@ -47,7 +48,10 @@ void client_channel::pull() {
   if (session_->link_.get() != self_.get()) return;
   session_->notified_ = false;
   auto& q = session_->queue_;
-  while (!q.empty() && out_bytes_ < lim.max_output_bytes) {
+  // One pull moves at most pull_bytes: a backlog goes out in socket-sized writes, and the session
+  // lock (which publishers need to queue more) is held briefly.
+  const std::size_t budget = std::min(lim.max_output_bytes, out_bytes_ + pull_bytes);
+  while (!q.empty() && out_bytes_ < budget) {
     delivery& d = q.front();
     auto* db = d.seq ? session_->durable() : nullptr;
     if (d.msg->expired(now)) {  // MQTT-3.3.2-5: not delivered once expired
@@ -83,6 +87,7 @@ void client_channel::pull() {
     q.pop_front();
   }
   bump(stats.messages_sent, sent);
+  budget_hit_ = !q.empty() && out_bytes_ >= budget;
 }
 
 void client_channel::resend_inflight() {

@@ -25,6 +25,8 @@ namespace edgemq::broker {
 
 // Payloads up to this size are copied into the head buffer; larger ones are shared.
 inline constexpr std::size_t inline_payload_max = 2048;
+// Output moved from the session queue per pull() at most (about what a socket takes at once).
+inline constexpr std::size_t pull_bytes = 64 * 1024;
 
 // One piece of output: a range of the output's head buffer (encoded packets, small payloads), then
 // optionally a shared payload. All heads of a wake-up share one buffer, so steady traffic allocates nothing.
@@ -61,6 +63,9 @@ class client_channel {
   mqtt::protocol_version version() const noexcept { return version_; }
 
   bool has_output() const noexcept { return !out_.empty(); }
+  // The last pull() left deliveries queued only because its output budget (pull_bytes, or the
+  // output limit) was spent: pull again once this output is written (nothing else will prompt it).
+  bool budget_hit() const noexcept { return budget_hit_; }
   std::size_t output_bytes() const noexcept { return out_bytes_; }
   // Hands the pending output to the writer: `heads` and `chunks` must be empty and are swapped
   // with the channel's (so their capacity is reused on the next wake-up).
@@ -107,6 +112,7 @@ class client_channel {
   std::shared_ptr<spdlog::logger> log_;
   state state_ = state::awaiting_connect;
   bool closing_ = false;
+  bool budget_hit_ = false;  // see budget_hit()
   mqtt::protocol_version version_ = mqtt::protocol_version::v5;
   std::string client_id_;
   session_ptr session_;

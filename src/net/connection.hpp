@@ -2,10 +2,17 @@
 // a single writer flushing everything the channel produced in one gathered write per wake-up,
 // and one timer for the CONNECT deadline and keep alive. Written once for every transport.
 // Include only from src/net .cpp files: it pulls in Asio.
+//
+// Threading: a connection lives on its worker's thread, except that a worker which has just
+// routed messages to it may pull and write them itself when nobody is working on the connection
+// (try_wake_here): the message goes out at once instead of after waking the other worker. A
+// one-byte lock (`busy_`) makes the two exclusive; the foreign side only ever tries it.
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <memory>
+#include <thread>
 #include <vector>
 
 #include <boost/asio/post.hpp>
@@ -39,6 +46,7 @@ class basic_connection final : public broker::link,
         timer_(transport_.get_executor()) {}
 
   void start() {
+    const owner_guard g(*this);
     auto self = this->shared_from_this();
     channel_ = std::make_unique<broker::client_channel>(broker_, self, log_);
     set_.add(self);
@@ -50,12 +58,32 @@ class basic_connection final : public broker::link,
   void notify() override { inbox_->wake(this->shared_from_this()); }
   // wakeable — the worker's thread.
   void on_wake() override {
+    const owner_guard g(*this);
     if (finished_) return;
     channel_->pull();
     flush();
   }
+  // wakeable — any worker thread, at the end of a wake_batch.
+  bool try_wake_here() override {
+    if (busy_.exchange(true, std::memory_order_acquire)) return false;  // its worker is on it: post
+    struct release {
+      std::atomic<bool>& b;
+      ~release() { b.store(false, std::memory_order_release); }
+    } r{busy_};
+    // A write in flight pulls again when it completes; a closing connection is its worker's.
+    if (finished_ || writing_) return true;
+    if (channel_->closing()) return false;
+    // Only a quiet connection is written from here: its message goes out now instead of after
+    // waking its worker. A busy one is left to its worker, which batches what many readers
+    // routed to it into one write.
+    if (std::chrono::steady_clock::now() - last_write_ < quiet_after) return false;
+    channel_->pull();
+    flush();
+    return true;
+  }
   void kick(mqtt::reason_code why) override {
     asio::post(transport_.get_executor(), [self = this->shared_from_this(), why] {
+      const owner_guard g(*self);
       if (self->finished_) return;
       self->channel_->kick(why);
       self->flush();
@@ -63,15 +91,33 @@ class basic_connection final : public broker::link,
   }
   // closable — any thread.
   void shutdown(mqtt::reason_code why) override { kick(why); }
-  void abort() override { finish(); }
+  void abort() override {
+    const owner_guard g(*this);
+    finish();
+  }
 
   auto executor() { return transport_.get_executor(); }
 
  private:
   // Reading is a chain of readiness waits, not a coroutine: an idle connection holds only the
   // pending wait (no frame, no buffer); data is read into the worker's buffer when it is there.
+  // Held by the worker's handlers for this connection; spins while another worker writes to it
+  // (a pull and a non-blocking write: microseconds).
+  struct owner_guard {
+    explicit owner_guard(basic_connection& c) noexcept : busy(c.busy_) {
+      while (busy.exchange(true, std::memory_order_acquire)) {
+        while (busy.load(std::memory_order_relaxed)) std::this_thread::yield();
+      }
+    }
+    ~owner_guard() { busy.store(false, std::memory_order_release); }
+    owner_guard(const owner_guard&) = delete;
+    owner_guard& operator=(const owner_guard&) = delete;
+    std::atomic<bool>& busy;
+  };
+
   void wait_readable() {
     transport_.async_wait_readable([self = this->shared_from_this()](boost::system::error_code ec) {
+      const owner_guard g(*self);
       self->on_readable(ec);
     });
   }
@@ -105,41 +151,81 @@ class basic_connection final : public broker::link,
     wait_readable();
   }
 
+  // Writes what the channel produced: first straight away without blocking (the usual case: all
+  // of it fits in the socket buffer, no handler is queued, nobody is woken); whatever does not
+  // fit is handed to an async write whose completion continues.
   void flush() {
-    if (writing_ || finished_) return;
-    if (!channel_->has_output()) {
-      if (channel_->closing()) finish();
-      return;
+    for (int round = 0; round < 8; ++round) {
+      if (writing_ || finished_) return;
+      if (!channel_->has_output()) {
+        if (channel_->closing()) finish();
+        return;
+      }
+      channel_->take_output(writing_heads_, writing_chunks_);
+      buffers_.clear();
+      std::size_t total = 0;
+      for (const auto& c : writing_chunks_) {
+        if (c.head_end > c.head_begin) buffers_.emplace_back(writing_heads_.data() + c.head_begin, c.head_end - c.head_begin);
+        if (c.body) buffers_.emplace_back(c.body->payload.data(), c.body->payload.size());
+      }
+      for (const auto& b : buffers_) total += b.size();
+      boost::system::error_code ec;
+      const std::size_t n = transport_.write_some(buffers_, ec);
+      last_write_ = std::chrono::steady_clock::now();
+      if (ec && ec != asio::error::would_block && ec != asio::error::try_again) {
+        written();
+        return finish();
+      }
+      if (n < total) return write_rest(n);
+      written();
+      // New deliveries notify again; only a backlog cut short by the output budget needs
+      // pulling from here, and a closing connection goes round once more to close.
+      if (channel_->budget_hit()) channel_->pull();
+      else if (!channel_->closing()) return;
     }
-    channel_->take_output(writing_heads_, writing_chunks_);
-    buffers_.clear();
-    for (const auto& c : writing_chunks_) {
-      if (c.head_end > c.head_begin) buffers_.emplace_back(writing_heads_.data() + c.head_begin, c.head_end - c.head_begin);
-      if (c.body) buffers_.emplace_back(c.body->payload.data(), c.body->payload.size());
-    }
+    // Still more after several rounds: let the worker's other connections run first.
+    if (!writing_ && !finished_ && channel_->has_output())
+      asio::post(transport_.get_executor(), [self = this->shared_from_this()] { self->on_wake(); });
+  }
+
+  // The socket took `done` bytes of buffers_: the rest goes by async write.
+  void write_rest(std::size_t done) {
+    std::size_t skip = 0;
+    while (skip < buffers_.size() && done >= buffers_[skip].size()) done -= buffers_[skip++].size();
+    buffers_.erase(buffers_.begin(), buffers_.begin() + static_cast<std::ptrdiff_t>(skip));
+    if (!buffers_.empty()) buffers_.front() += done;
     writing_ = true;
     transport_.async_write(buffers_, [self = this->shared_from_this()](boost::system::error_code ec, std::size_t) {
+      const owner_guard g(*self);
       self->writing_ = false;
-      self->writing_chunks_.clear();
-      self->buffers_.clear();
-      // Keep the buffers for the next wake-up, except after the first write (the CONNACK: many
-      // connections then idle, and should hold nothing) or a burst that made them large.
-      if (++self->writes_done_ == 1 || self->writing_heads_.capacity() > 32 * 1024) {
-        std::string().swap(self->writing_heads_);
-        std::vector<broker::out_chunk>().swap(self->writing_chunks_);
-        std::vector<asio::const_buffer>().swap(self->buffers_);
-      } else {
-        self->writing_heads_.clear();
-      }
+      self->written();
       if (ec) return self->finish();
       if (self->finished_) return;
       self->channel_->pull();
       self->flush();
-      if (self->read_paused_ && !self->finished_ && !self->channel_->closing()) {
-        self->read_paused_ = false;
-        self->wait_readable();
-      }
     });
+  }
+
+  // A write finished: release its buffers and resume reading if it was paused for it.
+  void written() {
+    writing_chunks_.clear();
+    buffers_.clear();
+    // Keep the buffers for the next wake-up, except after the first write (the CONNACK: many
+    // connections then idle, and should hold nothing), a burst that made them large, or when a
+    // burst is over (this write used a small part of them): idle connections stay small.
+    const auto cap = writing_heads_.capacity();
+    if (!first_write_done_ || cap > 128 * 1024 || (cap > 16 * 1024 && writing_heads_.size() < cap / 8)) {
+      first_write_done_ = true;
+      std::string().swap(writing_heads_);
+      std::vector<broker::out_chunk>().swap(writing_chunks_);
+      std::vector<asio::const_buffer>().swap(buffers_);
+    } else {
+      writing_heads_.clear();
+    }
+    if (read_paused_ && !finished_ && !channel_->closing()) {
+      read_paused_ = false;
+      wait_readable();
+    }
   }
 
   void finish() {
@@ -154,7 +240,9 @@ class basic_connection final : public broker::link,
   void arm_timer() {
     timer_.expires_after(broker_.config().connect_timeout);
     timer_.async_wait([self = this->shared_from_this()](boost::system::error_code ec) {
-      if (ec || self->finished_ || self->channel_->connected()) return;
+      if (ec) return;
+      const owner_guard g(*self);
+      if (self->finished_ || self->channel_->connected()) return;
       if (self->log_) self->log_->info("{}: no CONNECT within the connect timeout, closing", self->transport_.remote_endpoint());
       self->finish();
     });
@@ -170,7 +258,9 @@ class basic_connection final : public broker::link,
   void wait_keep_alive(std::chrono::milliseconds after) {
     timer_.expires_after(after);
     timer_.async_wait([self = this->shared_from_this()](boost::system::error_code ec) {
-      if (ec || self->finished_) return;
+      if (ec) return;
+      const owner_guard g(*self);
+      if (self->finished_) return;
       const auto now = broker::clock::now();
       if (self->channel_->keep_alive_expired(now)) {
         self->channel_->kick(mqtt::reason_code::keep_alive_timeout);
@@ -192,8 +282,11 @@ class basic_connection final : public broker::link,
   std::string writing_heads_;
   std::vector<broker::out_chunk> writing_chunks_;
   std::vector<asio::const_buffer> buffers_;
+  std::atomic<bool> busy_{false};  // see owner_guard and try_wake_here
+  std::chrono::steady_clock::time_point last_write_{};
+  static constexpr std::chrono::microseconds quiet_after{200};
   bool writing_ = false;
-  std::uint64_t writes_done_ = 0;
+  bool first_write_done_ = false;
   bool finished_ = false;
   bool read_paused_ = false;
   bool keep_alive_armed_ = false;

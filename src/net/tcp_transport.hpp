@@ -30,6 +30,12 @@ class tcp_transport {
     return socket_.read_some(b, ec);
   }
 
+  // Writes what the socket takes now without blocking (would_block when it takes nothing).
+  template <class Buffers>
+  std::size_t write_some(const Buffers& bufs, boost::system::error_code& ec) {
+    return socket_.write_some(bufs, ec);
+  }
+
   template <class Buffers, class Handler>
   void async_write(const Buffers& bufs, Handler&& h) {
     boost::asio::async_write(socket_, bufs, std::forward<Handler>(h));

@@ -16,6 +16,9 @@ class wakeable {
  public:
   virtual ~wakeable() = default;
   virtual void on_wake() = 0;  // on the worker's thread
+  // On any worker's thread: do what on_wake would, here and now, if that is cheap and safe;
+  // false: the owner's worker has to be woken instead.
+  virtual bool try_wake_here() = 0;
 };
 
 class worker_inbox : public std::enable_shared_from_this<worker_inbox> {
@@ -69,6 +72,11 @@ class wake_batch {
     auto& st = state();
     st.active = false;
     for (auto& [inbox, ws] : st.groups) {
+      std::size_t left = 0;
+      for (auto& w : ws) {
+        if (!w->try_wake_here()) ws[left++] = std::move(w);
+      }
+      ws.resize(left);
       if (!ws.empty()) inbox->wake_all(ws);  // leaves ws empty, its capacity kept
     }
   }

@@ -24,12 +24,13 @@ mqtt::publish_head head_of(const delivery& d, std::uint16_t packet_id, bool dup,
 std::uint16_t client_channel::outbound_alias(std::string_view topic, bool& first_use) {
   first_use = false;
   if (client_topic_alias_maximum_ == 0) return 0;
-  if (auto it = outbound_aliases_.find(std::string(topic)); it != outbound_aliases_.end()) return it->second;
+  auto& out = aliases().outbound;
+  if (auto it = out.find(topic); it != out.end()) return it->second;
   // New topics get the next alias while any are left (MQTT-3.3.2-8: never above the client's
   // Topic Alias Maximum); once all are taken, further topics go without an alias.
-  if (outbound_aliases_.size() >= client_topic_alias_maximum_) return 0;
-  const auto alias = static_cast<std::uint16_t>(outbound_aliases_.size() + 1);
-  outbound_aliases_.emplace(topic, alias);
+  if (out.size() >= client_topic_alias_maximum_) return 0;
+  const auto alias = static_cast<std::uint16_t>(out.size() + 1);
+  out.emplace(topic, alias);
   first_use = true;
   return alias;
 }

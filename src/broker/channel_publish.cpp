@@ -18,16 +18,27 @@ void client_channel::on_publish(mqtt::publish& p, bool has_props) {
     const auto alias = *p.props.topic_alias;
     if (alias > lim.topic_alias_maximum) return fail(mqtt::reason_code::topic_alias_invalid);  // MQTT-3.3.2-9
     if (p.topic.empty()) {
-      auto it = inbound_aliases_.find(alias);
-      if (it == inbound_aliases_.end()) return fail(mqtt::reason_code::protocol_error);
-      p.topic = it->second;
+      const std::string* known = nullptr;
+      if (aliases_) {
+        if (auto it = aliases_->inbound.find(alias); it != aliases_->inbound.end()) known = &it->second;
+      }
+      if (!known) return fail(mqtt::reason_code::protocol_error);
+      p.topic = *known;
     } else {
-      inbound_aliases_[alias] = p.topic;
+      aliases().inbound[alias] = p.topic;
     }
   }
 
   if (auto* svc = broker_.services().find(p.topic)) {
     // A reserved topic: its service consumes the message; it is not routed.
+    if (p.qos == mqtt::qos::exactly_once) {
+      auto sl = session_->lock();
+      if (session_->inbound_qos2_.contains(p.packet_id)) {
+        // Re-sent before PUBREL (MQTT 4.3.3): acknowledged, not executed a second time.
+        sl.unlock();
+        return send_plain_ack(mqtt::packet_type::pubrec, p.packet_id, mqtt::reason_code::success);
+      }
+    }
     const auto rc = svc->on_publish({id(), connection_id_, version_}, p);
     if (mqtt::is_error(rc)) return fail(rc);
     if (p.qos == mqtt::qos::at_least_once) send_plain_ack(mqtt::packet_type::puback, p.packet_id, rc);

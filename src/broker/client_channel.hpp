@@ -121,9 +121,22 @@ class client_channel {
   std::uint16_t keep_alive_ = 0;
   std::uint16_t client_receive_maximum_ = 65535;
   std::uint32_t client_max_packet_size_ = 0xFFFFFFFF;
-  std::unordered_map<std::uint16_t, std::string> inbound_aliases_;
   std::uint16_t client_topic_alias_maximum_ = 0;
-  std::unordered_map<std::string, std::uint16_t> outbound_aliases_;
+  // Topic aliases both ways (MQTT 3.3.2.3.4), created on first use: most clients use none, and
+  // two empty hash maps would be a twentieth of an idle connection's memory.
+  struct string_hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+  };
+  struct topic_aliases {
+    std::unordered_map<std::uint16_t, std::string> inbound;
+    std::unordered_map<std::string, std::uint16_t, string_hash, std::equal_to<>> outbound;
+  };
+  std::unique_ptr<topic_aliases> aliases_;
+  topic_aliases& aliases() {
+    if (!aliases_) aliases_ = std::make_unique<topic_aliases>();
+    return *aliases_;
+  }
   std::unique_ptr<mqtt::connect> pending_connect_;  // while enhanced authentication runs
   std::unique_ptr<auth_exchange> auth_;
   std::string auth_method_;

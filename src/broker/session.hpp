@@ -3,13 +3,14 @@
 // enqueue(); everything else is used by the owning connection's thread under lock().
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
-#include <unordered_set>
+#include <vector>
 
 #include "broker/counters.hpp"
 #include "broker/delivery_queue.hpp"
@@ -26,6 +27,27 @@ struct subscription_record {
 };
 
 enum class inflight_stage : std::uint8_t { awaiting_ack, awaiting_pubcomp };
+
+// Inbound QoS 2 packet ids awaiting their PUBREL: a sorted vector (at most Receive Maximum ids;
+// empty it costs 24 bytes per session, an unordered_set 56).
+class packet_id_set {
+ public:
+  bool contains(std::uint16_t id) const noexcept { return std::binary_search(ids_.begin(), ids_.end(), id); }
+  void insert(std::uint16_t id) {
+    const auto it = std::lower_bound(ids_.begin(), ids_.end(), id);
+    if (it == ids_.end() || *it != id) ids_.insert(it, id);
+  }
+  std::size_t erase(std::uint16_t id) noexcept {
+    const auto it = std::lower_bound(ids_.begin(), ids_.end(), id);
+    if (it == ids_.end() || *it != id) return 0;
+    ids_.erase(it);
+    return 1;
+  }
+  std::size_t size() const noexcept { return ids_.size(); }
+
+ private:
+  std::vector<std::uint16_t> ids_;
+};
 
 struct inflight_message {
   delivery d;
@@ -54,7 +76,7 @@ class session {
   std::size_t queued_bytes_ = 0;
   std::map<std::uint16_t, inflight_message> inflight_;
   std::uint16_t next_packet_id_ = 1;
-  std::unordered_set<std::uint16_t> inbound_qos2_;
+  packet_id_set inbound_qos2_;
   std::map<std::string, subscription_record, std::less<>> subscriptions_;
   std::uint32_t expiry_interval_ = 0;  // seconds; 0xFFFFFFFF never
   clock::time_point disconnected_at_{};

@@ -75,9 +75,11 @@ void client_channel::on_publish(mqtt::publish& p, bool has_props) {
 
   std::size_t receivers = 0;
   if (route) {
-    auto m = make_pooled_message();  // recycled: assign, don't move, to keep both sides' capacity
-    m->topic.assign(p.topic);
-    m->payload.assign(p.payload);
+    auto m = make_pooled_message();  // recycled, with its buffers
+    // Swapped, not copied: the message takes the decoded buffers, the decoder gets the recycled
+    // message's for the next packet; both keep their capacity.
+    m->topic.swap(p.topic);
+    m->payload.swap(p.payload);
     m->qos = p.qos;
     m->retain = p.retain;
     m->may_have_props = has_props;  // a pooled message's properties are empty

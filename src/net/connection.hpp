@@ -127,7 +127,7 @@ class basic_connection final : public broker::link,
     if (ec || finished_) return flush();  // closed by us, or closing after the last write
     bool eof = false;
     auto buf = thread_read_buffer();
-    const wake_batch batch;  // subscribers on other connections are woken once, after this read
+    const wake_batch batch(inbox_.get());  // connections this read routed to: woken once, after it
     for (;;) {
       boost::system::error_code rec;
       const std::size_t n = transport_.read_some(asio::buffer(buf.data(), buf.size()), rec);

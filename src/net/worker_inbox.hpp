@@ -66,15 +66,26 @@ class worker_inbox : public std::enable_shared_from_this<worker_inbox> {
 // after this thread is done fanning it out (no reference-count ping-pong meanwhile).
 class wake_batch {
  public:
-  wake_batch() noexcept : outer_(!state().active) { state().active = true; }
+  // `own`: the inbox of the worker running the batch.
+  explicit wake_batch(const worker_inbox* own) noexcept : own_(own), outer_(!state().active) {
+    state().active = true;
+  }
   ~wake_batch() {
     if (!outer_) return;
     auto& st = state();
     st.active = false;
+    // Connections of other workers are written from here only up to a budget: a sparse message
+    // to thousands of subscribers is still written by all workers at once, not by this one.
+    std::size_t foreign_budget = foreign_writes_max;
     for (auto& [inbox, ws] : st.groups) {
+      const bool own = inbox == own_;
       std::size_t left = 0;
       for (auto& w : ws) {
-        if (!w->try_wake_here()) ws[left++] = std::move(w);
+        if ((own || foreign_budget > 0) && w->try_wake_here()) {
+          if (!own) --foreign_budget;
+        } else {
+          ws[left++] = std::move(w);
+        }
       }
       ws.resize(left);
       if (!ws.empty()) inbox->wake_all(ws);  // leaves ws empty, its capacity kept
@@ -108,6 +119,8 @@ class wake_batch {
     thread_local thread_state st;
     return st;
   }
+  static constexpr std::size_t foreign_writes_max = 32;
+  const worker_inbox* own_;
   bool outer_;
 };
 

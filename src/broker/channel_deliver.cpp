@@ -13,7 +13,7 @@ mqtt::publish_head head_of(const delivery& d, std::uint16_t packet_id, bool dup,
   h.retain = d.retain;
   h.dup = dup;
   h.packet_id = packet_id;
-  h.props = d.msg->may_have_props ? &d.msg->props : nullptr;
+  h.props = d.msg->props.ptr();
   h.subscription_ids = d.subscription_ids;
   h.message_expiry = d.msg->remaining_expiry(now);  // MQTT-3.3.2-6: minus the time waited
   h.payload_size = d.msg->payload.size();

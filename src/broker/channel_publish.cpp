@@ -82,15 +82,15 @@ void client_channel::on_publish(mqtt::publish& p, bool has_props) {
     m->payload.swap(p.payload);
     m->qos = p.qos;
     m->retain = p.retain;
-    m->may_have_props = has_props;  // a pooled message's properties are empty
-    if (has_props) {
-      m->props = p.props;
-      m->props.topic_alias.reset();
-      m->props.subscription_identifiers.clear();
+    if (has_props) {  // a pooled message has none
+      auto& props = m->props.mut();
+      props = p.props;
+      props.topic_alias.reset();
+      props.subscription_identifiers.clear();
     }
     m->origin_client_id.assign(id());
-    if (m->props.message_expiry_interval)
-      m->expires_at = broker_.now() + std::chrono::seconds(*m->props.message_expiry_interval);
+    if (m->props->message_expiry_interval)
+      m->expires_at = broker_.now() + std::chrono::seconds(*m->props->message_expiry_interval);
     std::uint64_t routed_ticket = 0;
     receivers = broker_.publish(m, &routed_ticket);
     ticket = std::max(ticket, routed_ticket);

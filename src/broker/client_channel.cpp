@@ -139,10 +139,10 @@ void client_channel::on_close(clock::time_point now) {
       m->payload = std::move(will_->payload);
       m->qos = will_->qos;
       m->retain = will_->retain;
-      m->props = std::move(will_->props);
-      m->props.will_delay_interval.reset();
-      if (m->props.message_expiry_interval)  // counts from publication, after the delay
-        m->expires_at = now + std::chrono::seconds(delay) + std::chrono::seconds(*m->props.message_expiry_interval);
+      will_->props.will_delay_interval.reset();
+      if (will_->props != mqtt::properties{}) m->props = std::move(will_->props);
+      if (m->props->message_expiry_interval)  // counts from publication, after the delay
+        m->expires_at = now + std::chrono::seconds(delay) + std::chrono::seconds(*m->props->message_expiry_interval);
       m->origin_client_id = id();
       will_.reset();
       will = std::move(m);

@@ -14,16 +14,50 @@ namespace edgemq::broker {
 
 using clock = std::chrono::steady_clock;
 
+// A message's properties, on the heap only when there are any: most messages carry none, and an
+// empty mqtt::properties is ~500 bytes (a million retained messages would hold half a gigabyte
+// of them). Reads see an empty value when there are none.
+class message_props {
+ public:
+  message_props() = default;
+  message_props(const message_props& o) : p_(o.p_ ? std::make_unique<mqtt::properties>(*o.p_) : nullptr) {}
+  message_props& operator=(const message_props& o) {
+    if (this != &o) p_ = o.p_ ? std::make_unique<mqtt::properties>(*o.p_) : nullptr;
+    return *this;
+  }
+  message_props(message_props&&) noexcept = default;
+  message_props& operator=(message_props&&) noexcept = default;
+  message_props& operator=(mqtt::properties v) {
+    p_ = std::make_unique<mqtt::properties>(std::move(v));
+    return *this;
+  }
+
+  const mqtt::properties& get() const noexcept { return p_ ? *p_ : none(); }
+  const mqtt::properties* operator->() const noexcept { return &get(); }
+  mqtt::properties& mut() {
+    if (!p_) p_ = std::make_unique<mqtt::properties>();
+    return *p_;
+  }
+  // Null when there are none (the encoder then skips them).
+  const mqtt::properties* ptr() const noexcept { return p_.get(); }
+  bool empty() const noexcept { return !p_; }
+  void reset() noexcept { p_.reset(); }
+
+ private:
+  static const mqtt::properties& none() noexcept {
+    static const mqtt::properties empty{};
+    return empty;
+  }
+  std::unique_ptr<mqtt::properties> p_;
+};
+
 struct message {
   std::string topic;
   std::string payload;
   mqtt::qos qos = mqtt::qos::at_most_once;
   bool retain = false;
   // Properties forwarded to subscribers (topic alias and subscription identifiers removed).
-  mqtt::properties props;
-  // False only when props is known to be empty (most messages): deliveries then skip walking
-  // the properties when they encode the PUBLISH head.
-  bool may_have_props = true;
+  message_props props;
   std::string origin_client_id;
   // From the Message Expiry Interval at publish time; never delivered after it (MQTT-3.3.2-5).
   std::optional<clock::time_point> expires_at;

@@ -69,8 +69,7 @@ struct recycle {
     m->topic.clear();
     if (m->payload.capacity() > max_kept_capacity) std::string().swap(m->payload);
     else m->payload.clear();
-    if (m->may_have_props) m->props = mqtt::properties{};
-    m->may_have_props = true;
+    m->props.reset();
     m->origin_client_id.clear();
     m->expires_at.reset();
     m->qos = mqtt::qos::at_most_once;

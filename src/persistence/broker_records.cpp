@@ -87,7 +87,7 @@ std::string encode_message(const broker::message& m, std::uint64_t expires_wall_
   p.qos = m.qos;
   p.retain = m.retain;
   p.packet_id = m.qos == mqtt::qos::at_most_once ? 0 : 1;
-  p.props = m.props;
+  p.props = m.props.get();
   std::string packet;
   mqtt::encode(p, mqtt::protocol_version::v5, packet);
   put_str(out, packet);
@@ -110,7 +110,7 @@ std::optional<std::pair<broker::message, std::uint64_t>> decode_message(std::str
   m.payload = std::move(p.payload);
   m.qos = p.qos;
   m.retain = p.retain;
-  m.props = std::move(p.props);
+  if (p.props != mqtt::properties{}) m.props = std::move(p.props);
   m.origin_client_id = std::move(origin);
   return std::make_pair(std::move(m), expires);
 }

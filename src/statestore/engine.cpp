@@ -124,11 +124,12 @@ void engine::process(std::deque<job>& jobs) {
     m->topic = j->response_topic;
     m->payload = std::move(resp.payload);
     m->qos = mqtt::qos::at_least_once;
-    m->props.correlation_data = j->correlation_data;
-    m->props.content_type = "application/octet-stream";
-    m->props.user_properties.emplace_back("__stat", "200");
-    m->props.user_properties.emplace_back("__protVer", "1.0");
-    if (resp.version) m->props.user_properties.emplace_back("__ts", *resp.version);
+    auto& props = m->props.mut();
+    props.correlation_data = j->correlation_data;
+    props.content_type = "application/octet-stream";
+    props.user_properties.emplace_back("__stat", "200");
+    props.user_properties.emplace_back("__protVer", "1.0");
+    if (resp.version) props.user_properties.emplace_back("__ts", *resp.version);
     broker_.publish(m);
   }
   for (auto& n : fx.notifications) {
@@ -136,8 +137,9 @@ void engine::process(std::deque<job>& jobs) {
     m->topic = notification_topic(n.client_id, n.key);
     m->payload = std::move(n.payload);
     m->qos = mqtt::qos::at_least_once;
-    m->props.content_type = "application/octet-stream";
-    m->props.user_properties.emplace_back("__ts", n.version);
+    auto& props = m->props.mut();
+    props.content_type = "application/octet-stream";
+    props.user_properties.emplace_back("__ts", n.version);
     broker::delivery d;
     d.msg = m;
     d.qos = mqtt::qos::at_least_once;

@@ -22,8 +22,8 @@ broker::message_ptr make_message(std::string topic, std::string payload, mqtt::q
   m->topic = std::move(topic);
   m->payload = std::move(payload);
   m->qos = q;
-  m->props.user_properties = {{"k", "v"}};
-  m->props.content_type = "text/plain";
+  m->props.mut().user_properties = {{"k", "v"}};
+  m->props.mut().content_type = "text/plain";
   m->origin_client_id = "publisher";
   return m;
 }
@@ -53,7 +53,8 @@ TEST(BrokerRecords, RoundTrips) {
   EXPECT_TRUE(sd->d.retain);
   EXPECT_EQ(sd->d.subscription_ids, (std::vector<std::uint32_t>{3, 9}));
   EXPECT_EQ(sd->d.msg->payload, std::string("\0bin", 4));
-  EXPECT_EQ(sd->d.msg->props.user_properties, d.msg->props.user_properties);
+  EXPECT_EQ(sd->d.msg->props->user_properties, d.msg->props->user_properties);
+  EXPECT_EQ(sd->d.msg->props->content_type, d.msg->props->content_type);
   EXPECT_EQ(sd->d.msg->origin_client_id, "publisher");
 
   EXPECT_FALSE(decode_session("\x09garbage"));  // unknown format version

@@ -1,6 +1,8 @@
 // Plain TCP as a transport for basic_connection. A transport provides: wait for readability,
 // a non-blocking read into a caller buffer (so idle connections hold no read buffer), a
-// gathered async write, and close. TLS and WebSocket transports provide the same members.
+// non-blocking gathered write_some and a gathered async write for the rest, and close. The
+// write members may be called from another worker's thread while the connection's own worker
+// is kept out (ADR 0006). TLS and WebSocket transports provide the same members.
 #pragma once
 
 #include <boost/asio/ip/tcp.hpp>

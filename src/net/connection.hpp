@@ -59,13 +59,12 @@ class basic_connection final : public broker::link,
   // wakeable — the worker's thread.
   void on_wake() override {
     const owner_guard g(*this);
-    if (finished_) return;
-    channel_->pull();
-    flush();
+    on_wake_locked();
   }
   // wakeable — any worker thread, at the end of a wake_batch.
   bool try_wake_here() override {
-    if (busy_.exchange(true, std::memory_order_acquire)) return false;  // its worker is on it: post
+    // Its worker is on it: post (a plain load first, so a busy connection's lock is not bounced).
+    if (busy_.load(std::memory_order_relaxed) || busy_.exchange(true, std::memory_order_acquire)) return false;
     struct release {
       std::atomic<bool>& b;
       ~release() { b.store(false, std::memory_order_release); }
@@ -77,8 +76,10 @@ class basic_connection final : public broker::link,
     // waking its worker. A busy one is left to its worker, which batches what many readers
     // routed to it into one write.
     if (std::chrono::steady_clock::now() - last_write_ < quiet_after) return false;
+    // One write at most from here, so the owner never waits long for `busy_`; a failed write
+    // or a backlog is left to the owner.
     channel_->pull();
-    flush();
+    flush(1, true);
     return true;
   }
   void kick(mqtt::reason_code why) override {
@@ -101,6 +102,12 @@ class basic_connection final : public broker::link,
  private:
   // Reading is a chain of readiness waits, not a coroutine: an idle connection holds only the
   // pending wait (no frame, no buffer); data is read into the worker's buffer when it is there.
+  void on_wake_locked() {
+    if (finished_) return;
+    channel_->pull();
+    flush();
+  }
+
   // Held by the worker's handlers for this connection; spins while another worker writes to it
   // (a pull and a non-blocking write: microseconds).
   struct owner_guard {
@@ -154,8 +161,10 @@ class basic_connection final : public broker::link,
   // Writes what the channel produced: first straight away without blocking (the usual case: all
   // of it fits in the socket buffer, no handler is queued, nobody is woken); whatever does not
   // fit is handed to an async write whose completion continues.
-  void flush() {
-    for (int round = 0; round < 8; ++round) {
+  // `foreign`: called from another worker (try_wake_here); closing on a failed write is then left
+  // to the owner, whose handlers would otherwise wait for a will to be published and more.
+  void flush(int rounds = 8, bool foreign = false) {
+    for (int round = 0; round < rounds; ++round) {
       if (writing_ || finished_) return;
       if (!channel_->has_output()) {
         if (channel_->closing()) finish();
@@ -174,18 +183,29 @@ class basic_connection final : public broker::link,
       last_write_ = std::chrono::steady_clock::now();
       if (ec && ec != asio::error::would_block && ec != asio::error::try_again) {
         written();
+        if (foreign) return post_to_owner([](basic_connection& c) { c.finish(); });
         return finish();
       }
       if (n < total) return write_rest(n);
       written();
+      resume_reading();
       // New deliveries notify again; only a backlog cut short by the output budget needs
       // pulling from here, and a closing connection goes round once more to close.
       if (channel_->budget_hit()) channel_->pull();
       else if (!channel_->closing()) return;
     }
-    // Still more after several rounds: let the worker's other connections run first.
-    if (!writing_ && !finished_ && channel_->has_output())
-      asio::post(transport_.get_executor(), [self = this->shared_from_this()] { self->on_wake(); });
+    // Still more after the rounds: the owner goes on, after its other connections had a turn.
+    if (writing_ || finished_) return;
+    if (channel_->has_output() || channel_->budget_hit()) return post_to_owner([](basic_connection& c) { c.on_wake_locked(); });
+    if (channel_->closing()) finish();
+  }
+
+  template <class F>
+  void post_to_owner(F f) {
+    asio::post(transport_.get_executor(), [self = this->shared_from_this(), f] {
+      const owner_guard g(*self);
+      f(*self);
+    });
   }
 
   // The socket took `done` bytes of buffers_: the rest goes by async write.
@@ -201,12 +221,13 @@ class basic_connection final : public broker::link,
       self->written();
       if (ec) return self->finish();
       if (self->finished_) return;
+      self->resume_reading();
       self->channel_->pull();
       self->flush();
     });
   }
 
-  // A write finished: release its buffers and resume reading if it was paused for it.
+  // A write finished: release its buffers.
   void written() {
     writing_chunks_.clear();
     buffers_.clear();
@@ -222,6 +243,10 @@ class basic_connection final : public broker::link,
     } else {
       writing_heads_.clear();
     }
+  }
+
+  // Reading was paused while the client did not read our output; a write went through.
+  void resume_reading() {
     if (read_paused_ && !finished_ && !channel_->closing()) {
       read_paused_ = false;
       wait_readable();

@@ -98,7 +98,7 @@ std::vector<std::uint16_t> server::start() {
   auto& d = *impl_;
   unsigned n = d.opts_.workers ? d.opts_.workers : std::max(1u, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < n; ++i) {
-    d.workers_.push_back(std::make_unique<asio::io_context>(1));  // one thread each: no locking inside
+    d.workers_.push_back(std::make_unique<asio::io_context>(1));  // one thread each; keep Asio's locking (other workers post to it and write its sockets, ADR 0006): never an UNSAFE concurrency hint
     d.guards_.push_back(asio::make_work_guard(*d.workers_.back()));
     d.inboxes_.push_back(std::make_shared<worker_inbox>(*d.workers_.back()));
   }

@@ -100,8 +100,6 @@ class basic_connection final : public broker::link,
   auto executor() { return transport_.get_executor(); }
 
  private:
-  // Reading is a chain of readiness waits, not a coroutine: an idle connection holds only the
-  // pending wait (no frame, no buffer); data is read into the worker's buffer when it is there.
   void on_wake_locked() {
     if (finished_) return;
     channel_->pull();
@@ -122,6 +120,8 @@ class basic_connection final : public broker::link,
     std::atomic<bool>& busy;
   };
 
+  // Reading is a chain of readiness waits, not a coroutine: an idle connection holds only the
+  // pending wait (no frame, no buffer); data is read into the worker's buffer when it is there.
   void wait_readable() {
     transport_.async_wait_readable([self = this->shared_from_this()](boost::system::error_code ec) {
       const owner_guard g(*self);

@@ -179,38 +179,35 @@ std::chrono::milliseconds client_channel::keep_alive_remaining(clock::time_point
   return std::max(left, std::chrono::milliseconds(1)) + std::chrono::milliseconds(1);
 }
 
-void client_channel::begin_chunk() {
+template <class Encode>
+void client_channel::append_head(Encode&& encode) {
   if (out_.empty() || out_.back().body) out_.push_back({out_heads_.size(), out_heads_.size(), nullptr});
+  const auto before = out_heads_.size();
+  encode(out_heads_);
+  out_.back().head_end = out_heads_.size();
+  out_bytes_ += out_heads_.size() - before;
 }
 
 void client_channel::send_plain_ack(mqtt::packet_type type, std::uint16_t packet_id, mqtt::reason_code code) {
-  begin_chunk();
-  const auto before = out_heads_.size();
-  mqtt::encode_plain_ack(type, packet_id, code, version_, out_heads_);
-  out_.back().head_end = out_heads_.size();
-  out_bytes_ += out_heads_.size() - before;
+  append_head([&](std::string& out) { mqtt::encode_plain_ack(type, packet_id, code, version_, out); });
 }
 
 void client_channel::send(const mqtt::packet& p) {
-  begin_chunk();
-  const auto before = out_heads_.size();
-  mqtt::encode(p, version_, out_heads_);
-  out_.back().head_end = out_heads_.size();
-  out_bytes_ += out_heads_.size() - before;
+  append_head([&](std::string& out) { mqtt::encode(p, version_, out); });
 }
 
 void client_channel::send_publish(const mqtt::publish_head& h, const message_ptr& body) {
-  begin_chunk();
-  const auto before = out_heads_.size();
-  mqtt::encode_publish_head(h, version_, out_heads_);
   const auto& payload = body->payload;
   // A small payload is copied behind its head: cheaper than holding a reference (an atomic
   // count shared with every other subscriber's thread) and one more iovec per message.
   const bool inline_payload = payload.size() <= inline_payload_max;
-  if (inline_payload) out_heads_.append(payload);
-  out_.back().head_end = out_heads_.size();
-  out_bytes_ += out_heads_.size() - before + (inline_payload ? 0 : payload.size());
-  if (!inline_payload) out_.back().body = body;
+  append_head([&](std::string& out) {
+    mqtt::encode_publish_head(h, version_, out);
+    if (inline_payload) out.append(payload);
+  });
+  if (inline_payload) return;
+  out_.back().body = body;  // a larger one follows the head, shared
+  out_bytes_ += payload.size();
 }
 
 }  // namespace edgemq::broker

@@ -14,6 +14,7 @@
 
 #include "broker/authenticator.hpp"
 #include "broker/broker.hpp"
+#include "broker/string_map.hpp"
 #include "edgemq/mqtt/codec.hpp"
 #include "edgemq/mqtt/frame_parser.hpp"
 
@@ -102,7 +103,10 @@ class client_channel {
   void fail(mqtt::reason_code rc);
   void send(const mqtt::packet& p);
   void send_publish(const mqtt::publish_head& h, const message_ptr& body);
-  void begin_chunk();  // makes sure the last chunk can take more head bytes
+  // Appends what `encode(out_heads_)` writes to the last chunk's head bytes (a new chunk after a
+  // shared payload) and counts it in the output.
+  template <class Encode>
+  void append_head(Encode&& encode);
   bool v5() const noexcept { return version_ == mqtt::protocol_version::v5; }
   // Once attached, the session holds the client id (one copy per client, not three).
   const std::string& id() const noexcept { return session_ ? session_->client_id() : client_id_; }
@@ -124,13 +128,9 @@ class client_channel {
   std::uint16_t client_topic_alias_maximum_ = 0;
   // Topic aliases both ways (MQTT 3.3.2.3.4), created on first use: most clients use none, and
   // two empty hash maps would be a twentieth of an idle connection's memory.
-  struct string_hash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
-  };
   struct topic_aliases {
     std::unordered_map<std::uint16_t, std::string> inbound;
-    std::unordered_map<std::string, std::uint16_t, string_hash, std::equal_to<>> outbound;
+    string_map<std::uint16_t> outbound;
   };
   std::unique_ptr<topic_aliases> aliases_;
   topic_aliases& aliases() {

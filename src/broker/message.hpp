@@ -40,7 +40,6 @@ class message_props {
   }
   // Null when there are none (the encoder then skips them).
   const mqtt::properties* ptr() const noexcept { return p_.get(); }
-  bool empty() const noexcept { return !p_; }
   void reset() noexcept { p_.reset(); }
 
  private:

@@ -3,18 +3,12 @@
 #include <algorithm>
 #include <mutex>
 
+#include "broker/string_map.hpp"
+
 namespace edgemq::broker {
 
-namespace {
-// Transparent hashing: levels are looked up as string_views, without building a std::string.
-struct level_hash {
-  using is_transparent = void;
-  std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
-};
-}  // namespace
-
 struct topic_tree::node {
-  std::unordered_map<std::string, std::unique_ptr<node>, level_hash, std::equal_to<>> children;
+  string_map<std::unique_ptr<node>> children;  // looked up by string_view levels
   std::vector<subscriber> subscribers;
   std::vector<std::shared_ptr<share_group>> groups;
   node* parent = nullptr;

@@ -78,8 +78,7 @@ namespace {
 
 template <class Ack>
 result<packet> decode_ack(std::uint8_t flags, reader& in, protocol_version v) {
-  const std::uint8_t expected_flags = Ack::type == packet_type::pubrel ? 0x02 : 0x00;
-  if (flags != expected_flags) return reason_code::malformed_packet;  // MQTT-3.6.1-1 and 2.1.3
+  if (flags != fixed_header_flags(Ack::type)) return reason_code::malformed_packet;  // MQTT-3.6.1-1 and 2.1.3
   Ack a;
   a.packet_id = in.u16();
   if (!in.ok()) return in.error();
@@ -127,7 +126,7 @@ bool decode_plain_ack(std::uint8_t header, std::span<const std::uint8_t> body, p
   if (type != packet_type::puback && type != packet_type::pubrec && type != packet_type::pubrel &&
       type != packet_type::pubcomp)
     return false;
-  if ((header & 0x0F) != (type == packet_type::pubrel ? 0x02 : 0x00)) return false;  // MQTT-3.6.1-1, 2.1.3
+  if ((header & 0x0F) != detail::fixed_header_flags(type)) return false;  // MQTT-3.6.1-1, 2.1.3
   const bool v5 = v == protocol_version::v5;
   // id | id + reason | id + reason + empty property length
   if (!(body.size() == 2 || (v5 && body.size() == 3) || (v5 && body.size() == 4 && body[3] == 0))) return false;

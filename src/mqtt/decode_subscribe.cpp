@@ -5,7 +5,7 @@
 namespace edgemq::mqtt::detail {
 
 result<packet> decode_subscribe(std::uint8_t flags, reader& in, protocol_version v) {
-  if (flags != 0x02) return reason_code::malformed_packet;  // MQTT-3.8.1-1
+  if (flags != fixed_header_flags(packet_type::subscribe)) return reason_code::malformed_packet;  // MQTT-3.8.1-1
   subscribe s;
   s.packet_id = in.u16();
   if (v == protocol_version::v5) s.props = read_properties(in, property_context::subscribe);
@@ -36,7 +36,7 @@ result<packet> decode_subscribe(std::uint8_t flags, reader& in, protocol_version
 }
 
 result<packet> decode_unsubscribe(std::uint8_t flags, reader& in, protocol_version v) {
-  if (flags != 0x02) return reason_code::malformed_packet;  // MQTT-3.10.1-1
+  if (flags != fixed_header_flags(packet_type::unsubscribe)) return reason_code::malformed_packet;  // MQTT-3.10.1-1
   unsubscribe u;
   u.packet_id = in.u16();
   if (v == protocol_version::v5) u.props = read_properties(in, property_context::unsubscribe);

@@ -74,7 +74,7 @@ void publish_head_body(const publish& p, protocol_version v, std::string& b) {
 void encode_plain_ack(packet_type type, std::uint16_t packet_id, reason_code code, protocol_version v,
                       std::string& out) {
   const bool with_code = v5(v) && code != reason_code::success;  // short form, MQTT 5 3.4.2.1
-  put_u8(out, static_cast<std::uint8_t>((static_cast<std::uint8_t>(type) << 4) | (type == packet_type::pubrel ? 0x02 : 0x00)));
+  put_u8(out, static_cast<std::uint8_t>((static_cast<std::uint8_t>(type) << 4) | fixed_header_flags(type)));
   put_u8(out, with_code ? 3 : 2);
   put_u16(out, packet_id);
   if (with_code) put_u8(out, static_cast<std::uint8_t>(code));
@@ -134,13 +134,7 @@ void reason_body(const P& p, protocol_version v, std::string& b) {
 }
 
 std::uint8_t header_of(const packet& p) {
-  const auto type = static_cast<std::uint8_t>(static_cast<std::uint8_t>(type_of(p)) << 4);
-  switch (type_of(p)) {
-    case packet_type::pubrel:
-    case packet_type::subscribe:
-    case packet_type::unsubscribe: return type | 0x02;
-    default: return type;
-  }
+  return static_cast<std::uint8_t>((static_cast<std::uint8_t>(type_of(p)) << 4) | fixed_header_flags(type_of(p)));
 }
 
 std::uint8_t publish_header(const publish& p) {

@@ -12,6 +12,12 @@
 
 namespace edgemq::mqtt::detail {
 
+// The flag bits of the fixed header for every packet but PUBLISH (MQTT 2.1.3): 0010 for PUBREL,
+// SUBSCRIBE and UNSUBSCRIBE, 0000 for the rest.
+constexpr std::uint8_t fixed_header_flags(packet_type t) noexcept {
+  return t == packet_type::pubrel || t == packet_type::subscribe || t == packet_type::unsubscribe ? 0x02 : 0x00;
+}
+
 // Reads fail sticky: after the first error every read returns a default value and error()
 // keeps the first reason, so decoders can read a whole layout and check once per field group.
 class reader {

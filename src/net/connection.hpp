@@ -12,6 +12,7 @@
 #include <array>
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -63,12 +64,8 @@ class basic_connection final : public broker::link,
   }
   // wakeable — any worker thread, at the end of a wake_batch.
   bool try_wake_here() override {
-    // Its worker is on it: post (a plain load first, so a busy connection's lock is not bounced).
-    if (busy_.load(std::memory_order_relaxed) || busy_.exchange(true, std::memory_order_acquire)) return false;
-    struct release {
-      std::atomic<bool>& b;
-      ~release() { b.store(false, std::memory_order_release); }
-    } r{busy_};
+    const owner_guard g(*this, std::try_to_lock);
+    if (!g.owns()) return false;  // its worker is on it: post
     // A write in flight pulls again when it completes; a closing connection is its worker's.
     if (finished_ || writing_) return true;
     if (channel_->closing()) return false;
@@ -106,18 +103,29 @@ class basic_connection final : public broker::link,
     flush();
   }
 
-  // Held by the worker's handlers for this connection; spins while another worker writes to it
-  // (a pull and a non-blocking write: microseconds).
-  struct owner_guard {
-    explicit owner_guard(basic_connection& c) noexcept : busy(c.busy_) {
-      while (busy.exchange(true, std::memory_order_acquire)) {
-        while (busy.load(std::memory_order_relaxed)) std::this_thread::yield();
+  // Holds `busy_`. The worker's handlers for this connection spin for it while another worker
+  // writes to it (a pull and a non-blocking write: microseconds); that other worker only tries
+  // (std::try_to_lock), with a plain load first so a busy connection's lock is not bounced.
+  class owner_guard {
+   public:
+    explicit owner_guard(basic_connection& c) noexcept : busy_(c.busy_), owns_(true) {
+      while (busy_.exchange(true, std::memory_order_acquire)) {
+        while (busy_.load(std::memory_order_relaxed)) std::this_thread::yield();
       }
     }
-    ~owner_guard() { busy.store(false, std::memory_order_release); }
+    owner_guard(basic_connection& c, std::try_to_lock_t) noexcept
+        : busy_(c.busy_),
+          owns_(!busy_.load(std::memory_order_relaxed) && !busy_.exchange(true, std::memory_order_acquire)) {}
+    ~owner_guard() {
+      if (owns_) busy_.store(false, std::memory_order_release);
+    }
     owner_guard(const owner_guard&) = delete;
     owner_guard& operator=(const owner_guard&) = delete;
-    std::atomic<bool>& busy;
+    bool owns() const noexcept { return owns_; }
+
+   private:
+    std::atomic<bool>& busy_;
+    const bool owns_;
   };
 
   // Reading is a chain of readiness waits, not a coroutine: an idle connection holds only the

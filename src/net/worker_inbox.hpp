@@ -31,18 +31,26 @@ class worker_inbox : public std::enable_shared_from_this<worker_inbox> {
 
   // Any thread: one lock and at most one post for all of `ws`, which is left empty.
   void wake_all(std::vector<std::shared_ptr<wakeable>>& ws) {
-    bool post = false;
-    {
-      std::lock_guard g(mu_);
+    schedule([&] {
       for (auto& w : ws) pending_.push_back(std::move(w));
-      post = !scheduled_;
-      scheduled_ = true;
-    }
+    });
     ws.clear();
-    if (post) boost::asio::post(ctx_, [self = shared_from_this()] { self->drain(); });
   }
 
  private:
+  // Runs `add` (which appends to pending_) under the lock; posts a drain unless one is pending.
+  template <class Add>
+  void schedule(Add&& add) {
+    bool post = false;
+    {
+      std::lock_guard g(mu_);
+      add();
+      post = !scheduled_;
+      scheduled_ = true;
+    }
+    if (post) boost::asio::post(ctx_, [self = shared_from_this()] { self->drain(); });
+  }
+
   void drain() {
     {
       std::lock_guard g(mu_);
@@ -126,14 +134,7 @@ class wake_batch {
 
 inline void worker_inbox::wake(std::shared_ptr<wakeable> w) {
   if (wake_batch::add(this, w)) return;
-  bool post = false;
-  {
-    std::lock_guard g(mu_);
-    pending_.push_back(std::move(w));
-    post = !scheduled_;
-    scheduled_ = true;
-  }
-  if (post) boost::asio::post(ctx_, [self = shared_from_this()] { self->drain(); });
+  schedule([&] { pending_.push_back(std::move(w)); });
 }
 
 }  // namespace edgemq::net

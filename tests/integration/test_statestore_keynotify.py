@@ -178,15 +178,21 @@ class KeyNotifyTest(KeyNotifyTestBase):
         a.set(k, b"v")
         self.assertEqual(w.next_notification().payload, notify_set_payload(b"v"))
 
-    def reconnect_drops_watch(self, abnormal):
-        # The watcher has a will; seeing it published tells us the broker has closed the
-        # connection (and told the store) before the "away" write is made.
+    def watch_with_will(self):
+        """A persistent watcher `w` of key `k` whose will goes to `will_topic`, which client `a`
+        receives: seeing the will tells that the broker has finished with w's connection."""
         a = self.ss_client()
         will_topic = self.unique("will")
         a.subscribe(will_topic, 1)
         w = self.watcher(clean=False, session_expiry=300, will=(will_topic, b"gone"))
         k = self.key()
         w.keynotify(k)
+        return a, will_topic, w, k
+
+    def reconnect_drops_watch(self, abnormal):
+        # The watcher has a will; seeing it published tells us the broker has closed the
+        # connection (and told the store) before the "away" write is made.
+        a, will_topic, w, k = self.watch_with_will()
         a.set(k, b"before")
         self.assertEqual(w.next_notification().payload, notify_set_payload(b"before"))
         if abnormal:
@@ -220,12 +226,7 @@ class KeyNotifyTest(KeyNotifyTestBase):
         # The first connection has a will (published at the takeover): seeing it tells us the
         # broker has finished with that connection (and told the store) before the write is
         # made; its DISCONNECT 0x8E alone is sent before that.
-        a = self.ss_client()
-        will_topic = self.unique("will")
-        a.subscribe(will_topic, 1)
-        w = self.watcher(clean=False, session_expiry=300, will=(will_topic, b"gone"))
-        k = self.key()
-        w.keynotify(k)
+        a, will_topic, w, k = self.watch_with_will()
         w2 = self.ss_client(client_id=w.client_id, clean=False, session_expiry=300, subscribe_notifications=False)
         self.assertTrue(w.disconnected.wait(5), "the first connection was taken over")
         self.assertEqual(a.other.get(timeout=5).topic, will_topic)

@@ -14,6 +14,17 @@ TIMEOUT = 5.0
 _ids = itertools.count(1)
 
 
+def close_paho(client, disconnected):
+    """DISCONNECT if still connected, wait for on_disconnect (`disconnected`, an Event), and
+    stop the network loop whatever happens."""
+    try:
+        if client.is_connected():
+            client.disconnect()
+            disconnected.wait(TIMEOUT)
+    finally:
+        client.loop_stop()
+
+
 class Received:
     def __init__(self, msg):
         self.topic = msg.topic
@@ -175,12 +186,7 @@ class PahoClient:
         self.client.loop_stop()
 
     def close(self):
-        try:
-            if self.client.is_connected():
-                self.client.disconnect()
-                self.disconnected.wait(TIMEOUT)
-        finally:
-            self.client.loop_stop()
+        close_paho(self.client, self.disconnected)
 
     def drop(self):
         """Close the socket without DISCONNECT (an abnormal disconnection)."""

@@ -17,7 +17,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from support.edgemq_harness import _LineCollector
-from support.paho_helper import TIMEOUT, PahoClient, Received
+from support.paho_helper import TIMEOUT, PahoClient, Received, close_paho
 
 KILLER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "persistence_killer.py")
 
@@ -193,12 +193,7 @@ class TrackingPublisher:
             return sorted((k, m, r) for (k, m), r in self.acks.items() if r >= 0x80)
 
     def close(self):
-        try:
-            if self.client.is_connected():
-                self.client.disconnect()
-                self.disconnected.wait(TIMEOUT)
-        finally:
-            self.client.loop_stop()
+        close_paho(self.client, self.disconnected)
 
 
 # ----------------------------------------------------------------------------- kill point

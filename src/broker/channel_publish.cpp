@@ -1,6 +1,8 @@
 // Inbound PUBLISH and the QoS 1/2 acknowledgement state machines in both directions.
 #include <algorithm>
 
+#include <spdlog/spdlog.h>
+
 #include "broker/client_channel.hpp"
 #include "broker/message_pool.hpp"
 #include "edgemq/mqtt/utf8.hpp"
@@ -54,6 +56,18 @@ void client_channel::on_publish(mqtt::publish& p, bool has_props) {
   if (v5() && p.props.payload_format_indicator == 1 && !mqtt::is_valid_mqtt_utf8(p.payload)) {
     if (p.qos == mqtt::qos::at_most_once) return fail(mqtt::reason_code::payload_format_invalid);
     ack = mqtt::reason_code::payload_format_invalid;  // answered, not routed (MQTT 3.3.2.3.2)
+  }
+
+  // The disk refuses writes: a QoS 1/2 message is refused before it is routed, so a publisher
+  // that sends it again cannot cause a second delivery (exactly once stays exactly once).
+  if (auto* db = broker_.durable(); db && p.qos != mqtt::qos::at_most_once && !db->healthy()) {
+    bump(broker_.stats().refused_storage);
+    const auto type = p.qos == mqtt::qos::at_least_once ? mqtt::packet_type::puback : mqtt::packet_type::pubrec;
+    auto sl = session_->lock();
+    const bool resent = p.qos == mqtt::qos::exactly_once && session_->inbound_qos2_.contains(p.packet_id);
+    sl.unlock();
+    if (resent) return send_ack(mqtt::packet_type::pubrec, p.packet_id, mqtt::reason_code::success, 0);
+    return refuse_ack(type, p.packet_id, db->refusal());
   }
 
   bool route = mqtt::is_error(ack) == false;
@@ -111,24 +125,41 @@ void client_channel::send_ack(mqtt::packet_type type, std::uint16_t packet_id, m
   auto* db = broker_.durable();
   // Acknowledged only once durable (persistent subscribers matched), and never ahead of an
   // earlier acknowledgement that still waits.
-  if (!db || (deferred_acks_.empty() && (ticket == 0 || ticket <= db->committed())))
+  if (!db || (deferred_acks_.empty() && (ticket == 0 || ticket <= db->decided()))) {
+    if (db && ticket && db->outcome_of(ticket) == durable_store::outcome::failed)
+      return refuse_ack(type, packet_id, db->refusal());
     return send_plain_ack(type, packet_id, code);
+  }
   deferred_acks_.push_back({ticket, type, packet_id, code});
-  // Registered unconditionally: the commit may land between the check above and here, and the
+  // Registered unconditionally: the decision may land between the check above and here, and the
   // store notifies at once when it has.
-  db->notify_when_committed(ticket, self_);
+  db->notify_when_decided(ticket, self_);
 }
 
 void client_channel::flush_deferred_acks() {
   auto* db = broker_.durable();
   if (!db) return;
-  const auto done = db->committed();
+  const auto done = db->decided();
   std::size_t sent = 0;
-  for (; sent < deferred_acks_.size() && deferred_acks_[sent].ticket <= done; ++sent) {
+  for (; sent < deferred_acks_.size() && deferred_acks_[sent].ticket <= done && !closing_; ++sent) {
     const auto& a = deferred_acks_[sent];
-    send_plain_ack(a.type, a.packet_id, a.code);
+    if (db->outcome_of(a.ticket) == durable_store::outcome::failed) refuse_ack(a.type, a.packet_id, db->refusal());
+    else send_plain_ack(a.type, a.packet_id, a.code);
   }
+  if (closing_) sent = deferred_acks_.size();  // a 3.1.1 client refused: the rest are never sent
   if (sent) deferred_acks_.erase(deferred_acks_.begin(), deferred_acks_.begin() + static_cast<std::ptrdiff_t>(sent));
+}
+
+void client_channel::refuse_ack(mqtt::packet_type type, std::uint16_t packet_id, mqtt::reason_code why) {
+  bump(broker_.stats().refused_storage);
+  if (type == mqtt::packet_type::pubrec) {
+    auto sl = session_->lock();
+    if (session_->inbound_qos2_.erase(packet_id))
+      if (auto* db = session_->durable()) db->erase_inbound_qos2(id(), packet_id);
+  }
+  if (log_) log_->warn("client '{}': message {} refused: storage failing ({})", id(), packet_id, mqtt::to_string(why));
+  if (v5()) return send_plain_ack(type, packet_id, why);
+  kick(why);
 }
 
 void client_channel::on_ack(mqtt::packet_type type, std::uint16_t packet_id, mqtt::reason_code code) {

@@ -142,7 +142,8 @@ class client_channel {
   std::string auth_method_;
   clock::time_point last_rx_{};
   // Acknowledgements waiting for their messages to be durable, in the order the PUBLISHes came
-  // (MQTT-4.6.0-2); sent by pull() once the store has committed their ticket.
+  // (MQTT-4.6.0-2); sent by pull() once the store has decided their ticket: as they are if it is
+  // durable, refused if the write failed (docs/persistence.md).
   struct deferred_ack {
     std::uint64_t ticket;
     mqtt::packet_type type;
@@ -153,6 +154,10 @@ class client_channel {
   void send_ack(mqtt::packet_type type, std::uint16_t packet_id, mqtt::reason_code code, std::uint64_t ticket);
   void send_plain_ack(mqtt::packet_type type, std::uint16_t packet_id, mqtt::reason_code code);
   void flush_deferred_acks();
+  // The store could not make a message durable: an MQTT 5 client gets the acknowledgement with
+  // the store's reason code (QoS 2: the exchange ends, its packet id is free again); a 3.1.1
+  // client, whose acknowledgements carry no code, is disconnected unacknowledged so it resends.
+  void refuse_ack(mqtt::packet_type type, std::uint16_t packet_id, mqtt::reason_code why);
   void save_subscriptions();
   std::string partial_;  // an incomplete frame carried to the next read; empty when idle
   const std::uint64_t connection_id_;

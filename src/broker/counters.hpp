@@ -38,6 +38,7 @@ struct counters {
   counter dropped_expired;      // Message Expiry Interval passed
   counter connections_accepted;
   counter protocol_errors;
+  counter refused_storage;      // QoS 1/2 messages refused because the disk failed (not dropped: refused)
   counter sessions_expired;
   counter wills_published;
 

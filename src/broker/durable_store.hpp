@@ -1,8 +1,10 @@
 // The broker's durable state, as the broker core sees it: a journal of changes to sessions,
 // queued and in-flight messages, inbound QoS 2 packet ids, retained messages and delayed wills.
 // Calls come from any worker thread and return at once with a ticket; the implementation
-// commits in batches (group commit) and tells waiting connections when their ticket is durable,
-// so a PUBACK can wait for the message it acknowledges. Implemented in persistence/; the broker
+// commits in batches (group commit) and tells waiting connections when their ticket is decided,
+// so a PUBACK can wait for the message it acknowledges. A ticket is decided either durable or
+// failed (the disk refused the write): a failed ticket is never acknowledged as a success
+// (docs/persistence.md, "When the disk fails or fills"). Implemented in persistence/; the broker
 // runs without one (null) when persistence is off.
 #pragma once
 
@@ -49,10 +51,18 @@ class durable_store {
   virtual std::uint64_t put_will(const std::string& client_id, const message& will, std::uint64_t publish_at_wall_ms) = 0;
   virtual std::uint64_t erase_will(const std::string& client_id) = 0;
 
-  // Highest ticket known durable.
-  virtual std::uint64_t committed() const = 0;
-  // Calls l->notify() once `ticket` is durable (at once if it already is).
-  virtual void notify_when_committed(std::uint64_t ticket, std::weak_ptr<link> l) = 0;
+  enum class outcome : std::uint8_t { pending, durable, failed };
+  // Highest ticket decided (every ticket up to it is durable or failed).
+  virtual std::uint64_t decided() const = 0;
+  virtual outcome outcome_of(std::uint64_t ticket) const = 0;
+  // Calls l->notify() once `ticket` is decided (at once if it already is).
+  virtual void notify_when_decided(std::uint64_t ticket, std::weak_ptr<link> l) = 0;
+
+  // False from a failed write until a write succeeds again: new work that needs durability is
+  // refused meanwhile, with refusal() as its reason code (quota_exceeded when the disk is full,
+  // unspecified_error for other I/O errors).
+  virtual bool healthy() const = 0;
+  virtual mqtt::reason_code refusal() const = 0;
 };
 
 // Wall-clock <-> steady-clock conversions for deadlines that must survive a restart.

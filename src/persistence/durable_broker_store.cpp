@@ -1,5 +1,6 @@
 #include "persistence/durable_broker_store.hpp"
 
+#include <algorithm>
 #include <map>
 #include <stdexcept>
 
@@ -13,16 +14,18 @@
 #include "persistence/rocksdb_open.hpp"
 
 namespace edgemq::persistence {
+namespace {
+constexpr std::string_view probe_key = "~probe";  // no record kind: skipped by restore()
+}
 
-durable_broker_store::durable_broker_store(const std::string& path, durability policy,
-                                           std::chrono::milliseconds batch_window, std::shared_ptr<spdlog::logger> log)
-    : path_(path), policy_(policy), batch_window_(batch_window), log_(std::move(log)) {
-  db_ = open_rocksdb(path, "broker");
+durable_broker_store::durable_broker_store(const std::string& path, options opts, std::shared_ptr<spdlog::logger> log)
+    : path_(path), opts_(opts), log_(std::move(log)) {
+  db_ = open_rocksdb(path, "broker", opts_.env);
 }
 
 durable_broker_store::~durable_broker_store() {
   stop();
-  close_rocksdb(db_);
+  close_rocksdb(db_, healthy());
 }
 
 void durable_broker_store::start() { writer_ = std::thread([this] { run(); }); }
@@ -47,10 +50,10 @@ std::uint64_t durable_broker_store::queue(std::vector<op> ops) {
   return ticket;
 }
 
-void durable_broker_store::notify_when_committed(std::uint64_t ticket, std::weak_ptr<broker::link> l) {
+void durable_broker_store::notify_when_decided(std::uint64_t ticket, std::weak_ptr<broker::link> l) {
   {
     std::lock_guard g(mu_);
-    if (ticket > committed()) {
+    if (ticket > decided()) {
       waiters_.emplace(ticket, std::move(l));
       return;
     }
@@ -58,60 +61,144 @@ void durable_broker_store::notify_when_committed(std::uint64_t ticket, std::weak
   if (auto s = l.lock()) s->notify();
 }
 
+broker::durable_store::outcome durable_broker_store::outcome_of(std::uint64_t ticket) const {
+  if (ticket > decided_.load(std::memory_order_acquire)) return outcome::pending;
+  // last_failed_ is stored before decided_ (release), so it is current for any decided ticket.
+  if (ticket > last_failed_.load(std::memory_order_acquire)) return outcome::durable;
+  std::lock_guard g(const_cast<std::mutex&>(mu_));
+  const auto it = std::lower_bound(failed_.begin(), failed_.end(), ticket,
+                                   [](const auto& range, std::uint64_t t) { return range.second < t; });
+  return it != failed_.end() && it->first <= ticket ? outcome::failed : outcome::durable;
+}
+
+void durable_broker_store::decide(std::uint64_t ticket, bool durable) {
+  std::vector<std::weak_ptr<broker::link>> wake;
+  {
+    std::lock_guard g(mu_);
+    const auto from = decided_.load(std::memory_order_relaxed) + 1;
+    if (ticket < from) return;
+    if (!durable) {
+      if (!failed_.empty() && failed_.back().second + 1 == from) failed_.back().second = ticket;
+      else failed_.emplace_back(from, ticket);
+      last_failed_.store(ticket, std::memory_order_release);
+    }
+    decided_.store(ticket, std::memory_order_release);
+    auto end = waiters_.upper_bound(ticket);
+    for (auto it = waiters_.begin(); it != end; ++it) wake.push_back(std::move(it->second));
+    waiters_.erase(waiters_.begin(), end);
+  }
+  for (auto& w : wake)
+    if (auto l = w.lock()) l->notify();
+}
+
+bool durable_broker_store::write(const std::vector<op>& batch) {
+  rocksdb::WriteBatch wb;
+  for (const auto& o : batch) {
+    switch (o.type) {
+      case op::kind::put: wb.Put(o.key, o.value); break;
+      case op::kind::erase: wb.Delete(o.key); break;
+      case op::kind::erase_range: wb.DeleteRange(o.key, o.value); break;
+    }
+  }
+  rocksdb::WriteOptions wo;
+  wo.sync = opts_.policy == durability::sync;  // group commit: one fsync for all of them
+  const auto st = db_->Write(wo, &wb);
+  if (st.ok()) return true;
+  failed(st, batch.size());
+  return false;
+}
+
+bool durable_broker_store::sync_wal() {
+  const auto st = db_->SyncWAL();
+  if (st.ok()) return true;
+  failed(st, 0);
+  return false;
+}
+
+void durable_broker_store::failed(const rocksdb::Status& st, std::size_t changes) {
+  write_failures_.fetch_add(1, std::memory_order_relaxed);
+  refusal_.store(st.IsNoSpace() ? mqtt::reason_code::quota_exceeded : mqtt::reason_code::unspecified_error,
+                 std::memory_order_relaxed);
+  if (healthy_.exchange(false, std::memory_order_acq_rel) && log_)
+    log_->critical("persistence: {} ({} changes): refusing work that needs durability until writes succeed again",
+                   st.ToString(), changes);
+}
+
+void durable_broker_store::keep_for_retry(std::vector<op>& batch) {
+  for (auto& o : batch) {
+    const auto bytes = o.key.size() + o.value.size() + sizeof(op);
+    if (retry_bytes_ + bytes > opts_.max_retry_bytes) {
+      dropped_.fetch_add(1, std::memory_order_relaxed);
+      continue;
+    }
+    retry_bytes_ += bytes;
+    retry_.push_back(std::move(o));
+  }
+  batch.clear();
+}
+
 void durable_broker_store::run() {
+  using clock = std::chrono::steady_clock;
   std::vector<op> batch;
   bool unsynced = false;  // `batch` policy: written to the WAL, fsync still owed
-  auto last_sync = std::chrono::steady_clock::now();
+  auto last_sync = clock::now();
+  auto next_retry = clock::now();
   for (;;) {
     std::uint64_t ticket = 0;
+    bool stopping = false;
     {
       std::unique_lock lk(mu_);
       const auto ready = [&] { return stopping_ || !pending_.empty(); };
-      if (unsynced) cv_.wait_until(lk, last_sync + batch_window_, ready);
+      if (!healthy()) cv_.wait_until(lk, next_retry, ready);
+      else if (unsynced) cv_.wait_until(lk, last_sync + opts_.batch_window, ready);
       else cv_.wait(lk, ready);
-      if (pending_.empty() && stopping_ && !unsynced) return;
+      stopping = stopping_;
+      if (pending_.empty() && stopping && !unsynced && healthy()) return;
       batch.swap(pending_);
       ticket = last_ticket_;
     }
-    if (!batch.empty()) {
-      rocksdb::WriteBatch wb;
-      for (const auto& o : batch) {
-        switch (o.type) {
-          case op::kind::put: wb.Put(o.key, o.value); break;
-          case op::kind::erase: wb.Delete(o.key); break;
-          case op::kind::erase_range: wb.DeleteRange(o.key, o.value); break;
-        }
+    if (!healthy()) {
+      // Failed at once, written later with the rest: nobody waits for the disk to come back.
+      keep_for_retry(batch);
+      decide(ticket, false);
+      if (clock::now() < next_retry && !stopping) continue;
+      db_->Resume();  // clears an I/O error; a full disk is cleared by RocksDB itself (Busy meanwhile)
+      // A key restore() ignores, so that the retry really writes (and with `sync`, fsyncs).
+      retry_.push_back({op::kind::put, std::string(probe_key), {}});
+      if (write(retry_)) {
+        healthy_.store(true, std::memory_order_release);
+        if (log_)
+          log_->warn("persistence: writes succeed again ({} changes written late, {} dropped over the cap)", retry_.size(),
+                     dropped_.load(std::memory_order_relaxed));
+        retry_.clear();
+        retry_bytes_ = 0;
+        unsynced = opts_.policy == durability::batch;
+      } else {
+        next_retry = clock::now() + opts_.retry_interval;
+        if (stopping) return;  // what is still owed is lost with the process, and was never acknowledged
       }
-      rocksdb::WriteOptions wo;
-      wo.sync = policy_ == durability::sync;  // group commit: one fsync for all of them
-      const auto st = db_->Write(wo, &wb);
-      if (!st.ok() && log_) log_->critical("persistence: write of {} changes failed: {}", batch.size(), st.ToString());
-      batch.clear();
+      continue;
+    }
+    if (!batch.empty()) {
+      const bool ok = write(batch);
       batches_.fetch_add(1, std::memory_order_relaxed);
-      unsynced = policy_ == durability::batch;
+      if (!ok) {
+        keep_for_retry(batch);
+        decide(ticket, false);
+        next_retry = clock::now() + opts_.retry_interval;
+        continue;
+      }
+      batch.clear();
+      unsynced = opts_.policy == durability::batch;
     }
     // `batch`: the WAL is fsynced at most batch_ms after a write, bounding the loss window on
     // power failure; the write itself already survives the process being killed.
-    if (unsynced && (std::chrono::steady_clock::now() - last_sync >= batch_window_ || batch.empty())) {
-      std::unique_lock lk(mu_);
-      const bool due = std::chrono::steady_clock::now() - last_sync >= batch_window_ || stopping_;
-      lk.unlock();
-      if (due) {
-        db_->SyncWAL();
-        unsynced = false;
-        last_sync = std::chrono::steady_clock::now();
-      }
+    if (unsynced && (clock::now() - last_sync >= opts_.batch_window || stopping)) {
+      unsynced = false;
+      last_sync = clock::now();
+      if (!sync_wal()) next_retry = last_sync + opts_.retry_interval;
     }
-    std::vector<std::weak_ptr<broker::link>> wake;
-    {
-      std::lock_guard g(mu_);
-      committed_.store(ticket, std::memory_order_release);
-      auto end = waiters_.upper_bound(ticket);
-      for (auto it = waiters_.begin(); it != end; ++it) wake.push_back(std::move(it->second));
-      waiters_.erase(waiters_.begin(), end);
-    }
-    for (auto& w : wake)
-      if (auto l = w.lock()) l->notify();
+    decide(ticket, true);
   }
 }
 

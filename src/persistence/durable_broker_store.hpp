@@ -3,6 +3,15 @@
 // fsynced before its tickets count as committed (group commit: everything queued meanwhile shares
 // the fsync). `batch`: committed once in the WAL, which is fsynced every batch_ms (survives
 // kill -9; power loss can take the last batch_ms). `none`: never fsynced by us.
+//
+// A batch the disk refuses (ENOSPC, EIO) decides its tickets as failed and makes the store
+// unhealthy. Its changes are kept, with everything queued after them, and retried every
+// retry_interval until a write succeeds (RocksDB clears a full-disk error by itself once space
+// is back; other errors are cleared by DB::Resume()); tickets queued while unhealthy are failed
+// at once, so nobody waits for the disk to come back. What is retried is capped at
+// max_retry_bytes: beyond it changes are dropped and counted (the disk converges to memory only
+// up to that point; a restart then loses them). Never calls SyncWAL/FlushWAL on a database in
+// an error state: Debian's RocksDB asserts on a WAL writer that has seen an error.
 #pragma once
 
 #include <atomic>
@@ -19,6 +28,8 @@
 
 namespace rocksdb {
 class DB;
+class Env;
+class Status;
 }
 namespace spdlog {
 class logger;
@@ -31,8 +42,17 @@ enum class durability { sync, batch, none };
 class durable_broker_store final : public broker::durable_store {
  public:
   // Opens or creates the database; throws std::runtime_error naming the path and the reason.
+  struct options {
+    durability policy = durability::sync;
+    std::chrono::milliseconds batch_window{5};
+    std::chrono::milliseconds retry_interval{1000};
+    std::size_t max_retry_bytes = std::size_t{64} << 20;
+    rocksdb::Env* env = nullptr;  // tests: a fault-injecting file system
+  };
+  durable_broker_store(const std::string& path, options opts, std::shared_ptr<spdlog::logger> log);
   durable_broker_store(const std::string& path, durability policy, std::chrono::milliseconds batch_window,
-                       std::shared_ptr<spdlog::logger> log);
+                       std::shared_ptr<spdlog::logger> log)
+      : durable_broker_store(path, options{policy, batch_window}, std::move(log)) {}
   ~durable_broker_store() override;
 
   // Start-up: loads retained messages and sessions into `b` (dropping what expired while the
@@ -52,10 +72,15 @@ class durable_broker_store final : public broker::durable_store {
   std::uint64_t erase_retained(const std::string& topic) override;
   std::uint64_t put_will(const std::string& client_id, const broker::message& will, std::uint64_t publish_at_wall_ms) override;
   std::uint64_t erase_will(const std::string& client_id) override;
-  std::uint64_t committed() const override { return committed_.load(std::memory_order_acquire); }
-  void notify_when_committed(std::uint64_t ticket, std::weak_ptr<broker::link> l) override;
+  std::uint64_t decided() const override { return decided_.load(std::memory_order_acquire); }
+  outcome outcome_of(std::uint64_t ticket) const override;
+  void notify_when_decided(std::uint64_t ticket, std::weak_ptr<broker::link> l) override;
+  bool healthy() const override { return healthy_.load(std::memory_order_acquire); }
+  mqtt::reason_code refusal() const override { return refusal_.load(std::memory_order_relaxed); }
 
   std::uint64_t batches_written() const noexcept { return batches_.load(std::memory_order_relaxed); }
+  std::uint64_t write_failures() const noexcept { return write_failures_.load(std::memory_order_relaxed); }
+  std::uint64_t dropped_changes() const noexcept { return dropped_.load(std::memory_order_relaxed); }
 
  private:
   struct op {
@@ -65,19 +90,37 @@ class durable_broker_store final : public broker::durable_store {
   };
   std::uint64_t queue(std::vector<op> ops);
   void run();
+  // Writes `batch` (sync as the policy says); false if the disk refused it.
+  bool write(const std::vector<op>& batch);
+  bool sync_wal();
+  void failed(const rocksdb::Status& st, std::size_t changes);
+  // Decides every ticket up to `ticket` (durable or failed) and wakes their waiters.
+  void decide(std::uint64_t ticket, bool durable);
+  // Unhealthy: keeps `batch` for the next retry (up to max_retry_bytes).
+  void keep_for_retry(std::vector<op>& batch);
 
   std::unique_ptr<rocksdb::DB> db_;
   std::string path_;
-  durability policy_;
-  std::chrono::milliseconds batch_window_;
+  options opts_;
   std::shared_ptr<spdlog::logger> log_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<op> pending_;
   std::uint64_t last_ticket_ = 0;
   std::multimap<std::uint64_t, std::weak_ptr<broker::link>> waiters_;
-  std::atomic<std::uint64_t> committed_{0};
+  // Failed ticket ranges [first, last], oldest first, guarded by mu_: one per outage, since
+  // every ticket queued while unhealthy fails too.
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> failed_;
+  std::atomic<std::uint64_t> decided_{0};
+  std::atomic<std::uint64_t> last_failed_{0};  // highest failed ticket: the fast path's bound
+  std::atomic<bool> healthy_{true};
+  std::atomic<mqtt::reason_code> refusal_{mqtt::reason_code::unspecified_error};
   std::atomic<std::uint64_t> batches_{0};
+  std::atomic<std::uint64_t> write_failures_{0};
+  std::atomic<std::uint64_t> dropped_{0};
+  // Writer thread only.
+  std::vector<op> retry_;
+  std::size_t retry_bytes_ = 0;
   bool stopping_ = false;
   std::thread writer_;
 };

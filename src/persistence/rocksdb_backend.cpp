@@ -13,11 +13,12 @@ namespace {
 constexpr std::string_view prefix = "s/";
 }
 
-rocksdb_backend::rocksdb_backend(const std::string& path, sync_policy policy) : path_(path), policy_(policy) {
-  db_ = open_rocksdb(path, "state store");
+rocksdb_backend::rocksdb_backend(const std::string& path, sync_policy policy, rocksdb::Env* env)
+    : path_(path), policy_(policy) {
+  db_ = open_rocksdb(path, "state store", env);
 }
 
-rocksdb_backend::~rocksdb_backend() { close_rocksdb(db_); }
+rocksdb_backend::~rocksdb_backend() { close_rocksdb(db_, !failed_); }
 
 std::error_code rocksdb_backend::load(const std::function<void(std::string, statestore::key_record)>& visit) {
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
@@ -39,10 +40,23 @@ std::error_code rocksdb_backend::apply(const std::vector<statestore::mutation>& 
     if (m.record) wb.Put(key, statestore::encode(*m.record));
     else wb.Delete(key);
   }
+  return write(wb);
+}
+
+std::error_code rocksdb_backend::probe() {
+  rocksdb::WriteBatch wb;
+  wb.Put("~probe", {});  // outside the "s/" prefix: never loaded
+  return write(wb);
+}
+
+std::error_code rocksdb_backend::write(rocksdb::WriteBatch& wb) {
+  if (failed_) db_->Resume();  // Busy while RocksDB recovers from a full disk by itself
   rocksdb::WriteOptions wo;
   wo.sync = policy_ == sync_policy::sync;
   const auto st = db_->Write(wo, &wb);
-  return st.ok() ? std::error_code{} : std::make_error_code(std::errc::io_error);
+  failed_ = !st.ok();
+  if (st.ok()) return {};
+  return std::make_error_code(st.IsNoSpace() ? std::errc::no_space_on_device : std::errc::io_error);
 }
 
 }  // namespace edgemq::persistence

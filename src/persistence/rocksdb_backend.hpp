@@ -10,6 +10,8 @@
 
 namespace rocksdb {
 class DB;
+class Env;
+class WriteBatch;
 }
 
 namespace edgemq::persistence {
@@ -20,16 +22,23 @@ class rocksdb_backend final : public statestore::backend {
  public:
   // Opens (creating if missing) the database at `path`. Throws std::runtime_error naming the
   // path and RocksDB's reason if it cannot be opened (e.g. corruption).
-  rocksdb_backend(const std::string& path, sync_policy policy);
+  // A refused batch leaves the database in an error state: the next write first asks RocksDB to
+  // resume (a full disk is cleared by RocksDB itself once space is back), and the WAL is not
+  // flushed on close (Debian's RocksDB asserts on a WAL writer that has seen an error).
+  rocksdb_backend(const std::string& path, sync_policy policy, rocksdb::Env* env = nullptr);
   ~rocksdb_backend() override;
 
   std::error_code load(const std::function<void(std::string, statestore::key_record)>& visit) override;
   std::error_code apply(const std::vector<statestore::mutation>& batch) override;
+  std::error_code probe() override;
 
  private:
+  std::error_code write(rocksdb::WriteBatch& wb);
+
   std::unique_ptr<rocksdb::DB> db_;
   std::string path_;
   sync_policy policy_;
+  bool failed_ = false;  // the last write was refused
 };
 
 }  // namespace edgemq::persistence

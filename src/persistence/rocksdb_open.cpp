@@ -1,28 +1,60 @@
 #include "persistence/rocksdb_open.hpp"
 
+#include <cstdarg>
+#include <cstdio>
+#include <filesystem>
 #include <stdexcept>
 
 #include <rocksdb/db.h>
+#include <rocksdb/env.h>
 #include <rocksdb/options.h>
+#include <spdlog/spdlog.h>
 
 namespace edgemq::persistence {
+namespace {
 
-std::unique_ptr<rocksdb::DB> open_rocksdb(const std::string& path, const std::string& what) {
+// RocksDB's info log, forwarded to the process's default logger.
+class spdlog_info_log final : public rocksdb::Logger {
+ public:
+  explicit spdlog_info_log(std::string what) : rocksdb::Logger(rocksdb::WARN_LEVEL), what_(std::move(what)) {}
+  using rocksdb::Logger::Logv;
+  void Logv(const char* format, va_list ap) override { Logv(rocksdb::INFO_LEVEL, format, ap); }
+  void Logv(const rocksdb::InfoLogLevel level, const char* format, va_list ap) override {
+    if (level < GetInfoLogLevel()) return;
+    char line[1024];
+    std::vsnprintf(line, sizeof line, format, ap);
+    const auto lvl = level >= rocksdb::FATAL_LEVEL   ? spdlog::level::critical
+                     : level >= rocksdb::ERROR_LEVEL ? spdlog::level::err
+                     : level >= rocksdb::WARN_LEVEL  ? spdlog::level::warn
+                                                     : spdlog::level::debug;
+    spdlog::default_logger_raw()->log(lvl, "rocksdb ({} database): {}", what_, line);
+  }
+
+ private:
+  std::string what_;
+};
+
+}  // namespace
+
+std::unique_ptr<rocksdb::DB> open_rocksdb(const std::string& path, const std::string& what, rocksdb::Env* env) {
   rocksdb::Options opts;
   opts.create_if_missing = true;
   opts.paranoid_checks = true;
   opts.IncreaseParallelism(2);
   opts.OptimizeLevelStyleCompaction(64 << 20);
-  opts.keep_log_file_num = 4;
+  opts.info_log = std::make_shared<spdlog_info_log>(what);
+  if (env) opts.env = env;
+  std::error_code ec;  // created first: RocksDB logs an error for a missing directory
+  if (!env) std::filesystem::create_directories(path, ec);
   rocksdb::DB* db = nullptr;
   const auto st = rocksdb::DB::Open(opts, path, &db);
   if (!st.ok()) throw std::runtime_error("cannot open " + what + " database '" + path + "': " + st.ToString());
   return std::unique_ptr<rocksdb::DB>(db);
 }
 
-void close_rocksdb(std::unique_ptr<rocksdb::DB>& db) {
+void close_rocksdb(std::unique_ptr<rocksdb::DB>& db, bool flush_wal) {
   if (!db) return;
-  db->FlushWAL(true);
+  if (flush_wal) db->FlushWAL(true);
   db->Close();
   db.reset();
 }

@@ -27,6 +27,8 @@ class backend {
   virtual std::error_code load(const std::function<void(std::string key, key_record)>& visit) = 0;
   // Applies the batch atomically and durably under the backend's sync policy.
   virtual std::error_code apply(const std::vector<mutation>& batch) = 0;
+  // After a refused batch: checks that writes succeed again (writes nothing a load sees).
+  virtual std::error_code probe() { return apply({}); }
 };
 
 // Keeps encoded records in a map: exercises the same encode/decode path as a real store.

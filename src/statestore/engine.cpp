@@ -4,6 +4,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "edgemq/statestore/resp3.hpp"
+
 namespace edgemq::statestore {
 
 std::uint64_t system_wall_ms() {
@@ -19,11 +21,13 @@ engine::engine(broker::broker& br, std::unique_ptr<backend> b, service_limits li
       wall_ms_(wall_ms ? std::move(wall_ms) : system_wall_ms),
       svc_(std::move(lim), wall_ms_, std::move(auth)) {
   effects fx;
+  svc_.enable_undo_journal();
   if (auto ec = svc_.load(*backend_, fx)) throw std::runtime_error("state store: cannot load keys: " + ec.message());
   if (!fx.writes.empty()) {
     if (auto ec = backend_->apply(fx.writes)) throw std::runtime_error("state store: cannot remove expired keys: " + ec.message());
     if (log_) log_->info("state store: {} keys expired while the broker was down", fx.writes.size());
   }
+  svc_.keep_changes();
   size_snapshot_ = svc_.size();
   if (log_) log_->info("state store: {} keys loaded", svc_.size());
   broker_.services().add(std::string(request_topic), this);
@@ -88,38 +92,66 @@ void engine::run() {
   for (;;) {
     {
       std::unique_lock lk(mu_);
-      const auto next = svc_.next_expiry_ms();
+      auto next = svc_.next_expiry_ms();
       const auto pred = [&] { return stopping_ || !queue_.empty(); };
-      if (next) {
-        const auto now = wall_ms_();
-        const auto wait = std::chrono::milliseconds(*next > now ? *next - now : 0);
-        cv_.wait_for(lk, wait, pred);
-      } else {
-        cv_.wait(lk, pred);
-      }
+      const auto now = wall_ms_();
+      // Unhealthy: wake at least every retry interval to find out whether writes succeed again.
+      if (!healthy()) next = std::min(next.value_or(~std::uint64_t{0}), now + retry_interval_ms);
+      if (next) cv_.wait_for(lk, std::chrono::milliseconds(*next > now ? *next - now : 0), pred);
+      else cv_.wait(lk, pred);
       if (stopping_ && queue_.empty()) return;
       batch.swap(queue_);
     }
+    if (batch.empty() && !healthy()) retry_storage();
     process(batch);
     batch.clear();
   }
+}
+
+void engine::retry_storage() {
+  if (backend_->probe()) return;
+  healthy_.store(true);
+  if (log_) log_->warn("state store: writes succeed again");
 }
 
 void engine::process(std::deque<job>& jobs) {
   effects fx;
   std::vector<std::pair<const job*, response>> replies;
   replies.reserve(jobs.size());
+  std::size_t first_writer = jobs.size();  // replies from here on saw this batch's changes
   for (auto& j : jobs) {
-    if (j.closed_only) svc_.connection_closed(j.req.connection_id);
-    else replies.emplace_back(&j, svc_.execute(j.req, fx));
+    if (j.closed_only) {
+      svc_.connection_closed(j.req.connection_id);
+      continue;
+    }
+    replies.emplace_back(&j, svc_.execute(j.req, fx));
+    if (first_writer == jobs.size() && svc_.changed_since_kept()) first_writer = replies.size() - 1;
   }
   svc_.expire(fx);
-  // One durable batch for everything this wake-up changed, before anything is answered.
+  // One durable batch for everything this wake-up changed, before anything is answered. A batch
+  // the disk refuses is taken back from memory and its requests are answered with an error: a
+  // reply never reports (or shows) a change that is not stored.
+  bool stored = true;
   if (!fx.writes.empty()) {
-    if (auto ec = backend_->apply(fx.writes); ec && log_)
-      log_->critical("state store: write of {} keys failed: {}", fx.writes.size(), ec.message());
+    if (auto ec = backend_->apply(fx.writes)) {
+      stored = false;
+      svc_.undo_changes();
+      fx.notifications.clear();
+      write_failures_.fetch_add(1, std::memory_order_relaxed);
+      if (healthy_.exchange(false) && log_)
+        log_->critical("state store: write of {} keys failed ({}): answering changes with an error until writes succeed",
+                       fx.writes.size(), ec.message());
+    } else if (!healthy_.exchange(true) && log_) {
+      log_->warn("state store: writes succeed again");
+    }
   }
-  for (auto& [j, resp] : replies) {
+  svc_.keep_changes();
+  for (std::size_t i = 0; i < replies.size(); ++i) {
+    auto& [j, resp] = replies[i];
+    if (!stored && i >= first_writer) {
+      resp.payload = resp3::error(storage_error);
+      resp.version.reset();
+    }
     auto m = std::make_shared<broker::message>();
     m->topic = j->response_topic;
     m->payload = std::move(resp.payload);

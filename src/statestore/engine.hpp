@@ -36,6 +36,12 @@ class engine final : public broker::topic_service {
 
   service_stats stats() const;
   std::size_t size() const;
+  // False from a refused write until one succeeds (docs/persistence.md).
+  bool healthy() const noexcept { return healthy_.load(std::memory_order_relaxed); }
+  std::uint64_t write_failures() const noexcept { return write_failures_.load(std::memory_order_relaxed); }
+
+  // The reply to a request whose change the backend refused.
+  static constexpr std::string_view storage_error = "the state store cannot write to its storage; try again later";
 
  private:
   struct job {
@@ -46,6 +52,8 @@ class engine final : public broker::topic_service {
   };
   void run();
   void process(std::deque<job>& jobs);
+  void retry_storage();
+  static constexpr std::uint64_t retry_interval_ms = 1000;
 
   broker::broker& broker_;
   std::unique_ptr<backend> backend_;
@@ -57,6 +65,8 @@ class engine final : public broker::topic_service {
   std::deque<job> queue_;
   bool stopping_ = false;
   std::thread thread_;
+  std::atomic<bool> healthy_{true};
+  std::atomic<std::uint64_t> write_failures_{0};
   service_stats stats_snapshot_;
   std::size_t size_snapshot_ = 0;
 };

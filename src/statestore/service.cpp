@@ -194,6 +194,7 @@ response service::set(const request& r, const std::vector<std::string_view>& arg
   fx.writes.push_back({key, rec});
   notify(key, resp3::request({"NOTIFY", "SET", "VALUE", value}), rec.version, fx);
   const auto version = rec.version.to_string();
+  if (journal_on_) remember(key, existing ? std::optional<key_record>(std::move(*existing)) : std::nullopt);
   keys_.insert_or_assign(key, std::move(rec));
   return {resp3::ok(), version};
 }
@@ -269,10 +270,33 @@ void service::erase(const std::string& key, const hlc& version, effects& fx) {
   if (it == keys_.end()) return;
   untrack_expiry(key, it->second);
   bytes_ -= key.size() + it->second.value.size();
+  if (journal_on_) remember(key, std::move(it->second));
   keys_.erase(it);
   ++stats_.deletions;
   fx.writes.push_back({key, std::nullopt});
   notify(key, resp3::request({"NOTIFY", "DELETE"}), version, fx);
+}
+
+void service::remember(const std::string& key, std::optional<key_record> previous) {
+  journal_.emplace_back(key, std::move(previous));
+}
+
+void service::undo_changes() {
+  // Newest first, so a key changed twice ends with the record it had before the batch.
+  for (auto it = journal_.rbegin(); it != journal_.rend(); ++it) {
+    auto& [key, previous] = *it;
+    if (auto cur = keys_.find(key); cur != keys_.end()) {
+      untrack_expiry(key, cur->second);
+      bytes_ -= key.size() + cur->second.value.size();
+      keys_.erase(cur);
+    }
+    if (previous) {
+      bytes_ += key.size() + previous->value.size();
+      track_expiry(key, *previous);
+      keys_.emplace(key, std::move(*previous));
+    }
+  }
+  journal_.clear();
 }
 
 void service::notify(const std::string& key, const std::string& payload, const hlc& version, effects& fx) {

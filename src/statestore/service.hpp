@@ -77,6 +77,14 @@ class service {
   // Watches registered over this connection end with it.
   void connection_closed(std::uint64_t connection_id);
 
+  // Undo journal (off by default): while on, every change to the key map remembers the key's
+  // previous record, so that a batch the backend refused can be taken back (memory never runs
+  // ahead of the disk). The engine keeps or undoes the changes of each batch.
+  void enable_undo_journal() noexcept { journal_on_ = true; }
+  bool changed_since_kept() const noexcept { return !journal_.empty(); }
+  void keep_changes() noexcept { journal_.clear(); }
+  void undo_changes();
+
   const service_stats& stats() const noexcept { return stats_; }
   std::size_t size() const noexcept { return keys_.size(); }
 
@@ -94,7 +102,11 @@ class service {
   void track_expiry(const std::string& key, const key_record& r);
   void untrack_expiry(const std::string& key, const key_record& r);
 
+  void remember(const std::string& key, std::optional<key_record> previous);
+
   service_limits limits_;
+  bool journal_on_ = false;
+  std::vector<std::pair<std::string, std::optional<key_record>>> journal_;  // oldest first
   std::function<std::uint64_t()> wall_ms_;
   key_authorizer auth_;
   hlc_clock clock_;

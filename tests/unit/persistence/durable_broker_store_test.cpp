@@ -106,9 +106,9 @@ TEST_F(DurableStoreTest, CommitNotifiesWaitersAndStateComesBack) {
     store->put_retained(*make_message("r/2", "dropped", mqtt::qos::at_most_once));
     const auto last = store->erase_retained("r/2");
     auto l = std::make_shared<counting_link>();
-    store->notify_when_committed(last, l);
+    store->notify_when_decided(last, l);
     store->stop();  // writes what is queued
-    EXPECT_GE(store->committed(), last);
+    EXPECT_GE(store->decided(), last);
     EXPECT_EQ(l->notified.load(), 1);
     // An ended session leaves nothing.
   }

@@ -99,7 +99,8 @@ int main(int argc, char** argv) {
 
   edgemq::config::daemon_config cfg;
   if (!cl.config_file.empty()) {
-    if (auto errors = edgemq::config::load_file(cl.config_file, cfg); !errors.empty()) return fail_config(errors, cl.config_file);
+    if (auto errors = edgemq::config::load_file(cl.config_file, cfg); !errors.empty())
+      return fail_config(errors, cl.config_file);
   }
   cl.apply(cfg);
 

@@ -397,5 +397,17 @@ class CliTest(DaemonTestCase):
         self.assert_rc(r, 0)
         self.assertEqual(r.stdout, b"")
 
+    def test_ipv6_endpoint_printed_in_brackets(self):
+        try:
+            with socket.socket(socket.AF_INET6) as s:  # a port that was free a moment ago
+                s.bind(("::1", 0))
+                port = s.getsockname()[1]
+        except OSError:
+            self.skipTest("IPv6 loopback (::1) is not available on this host")
+        r = subprocess.run([EDGEMQ_CLI, "--host", "::1", "--port", str(port), "state", "get", "k"],
+                           stdin=subprocess.DEVNULL, capture_output=True, timeout=TIMEOUT)
+        self.assertEqual(r.returncode, 3, r.stderr)
+        self.assertIn(b"cannot connect to [::1]:%d" % port, r.stderr)
+
 if __name__ == "__main__":
     unittest.main()

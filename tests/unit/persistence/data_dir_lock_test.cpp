@@ -9,6 +9,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "broker/broker.hpp"
+#include "persistence/durable_broker_store.hpp"
 #include "persistence/rocksdb_open.hpp"
 
 namespace edgemq::persistence {
@@ -102,6 +104,24 @@ TEST(IsCorruption, RestoreFailuresAreClassifiedByKind) {
   EXPECT_FALSE(is_corruption(std::runtime_error("cannot read broker database '/d/broker': IO error: EIO")));
   EXPECT_FALSE(
       is_corruption(std::runtime_error("cannot open broker database '/d/broker': IO error: Permission denied")));
+}
+
+// What the real store throws for records it cannot decode must be recognised as corruption (the
+// daemon moves exactly that aside when configured to).
+TEST_F(DataDirTest, UndecodableBrokerRecordsAreCorruption) {
+  {
+    auto db = open_rocksdb(dir_.string(), "test");
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), "Sfuture", "\x09junk").ok());  // an unknown format version
+    close_rocksdb(db);
+  }
+  durable_broker_store store(dir_.string(), durability::sync, std::chrono::milliseconds(5), nullptr);
+  broker::broker b{broker::limits{}};
+  try {
+    store.restore(b);
+    FAIL() << "restored an unreadable database";
+  } catch (const std::exception& e) {
+    EXPECT_TRUE(is_corruption(e)) << e.what();
+  }
 }
 
 }  // namespace

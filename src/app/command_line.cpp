@@ -46,14 +46,21 @@ std::optional<int> parse_command_line(int argc, char** argv, command_line& out) 
   // The last of a repeated option wins, so a wrapper can append an override.
   const auto last = CLI::MultiOptionPolicy::TakeLast;
   app.add_option("-c,--config", out.config_file, "JSON configuration file (see config/edgemq.json)")
+      ->type_name("FILE")
       ->multi_option_policy(last);
   app.add_option("-l,--listen", listen,
-                 "MQTT over TCP on HOST:PORT: a numeric IPv4 address, [IPv6] or localhost; port 0 picks a free "
-                 "port (repeatable; replaces the configured listeners)");
+                 "MQTT over TCP: a numeric IPv4 address, [IPv6] or localhost, and a port (0 picks a free one); "
+                 "repeatable; replaces the configured listeners")
+      ->type_name("HOST:PORT");
   app.add_option("-d,--data-dir", data_dir, "directory for persistent data (default ./data)")
+      ->type_name("DIR")
       ->multi_option_policy(last);
-  app.add_option("--log-level", log_level, "trace|debug|info|warn|error|critical|off")->multi_option_policy(last);
-  app.add_option("-w,--workers", workers, "worker threads, 0 to 1024 (0: one per core)")->multi_option_policy(last);
+  app.add_option("--log-level", log_level, "trace|debug|info|warn|error|critical|off")
+      ->type_name("LEVEL")
+      ->multi_option_policy(last);
+  app.add_option("-w,--workers", workers, "worker threads, 0 to 1024 (0: one per core)")
+      ->type_name("N")
+      ->multi_option_policy(last);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -1,29 +1,33 @@
 // edgemq: the daemon's entry point. Parses the command line, loads the configuration (refusing
-// to start on any error), sets up logging and runs the broker until SIGINT/SIGTERM.
+// to start on any error), locks the data directory, sets up logging and runs the broker until
+// SIGINT/SIGTERM. Exit status: 0 after a graceful stop, 1 when it cannot start or run, 2 for a
+// usage or configuration error or a data directory in use by another process.
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
 #include <iostream>
 
-#include <CLI/CLI.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "app/command_line.hpp"
 #include "broker/broker.hpp"
 #include "config/config.hpp"
 #include "edgemq/version.hpp"
 #include "net/server.hpp"
+#include "persistence/data_dir_lock.hpp"
 #include "persistence/durable_broker_store.hpp"
 #include "persistence/rocksdb_backend.hpp"
+#include "persistence/rocksdb_open.hpp"
 #include "statestore/engine.hpp"
 
 namespace {
 
+// One line per problem, each naming the file, the JSON path and what is wrong.
 int fail_config(const std::vector<edgemq::config::config_error>& errors, const std::string& file) {
   for (const auto& e : errors)
     std::fprintf(stderr, "edgemq: config error in %s at %s: %s\n", file.c_str(), e.path.empty() ? "(file)" : e.path.c_str(),
                  e.message.c_str());
-  std::fprintf(stderr, "edgemq: not starting: fix the configuration above\n");
   return 2;
 }
 
@@ -52,14 +56,15 @@ std::unique_ptr<edgemq::statestore::engine> start_statestore(edgemq::broker::bro
   return store;
 }
 
-// Opens `path` with `open`; a database that cannot be opened or read is either fatal (the
-// default: the message names the path) or, when configured, moved aside so we start empty.
+// Opens `path` with `open`; a database that cannot be opened or read is fatal (the message names
+// the path) unless its data is unreadable and moving it aside is configured: then it is renamed
+// so we start empty. A lock, I/O or permission error never moves anything: the data may be live.
 template <class Open>
 auto open_or_move_aside(const std::string& path, bool move_aside, const std::shared_ptr<spdlog::logger>& log, Open open) {
   try {
     return open();
   } catch (const std::exception& e) {
-    if (!move_aside) throw;
+    if (!move_aside || !edgemq::persistence::is_corruption(e)) throw;
     const auto aside = path + ".corrupt-" + std::to_string(std::time(nullptr));
     std::filesystem::rename(path, aside);
     log->error("{}; moved it to '{}' and starting with an empty database", e.what(), aside);
@@ -89,52 +94,38 @@ std::unique_ptr<edgemq::persistence::durable_broker_store> start_persistence(edg
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"edgemq: edge MQTT broker with an embedded state store"};
-  app.set_version_flag("--version", std::string("edgemq ") + edgemq::version_string);
-  std::string config_file;
-  std::vector<std::string> listen;
-  std::string data_dir;
-  std::string log_level;
-  unsigned workers = 0;
-  bool workers_set = false;
-  app.add_option("-c,--config", config_file, "JSON configuration file (see config/edgemq.json)");
-  app.add_option("-l,--listen", listen, "MQTT over TCP on HOST:PORT (repeatable; replaces configured listeners)");
-  app.add_option("-d,--data-dir", data_dir, "directory for persistent data (default ./data)");
-  app.add_option("--log-level", log_level, "trace|debug|info|warn|error|critical|off")
-      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
-  app.add_option_function<unsigned>("-w,--workers", [&](const unsigned& n) { workers = n; workers_set = true; },
-                                    "worker threads (0: one per core)");
-  CLI11_PARSE(app, argc, argv);
+  edgemq::app::command_line cl;
+  if (auto rc = edgemq::app::parse_command_line(argc, argv, cl)) return *rc;
 
   edgemq::config::daemon_config cfg;
-  if (!config_file.empty()) {
-    if (auto errors = edgemq::config::load_file(config_file, cfg); !errors.empty()) return fail_config(errors, config_file);
+  if (!cl.config_file.empty()) {
+    if (auto errors = edgemq::config::load_file(cl.config_file, cfg); !errors.empty())
+      return fail_config(errors, cl.config_file);
   }
-  if (!listen.empty()) {
-    cfg.server.listeners.clear();
-    for (const auto& l : listen) {
-      edgemq::net::listen_endpoint ep;
-      if (!edgemq::config::parse_endpoint(l, ep)) {
-        std::fprintf(stderr, "edgemq: --listen '%s': expected HOST:PORT with a numeric address\n", l.c_str());
-        return 2;
-      }
-      cfg.server.listeners.push_back(ep);
-    }
-  }
-  if (!data_dir.empty()) cfg.data_dir = data_dir;
-  if (!log_level.empty()) cfg.log_level = log_level;
-  if (workers_set) cfg.server.workers = workers;
-
-  auto log = spdlog::stdout_color_mt("edgemq");
-  log->set_level(spdlog::level::from_str(cfg.log_level));
-  spdlog::set_default_logger(log);
+  cl.apply(cfg);
 
   std::error_code ec;
   std::filesystem::create_directories(cfg.data_dir, ec);
   if (ec) {
-    log->critical("cannot create data directory '{}': {}", cfg.data_dir, ec.message());
+    std::fprintf(stderr, "edgemq: cannot create data dir '%s': %s\n", cfg.data_dir.c_str(), ec.message().c_str());
     return 1;
   }
+  // Before any database is opened, and for the life of the process.
+  edgemq::persistence::data_dir_lock dir_lock;
+  if (cfg.persistence.enabled || cfg.statestore.enabled) {
+    if (auto lec = dir_lock.lock(cfg.data_dir)) {
+      if (edgemq::persistence::data_dir_lock::in_use(lec)) {
+        std::fprintf(stderr, "edgemq: data dir '%s' in use by another process\n", cfg.data_dir.c_str());
+        return 2;
+      }
+      std::fprintf(stderr, "edgemq: cannot lock data dir '%s': %s\n", cfg.data_dir.c_str(), lec.message().c_str());
+      return 1;
+    }
+  }
+
+  auto log = spdlog::stdout_color_mt("edgemq");
+  log->set_level(spdlog::level::from_str(cfg.log_level));
+  spdlog::set_default_logger(log);
 
   edgemq::broker::broker core(cfg.limits);
   std::unique_ptr<edgemq::persistence::durable_broker_store> durable;
@@ -143,6 +134,11 @@ int main(int argc, char** argv) {
   try {
     if (cfg.persistence.enabled) durable = start_persistence(core, cfg, log);
     if (cfg.statestore.enabled) store = start_statestore(core, cfg, log);
+  } catch (const edgemq::persistence::in_use_error& e) {
+    // Another process that does not take our data dir lock (an older edgemq, a tool).
+    log->critical("{}", e.what());
+    std::fprintf(stderr, "edgemq: data dir '%s' in use by another process\n", cfg.data_dir.c_str());
+    return 2;
   } catch (const std::exception& e) {
     log->critical("{}", e.what());
     return 1;
@@ -156,7 +152,7 @@ int main(int argc, char** argv) {
   }
   std::string where;
   for (std::size_t i = 0; i < ports.size(); ++i)
-    where += (i ? ", " : "") + cfg.server.listeners[i].host + ":" + std::to_string(ports[i]);
+    where += (i ? ", " : "") + edgemq::config::format_endpoint(cfg.server.listeners[i].host, ports[i]);
   log->info("edgemq {} ready: MQTT on {} (data dir {})", edgemq::version_string, where, cfg.data_dir);
   std::fflush(stdout);
   srv.run_until_signal();

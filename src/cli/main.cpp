@@ -10,12 +10,18 @@
 //     lock acquire NAME --ttl MS [--holder H] [--wait]           prints the fencing token
 //     lock release NAME [--holder H]
 //
-// VALUE "-" reads the value from stdin (binary-safe). Exit codes: 0 success, 1 not applied /
-// miss / nothing deleted / lock held, 2 usage error, 3 connection, timeout or protocol
-// failure, 4 the store answered -ERR, 130 interrupted.
+// VALUE "-" reads the value from stdin (binary-safe). The lock holder defaults to --client-id
+// when given, else USER@HOSTNAME, so that a release without --holder releases what an acquire
+// without --holder took. `state watch` runs until Ctrl-C (or --count) unless --timeout is given.
+// Exit codes: 0 success, 1 not applied / miss / nothing deleted / lock held, 2 usage error (one
+// line on stderr), 3 connection, timeout or protocol failure, 4 the store answered -ERR, 130
+// interrupted.
+#include <pwd.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <optional>
 #include <string>
@@ -83,6 +89,46 @@ std::string to_hex(std::string_view bytes) {
 }
 
 std::string shown(std::string_view value, bool hex) { return hex ? to_hex(value) : std::string(value); }
+
+// USER@HOSTNAME: the same for every run of the same user on the same machine.
+std::string default_holder() {
+  std::string user;
+  if (const passwd* pw = ::getpwuid(::geteuid()); pw && pw->pw_name) user = pw->pw_name;
+  else if (const char* env = std::getenv("USER")) user = env;
+  else user = "uid" + std::to_string(::geteuid());
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) != 0 || host[0] == '\0') std::snprintf(host, sizeof host, "localhost");
+  return user + "@" + host;
+}
+
+// An integer option in [min, max]; the message names the option (CLI11 prefixes it) and the
+// unit in plain words: "--ttl: must be between 1 and 31536000000 milliseconds, got 0".
+CLI::Validator integer_between(std::uint64_t min, std::uint64_t max, const std::string& unit) {
+  const auto range =
+      "must be between " + std::to_string(min) + " and " + std::to_string(max) + (unit.empty() ? "" : " ") + unit;
+  return CLI::Validator(
+      [=](std::string& text) -> std::string {
+        std::uint64_t v = 0;
+        const auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+        if (ec != std::errc() || p != text.data() + text.size() || v < min || v > max) return range + ", got " + text;
+        return {};
+      },
+      "");
+}
+
+CLI::Validator seconds_at_least_zero() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        char* end = nullptr;
+        const double v = std::strtod(text.c_str(), &end);
+        if (text.empty() || end != text.c_str() + text.size() || !(v >= 0) || v > 1e9)
+          return "must be a number of seconds, 0 or more, got " + text;
+        return {};
+      },
+      "");
+}
+
+constexpr std::uint64_t max_ms = 31'536'000'000;  // a year: --px and --ttl
 
 void note(const std::string& text) { std::cerr << "edgemq-cli: " << text << std::endl; }
 
@@ -161,14 +207,15 @@ int cmd_del(store_client& sc, const global_options&, const command_options& c, d
   return exit_not_applied;
 }
 
-int cmd_watch(store_client& sc, const global_options& g, const command_options& c, deadline d) {
+// `d` bounds registering the watch; `until` the watch itself (nullopt: until Ctrl-C or --count).
+int cmd_watch(store_client& sc, const global_options& g, const command_options& c, deadline d, deadline until) {
   const bool counted = c.count_opt->count() > 0;
   sc.watch(c.key, d);
   std::cerr << "watching " << c.key << std::endl;  // readiness: the watch is registered
   std::uint64_t seen = 0;
   try {
     for (;;) {
-      auto n = sc.next_notification(d);
+      auto n = sc.next_notification(until);
       if (!n) {
         if (!counted) return exit_ok;  // ran for the whole --timeout
         throw cli_error(exit_failure, "timed out after " + std::to_string(seen) + " of " + std::to_string(c.count) +
@@ -184,8 +231,7 @@ int cmd_watch(store_client& sc, const global_options& g, const command_options& 
   }
 }
 
-int cmd_lock_acquire(store_client& sc, session& s, const command_options& c, deadline d) {
-  const std::string holder = c.holder_opt->count() > 0 ? c.holder : s.client_id();
+int cmd_lock_acquire(store_client& sc, const std::string& holder, const command_options& c, deadline d) {
   const std::string ttl = std::to_string(c.ttl);
   const std::vector<std::string_view> parts{"SET", c.key, holder, "NEX", "PX", ttl};
   // Register the watch before the first attempt, so a release between a failed attempt and
@@ -198,6 +244,7 @@ int cmd_lock_acquire(store_client& sc, session& s, const command_options& c, dea
     if (r.value.type == kind::simple && r.value.text == "OK") {
       if (!r.version) throw cli_error(exit_failure, "the state store's reply has no fencing token (__ts)");
       out_line(*r.version);
+      note("lock " + c.key + " acquired by holder '" + holder + "'");  // what `lock release --holder` needs
       return exit_ok;
     }
     if (r.value.type != kind::integer || r.value.number != -1) unexpected("SET NEX");
@@ -220,13 +267,13 @@ int cmd_lock_acquire(store_client& sc, session& s, const command_options& c, dea
   }
 }
 
-int cmd_lock_release(store_client& sc, session& s, const command_options& c, deadline d) {
-  const std::string holder = c.holder_opt->count() > 0 ? c.holder : s.client_id();
+int cmd_lock_release(store_client& sc, const std::string& holder, const command_options& c, deadline d) {
   const auto r = sc.invoke({"VDEL", c.key, holder}, std::nullopt, d);
   if (r.value.type == kind::error) return service_error(r);
   if (r.value.type != kind::integer) unexpected("VDEL");
   if (r.value.number == 1) return exit_ok;
-  note(r.value.number == 0 ? "lock " + c.key + " is not held" : "lock " + c.key + " is held by another holder");
+  note(r.value.number == 0 ? "lock " + c.key + " is not held"
+                           : "lock " + c.key + " is held by another holder than '" + holder + "'");
   return exit_not_applied;
 }
 
@@ -243,11 +290,13 @@ int run(int argc, char** argv) {
   app.fallthrough();  // global options are accepted after the command too
   app.require_subcommand(1);
   app.add_option("--host", g.host, "Broker host")->capture_default_str();
-  app.add_option("--port", g.port, "Broker port")->capture_default_str();
+  app.add_option("--port", g.port, "Broker port")->capture_default_str()->check(integer_between(1, 65535, ""));
   app.add_option("--client-id", g.client_id, "MQTT client id (default: edgemq-cli-<random>)");
-  app.add_option("--timeout", g.timeout, "Seconds for the whole command; 0 waits forever")
-      ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+  auto* timeout_opt = app.add_option("--timeout", g.timeout,
+                                     "Seconds for the whole command; 0 waits forever. `state watch` runs until "
+                                     "Ctrl-C (or --count) unless --timeout is given")
+                          ->capture_default_str()
+                          ->check(seconds_at_least_zero());
   app.add_flag("--hex", g.hex, "Print values as hex");
 
   const auto value_help = "Value; '-' reads it from stdin";
@@ -263,7 +312,7 @@ int run(int argc, char** argv) {
   auto* nex = set->add_flag("--nex", c.nex, "Only if the key does not exist or holds VALUE");
   nx->excludes(nex);
   nex->excludes(nx);
-  c.px_opt = set->add_option("--px", c.px, "Expiry in milliseconds")->check(CLI::PositiveNumber);
+  c.px_opt = set->add_option("--px", c.px, "Expiry in milliseconds")->check(integer_between(1, max_ms, "milliseconds"));
   auto* set_ft = add_ft(set);
 
   auto* get = state->add_subcommand("get", "GET KEY; prints the value");
@@ -279,28 +328,47 @@ int run(int argc, char** argv) {
   vdel->add_option("VALUE", c.value, value_help)->required();
   auto* vdel_ft = add_ft(vdel);
 
-  auto* watch = state->add_subcommand("watch", "KEYNOTIFY KEY; prints 'SET <value> <version>' / 'DELETE <version>'");
+  auto* watch = state->add_subcommand("watch", "KEYNOTIFY KEY; prints 'SET <value> <version>' / 'DELETE <version>'. "
+                                               "Runs until Ctrl-C (exit 0), --count notifications or an explicit "
+                                               "--timeout");
   watch->add_option("KEY", c.key, "Key")->required();
-  c.count_opt = watch->add_option("--count", c.count, "Exit after N notifications (else run until --timeout or "
-                                                      "Ctrl-C)")
-                    ->check(CLI::PositiveNumber);
+  c.count_opt = watch->add_option("--count", c.count,
+                                  "Exit after N notifications (else run until Ctrl-C or an explicit --timeout)")
+                    ->check(integer_between(1, 1'000'000'000, "notifications"));
 
   auto* lock = app.add_subcommand("lock", "Leased locks over the store");
   lock->require_subcommand(1);
-  auto* acquire = lock->add_subcommand("acquire", "SET NAME HOLDER NEX PX TTL; prints the fencing token");
+  const auto holder_help =
+      "Holder (default: --client-id if given, else USER@HOSTNAME, here '" + default_holder() + "')";
+  auto* acquire =
+      lock->add_subcommand("acquire", "SET NAME HOLDER NEX PX TTL; prints the fencing token (the holder on stderr)");
   acquire->add_option("NAME", c.key, "Lock name (a key)")->required();
-  c.holder_opt = acquire->add_option("--holder", c.holder, "Holder (default: the client id)");
-  acquire->add_option("--ttl", c.ttl, "Lease in milliseconds")->required()->check(CLI::PositiveNumber);
+  c.holder_opt = acquire->add_option("--holder", c.holder, holder_help);
+  acquire->add_option("--ttl", c.ttl, "Lease in milliseconds")
+      ->required()
+      ->check(integer_between(1, max_ms, "milliseconds"));
   acquire->add_flag("--wait", c.wait, "Wait (up to --timeout) until the lock is free");
 
   auto* release = lock->add_subcommand("release", "VDEL NAME HOLDER");
   release->add_option("NAME", c.key, "Lock name (a key)")->required();
-  auto* release_holder = release->add_option("--holder", c.holder, "Holder (default: the client id)");
+  auto* release_holder = release->add_option("--holder", c.holder, holder_help);
 
   try {
     app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? exit_ok : exit_usage;
+    // One line naming the option and the problem (not CLI11's two).
+    std::string what = e.what();
+    for (auto& ch : what)
+      if (ch == '\n') ch = ' ';
+    if (const auto extra = app.remaining(true); !extra.empty()) {  // say what was not understood
+      what = "unknown option or argument:";
+      for (const auto& x : extra) what += " " + x;
+    }
+    if (what == "A subcommand is required") what = "a command is required";
+    note(what + " (see edgemq-cli --help)");
+    return exit_usage;
   }
   // Options that several commands define: use the instance of the command that was given.
   if (release->parsed()) c.holder_opt = release_holder;
@@ -317,6 +385,7 @@ int run(int argc, char** argv) {
     deadline d;
     if (g.timeout > 0)
       d = steady::now() + std::chrono::duration_cast<steady::duration>(std::chrono::duration<double>(g.timeout));
+    const bool explicit_timeout = timeout_opt->count() > 0;
 
     session s;
     connect_options co;
@@ -331,9 +400,13 @@ int run(int argc, char** argv) {
     else if (get->parsed()) rc = cmd_get(sc, g, c, d);
     else if (del->parsed()) rc = cmd_del(sc, g, c, d, false);
     else if (vdel->parsed()) rc = cmd_del(sc, g, c, d, true);
-    else if (watch->parsed()) rc = cmd_watch(sc, g, c, d);
-    else if (acquire->parsed()) rc = cmd_lock_acquire(sc, s, c, d);
-    else if (release->parsed()) rc = cmd_lock_release(sc, s, c, d);
+    else if (watch->parsed()) rc = cmd_watch(sc, g, c, d, explicit_timeout ? d : deadline{});
+    else if (acquire->parsed() || release->parsed()) {
+      const std::string holder = c.holder_opt->count() > 0                       ? c.holder
+                                 : !g.client_id.empty() && app.get_option("--client-id")->count() > 0 ? g.client_id
+                                                                               : default_holder();
+      rc = acquire->parsed() ? cmd_lock_acquire(sc, holder, c, d) : cmd_lock_release(sc, holder, c, d);
+    }
     s.disconnect();
     return rc;
   } catch (const cli_error& e) {

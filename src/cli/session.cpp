@@ -234,7 +234,8 @@ void session::connect(const connect_options& o, deadline d) {
 
     // One endpoint at a time (rather than asio::async_connect over the range), so that a
     // cancelled attempt at the deadline does not move on to the next address.
-    const auto where = o.host + ":" + std::to_string(o.port);
+    const auto where = (o.host.find(':') != std::string::npos ? "[" + o.host + "]" : o.host) + ":" +
+                       std::to_string(o.port);  // [::1]:1883, as the daemon prints it
     ec = asio::error::host_not_found;
     for (const auto& entry : results) {
       boost::system::error_code ignored;

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <chrono>
 
-#include "statestore/service.hpp"
+#include "edgemq/statestore/protocol.hpp"
 
 namespace edgemq::cli {
 
@@ -73,7 +73,7 @@ store_client::store_client(session& s, deadline d)
       response_topic_("clients/" + statestore::hex_upper(s.client_id()) + "/" + std::string(statestore::request_topic) +
                       "/response"),
       notify_prefix_(std::string(statestore::reserved_response_prefix) + "/" + statestore::hex_upper(s.client_id()) +
-                     "/command/notify/"),
+                     std::string(statestore::notify_infix)),
       clock_(node_id(s.client_id())),
       rng_(seeded()) {
   s_.subscribe(response_topic_, d);
@@ -98,10 +98,10 @@ store_reply store_client::invoke(const std::vector<std::string_view>& parts,
     req.props.message_expiry_interval = static_cast<std::uint32_t>(std::max<std::int64_t>(left, 1));
   }
   auto& up = req.props.user_properties;
-  up.emplace_back("__srcId", s_.client_id());
-  up.emplace_back("__protVer", "1.0");
-  up.emplace_back("__ts", clock_.tick(wall_ms()).to_string());
-  if (fencing_token) up.emplace_back("__ft", *fencing_token);
+  up.emplace_back(statestore::prop::source_id, s_.client_id());
+  up.emplace_back(statestore::prop::protocol_version, statestore::protocol_version);
+  up.emplace_back(statestore::prop::timestamp, clock_.tick(wall_ms()).to_string());
+  if (fencing_token) up.emplace_back(statestore::prop::fencing_token, *fencing_token);
   s_.publish(std::move(req), d);
 
   for (;;) {
@@ -111,18 +111,18 @@ store_reply store_client::invoke(const std::vector<std::string_view>& parts,
       if (auto n = as_notification(*m)) pending_.push_back(std::move(*n));
       continue;  // a late reply to an earlier request, or a stray message: not ours
     }
-    const auto* stat = user_property(*m, "__stat");
+    const auto* stat = user_property(*m, statestore::prop::status);
     if (!stat) throw cli_error(exit_failure, "the state store's reply has no __stat");
-    if (*stat != "200") {
+    if (*stat != statestore::status_ok) {
       std::string why = "the state store answered with status " + *stat;
-      if (const auto* msg = user_property(*m, "__stMsg")) why += ": " + *msg;
+      if (const auto* msg = user_property(*m, statestore::prop::status_message)) why += ": " + *msg;
       throw cli_error(exit_failure, why);
     }
     auto parsed = resp3::parse_reply(m->payload);
     if (!parsed) throw cli_error(exit_failure, "the state store's reply is not valid RESP3");
     store_reply out;
     out.value = std::move(*parsed);
-    if (const auto* ts = user_property(*m, "__ts")) {
+    if (const auto* ts = user_property(*m, statestore::prop::timestamp)) {
       out.version = *ts;
       // Fold the store's clock into ours so that our next __ts is later than this version.
       if (auto h = statestore::hlc::parse(*ts)) clock_.tick(wall_ms(), &*h);
@@ -144,7 +144,7 @@ std::optional<key_notification> store_client::as_notification(const mqtt::publis
   if (!m.topic.starts_with(notify_prefix_)) return std::nullopt;
   auto key = unhex(std::string_view(m.topic).substr(notify_prefix_.size()));
   auto parsed = resp3::parse_reply(m.payload);
-  const auto* ts = user_property(m, "__ts");
+  const auto* ts = user_property(m, statestore::prop::timestamp);
   if (!key || !parsed || parsed->type != resp3::reply::kind::array || !ts) return std::nullopt;
   const auto& items = parsed->items;
   key_notification n;

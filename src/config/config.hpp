@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "broker/limits.hpp"
-#include "net/server.hpp"
+#include "config/server_options.hpp"
 
 namespace edgemq::config {
 
@@ -26,7 +26,7 @@ struct persistence_options {
 };
 
 struct daemon_config {
-  net::server_options server;
+  server_options server;
   broker::limits limits;
   std::string data_dir = "./data";
   std::string log_level = "info";
@@ -45,9 +45,6 @@ std::vector<config_error> apply_json(const std::string& text, daemon_config& cfg
 
 // Reads `path` and applies it. An unreadable file is reported with path "".
 std::vector<config_error> load_file(const std::string& path, daemon_config& cfg);
-
-// "host:port", "[v6]:port" or ":port". Returns false if malformed.
-bool parse_endpoint(const std::string& text, net::listen_endpoint& out);
 
 bool valid_log_level(const std::string& level);
 

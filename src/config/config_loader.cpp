@@ -81,12 +81,15 @@ void read_listeners(const json& v, const std::string& p, daemon_config& cfg, std
     errors.push_back({p, "must be a non-empty array of \"host:port\" strings"});
     return;
   }
-  std::vector<net::listen_endpoint> eps;
+  std::vector<listen_endpoint> eps;
   for (std::size_t i = 0; i < v.size(); ++i) {
-    net::listen_endpoint ep;
+    listen_endpoint ep;
+    std::string why;
     const auto ip = p + "/" + std::to_string(i);
-    if (!v[i].is_string() || !parse_endpoint(v[i].get<std::string>(), ep))
-      errors.push_back({ip, "must be \"host:port\" with a numeric IP address (e.g. \"0.0.0.0:1883\")"});
+    if (!v[i].is_string())
+      errors.push_back({ip, "must be \"host:port\" (a string such as \"0.0.0.0:1883\" or \"[::1]:1883\")"});
+    else if (!parse_endpoint(v[i].get<std::string>(), ep, &why))
+      errors.push_back({ip, "must be \"host:port\": " + why});
     else eps.push_back(ep);
   }
   cfg.server.listeners = std::move(eps);
@@ -96,22 +99,6 @@ void read_listeners(const json& v, const std::string& p, daemon_config& cfg, std
 
 bool valid_log_level(const std::string& l) {
   return l == "trace" || l == "debug" || l == "info" || l == "warn" || l == "error" || l == "critical" || l == "off";
-}
-
-bool parse_endpoint(const std::string& text, net::listen_endpoint& out) {
-  const auto colon = text.rfind(':');
-  if (colon == std::string::npos) return false;
-  std::string host = text.substr(0, colon);
-  const std::string port = text.substr(colon + 1);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  if (host.empty()) host = "0.0.0.0";
-  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos) return false;
-  const auto n = std::stoul(port);
-  if (n > 65535) return false;
-  if (host.find_first_not_of("0123456789abcdefABCDEF.:") != std::string::npos) return false;
-  out.host = host;
-  out.port = static_cast<std::uint16_t>(n);
-  return true;
 }
 
 std::vector<config_error> apply_json(const std::string& text, daemon_config& cfg) {

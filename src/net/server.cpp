@@ -23,7 +23,7 @@ std::span<std::uint8_t> thread_read_buffer() {
 
 struct server::impl {
   broker::broker& broker_;
-  server_options opts_;
+  config::server_options opts_;
   std::shared_ptr<spdlog::logger> log_;
   std::vector<std::unique_ptr<asio::io_context>> workers_;
   std::vector<std::shared_ptr<worker_inbox>> inboxes_;  // one per worker
@@ -49,7 +49,7 @@ struct server::impl {
     stop_cv_.notify_all();
   }
 
-  impl(broker::broker& b, server_options o, std::shared_ptr<spdlog::logger> l)
+  impl(broker::broker& b, config::server_options o, std::shared_ptr<spdlog::logger> l)
       : broker_(b), opts_(std::move(o)), log_(std::move(l)) {}
 
   std::size_t pick_worker() { return next_worker_.fetch_add(1, std::memory_order_relaxed) % workers_.size(); }
@@ -89,7 +89,7 @@ struct server::impl {
   std::string version_ = EDGEMQ_VERSION;
 };
 
-server::server(broker::broker& b, server_options opts, std::shared_ptr<spdlog::logger> log)
+server::server(broker::broker& b, config::server_options opts, std::shared_ptr<spdlog::logger> log)
     : impl_(std::make_unique<impl>(b, std::move(opts), std::move(log))) {}
 
 server::~server() { stop(); }
@@ -113,7 +113,7 @@ std::vector<std::uint16_t> server::start() {
     if (!ec) acc->set_option(asio::socket_base::reuse_address(true), ec);
     if (!ec) acc->bind(ep, ec);
     if (!ec) acc->listen(asio::socket_base::max_listen_connections, ec);
-    if (ec) throw std::system_error(ec, "cannot listen on " + l.host + ":" + std::to_string(l.port));
+    if (ec) throw std::system_error(ec, "cannot listen on " + config::format_endpoint(l));
     ports.push_back(acc->local_endpoint().port());
     d.acceptors_.push_back(std::move(acc));
   }

@@ -1,6 +1,7 @@
 // The network side of the daemon: worker threads (one io_context each), TCP listeners that
 // spread accepted connections across workers, and a bounded graceful shutdown. The header is
-// Asio-free so the composition root and tests include it cheaply.
+// Asio-free so the composition root and tests include it cheaply; its options are plain values
+// owned by config (config::server_options).
 #pragma once
 
 #include <chrono>
@@ -8,6 +9,8 @@
 #include <memory>
 #include <string>
 #include <vector>
+
+#include "config/server_options.hpp"
 
 namespace spdlog {
 class logger;
@@ -18,21 +21,9 @@ class broker;
 
 namespace edgemq::net {
 
-struct listen_endpoint {
-  std::string host = "0.0.0.0";
-  std::uint16_t port = 1883;
-};
-
-struct server_options {
-  std::vector<listen_endpoint> listeners{listen_endpoint{}};
-  unsigned workers = 0;  // 0: one per core
-  std::chrono::milliseconds shutdown_timeout{5000};
-  std::chrono::seconds sys_interval{10};  // $SYS/broker/... refresh; 0 disables
-};
-
 class server {
  public:
-  server(broker::broker& b, server_options opts, std::shared_ptr<spdlog::logger> log);
+  server(broker::broker& b, config::server_options opts, std::shared_ptr<spdlog::logger> log);
   ~server();
   server(const server&) = delete;
   server& operator=(const server&) = delete;

@@ -8,6 +8,8 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/write.hpp>
 
+#include "config/server_options.hpp"
+
 namespace edgemq::net {
 
 class tcp_transport {
@@ -53,7 +55,7 @@ class tcp_transport {
   std::string remote_endpoint() const {
     boost::system::error_code ec;
     auto ep = socket_.remote_endpoint(ec);
-    return ec ? std::string("?") : ep.address().to_string() + ":" + std::to_string(ep.port());
+    return ec ? std::string("?") : config::format_endpoint(ep.address().to_string(), ep.port());
   }
 
  private:

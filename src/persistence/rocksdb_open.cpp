@@ -10,6 +10,8 @@
 #include <rocksdb/options.h>
 #include <spdlog/spdlog.h>
 
+#include <string_view>
+
 namespace edgemq::persistence {
 namespace {
 
@@ -48,8 +50,15 @@ std::unique_ptr<rocksdb::DB> open_rocksdb(const std::string& path, const std::st
   if (!env) std::filesystem::create_directories(path, ec);
   rocksdb::DB* db = nullptr;
   const auto st = rocksdb::DB::Open(opts, path, &db);
-  if (!st.ok()) throw std::runtime_error("cannot open " + what + " database '" + path + "': " + st.ToString());
-  return std::unique_ptr<rocksdb::DB>(db);
+  if (st.ok()) return std::unique_ptr<rocksdb::DB>(db);
+  const auto message = "cannot open " + what + " database '" + path + "': " + st.ToString();
+  if (st.IsCorruption()) throw corruption_error(message);
+  // RocksDB reports its LOCK file held as an I/O error ("While lock file: ...", or "lock hold by
+  // current process"); it has no status subcode for it.
+  const auto text = st.ToString();
+  if (st.IsIOError() && (text.find("lock file") != std::string::npos || text.find("lock hold") != std::string::npos))
+    throw in_use_error(message);
+  throw std::runtime_error(message);
 }
 
 void close_rocksdb(std::unique_ptr<rocksdb::DB>& db, bool flush_wal) {
@@ -57,6 +66,17 @@ void close_rocksdb(std::unique_ptr<rocksdb::DB>& db, bool flush_wal) {
   if (flush_wal) db->FlushWAL(true);
   db->Close();
   db.reset();
+}
+
+bool is_corruption(const std::exception& e) noexcept {
+  if (dynamic_cast<const corruption_error*>(&e)) return true;
+  if (dynamic_cast<const in_use_error*>(&e) || !dynamic_cast<const std::runtime_error*>(&e)) return false;
+  // durable_broker_store::restore() reports what it cannot read as std::runtime_error (records
+  // it cannot decode, or a RocksDB read status): recognised by its wording until it throws
+  // corruption_error itself (a unit test pins that wording to the real store).
+  const std::string_view what = e.what();
+  return what.find("unreadable records") != std::string_view::npos ||
+         (what.starts_with("cannot read broker database") && what.find(": Corruption: ") != std::string_view::npos);
 }
 
 }  // namespace edgemq::persistence

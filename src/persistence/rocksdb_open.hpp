@@ -1,7 +1,10 @@
-// Opening and closing a RocksDB database the same way for every edgemq store.
+// Opening and closing a RocksDB database the same way for every edgemq store, and the kinds of
+// failure a caller must tell apart: only unreadable data may ever be moved aside.
 #pragma once
 
+#include <exception>
 #include <memory>
+#include <stdexcept>
 #include <string>
 
 namespace rocksdb {
@@ -11,8 +14,20 @@ class Env;
 
 namespace edgemq::persistence {
 
+// The data on disk cannot be read: RocksDB reports corruption (checksums, manifest), or a record
+// cannot be decoded. The only failure persistence.move_aside_on_corruption may act on.
+struct corruption_error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// The database's lock is held (by another process, or another handle in this one).
+struct in_use_error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
 // Opens (creating if missing) the database at `path` with paranoid checks on, so corruption is
-// refused rather than served. Throws std::runtime_error "cannot open <what> database '<path>': ..."
+// refused rather than served. Throws corruption_error, in_use_error, or std::runtime_error for
+// anything else (I/O, permissions); each message is "cannot open <what> database '<path>': ...".
 // RocksDB's own log goes to the process log (warnings and up), never to a LOG file beside the
 // data: on a full disk a failed LOG write makes Debian's RocksDB abort (an assertion in its
 // WritableFileWriter) where a failed data write is only an error. `env`: null for the default.
@@ -21,5 +36,9 @@ std::unique_ptr<rocksdb::DB> open_rocksdb(const std::string& path, const std::st
 // Closes the database (null is fine); `flush_wal` makes the WAL durable first, which must not be
 // asked of a database whose last write failed (the WAL writer asserts on a previous error).
 void close_rocksdb(std::unique_ptr<rocksdb::DB>& db, bool flush_wal = true);
+
+// Whether a failure while opening or reading back a store means its data is unreadable (see
+// corruption_error). Lock, I/O and permission errors are not.
+bool is_corruption(const std::exception& e) noexcept;
 
 }  // namespace edgemq::persistence

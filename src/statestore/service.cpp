@@ -26,17 +26,6 @@ constexpr std::string_view malformed_ts = "malformed timestamp";
 constexpr std::string_view key_zero = "the key length is zero";
 }  // namespace err
 
-std::string hex_upper(std::string_view bytes) {
-  static constexpr char digits[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (unsigned char c : bytes) {
-    out.push_back(digits[c >> 4]);
-    out.push_back(digits[c & 0xF]);
-  }
-  return out;
-}
-
 std::string notification_topic(std::string_view client_id, std::string_view key) {
   return std::string(reserved_response_prefix) + "/" + hex_upper(client_id) + "/command/notify/" + hex_upper(key);
 }

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "edgemq/statestore/hlc.hpp"
+#include "edgemq/statestore/protocol.hpp"
 #include "statestore/backend.hpp"
 
 namespace edgemq::statestore {
@@ -121,9 +122,5 @@ class service {
 
 // The notification topic for (client, key): upper-case hex of both.
 std::string notification_topic(std::string_view client_id, std::string_view key);
-std::string hex_upper(std::string_view bytes);
-
-inline constexpr std::string_view request_topic = "statestore/v1/FA9AE35F-2F64-47CD-9BFF-08E2B32A0FE8/command/invoke";
-inline constexpr std::string_view reserved_response_prefix = "clients/statestore/v1/FA9AE35F-2F64-47CD-9BFF-08E2B32A0FE8";
 
 }  // namespace edgemq::statestore

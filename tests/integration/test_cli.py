@@ -7,6 +7,7 @@ deadlines instead of sleeping.
 """
 
 import os
+import pwd
 import queue
 import re
 import signal
@@ -325,6 +326,88 @@ class CliTest(DaemonTestCase):
         self.assert_rc(r, 1)
         self.assertIn(b"timed out waiting for lock", r.stderr)
 
+
+    # ------------------------------------------------------------------ usage errors, holders, watch lifetime
+
+    def assert_usage_error(self, args, *expected):
+        """Exit 2, nothing on stdout, and exactly one stderr line naming the option and the problem."""
+        r = subprocess.run([EDGEMQ_CLI] + list(args), stdin=subprocess.DEVNULL, capture_output=True, timeout=TIMEOUT)
+        self.assertEqual(r.returncode, 2, "%s\nstderr: %r" % (args, r.stderr))
+        self.assertEqual(r.stdout, b"")
+        lines = r.stderr.decode().splitlines()
+        self.assertEqual(len(lines), 1, "one line for %s, got %r" % (args, r.stderr))
+        self.assertTrue(lines[0].startswith("edgemq-cli: "), lines[0])
+        for e in expected:
+            self.assertIn(e, lines[0])
+
+    def test_usage_errors_are_one_line_naming_the_option(self):
+        self.assert_usage_error(["lock", "acquire", "n", "--ttl", "0"],
+                                "--ttl: must be between 1 and 31536000000 milliseconds, got 0")
+        self.assert_usage_error(["lock", "acquire", "n", "--ttl", "soon"], "--ttl: must be between 1 and", "got soon")
+        self.assert_usage_error(["state", "set", "k", "v", "--px", "0"],
+                                "--px: must be between 1 and 31536000000 milliseconds, got 0")
+        self.assert_usage_error(["state", "watch", "k", "--count", "0"], "--count: must be between 1 and", "got 0")
+        self.assert_usage_error(["--port", "70000", "state", "get", "k"],
+                                "--port: must be between 1 and 65535, got 70000")
+        self.assert_usage_error(["--timeout", "-1", "state", "get", "k"],
+                                "--timeout: must be a number of seconds, 0 or more, got -1")
+        self.assert_usage_error(["--bogus", "state", "get", "k"], "unknown option or argument: --bogus")
+        self.assert_usage_error(["lock", "acquire", "n"], "--ttl is required")
+        self.assert_usage_error([], "a command is required")
+
+    def test_help_documents_holder_default_and_watch_lifetime(self):
+        r = subprocess.run([EDGEMQ_CLI, "lock", "acquire", "--help"], capture_output=True, timeout=TIMEOUT)
+        self.assertEqual(r.returncode, 0)
+        self.assertIn(b"USER@HOSTNAME", r.stdout)
+        r = subprocess.run([EDGEMQ_CLI, "state", "watch", "--help"], capture_output=True, timeout=TIMEOUT)
+        self.assertEqual(r.returncode, 0)
+        self.assertIn(b"until Ctrl-C", r.stdout)
+
+    def test_lock_acquire_then_release_without_holder(self):
+        name = self.unique("lock-default-holder")
+        holder = "%s@%s" % (pwd.getpwuid(os.geteuid()).pw_name, socket.gethostname())
+        r = self.cli("lock", "acquire", name, "--ttl", "60000")
+        self.assert_rc(r, 0)
+        self.assert_hlc(r.stdout.decode().strip())
+        self.assertIn(("lock %s acquired by holder '%s'" % (name, holder)).encode(), r.stderr,
+                      "the holder must be printed")
+        r = self.cli("state", "get", name)
+        self.assert_rc(r, 0)
+        self.assertEqual(r.stdout, holder.encode())
+        # Another run (another random client id) releases it without being told the holder.
+        self.assert_rc(self.cli("lock", "release", name), 0)
+        self.assert_rc(self.cli("state", "get", name), 1)
+
+    def test_watch_without_timeout_runs_until_interrupted(self):
+        # The default --timeout (5 s) bounds connecting, not an open-ended watch.
+        key = self.unique("watch-forever")
+        watch = self.track(CliProcess([EDGEMQ_CLI, "--host", self.host, "--port", str(self.port),
+                                       "state", "watch", key]))
+        watch.wait_stderr("watching")
+        with self.assertRaises(subprocess.TimeoutExpired, msg="the watch ended by itself"):
+            watch.proc.wait(timeout=6.0)  # longer than the default --timeout: nothing to await but its absence
+        version = self.set_ok(key, "late")
+        self.assertEqual(watch.stdout.get(timeout=TIMEOUT), "SET late " + version)
+        watch.proc.send_signal(signal.SIGINT)
+        rc, lines, err = watch.finish()
+        self.assertEqual(rc, 0, err)
+
+    def test_watch_with_explicit_timeout_ends_at_it(self):
+        r = self.cli("state", "watch", self.unique("watch-bounded"), timeout="0.5")
+        self.assert_rc(r, 0)
+        self.assertEqual(r.stdout, b"")
+
+    def test_ipv6_endpoint_printed_in_brackets(self):
+        try:
+            with socket.socket(socket.AF_INET6) as s:  # a port that was free a moment ago
+                s.bind(("::1", 0))
+                port = s.getsockname()[1]
+        except OSError:
+            self.skipTest("IPv6 loopback (::1) is not available on this host")
+        r = subprocess.run([EDGEMQ_CLI, "--host", "::1", "--port", str(port), "state", "get", "k"],
+                           stdin=subprocess.DEVNULL, capture_output=True, timeout=TIMEOUT)
+        self.assertEqual(r.returncode, 3, r.stderr)
+        self.assertIn(b"cannot connect to [::1]:%d" % port, r.stderr)
 
 if __name__ == "__main__":
     unittest.main()

@@ -4,7 +4,9 @@ path), configuration effects on the protocol, listeners, and graceful shutdown."
 import json
 import os
 import re
+import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import unittest
@@ -28,10 +30,54 @@ class CommandLineTest(unittest.TestCase):
 
     def test_bad_listen_argument(self):
         with tempfile.TemporaryDirectory() as d:
-            r = run_edgemq(["--listen", "localhost:1883", "--data-dir", d])
+            r = run_edgemq(["--listen", "example.org:1883", "--data-dir", d])
         self.assertEqual(r.returncode, 2)
-        self.assertIn("--listen 'localhost:1883'", r.stderr)
+        self.assertIn("--listen 'example.org:1883'", r.stderr)
         self.assertNotIn("ready", r.stdout)
+
+    def assertUsageError(self, args, *expected):
+        """Exit 2, nothing started, and exactly one stderr line naming the option and the problem."""
+        with tempfile.TemporaryDirectory() as d:
+            r = run_edgemq(["--data-dir", os.path.join(d, "data")] + list(args))
+            self.assertFalse(os.path.exists(os.path.join(d, "data")), "a usage error must not touch the data dir")
+        self.assertEqual(r.returncode, 2, "%s\nstderr: %s" % (args, r.stderr))
+        self.assertNotIn("ready", r.stdout)
+        lines = r.stderr.splitlines()
+        self.assertEqual(len(lines), 1, "one line for %s, got:\n%s" % (args, r.stderr))
+        self.assertTrue(lines[0].startswith("edgemq: "), lines[0])
+        for e in expected:
+            self.assertIn(e, lines[0])
+        return lines[0]
+
+    def test_every_usage_error_exits_2_with_one_line(self):
+        self.assertUsageError(["--no-such-option"], "--no-such-option")
+        self.assertUsageError(["--workers", "abc"], "--workers: must be a whole number between 0 and 1024, got 'abc'")
+        self.assertUsageError(["--workers", "-1"], "--workers")
+        self.assertUsageError(["--workers", "5000"], "--workers: must be a whole number between 0 and 1024, got '5000'")
+        self.assertUsageError(["--log-level", "loud"], "--log-level: must be one of trace, debug, info, warn, error, "
+                                                       "critical, off, got 'loud'")
+        self.assertUsageError(["--listen", "abc:1883"], "--listen 'abc:1883': 'abc' is not an IP address")
+        self.assertUsageError(["--listen", "::1:1883"], "--listen '::1:1883': IPv6 address '::1' must be in brackets")
+        self.assertUsageError(["--listen", "127.0.0.1:65536"], "--listen '127.0.0.1:65536': port '65536'")
+        self.assertUsageError(["--listen", "127.0.0.1"], "--listen '127.0.0.1': '127.0.0.1' has no port")
+        self.assertUsageError(["--config"], "--config")
+        self.assertUsageError(["stray-argument"], "stray-argument")
+
+    def test_repeated_option_last_one_wins(self):
+        # A wrapper (or a test harness) may append an override to a fixed command line.
+        with tempfile.TemporaryDirectory() as d:
+            with EdgemqDaemon(extra_args=["--data-dir", d, "--workers", "1", "--workers", "2"]) as daemon:
+                self.assertIn("(data dir %s)" % d, daemon.ready_line)
+
+    def test_localhost_listener_is_accepted(self):
+        with EdgemqDaemon(listen="localhost:0") as d:
+            self.assertIn("ready: MQTT on 127.0.0.1:", d.ready_line)
+            c = raw.RawClient("127.0.0.1", d.port)
+            c.connect("via-localhost")
+            c.ping()
+            c.close()
+        with EdgemqDaemon(config={"listeners": ["localhost:0"]}, listen=None) as d:
+            self.assertIn("ready: MQTT on 127.0.0.1:", d.ready_line)
 
     def test_bad_log_level_argument(self):
         with tempfile.TemporaryDirectory() as d:
@@ -59,7 +105,8 @@ class ConfigErrorTest(unittest.TestCase):
         self.assertNotIn("ready", r.stdout)
         for e in expected:
             self.assertIn("edgemq: config error in %s at %s" % (path, e), r.stderr)
-        self.assertIn("not starting", r.stderr)
+        # One line per problem, nothing else.
+        self.assertEqual(len(r.stderr.splitlines()), len(expected), r.stderr)
         return r
 
     def test_max_packet_size_out_of_range(self):
@@ -95,6 +142,14 @@ class ConfigErrorTest(unittest.TestCase):
         self.assertConfigError({"listeners": []}, "/listeners: must be a non-empty array")
         self.assertConfigError({"listeners": ["127.0.0.1:1883", "example.org:1883", 5]},
                                "/listeners/1: must be \"host:port\"", "/listeners/2: must be \"host:port\"")
+
+    def test_listener_addresses_are_validated_up_front(self):
+        # These used to pass validation and fail later, when binding, with exit status 1.
+        self.assertConfigError({"listeners": ["abc:1883"]},
+                               "/listeners/0: must be \"host:port\": 'abc' is not an IP address")
+        self.assertConfigError({"listeners": ["0.0.0.0:1883", "fe80::zz:1883", "[1.2.3.4]:1883"]},
+                               "/listeners/1: must be \"host:port\": IPv6 address 'fe80::zz' must be in brackets",
+                               "/listeners/2: must be \"host:port\": '[1.2.3.4]' is not an IPv6 address")
 
     def test_not_json(self):
         self.assertConfigError('{"mqtt": {', "(file): not valid JSON")
@@ -171,6 +226,152 @@ class ListenerTest(unittest.TestCase):
             c.connect("data-dir")
             self.assertTrue(os.path.isdir(d.data_dir))
             self.assertIn("(data dir %s)" % d.data_dir, d.ready_line)
+
+
+def ipv6_loopback_available():
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+class Ipv6ListenerTest(unittest.TestCase):
+    def setUp(self):
+        if not ipv6_loopback_available():
+            self.skipTest("IPv6 loopback (::1) is not available on this host")
+
+    def ready_port(self, daemon):
+        m = re.search(r"ready: MQTT on \[::1\]:(\d+) ", daemon.ready_line)
+        self.assertIsNotNone(m, "IPv6 endpoints are printed as [::1]:PORT: %s" % daemon.ready_line)
+        return int(m.group(1))
+
+    def test_ipv6_endpoint_printed_in_brackets_and_serves(self):
+        with EdgemqDaemon(listen="[::1]:0") as d:
+            port = self.ready_port(d)
+            c = raw.RawClient("::1", port)
+            c.connect("over-ipv6")
+            c.ping()
+            c.close()
+
+    def test_ipv6_port_in_use_names_the_endpoint_in_brackets(self):
+        with EdgemqDaemon(listen="[::1]:0") as first:
+            port = self.ready_port(first)
+            with tempfile.TemporaryDirectory() as d:
+                r = run_edgemq(["--listen", "[::1]:%d" % port, "--data-dir", d])
+            self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+            self.assertIn("cannot listen on [::1]:%d" % port, r.stdout + r.stderr)
+
+
+class DataDirTest(unittest.TestCase):
+    """One daemon per data directory; only a really corrupt database is ever moved aside."""
+
+    MOVE_ASIDE = {"persistence": {"move_aside_on_corruption": True}}
+
+    def setUp(self):
+        self.root = tempfile.mkdtemp(prefix="edgemq-datadir-")
+        self.addCleanup(shutil.rmtree, self.root, True)
+        self.data_dir = os.path.join(self.root, "data")
+
+    def daemon(self, config=None):
+        """A daemon on this test's data dir (the last --data-dir wins over the harness's own)."""
+        d = EdgemqDaemon(config=config, extra_args=["--data-dir", self.data_dir])
+        self.addCleanup(d.cleanup)
+        return d.start()
+
+    def retain(self, d, payload):
+        c = raw.RawClient("127.0.0.1", d.port)
+        c.connect("retainer")
+        c.publish("datadir/retained", payload, qos=1, retain=True)
+        c.close()
+
+    def retained(self, d):
+        """The retained payload, or None: a retained message is sent on SUBSCRIBE, before the
+        broker handles our next PUBLISH (the marker), so the marker arriving first means none."""
+        c = raw.RawClient("127.0.0.1", d.port)
+        try:
+            c.connect("reader")
+            c.subscribe([("datadir/retained", 0), ("datadir/marker", 0)])
+            c.publish("datadir/marker", b"marker")
+            p = c.expect(raw.PUBLISH)
+            return None if p.topic == "datadir/marker" else p.payload
+        finally:
+            c.close()
+
+    def moved_aside(self):
+        return [n for n in os.listdir(self.data_dir) if ".corrupt-" in n]
+
+    def test_second_daemon_on_same_data_dir_exits_2_and_moves_nothing(self):
+        first = self.daemon(self.MOVE_ASIDE)
+        self.retain(first, b"precious")
+        cfg = os.path.join(self.root, "move-aside.json")
+        with open(cfg, "w") as f:
+            json.dump(self.MOVE_ASIDE, f)
+        r = run_edgemq(["--config", cfg, "--data-dir", self.data_dir, "--listen", "127.0.0.1:0"])
+        self.assertEqual(r.returncode, 2, "second daemon must refuse to start\nstdout: %s\nstderr: %s"
+                         % (r.stdout, r.stderr))
+        self.assertEqual(r.stderr.splitlines(), ["edgemq: data dir '%s' in use by another process" % self.data_dir])
+        self.assertNotIn("ready", r.stdout)
+        self.assertEqual(self.moved_aside(), [])
+        self.assertTrue(first.alive())
+        self.assertEqual(self.retained(first), b"precious")
+        first.stop()
+        again = self.daemon(self.MOVE_ASIDE)
+        self.assertEqual(self.retained(again), b"precious", "the first daemon's data must survive its restart")
+        self.assertEqual(self.moved_aside(), [])
+
+    def garble(self, path):
+        n = os.path.getsize(path)
+        with open(path, "r+b") as f:
+            f.write(bytes((i * 37 + 11) & 0xFF for i in range(n)))
+
+    def manifest(self):
+        broker = os.path.join(self.data_dir, "broker")
+        names = [n for n in os.listdir(broker) if n.startswith("MANIFEST-")]
+        self.assertEqual(len(names), 1, names)
+        return os.path.join(broker, names[0])
+
+    def test_really_corrupt_database_is_refused_or_moved_aside(self):
+        d = self.daemon()
+        self.retain(d, b"lost")
+        d.stop()
+        self.garble(self.manifest())
+        # Default: refuse to start, naming the database and the corruption.
+        broken = EdgemqDaemon(extra_args=["--data-dir", self.data_dir])
+        self.addCleanup(broken.cleanup)
+        with self.assertRaises(AssertionError):
+            broken.start()
+        self.assertEqual(broken.returncode, 1)
+        self.assertIn("cannot open broker database '%s'" % os.path.join(self.data_dir, "broker"), broken.stdout.text())
+        self.assertIn("Corruption", broken.stdout.text())
+        self.assertEqual(self.moved_aside(), [])
+        # move_aside_on_corruption: renamed, logged, started empty.
+        d = self.daemon(self.MOVE_ASIDE)
+        self.assertEqual(len(self.moved_aside()), 1, os.listdir(self.data_dir))
+        self.assertTrue(self.moved_aside()[0].startswith("broker.corrupt-"))
+        self.assertIn("moved it to", d.stdout.text())
+        self.assertIsNone(self.retained(d))
+
+    def test_unreadable_but_not_corrupt_database_is_never_moved_aside(self):
+        d = self.daemon()
+        self.retain(d, b"kept")
+        d.stop()
+        # A MANIFEST that cannot be found is an I/O error (e.g. a file removed by hand, a disk
+        # problem), not corruption: fatal, and the data stays where it is.
+        broker = os.path.join(self.data_dir, "broker")
+        manifest = self.manifest()
+        os.rename(manifest, manifest + ".away")
+        broken = EdgemqDaemon(config=self.MOVE_ASIDE, extra_args=["--data-dir", self.data_dir])
+        self.addCleanup(broken.cleanup)
+        with self.assertRaises(AssertionError):
+            broken.start()
+        self.assertEqual(broken.returncode, 1)
+        self.assertIn("cannot open broker database '%s'" % broker, broken.stdout.text())
+        self.assertEqual(self.moved_aside(), [])
+        os.rename(manifest + ".away", manifest)
+        d = self.daemon(self.MOVE_ASIDE)
+        self.assertEqual(self.retained(d), b"kept")
 
 
 class ShutdownTest(unittest.TestCase):

@@ -87,7 +87,7 @@ TEST(ConfigLoader, MissingFileIsReported) {
 }
 
 TEST(ConfigLoader, ParseEndpoint) {
-  net::listen_endpoint ep;
+  listen_endpoint ep;
   EXPECT_TRUE(parse_endpoint("127.0.0.1:0", ep));
   EXPECT_EQ(ep.port, 0);
   EXPECT_TRUE(parse_endpoint(":1883", ep));
@@ -96,6 +96,47 @@ TEST(ConfigLoader, ParseEndpoint) {
   EXPECT_FALSE(parse_endpoint("127.0.0.1:70000", ep));
   EXPECT_FALSE(parse_endpoint("127.0.0.1:12ab", ep));
   EXPECT_FALSE(parse_endpoint("example.com:1883", ep));
+}
+
+TEST(ConfigLoader, ListenerAddressesAreCheckedUpFront) {
+  // "abc" used to pass (its letters are hex digits) and fail only when binding.
+  daemon_config cfg;
+  auto errors = apply(R"({"listeners": ["abc:1883", "localhost:1884", "[::1]:1885", "::1:1886", "10.0.0.300:1", ":1887"]})", cfg);
+  ASSERT_EQ(errors.size(), 3u);
+  EXPECT_EQ(errors[0].path, "/listeners/0");
+  EXPECT_NE(errors[0].message.find("'abc' is not an IP address"), std::string::npos) << errors[0].message;
+  EXPECT_EQ(errors[1].path, "/listeners/3");
+  EXPECT_NE(errors[1].message.find("must be in brackets"), std::string::npos) << errors[1].message;
+  EXPECT_EQ(errors[2].path, "/listeners/4");
+}
+
+TEST(ConfigLoader, ParseEndpointAcceptsLocalhostAndBracketedIpv6Only) {
+  listen_endpoint ep;
+  std::string why;
+  ASSERT_TRUE(parse_endpoint("localhost:1883", ep, &why)) << why;
+  EXPECT_EQ(ep.host, "127.0.0.1");
+  EXPECT_EQ(ep.port, 1883);
+  ASSERT_TRUE(parse_endpoint("[::1]:0", ep, &why)) << why;
+  EXPECT_EQ(ep.host, "::1");
+  EXPECT_EQ(ep.port, 0);
+  ASSERT_TRUE(parse_endpoint("[::]:1883", ep, &why)) << why;
+  EXPECT_EQ(ep.host, "::");
+  EXPECT_FALSE(parse_endpoint("abc:1883", ep, &why));
+  EXPECT_EQ(why, "'abc' is not an IP address (use a numeric IPv4 address, [IPv6] or localhost)");
+  EXPECT_FALSE(parse_endpoint("dead:beef:1883", ep, &why));
+  EXPECT_NE(why.find("must be in brackets"), std::string::npos) << why;
+  EXPECT_FALSE(parse_endpoint("[1.2.3.4]:1883", ep, &why));
+  EXPECT_FALSE(parse_endpoint("[::1:1883", ep, &why));
+  EXPECT_FALSE(parse_endpoint("1.2.3:1883", ep, &why));
+  EXPECT_FALSE(parse_endpoint("127.0.0.1:", ep, &why));
+  EXPECT_NE(why.find("port ''"), std::string::npos) << why;
+}
+
+TEST(ConfigLoader, Ipv6EndpointsArePrintedInBrackets) {
+  EXPECT_EQ(format_endpoint("::1", 1883), "[::1]:1883");
+  EXPECT_EQ(format_endpoint("fe80::1%eth0", 1), "[fe80::1%eth0]:1");
+  EXPECT_EQ(format_endpoint("127.0.0.1", 1883), "127.0.0.1:1883");
+  EXPECT_EQ(format_endpoint(listen_endpoint{"::", 0}), "[::]:0");
 }
 
 }  // namespace

@@ -1,0 +1,105 @@
+#include "app/command_line.hpp"
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <string_view>
+
+#include "edgemq/version.hpp"
+
+namespace edgemq::app {
+namespace {
+
+constexpr unsigned max_workers = 1024;  // as the configuration file allows
+
+int usage_error(const std::string& text) {
+  std::string line = text;
+  for (auto& c : line)
+    if (c == '\n') c = ' ';
+  std::fprintf(stderr, "edgemq: %s (see edgemq --help)\n", line.c_str());
+  return 2;
+}
+
+std::optional<unsigned> parse_workers(const std::string& s) {
+  if (s.empty() || s.size() > 4 || s.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
+  const auto n = std::stoul(s);
+  if (n > max_workers) return std::nullopt;
+  return static_cast<unsigned>(n);
+}
+
+}  // namespace
+
+void command_line::apply(config::daemon_config& cfg) const {
+  if (!listen.empty()) cfg.server.listeners = listen;
+  if (data_dir) cfg.data_dir = *data_dir;
+  if (log_level) cfg.log_level = *log_level;
+  if (workers) cfg.server.workers = *workers;
+}
+
+std::optional<int> parse_command_line(int argc, char** argv, command_line& out) {
+  CLI::App app{
+      "edgemq: edge MQTT broker with an embedded state store.\n"
+      "Exit status: 0 after a graceful stop, 1 when it cannot start or run (a port or database that\n"
+      "cannot be opened), 2 for a usage or configuration error or a data dir in use."};
+  app.set_version_flag("--version", std::string("edgemq ") + edgemq::version_string);
+  std::vector<std::string> listen;
+  std::string data_dir, log_level, workers;
+  // The last of a repeated option wins, so a wrapper can append an override.
+  const auto last = CLI::MultiOptionPolicy::TakeLast;
+  app.add_option("-c,--config", out.config_file, "JSON configuration file (see config/edgemq.json)")
+      ->type_name("FILE")
+      ->multi_option_policy(last);
+  app.add_option("-l,--listen", listen,
+                 "MQTT over TCP: a numeric IPv4 address, [IPv6] or localhost, and a port (0 picks a free one); "
+                 "repeatable; replaces the configured listeners")
+      ->type_name("HOST:PORT");
+  app.add_option("-d,--data-dir", data_dir, "directory for persistent data (default ./data)")
+      ->type_name("DIR")
+      ->multi_option_policy(last);
+  app.add_option("--log-level", log_level, "trace|debug|info|warn|error|critical|off")
+      ->type_name("LEVEL")
+      ->multi_option_policy(last);
+  app.add_option("-w,--workers", workers, "worker threads, 0 to 1024 (0: one per core)")
+      ->type_name("N")
+      ->multi_option_policy(last);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ExtrasError& e) {
+    // CLI11 words it "The following argument(s) was/were not expected: A B".
+    std::string_view what = e.what();
+    const auto colon = what.find(": ");
+    return usage_error("unknown option or argument: " +
+                       std::string(colon == std::string_view::npos ? what : what.substr(colon + 2)));
+  } catch (const CLI::ParseError& e) {
+    return usage_error(e.what());
+  }
+
+  for (const auto& l : listen) {
+    config::listen_endpoint ep;
+    std::string why;
+    if (!config::parse_endpoint(l, ep, &why)) return usage_error("--listen '" + l + "': " + why);
+    out.listen.push_back(ep);
+  }
+  if (app.get_option("--data-dir")->count() > 0) {
+    if (data_dir.empty()) return usage_error("--data-dir: must not be empty");
+    out.data_dir = data_dir;
+  }
+  if (app.get_option("--log-level")->count() > 0) {
+    if (!config::valid_log_level(log_level))
+      return usage_error("--log-level: must be one of trace, debug, info, warn, error, critical, off, got '" +
+                         log_level + "'");
+    out.log_level = log_level;
+  }
+  if (app.get_option("--workers")->count() > 0) {
+    out.workers = parse_workers(workers);
+    if (!out.workers)
+      return usage_error("--workers: must be a whole number between 0 and " + std::to_string(max_workers) + ", got '" +
+                         workers + "'");
+  }
+  return std::nullopt;
+}
+
+}  // namespace edgemq::app

@@ -1,0 +1,29 @@
+// The daemon's command line: parsed and checked here, so that every usage error ends the
+// process the same way (one line naming the option and the problem, exit status 2).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/config.hpp"
+
+namespace edgemq::app {
+
+struct command_line {
+  std::string config_file;
+  std::vector<config::listen_endpoint> listen;  // replaces the configured listeners when not empty
+  std::optional<std::string> data_dir;
+  std::optional<std::string> log_level;
+  std::optional<unsigned> workers;
+
+  // Overlays the options given on `cfg` (the command line wins over the file).
+  void apply(config::daemon_config& cfg) const;
+};
+
+// Parses argv. Returns the exit status when the process should end now (0 after --help or
+// --version, 2 after a usage error, reported on stderr as one "edgemq: ..." line), or nullopt
+// to go on with `out`.
+std::optional<int> parse_command_line(int argc, char** argv, command_line& out);
+
+}  // namespace edgemq::app

@@ -1,0 +1,57 @@
+#include <arpa/inet.h>
+
+#include "config/server_options.hpp"
+
+namespace edgemq::config {
+namespace {
+
+bool fail(std::string* why, std::string text) {
+  if (why) *why = std::move(text);
+  return false;
+}
+
+bool is_ipv4(const std::string& host) {
+  in_addr a{};
+  return ::inet_pton(AF_INET, host.c_str(), &a) == 1;
+}
+
+bool is_ipv6(const std::string& host) {
+  in6_addr a{};
+  return ::inet_pton(AF_INET6, host.c_str(), &a) == 1;
+}
+
+}  // namespace
+
+bool parse_endpoint(std::string_view text, listen_endpoint& out, std::string* why) {
+  const auto colon = text.rfind(':');
+  if (colon == std::string_view::npos)
+    return fail(why, "'" + std::string(text) + "' has no port: expected HOST:PORT, e.g. 0.0.0.0:1883 or [::1]:1883");
+  std::string host(text.substr(0, colon));
+  const std::string_view port = text.substr(colon + 1);
+  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string_view::npos ||
+      std::stoul(std::string(port)) > 65535)
+    return fail(why, "port '" + std::string(port) + "' is not a number between 0 and 65535");
+  const bool bracketed = host.size() >= 2 && host.front() == '[' && host.back() == ']';
+  if (bracketed) {
+    host = host.substr(1, host.size() - 2);
+    if (!is_ipv6(host)) return fail(why, "'[" + host + "]' is not an IPv6 address");
+  } else if (host.empty()) {
+    host = "0.0.0.0";
+  } else if (host == "localhost") {
+    host = "127.0.0.1";  // what edgemq-cli connects to by default; names are not resolved otherwise
+  } else if (host.find(':') != std::string::npos) {
+    return fail(why, "IPv6 address '" + host + "' must be in brackets, e.g. [::1]:1883");
+  } else if (!is_ipv4(host)) {
+    return fail(why, "'" + host + "' is not an IP address (use a numeric IPv4 address, [IPv6] or localhost)");
+  }
+  out.host = std::move(host);
+  out.port = static_cast<std::uint16_t>(std::stoul(std::string(port)));
+  return true;
+}
+
+std::string format_endpoint(std::string_view host, std::uint16_t port) {
+  const bool v6 = host.find(':') != std::string_view::npos;
+  return (v6 ? "[" + std::string(host) + "]" : std::string(host)) + ":" + std::to_string(port);
+}
+
+}  // namespace edgemq::config

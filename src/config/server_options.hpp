@@ -1,0 +1,37 @@
+// The network side's options as plain values: where to listen, how many workers, shutdown and
+// $SYS timing. They live in config (not net) so that configuration never depends on the network
+// layer; net::server consumes them. Also the one way an endpoint is parsed and printed.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace edgemq::config {
+
+struct listen_endpoint {
+  std::string host = "0.0.0.0";  // a numeric IPv4 or IPv6 address (without brackets)
+  std::uint16_t port = 1883;
+};
+
+struct server_options {
+  std::vector<listen_endpoint> listeners{listen_endpoint{}};
+  unsigned workers = 0;  // 0: one per core
+  std::chrono::milliseconds shutdown_timeout{5000};
+  std::chrono::seconds sys_interval{10};  // $SYS/broker/... refresh; 0 disables
+};
+
+// Parses "host:port", "[v6]:port" or ":port" (all addresses). The host is a numeric IPv4
+// address, an IPv6 address in brackets, or "localhost" (127.0.0.1); port 0 picks a free port.
+// On failure returns false and, if `why` is given, says what is wrong in plain words.
+bool parse_endpoint(std::string_view text, listen_endpoint& out, std::string* why = nullptr);
+
+// "[::1]:1883" for an IPv6 host, "127.0.0.1:1883" otherwise: how every endpoint is printed.
+std::string format_endpoint(std::string_view host, std::uint16_t port);
+inline std::string format_endpoint(const listen_endpoint& ep) {
+  return format_endpoint(ep.host, ep.port);
+}
+
+}  // namespace edgemq::config

@@ -1,0 +1,2 @@
+// Must not compile: configuration is below the network layer.
+#include "net/server.hpp"

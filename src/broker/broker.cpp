@@ -186,6 +186,7 @@ void broker::publish_sys(const std::string& version) {
   put("$SYS/broker/messages/dropped/qos0_offline", load(counters_.dropped_qos0_offline));
   put("$SYS/broker/messages/dropped/too_large", load(counters_.dropped_too_large));
   put("$SYS/broker/messages/dropped/expired", load(counters_.dropped_expired));
+  put("$SYS/broker/messages/dropped/unencodable", load(counters_.dropped_unencodable));
   put("$SYS/broker/protocol_errors", load(counters_.protocol_errors));
   put("$SYS/broker/wills/published", load(counters_.wills_published));
   for (const auto& source : sys_sources_) source(put);

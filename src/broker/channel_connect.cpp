@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include "broker/client_channel.hpp"
+#include "broker/log_safe.hpp"
 
 namespace edgemq::broker {
 namespace {
@@ -57,6 +58,9 @@ void client_channel::on_connect(mqtt::connect& c) {
     send(mqtt::connack{false, rc, {}});
     closing_ = true;
   };
+  // Client ids end up in topics built from them, in the session store and in logs (limits.hpp).
+  // 3.1.1 clients get return code 0x02 (the encoder maps 0x85 to it).
+  if (c.client_id.size() > lim.max_client_id_length) return refuse(mqtt::reason_code::client_identifier_not_valid);
   if (c.will) {
     if (static_cast<std::uint8_t>(c.will->qos) > static_cast<std::uint8_t>(lim.maximum_qos))
       return refuse(mqtt::reason_code::qos_not_supported);  // MQTT-3.2.2-12
@@ -159,7 +163,7 @@ void client_channel::accept(mqtt::connect& c, std::optional<std::string> auth_da
   }
   send(mqtt::connack{attached.session_present, mqtt::reason_code::success, std::move(ack_props)});
   if (log_)
-    log_->debug("client '{}' connected (MQTT {}, clean start {}, session present {})", id(),
+    log_->debug("client '{}' connected (MQTT {}, clean start {}, session present {})", log_safe(id()),
                 v5() ? "5" : "3.1.1", c.clean_start, attached.session_present);
   if (attached.session_present) resend_inflight();
   pull();

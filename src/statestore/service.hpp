@@ -107,11 +107,14 @@ class service {
   service_stats stats_;
 };
 
-// The notification topic for (client, key): upper-case hex of both.
+// The notification topic for (client, key): upper-case hex of both. KEYNOTIFY refuses a watch
+// whose topic would be longer than an MQTT topic can be (notification_topic_size tells).
 std::string notification_topic(std::string_view client_id, std::string_view key);
+std::size_t notification_topic_size(std::string_view client_id, std::string_view key);
 std::string hex_upper(std::string_view bytes);
 
 inline constexpr std::string_view request_topic = "statestore/v1/FA9AE35F-2F64-47CD-9BFF-08E2B32A0FE8/command/invoke";
 inline constexpr std::string_view reserved_response_prefix = "clients/statestore/v1/FA9AE35F-2F64-47CD-9BFF-08E2B32A0FE8";
+inline constexpr std::string_view notify_infix = "/command/notify/";
 
 }  // namespace edgemq::statestore

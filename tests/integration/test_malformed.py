@@ -91,7 +91,7 @@ class MalformedV5Test(MalformedBase):
 
     def test_subscribe_reserved_option_bits_and_qos3(self):
         self.assertDisconnectedWith(raw.subscribe(1, [("a", 0xC0)]), 0x81)
-        self.assertDisconnectedWith(raw.subscribe(1, [("a", 0x03)]), 0x81)
+        self.assertDisconnectedWith(raw.subscribe(1, [("a", 0x03)]), 0x82)  # MQTT 5 3.8.3.1: Protocol Error
 
     def test_subscribe_retain_handling_3(self):
         self.assertDisconnectedWith(raw.subscribe(1, [("a", 0x30)]), 0x82)

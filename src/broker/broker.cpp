@@ -155,6 +155,9 @@ void broker::tick() {
     bump(counters_.wills_published);
     publish(w);
   }
+  // After a large churn of subscriptions (or of the sessions that held them) the freed memory
+  // goes back to the system; here, on the sweep, never on a subscriber's own request.
+  if (memory_release_.due(tree_.removals(), std::chrono::steady_clock::now())) release_free_memory();
 }
 
 void broker::publish_sys(const std::string& version) {

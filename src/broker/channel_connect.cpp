@@ -154,8 +154,11 @@ void client_channel::accept(mqtt::connect& c, std::optional<std::string> auth_da
     if (!lim.subscription_identifiers_available) ack_props.subscription_identifier_available = 0;
     if (!lim.shared_subscription_available) ack_props.shared_subscription_available = 0;
     if (expiry != c.props.session_expiry_interval.value_or(0)) ack_props.session_expiry_interval = expiry;
-    if (c.props.request_response_information == 1 && !lim.response_information_prefix.empty())
-      ack_props.response_information = lim.response_information_prefix + id();  // MQTT 4.10.2
+    // MQTT 4.10.2; optional, so left out when prefix + client id would not fit a string field
+    // (a refused CONNACK would end the connection).
+    if (c.props.request_response_information == 1 && !lim.response_information_prefix.empty() &&
+        lim.response_information_prefix.size() + id().size() <= mqtt::max_field_length)
+      ack_props.response_information = lim.response_information_prefix + id();
     if (auth_) {
       ack_props.authentication_method = auth_method_;
       ack_props.authentication_data = std::move(auth_data);

@@ -74,6 +74,16 @@ class LongClientIdStateStoreTest(StateStoreTestMixin, DaemonTestCase):
                 break
 
 
+    def test_response_information_that_would_not_fit_is_left_out(self):
+        c = self.track(raw.RawClient(self.host, self.port))
+        ack_ = c.connect("r" * 65535, properties=[(0x19, 1)])  # Request Response Information
+        self.assertNotIn(0x1A, ack_.props, "prefix + 65,535-byte id cannot be a Response Information")
+        c.ping()
+        c2 = self.track(raw.RawClient(self.host, self.port))
+        ack_ = c2.connect("short-" + self.unique("r"), properties=[(0x19, 1)])
+        self.assertTrue(ack_.props.get(0x1A, "").startswith("response/"), ack_.props)
+
+
 class LogInjectionTest(unittest.TestCase):
     """Client text in log lines is escaped: no forged lines, no terminal escape sequences."""
 

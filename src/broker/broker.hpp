@@ -9,10 +9,10 @@
 
 #include "broker/counters.hpp"
 #include "broker/limits.hpp"
+#include "broker/memory_release.hpp"
 #include "broker/reserved_topics.hpp"
 #include "broker/retained_store.hpp"
 #include "broker/session_registry.hpp"
-#include "broker/memory_release.hpp"
 #include "broker/topic_tree.hpp"
 
 namespace edgemq::broker {

@@ -101,7 +101,8 @@ void client_channel::on_frame(const mqtt::frame& f) {
 void client_channel::fail(mqtt::reason_code rc) {
   if (closing_) return;
   bump(broker_.stats().protocol_errors);
-  if (log_) log_->info("client '{}': closing on {} (0x{:02X})", log_safe(id()), mqtt::to_string(rc), static_cast<int>(rc));
+  if (log_)
+    log_->info("client '{}': closing on {} (0x{:02X})", log_safe(id()), mqtt::to_string(rc), static_cast<int>(rc));
   // No DISCONNECT before a successful CONNACK (MQTT-3.14.0-1): during enhanced authentication
   // the refusal is the CONNACK itself.
   if (v5() && state_ == state::connected) send(mqtt::disconnect{rc, {}});

@@ -45,7 +45,12 @@ std::size_t notification_topic_size(std::string_view client_id, std::string_view
 }
 
 std::string notification_topic(std::string_view client_id, std::string_view key) {
-  return std::string(reserved_response_prefix) + "/" + hex_upper(client_id) + std::string(notify_infix) + hex_upper(key);
+  std::string topic(reserved_response_prefix);
+  topic += '/';
+  topic += hex_upper(client_id);
+  topic += notify_infix;
+  topic += hex_upper(key);
+  return topic;
 }
 
 service::service(service_limits lim, std::function<std::uint64_t()> wall_ms, key_authorizer auth)

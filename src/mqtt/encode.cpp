@@ -157,18 +157,23 @@ namespace {
 
 bool fits(std::string_view s) { return s.size() <= max_field_length; }
 
-// Every length-prefixed field of `p` fits its two bytes (the payload of a PUBLISH has no
-// prefix: only the remaining length bounds it).
-bool fields_fit(const packet& p) {
+// Every length-prefixed field of `p` that `v` carries fits its two bytes (the payload of a
+// PUBLISH has no prefix: only the remaining length bounds it; 3.1.1 carries no properties).
+bool fields_fit(const packet& p, protocol_version v) {
   return std::visit(
-      [](const auto& x) {
+      [v](const auto& x) {
         using T = std::decay_t<decltype(x)>;
         bool ok = true;
-        if constexpr (requires { x.props; }) ok = properties_fit(x.props);
         if constexpr (std::is_same_v<T, connect>) {
-          ok = ok && fits(x.client_id) && (!x.username || fits(*x.username)) && (!x.password || fits(*x.password));
-          if (x.will) ok = ok && fits(x.will->topic) && fits(x.will->payload) && properties_fit(x.will->props);
-        } else if constexpr (std::is_same_v<T, publish>) {
+          const bool with_props = v5(x.version);  // CONNECT is written for its own version
+          ok = (!with_props || properties_fit(x.props)) && fits(x.client_id) && (!x.username || fits(*x.username)) &&
+               (!x.password || fits(*x.password));
+          if (x.will)
+            ok = ok && fits(x.will->topic) && fits(x.will->payload) && (!with_props || properties_fit(x.will->props));
+        } else if constexpr (requires { x.props; }) {
+          ok = !v5(v) || properties_fit(x.props);
+        }
+        if constexpr (std::is_same_v<T, publish>) {
           ok = ok && fits(x.topic);
         } else if constexpr (std::is_same_v<T, subscribe>) {
           for (const auto& e : x.entries) ok = ok && fits(e.filter);
@@ -183,7 +188,7 @@ bool fields_fit(const packet& p) {
 }  // namespace
 
 std::error_code encode(const packet& p, protocol_version v, std::string& out) {
-  if (!fields_fit(p)) return reason_code::malformed_packet;
+  if (!fields_fit(p, v)) return reason_code::malformed_packet;
   std::string& b = scratch();
   std::uint8_t header = header_of(p);
   std::visit(

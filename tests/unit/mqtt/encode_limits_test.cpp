@@ -78,6 +78,8 @@ TEST(EncodeLimits, StringAndBinaryPropertiesAreChecked) {
   p.topic = "t";
   p.props.correlation_data = too_long;
   expect_refused(p, V5, reason_code::malformed_packet);
+  std::string out;
+  EXPECT_FALSE(encode(p, V311, out));  // 3.1.1 does not carry properties: nothing to refuse
   p.props.correlation_data.reset();
   p.props.subscription_identifiers = {268'435'456};  // five varint bytes
   expect_refused(p, V5, reason_code::malformed_packet);

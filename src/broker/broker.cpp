@@ -155,6 +155,9 @@ void broker::tick() {
     bump(counters_.wills_published);
     publish(w);
   }
+  // After a large churn of subscriptions (or of the sessions that held them) the freed memory
+  // goes back to the system; here, on the sweep, never on a subscriber's own request.
+  if (memory_release_.due(tree_.removals(), std::chrono::steady_clock::now())) release_free_memory();
 }
 
 void broker::publish_sys(const std::string& version) {
@@ -186,6 +189,7 @@ void broker::publish_sys(const std::string& version) {
   put("$SYS/broker/messages/dropped/qos0_offline", load(counters_.dropped_qos0_offline));
   put("$SYS/broker/messages/dropped/too_large", load(counters_.dropped_too_large));
   put("$SYS/broker/messages/dropped/expired", load(counters_.dropped_expired));
+  put("$SYS/broker/messages/dropped/unencodable", load(counters_.dropped_unencodable));
   put("$SYS/broker/protocol_errors", load(counters_.protocol_errors));
   put("$SYS/broker/messages/refused/storage", load(counters_.refused_storage));
   put("$SYS/broker/wills/published", load(counters_.wills_published));

@@ -9,6 +9,7 @@
 
 #include "broker/counters.hpp"
 #include "broker/limits.hpp"
+#include "broker/memory_release.hpp"
 #include "broker/reserved_topics.hpp"
 #include "broker/retained_store.hpp"
 #include "broker/session_registry.hpp"
@@ -55,7 +56,8 @@ class broker {
   // subscriptions go to other online members of their groups (MQTT 4.8.2).
   void reroute_shared(const session_ptr& leaving);
 
-  // Periodic work: ends expired sessions and publishes wills whose delay has passed.
+  // Periodic work: ends expired sessions, publishes wills whose delay has passed, gives memory
+  // back after large removals (memory_release).
   void tick();
 
   // Publishes the $SYS/broker/... statistics as retained messages.
@@ -68,6 +70,7 @@ class broker {
   limits limits_;
   counters counters_;
   topic_tree tree_;
+  memory_release memory_release_;  // used by tick() only
   retained_store retained_;
   session_registry sessions_;
   std::unique_ptr<authenticator_registry> auth_;

@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include "broker/client_channel.hpp"
+#include "broker/log_safe.hpp"
 
 namespace edgemq::broker {
 namespace {
@@ -57,6 +58,9 @@ void client_channel::on_connect(mqtt::connect& c) {
     send(mqtt::connack{false, rc, {}});
     closing_ = true;
   };
+  // Client ids end up in topics built from them, in the session store and in logs (limits.hpp).
+  // 3.1.1 clients get return code 0x02 (the encoder maps 0x85 to it).
+  if (c.client_id.size() > lim.max_client_id_length) return refuse(mqtt::reason_code::client_identifier_not_valid);
   if (c.will) {
     if (static_cast<std::uint8_t>(c.will->qos) > static_cast<std::uint8_t>(lim.maximum_qos))
       return refuse(mqtt::reason_code::qos_not_supported);  // MQTT-3.2.2-12
@@ -150,8 +154,11 @@ void client_channel::accept(mqtt::connect& c, std::optional<std::string> auth_da
     if (!lim.subscription_identifiers_available) ack_props.subscription_identifier_available = 0;
     if (!lim.shared_subscription_available) ack_props.shared_subscription_available = 0;
     if (expiry != c.props.session_expiry_interval.value_or(0)) ack_props.session_expiry_interval = expiry;
-    if (c.props.request_response_information == 1 && !lim.response_information_prefix.empty())
-      ack_props.response_information = lim.response_information_prefix + id();  // MQTT 4.10.2
+    // MQTT 4.10.2; optional, so left out when prefix + client id would not fit a string field
+    // (a refused CONNACK would end the connection).
+    if (c.props.request_response_information == 1 && !lim.response_information_prefix.empty() &&
+        lim.response_information_prefix.size() + id().size() <= mqtt::max_field_length)
+      ack_props.response_information = lim.response_information_prefix + id();
     if (auth_) {
       ack_props.authentication_method = auth_method_;
       ack_props.authentication_data = std::move(auth_data);
@@ -159,7 +166,7 @@ void client_channel::accept(mqtt::connect& c, std::optional<std::string> auth_da
   }
   send(mqtt::connack{attached.session_present, mqtt::reason_code::success, std::move(ack_props)});
   if (log_)
-    log_->debug("client '{}' connected (MQTT {}, clean start {}, session present {})", id(),
+    log_->debug("client '{}' connected (MQTT {}, clean start {}, session present {})", log_safe(id()),
                 v5() ? "5" : "3.1.1", c.clean_start, attached.session_present);
   if (attached.session_present) resend_inflight();
   pull();

@@ -70,8 +70,12 @@ void client_channel::pull() {
     }
     auto h = head_of(d, id, false, now);
     session_->queued_bytes_ -= d.msg->payload.size() + d.msg->topic.size();
-    if (mqtt::encoded_size(h, version_) > client_max_packet_size_) {
-      bump(stats.dropped_too_large);  // MQTT-3.1.2-25: never send a client more than it accepts
+    const auto size = mqtt::encoded_size(h, version_);
+    if (!size || *size > client_max_packet_size_) {
+      // MQTT-3.1.2-25: never send a client more than it accepts; and never a packet whose topic,
+      // properties or length do not fit their fields (a state store topic built from a long
+      // client id or key): dropped and counted, never sent wrapped.
+      bump(size ? stats.dropped_too_large : stats.dropped_unencodable);
       if (db) db->erase_message(this->id(), d.seq);
       q.pop_front();
       continue;

@@ -3,6 +3,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "broker/log_safe.hpp"
+
 namespace edgemq::broker {
 
 namespace {
@@ -99,7 +101,8 @@ void client_channel::on_frame(const mqtt::frame& f) {
 void client_channel::fail(mqtt::reason_code rc) {
   if (closing_) return;
   bump(broker_.stats().protocol_errors);
-  if (log_) log_->info("client '{}': closing on {} (0x{:02X})", id(), mqtt::to_string(rc), static_cast<int>(rc));
+  if (log_)
+    log_->info("client '{}': closing on {} (0x{:02X})", log_safe(id()), mqtt::to_string(rc), static_cast<int>(rc));
   // No DISCONNECT before a successful CONNACK (MQTT-3.14.0-1): during enhanced authentication
   // the refusal is the CONNACK itself.
   if (v5() && state_ == state::connected) send(mqtt::disconnect{rc, {}});
@@ -193,21 +196,32 @@ void client_channel::send_plain_ack(mqtt::packet_type type, std::uint16_t packet
 }
 
 void client_channel::send(const mqtt::packet& p) {
-  append_head([&](std::string& out) { mqtt::encode(p, version_, out); });
+  std::error_code ec;
+  append_head([&](std::string& out) { ec = mqtt::encode(p, version_, out); });
+  if (!ec) return;
+  // A reply that does not fit MQTT's fields (nothing was appended) is never sent malformed; the
+  // conversation cannot go on without it, so the connection ends.
+  if (log_)
+    log_->warn("client '{}': cannot encode {} ({}), closing", log_safe(id()), mqtt::to_string(mqtt::type_of(p)),
+               mqtt::to_string(mqtt::to_reason_code(ec)));
+  closing_ = true;
 }
 
-void client_channel::send_publish(const mqtt::publish_head& h, const message_ptr& body) {
+bool client_channel::send_publish(const mqtt::publish_head& h, const message_ptr& body) {
   const auto& payload = body->payload;
   // A small payload is copied behind its head: cheaper than holding a reference (an atomic
   // count shared with every other subscriber's thread) and one more iovec per message.
   const bool inline_payload = payload.size() <= inline_payload_max;
+  std::error_code ec;
   append_head([&](std::string& out) {
-    mqtt::encode_publish_head(h, version_, out);
-    if (inline_payload) out.append(payload);
+    ec = mqtt::encode_publish_head(h, version_, out);
+    if (!ec && inline_payload) out.append(payload);
   });
-  if (inline_payload) return;
+  if (ec) return false;
+  if (inline_payload) return true;
   out_.back().body = body;  // a larger one follows the head, shared
   out_bytes_ += payload.size();
+  return true;
 }
 
 }  // namespace edgemq::broker

@@ -102,7 +102,8 @@ class client_channel {
   // Protocol violation: DISCONNECT with `rc` for MQTT 5, then close.
   void fail(mqtt::reason_code rc);
   void send(const mqtt::packet& p);
-  void send_publish(const mqtt::publish_head& h, const message_ptr& body);
+  // False (nothing sent) when `h` cannot be encoded; pull() checks that first.
+  bool send_publish(const mqtt::publish_head& h, const message_ptr& body);
   // Appends what `encode(out_heads_)` writes to the last chunk's head bytes (a new chunk after a
   // shared payload) and counts it in the output.
   template <class Encode>

@@ -36,6 +36,7 @@ struct counters {
   counter dropped_qos0_offline;
   counter dropped_too_large;    // above the client's Maximum Packet Size
   counter dropped_expired;      // Message Expiry Interval passed
+  counter dropped_unencodable;  // a field or the whole packet too long for MQTT (never sent wrapped)
   counter connections_accepted;
   counter protocol_errors;
   counter refused_storage;      // QoS 1/2 messages refused because the disk failed (not dropped: refused)
@@ -43,7 +44,8 @@ struct counters {
   counter wills_published;
 
   std::uint64_t dropped() const noexcept {
-    return dropped_queue_full.load() + dropped_qos0_offline.load() + dropped_too_large.load() + dropped_expired.load();
+    return dropped_queue_full.load() + dropped_qos0_offline.load() + dropped_too_large.load() + dropped_expired.load() +
+           dropped_unencodable.load();
   }
 };
 

@@ -29,6 +29,9 @@ struct limits {
   std::size_t max_output_bytes = 1024 * 1024;      // stop reading a client whose acks pile up
   std::uint32_t max_session_expiry = 0xFFFFFFFF;   // seconds
   std::chrono::milliseconds connect_timeout{10000};
+  // Longer client ids are refused (CONNACK 0x85 / 0x02): ids end up in topics built from them
+  // (the state store's notification topic carries the id in hex), in the store and in logs.
+  std::size_t max_client_id_length = 256;
 };
 
 }  // namespace edgemq::broker

@@ -69,6 +69,7 @@ bool topic_tree::subscribe(std::string_view full_filter, const subscriber& sub) 
       if (level == "+") n->plus = child.get();
       if (level == "#") n->hash = child.get();
       it = n->children.emplace(child->level, std::move(child)).first;
+      ++nodes_;
     }
     n = it->second.get();
   });
@@ -119,13 +120,16 @@ bool topic_tree::unsubscribe(std::string_view full_filter, const session* s) {
   if (it == list->end()) return false;
   list->erase(it);
   --count_;
+  removals_.fetch_add(1, std::memory_order_relaxed);
   if (shared && list->empty()) n->groups.erase(git);
   // Prune empty branches so churn of unique topics does not grow the tree forever.
   while (n != root_.get() && n->empty()) {
     node* parent = n->parent;
     if (parent->plus == n) parent->plus = nullptr;
     if (parent->hash == n) parent->hash = nullptr;
-    parent->children.erase(n->level);
+    const std::string level = std::move(n->level);  // the map's key views it: keep it until erased
+    parent->children.erase(level);
+    --nodes_;
     n = parent;
   }
   return true;
@@ -193,6 +197,11 @@ void topic_tree::with_shared_lock(const std::function<void()>& f) const {
 std::size_t topic_tree::size() const {
   std::shared_lock g(mu_);
   return count_;
+}
+
+std::size_t topic_tree::node_count() const {
+  std::shared_lock g(mu_);
+  return nodes_;
 }
 
 }  // namespace edgemq::broker

@@ -60,12 +60,19 @@ class topic_tree {
   void with_shared_lock(const std::function<void()>& f) const;
 
   std::size_t size() const;
+  // Trie nodes below the root: 0 once every filter is gone (emptied branches are pruned).
+  std::size_t node_count() const;
+  // Subscriptions removed since the tree was made (a running count, read without the lock):
+  // the broker gives memory back to the system after many of them (memory_release).
+  std::uint64_t removals() const noexcept { return removals_.load(std::memory_order_relaxed); }
 
  private:
   struct node;
   mutable striped_shared_mutex mu_;
   std::unique_ptr<node> root_;
   std::size_t count_ = 0;
+  std::size_t nodes_ = 0;
+  std::atomic<std::uint64_t> removals_{0};
 };
 
 }  // namespace edgemq::broker

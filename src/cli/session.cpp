@@ -118,7 +118,8 @@ struct session::impl {
 
   void send(const mqtt::packet& p, deadline d, bool interruptible = true) {
     std::string out;
-    mqtt::encode(p, version, out);
+    if (const auto ec = mqtt::encode(p, version, out))  // a key or value too long for MQTT's fields
+      throw cli_error(exit_usage, std::string("cannot send the request: ") + ec.message());
     write(out, d, interruptible);
   }
 

@@ -137,7 +137,8 @@ std::vector<config_error> apply_json(const std::string& text, daemon_config& cfg
       })
       .key("max_keep_alive", integer(lim.max_keep_alive, errors, 0, 65535))
       .key("max_session_expiry", integer(lim.max_session_expiry, errors, 0, 0xFFFFFFFF))
-      .key("connect_timeout_ms", millis(lim.connect_timeout, errors, 100, 3600000));
+      .key("connect_timeout_ms", millis(lim.connect_timeout, errors, 100, 3600000))
+      .key("max_client_id_length", integer(lim.max_client_id_length, errors, 23, 65535));
   object_reader queue(doc.value("queue", json::object()), "/queue", errors);
   queue.key("max_messages", integer(lim.max_queued_messages, errors, 1, 100000000))
       .key("max_bytes", integer(lim.max_queued_bytes, errors, 1024, std::uint64_t{1} << 40))

@@ -18,7 +18,9 @@ result<packet> decode_subscribe(std::uint8_t flags, reader& in, protocol_version
     if (!in.ok()) return in.error();
     const std::uint8_t reserved_mask = v == protocol_version::v5 ? 0xC0 : 0xFC;
     if (opts & reserved_mask) return reason_code::malformed_packet;  // MQTT-3.8.3-5
-    if ((opts & 0x03) == 3) return reason_code::malformed_packet;    // MQTT-3.8.3-4: QoS 3
+    // Maximum QoS 3: a Protocol Error in MQTT 5 (3.8.3.1), malformed in 3.1.1 (MQTT-3-8.3-4).
+    if ((opts & 0x03) == 3)
+      return v == protocol_version::v5 ? reason_code::protocol_error : reason_code::malformed_packet;
     e.options.qos = static_cast<qos>(opts & 0x03);
     if (v == protocol_version::v5) {
       e.options.no_local = opts & 0x04;

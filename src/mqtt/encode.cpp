@@ -1,5 +1,6 @@
 // Encoding of every packet for both versions. Bodies are built in a per-thread scratch buffer
 // so the remaining length is known before the fixed header is written.
+#include <algorithm>
 #include <type_traits>
 
 #include "edgemq/mqtt/codec.hpp"
@@ -152,7 +153,42 @@ std::string& scratch() {
 
 }  // namespace
 
-void encode(const packet& p, protocol_version v, std::string& out) {
+namespace {
+
+bool fits(std::string_view s) { return s.size() <= max_field_length; }
+
+// Every length-prefixed field of `p` that `v` carries fits its two bytes (the payload of a
+// PUBLISH has no prefix: only the remaining length bounds it; 3.1.1 carries no properties).
+bool fields_fit(const packet& p, protocol_version v) {
+  return std::visit(
+      [v](const auto& x) {
+        using T = std::decay_t<decltype(x)>;
+        bool ok = true;
+        if constexpr (std::is_same_v<T, connect>) {
+          const bool with_props = v5(x.version);  // CONNECT is written for its own version
+          ok = (!with_props || properties_fit(x.props)) && fits(x.client_id) && (!x.username || fits(*x.username)) &&
+               (!x.password || fits(*x.password));
+          if (x.will)
+            ok = ok && fits(x.will->topic) && fits(x.will->payload) && (!with_props || properties_fit(x.will->props));
+        } else if constexpr (requires { x.props; }) {
+          ok = !v5(v) || properties_fit(x.props);
+        }
+        if constexpr (std::is_same_v<T, publish>) {
+          ok = ok && fits(x.topic);
+        } else if constexpr (std::is_same_v<T, subscribe>) {
+          for (const auto& e : x.entries) ok = ok && fits(e.filter);
+        } else if constexpr (std::is_same_v<T, unsubscribe>) {
+          for (const auto& f : x.filters) ok = ok && fits(f);
+        }
+        return ok;
+      },
+      p);
+}
+
+}  // namespace
+
+std::error_code encode(const packet& p, protocol_version v, std::string& out) {
+  if (!fields_fit(p, v)) return reason_code::malformed_packet;
   std::string& b = scratch();
   std::uint8_t header = header_of(p);
   std::visit(
@@ -173,34 +209,51 @@ void encode(const packet& p, protocol_version v, std::string& out) {
         else body_of(x, v, b);  // the four publish acks
       },
       p);
+  if (b.size() > max_remaining_length) return reason_code::packet_too_large;
   put_u8(out, header);
   write_varint(static_cast<std::uint32_t>(b.size()), out);
   out.append(b);
+  return {};
 }
 
 namespace {
-std::size_t head_body_size(const publish_head& h, protocol_version v, std::size_t& props_len) {
-  std::size_t body = 2 + h.topic.size();
+// The body size without the payload; false when a field of `h` does not fit (see encode()).
+bool head_body_size(const publish_head& h, protocol_version v, std::size_t& body, std::size_t& props_len) {
+  if (!fits(h.topic)) return false;
+  body = 2 + h.topic.size();
   if (h.qos != qos::at_most_once) body += 2;
   props_len = 0;
   if (v5(v)) {
     if (h.props) {
+      if (!properties_fit(*h.props)) return false;
       props_len = properties_size(*h.props);
       if (h.message_expiry && !h.props->message_expiry_interval) props_len += 5;
     } else if (h.message_expiry) {
       props_len += 5;
     }
     if (h.topic_alias) props_len += 3;
-    for (auto id : h.subscription_ids) props_len += 1 + varint_size(id);
-    body += varint_size(static_cast<std::uint32_t>(props_len)) + props_len;
+    for (auto id : h.subscription_ids) {
+      if (id > max_remaining_length) return false;
+      props_len += 1 + varint_size(id);
+    }
+    body += varint_size(static_cast<std::uint32_t>(std::min<std::size_t>(props_len, max_remaining_length))) + props_len;
   }
-  return body;
+  return true;
 }
 }  // namespace
 
-void encode_publish_head(const publish_head& h, protocol_version v, std::string& out) {
-  std::size_t props_len = 0;
-  const std::size_t body = head_body_size(h, v, props_len);
+result<std::size_t> encoded_size(const publish_head& h, protocol_version v) {
+  std::size_t body = 0, props_len = 0;
+  if (!head_body_size(h, v, body, props_len)) return make_error_code(reason_code::malformed_packet);
+  body += h.payload_size;
+  if (body > max_remaining_length) return make_error_code(reason_code::packet_too_large);
+  return 1 + varint_size(static_cast<std::uint32_t>(body)) + body;
+}
+
+std::error_code encode_publish_head(const publish_head& h, protocol_version v, std::string& out) {
+  std::size_t body = 0, props_len = 0;
+  if (!head_body_size(h, v, body, props_len)) return reason_code::malformed_packet;
+  if (body + h.payload_size > max_remaining_length) return reason_code::packet_too_large;
   std::uint8_t header = 0x30 | static_cast<std::uint8_t>(static_cast<std::uint8_t>(h.qos) << 1);
   if (h.dup) header |= 0x08;
   if (h.retain) header |= 0x01;
@@ -208,7 +261,7 @@ void encode_publish_head(const publish_head& h, protocol_version v, std::string&
   write_varint(static_cast<std::uint32_t>(body + h.payload_size), out);
   put_string(out, h.topic);
   if (h.qos != qos::at_most_once) put_u16(out, h.packet_id);
-  if (!v5(v)) return;
+  if (!v5(v)) return {};
   write_varint(static_cast<std::uint32_t>(props_len), out);
   if (h.props) write_properties_body(out, *h.props, h.message_expiry);
   else if (h.message_expiry) {
@@ -223,12 +276,7 @@ void encode_publish_head(const publish_head& h, protocol_version v, std::string&
     put_u8(out, static_cast<std::uint8_t>(property_id::subscription_identifier));
     write_varint(id, out);
   }
-}
-
-std::size_t encoded_size(const publish_head& h, protocol_version v) {
-  std::size_t props_len = 0;
-  const std::size_t body = head_body_size(h, v, props_len) + h.payload_size;
-  return 1 + varint_size(static_cast<std::uint32_t>(body)) + body;
+  return {};
 }
 
 }  // namespace edgemq::mqtt

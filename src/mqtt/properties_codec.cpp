@@ -189,6 +189,18 @@ struct size_sink {
   void pair(property_id, const std::string& k, const std::string& v) { n += 5 + k.size() + v.size(); }
 };
 
+struct fit_sink {
+  bool ok = true;
+  void byte(property_id, std::uint8_t) {}
+  void u16(property_id, std::uint16_t) {}
+  void u32(property_id, std::uint32_t) {}
+  void var(property_id, std::uint32_t v) { ok = ok && v <= max_remaining_length; }
+  void str(property_id, const std::string& s) { ok = ok && s.size() <= max_field_length; }
+  void pair(property_id, const std::string& k, const std::string& v) {
+    ok = ok && k.size() <= max_field_length && v.size() <= max_field_length;
+  }
+};
+
 struct write_sink {
   std::string& out;
   void id(property_id i) { put_u8(out, static_cast<std::uint8_t>(i)); }
@@ -206,6 +218,12 @@ std::size_t properties_size(const properties& props) noexcept {
   size_sink s;
   walk(props, s);
   return s.n;
+}
+
+bool properties_fit(const properties& props) noexcept {
+  fit_sink s;
+  walk(props, s);
+  return s.ok;
 }
 
 void write_properties(std::string& out, const properties& props) {

@@ -74,5 +74,8 @@ void write_properties(std::string& out, const properties& props);
 void write_properties_body(std::string& out, const properties& props,
                            std::optional<std::uint32_t> message_expiry = std::nullopt);
 std::size_t properties_size(const properties& props) noexcept;  // without the length prefix
+// Whether every property fits its field: strings and binary data of at most max_field_length
+// bytes, subscription identifiers below 2^28 (a varint of at most four bytes).
+bool properties_fit(const properties& props) noexcept;
 
 }  // namespace edgemq::mqtt::detail

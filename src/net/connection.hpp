@@ -92,6 +92,7 @@ class basic_connection final : public broker::link,
   void abort() override {
     const owner_guard g(*this);
     finish();
+    close_transport();  // the worker has stopped: no drain
   }
 
   auto executor() { return transport_.get_executor(); }
@@ -175,7 +176,7 @@ class basic_connection final : public broker::link,
     for (int round = 0; round < rounds; ++round) {
       if (writing_ || finished_) return;
       if (!channel_->has_output()) {
-        if (channel_->closing()) finish();
+        if (channel_->closing()) finish(true);
         return;
       }
       channel_->take_output(writing_heads_, writing_chunks_);
@@ -205,7 +206,7 @@ class basic_connection final : public broker::link,
     // Still more after the rounds: the owner goes on, after its other connections had a turn.
     if (writing_ || finished_) return;
     if (channel_->has_output() || channel_->budget_hit()) return post_to_owner([](basic_connection& c) { c.on_wake_locked(); });
-    if (channel_->closing()) finish();
+    if (channel_->closing()) finish(true);
   }
 
   template <class F>
@@ -261,13 +262,59 @@ class basic_connection final : public broker::link,
     }
   }
 
-  void finish() {
+  // The connection's end. `linger`: we close it after our last packet (a DISCONNECT, a refusing
+  // CONNACK): the transport is half-closed and the peer's unread input drained before it is
+  // released (see linger()); otherwise (the peer closed, an error) it is released at once.
+  void finish(bool linger = false) {
     if (finished_) return;
     finished_ = true;
     timer_.cancel();
     channel_->on_close(broker::clock::now());
-    transport_.close();
     set_.remove(this);
+    if (linger) start_linger();
+    else close_transport();
+  }
+
+  void close_transport() {
+    if (transport_closed_) return;
+    transport_closed_ = true;
+    timer_.cancel();
+    transport_.close();
+  }
+
+  // Closing a socket whose receive queue holds unread bytes makes the kernel send a reset, and a
+  // reset can reach the peer before it has read our last packet (a PUBLISH over the Maximum
+  // Packet Size is still being sent when the DISCONNECT 0x95 goes out): the client sees a broken
+  // pipe instead of the reason. So: FIN after the last write, then read and discard until the
+  // peer closes too, for at most linger_time and linger_bytes, then release. Asynchronous (the
+  // worker goes on with other connections), and the connection has already left the broker
+  // (on_close ran, it is out of the connection set): only the socket and the timer are left.
+  void start_linger() {
+    transport_.shutdown_send();
+    linger_left_ = linger_bytes;
+    timer_.expires_after(linger_time);
+    timer_.async_wait([self = this->shared_from_this()](boost::system::error_code ec) {
+      if (ec) return;
+      const owner_guard g(*self);
+      self->close_transport();
+    });
+    drain();
+  }
+
+  void drain() {
+    transport_.async_wait_readable([self = this->shared_from_this()](boost::system::error_code ec) {
+      const owner_guard g(*self);
+      if (self->transport_closed_) return;
+      if (ec) return self->close_transport();
+      auto buf = thread_read_buffer();
+      for (;;) {
+        boost::system::error_code rec;
+        const std::size_t n = self->transport_.read_some(asio::buffer(buf.data(), buf.size()), rec);
+        if (rec == asio::error::would_block || rec == asio::error::try_again) return self->drain();
+        if (rec || n == 0 || n >= self->linger_left_) return self->close_transport();  // peer done, or enough
+        self->linger_left_ -= n;
+      }
+    });
   }
 
   void arm_timer() {
@@ -318,6 +365,12 @@ class basic_connection final : public broker::link,
   std::atomic<bool> busy_{false};  // see owner_guard and try_wake_here
   std::chrono::steady_clock::time_point last_write_{};
   static constexpr std::chrono::microseconds quiet_after{200};
+  // Draining a closed connection's input (start_linger): long enough for a client to finish
+  // sending what it had started and read our last packet, bounded against one that never stops.
+  static constexpr std::chrono::milliseconds linger_time{2000};
+  static constexpr std::size_t linger_bytes = 64 * 1024 * 1024;
+  std::size_t linger_left_ = 0;
+  bool transport_closed_ = false;
   bool writing_ = false;
   bool first_write_done_ = false;
   bool finished_ = false;

@@ -45,6 +45,13 @@ class tcp_transport {
     boost::asio::async_write(socket_, bufs, std::forward<Handler>(h));
   }
 
+  // Sends FIN after the last write; reading stays possible (the peer's unread input is drained
+  // before close(), so the kernel does not answer it with a reset that destroys our last packet).
+  void shutdown_send() {
+    boost::system::error_code ec;
+    socket_.shutdown(socket_type::shutdown_send, ec);
+  }
+
   // Sends FIN after the last write, then releases the descriptor.
   void close() {
     boost::system::error_code ec;

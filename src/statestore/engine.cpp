@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include "edgemq/statestore/resp3.hpp"
+#include "broker/log_safe.hpp"
 
 namespace edgemq::statestore {
 
@@ -54,7 +55,9 @@ mqtt::reason_code engine::on_publish(const broker::publish_context& ctx, mqtt::p
   // Only MQTT 5 QoS 1 requests with both response properties are executed (1.1).
   if (ctx.version != mqtt::protocol_version::v5 || p.qos != mqtt::qos::at_least_once || !rt ||
       !p.props.correlation_data) {
-    if (log_) log_->debug("state store: request from '{}' ignored (needs MQTT 5, QoS 1, response topic and correlation data)", ctx.client_id);
+    if (log_)
+      log_->debug("state store: request from '{}' ignored (needs MQTT 5, QoS 1, response topic and correlation data)",
+                  log_safe(ctx.client_id));
     return mqtt::reason_code::success;
   }
   job j;

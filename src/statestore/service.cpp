@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 
+#include "edgemq/mqtt/codec.hpp"
 #include "edgemq/statestore/resp3.hpp"
 
 namespace edgemq::statestore {
@@ -24,10 +25,21 @@ constexpr std::string_view arity = "wrong number of arguments";
 constexpr std::string_view missing_ts = "missing timestamp";
 constexpr std::string_view malformed_ts = "malformed timestamp";
 constexpr std::string_view key_zero = "the key length is zero";
+constexpr std::string_view notify_too_long =
+    "the key and client id are too long for a notification topic (at most 65535 bytes, both in hex)";
 }  // namespace err
 
+std::size_t notification_topic_size(std::string_view client_id, std::string_view key) {
+  return reserved_response_prefix.size() + 1 + 2 * client_id.size() + notify_infix.size() + 2 * key.size();
+}
+
 std::string notification_topic(std::string_view client_id, std::string_view key) {
-  return std::string(reserved_response_prefix) + "/" + hex_upper(client_id) + "/command/notify/" + hex_upper(key);
+  std::string topic(reserved_response_prefix);
+  topic += '/';
+  topic += hex_upper(client_id);
+  topic += notify_infix;
+  topic += hex_upper(key);
+  return topic;
 }
 
 service::service(service_limits lim, std::function<std::uint64_t()> wall_ms, key_authorizer auth)
@@ -223,6 +235,10 @@ response service::keynotify(const request& r, const std::vector<std::string_view
     watches_by_connection_[conn].erase({key, r.client_id});
     return {resp3::ok(), std::nullopt};
   }
+  // Notifications go to a topic built from the client id and the key: one that MQTT cannot carry
+  // is refused here, not sent wrapped or silently dropped later.
+  if (notification_topic_size(r.client_id, key) > mqtt::max_field_length)
+    return {resp3::error(err::notify_too_long), std::nullopt};
   auto& by_client = watches_[key];
   if (auto old = by_client.find(r.client_id); old != by_client.end() && old->second != r.connection_id)
     watches_by_connection_[old->second].erase({key, r.client_id});

@@ -120,7 +120,9 @@ class service {
   service_stats stats_;
 };
 
-// The notification topic for (client, key): upper-case hex of both.
+// The notification topic for (client, key): upper-case hex of both. KEYNOTIFY refuses a watch
+// whose topic would be longer than an MQTT topic can be (notification_topic_size tells).
 std::string notification_topic(std::string_view client_id, std::string_view key);
+std::size_t notification_topic_size(std::string_view client_id, std::string_view key);
 
 }  // namespace edgemq::statestore

@@ -39,9 +39,18 @@ bool decode_plain_ack(std::uint8_t header, std::span<const std::uint8_t> body, p
 void encode_plain_ack(packet_type type, std::uint16_t packet_id, reason_code code, protocol_version version,
                       std::string& out);
 
+// The largest remaining length a fixed header can carry (four varint bytes, MQTT 1.5.5) and the
+// largest string, binary data or topic behind a two-byte length (MQTT 1.5.4, 1.5.6).
+inline constexpr std::uint32_t max_remaining_length = 268'435'455;
+inline constexpr std::size_t max_field_length = 65'535;
+
 // Appends the encoded packet to `out`. Fields that the version cannot carry are dropped
-// (properties and reason codes for 3.1.1).
-void encode(const packet& p, protocol_version version, std::string& out);
+// (properties and reason codes for 3.1.1). A packet that cannot be encoded is refused, never
+// wrapped: `out` is left as it was and the error is malformed_packet when a string, binary
+// data, topic, filter or property does not fit its field (or a subscription identifier its
+// varint), packet_too_large when the remaining length would exceed max_remaining_length.
+// The caller decides what a refused packet means (a delivery is dropped, a reply closes).
+std::error_code encode(const packet& p, protocol_version version, std::string& out);
 
 // The per-subscriber part of an outgoing PUBLISH: everything but the payload, which is shared
 // across subscribers on fan-out and written separately. Views only; nothing is copied.
@@ -59,10 +68,12 @@ struct publish_head {
 };
 
 // Appends the fixed header, variable header and properties of `h` (the payload follows).
-void encode_publish_head(const publish_head& h, protocol_version version, std::string& out);
+// Refuses what encoded_size refuses, leaving `out` as it was.
+std::error_code encode_publish_head(const publish_head& h, protocol_version version, std::string& out);
 
-// Size of the complete PUBLISH that encode_publish_head + payload would produce.
-std::size_t encoded_size(const publish_head& h, protocol_version version);
+// Size of the complete PUBLISH that encode_publish_head + payload would produce, or the reason
+// it cannot be encoded (see encode()).
+result<std::size_t> encoded_size(const publish_head& h, protocol_version version);
 
 // Appends a variable byte integer (value < 268,435,456).
 void write_varint(std::uint32_t value, std::string& out);

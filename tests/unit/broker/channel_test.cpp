@@ -654,5 +654,38 @@ TEST_F(ChannelTest, RequestResponseInformationIsAnswered) {
   EXPECT_FALSE(d.connect("plain").props.response_information);
 }
 
+// A delivery that MQTT cannot carry (a topic built by a reserved-topic service from a long client
+// id) is dropped and counted, never written with a wrapped length; what follows goes out.
+TEST_F(ChannelTest, UnencodableDeliveryIsDroppedAndCountedNeverSentWrapped) {
+  client c(b_);
+  c.connect("long-topic");
+  c.received();
+  for (std::string topic : {std::string(70000, 't'), std::string("ok")}) {
+    auto msg = std::make_shared<message>();
+    msg->topic = topic;
+    msg->payload = "p";
+    msg->qos = m::qos::at_least_once;
+    delivery d;
+    d.msg = msg;
+    d.qos = m::qos::at_least_once;
+    ASSERT_TRUE(b_.deliver_to("long-topic", std::move(d)));
+  }
+  auto p = c.expect_one<m::publish>();
+  EXPECT_EQ(p.topic, "ok");
+  EXPECT_EQ(b_.stats().dropped_unencodable.load(), 1u);
+  EXPECT_EQ(b_.stats().dropped_too_large.load(), 0u);
+}
+
+TEST_F(ChannelTest, ClientIdLongerThanTheLimitIsRefused) {
+  for (auto v : {m::protocol_version::v5, m::protocol_version::v311}) {
+    client ok(b_, v);
+    EXPECT_EQ(ok.connect(std::string(256, 'a')).code, m::reason_code::success);
+    client c(b_, v);
+    // 0x85; for 3.1.1 the encoder writes return code 0x02, which decodes back to the same value.
+    EXPECT_EQ(c.connect(std::string(257, 'a')).code, m::reason_code::client_identifier_not_valid);
+    EXPECT_TRUE(c.ch.closing());
+  }
+}
+
 }  // namespace
 }  // namespace edgemq::broker

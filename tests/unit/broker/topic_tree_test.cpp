@@ -1,5 +1,7 @@
 #include "broker/topic_tree.hpp"
 
+#include "broker/memory_release.hpp"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -71,6 +73,47 @@ TEST_F(TopicTreeTest, ResubscribeReplacesAndUnsubscribePrunes) {
   EXPECT_FALSE(tree_.unsubscribe("never/subscribed", &a_));
   EXPECT_EQ(tree_.size(), 0u);
   EXPECT_TRUE(matches("x/y").empty());
+}
+
+}  // namespace
+}  // namespace edgemq::broker
+
+namespace edgemq::broker {
+namespace {
+
+// Removing every filter leaves no node behind, whatever the shapes (shared levels, wildcards,
+// share groups, the empty level), and the tree still works afterwards.
+TEST_F(TopicTreeTest, NoNodeIsLeftOnceEveryFilterIsRemoved) {
+  const std::vector<std::string> filters = {"a/b/c", "a/b", "a/+/c", "a/#", "#", "+", "/x", "x/", "", "$share/g/a/b",
+                                            "$share/h/a/b/c/d", "$SYS/broker/load"};
+  std::vector<std::string> many;
+  for (int i = 0; i < 2000; ++i) many.push_back("m/" + std::to_string(i % 50) + "/" + std::to_string(i) + "/leaf");
+  for (const auto& f : filters) sub(a_, f);
+  for (const auto& f : many) sub(b_, f);
+  for (const auto& f : filters) sub(b_, f);
+  EXPECT_GT(tree_.node_count(), 2000u);
+  for (const auto& f : filters) EXPECT_TRUE(tree_.unsubscribe(f, &a_)) << f;
+  EXPECT_GT(tree_.node_count(), 0u);  // b_ still holds them
+  for (const auto& f : many) EXPECT_TRUE(tree_.unsubscribe(f, &b_)) << f;
+  for (const auto& f : filters) EXPECT_TRUE(tree_.unsubscribe(f, &b_)) << f;
+  EXPECT_EQ(tree_.size(), 0u);
+  EXPECT_EQ(tree_.node_count(), 0u);
+  EXPECT_EQ(tree_.removals(), 2u * filters.size() + many.size());
+  EXPECT_FALSE(tree_.unsubscribe("a/b/c", &a_));
+  EXPECT_EQ(tree_.node_count(), 0u);
+  sub(a_, "a/b/c");
+  EXPECT_EQ(matches("a/b/c").size(), 1u);
+  EXPECT_EQ(tree_.node_count(), 3u);
+}
+
+TEST(MemoryRelease, DueAfterManyRemovalsAtMostOncePerInterval) {
+  memory_release r;
+  const auto t0 = memory_release::clock::now();
+  EXPECT_FALSE(r.due(memory_release::threshold - 1, t0));
+  EXPECT_TRUE(r.due(memory_release::threshold, t0));
+  EXPECT_FALSE(r.due(memory_release::threshold, t0 + std::chrono::hours(1)));  // nothing new removed
+  EXPECT_FALSE(r.due(3 * memory_release::threshold, t0 + std::chrono::milliseconds(100)));  // too soon
+  EXPECT_TRUE(r.due(3 * memory_release::threshold, t0 + memory_release::min_interval));
 }
 
 }  // namespace

@@ -218,7 +218,7 @@ std::vector<bad_case> bad_cases() {
       {"OptionsNoLocalBitIsReservedInV311", V311, 0x82, sub311("a", 0x04), MALFORMED},
       {"OptionsRetainHandlingBitsAreReservedInV311", V311, 0x82, sub311("a", 0x10), MALFORMED},
       {"OptionsBit7InV311", V311, 0x82, sub311("a", 0x81), MALFORMED},
-      {"OptionsQos3_v5", V5, 0x82, sub5("a", 0x03), MALFORMED},
+      {"OptionsQos3_v5", V5, 0x82, sub5("a", 0x03), PROTOCOL},  // MQTT 5 3.8.3.1: a Protocol Error
       {"OptionsQos3_v311", V311, 0x82, sub311("a", 0x03), MALFORMED},
       {"OptionsRetainHandling3", V5, 0x82, sub5("a", 0x30), PROTOCOL},
       {"FilterEmpty", V311, 0x82, sub311("", 0x00), reason_code::topic_filter_invalid},

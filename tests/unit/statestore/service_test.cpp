@@ -159,6 +159,25 @@ TEST_F(ServiceTest, NotificationsForSetDelVdelAndExpiry) {
             "clients/statestore/v1/FA9AE35F-2F64-47CD-9BFF-08E2B32A0FE8/636C69656E742D696431/command/notify/534F4D454B4559");
 }
 
+// The notification topic carries client id and key in hex: a watch whose topic MQTT cannot carry
+// (more than 65,535 bytes) is refused, not registered to produce wrapped or dropped PUBLISHes.
+TEST_F(ServiceTest, KeynotifyRefusesAWatchWhoseTopicCannotBeEncoded) {
+  const std::string client(256, 'c');
+  const std::size_t fixed = notification_topic_size(client, "");
+  const std::string fits((65535 - fixed) / 2, 'k');
+  const std::string too_long(fits.size() + 1, 'k');
+  EXPECT_EQ(notification_topic(client, fits).size(), notification_topic_size(client, fits));
+  EXPECT_LE(notification_topic_size(client, fits), 65535u);
+  EXPECT_GT(notification_topic_size(client, too_long), 65535u);
+  EXPECT_EQ(run({"KEYNOTIFY", fits}, std::string("now"), std::nullopt, client, 1).payload, "+OK\r\n");
+  EXPECT_EQ(run({"KEYNOTIFY", too_long}, std::string("now"), std::nullopt, client, 1).payload,
+            "-ERR the key and client id are too long for a notification topic (at most 65535 bytes, both in hex)\r\n");
+  run({"SET", too_long, "v"});
+  EXPECT_TRUE(fx_.notifications.empty());
+  // A 40,000-byte client id (the daemon refuses such ids by default) cannot watch any key.
+  EXPECT_NE(run({"KEYNOTIFY", "k"}, std::string("now"), std::nullopt, std::string(40000, 'c'), 2).payload, "+OK\r\n");
+}
+
 TEST_F(ServiceTest, WatchesEndWithTheirConnectionAndStop) {
   run({"KEYNOTIFY", "k"}, std::string("now"), std::nullopt, "w", 1);
   svc_->connection_closed(1);

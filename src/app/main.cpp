@@ -51,6 +51,8 @@ std::unique_ptr<edgemq::statestore::engine> start_statestore(edgemq::broker::bro
     put("$SYS/broker/statestore/retrievals", st.retrievals);
     put("$SYS/broker/statestore/keynotify_requests", st.keynotify_requests);
     put("$SYS/broker/statestore/notifications_sent", st.notifications);
+    put("$SYS/broker/statestore/storage/healthy", s->healthy() ? 1 : 0);
+    put("$SYS/broker/statestore/storage/write_failures", s->write_failures());
   });
   store->start();
   return store;
@@ -86,6 +88,11 @@ std::unique_ptr<edgemq::persistence::durable_broker_store> start_persistence(edg
     return s;
   });
   core.set_durable_store(store.get());
+  core.add_sys_source([s = store.get()](const edgemq::broker::broker::sys_put& put) {
+    put("$SYS/broker/persistence/healthy", s->healthy() ? 1 : 0);
+    put("$SYS/broker/persistence/write_failures", s->write_failures());
+    put("$SYS/broker/persistence/dropped_changes", s->dropped_changes());
+  });
   store->start();
   for (auto& w : wills) core.publish(w);  // wills whose delay or session ended while we were down
   return store;

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include "broker/client_channel.hpp"
+#include "broker/log_safe.hpp"
 #include "broker/message_pool.hpp"
 #include "edgemq/mqtt/utf8.hpp"
 
@@ -157,7 +158,7 @@ void client_channel::refuse_ack(mqtt::packet_type type, std::uint16_t packet_id,
     if (session_->inbound_qos2_.erase(packet_id))
       if (auto* db = session_->durable()) db->erase_inbound_qos2(id(), packet_id);
   }
-  if (log_) log_->warn("client '{}': message {} refused: storage failing ({})", id(), packet_id, mqtt::to_string(why));
+  if (log_) log_->warn("client '{}': message {} refused: storage failing ({})", log_safe(id()), packet_id, mqtt::to_string(why));
   if (v5()) return send_plain_ack(type, packet_id, why);
   kick(why);
 }

@@ -92,6 +92,7 @@ void durable_broker_store::decide(std::uint64_t ticket, bool durable) {
 }
 
 bool durable_broker_store::write(const std::vector<op>& batch) {
+  if (!db_) return false;  // a reopen failed: the next retry tries again
   rocksdb::WriteBatch wb;
   for (const auto& o : batch) {
     switch (o.type) {
@@ -109,6 +110,7 @@ bool durable_broker_store::write(const std::vector<op>& batch) {
 }
 
 bool durable_broker_store::sync_wal() {
+  if (!db_) return false;
   const auto st = db_->SyncWAL();
   if (st.ok()) return true;
   failed(st, 0);
@@ -162,10 +164,13 @@ void durable_broker_store::run() {
       keep_for_retry(batch);
       decide(ticket, false);
       if (clock::now() < next_retry && !stopping) continue;
-      db_->Resume();  // clears an I/O error; a full disk is cleared by RocksDB itself (Busy meanwhile)
       // A key restore() ignores, so that the retry really writes (and with `sync`, fsyncs).
-      retry_.push_back({op::kind::put, std::string(probe_key), {}});
-      if (write(retry_)) {
+      if (retry_.empty() || retry_.back().key != probe_key) retry_.push_back({op::kind::put, std::string(probe_key), {}});
+      // A full disk is cleared by RocksDB itself once there is space (Resume() is Busy meanwhile);
+      // an I/O error needs the database reopened.
+      if (db_) db_->Resume();
+      if ((db_ && write(retry_)) ||
+          (reopen_rocksdb(db_, path_, "broker", opts_.env) && write(retry_))) {
         healthy_.store(true, std::memory_order_release);
         if (log_)
           log_->warn("persistence: writes succeed again ({} changes written late, {} dropped over the cap)", retry_.size(),

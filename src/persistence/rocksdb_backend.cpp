@@ -14,13 +14,14 @@ constexpr std::string_view prefix = "s/";
 }
 
 rocksdb_backend::rocksdb_backend(const std::string& path, sync_policy policy, rocksdb::Env* env)
-    : path_(path), policy_(policy) {
+    : path_(path), policy_(policy), env_(env) {
   db_ = open_rocksdb(path, "state store", env);
 }
 
 rocksdb_backend::~rocksdb_backend() { close_rocksdb(db_, !failed_); }
 
 std::error_code rocksdb_backend::load(const std::function<void(std::string, statestore::key_record)>& visit) {
+  if (!db_) return std::make_error_code(std::errc::io_error);
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
   for (it->Seek(rocksdb::Slice(prefix.data(), prefix.size())); it->Valid() && it->key().starts_with(rocksdb::Slice(prefix.data(), prefix.size())); it->Next()) {
     auto rec = statestore::decode(std::string_view(it->value().data(), it->value().size()));
@@ -50,10 +51,15 @@ std::error_code rocksdb_backend::probe() {
 }
 
 std::error_code rocksdb_backend::write(rocksdb::WriteBatch& wb) {
-  if (failed_) db_->Resume();  // Busy while RocksDB recovers from a full disk by itself
   rocksdb::WriteOptions wo;
   wo.sync = policy_ == sync_policy::sync;
-  const auto st = db_->Write(wo, &wb);
+  auto st = rocksdb::Status::IOError("database closed");
+  if (db_) {
+    if (failed_) db_->Resume();  // Busy while RocksDB recovers from a full disk by itself
+    st = db_->Write(wo, &wb);
+  }
+  // Still refused after an earlier failure: an I/O error needs the database reopened.
+  if (!st.ok() && failed_ && reopen_rocksdb(db_, path_, "state store", env_)) st = db_->Write(wo, &wb);
   failed_ = !st.ok();
   if (st.ok()) return {};
   return std::make_error_code(st.IsNoSpace() ? std::errc::no_space_on_device : std::errc::io_error);

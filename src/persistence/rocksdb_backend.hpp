@@ -38,6 +38,7 @@ class rocksdb_backend final : public statestore::backend {
   std::unique_ptr<rocksdb::DB> db_;
   std::string path_;
   sync_policy policy_;
+  rocksdb::Env* env_;
   bool failed_ = false;  // the last write was refused
 };
 

@@ -47,7 +47,7 @@ std::unique_ptr<rocksdb::DB> open_rocksdb(const std::string& path, const std::st
   opts.info_log = std::make_shared<spdlog_info_log>(what);
   if (env) opts.env = env;
   std::error_code ec;  // created first: RocksDB logs an error for a missing directory
-  if (!env) std::filesystem::create_directories(path, ec);
+  std::filesystem::create_directories(path, ec);
   rocksdb::DB* db = nullptr;
   const auto st = rocksdb::DB::Open(opts, path, &db);
   if (st.ok()) return std::unique_ptr<rocksdb::DB>(db);
@@ -66,6 +66,18 @@ void close_rocksdb(std::unique_ptr<rocksdb::DB>& db, bool flush_wal) {
   if (flush_wal) db->FlushWAL(true);
   db->Close();
   db.reset();
+}
+
+bool reopen_rocksdb(std::unique_ptr<rocksdb::DB>& db, const std::string& path, const std::string& what,
+                    rocksdb::Env* env) noexcept {
+  close_rocksdb(db, false);
+  try {
+    db = open_rocksdb(path, what, env);
+    return true;
+  } catch (const std::exception& e) {
+    spdlog::default_logger_raw()->warn("{}", e.what());
+    return false;
+  }
 }
 
 bool is_corruption(const std::exception& e) noexcept {

@@ -37,6 +37,12 @@ std::unique_ptr<rocksdb::DB> open_rocksdb(const std::string& path, const std::st
 // asked of a database whose last write failed (the WAL writer asserts on a previous error).
 void close_rocksdb(std::unique_ptr<rocksdb::DB>& db, bool flush_wal = true);
 
+// After a refused write, when DB::Resume() is not enough (an I/O error leaves RocksDB's WAL writer
+// failed for good): closes the database without flushing its WAL and opens it again (the WAL is
+// replayed). False, with `db` null, if it cannot be opened yet; call again later.
+bool reopen_rocksdb(std::unique_ptr<rocksdb::DB>& db, const std::string& path, const std::string& what,
+                    rocksdb::Env* env) noexcept;
+
 // Whether a failure while opening or reading back a store means its data is unreadable (see
 // corruption_error). Lock, I/O and permission errors are not.
 bool is_corruption(const std::exception& e) noexcept;

@@ -246,3 +246,36 @@ TEST_F(ServiceTest, CountersForMetrics) {
 
 }  // namespace
 }  // namespace edgemq::statestore
+
+namespace edgemq::statestore {
+namespace {
+
+// A batch the backend refused is taken back: every key has the record it had before the batch
+// (a key changed twice, a key created, a key deleted, a key expired while reading), quotas too.
+TEST_F(ServiceTest, UndoJournalTakesABatchBack) {
+  svc_->enable_undo_journal();
+  run({"SET", "kept", "v1"});
+  run({"SET", "gone", "old"});
+  run({"SET", "short", "lived", "PX", "10"});
+  svc_->keep_changes();
+  const auto size_before = svc_->size();
+  now_ += 20;  // "short" expires when next read
+  run({"SET", "kept", "v2"});
+  run({"SET", "kept", "v3"});
+  run({"SET", "new", "x"});
+  run({"DEL", "gone"});
+  EXPECT_EQ(run({"GET", "short"}).payload, "$-1\r\n");
+  EXPECT_TRUE(svc_->changed_since_kept());
+  svc_->undo_changes();
+  EXPECT_FALSE(svc_->changed_since_kept());
+  EXPECT_EQ(svc_->size(), size_before);
+  EXPECT_EQ(run({"GET", "new"}).payload, "$-1\r\n");
+  EXPECT_EQ(run({"GET", "gone"}).payload, "$3\r\nold\r\n");
+  // Without undo, a read-only request changes nothing.
+  svc_->keep_changes();
+  EXPECT_EQ(run({"GET", "kept"}).payload, "$2\r\nv1\r\n");
+  EXPECT_FALSE(svc_->changed_since_kept());
+}
+
+}  // namespace
+}  // namespace edgemq::statestore

@@ -65,8 +65,8 @@ mqtt::reason_code engine::on_publish(const broker::publish_context& ctx, mqtt::p
   j.req.connection_id = ctx.connection_id;
   j.req.payload = std::move(p.payload);
   for (auto& [k, v] : p.props.user_properties) {
-    if (k == "__ts") j.req.timestamp = v;
-    else if (k == "__ft") j.req.fencing_token = v;
+    if (k == prop::timestamp) j.req.timestamp = v;
+    else if (k == prop::fencing_token) j.req.fencing_token = v;
   }
   j.response_topic = *rt;
   j.correlation_data = *p.props.correlation_data;
@@ -162,9 +162,9 @@ void engine::process(std::deque<job>& jobs) {
     auto& props = m->props.mut();
     props.correlation_data = j->correlation_data;
     props.content_type = "application/octet-stream";
-    props.user_properties.emplace_back("__stat", "200");
-    props.user_properties.emplace_back("__protVer", "1.0");
-    if (resp.version) props.user_properties.emplace_back("__ts", *resp.version);
+    props.user_properties.emplace_back(prop::status, status_ok);
+    props.user_properties.emplace_back(prop::protocol_version, "1.0");
+    if (resp.version) props.user_properties.emplace_back(prop::timestamp, *resp.version);
     broker_.publish(m);
   }
   for (auto& n : fx.notifications) {
@@ -174,7 +174,7 @@ void engine::process(std::deque<job>& jobs) {
     m->qos = mqtt::qos::at_least_once;
     auto& props = m->props.mut();
     props.content_type = "application/octet-stream";
-    props.user_properties.emplace_back("__ts", n.version);
+    props.user_properties.emplace_back(prop::timestamp, n.version);
     broker::delivery d;
     d.msg = m;
     d.qos = mqtt::qos::at_least_once;

@@ -9,6 +9,7 @@
 #
 # scripts/format.sh rewrites the files in place.
 set -euo pipefail
+# shellcheck source=scripts/format-common.sh
 source "$(dirname "$0")/format-common.sh"
 
 show_diff=0

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by check-format.sh and format.sh (sourced, not run): picks clang-format 14 and lists the
 # C++ files under src/, include/ and tests/ that .clang-format governs.
 #

@@ -5,6 +5,7 @@
 #   scripts/format.sh            every file
 #   scripts/format.sh FILE...    only these (paths relative to the repository root)
 set -euo pipefail
+# shellcheck source=scripts/format-common.sh
 source "$(dirname "$0")/format-common.sh"
 
 cf="$(pick_clang_format)" || exit 2

@@ -1,5 +1,5 @@
-"""An SDK-like client for the state store behind edgemq (AIO state store protocol, see
-/work/shared/reference/statestore-protocol.md), on paho-mqtt 1.6.1 with MQTT 5.
+"""An SDK-like client for the state store behind edgemq (the AIO state store protocol, as
+docs/statestore.md describes it), on paho-mqtt 1.6.1 with MQTT 5.
 
 It behaves like the AIO SDK invokers: requests are QoS 1 PUBLISHes on the request topic with
 a Response Topic, 16 random bytes of Correlation Data, content type application/octet-stream

@@ -29,6 +29,7 @@ if _INTEGRATION not in sys.path:
     sys.path.append(_INTEGRATION)
 
 from support import rawmqtt as raw  # noqa: E402
+from support.constants import CLIENT_TIMEOUT  # noqa: E402
 from support.edgemq_harness import DaemonTestCase, EdgemqDaemon  # noqa: E402
 from support.paho_helper import PahoClient  # noqa: E402
 
@@ -152,7 +153,7 @@ class Client(raw.RawClient):
     for tests in which the same client publishes and receives (No Local, overlapping
     subscriptions...)."""
 
-    def __init__(self, host, port, version=V5, timeout=5.0):
+    def __init__(self, host, port, version=V5, timeout=CLIENT_TIMEOUT):
         super().__init__(host, port, version, timeout)
         self.stash = collections.deque()
 
@@ -258,7 +259,7 @@ class ConformanceCase(DaemonTestCase):
 
     config = {"mqtt": {"connect_timeout_ms": 300}}
 
-    def client(self, version=V5, timeout=5.0):
+    def client(self, version=V5, timeout=CLIENT_TIMEOUT):
         return self.track(Client(self.host, self.port, version, timeout))
 
     def connected(self, client_id=None, version=V5, clean=True, keepalive=60, properties=None, will=None, **kw):

@@ -8,7 +8,7 @@ tests/conformance/test_*.py file. Docstrings and comments do not count.
     list_statements.py                  distinct count, then the sorted list
     list_statements.py --by-file        the statements of each file
     list_statements.py --min 150        exit status 1 if fewer than 150 distinct statements
-    list_statements.py --run            also run the tests (needs EDGEMQ_BIN) and report the
+    list_statements.py --run            also run the tests (EDGEMQ_BIN or build/) and report the
                                         statements whose every test passed
 """
 

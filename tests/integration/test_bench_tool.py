@@ -2,13 +2,13 @@
 load generator: the benchmarks themselves are not tests)."""
 
 import json
-import os
 import subprocess
 import unittest
 
+from support.constants import require_program
 from support.edgemq_harness import DaemonTestCase
 
-BENCH = os.environ.get("EDGEMQ_BENCH", "/work/main/build/src/bench/edgemq-bench")
+BENCH = require_program("EDGEMQ_BENCH")
 
 
 class BenchToolTest(DaemonTestCase):

@@ -16,9 +16,10 @@ import subprocess
 import threading
 import unittest
 
+from support.constants import require_program
 from support.edgemq_harness import DaemonTestCase
 
-EDGEMQ_CLI = os.environ.get("EDGEMQ_CLI", "/work/main/build/src/cli/edgemq-cli")
+EDGEMQ_CLI = require_program("EDGEMQ_CLI")
 TIMEOUT = 15.0  # seconds a test waits for a CLI process or one of its lines
 HLC_RE = re.compile(r"^\d{15}:\d{5}:[^:\s]+$")
 LOWER_FT = "the request fencing token is a lower version than the fencing token protecting the resource"
@@ -83,12 +84,6 @@ class CliProcess:
 
 
 class CliTest(DaemonTestCase):
-
-    @classmethod
-    def setUpClass(cls):
-        if not os.access(EDGEMQ_CLI, os.X_OK):
-            raise unittest.SkipTest("edgemq-cli not built: %s (set EDGEMQ_CLI)" % EDGEMQ_CLI)
-        super().setUpClass()
 
     def command(self, *args, timeout="5"):
         return [EDGEMQ_CLI, "--host", self.host, "--port", str(self.port), "--timeout", timeout] + list(args)

@@ -7,12 +7,11 @@ import re
 import shutil
 import signal
 import socket
-import subprocess
 import tempfile
 import unittest
 
 from support import rawmqtt as raw
-from support.edgemq_harness import EDGEMQ_BIN, EdgemqDaemon, DaemonTestCase, run_edgemq
+from support.edgemq_harness import EdgemqDaemon, DaemonTestCase, run_edgemq
 from support.paho_helper import PahoClient
 
 
@@ -413,25 +412,15 @@ class ShutdownTest(unittest.TestCase):
     def test_sigterm_immediately_after_ready_exits_0(self):
         # The ready line promises a running daemon: a SIGTERM sent the moment it is printed
         # must already get the graceful path (exit 0), not the default action (killed, -15).
-        # stdout is read directly here (no reader thread) to signal with minimal delay.
+        # start() returns the moment the ready line is read, so the signal follows it closely.
         codes = []
         for _ in range(30):
-            with tempfile.TemporaryDirectory() as d:
-                proc = subprocess.Popen([EDGEMQ_BIN, "--listen", "127.0.0.1:0", "--data-dir", d],
-                                        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-                try:
-                    out = b""
-                    while b"ready: MQTT on" not in out:
-                        chunk = os.read(proc.stdout.fileno(), 4096)
-                        self.assertTrue(chunk, "edgemq exited before its ready line: %r" % out)
-                        out += chunk
-                    proc.send_signal(signal.SIGTERM)
-                    codes.append(proc.wait(timeout=10))
-                finally:
-                    if proc.poll() is None:
-                        proc.kill()
-                        proc.wait()
-                    proc.stdout.close()
+            d = EdgemqDaemon().start()
+            try:
+                d.send_signal(signal.SIGTERM)
+                codes.append(d.wait())
+            finally:
+                d.cleanup()
         killed = len([c for c in codes if c != 0])
         self.assertEqual(killed, 0, "%d of %d daemons sent SIGTERM right after their ready line did not exit 0 "
                                     "(exit codes %s): the signal arrived before it was handled" % (killed, len(codes), codes))

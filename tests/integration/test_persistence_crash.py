@@ -30,7 +30,7 @@ import time
 import unittest
 
 from support.persist_clients import Killer, PersistClient, TrackingPublisher, prop
-from support.restartable_daemon import RestartableDaemon
+from support.edgemq_harness import RestartableDaemon
 
 N = int(os.environ.get("EDGEMQ_CRASH_N", "300"))  # messages per QoS level (split over the publishers)
 ITERATIONS = int(os.environ.get("EDGEMQ_CRASH_ITERATIONS", "8"))

@@ -30,7 +30,7 @@ import unittest
 from support import rawmqtt as raw
 from support.edgemq_harness import run_edgemq
 from support.persist_clients import PersistClient, prop
-from support.restartable_daemon import RestartableDaemon
+from support.edgemq_harness import RestartableDaemon
 
 SIGTERM, SIGKILL = signal.SIGTERM, signal.SIGKILL
 LONG_EXPIRY = 3600

@@ -82,12 +82,19 @@ class FullDiskTest(unittest.TestCase):
             c.expect(raw.PUBCOMP)
         return ack.reason
 
-    def sys_value(self, topic):
+    def await_sys(self, topic, accept, timeout=10.0):
+        """The value of a $SYS topic once `accept(value)` holds: the retained value first, then each
+        refresh (every sys_interval_s) as it is published. Fails with the last value seen."""
         c = self.client("sys-reader-%d" % time.monotonic_ns())
         c.subscribe([(topic, 0)])
-        p = c.expect(raw.PUBLISH)  # retained: the latest value at once
-        c.close()
-        return int(p.payload)
+        deadline = time.monotonic() + timeout
+        value = None
+        while time.monotonic() < deadline:
+            value = int(c.expect(raw.PUBLISH, timeout=max(0.1, deadline - time.monotonic())).payload)
+            if accept(value):
+                c.close()
+                return value
+        self.fail("%s stayed at %r" % (topic, value))
 
     def test_full_disk_refuses_unstored_work_and_recovers_by_itself(self):
         # A persistent session offline: every QoS 1 message to it must be stored before its PUBACK.
@@ -118,8 +125,8 @@ class FullDiskTest(unittest.TestCase):
         old = self.client("v311-publisher", version=raw.V311)
         old.send(raw.publish("t/full", b"x", 1, 1, version=raw.V311))
         self.assertTrue(old.is_closed_within(5.0), "a 3.1.1 publisher must be disconnected, not acknowledged")
-        self.assertEqual(self.sys_value("$SYS/broker/persistence/healthy"), 0)
-        self.assertGreaterEqual(self.sys_value("$SYS/broker/messages/refused/storage"), 3)
+        self.await_sys("$SYS/broker/persistence/healthy", lambda v: v == 0)
+        self.await_sys("$SYS/broker/messages/refused/storage", lambda v: v >= 3)
 
         # The state store: a change it cannot store is answered -ERR and is not visible after.
         big = os.urandom(512 << 10)  # within the 1 MiB Maximum Packet Size
@@ -141,7 +148,7 @@ class FullDiskTest(unittest.TestCase):
         while store.set(b"k", b"after").payload != OK:
             self.assertLess(time.monotonic(), deadline, "the state store never resumed")
             time.sleep(0.2)
-        self.assertEqual(self.sys_value("$SYS/broker/persistence/healthy"), 1)
+        self.await_sys("$SYS/broker/persistence/healthy", lambda v: v == 1)
         self.assertTrue(self.daemon.alive())
 
         # Every acknowledged message survives a restart and is delivered.

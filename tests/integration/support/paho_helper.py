@@ -10,7 +10,9 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.properties import Properties
 from paho.mqtt.packettypes import PacketTypes
 
-TIMEOUT = 5.0
+from support.constants import CLIENT_TIMEOUT
+
+TIMEOUT = CLIENT_TIMEOUT
 _ids = itertools.count(1)
 
 

@@ -16,6 +16,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from support.constants import READY_TIMEOUT, STOP_TIMEOUT
 from support.edgemq_harness import _LineCollector
 from support.paho_helper import TIMEOUT, PahoClient, Received, close_paho
 
@@ -200,7 +201,7 @@ class TrackingPublisher:
 class Killer:
     """The separate process that SIGKILLs `pid` after `delay` seconds (support/persistence_killer.py)."""
 
-    def __init__(self, pid, delay, ready_timeout=10.0):
+    def __init__(self, pid, delay, ready_timeout=READY_TIMEOUT):
         self.pid = pid
         self.delay = delay
         self.proc = subprocess.Popen([sys.executable, KILLER, str(pid), "%.4f" % delay], stdin=subprocess.DEVNULL,
@@ -232,4 +233,4 @@ class Killer:
     def abort(self):
         if self.proc.poll() is None:
             self.proc.kill()
-            self.proc.wait(timeout=10)
+            self.proc.wait(timeout=STOP_TIMEOUT)

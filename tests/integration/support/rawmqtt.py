@@ -9,6 +9,8 @@ import socket
 import struct
 import time
 
+from support.constants import CLIENT_TIMEOUT
+
 # packet types
 CONNECT, CONNACK, PUBLISH, PUBACK, PUBREC, PUBREL, PUBCOMP = 1, 2, 3, 4, 5, 6, 7
 SUBSCRIBE, SUBACK, UNSUBSCRIBE, UNSUBACK, PINGREQ, PINGRESP, DISCONNECT, AUTH = 8, 9, 10, 11, 12, 13, 14, 15
@@ -313,7 +315,7 @@ class Closed(Exception):
 class RawClient:
     """A blocking TCP client that speaks bytes and reads whole MQTT packets with timeouts."""
 
-    def __init__(self, host, port, version=V5, timeout=5.0):
+    def __init__(self, host, port, version=V5, timeout=CLIENT_TIMEOUT):
         self.version = version
         self.timeout = timeout
         self.sock = socket.create_connection((host, port), timeout=timeout)

@@ -1,5 +1,5 @@
-"""An SDK-like client for the state store behind edgemq (AIO state store protocol, see
-/work/shared/reference/statestore-protocol.md), on paho-mqtt 1.6.1 with MQTT 5.
+"""An SDK-like client for the state store behind edgemq (the AIO state store protocol, as
+docs/statestore.md describes it), on paho-mqtt 1.6.1 with MQTT 5.
 
 It behaves like the AIO SDK invokers: requests are QoS 1 PUBLISHes on the request topic with
 a Response Topic, 16 random bytes of Correlation Data, content type application/octet-stream
@@ -9,7 +9,7 @@ Every wait has a timeout; nothing sleeps.
 
 Also here:
   * RESP3 request builder and HLC helpers;
-  * StateStoreDaemon: an EdgemqDaemon on a data directory that survives restarts;
+  * make_daemon: an EdgemqDaemon on a data directory that survives restarts;
   * a lock worker for the competing-processes test, run as
       python3 -m support.statestore_client lock-worker --port P --holder H ...
     (from tests/integration).
@@ -31,11 +31,14 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCodes
 
+from support.constants import CLIENT_TIMEOUT, HOST
+from support.edgemq_harness import EdgemqDaemon
+
 SERVICE_ID = "FA9AE35F-2F64-47CD-9BFF-08E2B32A0FE8"
 REQUEST_TOPIC = "statestore/v1/%s/command/invoke" % SERVICE_ID
 NOTIFY_PREFIX = "clients/statestore/v1/%s" % SERVICE_ID
 CONTENT_TYPE = "application/octet-stream"
-TIMEOUT = 5.0
+TIMEOUT = CLIENT_TIMEOUT
 
 OK = b"+OK\r\n"
 NOT_APPLIED = b":-1\r\n"
@@ -469,27 +472,10 @@ class StateStoreTestMixin:
 
 
 # ----------------------------------------------------------------------------- daemon
-def _harness():
-    try:
-        from . import edgemq_harness
-    except ImportError:
-        import edgemq_harness
-    return edgemq_harness
-
-
 def make_daemon(data_dir, config=None, **kw):
     """An EdgemqDaemon whose --data-dir is `data_dir` (kept across stop/start; the caller
-    removes it). Each start() of the harness makes a fresh temp dir for the config file only."""
-    h = _harness()
-
-    class StateStoreDaemon(h.EdgemqDaemon):
-        def command(self):
-            self.data_dir = self.fixed_data_dir
-            return super().command()
-
-    d = StateStoreDaemon(config=config, **kw)
-    d.fixed_data_dir = data_dir
-    return d
+    removes it). Each start() makes a fresh temp dir for the config file only."""
+    return EdgemqDaemon(config=config, data_dir=data_dir, **kw)
 
 
 # ----------------------------------------------------------------------------- lock worker
@@ -499,7 +485,7 @@ def lock_worker(argv):
     with __ft = lock token, release with VDEL lock holder. Prints 'ready' once connected and
     waits for a line on stdin before starting; prints one JSON summary line at the end."""
     ap = argparse.ArgumentParser(prog="lock-worker")
-    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--host", default=HOST)
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--holder", required=True)
     ap.add_argument("--lock", required=True)

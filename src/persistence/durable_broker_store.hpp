@@ -12,6 +12,9 @@
 // max_retry_bytes: beyond it changes are dropped and counted (the disk converges to memory only
 // up to that point; a restart then loses them). Never calls SyncWAL/FlushWAL on a database in
 // an error state: Debian's RocksDB asserts on a WAL writer that has seen an error.
+// Threads: the methods below are called from any thread, often under a session lock; mu_ is a
+// leaf, and waiters are notified only after it is released (docs/adr/0001-layering-and-threading.md,
+// "Threads and locks today").
 #pragma once
 
 #include <atomic>

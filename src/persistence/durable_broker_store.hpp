@@ -59,7 +59,9 @@ class durable_broker_store final : public broker::durable_store {
   ~durable_broker_store() override;
 
   // Start-up: loads retained messages and sessions into `b` (dropping what expired while the
-  // broker was down) and returns wills that became due meanwhile, to be published.
+  // broker was down) and returns wills that became due meanwhile, to be published. Throws
+  // corruption_error for records it cannot decode or a read that RocksDB reports as corruption,
+  // std::runtime_error for other read errors.
   std::vector<broker::message_ptr> restore(broker::broker& b);
   void start();
   void stop();  // writes everything queued, then stops the writer

@@ -37,8 +37,8 @@ std::unique_ptr<rocksdb::DB> open_rocksdb(const std::string& path, const std::st
 // asked of a database whose last write failed (the WAL writer asserts on a previous error).
 void close_rocksdb(std::unique_ptr<rocksdb::DB>& db, bool flush_wal = true);
 
-// Whether a failure while opening or reading back a store means its data is unreadable (see
-// corruption_error). Lock, I/O and permission errors are not.
+// Whether a failure while opening or reading back a store means its data is unreadable: it is a
+// corruption_error. Lock, I/O and permission errors are not.
 bool is_corruption(const std::exception& e) noexcept;
 
 }  // namespace edgemq::persistence

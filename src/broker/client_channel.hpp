@@ -1,6 +1,9 @@
 // One client connection's MQTT protocol state machine, free of I/O: bytes in, encoded packets
 // out. The net layer feeds it what it reads, writes what it produces and closes the transport
-// when it says so. Every method runs on the connection's own thread.
+// when it says so. Not thread-safe: every method is called with the connection's owner lock
+// held, usually on the connection's worker, but pull() and the output accessors also from another
+// worker writing to a quiet connection (ADR 0006). Threads and lock order:
+// docs/adr/0001-layering-and-threading.md, "Threads and locks today".
 #pragma once
 
 #include <chrono>
@@ -44,7 +47,8 @@ class client_channel {
   // Bytes received from the peer. Any number of frames, or part of one.
   void on_data(std::span<const std::uint8_t> data, clock::time_point now);
   // Moves queued deliveries of the session into the output, within the client's Receive
-  // Maximum and our output budget. Call on link::notify and when a write completes.
+  // Maximum and our output budget. Call on link::notify and when a write completes; may run on
+  // another worker's thread (under the owner lock), so it never assumes the connection's executor.
   void pull();
   // Close the connection for `why` (takeover, shutdown): MQTT 5 clients get a DISCONNECT.
   void kick(mqtt::reason_code why);

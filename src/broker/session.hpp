@@ -1,6 +1,8 @@
 // A client's session state: what survives a reconnect (subscriptions, queued and in-flight
-// messages, inbound QoS 2 packet ids). Deliveries arrive from any worker thread through
-// enqueue(); everything else is used by the owning connection's thread under lock().
+// messages, inbound QoS 2 packet ids). Deliveries arrive from any thread through enqueue();
+// everything else is used under lock() by the session's connection (on whichever worker holds
+// its owner lock), the registry and the sweep. Lock order: docs/adr/0001-layering-and-threading.md,
+// "Threads and locks today" (tree -> session -> store; never the tree with lock() held).
 #pragma once
 
 #include <algorithm>
@@ -66,7 +68,7 @@ class session {
   // message (0 when nothing was persisted).
   std::uint64_t enqueue(delivery d);
 
-  // Connection thread. The state below is guarded by this mutex.
+  // Any thread. The state below is guarded by this mutex; notify() a link only after releasing it.
   std::unique_lock<std::mutex> lock() { return std::unique_lock<std::mutex>(mu_); }
 
   // --- guarded by lock() ---

@@ -1,6 +1,7 @@
 // The subscription index: a trie over topic levels, read by every worker at once. Publishes
 // take the shared lock (striped per thread) once per message, never per subscriber; subscribe
-// and unsubscribe take it exclusively. No I/O happens under the lock.
+// and unsubscribe take it exclusively. No I/O happens under the lock. It is taken before session
+// locks, never while one is held (docs/adr/0001-layering-and-threading.md, "Threads and locks today").
 #pragma once
 
 #include <atomic>

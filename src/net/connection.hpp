@@ -3,10 +3,12 @@
 // and one timer for the CONNECT deadline and keep alive. Written once for every transport.
 // Include only from src/net .cpp files: it pulls in Asio.
 //
-// Threading: a connection lives on its worker's thread, except that a worker which has just
+// Threading: a connection is served by its worker's thread, except that a worker which has just
 // routed messages to it may pull and write them itself when nobody is working on the connection
-// (try_wake_here): the message goes out at once instead of after waking the other worker. A
-// one-byte lock (`busy_`) makes the two exclusive; the foreign side only ever tries it.
+// (try_wake_here): the message goes out at once instead of after waking the other worker. The
+// owner lock (`busy_`, owner_guard) makes the two exclusive; every handler takes it, the foreign
+// side only ever tries it. Lock order: docs/adr/0001-layering-and-threading.md, "Threads and
+// locks today".
 #pragma once
 
 #include <array>
@@ -141,9 +143,15 @@ class basic_connection final : public broker::link,
   void on_readable(boost::system::error_code ec) {
     if (ec && ec != asio::error::operation_aborted) return finish();
     if (ec || finished_) return flush();  // closed by us, or closing after the last write
+    wake_batch batch(inbox_.get());  // connections this read routed to: woken once, after it
+    read_available();
+    batch.flush();
+  }
+
+  // Reads and handles what the socket holds, writes our answers, then waits for more (or closes).
+  void read_available() {
     bool eof = false;
     auto buf = thread_read_buffer();
-    const wake_batch batch(inbox_.get());  // connections this read routed to: woken once, after it
     for (;;) {
       boost::system::error_code rec;
       const std::size_t n = transport_.read_some(asio::buffer(buf.data(), buf.size()), rec);
@@ -176,7 +184,12 @@ class basic_connection final : public broker::link,
     for (int round = 0; round < rounds; ++round) {
       if (writing_ || finished_) return;
       if (!channel_->has_output()) {
-        if (channel_->closing()) finish(true);
+        // Closing runs the session's end (will, registry): the owner's work, never a foreign
+        // worker's (a pull from here can close: a 3.1.1 client refused on a storage failure).
+        if (channel_->closing()) {
+          if (foreign) return post_to_owner([](basic_connection& c) { c.finish(true); });
+          finish(true);
+        }
         return;
       }
       channel_->take_output(writing_heads_, writing_chunks_);
@@ -206,7 +219,10 @@ class basic_connection final : public broker::link,
     // Still more after the rounds: the owner goes on, after its other connections had a turn.
     if (writing_ || finished_) return;
     if (channel_->has_output() || channel_->budget_hit()) return post_to_owner([](basic_connection& c) { c.on_wake_locked(); });
-    if (channel_->closing()) finish(true);
+    if (channel_->closing()) {
+      if (foreign) return post_to_owner([](basic_connection& c) { c.finish(true); });
+      finish(true);
+    }
   }
 
   template <class F>

@@ -17,7 +17,7 @@ class closable {
  public:
   virtual ~closable() = default;
   virtual void shutdown(mqtt::reason_code why) = 0;  // thread-safe
-  virtual void abort() = 0;  // only once its worker thread has stopped
+  virtual void abort() = 0;  // only once every worker thread has stopped (nobody else can hold it)
 };
 
 class connection_set {

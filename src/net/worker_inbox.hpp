@@ -1,8 +1,11 @@
 // Wake-ups for the connections of one worker, batched: however many connections of a worker
 // get deliveries from other threads meanwhile, the worker is posted to once, and then pulls and
 // flushes each of them ("deliveries to other workers batched, not one post per message").
+// The inbox lock is a leaf (docs/adr/0001-layering-and-threading.md, "Threads and locks today").
 #pragma once
 
+#include <cassert>
+#include <exception>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -15,7 +18,7 @@ namespace edgemq::net {
 class wakeable {
  public:
   virtual ~wakeable() = default;
-  virtual void on_wake() = 0;  // on the worker's thread
+  virtual void on_wake() = 0;  // on the worker's thread, from its inbox
   // On any worker's thread: do what on_wake would, here and now, if that is cheap and safe;
   // false: the owner's worker has to be woken instead.
   virtual bool try_wake_here() = 0;
@@ -68,17 +71,32 @@ class worker_inbox : public std::enable_shared_from_this<worker_inbox> {
   bool scheduled_ = false;
 };
 
-// While one is alive on a thread (a worker handling what it read), wake-ups for other
-// connections are collected and handed to each worker's inbox at the end, together: one lock
+// While one is active on a thread (a worker handling what it read), wake-ups for other
+// connections are collected and handed to each worker's inbox by flush(), together: one lock
 // per worker instead of one per subscriber, and the other worker starts on a message only
 // after this thread is done fanning it out (no reference-count ping-pong meanwhile).
+// flush() is an explicit call at the end of the read, not destructor work: it writes to other
+// connections (try_wake_here), and that should be visible where it happens. Runs with the reading
+// connection's owner lock held; see "Lock order" in docs/adr/0001-layering-and-threading.md.
 class wake_batch {
  public:
   // `own`: the inbox of the worker running the batch.
   explicit wake_batch(const worker_inbox* own) noexcept : own_(own), outer_(!state().active) {
     state().active = true;
   }
+  // Every path out of the read calls flush(). Only if one does not (an exception) are the
+  // collected wake-ups handed over here, so that no connection misses its deliveries and later
+  // batches on this thread still work.
   ~wake_batch() {
+    assert(flushed_ || !outer_ || std::uncaught_exceptions() > 0);
+    if (!flushed_) flush();
+  }
+  // Wakes what the batch collected: up to a budget, quiet connections of other workers are written
+  // from here (try_wake_here), the rest is handed to their worker's inbox. Once; a nested batch
+  // (one already active on this thread) leaves it to the outer one.
+  void flush() {
+    if (flushed_) return;
+    flushed_ = true;
     if (!outer_) return;
     auto& st = state();
     st.active = false;
@@ -130,6 +148,7 @@ class wake_batch {
   static constexpr std::size_t foreign_writes_max = 32;
   const worker_inbox* own_;
   bool outer_;
+  bool flushed_ = false;
 };
 
 inline void worker_inbox::wake(std::shared_ptr<wakeable> w) {

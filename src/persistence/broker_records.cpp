@@ -177,4 +177,96 @@ std::optional<stored_delivery> decode_delivery(std::string_view in) {
   return sd;
 }
 
+std::optional<record_kind> record_kind_of(std::string_view key) {
+  if (key.empty()) return std::nullopt;
+  switch (key[0]) {
+    case 'S': return record_kind::session;
+    case 'M': return record_kind::message;
+    case 'Q': return record_kind::inbound_qos2;
+    case 'R': return record_kind::retained;
+    case 'W': return record_kind::will;
+    default: return std::nullopt;
+  }
+}
+
+namespace {
+
+// "<kind><client>\0<number of `bytes` bytes>": the client and the number, or false.
+bool split_client_key(std::string_view key, std::size_t bytes, std::string& client, std::uint64_t& number) {
+  if (key.size() < 2 + bytes || key[key.size() - bytes - 1] != '\0') return false;
+  client.assign(key.substr(1, key.size() - bytes - 2));
+  std::string_view tail = key.substr(key.size() - bytes);
+  number = reader{tail}.uint(static_cast<int>(bytes));
+  return true;
+}
+
+bool format_ok(std::string_view value) {
+  return !value.empty() && static_cast<std::uint8_t>(value[0]) == broker_record_format;
+}
+
+std::optional<timed_message> decode_timed(std::string_view in) {
+  auto m = decode_message(in);
+  if (!m) return std::nullopt;
+  return timed_message{std::move(m->first), m->second};
+}
+
+}  // namespace
+
+std::string encode_retained_record(const broker::message& m, std::uint64_t expires_wall_ms) {
+  return std::string(1, static_cast<char>(broker_record_format)) + encode_message(m, expires_wall_ms);
+}
+
+std::optional<timed_message> decode_retained_record(std::string_view value) {
+  if (!format_ok(value)) return std::nullopt;
+  return decode_timed(value.substr(1));
+}
+
+std::optional<broker::session_image> decode_session_record(std::string_view key, std::string_view value) {
+  if (key.empty()) return std::nullopt;
+  auto s = decode_session(value);
+  if (s) s->client_id = std::string(key.substr(1));
+  return s;
+}
+
+std::optional<message_record> decode_message_record(std::string_view key, std::string_view value) {
+  message_record r;
+  std::uint64_t seq = 0;
+  if (!split_client_key(key, 8, r.client_id, seq)) return std::nullopt;
+  auto d = decode_delivery(value);
+  if (!d) return std::nullopt;
+  r.delivery = std::move(*d);
+  r.delivery.d.seq = seq;
+  return r;
+}
+
+std::string encode_qos2_record() { return std::string(1, static_cast<char>(broker_record_format)); }
+
+std::optional<qos2_record> decode_qos2_record(std::string_view key, std::string_view value) {
+  qos2_record r;
+  std::uint64_t id = 0;
+  if (!format_ok(value) || !split_client_key(key, 2, r.client_id, id)) return std::nullopt;
+  r.packet_id = static_cast<std::uint16_t>(id);
+  return r;
+}
+
+std::string encode_will_record(const broker::message& will, std::uint64_t at_wall_ms, std::uint64_t expires_wall_ms) {
+  std::string v(1, static_cast<char>(broker_record_format));
+  put_uint(v, at_wall_ms, 8);
+  return v + encode_message(will, expires_wall_ms);
+}
+
+std::optional<will_record> decode_will_record(std::string_view key, std::string_view value) {
+  if (key.empty() || !format_ok(value)) return std::nullopt;
+  value.remove_prefix(1);
+  reader r{value};
+  will_record w;
+  w.at_wall_ms = r.uint(8);
+  if (!r.ok) return std::nullopt;
+  auto m = decode_timed(value);
+  if (!m) return std::nullopt;
+  w.client_id = std::string(key.substr(1));
+  w.will = std::move(*m);
+  return w;
+}
+
 }  // namespace edgemq::persistence

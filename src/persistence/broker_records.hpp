@@ -40,4 +40,48 @@ std::string encode_delivery(broker::stored_stage stage, std::uint16_t packet_id,
                             std::uint64_t expires_wall_ms);
 std::optional<stored_delivery> decode_delivery(std::string_view in);
 
+// Whole records (key and value), one pair of functions per kind. The key's first byte is the
+// kind; decoders return nullopt for a record they cannot read (corrupt, a malformed key, or a
+// format version this build does not know), never throw.
+enum class record_kind : char { session = 'S', message = 'M', inbound_qos2 = 'Q', retained = 'R', will = 'W' };
+// Nullopt: the key is no broker record (e.g. the writer's probe key), to be skipped.
+std::optional<record_kind> record_kind_of(std::string_view key);
+
+// A message with its expiry deadline as wall-clock milliseconds (0: none).
+struct timed_message {
+  broker::message msg;
+  std::uint64_t expires_wall_ms = 0;
+};
+
+// Retained message: key retained_key(topic).
+std::string encode_retained_record(const broker::message& m, std::uint64_t expires_wall_ms);
+std::optional<timed_message> decode_retained_record(std::string_view value);
+
+// Session: key session_key(client id); value encode_session(). The image's client id comes from the key.
+std::optional<broker::session_image> decode_session_record(std::string_view key, std::string_view value);
+
+// Queued or in-flight delivery: key message_key(client id, seq); value encode_delivery().
+struct message_record {
+  std::string client_id;
+  stored_delivery delivery;  // delivery.d.seq is the key's seq
+};
+std::optional<message_record> decode_message_record(std::string_view key, std::string_view value);
+
+// Inbound QoS 2 packet id awaiting its PUBREL: key qos2_key(client id, packet id).
+std::string encode_qos2_record();
+struct qos2_record {
+  std::string client_id;
+  std::uint16_t packet_id = 0;
+};
+std::optional<qos2_record> decode_qos2_record(std::string_view key, std::string_view value);
+
+// A will waiting for its delay: key will_key(client id); published at `at_wall_ms`.
+std::string encode_will_record(const broker::message& will, std::uint64_t at_wall_ms, std::uint64_t expires_wall_ms);
+struct will_record {
+  std::string client_id;
+  std::uint64_t at_wall_ms = 0;
+  timed_message will;
+};
+std::optional<will_record> decode_will_record(std::string_view key, std::string_view value);
+
 }  // namespace edgemq::persistence

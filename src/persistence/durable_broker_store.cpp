@@ -230,7 +230,7 @@ std::uint64_t durable_broker_store::erase_message(const std::string& c, std::uin
 }
 
 std::uint64_t durable_broker_store::put_inbound_qos2(const std::string& c, std::uint16_t id) {
-  return queue({{op::kind::put, qos2_key(c, id), std::string(1, static_cast<char>(broker_record_format))}});
+  return queue({{op::kind::put, qos2_key(c, id), encode_qos2_record()}});
 }
 
 std::uint64_t durable_broker_store::erase_inbound_qos2(const std::string& c, std::uint16_t id) {
@@ -239,8 +239,7 @@ std::uint64_t durable_broker_store::erase_inbound_qos2(const std::string& c, std
 
 std::uint64_t durable_broker_store::put_retained(const broker::message& m) {
   const auto expires = m.expires_at ? broker::to_wall_ms(*m.expires_at, broker::clock::now()) : 0;
-  return queue({{op::kind::put, retained_key(m.topic),
-                 std::string(1, static_cast<char>(broker_record_format)) + encode_message(m, expires)}});
+  return queue({{op::kind::put, retained_key(m.topic), encode_retained_record(m, expires)}});
 }
 
 std::uint64_t durable_broker_store::erase_retained(const std::string& topic) {
@@ -248,101 +247,111 @@ std::uint64_t durable_broker_store::erase_retained(const std::string& topic) {
 }
 
 std::uint64_t durable_broker_store::put_will(const std::string& c, const broker::message& will, std::uint64_t at_wall_ms) {
-  std::string v(1, static_cast<char>(broker_record_format));
-  for (int i = 7; i >= 0; --i) v.push_back(static_cast<char>((at_wall_ms >> (i * 8)) & 0xFF));
   const auto expires = will.expires_at ? broker::to_wall_ms(*will.expires_at, broker::clock::now()) : 0;
-  v += encode_message(will, expires);
-  return queue({{op::kind::put, will_key(c), std::move(v)}});
+  return queue({{op::kind::put, will_key(c), encode_will_record(will, at_wall_ms, expires)}});
 }
 
 std::uint64_t durable_broker_store::erase_will(const std::string& c) { return queue({{op::kind::erase, will_key(c), {}}}); }
 
 namespace {
 
-broker::message_ptr with_expiry(broker::message m, std::uint64_t expires_wall_ms, broker::clock::time_point now) {
-  if (expires_wall_ms) m.expires_at = broker::from_wall_ms(expires_wall_ms, now);
-  return std::make_shared<broker::message>(std::move(m));
+broker::message_ptr with_expiry(timed_message m, broker::clock::time_point now) {
+  if (m.expires_wall_ms) m.msg.expires_at = broker::from_wall_ms(m.expires_wall_ms, now);
+  return std::make_shared<broker::message>(std::move(m.msg));
 }
 
-std::string client_of(std::string_view key) {  // "M<client>\0..." -> client
-  key.remove_prefix(1);
-  return std::string(key.substr(0, key.find('\0')));
-}
+// What restore() gathers from the records, one kind at a time (decoders: broker_records.hpp).
+struct restore_pass {
+  broker::broker& b;
+  broker::clock::time_point now;
+  std::uint64_t wall;
+  std::map<std::string, broker::session_registry::restored_session> sessions;
+  std::vector<std::string> expired;  // records that expired while the broker was down: erased
+  std::size_t retained = 0;
 
-std::uint64_t big_endian(std::string_view s) {
-  std::uint64_t v = 0;
-  for (unsigned char c : s) v = (v << 8) | c;
-  return v;
-}
+  // False: the record cannot be read.
+  bool add(record_kind kind, std::string_view key, std::string_view value) {
+    switch (kind) {
+      case record_kind::retained: return add_retained(key, decode_retained_record(value));
+      case record_kind::session: return add_session(decode_session_record(key, value));
+      case record_kind::message: return add_message(key, decode_message_record(key, value));
+      case record_kind::inbound_qos2: return add_qos2(decode_qos2_record(key, value));
+      case record_kind::will: return add_will(decode_will_record(key, value));
+    }
+    return false;
+  }
+
+  bool gone(std::uint64_t expires_wall_ms) const { return expires_wall_ms && expires_wall_ms <= wall; }
+
+  bool add_retained(std::string_view key, std::optional<timed_message> m) {
+    if (!m) return false;
+    if (gone(m->expires_wall_ms)) {
+      expired.emplace_back(key);
+      return true;
+    }
+    b.retained().restore(with_expiry(std::move(*m), now));
+    ++retained;
+    return true;
+  }
+  bool add_session(std::optional<broker::session_image> s) {
+    if (!s) return false;
+    sessions[s->client_id].image = std::move(*s);
+    return true;
+  }
+  bool add_message(std::string_view key, std::optional<message_record> r) {
+    if (!r) return false;
+    auto& sd = r->delivery;
+    if (gone(sd.expires_wall_ms)) {
+      expired.emplace_back(key);
+      return true;
+    }
+    if (sd.expires_wall_ms) {
+      auto m = std::const_pointer_cast<broker::message>(sd.d.msg);
+      m->expires_at = broker::from_wall_ms(sd.expires_wall_ms, now);
+    }
+    sessions[r->client_id].messages.push_back({sd.stage, {sd.packet_id, std::move(sd.d)}});
+    return true;
+  }
+  bool add_qos2(std::optional<qos2_record> r) {
+    if (!r) return false;
+    sessions[r->client_id].inbound_qos2.push_back(r->packet_id);
+    return true;
+  }
+  bool add_will(std::optional<will_record> w) {
+    if (!w) return false;
+    auto& s = sessions[w->client_id];
+    s.will = with_expiry(std::move(w->will), now);  // a will keeps its expiry even when due
+    s.will_at_wall_ms = w->at_wall_ms;
+    return true;
+  }
+};
 
 }  // namespace
 
 std::vector<broker::message_ptr> durable_broker_store::restore(broker::broker& b) {
-  const auto now = broker::clock::now();
-  const auto wall = broker::wall_now_ms();
-  std::map<std::string, broker::session_registry::restored_session> sessions;
-  std::vector<std::string> garbage;
-  std::size_t retained = 0, corrupt = 0;
+  restore_pass pass{b, broker::clock::now(), broker::wall_now_ms(), {}, {}, 0};
+  std::size_t corrupt = 0;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     const std::string_view key(it->key().data(), it->key().size());
-    std::string_view value(it->value().data(), it->value().size());
-    if (key.empty()) continue;
-    switch (key[0]) {
-      case 'R': {
-        if (value.empty() || static_cast<std::uint8_t>(value[0]) != broker_record_format) { ++corrupt; garbage.emplace_back(key); break; }
-        value.remove_prefix(1);
-        auto m = decode_message(value);
-        if (!m) { ++corrupt; garbage.emplace_back(key); break; }
-        if (m->second && m->second <= wall) { garbage.emplace_back(key); break; }  // expired while down
-        b.retained().restore(with_expiry(std::move(m->first), m->second, now));
-        ++retained;
-        break;
-      }
-      case 'S': {
-        auto s = decode_session(value);
-        if (!s) { ++corrupt; garbage.emplace_back(key); break; }
-        s->client_id = std::string(key.substr(1));
-        sessions[s->client_id].image = std::move(*s);
-        break;
-      }
-      case 'M': {
-        auto d = decode_delivery(value);
-        if (!d) { ++corrupt; garbage.emplace_back(key); break; }
-        d->d.seq = big_endian(key.substr(key.size() - 8));
-        if (d->expires_wall_ms && d->expires_wall_ms <= wall) { garbage.emplace_back(key); break; }
-        if (d->expires_wall_ms) {
-          auto m = std::const_pointer_cast<broker::message>(d->d.msg);
-          m->expires_at = broker::from_wall_ms(d->expires_wall_ms, now);
-        }
-        sessions[client_of(key)].messages.push_back({d->stage, {d->packet_id, std::move(d->d)}});
-        break;
-      }
-      case 'Q':
-        sessions[client_of(key)].inbound_qos2.push_back(static_cast<std::uint16_t>(big_endian(key.substr(key.size() - 2))));
-        break;
-      case 'W': {
-        if (value.size() < 9) { ++corrupt; garbage.emplace_back(key); break; }
-        const auto at = big_endian(value.substr(1, 8));
-        value.remove_prefix(9);
-        auto m = decode_message(value);
-        if (!m) { ++corrupt; garbage.emplace_back(key); break; }
-        auto& s = sessions[std::string(key.substr(1))];
-        s.will = with_expiry(std::move(m->first), m->second, now);
-        s.will_at_wall_ms = at;
-        break;
-      }
-      default: break;
-    }
+    const auto kind = record_kind_of(key);
+    if (!kind) continue;  // not a record (the writer's probe key)
+    if (!pass.add(*kind, key, std::string_view(it->value().data(), it->value().size()))) ++corrupt;
   }
-  if (!it->status().ok()) throw std::runtime_error("cannot read broker database '" + path_ + "': " + it->status().ToString());
+  if (const auto st = it->status(); !st.ok()) {
+    const auto message = "cannot read broker database '" + path_ + "': " + st.ToString();
+    if (st.IsCorruption()) throw corruption_error(message);
+    throw std::runtime_error(message);
+  }
   if (corrupt)
-    throw std::runtime_error("broker database '" + path_ + "' has " + std::to_string(corrupt) +
-                             " unreadable records (corrupt, or written by a newer edgemq)");
+    throw corruption_error("broker database '" + path_ + "' has " + std::to_string(corrupt) +
+                           " unreadable records (corrupt, or written by a newer edgemq)");
 
+  // Sessions, from their records gathered above.
+  const auto wall = pass.wall;
   std::vector<broker::message_ptr> due_wills;
   std::size_t restored = 0, expired = 0;
-  for (auto& [client, s] : sessions) {
+  for (auto& [client, s] : pass.sessions) {
     const bool orphan = s.image.client_id.empty();  // records without their session record
     const bool ended = !orphan && s.image.expiry_interval != 0xFFFFFFFF && s.image.disconnected_wall_ms &&
                        s.image.disconnected_wall_ms + std::uint64_t{s.image.expiry_interval} * 1000 <= wall;
@@ -357,13 +366,13 @@ std::vector<broker::message_ptr> durable_broker_store::restore(broker::broker& b
       erase_will(client);
       s.will.reset();
     }
-    b.sessions().restore(std::move(s), now);
+    b.sessions().restore(std::move(s), pass.now);
     ++restored;
   }
-  for (const auto& k : garbage) queue({{op::kind::erase, k, {}}});
+  for (const auto& k : pass.expired) queue({{op::kind::erase, k, {}}});
   if (log_)
     log_->info("persistence: restored {} sessions and {} retained messages from {} ({} ended while down)", restored,
-               retained, path_, expired);
+               pass.retained, path_, expired);
   return due_wills;
 }
 

@@ -12,6 +12,9 @@
 // max_retry_bytes: beyond it changes are dropped and counted (the disk converges to memory only
 // up to that point; a restart then loses them). Never calls SyncWAL/FlushWAL on a database in
 // an error state: Debian's RocksDB asserts on a WAL writer that has seen an error.
+// Threads: the methods below are called from any thread, often under a session lock; mu_ is a
+// leaf, and waiters are notified only after it is released (docs/adr/0001-layering-and-threading.md,
+// "Threads and locks today").
 #pragma once
 
 #include <atomic>
@@ -56,7 +59,9 @@ class durable_broker_store final : public broker::durable_store {
   ~durable_broker_store() override;
 
   // Start-up: loads retained messages and sessions into `b` (dropping what expired while the
-  // broker was down) and returns wills that became due meanwhile, to be published.
+  // broker was down) and returns wills that became due meanwhile, to be published. Throws
+  // corruption_error for records it cannot decode or a read that RocksDB reports as corruption,
+  // std::runtime_error for other read errors.
   std::vector<broker::message_ptr> restore(broker::broker& b);
   void start();
   void stop();  // writes everything queued, then stops the writer

@@ -10,7 +10,6 @@
 #include <rocksdb/options.h>
 #include <spdlog/spdlog.h>
 
-#include <string_view>
 
 namespace edgemq::persistence {
 namespace {
@@ -80,15 +79,8 @@ bool reopen_rocksdb(std::unique_ptr<rocksdb::DB>& db, const std::string& path, c
   }
 }
 
-bool is_corruption(const std::exception& e) noexcept {
-  if (dynamic_cast<const corruption_error*>(&e)) return true;
-  if (dynamic_cast<const in_use_error*>(&e) || !dynamic_cast<const std::runtime_error*>(&e)) return false;
-  // durable_broker_store::restore() reports what it cannot read as std::runtime_error (records
-  // it cannot decode, or a RocksDB read status): recognised by its wording until it throws
-  // corruption_error itself (a unit test pins that wording to the real store).
-  const std::string_view what = e.what();
-  return what.find("unreadable records") != std::string_view::npos ||
-         (what.starts_with("cannot read broker database") && what.find(": Corruption: ") != std::string_view::npos);
-}
+// By type only: open_rocksdb() and durable_broker_store::restore() throw corruption_error for
+// unreadable data and nothing else, so no message wording is matched.
+bool is_corruption(const std::exception& e) noexcept { return dynamic_cast<const corruption_error*>(&e) != nullptr; }
 
 }  // namespace edgemq::persistence

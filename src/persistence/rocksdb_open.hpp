@@ -43,8 +43,8 @@ void close_rocksdb(std::unique_ptr<rocksdb::DB>& db, bool flush_wal = true);
 bool reopen_rocksdb(std::unique_ptr<rocksdb::DB>& db, const std::string& path, const std::string& what,
                     rocksdb::Env* env) noexcept;
 
-// Whether a failure while opening or reading back a store means its data is unreadable (see
-// corruption_error). Lock, I/O and permission errors are not.
+// Whether a failure while opening or reading back a store means its data is unreadable: it is a
+// corruption_error. Lock, I/O and permission errors are not.
 bool is_corruption(const std::exception& e) noexcept;
 
 }  // namespace edgemq::persistence

@@ -94,16 +94,15 @@ TEST_F(DataDirTest, MissingManifestIsNotCorruption) {
   }
 }
 
-TEST(IsCorruption, RestoreFailuresAreClassifiedByKind) {
-  EXPECT_TRUE(
+// By type, never by wording: a message that reads like corruption is not, unless it is a corruption_error.
+TEST(IsCorruption, OnlyCorruptionErrorsCount) {
+  EXPECT_TRUE(is_corruption(corruption_error("cannot read broker database '/d/broker': Corruption: block checksum")));
+  EXPECT_FALSE(
       is_corruption(std::runtime_error("broker database '/d/broker' has 2 unreadable records (corrupt, or "
                                        "written by a newer edgemq)")));
-  EXPECT_TRUE(
-      is_corruption(std::runtime_error("cannot read broker database '/d/broker': Corruption: block checksum "
-                                       "mismatch")));
+  EXPECT_FALSE(is_corruption(std::runtime_error("cannot read broker database '/d/broker': Corruption: mismatch")));
   EXPECT_FALSE(is_corruption(std::runtime_error("cannot read broker database '/d/broker': IO error: EIO")));
-  EXPECT_FALSE(
-      is_corruption(std::runtime_error("cannot open broker database '/d/broker': IO error: Permission denied")));
+  EXPECT_FALSE(is_corruption(in_use_error("cannot open broker database '/d/broker': IO error: lock hold")));
 }
 
 // What the real store throws for records it cannot decode must be recognised as corruption (the
@@ -119,8 +118,57 @@ TEST_F(DataDirTest, UndecodableBrokerRecordsAreCorruption) {
   try {
     store.restore(b);
     FAIL() << "restored an unreadable database";
-  } catch (const std::exception& e) {
+  } catch (const corruption_error& e) {
     EXPECT_TRUE(is_corruption(e)) << e.what();
+    EXPECT_NE(std::string(e.what()).find(dir_.string()), std::string::npos) << e.what();
+  }
+}
+
+// A data block that fails its checksum while restore() reads it: RocksDB reports corruption on the
+// iterator, and restore() throws corruption_error (not a plain runtime_error to be told by wording).
+TEST_F(DataDirTest, ChecksumFailureWhileRestoringIsCorruption) {
+  {
+    auto db = open_rocksdb(dir_.string(), "test");
+    for (int i = 0; i < 2000; ++i)  // no record kind: restore() reads and skips them
+      ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), "~key" + std::to_string(i), std::string(100, 'v')).ok());
+    ASSERT_TRUE(db->Flush(rocksdb::FlushOptions()).ok());
+    close_rocksdb(db);
+  }
+  int garbled = 0;
+  for (const auto& f : fs::directory_iterator(dir_)) {
+    if (f.path().extension() != ".sst") continue;
+    std::fstream io(f.path(), std::ios::binary | std::ios::in | std::ios::out);
+    io.seekp(1000);  // inside the first data block, far from the footer and index
+    for (int i = 0; i < 64; ++i) io.put(static_cast<char>(0xA5 ^ i));
+    ++garbled;
+  }
+  ASSERT_EQ(garbled, 1);
+  durable_broker_store store(dir_.string(), durability::sync, std::chrono::milliseconds(5), nullptr);
+  broker::broker b{broker::limits{}};
+  try {
+    store.restore(b);
+    FAIL() << "restored an unreadable database";
+  } catch (const corruption_error& e) {
+    EXPECT_NE(std::string(e.what()).find("cannot read broker database"), std::string::npos) << e.what();
+  }
+}
+
+// A record whose key is too short for its kind cannot be read either (it used to throw
+// std::out_of_range while the key was taken apart).
+TEST_F(DataDirTest, MalformedRecordKeysAreCorruption) {
+  {
+    auto db = open_rocksdb(dir_.string(), "test");
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), "Mx", "junk").ok());
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), "Q", "\x01").ok());
+    close_rocksdb(db);
+  }
+  durable_broker_store store(dir_.string(), durability::sync, std::chrono::milliseconds(5), nullptr);
+  broker::broker b{broker::limits{}};
+  try {
+    store.restore(b);
+    FAIL() << "restored an unreadable database";
+  } catch (const corruption_error& e) {
+    EXPECT_NE(std::string(e.what()).find("2 unreadable records"), std::string::npos) << e.what();
   }
 }
 

@@ -66,6 +66,58 @@ TEST(BrokerRecords, RoundTrips) {
   EXPECT_GT(client_range_begin('M', "cd"), client_range_end('M', "c"));
 }
 
+// Each record kind decodes from its key and value what restore() needs; what cannot be read
+// (a key too short for its kind, an unknown format version, a truncated value) is nullopt.
+TEST(BrokerRecords, WholeRecordsPerKind) {
+  EXPECT_EQ(record_kind_of(session_key("c")), record_kind::session);
+  EXPECT_EQ(record_kind_of(message_key("c", 1)), record_kind::message);
+  EXPECT_EQ(record_kind_of(qos2_key("c", 1)), record_kind::inbound_qos2);
+  EXPECT_EQ(record_kind_of(retained_key("t")), record_kind::retained);
+  EXPECT_EQ(record_kind_of(will_key("c")), record_kind::will);
+  EXPECT_FALSE(record_kind_of("~probe"));
+  EXPECT_FALSE(record_kind_of(""));
+
+  const auto m = make_message("a/b", "payload", mqtt::qos::at_least_once);
+  auto r = decode_retained_record(encode_retained_record(*m, 777));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->msg.topic, "a/b");
+  EXPECT_EQ(r->msg.payload, "payload");
+  EXPECT_EQ(r->expires_wall_ms, 777u);
+  EXPECT_FALSE(decode_retained_record("\x09" + encode_message(*m, 0)));
+
+  broker::session_image img{"ignored", 60, 5, {}};
+  auto s = decode_session_record(session_key(std::string("client\0x", 8)), encode_session(img));
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->client_id, std::string("client\0x", 8));  // from the key
+  EXPECT_EQ(s->expiry_interval, 60u);
+
+  broker::delivery d;
+  d.msg = m;
+  d.qos = mqtt::qos::at_least_once;
+  auto md = decode_message_record(message_key("cl", 258), encode_delivery(broker::stored_stage::awaiting_ack, 9, d, 0));
+  ASSERT_TRUE(md);
+  EXPECT_EQ(md->client_id, "cl");
+  EXPECT_EQ(md->delivery.d.seq, 258u);
+  EXPECT_EQ(md->delivery.packet_id, 9);
+  EXPECT_FALSE(decode_message_record("Mcl", encode_delivery(broker::stored_stage::queued, 0, d, 0)));
+  EXPECT_FALSE(decode_message_record(std::string("M\0", 2), encode_delivery(broker::stored_stage::queued, 0, d, 0)));
+
+  auto q = decode_qos2_record(qos2_key("cl", 513), encode_qos2_record());
+  ASSERT_TRUE(q);
+  EXPECT_EQ(q->client_id, "cl");
+  EXPECT_EQ(q->packet_id, 513);
+  EXPECT_FALSE(decode_qos2_record("Q", encode_qos2_record()));
+  EXPECT_FALSE(decode_qos2_record(qos2_key("cl", 1), "\x09"));
+
+  auto w = decode_will_record(will_key("cl"), encode_will_record(*m, 123456, 999));
+  ASSERT_TRUE(w);
+  EXPECT_EQ(w->client_id, "cl");
+  EXPECT_EQ(w->at_wall_ms, 123456u);
+  EXPECT_EQ(w->will.expires_wall_ms, 999u);
+  EXPECT_EQ(w->will.msg.topic, "a/b");
+  EXPECT_FALSE(decode_will_record(will_key("cl"), std::string("\x01\0\0", 3)));  // truncated time
+}
+
 struct counting_link : broker::link {
   std::atomic<int> notified{0};
   void notify() override { ++notified; }

@@ -65,7 +65,7 @@ broker::durable_store::outcome durable_broker_store::outcome_of(std::uint64_t ti
   if (ticket > decided_.load(std::memory_order_acquire)) return outcome::pending;
   // last_failed_ is stored before decided_ (release), so it is current for any decided ticket.
   if (ticket > last_failed_.load(std::memory_order_acquire)) return outcome::durable;
-  std::lock_guard g(const_cast<std::mutex&>(mu_));
+  std::lock_guard g(mu_);
   const auto it = std::lower_bound(failed_.begin(), failed_.end(), ticket,
                                    [](const auto& range, std::uint64_t t) { return range.second < t; });
   return it != failed_.end() && it->first <= ticket ? outcome::failed : outcome::durable;

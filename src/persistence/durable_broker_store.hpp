@@ -108,7 +108,7 @@ class durable_broker_store final : public broker::durable_store {
   std::string path_;
   options opts_;
   std::shared_ptr<spdlog::logger> log_;
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::condition_variable cv_;
   std::vector<op> pending_;
   std::uint64_t last_ticket_ = 0;

@@ -101,7 +101,22 @@ bool valid_log_level(const std::string& l) {
   return l == "trace" || l == "debug" || l == "info" || l == "warn" || l == "error" || l == "critical" || l == "off";
 }
 
+namespace {
+std::vector<config_error> apply_json_unguarded(const std::string& text, daemon_config& cfg);
+}
+
+// Any JSON exception is a configuration error, never an abort: json::parse throws out_of_range
+// for a number beyond double's range (`1e999`, found by the config fuzzer), not parse_error.
 std::vector<config_error> apply_json(const std::string& text, daemon_config& cfg) {
+  try {
+    return apply_json_unguarded(text, cfg);
+  } catch (const json::exception& e) {
+    return {{"", std::string("not a valid configuration: ") + e.what()}};
+  }
+}
+
+namespace {
+std::vector<config_error> apply_json_unguarded(const std::string& text, daemon_config& cfg) {
   std::vector<config_error> errors;
   json doc;
   try {
@@ -199,6 +214,7 @@ std::vector<config_error> apply_json(const std::string& text, daemon_config& cfg
   top.run();
   return errors;
 }
+}  // namespace
 
 std::vector<config_error> load_file(const std::string& path, daemon_config& cfg) {
   std::ifstream in(path);

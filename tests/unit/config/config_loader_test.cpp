@@ -141,3 +141,18 @@ TEST(ConfigLoader, Ipv6EndpointsArePrintedInBrackets) {
 
 }  // namespace
 }  // namespace edgemq::config
+
+namespace edgemq::config {
+namespace {
+
+// Found by the config fuzzer: a number beyond double's range made json::parse throw out_of_range,
+// which escaped apply_json and aborted the daemon instead of a configuration error (exit 2).
+TEST(ConfigLoader, NumberOutOfRangeIsAConfigurationError) {
+  daemon_config cfg;
+  const auto errors = apply_json(R"({"workers": 1e999})", cfg);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_NE(errors[0].message.find("not a valid configuration"), std::string::npos) << errors[0].message;
+}
+
+}  // namespace
+}  // namespace edgemq::config

@@ -14,7 +14,7 @@
 
 namespace edgemq::auth {
 
-// ~15 ms per check on one core of the development machine (docs/security.md, ADR 0008): a CONNECT
+// ~11 ms per check on one core of the development machine (docs/security.md, ADR 0008): a CONNECT
 // is checked on the connection's worker thread, which serves other clients meanwhile.
 inline constexpr std::uint32_t default_iterations = 20000;
 inline constexpr std::uint32_t min_iterations = 1000;

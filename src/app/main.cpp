@@ -1,7 +1,8 @@
 // edgemq: the daemon's entry point. Parses the command line, loads the configuration (refusing
 // to start on any error), locks the data directory, sets up logging and runs the broker until
-// SIGINT/SIGTERM (SIGHUP reloads the password file). Exit status: 0 after a graceful stop, 1 when it cannot start or run, 2 for a
-// usage or configuration error or a data directory in use by another process.
+// SIGINT/SIGTERM; SIGHUP reloads the password file. Exit status: 0 after a graceful stop, 1 when
+// it cannot start or run, 2 for a usage or configuration error or a data directory in use by
+// another process.
 #include <cstdio>
 #include <ctime>
 #include <filesystem>

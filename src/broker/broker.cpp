@@ -70,7 +70,8 @@ std::size_t broker::publish(const message_ptr& msg, std::uint64_t* ticket) {
   const auto visit_group = [&](const std::shared_ptr<share_group>& g) {
     if (const subscriber* m = pick_member(*g, nullptr))
       if (!per_client || may_receive(msg->topic, m->s->client_id()))
-        matches.push_back({m->s, min_qos(msg->qos, m->options.qos), m->options.retain_as_published, m->subscription_id, &g});
+        matches.push_back(
+            {m->s, min_qos(msg->qos, m->options.qos), m->options.retain_as_published, m->subscription_id, &g});
   };
   const auto deliver = [&] {
     // Overlapping ordinary subscriptions of one session: one delivery at the highest QoS with

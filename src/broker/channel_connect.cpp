@@ -97,7 +97,7 @@ mqtt::reason_code client_channel::check_credentials(const mqtt::connect& c) cons
   const auto checker = broker_.passwords();
   if (checker && c.username) {
     return checker->check(*c.username, c.password.value_or("")) ? mqtt::reason_code::success
-                                                                  : mqtt::reason_code::bad_user_name_or_password;
+                                                                : mqtt::reason_code::bad_user_name_or_password;
   }
   return allow_anonymous_ ? mqtt::reason_code::success : mqtt::reason_code::not_authorized;
 }

@@ -18,8 +18,10 @@ std::string_view next_level(std::string_view& s, bool& done) {
   if (done) return {};
   const auto slash = s.find('/');
   std::string_view level = s.substr(0, slash);
-  if (slash == std::string_view::npos) done = true;
-  else s.remove_prefix(slash + 1);
+  if (slash == std::string_view::npos)
+    done = true;
+  else
+    s.remove_prefix(slash + 1);
   return level;
 }
 

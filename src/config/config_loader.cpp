@@ -108,7 +108,8 @@ void read_listener(const json& v, const std::string& ip, std::vector<listen_endp
 
 void read_listeners(const json& v, const std::string& p, daemon_config& cfg, std::vector<config_error>& errors) {
   if (!v.is_array() || v.empty()) {
-    errors.push_back({p, "must be a non-empty array of \"host:port\" strings or {\"address\", \"allow_anonymous\"} objects"});
+    errors.push_back(
+        {p, "must be a non-empty array of \"host:port\" strings or {\"address\", \"allow_anonymous\"} objects"});
     return;
   }
   std::vector<listen_endpoint> eps;
@@ -200,7 +201,8 @@ std::vector<config_error> apply_json(const std::string& text, daemon_config& cfg
         else cfg.data_dir = v.get<std::string>();
       })
       .key("password_file", [&](const json& v, const std::string& p) {
-        if (!v.is_string() || v.get<std::string>().empty()) errors.push_back({p, "must be a non-empty string (a file made by edgemq-cli passwd)"});
+        if (!v.is_string() || v.get<std::string>().empty())
+          errors.push_back({p, "must be a non-empty string (a file made by edgemq-cli passwd)"});
         else cfg.password_file = v.get<std::string>();
       })
       .key("log_level", [&](const json& v, const std::string& p) {

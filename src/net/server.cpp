@@ -54,20 +54,20 @@ struct server::impl {
 
   std::size_t pick_worker() { return next_worker_.fetch_add(1, std::memory_order_relaxed) % workers_.size(); }
 
-  void accept(asio::ip::tcp::acceptor& acc, bool allow_anonymous) {
+  // `anon`: the listener's allow_anonymous, handed to every connection it accepts.
+  void accept(asio::ip::tcp::acceptor& acc, bool anon) {
     const auto w = pick_worker();
-    acc.async_accept(*workers_[w], [this, &acc, w, allow_anonymous](boost::system::error_code ec,
-                                                                     asio::ip::tcp::socket s) {
+    acc.async_accept(*workers_[w], [this, &acc, w, anon](boost::system::error_code ec, asio::ip::tcp::socket s) {
       if (ec == asio::error::operation_aborted || !acc.is_open()) return;
       if (!ec) {
         auto c = std::make_shared<basic_connection<tcp_transport>>(tcp_transport(std::move(s)), broker_, connections_,
-                                                                   inboxes_[w], log_, allow_anonymous);
+                                                                   inboxes_[w], log_, anon);
         // Start on the connection's own worker: from here on it lives on that thread.
         asio::post(c->executor(), [c] { c->start(); });
       } else {
         log_->warn("accept failed: {}", ec.message());  // e.g. out of descriptors: keep accepting
       }
-      accept(acc, allow_anonymous);
+      accept(acc, anon);
     });
   }
 

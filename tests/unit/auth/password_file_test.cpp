@@ -1,3 +1,5 @@
+#include "auth/password_file.hpp"
+
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -6,8 +8,6 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-
-#include "auth/password_file.hpp"
 
 namespace edgemq::auth {
 namespace {
@@ -30,8 +30,8 @@ std::string fast_line(const std::string& user, const std::string& password) {
 
 TEST(PasswordFile, MadeLinesVerify) {
   std::vector<line_error> errors;
-  auto f = parse("# comment\n\n" + fast_line("alice", "secret") + "\r\n" + fast_line("bob", "other pw:$") + "\n",
-                 errors);
+  auto f =
+      parse("# comment\n\n" + fast_line("alice", "secret") + "\r\n" + fast_line("bob", "other pw:$") + "\n", errors);
   ASSERT_TRUE(f) << errors.front().message;
   EXPECT_EQ(f->size(), 2u);
   EXPECT_TRUE(f->verify("alice", "secret"));
@@ -58,16 +58,16 @@ TEST(PasswordFile, LineFormatIsPbkdf2Sha512WithSaltAndIterations) {
 
 TEST(PasswordFile, BadLinesAreRejectedWithTheirLineNumbers) {
   const auto good = fast_line("alice", "secret");
-  const std::string text = good + "\n" +                                        // 1
-                           "no colon here\n" +                                   // 2
-                           "bob:$md5$1000$c2FsdHNhbHQ=$aGFzaA==\n" +              // 3
+  const std::string text = good + "\n" +                                                            // 1
+                           "no colon here\n" +                                                      // 2
+                           "bob:$md5$1000$c2FsdHNhbHQ=$aGFzaA==\n" +                                // 3
                            "carol:$pbkdf2-sha512$12$c2FsdHNhbHQ=$" + std::string(88, 'A') + "\n" +  // 4
                            "dave:$pbkdf2-sha512$1000$not*base64$" + std::string(88, 'A') + "\n" +   // 5
-                           "erin:$pbkdf2-sha512$1000$c2FsdHNhbHQ=$c2hvcnQ=\n" +  // 6: hash too short
-                           "# fine\n" +                                          // 7
-                           good + "\n" +                                         // 8: alice again
-                           ":$pbkdf2-sha512$1000$c2FsdHNhbHQ=$" + std::string(88, 'A') + "\n" +  // 9
-                           "frank:$pbkdf2-sha512$1000$c2FsdHNhbHQ=\n";            // 10
+                           "erin:$pbkdf2-sha512$1000$c2FsdHNhbHQ=$c2hvcnQ=\n" +                     // 6: hash too short
+                           "# fine\n" +                                                             // 7
+                           good + "\n" +                                                            // 8: alice again
+                           ":$pbkdf2-sha512$1000$c2FsdHNhbHQ=$" + std::string(88, 'A') + "\n" +     // 9
+                           "frank:$pbkdf2-sha512$1000$c2FsdHNhbHQ=\n";                              // 10
   std::vector<line_error> errors;
   EXPECT_FALSE(parse(text, errors));
   std::vector<std::size_t> lines;

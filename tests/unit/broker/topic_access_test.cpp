@@ -1,13 +1,13 @@
 // The access rules every client is held to (topic_access.hpp).
-#include <gtest/gtest.h>
-
 #include "broker/topic_access.hpp"
+
+#include <gtest/gtest.h>
 
 namespace edgemq::broker {
 namespace {
 
 const std::string area = "clients/statestore/v1/FA9AE35F-2F64-47CD-9BFF-08E2B32A0FE8";
-const std::string mine = area + "/6D65";  // HEX("me")
+const std::string mine = area + "/6D65";      // HEX("me")
 const std::string theirs = area + "/796F75";  // HEX("you")
 
 TEST(TopicAccess, BrokerOwnedTopics) {
@@ -21,9 +21,10 @@ TEST(TopicAccess, BrokerOwnedTopics) {
 }
 
 TEST(TopicAccess, FiltersIntoOtherClientsStateStoreTopicsAreRefused) {
-  for (const auto& f : {std::string("clients/#"), std::string("clients/+/#"), std::string("clients/statestore/#"),
-                        std::string("clients/statestore/v1/+/#"), area + "/#", area + "/+", area + "/+/command/notify/#",
-                        theirs + "/#", theirs + "/command/notify/4B", std::string("clients/+/+/+/+/#")})
+  for (const auto& f :
+       {std::string("clients/#"), std::string("clients/+/#"), std::string("clients/statestore/#"),
+        std::string("clients/statestore/v1/+/#"), area + "/#", area + "/+", area + "/+/command/notify/#", theirs + "/#",
+        theirs + "/command/notify/4B", std::string("clients/+/+/+/+/#")})
     EXPECT_TRUE(filter_reaches_other_clients(f, "me")) << f;
 }
 

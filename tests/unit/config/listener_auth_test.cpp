@@ -51,7 +51,7 @@ TEST(ListenerAuth, ObjectFormAndStringFormTogether) {
   EXPECT_EQ(format_endpoint(cfg.server.listeners[3]), "[::1]:1887");
   EXPECT_EQ(cfg.password_file, "/etc/edgemq/passwd");
   EXPECT_TRUE(open_listeners(cfg).empty());  // a password file: credentials are checked
-  resolve_listener_auth(cfg);  // with a password file, anonymous only where allowed explicitly
+  resolve_listener_auth(cfg);                // with a password file, anonymous only where allowed explicitly
   EXPECT_EQ(cfg.server.listeners[0].allow_anonymous, false);
   EXPECT_EQ(cfg.server.listeners[1].allow_anonymous, true);
   EXPECT_EQ(cfg.server.listeners[3].allow_anonymous, false);
@@ -67,8 +67,8 @@ TEST(ListenerAuth, BadListenerObjectsAreReportedWithTheirPath) {
                            cfg);
   std::vector<std::string> paths;
   for (const auto& e : errors) paths.push_back(e.path);
-  EXPECT_EQ(paths, (std::vector<std::string>{"/listeners/0/address", "/listeners/1/allow_anonymous",
-                                             "/listeners/2/tls", "/listeners/3/address", "/password_file"}));
+  EXPECT_EQ(paths, (std::vector<std::string>{"/listeners/0/address", "/listeners/1/allow_anonymous", "/listeners/2/tls",
+                                             "/listeners/3/address", "/password_file"}));
 }
 
 TEST(ListenerAuth, BeyondLoopbackWithoutPasswordFileOrExplicitAnonymousIsOpen) {

@@ -133,6 +133,21 @@ class PasswordFileTest(unittest.TestCase):
         with open(self.pwfile) as f:
             self.assertNotIn("s3cret", f.read())
 
+    def test_passwd_refuses_bad_input_and_leaves_the_file_alone(self):
+        with open(self.pwfile) as f:
+            before = f.read()
+        cli = require_program("EDGEMQ_CLI")
+        for user, stdin, why in (("a:b", "pw\n", "':'"), ("carol", "", "no password"), ("carol", "\n", "no password")):
+            r = subprocess.run([cli, "passwd", self.pwfile, user], input=stdin, capture_output=True, text=True,
+                               timeout=TIMEOUT)
+            self.assertEqual(r.returncode, 2, r.stderr)
+            self.assertIn(why, r.stderr)
+        r = subprocess.run([cli, "passwd", os.path.join(self.dir, "no-such-dir", "passwd"), "carol"], input="pw\n",
+                           capture_output=True, text=True, timeout=TIMEOUT)
+        self.assertEqual(r.returncode, 3, r.stderr)
+        with open(self.pwfile) as f:
+            self.assertEqual(f.read(), before)
+
     def test_right_password_connects_with_mosquitto_clients(self):
         for version in ("mqttv5", "mqttv311"):
             r = mosquitto_pub(self.port, "sec/ok", "hello", version, "alice", "s3cret pass")

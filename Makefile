@@ -17,7 +17,9 @@ $(BUILD_DIR)/CMakeCache.txt:
 build: deps $(BUILD_DIR)/CMakeCache.txt
 	cmake --build $(BUILD_DIR) -j$(JOBS) --target edgemq
 
-# Builds and starts the broker in the foreground: MQTT on 0.0.0.0:1883, data under ./data.
+# Builds and starts the broker in the foreground: MQTT on 127.0.0.1:1883 (loopback only, anonymous
+# clients allowed), data under ./data. Open it up with e.g.
+#   make run ARGS="--listen 0.0.0.0:1883 --password-file ./passwd"   (docs/security.md)
 run: build
 	./$(BUILD_DIR)/src/app/edgemq --data-dir ./data $(ARGS)
 

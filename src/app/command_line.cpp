@@ -33,6 +33,9 @@ void command_line::apply(config::daemon_config& cfg) const {
   if (data_dir) cfg.data_dir = *data_dir;
   if (log_level) cfg.log_level = *log_level;
   if (workers) cfg.server.workers = *workers;
+  if (password_file) cfg.password_file = *password_file;
+  if (allow_anonymous)
+    for (auto& l : cfg.server.listeners) l.allow_anonymous = true;
 }
 
 std::optional<int> parse_command_line(int argc, char** argv, command_line& out) {
@@ -42,7 +45,7 @@ std::optional<int> parse_command_line(int argc, char** argv, command_line& out) 
       "cannot be opened), 2 for a usage or configuration error or a data dir in use."};
   app.set_version_flag("--version", std::string("edgemq ") + edgemq::version_string);
   std::vector<std::string> listen;
-  std::string data_dir, log_level, workers;
+  std::string data_dir, log_level, workers, password_file;
   // The last of a repeated option wins, so a wrapper can append an override.
   const auto last = CLI::MultiOptionPolicy::TakeLast;
   app.add_option("-c,--config", out.config_file, "JSON configuration file (see config/edgemq.json)")
@@ -52,6 +55,8 @@ std::optional<int> parse_command_line(int argc, char** argv, command_line& out) 
                  "MQTT over TCP: a numeric IPv4 address, [IPv6] or localhost, and a port (0 picks a free one); "
                  "repeatable; replaces the configured listeners")
       ->type_name("HOST:PORT");
+  // (--listen beyond loopback needs --password-file or --allow-anonymous: checked in main, once
+  // the configuration file is applied too.)
   app.add_option("-d,--data-dir", data_dir, "directory for persistent data (default ./data)")
       ->type_name("DIR")
       ->multi_option_policy(last);
@@ -61,6 +66,13 @@ std::optional<int> parse_command_line(int argc, char** argv, command_line& out) 
   app.add_option("-w,--workers", workers, "worker threads, 0 to 1024 (0: one per core)")
       ->type_name("N")
       ->multi_option_policy(last);
+  app.add_option("--password-file", password_file,
+                 "username/password authentication from FILE (made by edgemq-cli passwd); reloaded on SIGHUP")
+      ->type_name("FILE")
+      ->multi_option_policy(last);
+  app.add_flag("--allow-anonymous", out.allow_anonymous,
+               "let clients without credentials in on every listener (needed for a listener beyond loopback "
+               "without --password-file)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -86,6 +98,10 @@ std::optional<int> parse_command_line(int argc, char** argv, command_line& out) 
   if (app.get_option("--data-dir")->count() > 0) {
     if (data_dir.empty()) return usage_error("--data-dir: must not be empty");
     out.data_dir = data_dir;
+  }
+  if (app.get_option("--password-file")->count() > 0) {
+    if (password_file.empty()) return usage_error("--password-file: must not be empty");
+    out.password_file = password_file;
   }
   if (app.get_option("--log-level")->count() > 0) {
     if (!config::valid_log_level(log_level))

@@ -16,6 +16,8 @@ struct command_line {
   std::optional<std::string> data_dir;
   std::optional<std::string> log_level;
   std::optional<unsigned> workers;
+  std::optional<std::string> password_file;
+  bool allow_anonymous = false;  // --allow-anonymous: every listener lets clients in without credentials
 
   // Overlays the options given on `cfg` (the command line wins over the file).
   void apply(config::daemon_config& cfg) const;

@@ -1,7 +1,8 @@
 // edgemq: the daemon's entry point. Parses the command line, loads the configuration (refusing
 // to start on any error), locks the data directory, sets up logging and runs the broker until
-// SIGINT/SIGTERM. Exit status: 0 after a graceful stop, 1 when it cannot start or run, 2 for a
-// usage or configuration error or a data directory in use by another process.
+// SIGINT/SIGTERM; SIGHUP reloads the password file. Exit status: 0 after a graceful stop, 1 when
+// it cannot start or run, 2 for a usage or configuration error or a data directory in use by
+// another process.
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
@@ -11,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include "app/command_line.hpp"
+#include "auth/file_password_checker.hpp"
 #include "broker/broker.hpp"
 #include "config/config.hpp"
 #include "edgemq/version.hpp"
@@ -29,6 +31,36 @@ int fail_config(const std::vector<edgemq::config::config_error>& errors, const s
     std::fprintf(stderr, "edgemq: config error in %s at %s: %s\n", file.c_str(), e.path.empty() ? "(file)" : e.path.c_str(),
                  e.message.c_str());
   return 2;
+}
+
+// The safe default (docs/security.md): a listener beyond loopback never lets anonymous clients
+// in unless told to. Named in the words of where it came from: the --listen flag or the file.
+int fail_open_listeners(const std::vector<std::size_t>& open, const edgemq::config::daemon_config& cfg,
+                        const edgemq::app::command_line& cl) {
+  for (const auto i : open) {
+    const auto ep = edgemq::config::format_endpoint(cfg.server.listeners[i]);
+    if (!cl.listen.empty())
+      std::fprintf(stderr,
+                   "edgemq: --listen '%s': a listener beyond loopback needs --password-file or --allow-anonymous "
+                   "(see edgemq --help)\n",
+                   ep.c_str());
+    else
+      std::fprintf(stderr,
+                   "edgemq: config error in %s at /listeners/%zu: listener %s is beyond loopback and would let "
+                   "anonymous clients in: set \"password_file\", or \"allow_anonymous\": true on the listener\n",
+                   cl.config_file.c_str(), i, ep.c_str());
+  }
+  return 2;
+}
+
+// Loads the password file into the broker. At start-up a failure is fatal; on reload (SIGHUP)
+// the previous file stays in force.
+bool load_passwords(edgemq::broker::broker& core, const std::string& path, std::string& why) {
+  auto f = edgemq::auth::password_file::load(path, why);
+  if (!f) return false;
+  why = std::to_string(f->size()) + " users";
+  core.set_password_checker(std::make_shared<edgemq::auth::file_password_checker>(std::move(*f)));
+  return true;
 }
 
 std::unique_ptr<edgemq::statestore::engine> start_statestore(edgemq::broker::broker& core,
@@ -110,6 +142,8 @@ int main(int argc, char** argv) {
       return fail_config(errors, cl.config_file);
   }
   cl.apply(cfg);
+  if (auto open = edgemq::config::open_listeners(cfg); !open.empty()) return fail_open_listeners(open, cfg, cl);
+  edgemq::config::resolve_listener_auth(cfg);
 
   std::error_code ec;
   std::filesystem::create_directories(cfg.data_dir, ec);
@@ -135,6 +169,22 @@ int main(int argc, char** argv) {
   spdlog::set_default_logger(log);
 
   edgemq::broker::broker core(cfg.limits);
+  if (!cfg.password_file.empty()) {
+    std::string why;
+    if (!load_passwords(core, cfg.password_file, why)) {
+      std::fprintf(stderr, "edgemq: %s\n", why.c_str());
+      return 2;
+    }
+    log->info("password file '{}' loaded ({})", cfg.password_file, why);
+  }
+  cfg.server.on_reload = [&core, &cfg, log] {
+    if (cfg.password_file.empty()) return log->info("reload: no password file configured, nothing to reload");
+    std::string why;
+    if (load_passwords(core, cfg.password_file, why))
+      log->info("reload: password file '{}' loaded ({}); new connections use it", cfg.password_file, why);
+    else
+      log->error("reload: {}; keeping the previous password file", why);
+  };
   std::unique_ptr<edgemq::persistence::durable_broker_store> durable;
   std::unique_ptr<edgemq::statestore::engine> store;
   std::vector<std::uint16_t> ports;

@@ -5,6 +5,7 @@
 
 #include "broker/authenticator.hpp"
 #include "broker/durable_store.hpp"
+#include "broker/topic_access.hpp"
 
 namespace edgemq::broker {
 
@@ -58,14 +59,19 @@ std::size_t broker::publish(const message_ptr& msg, std::uint64_t* ticket) {
   thread_local std::vector<match_entry> matches;
   matches.clear();
   std::size_t delivered = 0;
+  // Another client's state store topics never reach a session, whatever its filter (`#`).
+  const bool per_client = in_per_client_area(msg->topic);
   const auto visit = [&](const subscriber& sub) {
+    if (per_client && !may_receive(msg->topic, sub.s->client_id())) return;
     if (sub.options.no_local && sub.s->client_id() == msg->origin_client_id) return;  // MQTT-3.8.3-3
     matches.push_back({sub.s, min_qos(msg->qos, sub.options.qos), sub.options.retain_as_published,
                        sub.subscription_id, nullptr});
   };
   const auto visit_group = [&](const std::shared_ptr<share_group>& g) {
     if (const subscriber* m = pick_member(*g, nullptr))
-      matches.push_back({m->s, min_qos(msg->qos, m->options.qos), m->options.retain_as_published, m->subscription_id, &g});
+      if (!per_client || may_receive(msg->topic, m->s->client_id()))
+        matches.push_back(
+            {m->s, min_qos(msg->qos, m->options.qos), m->options.retain_as_published, m->subscription_id, &g});
   };
   const auto deliver = [&] {
     // Overlapping ordinary subscriptions of one session: one delivery at the highest QoS with
@@ -191,6 +197,9 @@ void broker::publish_sys(const std::string& version) {
   put("$SYS/broker/messages/dropped/expired", load(counters_.dropped_expired));
   put("$SYS/broker/messages/dropped/unencodable", load(counters_.dropped_unencodable));
   put("$SYS/broker/protocol_errors", load(counters_.protocol_errors));
+  put("$SYS/broker/auth/failures", load(counters_.auth_failures));
+  put("$SYS/broker/auth/publish_denied", load(counters_.publish_denied));
+  put("$SYS/broker/auth/subscribe_denied", load(counters_.subscribe_denied));
   put("$SYS/broker/messages/refused/storage", load(counters_.refused_storage));
   put("$SYS/broker/wills/published", load(counters_.wills_published));
   for (const auto& source : sys_sources_) source(put);

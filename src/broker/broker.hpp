@@ -5,11 +5,13 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "broker/counters.hpp"
 #include "broker/limits.hpp"
 #include "broker/memory_release.hpp"
+#include "broker/password_checker.hpp"
 #include "broker/reserved_topics.hpp"
 #include "broker/retained_store.hpp"
 #include "broker/session_registry.hpp"
@@ -31,6 +33,17 @@ class broker {
   counters& stats() noexcept { return counters_; }
   authenticator_registry& authenticators() noexcept { return *auth_; }
   reserved_topics& services() noexcept { return services_; }
+
+  // Username/password authentication (null: none configured). Replaceable at any time (reload);
+  // a CONNECT uses the checker current when it arrives.
+  void set_password_checker(std::shared_ptr<const password_checker> c) {
+    std::lock_guard g(password_mu_);
+    password_checker_ = std::move(c);
+  }
+  std::shared_ptr<const password_checker> passwords() const {
+    std::lock_guard g(password_mu_);
+    return password_checker_;
+  }
 
   // Queues `d` for the session of `client_id` if it is connected, whatever its subscriptions
   // (service replies that must reach one client). Returns false if it is not connected.
@@ -75,6 +88,8 @@ class broker {
   session_registry sessions_;
   std::unique_ptr<authenticator_registry> auth_;
   reserved_topics services_;
+  mutable std::mutex password_mu_;
+  std::shared_ptr<const password_checker> password_checker_;
   durable_store* durable_ = nullptr;
   std::vector<std::function<void(const sys_put&)>> sys_sources_;
   std::function<clock::time_point()> now_ = [] { return clock::now(); };

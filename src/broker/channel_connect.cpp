@@ -66,6 +66,17 @@ void client_channel::on_connect(mqtt::connect& c) {
       return refuse(mqtt::reason_code::qos_not_supported);  // MQTT-3.2.2-12
     if (c.will->retain && !lim.retain_available) return refuse(mqtt::reason_code::retain_not_supported);  // 3.2.2-13
   }
+  if (!c.props.authentication_method) {
+    if (const auto rc = check_credentials(c); rc != mqtt::reason_code::success) {
+      bump(broker_.stats().auth_failures);
+      if (log_)
+        log_->info("client '{}' refused: {} (user '{}')", log_safe(c.client_id),
+                   rc == mqtt::reason_code::not_authorized ? "no username and anonymous clients not allowed"
+                                                           : "bad username or password",
+                   log_safe(c.username.value_or("")));
+      return refuse(rc);
+    }
+  }
   if (c.props.authentication_method) {
     auth_method_ = *c.props.authentication_method;
     auth_ = broker_.authenticators().create(auth_method_);
@@ -76,6 +87,19 @@ void client_channel::on_connect(mqtt::connect& c) {
     return apply_auth_step(step);
   }
   accept(c, std::nullopt);
+}
+
+// Username/password (MQTT 3.1.3.5, 3.1.3.6): with a password file, a username must be known
+// and its password right (0x86, 3.1.1: 0x04); a client without username is anonymous, allowed
+// only where the listener allows it (0x87, 3.1.1: 0x05). Without a password file every client
+// is anonymous, whatever username it sends (as mosquitto does).
+mqtt::reason_code client_channel::check_credentials(const mqtt::connect& c) const {
+  const auto checker = broker_.passwords();
+  if (checker && c.username) {
+    return checker->check(*c.username, c.password.value_or("")) ? mqtt::reason_code::success
+                                                                : mqtt::reason_code::bad_user_name_or_password;
+  }
+  return allow_anonymous_ ? mqtt::reason_code::success : mqtt::reason_code::not_authorized;
 }
 
 void client_channel::apply_auth_step(const auth_step& step) {

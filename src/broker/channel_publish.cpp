@@ -6,6 +6,7 @@
 #include "broker/client_channel.hpp"
 #include "broker/log_safe.hpp"
 #include "broker/message_pool.hpp"
+#include "broker/topic_access.hpp"
 #include "edgemq/mqtt/utf8.hpp"
 
 namespace edgemq::broker {
@@ -32,6 +33,7 @@ void client_channel::on_publish(mqtt::publish& p, bool has_props) {
     }
   }
 
+  if (broker_owned_topic(p.topic)) return deny_publish(p);
   if (auto* svc = broker_.services().find(p.topic)) {
     // A reserved topic: its service consumes the message; it is not routed.
     if (p.qos == mqtt::qos::exactly_once) {

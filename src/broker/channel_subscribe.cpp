@@ -1,5 +1,6 @@
 // SUBSCRIBE and UNSUBSCRIBE: the index, the session's record of it, retained delivery.
 #include "broker/client_channel.hpp"
+#include "broker/topic_access.hpp"
 #include "edgemq/mqtt/topic.hpp"
 
 namespace edgemq::broker {
@@ -28,6 +29,17 @@ void client_channel::on_subscribe(const mqtt::subscribe& s) {
         ack.codes.push_back(mqtt::reason_code::topic_filter_invalid);
         continue;
       }
+    }
+    // Another client's state store topics are never subscribable (topic_access.hpp).
+    std::string_view plain = e.filter;
+    if (shared) {
+      std::string_view name;
+      parse_shared_filter(e.filter, name, plain);
+    }
+    if (filter_reaches_other_clients(plain, id())) {
+      bump(broker_.stats().subscribe_denied);
+      ack.codes.push_back(mqtt::reason_code::not_authorized);  // 3.1.1: 0x80
+      continue;
     }
     if (!lim.wildcard_subscription_available && e.filter.find_first_of("+#") != std::string::npos) {
       ack.codes.push_back(mqtt::reason_code::wildcard_subscriptions_not_supported);

@@ -66,6 +66,9 @@ class client_channel {
   bool closing() const noexcept { return closing_; }
   const std::string& client_id() const noexcept { return id(); }
   mqtt::protocol_version version() const noexcept { return version_; }
+  // Whether the listener this connection came through lets clients in without credentials
+  // (set before the first byte; true unless the listener is configured otherwise).
+  void set_allow_anonymous(bool allow) noexcept { allow_anonymous_ = allow; }
 
   bool has_output() const noexcept { return !out_.empty(); }
   // The last pull() left deliveries queued only because its output budget (pull_bytes, or the
@@ -87,6 +90,8 @@ class client_channel {
   void on_connect_frame(const mqtt::frame& f);
   void on_connect(mqtt::connect& c);
   void accept(mqtt::connect& c, std::optional<std::string> auth_data);
+  mqtt::reason_code check_credentials(const mqtt::connect& c) const;
+  void deny_publish(const mqtt::publish& p);
   void on_auth(const mqtt::auth& a);
   // Applies one authenticator step: accept, continue with AUTH 0x18, or refuse.
   void apply_auth_step(const auth_step& step);
@@ -123,6 +128,7 @@ class client_channel {
   bool closing_ = false;
   bool budget_hit_ = false;  // see budget_hit()
   mqtt::protocol_version version_ = mqtt::protocol_version::v5;
+  bool allow_anonymous_ = true;
   std::string client_id_;
   session_ptr session_;
   // Heap-held: most connections have neither, and the values are large (idle connections stay small).

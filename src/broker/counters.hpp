@@ -42,6 +42,9 @@ struct counters {
   counter refused_storage;      // QoS 1/2 messages refused because the disk failed (not dropped: refused)
   counter sessions_expired;
   counter wills_published;
+  counter auth_failures;     // CONNECTs refused: wrong credentials, or anonymous where not allowed
+  counter publish_denied;    // PUBLISHes to a topic the broker owns ($SYS/...)
+  counter subscribe_denied;  // filters reaching into other clients' state store topics
 
   std::uint64_t dropped() const noexcept {
     return dropped_queue_full.load() + dropped_qos0_offline.load() + dropped_too_large.load() + dropped_expired.load() +

@@ -9,6 +9,7 @@
 //     state watch KEY [--count N]                                prints SET/DELETE lines
 //     lock acquire NAME --ttl MS [--holder H] [--wait]           prints the fencing token
 //     lock release NAME [--holder H]
+//     passwd FILE USER [--iterations N]   password from stdin; adds/replaces USER's line
 //
 // VALUE "-" reads the value from stdin (binary-safe). The lock holder defaults to --client-id
 // when given, else USER@HOSTNAME, so that a release without --holder releases what an acquire
@@ -30,6 +31,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "auth/password_file.hpp"
 #include "cli/session.hpp"
 #include "cli/store_client.hpp"
 
@@ -277,6 +279,29 @@ int cmd_lock_release(store_client& sc, const std::string& holder, const command_
   return exit_not_applied;
 }
 
+// Works on the file only; never connects. The password is one line of standard input (so it is
+// not in the process list or the shell history); exit 2 for a bad user name or empty password,
+// 3 when the file cannot be written.
+int cmd_passwd(const std::string& file, const std::string& user, std::uint32_t iterations) {
+  std::string why;
+  if (!auth::valid_username(user, &why)) {
+    note("passwd: " + why);
+    return exit_usage;
+  }
+  std::string password;
+  std::getline(std::cin, password);
+  if (!password.empty() && password.back() == '\r') password.pop_back();
+  if (password.empty()) {
+    note("passwd: no password on standard input (one line expected)");
+    return exit_usage;
+  }
+  if (auto err = auth::set_user(file, user, password, iterations); !err.empty()) {
+    note("passwd: " + err);
+    return exit_failure;
+  }
+  return exit_ok;
+}
+
 // ------------------------------------------------------------------ main
 
 int run(int argc, char** argv) {
@@ -353,6 +378,17 @@ int run(int argc, char** argv) {
   release->add_option("NAME", c.key, "Lock name (a key)")->required();
   auto* release_holder = release->add_option("--holder", c.holder, holder_help);
 
+  std::string pw_file, pw_user;
+  std::uint32_t pw_iterations = auth::default_iterations;
+  auto* passwd = app.add_subcommand("passwd",
+                                    "Add USER to the password FILE, or replace its password, with the password read "
+                                    "from standard input (one line); the file is replaced atomically, mode 0600");
+  passwd->add_option("FILE", pw_file, "Password file (created if missing)")->required();
+  passwd->add_option("USER", pw_user, "User name (no ':')")->required();
+  passwd->add_option("--iterations", pw_iterations, "PBKDF2-HMAC-SHA512 iterations")
+      ->capture_default_str()
+      ->check(integer_between(auth::min_iterations, auth::max_iterations, "iterations"));
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -370,6 +406,7 @@ int run(int argc, char** argv) {
     note(what + " (see edgemq-cli --help)");
     return exit_usage;
   }
+  if (passwd->parsed()) return cmd_passwd(pw_file, pw_user, pw_iterations);
   // Options that several commands define: use the instance of the command that was given.
   if (release->parsed()) c.holder_opt = release_holder;
   if (set->parsed()) c.ft_opt = set_ft;

@@ -30,6 +30,7 @@ struct daemon_config {
   broker::limits limits;
   std::string data_dir = "./data";
   std::string log_level = "info";
+  std::string password_file;  // username/password authentication; empty: none (reloaded on SIGHUP)
   statestore_options statestore;
   persistence_options persistence;
 };
@@ -47,5 +48,14 @@ std::vector<config_error> apply_json(const std::string& text, daemon_config& cfg
 std::vector<config_error> load_file(const std::string& path, daemon_config& cfg);
 
 bool valid_log_level(const std::string& level);
+
+// The safe-default rule: the listeners beyond loopback that would let anonymous clients in
+// without anyone having said so (no password file and no explicit allow_anonymous: true).
+// Their indexes in cfg.server.listeners; the daemon refuses to start when there is any.
+std::vector<std::size_t> open_listeners(const daemon_config& cfg);
+
+// Gives every listener without an explicit allow_anonymous its default: anonymous clients are
+// allowed when no password file is configured, refused when one is.
+void resolve_listener_auth(daemon_config& cfg);
 
 }  // namespace edgemq::config

@@ -76,22 +76,44 @@ object_reader::handler millis(std::chrono::milliseconds& out, std::vector<config
   };
 }
 
+// One listener: "host:port", or {"address": "host:port", "allow_anonymous": true|false}.
+void read_listener(const json& v, const std::string& ip, std::vector<listen_endpoint>& eps,
+                   std::vector<config_error>& errors) {
+  listen_endpoint ep;
+  std::string why;
+  const auto address = [&](const json& a, const std::string& ap) {
+    if (!a.is_string())
+      errors.push_back({ap, "must be \"host:port\" (a string such as \"0.0.0.0:1883\" or \"[::1]:1883\")"});
+    else if (!parse_endpoint(a.get<std::string>(), ep, &why))
+      errors.push_back({ap, "must be \"host:port\": " + why});
+    else return true;
+    return false;
+  };
+  if (v.is_object()) {
+    if (!v.contains("address")) return errors.push_back({ip + "/address", "missing (\"host:port\")"});
+    bool ok = true;
+    bool anon = false;
+    object_reader r(v, ip, errors);
+    const auto before = errors.size();
+    r.key("address", [&](const json& a, const std::string& ap) { ok = address(a, ap); })
+        .key("allow_anonymous", boolean(anon, errors));
+    r.run();
+    if (!ok || errors.size() != before) return;
+    if (v.contains("allow_anonymous")) ep.allow_anonymous = anon;
+    eps.push_back(ep);
+    return;
+  }
+  if (address(v, ip)) eps.push_back(ep);
+}
+
 void read_listeners(const json& v, const std::string& p, daemon_config& cfg, std::vector<config_error>& errors) {
   if (!v.is_array() || v.empty()) {
-    errors.push_back({p, "must be a non-empty array of \"host:port\" strings"});
+    errors.push_back(
+        {p, "must be a non-empty array of \"host:port\" strings or {\"address\", \"allow_anonymous\"} objects"});
     return;
   }
   std::vector<listen_endpoint> eps;
-  for (std::size_t i = 0; i < v.size(); ++i) {
-    listen_endpoint ep;
-    std::string why;
-    const auto ip = p + "/" + std::to_string(i);
-    if (!v[i].is_string())
-      errors.push_back({ip, "must be \"host:port\" (a string such as \"0.0.0.0:1883\" or \"[::1]:1883\")"});
-    else if (!parse_endpoint(v[i].get<std::string>(), ep, &why))
-      errors.push_back({ip, "must be \"host:port\": " + why});
-    else eps.push_back(ep);
-  }
+  for (std::size_t i = 0; i < v.size(); ++i) read_listener(v[i], p + "/" + std::to_string(i), eps, errors);
   cfg.server.listeners = std::move(eps);
 }
 
@@ -193,6 +215,11 @@ std::vector<config_error> apply_json_unguarded(const std::string& text, daemon_c
         if (!v.is_string() || v.get<std::string>().empty()) errors.push_back({p, "must be a non-empty string"});
         else cfg.data_dir = v.get<std::string>();
       })
+      .key("password_file", [&](const json& v, const std::string& p) {
+        if (!v.is_string() || v.get<std::string>().empty())
+          errors.push_back({p, "must be a non-empty string (a file made by edgemq-cli passwd)"});
+        else cfg.password_file = v.get<std::string>();
+      })
       .key("log_level", [&](const json& v, const std::string& p) {
         if (!v.is_string() || !valid_log_level(v.get<std::string>()))
           errors.push_back({p, "must be one of trace, debug, info, warn, error, critical, off"});
@@ -215,6 +242,21 @@ std::vector<config_error> apply_json_unguarded(const std::string& text, daemon_c
   return errors;
 }
 }  // namespace
+
+std::vector<std::size_t> open_listeners(const daemon_config& cfg) {
+  std::vector<std::size_t> open;
+  if (!cfg.password_file.empty()) return open;  // credentials are checked; anonymous only where allowed
+  for (std::size_t i = 0; i < cfg.server.listeners.size(); ++i) {
+    const auto& l = cfg.server.listeners[i];
+    if (!is_loopback(l.host) && !l.allow_anonymous.value_or(false)) open.push_back(i);
+  }
+  return open;
+}
+
+void resolve_listener_auth(daemon_config& cfg) {
+  for (auto& l : cfg.server.listeners)
+    if (!l.allow_anonymous) l.allow_anonymous = cfg.password_file.empty();
+}
 
 std::vector<config_error> load_file(const std::string& path, daemon_config& cfg) {
   std::ifstream in(path);

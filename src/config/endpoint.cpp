@@ -49,6 +49,16 @@ bool parse_endpoint(std::string_view text, listen_endpoint& out, std::string* wh
   return true;
 }
 
+bool is_loopback(std::string_view host) {
+  const std::string h(host);
+  in_addr a4{};
+  if (::inet_pton(AF_INET, h.c_str(), &a4) == 1) return (ntohl(a4.s_addr) >> 24) == 127;
+  in6_addr a6{};
+  if (::inet_pton(AF_INET6, h.c_str(), &a6) != 1) return false;
+  if (IN6_IS_ADDR_LOOPBACK(&a6)) return true;
+  return IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127;
+}
+
 std::string format_endpoint(std::string_view host, std::uint16_t port) {
   const bool v6 = host.find(':') != std::string_view::npos;
   return (v6 ? "[" + std::string(host) + "]" : std::string(host)) + ":" + std::to_string(port);

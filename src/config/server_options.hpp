@@ -5,6 +5,8 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -12,21 +14,30 @@
 namespace edgemq::config {
 
 struct listen_endpoint {
-  std::string host = "0.0.0.0";  // a numeric IPv4 or IPv6 address (without brackets)
+  std::string host = "127.0.0.1";  // a numeric IPv4 or IPv6 address (without brackets)
   std::uint16_t port = 1883;
+  // Whether clients without credentials get in. Unset: yes unless a password file is configured
+  // (resolved at start-up by resolve_listener_auth); a listener beyond loopback must not be left
+  // open to anonymous clients by default (check_listener_auth).
+  std::optional<bool> allow_anonymous;
 };
 
 struct server_options {
-  std::vector<listen_endpoint> listeners{listen_endpoint{}};
+  std::vector<listen_endpoint> listeners{listen_endpoint{}};  // 127.0.0.1:1883
   unsigned workers = 0;  // 0: one per core
   std::chrono::milliseconds shutdown_timeout{5000};
   std::chrono::seconds sys_interval{10};  // $SYS/broker/... refresh; 0 disables
+  // Called on SIGHUP (on the signal thread): reload what is documented as reloadable.
+  std::function<void()> on_reload;
 };
 
 // Parses "host:port", "[v6]:port" or ":port" (all addresses). The host is a numeric IPv4
 // address, an IPv6 address in brackets, or "localhost" (127.0.0.1); port 0 picks a free port.
 // On failure returns false and, if `why` is given, says what is wrong in plain words.
 bool parse_endpoint(std::string_view text, listen_endpoint& out, std::string* why = nullptr);
+
+// True for 127.0.0.0/8 and ::1 (and IPv4-mapped loopback): reachable only from this host.
+bool is_loopback(std::string_view host);
 
 // "[::1]:1883" for an IPv6 host, "127.0.0.1:1883" otherwise: how every endpoint is printed.
 std::string format_endpoint(std::string_view host, std::uint16_t port);

@@ -40,8 +40,9 @@ class basic_connection final : public broker::link,
                                public std::enable_shared_from_this<basic_connection<Transport>> {
  public:
   basic_connection(Transport t, broker::broker& b, connection_set& set, std::shared_ptr<worker_inbox> inbox,
-                   std::shared_ptr<spdlog::logger> log)
-      : transport_(std::move(t)),
+                   std::shared_ptr<spdlog::logger> log, bool allow_anonymous = true)
+      : allow_anonymous_(allow_anonymous),
+        transport_(std::move(t)),
         broker_(b),
         set_(set),
         inbox_(std::move(inbox)),
@@ -52,6 +53,7 @@ class basic_connection final : public broker::link,
     const owner_guard g(*this);
     auto self = this->shared_from_this();
     channel_ = std::make_unique<broker::client_channel>(broker_, self, log_);
+    channel_->set_allow_anonymous(allow_anonymous_);
     set_.add(self);
     wait_readable();
     arm_timer();
@@ -368,6 +370,7 @@ class basic_connection final : public broker::link,
     });
   }
 
+  const bool allow_anonymous_;  // the listener's rule, handed to the channel at start()
   Transport transport_;
   broker::broker& broker_;
   connection_set& set_;

@@ -54,19 +54,34 @@ struct server::impl {
 
   std::size_t pick_worker() { return next_worker_.fetch_add(1, std::memory_order_relaxed) % workers_.size(); }
 
-  void accept(asio::ip::tcp::acceptor& acc) {
+  // `anon`: the listener's allow_anonymous, handed to every connection it accepts.
+  void accept(asio::ip::tcp::acceptor& acc, bool anon) {
     const auto w = pick_worker();
-    acc.async_accept(*workers_[w], [this, &acc, w](boost::system::error_code ec, asio::ip::tcp::socket s) {
+    acc.async_accept(*workers_[w], [this, &acc, w, anon](boost::system::error_code ec, asio::ip::tcp::socket s) {
       if (ec == asio::error::operation_aborted || !acc.is_open()) return;
       if (!ec) {
         auto c = std::make_shared<basic_connection<tcp_transport>>(tcp_transport(std::move(s)), broker_, connections_,
-                                                                   inboxes_[w], log_);
+                                                                   inboxes_[w], log_, anon);
         // Start on the connection's own worker: from here on it lives on that thread.
         asio::post(c->executor(), [c] { c->start(); });
       } else {
         log_->warn("accept failed: {}", ec.message());  // e.g. out of descriptors: keep accepting
       }
-      accept(acc);
+      accept(acc, anon);
+    });
+  }
+
+  // SIGHUP reloads (and keeps waiting); SIGINT/SIGTERM stop.
+  void wait_signal() {
+    signals_->async_wait([this](boost::system::error_code ec, int sig) {
+      if (ec) return;
+      if (sig == SIGHUP) {
+        log_->info("SIGHUP received, reloading");
+        if (opts_.on_reload) opts_.on_reload();
+        return wait_signal();
+      }
+      log_->info("signal {} received, shutting down", sig);
+      request_stop();
     });
   }
 
@@ -117,13 +132,10 @@ std::vector<std::uint16_t> server::start() {
     ports.push_back(acc->local_endpoint().port());
     d.acceptors_.push_back(std::move(acc));
   }
-  d.signals_ = std::make_unique<asio::signal_set>(d.signals_ctx_, SIGINT, SIGTERM);
-  d.signals_->async_wait([&d](boost::system::error_code ec, int sig) {
-    if (ec) return;
-    d.log_->info("signal {} received, shutting down", sig);
-    d.request_stop();
-  });
-  for (auto& acc : d.acceptors_) d.accept(*acc);
+  d.signals_ = std::make_unique<asio::signal_set>(d.signals_ctx_, SIGINT, SIGTERM, SIGHUP);
+  d.wait_signal();
+  for (std::size_t i = 0; i < d.acceptors_.size(); ++i)
+    d.accept(*d.acceptors_[i], d.opts_.listeners[i].allow_anonymous.value_or(true));
   d.sweep_timer_ = std::make_unique<asio::steady_timer>(*d.workers_[0]);
   d.sweep();
   for (auto& w : d.workers_) d.threads_.emplace_back([ctx = w.get()] { ctx->run(); });

@@ -35,6 +35,7 @@ class server {
 
   // Blocks until SIGINT/SIGTERM, then shuts down gracefully: stop accepting, tell every client
   // (MQTT 5: DISCONNECT 0x8B), wait for them up to the shutdown timeout, stop the workers.
+  // SIGHUP meanwhile calls the options' on_reload (on the signal thread) and keeps running.
   void run_until_signal();
 
   // Same shutdown, callable from any thread.

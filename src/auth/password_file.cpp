@@ -1,0 +1,242 @@
+#include "auth/password_file.hpp"
+
+#include <fcntl.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+namespace edgemq::auth {
+namespace {
+
+constexpr std::size_t salt_bytes = 16;
+constexpr std::size_t hash_bytes = 64;
+
+std::string base64(std::string_view bytes) {
+  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
+  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(bytes.size()));
+  out.resize(static_cast<std::size_t>(n));
+  return out;
+}
+
+// Strict standard base64 (length a multiple of 4, padding only at the end).
+std::optional<std::string> unbase64(std::string_view text) {
+  if (text.empty() || text.size() % 4 != 0) return std::nullopt;
+  if (text.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=") !=
+      std::string_view::npos)
+    return std::nullopt;
+  const auto pad = text.size() - text.find_last_not_of('=') - 1;
+  if (pad > 2 || text.substr(0, text.size() - pad).find('=') != std::string_view::npos) return std::nullopt;
+  std::string out(text.size() / 4 * 3, '\0');
+  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(text.data()), static_cast<int>(text.size()));
+  if (n < 0) return std::nullopt;
+  out.resize(static_cast<std::size_t>(n) - pad);  // EVP_DecodeBlock counts padding as zero bytes
+  return out;
+}
+
+std::optional<std::uint32_t> parse_iterations(std::string_view s) {
+  if (s.empty() || s.size() > 8 || s.find_first_not_of("0123456789") != std::string_view::npos) return std::nullopt;
+  const auto n = std::stoul(std::string(s));
+  if (n < min_iterations || n > max_iterations) return std::nullopt;
+  return static_cast<std::uint32_t>(n);
+}
+
+// One non-comment line; false with `why` when it is not `user:$pbkdf2-sha512$N$SALT$HASH`.
+bool parse_line(std::string_view line, std::string& user, password_file::entry& e, std::string& why) {
+  const auto colon = line.find(':');
+  if (colon == std::string_view::npos) return why = "expected USER:$pbkdf2-sha512$ITERATIONS$SALT$HASH", false;
+  user = std::string(line.substr(0, colon));
+  if (!valid_username(user, &why)) return false;
+  auto rest = line.substr(colon + 1);
+  if (!rest.starts_with(scheme)) return why = "unknown hash scheme (expected $pbkdf2-sha512$)", false;
+  rest.remove_prefix(scheme.size());
+  const auto d1 = rest.find('$');
+  const auto d2 = d1 == std::string_view::npos ? d1 : rest.find('$', d1 + 1);
+  if (d2 == std::string_view::npos || rest.find('$', d2 + 1) != std::string_view::npos)
+    return why = "expected ITERATIONS$SALT$HASH after $pbkdf2-sha512$", false;
+  const auto it = parse_iterations(rest.substr(0, d1));
+  if (!it)
+    return why = "iterations must be a number between " + std::to_string(min_iterations) + " and " +
+                 std::to_string(max_iterations),
+           false;
+  auto salt = unbase64(rest.substr(d1 + 1, d2 - d1 - 1));
+  if (!salt || salt->size() < 8) return why = "salt must be base64 of at least 8 bytes", false;
+  auto hash = unbase64(rest.substr(d2 + 1));
+  if (!hash || hash->size() != hash_bytes) return why = "hash must be base64 of 64 bytes (PBKDF2-HMAC-SHA512)", false;
+  e.iterations = *it;
+  e.salt = std::move(*salt);
+  e.hash = std::move(*hash);
+  return true;
+}
+
+bool skipped(std::string_view line) {
+  const auto first = line.find_first_not_of(" \t");
+  return first == std::string_view::npos || line[first] == '#';
+}
+
+std::string_view chomp(std::string_view line) {
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  return line;
+}
+
+}  // namespace
+
+bool constant_time_equal(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;  // sizes are not secret here: every hash has 64 bytes
+  return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+std::string pbkdf2_sha512(std::string_view password, std::string_view salt, std::uint32_t iterations) {
+  std::string out(hash_bytes, '\0');
+  if (PKCS5_PBKDF2_HMAC(password.data(), static_cast<int>(password.size()),
+                        reinterpret_cast<const unsigned char*>(salt.data()), static_cast<int>(salt.size()),
+                        static_cast<int>(iterations), EVP_sha512(), static_cast<int>(hash_bytes),
+                        reinterpret_cast<unsigned char*>(out.data())) != 1)
+    throw std::runtime_error("PBKDF2-HMAC-SHA512 failed");
+  return out;
+}
+
+bool valid_username(std::string_view user, std::string* why) {
+  const auto fail = [&](const char* m) {
+    if (why) *why = m;
+    return false;
+  };
+  if (user.empty()) return fail("empty user name");
+  for (const unsigned char c : user) {
+    if (c == ':') return fail("user name contains ':'");
+    if (c < 0x20 || c == 0x7F) return fail("user name contains a control character");
+  }
+  return true;
+}
+
+std::string make_line(std::string_view user, std::string_view password, std::uint32_t iterations) {
+  std::string salt(salt_bytes, '\0');
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(salt.data()), static_cast<int>(salt.size())) != 1)
+    throw std::runtime_error("no random bytes for the salt");
+  return std::string(user) + ":" + std::string(scheme) + std::to_string(iterations) + "$" + base64(salt) + "$" +
+         base64(pbkdf2_sha512(password, salt, iterations));
+}
+
+std::optional<password_file> password_file::parse(std::string_view text, std::vector<line_error>& errors) {
+  password_file f;
+  std::size_t number = 0;
+  const auto before = errors.size();
+  while (!text.empty()) {
+    ++number;
+    const auto nl = text.find('\n');
+    const auto line = chomp(text.substr(0, nl));
+    text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
+    if (skipped(line)) continue;
+    std::string user, why;
+    entry e;
+    if (!parse_line(line, user, e, why)) {
+      errors.push_back({number, why});
+      continue;
+    }
+    if (!f.users_.emplace(std::move(user), std::move(e)).second) errors.push_back({number, "user listed twice"});
+  }
+  if (errors.size() != before) return std::nullopt;
+  return f;
+}
+
+std::optional<password_file> password_file::load(const std::string& path, std::string& why) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    why = "cannot read password file '" + path + "': " + std::strerror(errno);
+    return std::nullopt;
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::vector<line_error> errors;
+  auto f = parse(ss.str(), errors);
+  if (!f) {
+    why = "password file '" + path + "'";
+    for (std::size_t i = 0; i < errors.size(); ++i)
+      why += (i ? "; " : ": ") + std::string("line ") + std::to_string(errors[i].line) + ": " + errors[i].message;
+  }
+  return f;
+}
+
+bool password_file::verify(std::string_view user, std::string_view password) const {
+  auto it = users_.find(user);
+  if (it == users_.end()) {
+    // Spend the same work as for a known user, so timing does not reveal which users exist.
+    static const entry dummy{default_iterations, std::string(salt_bytes, 'x'), std::string(hash_bytes, '\0')};
+    (void)constant_time_equal(pbkdf2_sha512(password, dummy.salt, dummy.iterations), dummy.hash);
+    return false;
+  }
+  return constant_time_equal(pbkdf2_sha512(password, it->second.salt, it->second.iterations), it->second.hash);
+}
+
+std::string set_user(const std::string& path, std::string_view user, std::string_view password,
+                     std::uint32_t iterations) {
+  std::string why;
+  if (!valid_username(user, &why)) return why;
+  std::string text;
+  {
+    std::ifstream in(path, std::ios::binary);
+    if (in) {
+      std::stringstream ss;
+      ss << in.rdbuf();
+      text = ss.str();
+    } else if (errno != ENOENT) {
+      return "cannot read '" + path + "': " + std::strerror(errno);
+    }
+  }
+  const std::string prefix = std::string(user) + ":";
+  std::string out;
+  bool replaced = false;
+  std::string_view rest = text;
+  while (!rest.empty()) {
+    const auto nl = rest.find('\n');
+    const auto line = rest.substr(0, nl);
+    rest.remove_prefix(nl == std::string_view::npos ? rest.size() : nl + 1);
+    if (line.starts_with(prefix)) {
+      if (replaced) continue;  // a duplicate line of the same user goes
+      out += make_line(user, password, iterations);
+      replaced = true;
+    } else {
+      out += line;
+    }
+    out += '\n';
+  }
+  if (!replaced) out += make_line(user, password, iterations) + "\n";
+
+  const auto tmp = path + ".tmp." + std::to_string(::getpid());
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return "cannot create '" + tmp + "': " + std::strerror(errno);
+  ::fchmod(fd, 0600);  // whatever the umask
+  std::size_t done = 0;
+  while (done < out.size()) {
+    const auto n = ::write(fd, out.data() + done, out.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      why = std::strerror(errno);
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      return "cannot write '" + tmp + "': " + why;
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+    why = std::strerror(errno);
+    ::unlink(tmp.c_str());
+    return "cannot write '" + tmp + "': " + why;
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    why = std::strerror(errno);
+    ::unlink(tmp.c_str());
+    return "cannot replace '" + path + "': " + why;
+  }
+  return {};
+}
+
+}  // namespace edgemq::auth

@@ -1,0 +1,191 @@
+// CONNECT with username/password through the broker's password_checker hook, and the access rules
+// every client is held to ($SYS not writable, other clients' state store topics unreachable).
+#include <gtest/gtest.h>
+
+#include "broker/broker.hpp"
+#include "broker/client_channel.hpp"
+#include "edgemq/mqtt/frame_parser.hpp"
+
+namespace edgemq::broker {
+namespace {
+
+namespace m = mqtt;
+
+struct fake_link : link {
+  int notified = 0;
+  void notify() override { ++notified; }
+  void kick(m::reason_code) override {}
+};
+
+struct fake_checker : password_checker {
+  std::string user, password;
+  fake_checker(std::string u, std::string p) : user(std::move(u)), password(std::move(p)) {}
+  bool check(std::string_view u, std::string_view p) const override { return u == user && p == password; }
+};
+
+struct client {
+  std::shared_ptr<fake_link> l = std::make_shared<fake_link>();
+  client_channel ch;
+  m::protocol_version v;
+
+  client(broker& b, m::protocol_version ver = m::protocol_version::v5, bool allow_anonymous = true)
+      : ch(b, l, nullptr), v(ver) {
+    ch.set_allow_anonymous(allow_anonymous);
+  }
+  void send(const m::packet& p) {
+    std::string bytes;
+    m::encode(p, v, bytes);
+    ch.on_data({reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()}, clock::now());
+  }
+  std::vector<m::packet> received() {
+    if (l->notified) {
+      l->notified = 0;
+      ch.pull();
+    }
+    std::string wire, heads;
+    std::vector<out_chunk> chunks;
+    ch.take_output(heads, chunks);
+    for (auto& c : chunks) {
+      wire += heads.substr(c.head_begin, c.head_end - c.head_begin);
+      if (c.body) wire += c.body->payload;
+    }
+    std::vector<m::packet> out;
+    std::span<const std::uint8_t> rest(reinterpret_cast<const std::uint8_t*>(wire.data()), wire.size());
+    while (!rest.empty()) {
+      auto f = m::parse_frame(rest, 1 << 20);
+      if (f.status != m::frame_status::complete) break;
+      auto p = m::decode(f.value.header, f.value.body, v);
+      if (!p) break;
+      out.push_back(*p);
+      rest = rest.subspan(f.value.size);
+    }
+    return out;
+  }
+  template <class T>
+  T one() {
+    auto ps = received();
+    if (ps.size() != 1 || !std::holds_alternative<T>(ps[0])) {
+      ADD_FAILURE() << "expected one packet of the type asked for, got " << ps.size();
+      return T{};
+    }
+    return std::get<T>(ps[0]);
+  }
+  m::connack connect(std::string id, std::optional<std::string> user = std::nullopt,
+                     std::optional<std::string> password = std::nullopt) {
+    m::connect c;
+    c.version = v;
+    c.client_id = std::move(id);
+    c.clean_start = true;
+    c.username = std::move(user);
+    c.password = std::move(password);
+    send(c);
+    return one<m::connack>();
+  }
+};
+
+class ChannelAuthTest : public ::testing::Test {
+ protected:
+  broker b_{limits{}};
+};
+
+TEST_F(ChannelAuthTest, PasswordsAreCheckedAndRefusalsCounted) {
+  b_.set_password_checker(std::make_shared<fake_checker>("alice", "secret"));
+  EXPECT_EQ(client(b_).connect("a1", "alice", "secret").code, m::reason_code::success);
+  EXPECT_EQ(client(b_).connect("a2", "alice", "wrong").code, m::reason_code::bad_user_name_or_password);
+  EXPECT_EQ(client(b_).connect("a3", "bob", "secret").code, m::reason_code::bad_user_name_or_password);
+  client v3(b_, m::protocol_version::v311);
+  EXPECT_EQ(v3.connect("a4", "alice", "wrong").code, m::reason_code::bad_user_name_or_password);  // 0x04 on the wire
+  EXPECT_TRUE(v3.ch.closing());
+  EXPECT_EQ(b_.stats().auth_failures.load(), 3u);
+}
+
+TEST_F(ChannelAuthTest, AnonymousClientsOnlyWhereTheListenerAllowsThem) {
+  b_.set_password_checker(std::make_shared<fake_checker>("alice", "secret"));
+  EXPECT_EQ(client(b_, m::protocol_version::v5, false).connect("n1").code, m::reason_code::not_authorized);
+  EXPECT_EQ(client(b_, m::protocol_version::v311, false).connect("n2").code, m::reason_code::not_authorized);
+  EXPECT_EQ(client(b_, m::protocol_version::v5, true).connect("n3").code, m::reason_code::success);
+  // Without a password file every client is anonymous, whatever it sends.
+  b_.set_password_checker(nullptr);
+  EXPECT_EQ(client(b_).connect("n4", "who", "ever").code, m::reason_code::success);
+  EXPECT_EQ(client(b_, m::protocol_version::v5, false).connect("n5", "who", "ever").code,
+            m::reason_code::not_authorized);
+  EXPECT_EQ(b_.stats().auth_failures.load(), 3u);
+}
+
+TEST_F(ChannelAuthTest, AReplacedCheckerAppliesToNewConnectionsOnly) {
+  b_.set_password_checker(std::make_shared<fake_checker>("alice", "old"));
+  client kept(b_);
+  ASSERT_EQ(kept.connect("kept", "alice", "old").code, m::reason_code::success);
+  b_.set_password_checker(std::make_shared<fake_checker>("alice", "new"));
+  EXPECT_EQ(client(b_).connect("x", "alice", "old").code, m::reason_code::bad_user_name_or_password);
+  EXPECT_EQ(client(b_).connect("y", "alice", "new").code, m::reason_code::success);
+  kept.send(m::pingreq{});
+  EXPECT_EQ(kept.received().size(), 1u);  // still connected
+  EXPECT_FALSE(kept.ch.closing());
+}
+
+TEST_F(ChannelAuthTest, SysIsNotWritable) {
+  client sub(b_), pub(b_), old(b_, m::protocol_version::v311);
+  sub.connect("sub");
+  pub.connect("pub");
+  old.connect("old");
+  sub.send(m::subscribe{1, {{"$SYS/#", {m::qos::at_least_once}}}, {}});
+  sub.received();
+  pub.send(m::publish{"$SYS/broker/version", "HACKED", m::qos::at_least_once, true, false, 5, {}});
+  EXPECT_EQ(pub.one<m::puback>().code, m::reason_code::not_authorized);
+  pub.send(m::publish{"$SYS/broker/version", "HACKED", m::qos::exactly_once, true, false, 6, {}});
+  EXPECT_EQ(pub.one<m::pubrec>().code, m::reason_code::not_authorized);
+  pub.send(m::publish{"$SYS/x", "HACKED", m::qos::at_most_once, false, false, 0, {}});
+  EXPECT_TRUE(pub.received().empty());
+  old.send(m::publish{"$SYS/x", "HACKED", m::qos::at_least_once, false, false, 7, {}});
+  EXPECT_EQ(old.one<m::puback>().packet_id, 7);  // 3.1.1: acknowledged, dropped
+  EXPECT_FALSE(pub.ch.closing());
+  EXPECT_TRUE(sub.received().empty());
+  EXPECT_EQ(b_.retained().size(), 0u);
+  EXPECT_EQ(b_.stats().publish_denied.load(), 4u);
+}
+
+const std::string area = "clients/statestore/v1/FA9AE35F-2F64-47CD-9BFF-08E2B32A0FE8";
+
+TEST_F(ChannelAuthTest, OtherClientsStateStoreTopicsAreNotSubscribable) {
+  client c(b_), old(b_, m::protocol_version::v311);
+  c.connect("me");
+  old.connect("me2");
+  c.send(m::subscribe{1,
+                      {{area + "/796F75/#", {m::qos::at_least_once}},
+                       {"clients/#", {m::qos::at_least_once}},
+                       {area + "/6D65/#", {m::qos::at_least_once}},
+                       {"$share/g/" + area + "/+/#", {m::qos::at_least_once}},
+                       {"#", {m::qos::at_least_once}}},
+                      {}});
+  EXPECT_EQ(c.one<m::suback>().codes,
+            (std::vector<m::reason_code>{m::reason_code::not_authorized, m::reason_code::not_authorized,
+                                         m::reason_code::granted_qos_1, m::reason_code::not_authorized,
+                                         m::reason_code::granted_qos_1}));
+  old.send(m::subscribe{2, {{"clients/#", {m::qos::at_least_once}}}, {}});
+  const auto codes = old.one<m::suback>().codes;
+  ASSERT_EQ(codes.size(), 1u);
+  EXPECT_TRUE(m::is_error(codes[0]));  // 0x80 on the wire
+  EXPECT_EQ(b_.stats().subscribe_denied.load(), 4u);
+}
+
+TEST_F(ChannelAuthTest, HashSubscribersNeverGetAnotherClientsStateStoreMessages) {
+  client me(b_), other(b_);
+  me.connect("me");
+  other.connect("you");
+  for (auto* c : {&me, &other}) {
+    c->send(m::subscribe{1, {{"#", {m::qos::at_most_once}}}, {}});
+    c->received();
+  }
+  auto msg = std::make_shared<message>();
+  msg->topic = area + "/6D65/command/notify/4B";  // HEX("me")
+  msg->payload = "private";
+  EXPECT_EQ(b_.publish(msg), 1u);
+  const auto got = me.received();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(std::get<m::publish>(got[0]).payload, "private");
+  EXPECT_TRUE(other.received().empty());
+}
+
+}  // namespace
+}  // namespace edgemq::broker

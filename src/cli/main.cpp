@@ -46,6 +46,8 @@ struct global_options {
   std::string client_id;
   double timeout = 5.0;
   bool hex = false;
+  std::string username;
+  std::string password;
 };
 
 struct command_options {
@@ -317,6 +319,10 @@ int run(int argc, char** argv) {
   app.add_option("--host", g.host, "Broker host")->capture_default_str();
   app.add_option("--port", g.port, "Broker port")->capture_default_str()->check(integer_between(1, 65535, ""));
   app.add_option("--client-id", g.client_id, "MQTT client id (default: edgemq-cli-<random>)");
+  app.add_option("-u,--username", g.username, "User name, for a broker with a password file");
+  app.add_option("-P,--password", g.password,
+                 "Password (visible to other local users in the process list: prefer the EDGEMQ_PASSWORD "
+                 "environment variable)");
   auto* timeout_opt = app.add_option("--timeout", g.timeout,
                                      "Seconds for the whole command; 0 waits forever. `state watch` runs until "
                                      "Ctrl-C (or --count) unless --timeout is given")
@@ -429,6 +435,9 @@ int run(int argc, char** argv) {
     co.host = g.host;
     co.port = g.port;
     co.client_id = g.client_id;
+    if (!g.username.empty()) co.username = g.username;
+    if (!g.password.empty()) co.password = g.password;
+    else if (const char* env = std::getenv("EDGEMQ_PASSWORD"); env && !g.username.empty()) co.password = env;
     s.connect(co, d);
     store_client sc(s, d);
 

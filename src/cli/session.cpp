@@ -261,6 +261,8 @@ void session::connect(const connect_options& o, deadline d) {
   c.clean_start = true;
   c.keep_alive = o.keep_alive;
   c.client_id = o.client_id;
+  c.username = o.username;
+  c.password = o.password;
   s.send(c, d);
   auto ack = s.await<mqtt::connack>([](const mqtt::connack&) { return true; }, d, "CONNACK");
   if (mqtt::is_error(ack.code)) {

@@ -38,6 +38,8 @@ struct connect_options {
   std::uint16_t port = 1883;
   std::string client_id;
   std::uint16_t keep_alive = 60;
+  std::optional<std::string> username;
+  std::optional<std::string> password;
 };
 
 class session {

@@ -153,6 +153,27 @@ class PasswordFileTest(unittest.TestCase):
             r = mosquitto_pub(self.port, "sec/ok", "hello", version, "alice", "s3cret pass")
             self.assertEqual(r.returncode, 0, "%s: %s%s" % (version, r.stdout, r.stderr))
 
+    def test_edgemq_cli_authenticates_with_a_flag_or_the_environment(self):
+        cli = require_program("EDGEMQ_CLI")
+        base = [cli, "--port", str(self.port)]
+
+        def run(args, env_password=None):
+            env = dict(os.environ)
+            env.pop("EDGEMQ_PASSWORD", None)
+            if env_password is not None:
+                env["EDGEMQ_PASSWORD"] = env_password
+            return subprocess.run(base + args, capture_output=True, text=True, timeout=TIMEOUT, env=env)
+
+        r = run(["state", "set", "cli-key", "v"])
+        self.assertNotEqual(r.returncode, 0, "anonymous must be refused: %s" % r.stdout)
+        self.assertIn("refused", r.stderr)
+        r = run(["-u", "alice", "-P", "wrong", "state", "set", "cli-key", "v"])
+        self.assertNotEqual(r.returncode, 0)
+        r = run(["-u", "alice", "-P", "s3cret pass", "state", "set", "cli-key", "v1"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = run(["--username", "alice", "state", "get", "cli-key"], env_password="s3cret pass")
+        self.assertEqual((r.returncode, r.stdout.strip()), (0, "v1"), r.stderr)
+
     def test_wrong_password_and_unknown_user_are_refused_with_mosquitto_clients(self):
         for version in ("mqttv5", "mqttv311"):
             for user, pw in (("alice", "wrong"), ("alice", "bobs-password"), ("mallory", "s3cret pass")):

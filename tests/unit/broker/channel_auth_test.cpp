@@ -4,6 +4,7 @@
 
 #include "broker/broker.hpp"
 #include "broker/client_channel.hpp"
+#include "channel_output.hpp"
 #include "edgemq/mqtt/frame_parser.hpp"
 
 namespace edgemq::broker {
@@ -37,30 +38,7 @@ struct client {
     m::encode(p, v, bytes);
     ch.on_data({reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()}, clock::now());
   }
-  std::vector<m::packet> received() {
-    if (l->notified) {
-      l->notified = 0;
-      ch.pull();
-    }
-    std::string wire, heads;
-    std::vector<out_chunk> chunks;
-    ch.take_output(heads, chunks);
-    for (auto& c : chunks) {
-      wire += heads.substr(c.head_begin, c.head_end - c.head_begin);
-      if (c.body) wire += c.body->payload;
-    }
-    std::vector<m::packet> out;
-    std::span<const std::uint8_t> rest(reinterpret_cast<const std::uint8_t*>(wire.data()), wire.size());
-    while (!rest.empty()) {
-      auto f = m::parse_frame(rest, 1 << 20);
-      if (f.status != m::frame_status::complete) break;
-      auto p = m::decode(f.value.header, f.value.body, v);
-      if (!p) break;
-      out.push_back(*p);
-      rest = rest.subspan(f.value.size);
-    }
-    return out;
-  }
+  std::vector<m::packet> received() { return testing::take_packets(ch, l->notified, v); }
   template <class T>
   T one() {
     auto ps = received();

@@ -1,5 +1,6 @@
 // The protocol state machine through scripted exchanges: packets in, packets out, no sockets.
 #include "broker/client_channel.hpp"
+#include "channel_output.hpp"
 
 #include <gtest/gtest.h>
 
@@ -45,28 +46,8 @@ struct client {
   std::vector<m::packet> received() {
     std::vector<m::packet> out = std::move(backlog);
     backlog.clear();
-    if (l->notified) {  // what the net layer does when the session notifies its link
-      l->notified = 0;
-      ch.pull();
-    }
-    std::string wire, heads;
-    std::vector<out_chunk> chunks;
-    ch.take_output(heads, chunks);
-    for (auto& c : chunks) {
-      wire += heads.substr(c.head_begin, c.head_end - c.head_begin);
-      if (c.body) wire += c.body->payload;
-    }
-    std::span<const std::uint8_t> rest(reinterpret_cast<const std::uint8_t*>(wire.data()), wire.size());
-    while (!rest.empty()) {
-      auto f = m::parse_frame(rest, 1 << 20);
-      EXPECT_EQ(f.status, m::frame_status::complete);
-      if (f.status != m::frame_status::complete) break;
-      auto p = m::decode(f.value.header, f.value.body, v);
-      EXPECT_TRUE(p.has_value());
-      if (!p) break;
-      out.push_back(*p);
-      rest = rest.subspan(f.value.size);
-    }
+    auto more = testing::take_packets(ch, l->notified, v);
+    out.insert(out.end(), more.begin(), more.end());
     return out;
   }
   template <class T>

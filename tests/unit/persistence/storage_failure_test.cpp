@@ -73,6 +73,14 @@ class StorageFailureTest : public ::testing::TestWithParam<fault> {
     o.env = env;
     return std::make_unique<durable_broker_store>(dir_.string(), o, nullptr);
   }
+  // On the faulty file system, restored into a scratch broker and writing.
+  std::unique_ptr<durable_broker_store> open_started() {
+    auto store = open(faulty_.env.get());
+    broker::broker b{broker::limits{}};
+    store->restore(b);
+    store->start();
+    return store;
+  }
   mqtt::reason_code expected_refusal() const {
     return GetParam() == fault::no_space ? mqtt::reason_code::quota_exceeded : mqtt::reason_code::unspecified_error;
   }
@@ -80,10 +88,7 @@ class StorageFailureTest : public ::testing::TestWithParam<fault> {
 
 TEST_P(StorageFailureTest, RefusedWritesAreFailedNeverDurableAndWrittenOnceTheDiskRecovers) {
   {
-    auto store = open(faulty_.env.get());
-    broker::broker b{broker::limits{}};
-    store->restore(b);
-    store->start();
+    auto store = open_started();
     const auto before = store->save_session(session("before"));
     await_decided(*store, before);
     EXPECT_EQ(store->outcome_of(before), outcome::durable);
@@ -131,10 +136,7 @@ TEST_P(StorageFailureTest, RefusedWritesAreFailedNeverDurableAndWrittenOnceTheDi
 
 TEST_P(StorageFailureTest, StoppingWhileTheDiskFailsNeitherAbortsNorLosesWhatWasDurable) {
   {
-    auto store = open(faulty_.env.get());
-    broker::broker b{broker::limits{}};
-    store->restore(b);
-    store->start();
+    auto store = open_started();
     const auto kept = store->save_session(session("kept"));
     await_decided(*store, kept);
     faulty_.fs->arm(GetParam());

@@ -2,8 +2,10 @@
 # Sanitizer builds and their test runs, for CI (.ci/run) and for developers:
 #   scripts/sanitize.sh asan   # build-asan: AddressSanitizer + UndefinedBehaviorSanitizer (+ LeakSanitizer);
 #                              # runs every CTest test: unit tests, fuzz replays, integration, conformance
-#   scripts/sanitize.sh tsan   # build-tsan: ThreadSanitizer; runs the tests labelled `multiworker`
-#                              # (the daemon with several workers, see tests/CMakeLists.txt)
+#   scripts/sanitize.sh tsan   # build-tsan: ThreadSanitizer; runs the daemon tests (integration and
+#                              # conformance). The daemon starts one worker per core, so with 2+ cores
+#                              # every one of them is multi-worker; TSAN_LABELS=multiworker runs only the
+#                              # modules that set several workers themselves or need them (quicker)
 #   scripts/sanitize.sh all    # both (the default)
 # Extra arguments go to ctest, e.g. `scripts/sanitize.sh asan -R integration.test_qos`.
 # Compiler: clang (the same toolchain as the libFuzzer targets); the build is one CMake option,
@@ -68,6 +70,6 @@ if [ "$mode" = tsan ] || [ "$mode" = all ]; then
   configure build-tsan thread
   # Only what the multi-worker tests run: the daemon and the tools they call.
   cmake --build build-tsan -j"$JOBS" --target edgemq edgemq-cli edgemq-bench
-  run_tests build-tsan -L multiworker "$@" || status=1
+  run_tests build-tsan -L "${TSAN_LABELS:-integration|conformance}" "$@" || status=1
 fi
 exit $status

@@ -25,18 +25,30 @@ std::vector<std::string> corpus(const std::string& target) {
   return out;
 }
 
-void run(body fn, const std::string& s) { fn(reinterpret_cast<const std::uint8_t*>(s.data()), s.size()); }
+void run(body fn, const std::string& s) {
+  fn(reinterpret_cast<const std::uint8_t*>(s.data()), s.size());
+}
 
 std::string mutate(std::string s, std::mt19937& rng, const std::vector<std::string>& seeds) {
   const int n = 1 + static_cast<int>(rng() % 4);
   for (int i = 0; i < n; ++i) {
     const std::size_t at = s.empty() ? 0 : rng() % s.size();
     switch (rng() % 5) {
-      case 0: if (!s.empty()) s[at] = static_cast<char>(s[at] ^ (1 << (rng() % 8))); break;
-      case 1: s.resize(at); break;
-      case 2: s.insert(at, 1, static_cast<char>(rng())); break;
-      case 3: if (!s.empty()) s[at] = static_cast<char>(rng()); break;
-      case 4: s.insert(at, seeds[rng() % seeds.size()]); break;  // splice another seed in
+      case 0:
+        if (!s.empty()) s[at] = static_cast<char>(s[at] ^ (1 << (rng() % 8)));
+        break;
+      case 1:
+        s.resize(at);
+        break;
+      case 2:
+        s.insert(at, 1, static_cast<char>(rng()));
+        break;
+      case 3:
+        if (!s.empty()) s[at] = static_cast<char>(rng());
+        break;
+      case 4:
+        s.insert(at, seeds[rng() % seeds.size()]);
+        break;  // splice another seed in
     }
   }
   return s;
@@ -56,11 +68,23 @@ void replay(const std::string& target, body fn) {
   }
 }
 
-TEST(FuzzCorpus, Decode) { replay("decode", edgemq::fuzz::decode_one_input); }
-TEST(FuzzCorpus, Channel) { replay("channel", edgemq::fuzz::channel_one_input); }
-TEST(FuzzCorpus, Resp3) { replay("resp3", edgemq::fuzz::resp3_one_input); }
-TEST(FuzzCorpus, Config) { replay("config", edgemq::fuzz::config_one_input); }
-TEST(FuzzCorpus, Records) { replay("records", edgemq::fuzz::records_one_input); }
-TEST(FuzzCorpus, Topic) { replay("topic", edgemq::fuzz::topic_one_input); }
+TEST(FuzzCorpus, Decode) {
+  replay("decode", edgemq::fuzz::decode_one_input);
+}
+TEST(FuzzCorpus, Channel) {
+  replay("channel", edgemq::fuzz::channel_one_input);
+}
+TEST(FuzzCorpus, Resp3) {
+  replay("resp3", edgemq::fuzz::resp3_one_input);
+}
+TEST(FuzzCorpus, Config) {
+  replay("config", edgemq::fuzz::config_one_input);
+}
+TEST(FuzzCorpus, Records) {
+  replay("records", edgemq::fuzz::records_one_input);
+}
+TEST(FuzzCorpus, Topic) {
+  replay("topic", edgemq::fuzz::topic_one_input);
+}
 
 }  // namespace

@@ -74,7 +74,8 @@ b::message make_message(byte_source& src) {
     if (src.flag()) pr.content_type = src.text(topic_chars, 16);
     if (src.flag()) pr.response_topic = "r/" + src.text(topic_chars, 16);
     if (src.flag()) pr.correlation_data = src.bytes(16);
-    for (int n = src.byte() % 3; n > 0; --n) pr.user_properties.emplace_back(src.text(topic_chars, 8), src.text(topic_chars, 8));
+    for (int n = src.byte() % 3; n > 0; --n)
+      pr.user_properties.emplace_back(src.text(topic_chars, 8), src.text(topic_chars, 8));
     m.props = std::move(pr);
   }
   return m;

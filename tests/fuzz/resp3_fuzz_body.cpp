@@ -14,12 +14,18 @@ namespace r3 = statestore::resp3;
 
 std::string encode_reply(const r3::reply& r) {
   switch (r.type) {
-    case r3::reply::kind::simple: return "+" + r.text + "\r\n";
-    case r3::reply::kind::integer: return r3::integer(r.number);
-    case r3::reply::kind::bulk: return r3::bulk(r.text);
-    case r3::reply::kind::null: return r3::null_bulk();
-    case r3::reply::kind::error: return r3::error(r.text);
-    case r3::reply::kind::array: return r3::request(std::vector<std::string_view>(r.items.begin(), r.items.end()));
+    case r3::reply::kind::simple:
+      return "+" + r.text + "\r\n";
+    case r3::reply::kind::integer:
+      return r3::integer(r.number);
+    case r3::reply::kind::bulk:
+      return r3::bulk(r.text);
+    case r3::reply::kind::null:
+      return r3::null_bulk();
+    case r3::reply::kind::error:
+      return r3::error(r.text);
+    case r3::reply::kind::array:
+      return r3::request(std::vector<std::string_view>(r.items.begin(), r.items.end()));
   }
   return {};
 }
@@ -70,7 +76,8 @@ void encoders(std::string_view in) {
     check(e && e->type == r3::reply::kind::error && e->text == p);
   }
   std::int64_t n = 0;
-  for (unsigned char c : parts.front().substr(0, 8)) n = static_cast<std::int64_t>((static_cast<std::uint64_t>(n) << 8) | c);
+  for (unsigned char c : parts.front().substr(0, 8))
+    n = static_cast<std::int64_t>((static_cast<std::uint64_t>(n) << 8) | c);
   const auto i = r3::parse_reply(r3::integer(n));
   check(i && i->type == r3::reply::kind::integer && i->number == n);
   const auto null = r3::parse_reply(r3::null_bulk());

@@ -6,8 +6,11 @@ BUILD_PKGS=(cmake g++ make ccache pkg-config
   libboost1.81-dev libboost-system1.81-dev libssl-dev libspdlog-dev nlohmann-json3-dev
   librocksdb-dev libcli11-dev libbenchmark-dev)
 TEST_PKGS=(libgtest-dev libgmock-dev mosquitto-clients python3-paho-mqtt python3)
+# scripts/sanitize.sh and scripts/fuzz.sh: clang and its sanitizer/libFuzzer runtimes (ADR 0010).
+SANITIZE_PKGS=(clang-14 clang libclang-rt-14-dev)
 want=("${BUILD_PKGS[@]}")
 [ "${1:-}" = "--test" ] && want+=("${TEST_PKGS[@]}")
+[ "${1:-}" = "--sanitize" ] && want+=("${TEST_PKGS[@]}" "${SANITIZE_PKGS[@]}")
 missing=()
 for p in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

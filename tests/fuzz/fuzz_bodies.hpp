@@ -15,4 +15,17 @@ void decode_one_input(const std::uint8_t* data, std::size_t size);
 // and the channel's buffered partial frame stays within the maximum packet size.
 void channel_one_input(const std::uint8_t* data, std::size_t size);
 
+// RESP3 requests and replies: accepted input re-encodes canonically; encoders round-trip.
+void resp3_one_input(const std::uint8_t* data, std::size_t size);
+
+// The JSON config loader and listener addresses: errors, never exceptions; accepted configs are
+// within range and stable.
+void config_one_input(const std::uint8_t* data, std::size_t size);
+
+// The broker's durable record decoders: accepted records and generated records round-trip.
+void records_one_input(const std::uint8_t* data, std::size_t size);
+
+// Topic name/filter validation and matching agree with a reference implementation.
+void topic_one_input(const std::uint8_t* data, std::size_t size);
+
 }  // namespace edgemq::fuzz

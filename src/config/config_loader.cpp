@@ -110,9 +110,9 @@ void read_listener(const json& v, const std::string& ip, std::vector<listen_endp
   std::string why;
   const auto address = [&](const json& a, const std::string& ap) {
     if (!a.is_string())
-      errors.push_back({ap, "must be a listener URL (a string such as \"0.0.0.0:1883\" or \"mqtts://[::]:8883\")"});
+      errors.push_back({ap, "must be \"host:port\" (a string such as \"0.0.0.0:1883\", \"[::1]:1883\" or \"mqtts://0.0.0.0:8883\")"});
     else if (!parse_listen_url(a.get<std::string>(), ep, &why))
-      errors.push_back({ap, "must be [mqtt://|mqtts://]host:port: " + why});
+      errors.push_back({ap, "must be \"host:port\": " + why});
     else return true;
     return false;
   };

@@ -26,14 +26,14 @@ struct tls_options {
 enum class listener_scheme { mqtt, mqtts };
 
 struct listen_endpoint {
-  listener_scheme scheme = listener_scheme::mqtt;
-  tls_options tls;  // mqtts only
   std::string host = "127.0.0.1";  // a numeric IPv4 or IPv6 address (without brackets)
   std::uint16_t port = 1883;
   // Whether clients without credentials get in. Unset: yes unless a password file is configured
   // (resolved at start-up by resolve_listener_auth); a listener beyond loopback must not be left
   // open to anonymous clients by default (check_listener_auth).
   std::optional<bool> allow_anonymous;
+  listener_scheme scheme = listener_scheme::mqtt;
+  tls_options tls;  // mqtts only
 };
 
 struct server_options {

@@ -13,6 +13,7 @@ import tempfile
 import threading
 import unittest
 
+from support.constants import require_program
 from support.edgemq_harness import DaemonTestCase, EdgemqDaemon, run_edgemq
 from support.paho_helper import PahoClient
 
@@ -310,6 +311,23 @@ class TlsConfiguration(unittest.TestCase):
         with EdgemqDaemon(config=cfg, listen=None) as d:
             tls_port = ready_ports(d)[1][1]
             self.assertEqual(tls_connect(tls_port, cafile=self.pki.ca, cert=self.pki.client)[:2], b"\x20\x02")
+    def test_client_certificate_passes_where_a_password_is_needed(self):
+        # With a password file, anonymous clients are refused on the plain listener, while the
+        # require_client_cert listener lets a client with a certificate in without a username.
+        passwd = os.path.join(self.dir, "passwd")
+        r = subprocess.run([require_program("EDGEMQ_CLI"), "passwd", passwd, "bob"], input="pw\n",
+                           capture_output=True, text=True, timeout=TIMEOUT)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        cert, key = self.pki.server
+        cfg = {"password_file": passwd, "listeners": ["127.0.0.1:0", {"address": "mqtts://127.0.0.1:0", "tls": {
+            "cert": cert, "key": key, "client_ca": self.pki.ca, "require_client_cert": True}}]}
+        with EdgemqDaemon(config=cfg, listen=None) as d:
+            (_, plain_port), (_, tls_port) = ready_ports(d)
+            self.assertEqual(tls_connect(tls_port, cafile=self.pki.ca, cert=self.pki.client), b"\x20\x02\x00\x00")
+            with socket.create_connection(("127.0.0.1", plain_port), timeout=TIMEOUT) as s:
+                s.sendall(connect_packet("anonymous"))
+                self.assertEqual(s.recv(4), b"\x20\x02\x00\x05")  # not authorized
+
 
 if __name__ == "__main__":
     unittest.main()

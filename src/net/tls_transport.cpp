@@ -165,6 +165,11 @@ std::size_t tls_transport::read_some(asio::mutable_buffer b, error_code& ec) {
   return total;
 }
 
+std::string& tls_transport::staging() {
+  thread_local std::string s;
+  return s;
+}
+
 bool tls_transport::encrypt(const void* data, std::size_t n, error_code& ec) {
   // The write BIO is memory and grows: SSL_write takes all of it at once.
   while (n > 0) {

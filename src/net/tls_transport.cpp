@@ -127,7 +127,7 @@ void tls_transport::handshake_step(const std::shared_ptr<state>& st) {
 }
 
 bool tls_transport::has_buffered_input() const {
-  return SSL_pending(st_->ssl) > 0 || BIO_ctrl_pending(st_->rbio) > 0;
+  return SSL_pending(st_->ssl) > 0 || (BIO_ctrl_pending(st_->rbio) > 0 && !st_->need_socket);
 }
 
 std::size_t tls_transport::read_some(asio::mutable_buffer b, error_code& ec) {
@@ -149,8 +149,10 @@ std::size_t tls_transport::read_some(asio::mutable_buffer b, error_code& ec) {
       const std::size_t n = st_->socket.read_some(asio::buffer(buf.data(), buf.size()), rec);
       if (!rec && n > 0) {
         BIO_write(st_->rbio, buf.data(), static_cast<int>(n));
+        st_->need_socket = false;
         continue;
       }
+      st_->need_socket = true;
       if (total == 0) ec = rec ? rec : asio::error::eof;  // would_block, the peer's EOF or an error
       break;
     }

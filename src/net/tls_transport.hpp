@@ -96,6 +96,9 @@ class tls_transport {
     ssl_st* ssl = nullptr;
     bio_st* rbio = nullptr;  // records read from the socket, for OpenSSL (owned by ssl)
     bio_st* wbio = nullptr;  // records OpenSSL produced, for the socket (owned by ssl)
+    // The read BIO holds only part of a record (read_some ran out of socket data): more input
+    // needs a readiness event, not an immediate retry.
+    bool need_socket = false;
     std::size_t encrypted_ahead = 0;  // plaintext write_some encrypted but did not report as written
     std::function<void(boost::system::error_code)> handshake_done;
     std::mutex mu;  // guards the members below: a socket write completes without the owner lock

@@ -25,11 +25,14 @@ std::span<char> thread_record_buffer() {
 error_code last_ssl_error() {
   const unsigned long e = ERR_get_error();
   ERR_clear_error();
-  return e ? error_code(static_cast<int>(e), asio::error::get_ssl_category()) : error_code(asio::ssl::error::stream_truncated);
+  return e ? error_code(static_cast<int>(e), asio::error::get_ssl_category())
+           : error_code(asio::ssl::error::stream_truncated);
 }
 
 std::string ssl_reason(const error_code& ec) {
-  return ec.category() == asio::error::get_ssl_category() ? std::string(ERR_reason_error_string(ec.value()) ? ERR_reason_error_string(ec.value()) : ec.message()) : ec.message();
+  return ec.category() == asio::error::get_ssl_category()
+             ? std::string(ERR_reason_error_string(ec.value()) ? ERR_reason_error_string(ec.value()) : ec.message())
+             : ec.message();
 }
 
 }  // namespace
@@ -56,7 +59,8 @@ std::shared_ptr<asio::ssl::context> make_tls_context(const config::tls_options& 
     ctx->load_verify_file(o.client_ca, ec);
     if (ec) fail("client CA file", o.client_ca, ec);
     // Tells clients which CAs we accept (some clients pick their certificate by it).
-    if (STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(o.client_ca.c_str())) SSL_CTX_set_client_CA_list(native, names);
+    if (STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(o.client_ca.c_str()))
+      SSL_CTX_set_client_CA_list(native, names);
     ctx->set_verify_mode(asio::ssl::verify_peer |
                          (o.require_client_cert ? asio::ssl::verify_fail_if_no_peer_cert : asio::ssl::verify_none));
     static const unsigned char sid[] = "edgemq";

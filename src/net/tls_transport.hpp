@@ -51,7 +51,9 @@ class tls_transport {
   // would come for it.
   template <class Handler>
   void async_wait_readable(Handler&& h) {
-    if (has_buffered_input()) return boost::asio::post(st_->socket.get_executor(), [h = std::forward<Handler>(h)]() mutable { h(boost::system::error_code{}); });
+    if (has_buffered_input())
+      return boost::asio::post(st_->socket.get_executor(),
+                               [h = std::forward<Handler>(h)]() mutable { h(boost::system::error_code{}); });
     st_->socket.async_wait(socket_type::wait_read, std::forward<Handler>(h));
   }
 
@@ -101,7 +103,7 @@ class tls_transport {
     bool need_socket = false;
     std::size_t encrypted_ahead = 0;  // plaintext write_some encrypted but did not report as written
     std::function<void(boost::system::error_code)> handshake_done;
-    std::mutex mu;  // guards the members below: a socket write completes without the owner lock
+    std::mutex mu;          // guards the members below: a socket write completes without the owner lock
     std::string out;        // records queued for the socket
     std::string in_flight;  // records an async socket write is sending
     bool sending = false;
@@ -141,8 +143,8 @@ class tls_transport {
     return encrypt(stage.data(), stage.size(), ec);
   }
   static constexpr std::size_t record_size = 16 * 1024;  // TLS's largest record
-  static std::string& staging();  // per thread
-  bool flush_now(boost::system::error_code& ec);  // true when nothing is left queued
+  static std::string& staging();                         // per thread
+  bool flush_now(boost::system::error_code& ec);         // true when nothing is left queued
   static void send_async(const std::shared_ptr<state>& st, std::function<void(boost::system::error_code)> done);
 
   std::shared_ptr<state> st_;  // shared with pending socket operations: they may outlive us

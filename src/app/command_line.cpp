@@ -29,7 +29,11 @@ std::optional<unsigned> parse_workers(const std::string& s) {
 }  // namespace
 
 void command_line::apply(config::daemon_config& cfg) const {
-  if (!listen.empty()) cfg.server.listeners = listen;
+  if (!listen.empty()) {
+    cfg.server.listeners = listen;
+    for (auto& l : cfg.server.listeners)
+      if (l.scheme == config::listener_scheme::mqtts) l.tls = tls;
+  }
   if (data_dir) cfg.data_dir = *data_dir;
   if (log_level) cfg.log_level = *log_level;
   if (workers) cfg.server.workers = *workers;
@@ -52,9 +56,21 @@ std::optional<int> parse_command_line(int argc, char** argv, command_line& out) 
       ->type_name("FILE")
       ->multi_option_policy(last);
   app.add_option("-l,--listen", listen,
-                 "MQTT over TCP: a numeric IPv4 address, [IPv6] or localhost, and a port (0 picks a free one); "
+                 "mqtt://HOST:PORT (MQTT over TCP), mqtts://HOST:PORT (MQTT over TLS) or a bare HOST:PORT "
+                 "(plain MQTT); HOST is a numeric IPv4 address, [IPv6] or localhost, port 0 picks a free one; "
                  "repeatable; replaces the configured listeners")
-      ->type_name("HOST:PORT");
+      ->type_name("URL");
+  app.add_option("--tls-cert", out.tls.cert, "certificate (PEM) of the mqtts:// listeners given by --listen")
+      ->type_name("FILE")
+      ->multi_option_policy(last);
+  app.add_option("--tls-key", out.tls.key, "private key (PEM) of that certificate")
+      ->type_name("FILE")
+      ->multi_option_policy(last);
+  app.add_option("--tls-client-ca", out.tls.client_ca, "verify client certificates against the CAs in FILE (PEM)")
+      ->type_name("FILE")
+      ->multi_option_policy(last);
+  app.add_flag("--tls-require-client-cert", out.tls.require_client_cert,
+               "refuse TLS clients without a certificate verified by --tls-client-ca");
   // (--listen beyond loopback needs --password-file or --allow-anonymous: checked in main, once
   // the configuration file is applied too.)
   app.add_option("-d,--data-dir", data_dir, "directory for persistent data (default ./data)")
@@ -92,9 +108,11 @@ std::optional<int> parse_command_line(int argc, char** argv, command_line& out) 
   for (const auto& l : listen) {
     config::listen_endpoint ep;
     std::string why;
-    if (!config::parse_endpoint(l, ep, &why)) return usage_error("--listen '" + l + "': " + why);
+    if (!config::parse_listen_url(l, ep, &why)) return usage_error("--listen '" + l + "': " + why);
     out.listen.push_back(ep);
   }
+  if (out.tls.require_client_cert && out.tls.client_ca.empty())
+    return usage_error("--tls-require-client-cert needs --tls-client-ca (the CAs client certificates are verified against)");
   if (app.get_option("--data-dir")->count() > 0) {
     if (data_dir.empty()) return usage_error("--data-dir: must not be empty");
     out.data_dir = data_dir;

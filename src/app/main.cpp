@@ -53,6 +53,30 @@ int fail_open_listeners(const std::vector<std::size_t>& open, const edgemq::conf
   return 2;
 }
 
+// An mqtts listener needs a certificate and its key (from --tls-cert/--tls-key for listeners given
+// by --listen, from the listener's "tls" object in the file). Whether the files load is checked by
+// the server at start (exit 2 too).
+std::optional<int> check_tls_listeners(const edgemq::config::daemon_config& cfg, const edgemq::app::command_line& cl) {
+  for (std::size_t i = 0; i < cfg.server.listeners.size(); ++i) {
+    const auto& l = cfg.server.listeners[i];
+    if (l.scheme != edgemq::config::listener_scheme::mqtts) continue;
+    const auto name = edgemq::config::format_listener(l);
+    if (l.tls.cert.empty() || l.tls.key.empty()) {
+      if (!cl.listen.empty())
+        std::fprintf(stderr, "edgemq: --listen '%s': a TLS listener needs --tls-cert and --tls-key\n", name.c_str());
+      else
+        std::fprintf(stderr, "edgemq: config error in %s at /listeners/%zu/tls: listener %s needs \"cert\" and \"key\"\n",
+                     cl.config_file.c_str(), i, name.c_str());
+      return 2;
+    }
+    if (l.tls.require_client_cert && l.tls.client_ca.empty()) {
+      std::fprintf(stderr, "edgemq: listener %s: require_client_cert needs client_ca\n", name.c_str());
+      return 2;
+    }
+  }
+  return std::nullopt;
+}
+
 // Loads the password file into the broker. At start-up a failure is fatal; on reload (SIGHUP)
 // the previous file stays in force.
 bool load_passwords(edgemq::broker::broker& core, const std::string& path, std::string& why) {
@@ -142,6 +166,7 @@ int main(int argc, char** argv) {
       return fail_config(errors, cl.config_file);
   }
   cl.apply(cfg);
+  if (auto rc = check_tls_listeners(cfg, cl)) return *rc;
   if (auto open = edgemq::config::open_listeners(cfg); !open.empty()) return fail_open_listeners(open, cfg, cl);
   edgemq::config::resolve_listener_auth(cfg);
 
@@ -203,13 +228,20 @@ int main(int argc, char** argv) {
   edgemq::net::server srv(core, cfg.server, log);
   try {
     ports = srv.start();
+  } catch (const edgemq::net::setup_error& e) {
+    std::fprintf(stderr, "edgemq: %s\n", e.what());  // a certificate or key that does not load
+    return 2;
   } catch (const std::exception& e) {
     log->critical("{}", e.what());
     return 1;
   }
   std::string where;
   for (std::size_t i = 0; i < ports.size(); ++i)
-    where += (i ? ", " : "") + edgemq::config::format_endpoint(cfg.server.listeners[i].host, ports[i]);
+  {
+    auto l = cfg.server.listeners[i];
+    l.port = ports[i];
+    where += (i ? ", " : "") + edgemq::config::format_listener(l);
+  }
   log->info("edgemq {} ready: MQTT on {} (data dir {})", edgemq::version_string, where, cfg.data_dir);
   std::fflush(stdout);
   srv.run_until_signal();

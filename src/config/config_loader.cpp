@@ -76,15 +76,42 @@ object_reader::handler millis(std::chrono::milliseconds& out, std::vector<config
   };
 }
 
-// One listener: "host:port", or {"address": "host:port", "allow_anonymous": true|false}.
+// A listener's "tls" object (mqtts only).
+void read_tls(const json& v, const std::string& p, tls_options& t, std::vector<config_error>& errors) {
+  const auto file = [&errors](std::string& out) {
+    return [&out, &errors](const json& f, const std::string& fp) {
+      if (!f.is_string() || f.get<std::string>().empty()) errors.push_back({fp, "must be a non-empty file name (PEM)"});
+      else out = f.get<std::string>();
+    };
+  };
+  object_reader r(v, p, errors);
+  r.key("cert", file(t.cert))
+      .key("key", file(t.key))
+      .key("client_ca", file(t.client_ca))
+      .key("require_client_cert", boolean(t.require_client_cert, errors))
+      .key("min_version", [&](const json& m, const std::string& mp) {
+        if (!m.is_string() || (m.get<std::string>() != "1.2" && m.get<std::string>() != "1.3"))
+          errors.push_back({mp, "must be \"1.2\" or \"1.3\""});
+        else t.min_version = m.get<std::string>();
+      })
+      .key("ciphers", [&](const json& c, const std::string& cp) {
+        if (!c.is_string() || c.get<std::string>().empty())
+          errors.push_back({cp, "must be a non-empty OpenSSL cipher list"});
+        else t.ciphers = c.get<std::string>();
+      });
+  r.run();
+}
+
+// One listener: "URL", or {"address": "URL", "allow_anonymous": true|false, "tls": {...}}, where
+// URL is mqtt://HOST:PORT, mqtts://HOST:PORT or a bare HOST:PORT (plain MQTT).
 void read_listener(const json& v, const std::string& ip, std::vector<listen_endpoint>& eps,
                    std::vector<config_error>& errors) {
   listen_endpoint ep;
   std::string why;
   const auto address = [&](const json& a, const std::string& ap) {
     if (!a.is_string())
-      errors.push_back({ap, "must be \"host:port\" (a string such as \"0.0.0.0:1883\" or \"[::1]:1883\")"});
-    else if (!parse_endpoint(a.get<std::string>(), ep, &why))
+      errors.push_back({ap, "must be \"host:port\" (a string such as \"0.0.0.0:1883\", \"[::1]:1883\" or \"mqtts://0.0.0.0:8883\")"});
+    else if (!parse_listen_url(a.get<std::string>(), ep, &why))
       errors.push_back({ap, "must be \"host:port\": " + why});
     else return true;
     return false;
@@ -96,9 +123,12 @@ void read_listener(const json& v, const std::string& ip, std::vector<listen_endp
     object_reader r(v, ip, errors);
     const auto before = errors.size();
     r.key("address", [&](const json& a, const std::string& ap) { ok = address(a, ap); })
-        .key("allow_anonymous", boolean(anon, errors));
+        .key("allow_anonymous", boolean(anon, errors))
+        .key("tls", [&](const json& t, const std::string& tp) { read_tls(t, tp, ep.tls, errors); });
     r.run();
     if (!ok || errors.size() != before) return;
+    if (v.contains("tls") && ep.scheme != listener_scheme::mqtts)
+      return errors.push_back({ip + "/tls", "only for an mqtts:// listener"});
     if (v.contains("allow_anonymous")) ep.allow_anonymous = anon;
     eps.push_back(ep);
     return;
@@ -248,14 +278,19 @@ std::vector<std::size_t> open_listeners(const daemon_config& cfg) {
   if (!cfg.password_file.empty()) return open;  // credentials are checked; anonymous only where allowed
   for (std::size_t i = 0; i < cfg.server.listeners.size(); ++i) {
     const auto& l = cfg.server.listeners[i];
-    if (!is_loopback(l.host) && !l.allow_anonymous.value_or(false)) open.push_back(i);
+    // A client certificate verified against client_ca is an authentication.
+    const bool mtls = l.scheme == listener_scheme::mqtts && l.tls.require_client_cert;
+    if (!is_loopback(l.host) && !mtls && !l.allow_anonymous.value_or(false)) open.push_back(i);
   }
   return open;
 }
 
 void resolve_listener_auth(daemon_config& cfg) {
-  for (auto& l : cfg.server.listeners)
-    if (!l.allow_anonymous) l.allow_anonymous = cfg.password_file.empty();
+  for (auto& l : cfg.server.listeners) {
+    // Every client of a require_client_cert listener has been authenticated by its certificate.
+    const bool mtls = l.scheme == listener_scheme::mqtts && l.tls.require_client_cert;
+    if (!l.allow_anonymous) l.allow_anonymous = cfg.password_file.empty() || mtls;
+  }
 }
 
 std::vector<config_error> load_file(const std::string& path, daemon_config& cfg) {

@@ -49,6 +49,26 @@ bool parse_endpoint(std::string_view text, listen_endpoint& out, std::string* wh
   return true;
 }
 
+bool parse_listen_url(std::string_view text, listen_endpoint& out, std::string* why) {
+  const auto sep = text.find("://");
+  if (sep != std::string_view::npos) {
+    const std::string scheme(text.substr(0, sep));
+    if (scheme == "mqtt") out.scheme = listener_scheme::mqtt;
+    else if (scheme == "mqtts") out.scheme = listener_scheme::mqtts;
+    else if (scheme == "ws" || scheme == "wss")
+      return fail(why, "WebSocket listeners (" + scheme + "://) are not supported yet");
+    else return fail(why, "unknown scheme '" + scheme + "://': expected mqtt:// or mqtts://");
+    text.remove_prefix(sep + 3);
+  } else {
+    out.scheme = listener_scheme::mqtt;
+  }
+  return parse_endpoint(text, out, why);
+}
+
+std::string format_listener(const listen_endpoint& ep) {
+  return (ep.scheme == listener_scheme::mqtts ? "mqtts://" : "") + format_endpoint(ep);
+}
+
 bool is_loopback(std::string_view host) {
   const std::string h(host);
   in_addr a4{};

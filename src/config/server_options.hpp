@@ -13,6 +13,18 @@
 
 namespace edgemq::config {
 
+// TLS settings of an mqtts listener (docs/security.md, "TLS"). Files are PEM.
+struct tls_options {
+  std::string cert;       // server certificate (chain)
+  std::string key;        // its private key
+  std::string client_ca;  // verify client certificates against these CAs; empty: none asked for
+  bool require_client_cert = false;  // refuse the handshake without a verified client certificate
+  std::string min_version = "1.2";   // "1.2" or "1.3"
+  std::string ciphers;               // OpenSSL cipher list for TLS 1.2; empty: OpenSSL's default
+};
+
+enum class listener_scheme { mqtt, mqtts };
+
 struct listen_endpoint {
   std::string host = "127.0.0.1";  // a numeric IPv4 or IPv6 address (without brackets)
   std::uint16_t port = 1883;
@@ -20,6 +32,8 @@ struct listen_endpoint {
   // (resolved at start-up by resolve_listener_auth); a listener beyond loopback must not be left
   // open to anonymous clients by default (check_listener_auth).
   std::optional<bool> allow_anonymous;
+  listener_scheme scheme = listener_scheme::mqtt;
+  tls_options tls;  // mqtts only
 };
 
 struct server_options {
@@ -35,6 +49,13 @@ struct server_options {
 // address, an IPv6 address in brackets, or "localhost" (127.0.0.1); port 0 picks a free port.
 // On failure returns false and, if `why` is given, says what is wrong in plain words.
 bool parse_endpoint(std::string_view text, listen_endpoint& out, std::string* why = nullptr);
+
+// Parses a listener URL: "mqtt://HOST:PORT", "mqtts://HOST:PORT" or a bare HOST:PORT (plain
+// MQTT). Sets the scheme and the endpoint; ws:// and wss:// are refused (not supported yet).
+bool parse_listen_url(std::string_view text, listen_endpoint& out, std::string* why = nullptr);
+
+// "mqtts://0.0.0.0:8883" for a TLS listener, "0.0.0.0:1883" for plain MQTT.
+std::string format_listener(const listen_endpoint& ep);
 
 // True for 127.0.0.0/8 and ::1 (and IPv4-mapped loopback): reachable only from this host.
 bool is_loopback(std::string_view host);

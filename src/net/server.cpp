@@ -13,6 +13,7 @@
 #include "broker/broker.hpp"
 #include "net/connection.hpp"
 #include "net/tcp_transport.hpp"
+#include "net/tls_transport.hpp"
 
 namespace edgemq::net {
 
@@ -30,6 +31,7 @@ struct server::impl {
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards_;
   std::vector<std::thread> threads_;
   std::vector<std::unique_ptr<asio::ip::tcp::acceptor>> acceptors_;
+  std::vector<std::shared_ptr<asio::ssl::context>> tls_contexts_;  // per listener; null for plain MQTT
   std::unique_ptr<asio::steady_timer> sweep_timer_;
   // Installed in start(), before the ready line: a signal in between must not kill the process.
   asio::io_context signals_ctx_{1};
@@ -54,12 +56,15 @@ struct server::impl {
 
   std::size_t pick_worker() { return next_worker_.fetch_add(1, std::memory_order_relaxed) % workers_.size(); }
 
-  // `anon`: the listener's allow_anonymous, handed to every connection it accepts.
-  void accept(asio::ip::tcp::acceptor& acc, bool anon) {
+  // `anon`: the listener's allow_anonymous, handed to every connection it accepts; `tls`: its TLS
+  // context, null for plain MQTT.
+  void accept(asio::ip::tcp::acceptor& acc, bool anon, std::shared_ptr<asio::ssl::context> tls) {
     const auto w = pick_worker();
-    acc.async_accept(*workers_[w], [this, &acc, w, anon](boost::system::error_code ec, asio::ip::tcp::socket s) {
+    acc.async_accept(*workers_[w], [this, &acc, w, anon, tls](boost::system::error_code ec, asio::ip::tcp::socket s) {
       if (ec == asio::error::operation_aborted || !acc.is_open()) return;
-      if (!ec) {
+      if (!ec && tls) {
+        start_tls(std::move(s), *tls, w, anon);
+      } else if (!ec) {
         auto c = std::make_shared<basic_connection<tcp_transport>>(tcp_transport(std::move(s)), broker_, connections_,
                                                                    inboxes_[w], log_, anon);
         // Start on the connection's own worker: from here on it lives on that thread.
@@ -67,9 +72,25 @@ struct server::impl {
       } else {
         log_->warn("accept failed: {}", ec.message());  // e.g. out of descriptors: keep accepting
       }
-      accept(acc, anon);
+      accept(acc, anon, tls);
     });
   }
+
+  // The handshake runs on the connection's worker before the connection exists: a client that
+  // never completes it costs a socket and a timer, and is closed at the deadline.
+  void start_tls(asio::ip::tcp::socket s, asio::ssl::context& ctx, std::size_t w, bool anon) {
+    auto t = std::make_shared<tls_transport>(std::move(s), ctx);
+    const auto peer = t->remote_endpoint();
+    asio::post(t->get_executor(), [this, t, w, anon, peer] {
+      t->async_handshake(tls_handshake_timeout, [this, t, w, anon, peer](boost::system::error_code ec) {
+        if (ec) return log_->info("{}: TLS handshake failed: {}", peer, ec.message());
+        auto c = std::make_shared<basic_connection<tls_transport>>(std::move(*t), broker_, connections_, inboxes_[w],
+                                                                   log_, anon);
+        c->start();  // already on the connection's worker
+      });
+    });
+  }
+  static constexpr std::chrono::seconds tls_handshake_timeout{10};
 
   // SIGHUP reloads (and keeps waiting); SIGINT/SIGTERM stop.
   void wait_signal() {
@@ -117,6 +138,10 @@ std::vector<std::uint16_t> server::start() {
     d.guards_.push_back(asio::make_work_guard(*d.workers_.back()));
     d.inboxes_.push_back(std::make_shared<worker_inbox>(*d.workers_.back()));
   }
+  for (const auto& l : d.opts_.listeners)
+    d.tls_contexts_.push_back(l.scheme == config::listener_scheme::mqtts
+                                  ? make_tls_context(l.tls, config::format_listener(l))
+                                  : nullptr);
   std::vector<std::uint16_t> ports;
   for (const auto& l : d.opts_.listeners) {
     boost::system::error_code ec;
@@ -135,7 +160,7 @@ std::vector<std::uint16_t> server::start() {
   d.signals_ = std::make_unique<asio::signal_set>(d.signals_ctx_, SIGINT, SIGTERM, SIGHUP);
   d.wait_signal();
   for (std::size_t i = 0; i < d.acceptors_.size(); ++i)
-    d.accept(*d.acceptors_[i], d.opts_.listeners[i].allow_anonymous.value_or(true));
+    d.accept(*d.acceptors_[i], d.opts_.listeners[i].allow_anonymous.value_or(true), d.tls_contexts_[i]);
   d.sweep_timer_ = std::make_unique<asio::steady_timer>(*d.workers_[0]);
   d.sweep();
   for (auto& w : d.workers_) d.threads_.emplace_back([ctx = w.get()] { ctx->run(); });

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,12 @@ class broker;
 
 namespace edgemq::net {
 
+// A listener that cannot be set up as configured: a TLS certificate, key or CA file that does not
+// load (the message names the file and OpenSSL's reason). A configuration error: exit status 2.
+struct setup_error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
 class server {
  public:
   server(broker::broker& b, config::server_options opts, std::shared_ptr<spdlog::logger> log);
@@ -28,7 +35,8 @@ class server {
   server(const server&) = delete;
   server& operator=(const server&) = delete;
 
-  // Binds every listener (throws std::system_error naming the endpoint if one cannot be bound)
+  // Loads every TLS listener's certificate and key (throws setup_error if one does not load),
+  // binds every listener (throws std::system_error naming the endpoint if one cannot be bound)
   // and starts the worker threads. Returns the bound ports, in listener order (useful with
   // port 0).
   std::vector<std::uint16_t> start();

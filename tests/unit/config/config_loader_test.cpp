@@ -86,6 +86,42 @@ TEST(ConfigLoader, MissingFileIsReported) {
   EXPECT_NE(errors[0].message.find("cannot read"), std::string::npos);
 }
 
+TEST(ConfigLoader, ParseListenUrl) {
+  listen_endpoint ep;
+  std::string why;
+  ASSERT_TRUE(parse_listen_url("mqtts://0.0.0.0:8883", ep, &why)) << why;
+  EXPECT_EQ(ep.scheme, listener_scheme::mqtts);
+  EXPECT_EQ(format_listener(ep), "mqtts://0.0.0.0:8883");
+  ASSERT_TRUE(parse_listen_url("mqtt://[::1]:1883", ep, &why)) << why;
+  EXPECT_EQ(ep.scheme, listener_scheme::mqtt);
+  EXPECT_EQ(ep.host, "::1");
+  ASSERT_TRUE(parse_listen_url("127.0.0.1:1883", ep, &why)) << why;
+  EXPECT_EQ(ep.scheme, listener_scheme::mqtt);
+  EXPECT_FALSE(parse_listen_url("wss://0.0.0.0:8443", ep, &why));
+  EXPECT_NE(why.find("not supported yet"), std::string::npos) << why;
+  EXPECT_FALSE(parse_listen_url("http://0.0.0.0:80", ep, &why));
+  EXPECT_NE(why.find("unknown scheme"), std::string::npos) << why;
+}
+
+TEST(ConfigLoader, TlsListenerObjects) {
+  daemon_config cfg;
+  auto errors = apply(R"({"listeners": [{"address": "mqtts://0.0.0.0:8883", "tls": {"cert": "s.crt", "key": "s.key",
+                          "client_ca": "ca.crt", "require_client_cert": true, "min_version": "1.3"}}]})", cfg);
+  ASSERT_TRUE(errors.empty()) << errors[0].path << ": " << errors[0].message;
+  const auto& l = cfg.server.listeners.at(0);
+  EXPECT_EQ(l.scheme, listener_scheme::mqtts);
+  EXPECT_EQ(l.tls.cert, "s.crt");
+  EXPECT_TRUE(l.tls.require_client_cert);
+  EXPECT_EQ(l.tls.min_version, "1.3");
+  EXPECT_TRUE(open_listeners(cfg).empty());  // a required client certificate authenticates
+  daemon_config bad;
+  errors = apply(R"({"listeners": [{"address": "0.0.0.0:1883", "tls": {"cert": "s.crt"}},
+                     {"address": "mqtts://0.0.0.0:8883", "tls": {"min_version": "1.1", "colour": 1}}]})", bad);
+  EXPECT_TRUE(has_error(errors, "/listeners/0/tls"));
+  EXPECT_TRUE(has_error(errors, "/listeners/1/tls/min_version"));
+  EXPECT_TRUE(has_error(errors, "/listeners/1/tls/colour"));
+}
+
 TEST(ConfigLoader, ParseEndpoint) {
   listen_endpoint ep;
   EXPECT_TRUE(parse_endpoint("127.0.0.1:0", ep));

@@ -1,0 +1,274 @@
+#include "net/tls_transport.hpp"
+
+#include <array>
+
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/ssl/impl/src.hpp>  // Asio's SSL part, compiled once (BOOST_ASIO_SEPARATE_COMPILATION)
+#include <boost/asio/write.hpp>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "net/server.hpp"
+
+namespace edgemq::net {
+namespace asio = boost::asio;
+using boost::system::error_code;
+
+namespace {
+
+// Records are read from the socket into this buffer, then handed to OpenSSL.
+std::span<char> thread_record_buffer() {
+  thread_local std::array<char, 17 * 1024> buf;
+  return buf;
+}
+
+error_code last_ssl_error() {
+  const unsigned long e = ERR_get_error();
+  ERR_clear_error();
+  return e ? error_code(static_cast<int>(e), asio::error::get_ssl_category())
+           : error_code(asio::ssl::error::stream_truncated);
+}
+
+std::string ssl_reason(const error_code& ec) {
+  return ec.category() == asio::error::get_ssl_category()
+             ? std::string(ERR_reason_error_string(ec.value()) ? ERR_reason_error_string(ec.value()) : ec.message())
+             : ec.message();
+}
+
+}  // namespace
+
+std::shared_ptr<asio::ssl::context> make_tls_context(const config::tls_options& o, const std::string& listener) {
+  auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_server);
+  const auto fail = [&](const std::string& what, const std::string& file, const error_code& ec) {
+    throw setup_error("listener " + listener + ": " + what + " '" + file + "': " + ssl_reason(ec));
+  };
+  ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                   asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1 |
+                   asio::ssl::context::single_dh_use);
+  SSL_CTX* native = ctx->native_handle();
+  SSL_CTX_set_min_proto_version(native, o.min_version == "1.3" ? TLS1_3_VERSION : TLS1_2_VERSION);
+  error_code ec;
+  ctx->use_certificate_chain_file(o.cert, ec);
+  if (ec) fail("certificate", o.cert, ec);
+  ctx->use_private_key_file(o.key, asio::ssl::context::pem, ec);
+  if (ec) fail("private key", o.key, ec);
+  if (SSL_CTX_check_private_key(native) != 1) fail("private key", o.key, last_ssl_error());
+  if (!o.ciphers.empty() && SSL_CTX_set_cipher_list(native, o.ciphers.c_str()) != 1)
+    throw setup_error("listener " + listener + ": ciphers '" + o.ciphers + "': " + ssl_reason(last_ssl_error()));
+  if (!o.client_ca.empty()) {
+    ctx->load_verify_file(o.client_ca, ec);
+    if (ec) fail("client CA file", o.client_ca, ec);
+    // Tells clients which CAs we accept (some clients pick their certificate by it).
+    if (STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(o.client_ca.c_str()))
+      SSL_CTX_set_client_CA_list(native, names);
+    ctx->set_verify_mode(asio::ssl::verify_peer |
+                         (o.require_client_cert ? asio::ssl::verify_fail_if_no_peer_cert : asio::ssl::verify_none));
+    static const unsigned char sid[] = "edgemq";
+    SSL_CTX_set_session_id_context(native, sid, sizeof sid - 1);  // needed with verification and resumption
+  }
+  return ctx;
+}
+
+tls_transport::state::~state() {
+  if (ssl) SSL_free(ssl);
+}
+
+tls_transport::tls_transport(socket_type s, asio::ssl::context& ctx) : st_(std::make_shared<state>(std::move(s))) {
+  error_code ec;
+  st_->socket.set_option(asio::ip::tcp::no_delay(true), ec);  // we coalesce writes ourselves
+  st_->socket.non_blocking(true, ec);
+  st_->ssl = SSL_new(ctx.native_handle());
+  st_->rbio = BIO_new(BIO_s_mem());
+  st_->wbio = BIO_new(BIO_s_mem());
+  SSL_set_bio(st_->ssl, st_->rbio, st_->wbio);
+  SSL_set_accept_state(st_->ssl);
+}
+
+void tls_transport::async_handshake(std::chrono::milliseconds timeout, std::function<void(error_code)> done) {
+  st_->handshake_done = std::move(done);
+  st_->timer.expires_after(timeout);
+  st_->timer.async_wait([st = st_](error_code ec) {
+    if (!ec) handshake_finish(st, asio::error::timed_out);
+  });
+  handshake_step(st_);
+}
+
+void tls_transport::handshake_finish(const std::shared_ptr<state>& st, error_code ec) {
+  if (!st->handshake_done) return;  // finished already (the timer and a failure race)
+  auto done = std::move(st->handshake_done);
+  st->handshake_done = nullptr;
+  st->timer.cancel();
+  if (ec) {
+    error_code ignored;
+    st->socket.close(ignored);
+  }
+  done(ec);
+}
+
+void tls_transport::handshake_step(const std::shared_ptr<state>& st) {
+  if (!st->handshake_done) return;
+  ERR_clear_error();
+  const int r = SSL_do_handshake(st->ssl);
+  if (r == 1) return send_async(st, [st](error_code ec) { handshake_finish(st, ec); });
+  const int err = SSL_get_error(st->ssl, r);
+  if (err != SSL_ERROR_WANT_READ) {
+    // Send the alert OpenSSL queued (the client then knows why), then give up.
+    const error_code why = last_ssl_error();
+    return send_async(st, [st, why](error_code) { handshake_finish(st, why); });
+  }
+  send_async(st, [st](error_code ec) {
+    if (ec) return handshake_finish(st, ec);
+    st->socket.async_wait(socket_type::wait_read, [st](error_code wec) {
+      if (wec) return handshake_finish(st, wec);
+      auto buf = thread_record_buffer();
+      error_code rec;
+      const std::size_t n = st->socket.read_some(asio::buffer(buf.data(), buf.size()), rec);
+      if (rec && rec != asio::error::would_block && rec != asio::error::try_again) return handshake_finish(st, rec);
+      if (n > 0) BIO_write(st->rbio, buf.data(), static_cast<int>(n));
+      handshake_step(st);
+    });
+  });
+}
+
+bool tls_transport::has_buffered_input() const {
+  return SSL_pending(st_->ssl) > 0 || (BIO_ctrl_pending(st_->rbio) > 0 && !st_->need_socket);
+}
+
+std::size_t tls_transport::read_some(asio::mutable_buffer b, error_code& ec) {
+  ec.clear();
+  auto* p = static_cast<char*>(b.data());
+  std::size_t total = 0;
+  auto buf = thread_record_buffer();
+  while (total < b.size()) {
+    ERR_clear_error();
+    const int r = SSL_read(st_->ssl, p + total, static_cast<int>(std::min<std::size_t>(b.size() - total, 1 << 30)));
+    if (r > 0) {
+      total += static_cast<std::size_t>(r);
+      continue;
+    }
+    const int err = SSL_get_error(st_->ssl, r);
+    if (err == SSL_ERROR_WANT_READ) {
+      // OpenSSL needs more records: take what the socket holds, without blocking.
+      error_code rec;
+      const std::size_t n = st_->socket.read_some(asio::buffer(buf.data(), buf.size()), rec);
+      if (!rec && n > 0) {
+        BIO_write(st_->rbio, buf.data(), static_cast<int>(n));
+        st_->need_socket = false;
+        continue;
+      }
+      st_->need_socket = true;
+      if (total == 0) ec = rec ? rec : asio::error::eof;  // would_block, the peer's EOF or an error
+      break;
+    }
+    if (total == 0) ec = err == SSL_ERROR_ZERO_RETURN ? error_code(asio::error::eof) : last_ssl_error();
+    break;
+  }
+  // Reading can make OpenSSL answer (a TLS 1.3 key update): send it.
+  if (BIO_ctrl_pending(st_->wbio) > 0) {
+    error_code wec;
+    if (!flush_now(wec) && !wec) send_async(st_, [](error_code) {});
+  }
+  return total;
+}
+
+std::string& tls_transport::staging() {
+  thread_local std::string s;
+  return s;
+}
+
+bool tls_transport::encrypt(const void* data, std::size_t n, error_code& ec) {
+  // The write BIO is memory and grows: SSL_write takes all of it at once.
+  while (n > 0) {
+    ERR_clear_error();
+    const int chunk = static_cast<int>(std::min<std::size_t>(n, 1 << 30));
+    const int r = SSL_write(st_->ssl, data, chunk);
+    if (r <= 0) {
+      ec = last_ssl_error();
+      return false;
+    }
+    data = static_cast<const char*>(data) + r;
+    n -= static_cast<std::size_t>(r);
+  }
+  return true;
+}
+
+void tls_transport::drain_wbio_locked(state& st) {
+  char* data = nullptr;
+  const long n = BIO_get_mem_data(st.wbio, &data);
+  if (n <= 0) return;
+  st.out.append(data, static_cast<std::size_t>(n));
+  (void)BIO_reset(st.wbio);
+}
+
+bool tls_transport::flush_now(error_code& ec) {
+  std::lock_guard lk(st_->mu);
+  drain_wbio_locked(*st_);
+  if (st_->sending) return st_->out.empty();  // the async writer sends the rest, in order
+  std::size_t sent = 0;
+  while (sent < st_->out.size()) {
+    error_code wec;
+    const std::size_t n = st_->socket.write_some(asio::buffer(st_->out.data() + sent, st_->out.size() - sent), wec);
+    if (wec == asio::error::would_block || wec == asio::error::try_again) break;
+    if (wec) {
+      ec = wec;
+      break;
+    }
+    sent += n;
+  }
+  st_->out.erase(0, sent);
+  return st_->out.empty() && !ec;
+}
+
+void tls_transport::send_async(const std::shared_ptr<state>& st, std::function<void(error_code)> done) {
+  std::lock_guard lk(st->mu);
+  drain_wbio_locked(*st);
+  st->waiters.push_back(std::move(done));
+  if (!st->sending) start_send_locked(st);
+}
+
+// Sends `out`; when it is empty, completes the waiters (always through the executor: they take the
+// connection's owner lock, which the caller may hold).
+void tls_transport::start_send_locked(const std::shared_ptr<state>& st) {
+  if (st->out.empty()) {
+    for (auto& w : st->waiters) asio::post(st->socket.get_executor(), [w = std::move(w)] { w(error_code{}); });
+    st->waiters.clear();
+    return;
+  }
+  st->sending = true;
+  st->in_flight.swap(st->out);
+  asio::async_write(st->socket, asio::buffer(st->in_flight), [st](error_code ec, std::size_t) {
+    std::vector<std::function<void(error_code)>> failed;
+    {
+      std::lock_guard lk(st->mu);
+      st->sending = false;
+      st->in_flight.clear();
+      if (!ec) return start_send_locked(st);
+      failed.swap(st->waiters);
+    }
+    for (auto& w : failed) w(ec);
+  });
+}
+
+void tls_transport::shutdown_send() {
+  // close_notify, then FIN once it is out: the peer reads every record before the end.
+  ERR_clear_error();
+  SSL_shutdown(st_->ssl);
+  send_async(st_, [st = st_](error_code) {
+    error_code ec;
+    st->socket.shutdown(socket_type::shutdown_send, ec);
+  });
+}
+
+void tls_transport::close() {
+  error_code ec;
+  st_->socket.shutdown(socket_type::shutdown_both, ec);
+  st_->socket.close(ec);
+}
+
+std::string tls_transport::remote_endpoint() const {
+  error_code ec;
+  auto ep = st_->socket.remote_endpoint(ec);
+  return ec ? std::string("?") : config::format_endpoint(ep.address().to_string(), ep.port());
+}
+
+}  // namespace edgemq::net

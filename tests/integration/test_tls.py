@@ -1,0 +1,333 @@
+"""TLS listeners (docs/security.md, "TLS"; ADR 0009): mqtts:// URLs, server certificates, client
+certificates (mTLS), with real clients (mosquitto_pub/mosquitto_sub with --cafile/--cert/--key,
+paho with tls_set, Python's ssl module for the refusals). Certificates are made here with the
+`openssl` command in a temp dir."""
+
+import os
+import re
+import shutil
+import socket
+import ssl
+import subprocess
+import tempfile
+import threading
+import unittest
+
+from support.constants import require_program
+from support.edgemq_harness import DaemonTestCase, EdgemqDaemon, run_edgemq
+from support.paho_helper import PahoClient
+
+OPENSSL = shutil.which("openssl")
+MOSQUITTO_PUB = shutil.which("mosquitto_pub")
+MOSQUITTO_SUB = shutil.which("mosquitto_sub")
+TIMEOUT = 10.0
+READY_ENDPOINTS = re.compile(r"(mqtts://|)(?:\[[^\]]+\]|[0-9.]+):(\d+)")
+
+
+def openssl(*args, cwd):
+    r = subprocess.run([OPENSSL] + list(args), cwd=cwd, capture_output=True, text=True, timeout=TIMEOUT)
+    if r.returncode != 0:
+        raise AssertionError("openssl %s failed: %s" % (" ".join(args), r.stderr))
+
+
+class Pki:
+    """A CA, a server certificate for 127.0.0.1, client certificates (one expired) and a second,
+    unknown CA, all in `dir`."""
+
+    def __init__(self, dir):
+        self.dir = dir
+        self.ca = self._ca("ca", "edgemq test CA")
+        self.other_ca = self._ca("other_ca", "someone else's CA")
+        with open(os.path.join(dir, "server.ext"), "w") as f:
+            f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+        self.server = self._leaf("server", "localhost", "ca", days="2", ext="server.ext")
+        self.client = self._leaf("alice", "alice", "ca", days="2")
+        self.expired = self._leaf("old", "old", "ca", days="-1")  # notAfter one day before now
+        self.stranger = self._leaf("stranger", "stranger", "other_ca", days="2")
+
+    def path(self, name):
+        return os.path.join(self.dir, name)
+
+    def _ca(self, name, cn):
+        openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout",
+                name + ".key", "-out", name + ".crt", "-days", "2", "-subj", "/CN=" + cn, cwd=self.dir)
+        return self.path(name + ".crt")
+
+    def _leaf(self, name, cn, ca, days, ext=None):
+        openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", name + ".key",
+                "-out", name + ".csr", "-subj", "/CN=" + cn, cwd=self.dir)
+        args = ["x509", "-req", "-in", name + ".csr", "-CA", ca + ".crt", "-CAkey", ca + ".key", "-CAcreateserial",
+                "-out", name + ".crt", "-days", days]
+        if ext:
+            args += ["-extfile", ext]
+        openssl(*args, cwd=self.dir)
+        return self.path(name + ".crt"), self.path(name + ".key")
+
+
+def ready_ports(daemon):
+    """[(is_tls, port)] of every listener, in order, from the ready line."""
+    line = daemon.ready_line.split("MQTT on ", 1)[1]
+    return [(scheme == "mqtts://", int(port)) for scheme, port in READY_ENDPOINTS.findall(line.split(" (")[0])]
+
+
+def connect_packet(client_id):
+    """An MQTT 3.1.1 CONNECT, clean session, keep alive 60."""
+    cid = client_id.encode()
+    body = b"\x00\x04MQTT\x04\x02\x00\x3c" + len(cid).to_bytes(2, "big") + cid
+    return bytes([0x10, len(body)]) + body
+
+
+def tls_connect(port, cafile, cert=None, server_hostname="127.0.0.1"):
+    """Handshake, CONNECT, read the CONNACK. Returns the CONNACK bytes, or raises what the client
+    sees (ssl.SSLError for a refused handshake or alert, ConnectionError, or b"" on EOF)."""
+    ctx = ssl.create_default_context(cafile=cafile)
+    if cert:
+        ctx.load_cert_chain(*cert)
+    with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as raw:
+        with ctx.wrap_socket(raw, server_hostname=server_hostname) as s:
+            s.sendall(connect_packet("tls-probe"))
+            data = b""
+            while len(data) < 4:
+                chunk = s.recv(4 - len(data))
+                if not chunk:
+                    return data
+                data += chunk
+            return data
+
+
+@unittest.skipUnless(OPENSSL and MOSQUITTO_PUB and MOSQUITTO_SUB, "needs openssl and mosquitto-clients")
+class TlsListeners(DaemonTestCase):
+    """One daemon: a plain listener, an mqtts listener (server certificate only) and an mqtts
+    listener that requires client certificates from the test CA."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.pki_dir = tempfile.mkdtemp(prefix="edgemq-tls-")
+        cls.pki = Pki(cls.pki_dir)
+        cert, key = cls.pki.server
+        cls.config = {"listeners": [
+            "127.0.0.1:0",
+            {"address": "mqtts://127.0.0.1:0", "tls": {"cert": cert, "key": key}},
+            {"address": "mqtts://127.0.0.1:0",
+             "tls": {"cert": cert, "key": key, "client_ca": cls.pki.ca, "require_client_cert": True}},
+        ]}
+        unittest.TestCase.setUpClass()
+        # The listeners come from the file: no --listen (it would replace them).
+        cls.daemon = EdgemqDaemon(config=cls.config, listen=None).start()
+        ports = ready_ports(cls.daemon)
+        assert [t for t, _ in ports] == [False, True, True], cls.daemon.ready_line
+        cls.plain_port, cls.tls_port, cls.mtls_port = [p for _, p in ports]
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            super().tearDownClass()
+        finally:
+            shutil.rmtree(cls.pki_dir, ignore_errors=True)
+
+    def paho_tls(self, port, cert=None, version=4):
+        c = PahoClient("127.0.0.1", port, version=version)
+        kw = {"certfile": cert[0], "keyfile": cert[1]} if cert else {}
+        c.client.tls_set(ca_certs=self.pki.ca, **kw)
+        self.track(c)
+        return c
+
+    def mosquitto(self, tool, port, args, cert=None):
+        cmd = [tool, "-h", "127.0.0.1", "-p", str(port), "--cafile", self.pki.ca] + list(args)
+        if cert:
+            cmd += ["--cert", cert[0], "--key", cert[1]]
+        return subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=TIMEOUT + 5)
+
+    def test_mosquitto_pub_and_sub_over_tls(self):
+        topic = self.unique("tls/mosq")
+        pub = self.mosquitto(MOSQUITTO_PUB, self.tls_port, ["-t", topic, "-m", "over tls", "-q", "1", "-r"])
+        self.assertEqual(pub.returncode, 0, pub.stderr)
+        sub = self.mosquitto(MOSQUITTO_SUB, self.tls_port, ["-t", topic, "-C", "1", "-W", "10"])
+        self.assertEqual((sub.returncode, sub.stdout), (0, "over tls\n"), sub.stderr)
+
+    def test_mosquitto_with_client_certificate(self):
+        topic = self.unique("tls/mtls")
+        pub = self.mosquitto(MOSQUITTO_PUB, self.mtls_port, ["-t", topic, "-m", "mutual", "-q", "1", "-r"],
+                             cert=self.pki.client)
+        self.assertEqual(pub.returncode, 0, pub.stderr)
+        sub = self.mosquitto(MOSQUITTO_SUB, self.mtls_port, ["-t", topic, "-C", "1", "-W", "10"], cert=self.pki.client)
+        self.assertEqual((sub.returncode, sub.stdout), (0, "mutual\n"), sub.stderr)
+
+    def test_paho_qos1_large_payload_and_many_messages(self):
+        topic = self.unique("tls/paho")
+        sub = self.paho_tls(self.tls_port)
+        sub.connect()
+        self.assertEqual(sub.subscribe(topic, 1), [1])
+        pub = self.paho_tls(self.tls_port)
+        pub.connect()
+        big = os.urandom(100 * 1024)
+        pub.publish(topic, big, qos=1)
+        infos = [pub.client.publish(topic, b"m%d" % i, 1) for i in range(1000)]
+        for info in infos:
+            info.wait_for_publish(TIMEOUT)
+            self.assertTrue(info.is_published())
+        first = sub.get()
+        self.assertEqual((first.qos, first.payload), (1, big))
+        self.assertEqual([sub.get().payload for _ in range(1000)], [b"m%d" % i for i in range(1000)])
+
+    def test_slow_tls_reader_gets_every_byte(self):
+        # The subscriber stops reading, so the daemon's socket buffer fills: its writes go partly
+        # now and partly by the asynchronous path (records already encrypted must not be resent).
+        import paho.mqtt.client as mqtt
+        topic = self.unique("tls/slow")
+        got, subscribed = [], threading.Event()
+        done = threading.Event()
+        sub = mqtt.Client("slow-" + topic.replace("/", "-"), protocol=mqtt.MQTTv311)
+        sub.tls_set(ca_certs=self.pki.ca)
+        sub.on_subscribe = lambda *a: subscribed.set()
+        sub.on_message = lambda c, u, m: (got.append(bytes(m.payload)), len(got) == 120 and done.set())
+        sub.connect("127.0.0.1", self.tls_port)
+        sub.subscribe(topic, 1)
+        while not subscribed.is_set():
+            sub.loop(0.1)
+        pub = self.paho_tls(self.tls_port)
+        pub.connect()
+        payloads = [bytes([i]) * (100 * 1024) for i in range(120)]  # 12 MB: more than the socket buffers
+        for p in payloads:
+            pub.publish(topic, p, qos=1)
+        sub.loop_start()
+        try:
+            self.assertTrue(done.wait(TIMEOUT), "got %d of 120" % len(got))
+            self.assertEqual(got, payloads)
+        finally:
+            sub.disconnect()
+            sub.loop_stop()
+
+    def test_tls_and_plain_listeners_in_one_daemon(self):
+        topic = self.unique("tls/mixed")
+        plain = PahoClient("127.0.0.1", self.plain_port, version=5)
+        self.track(plain)
+        plain.connect()
+        plain.subscribe(topic, 1)
+        tls = self.paho_tls(self.mtls_port, cert=self.pki.client, version=5)
+        tls.connect()
+        tls.publish(topic, b"from mtls", qos=1)
+        self.assertEqual(plain.get().payload, b"from mtls")
+
+    def test_unknown_ca_refused_by_the_client(self):
+        with self.assertRaises(ssl.SSLCertVerificationError):
+            tls_connect(self.tls_port, cafile=self.pki.other_ca)
+
+    def expect_refused(self, port, cert):
+        # TLS 1.3: the server checks the client's certificate after the client's handshake has
+        # finished, so the refusal (an alert, or the connection closed) arrives on the first read.
+        try:
+            got = tls_connect(port, cafile=self.pki.ca, cert=cert)
+        except (ssl.SSLError, ConnectionError) as e:
+            return str(e)
+        self.assertEqual(got, b"", "got a CONNACK without a valid client certificate")
+        return "closed"
+
+    def test_client_without_certificate_refused_when_required(self):
+        why = self.expect_refused(self.mtls_port, None)
+        self.assertNotIn("CONNACK", why)
+        self.assertEqual(tls_connect(self.mtls_port, cafile=self.pki.ca, cert=self.pki.client)[:2], b"\x20\x02")
+
+    def test_expired_client_certificate_refused(self):
+        why = self.expect_refused(self.mtls_port, self.pki.expired)
+        if why != "closed":
+            self.assertIn("EXPIRED", why.upper())
+
+    def test_certificate_from_unknown_ca_refused(self):
+        self.expect_refused(self.mtls_port, self.pki.stranger)
+
+    def test_plain_mqtt_on_the_tls_port_is_disconnected(self):
+        with socket.create_connection(("127.0.0.1", self.tls_port), timeout=TIMEOUT) as s:
+            s.sendall(connect_packet("plain-on-tls"))
+            data = b""
+            try:
+                while True:
+                    chunk = s.recv(4096)
+                    if not chunk:
+                        break
+                    data += chunk
+            except ConnectionResetError:
+                pass
+        self.assertFalse(data.startswith(b"\x20"), "a CONNACK in plain text on the TLS port")
+        self.assertTrue(self.daemon.alive())
+        self.assertEqual(tls_connect(self.tls_port, cafile=self.pki.ca)[:2], b"\x20\x02")
+
+
+@unittest.skipUnless(OPENSSL, "needs openssl")
+class TlsConfiguration(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix="edgemq-tls-cfg-")
+        cls.pki = Pki(cls.dir)
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.dir, ignore_errors=True)
+
+    def run_edgemq(self, *args):
+        return run_edgemq(["--data-dir", os.path.join(self.dir, "data")] + list(args))
+
+    def test_tls_listener_without_certificate(self):
+        r = self.run_edgemq("--listen", "mqtts://127.0.0.1:0")
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("mqtts://127.0.0.1:0", r.stderr)
+        self.assertIn("--tls-cert", r.stderr)
+
+    def test_websocket_not_supported_yet(self):
+        for url in ("ws://127.0.0.1:8080", "wss://127.0.0.1:8443"):
+            r = self.run_edgemq("--listen", url)
+            self.assertEqual(r.returncode, 2, r.stderr)
+            self.assertIn("not supported yet", r.stderr)
+
+    def test_bad_certificate_and_key_files(self):
+        bogus = os.path.join(self.dir, "bogus.pem")
+        with open(bogus, "w") as f:
+            f.write("not a certificate\n")
+        cert, key = self.pki.server
+        for args, named in ((["--tls-cert", bogus, "--tls-key", key], bogus),
+                            (["--tls-cert", cert, "--tls-key", bogus], bogus),
+                            (["--tls-cert", cert, "--tls-key", self.pki.client[1]], self.pki.client[1]),
+                            (["--tls-cert", os.path.join(self.dir, "missing.pem"), "--tls-key", key], "missing.pem")):
+            r = self.run_edgemq("--listen", "mqtts://127.0.0.1:0", *args)
+            self.assertEqual(r.returncode, 2, r.stderr)
+            self.assertIn(named, r.stderr)
+
+    def test_config_tls_listener_without_key(self):
+        path = os.path.join(self.dir, "nokey.json")
+        with open(path, "w") as f:
+            f.write('{"listeners": [{"address": "mqtts://127.0.0.1:0", "tls": {"cert": "%s"}}]}' % self.pki.server[0])
+        r = self.run_edgemq("--config", path)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("/listeners/0/tls", r.stderr)
+
+    def test_mtls_listener_beyond_loopback_needs_no_allow_anonymous(self):
+        cert, key = self.pki.server
+        common = ["--tls-cert", cert, "--tls-key", key, "--tls-client-ca", self.pki.ca]
+        r = self.run_edgemq("--listen", "mqtts://0.0.0.0:0", *common)
+        self.assertEqual(r.returncode, 2, r.stderr)  # server certificate only: anyone could connect
+        # With required client certificates the certificate is the authentication.
+        cfg = {"listeners": ["127.0.0.1:0", {"address": "mqtts://0.0.0.0:0", "tls": {
+            "cert": cert, "key": key, "client_ca": self.pki.ca, "require_client_cert": True}}]}
+        with EdgemqDaemon(config=cfg, listen=None) as d:
+            tls_port = ready_ports(d)[1][1]
+            self.assertEqual(tls_connect(tls_port, cafile=self.pki.ca, cert=self.pki.client)[:2], b"\x20\x02")
+    def test_client_certificate_passes_where_a_password_is_needed(self):
+        # With a password file, anonymous clients are refused on the plain listener, while the
+        # require_client_cert listener lets a client with a certificate in without a username.
+        passwd = os.path.join(self.dir, "passwd")
+        r = subprocess.run([require_program("EDGEMQ_CLI"), "passwd", passwd, "bob"], input="pw\n",
+                           capture_output=True, text=True, timeout=TIMEOUT)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        cert, key = self.pki.server
+        cfg = {"password_file": passwd, "listeners": ["127.0.0.1:0", {"address": "mqtts://127.0.0.1:0", "tls": {
+            "cert": cert, "key": key, "client_ca": self.pki.ca, "require_client_cert": True}}]}
+        with EdgemqDaemon(config=cfg, listen=None) as d:
+            (_, plain_port), (_, tls_port) = ready_ports(d)
+            self.assertEqual(tls_connect(tls_port, cafile=self.pki.ca, cert=self.pki.client), b"\x20\x02\x00\x00")
+            with socket.create_connection(("127.0.0.1", plain_port), timeout=TIMEOUT) as s:
+                s.sendall(connect_packet("anonymous"))
+                self.assertEqual(s.recv(4), b"\x20\x02\x00\x05")  # not authorized
+
+
+if __name__ == "__main__":
+    unittest.main()

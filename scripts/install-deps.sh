@@ -7,7 +7,8 @@ BUILD_PKGS=(cmake g++ make ccache pkg-config
   librocksdb-dev libcli11-dev libbenchmark-dev)
 TEST_PKGS=(libgtest-dev libgmock-dev mosquitto-clients python3-paho-mqtt python3)
 # scripts/sanitize.sh and scripts/fuzz.sh: clang and its sanitizer/libFuzzer runtimes (ADR 0010).
-SANITIZE_PKGS=(clang-14 clang libclang-rt-14-dev)
+# .ci/run's format check needs Debian 12's clang-format 14 (formatting differs between versions).
+SANITIZE_PKGS=(clang-14 clang libclang-rt-14-dev clang-format-14)
 want=("${BUILD_PKGS[@]}")
 [ "${1:-}" = "--test" ] && want+=("${TEST_PKGS[@]}")
 [ "${1:-}" = "--sanitize" ] && want+=("${TEST_PKGS[@]}" "${SANITIZE_PKGS[@]}")

@@ -1,8 +1,9 @@
 #include "app/command_line.hpp"
 
-#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <string_view>
+
+#include <CLI/CLI.hpp>
 
 #include "edgemq/version.hpp"
 
@@ -112,7 +113,8 @@ std::optional<int> parse_command_line(int argc, char** argv, command_line& out) 
     out.listen.push_back(ep);
   }
   if (out.tls.require_client_cert && out.tls.client_ca.empty())
-    return usage_error("--tls-require-client-cert needs --tls-client-ca (the CAs client certificates are verified against)");
+    return usage_error(
+        "--tls-require-client-cert needs --tls-client-ca (the CAs client certificates are verified against)");
   if (app.get_option("--data-dir")->count() > 0) {
     if (data_dir.empty()) return usage_error("--data-dir: must not be empty");
     out.data_dir = data_dir;

@@ -28,8 +28,8 @@ namespace {
 // One line per problem, each naming the file, the JSON path and what is wrong.
 int fail_config(const std::vector<edgemq::config::config_error>& errors, const std::string& file) {
   for (const auto& e : errors)
-    std::fprintf(stderr, "edgemq: config error in %s at %s: %s\n", file.c_str(), e.path.empty() ? "(file)" : e.path.c_str(),
-                 e.message.c_str());
+    std::fprintf(stderr, "edgemq: config error in %s at %s: %s\n", file.c_str(),
+                 e.path.empty() ? "(file)" : e.path.c_str(), e.message.c_str());
   return 2;
 }
 
@@ -65,7 +65,8 @@ std::optional<int> check_tls_listeners(const edgemq::config::daemon_config& cfg,
       if (!cl.listen.empty())
         std::fprintf(stderr, "edgemq: --listen '%s': a TLS listener needs --tls-cert and --tls-key\n", name.c_str());
       else
-        std::fprintf(stderr, "edgemq: config error in %s at /listeners/%zu/tls: listener %s needs \"cert\" and \"key\"\n",
+        std::fprintf(stderr,
+                     "edgemq: config error in %s at /listeners/%zu/tls: listener %s needs \"cert\" and \"key\"\n",
                      cl.config_file.c_str(), i, name.c_str());
       return 2;
     }
@@ -92,7 +93,8 @@ std::unique_ptr<edgemq::statestore::engine> start_statestore(edgemq::broker::bro
                                                              const std::shared_ptr<spdlog::logger>& log) {
   const auto path = (std::filesystem::path(cfg.data_dir) / "statestore").string();
   auto backend = std::make_unique<edgemq::persistence::rocksdb_backend>(
-      path, cfg.statestore.sync == "sync" ? edgemq::persistence::sync_policy::sync : edgemq::persistence::sync_policy::none);
+      path,
+      cfg.statestore.sync == "sync" ? edgemq::persistence::sync_policy::sync : edgemq::persistence::sync_policy::none);
   edgemq::statestore::service_limits lim;
   lim.max_keys = cfg.statestore.max_keys;
   lim.max_bytes = cfg.statestore.max_bytes;
@@ -118,7 +120,8 @@ std::unique_ptr<edgemq::statestore::engine> start_statestore(edgemq::broker::bro
 // the path) unless its data is unreadable and moving it aside is configured: then it is renamed
 // so we start empty. A lock, I/O or permission error never moves anything: the data may be live.
 template <class Open>
-auto open_or_move_aside(const std::string& path, bool move_aside, const std::shared_ptr<spdlog::logger>& log, Open open) {
+auto open_or_move_aside(const std::string& path, bool move_aside, const std::shared_ptr<spdlog::logger>& log,
+                        Open open) {
   try {
     return open();
   } catch (const std::exception& e) {
@@ -130,16 +133,18 @@ auto open_or_move_aside(const std::string& path, bool move_aside, const std::sha
   }
 }
 
-std::unique_ptr<edgemq::persistence::durable_broker_store> start_persistence(edgemq::broker::broker& core,
-                                                                             const edgemq::config::daemon_config& cfg,
-                                                                             const std::shared_ptr<spdlog::logger>& log) {
+std::unique_ptr<edgemq::persistence::durable_broker_store> start_persistence(
+    edgemq::broker::broker& core, const edgemq::config::daemon_config& cfg,
+    const std::shared_ptr<spdlog::logger>& log) {
   using namespace edgemq::persistence;
   const auto path = (std::filesystem::path(cfg.data_dir) / "broker").string();
-  const auto policy = cfg.persistence.sync == "sync" ? durability::sync
-                      : cfg.persistence.sync == "batch" ? durability::batch : durability::none;
+  const auto policy = cfg.persistence.sync == "sync"    ? durability::sync
+                      : cfg.persistence.sync == "batch" ? durability::batch
+                                                        : durability::none;
   std::vector<edgemq::broker::message_ptr> wills;
   auto store = open_or_move_aside(path, cfg.persistence.move_aside_on_corruption, log, [&] {
-    auto s = std::make_unique<durable_broker_store>(path, policy, std::chrono::milliseconds(cfg.persistence.batch_ms), log);
+    auto s =
+        std::make_unique<durable_broker_store>(path, policy, std::chrono::milliseconds(cfg.persistence.batch_ms), log);
     wills = s->restore(core);
     return s;
   });
@@ -236,8 +241,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::string where;
-  for (std::size_t i = 0; i < ports.size(); ++i)
-  {
+  for (std::size_t i = 0; i < ports.size(); ++i) {
     auto l = cfg.server.listeners[i];
     l.port = ports[i];
     where += (i ? ", " : "") + edgemq::config::format_listener(l);
@@ -245,7 +249,7 @@ int main(int argc, char** argv) {
   log->info("edgemq {} ready: MQTT on {} (data dir {})", edgemq::version_string, where, cfg.data_dir);
   std::fflush(stdout);
   srv.run_until_signal();
-  if (store) store->stop();  // after the connections: they may still have had requests queued
+  if (store) store->stop();      // after the connections: they may still have had requests queued
   if (durable) durable->stop();  // everything journaled so far is written
   return 0;
 }

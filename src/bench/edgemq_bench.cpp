@@ -4,14 +4,6 @@
 // connect rate), latency (one pair at a fixed rate). Every connection is non-blocking on one of a
 // few epoll threads; each thread writes what it has for a connection in one send() per loop turn,
 // so the generator is not the bottleneck. Works against any MQTT broker (3.1.1 or 5).
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/epoll.h>
-#include <sys/resource.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -24,6 +16,13 @@
 #include <vector>
 
 #include <CLI/CLI.hpp>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "edgemq/mqtt/codec.hpp"
 #include "edgemq/mqtt/frame_parser.hpp"
@@ -34,7 +33,8 @@ using namespace edgemq;
 using clk = std::chrono::steady_clock;
 
 std::uint64_t now_ns() {
-  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(clk::now().time_since_epoch()).count());
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(clk::now().time_since_epoch()).count());
 }
 
 struct options {
@@ -46,7 +46,7 @@ struct options {
   int version = 5;
   std::size_t payload = 64;
   double duration = 10;
-  double rate = 0;  // per publisher, msgs/s; 0: as fast as the window allows
+  double rate = 0;    // per publisher, msgs/s; 0: as fast as the window allows
   int inflight = 16;  // per publisher: QoS 1/2 unacknowledged, QoS 0 not yet delivered
   int threads = 2;
   double connect_rate = 2000;  // connections per second (0: unlimited)
@@ -101,7 +101,7 @@ struct publisher_state {
   std::uint64_t sent = 0;
   std::uint64_t acked = 0;  // QoS 1/2 flows completed
   std::uint16_t next_id = 1;
-  double next_at = 0;       // rate mode: seconds since start of the next send
+  double next_at = 0;  // rate mode: seconds since start of the next send
 };
 
 struct conn {
@@ -176,7 +176,8 @@ class worker {
       } else if (o_.rate == 0) {
         // QoS 0 has no acknowledgement: bound what is outstanding by what subscribers received.
         const auto delivered = st_.delivered.load(std::memory_order_relaxed);
-        if (total_sent_.load(std::memory_order_relaxed) > delivered / window_base_ + std::uint64_t(o_.inflight) * publishers_hint_)
+        if (total_sent_.load(std::memory_order_relaxed) >
+            delivered / window_base_ + std::uint64_t(o_.inflight) * publishers_hint_)
           return;
       }
       const std::uint64_t stamp = now_ns();
@@ -199,7 +200,8 @@ class worker {
   void flush(conn& c) {
     if (c.out.empty()) return;
     const auto n = ::send(c.fd, c.out.data(), c.out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (n > 0) c.out.erase(0, static_cast<std::size_t>(n));
+    if (n > 0)
+      c.out.erase(0, static_cast<std::size_t>(n));
     else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
       st_.errors.fetch_add(1);
       c.out.clear();
@@ -223,7 +225,8 @@ class worker {
     std::size_t used = 0;
     const auto now = now_ns();
     for (;;) {
-      auto f = mqtt::parse_frame({reinterpret_cast<const std::uint8_t*>(c.in.data()) + used, c.in.size() - used}, 1u << 28);
+      auto f =
+          mqtt::parse_frame({reinterpret_cast<const std::uint8_t*>(c.in.data()) + used, c.in.size() - used}, 1u << 28);
       if (f.status != mqtt::frame_status::complete) {
         if (f.status == mqtt::frame_status::error) st_.errors.fetch_add(1);
         break;
@@ -260,7 +263,8 @@ class worker {
       if (pos + 8 <= body.size()) {
         std::uint64_t stamp;
         std::memcpy(&stamp, body.data() + pos, 8);
-        if (res_.latencies_us.size() < (1u << 24)) res_.latencies_us.push_back(static_cast<std::uint32_t>((now - stamp) / 1000));
+        if (res_.latencies_us.size() < (1u << 24))
+          res_.latencies_us.push_back(static_cast<std::uint32_t>((now - stamp) / 1000));
       }
       ++res_.delivered;
       st_.delivered.fetch_add(1, std::memory_order_relaxed);
@@ -358,7 +362,8 @@ int main(int argc, char** argv) {
   const auto pace = [&] {
     ++opened;
     if (o.connect_rate > 0) {
-      const auto due = setup_start + std::chrono::duration_cast<clk::duration>(std::chrono::duration<double>(opened / o.connect_rate));
+      const auto due = setup_start + std::chrono::duration_cast<clk::duration>(
+                                         std::chrono::duration<double>(opened / o.connect_rate));
       std::this_thread::sleep_until(due);
     }
   };
@@ -366,18 +371,23 @@ int main(int argc, char** argv) {
   int publishers = 0, subscribers = 0;
   try {
     if (o.scenario == "conns") {
-      for (int i = 0; i < o.n; ++i, pace()) all.push_back(open_client(o, base + "-c" + std::to_string(i), nullptr, 300));
+      for (int i = 0; i < o.n; ++i, pace())
+        all.push_back(open_client(o, base + "-c" + std::to_string(i), nullptr, 300));
     } else {
       const bool pairs = o.scenario == "pairs" || o.scenario == "latency";
       const int subs = o.scenario == "fanin" ? 1 : o.n;
       const int pubs = o.scenario == "fanout" ? 1 : o.n;
       for (int i = 0; i < subs; ++i, pace()) {
-        const std::string filter = pairs ? base + "/t" + std::to_string(i) : o.scenario == "fanin" ? base + "/+" : base + "/all";
+        const std::string filter = pairs                   ? base + "/t" + std::to_string(i)
+                                   : o.scenario == "fanin" ? base + "/+"
+                                                           : base + "/all";
         all.push_back(open_client(o, base + "-s" + std::to_string(i), &filter));
       }
       for (int i = 0; i < pubs; ++i, pace()) {
         auto c = open_client(o, base + "-p" + std::to_string(i), nullptr);
-        c->pub.topic = pairs ? base + "/t" + std::to_string(i) : o.scenario == "fanin" ? base + "/" + std::to_string(i) : base + "/all";
+        c->pub.topic = pairs                   ? base + "/t" + std::to_string(i)
+                       : o.scenario == "fanin" ? base + "/" + std::to_string(i)
+                                               : base + "/all";
         all.push_back(std::move(c));
       }
       publishers = pubs;
@@ -403,7 +413,8 @@ int main(int argc, char** argv) {
   const std::uint64_t fan = o.scenario == "fanout" ? static_cast<std::uint64_t>(subscribers) : 1;
   const int nthreads = std::min<int>(o.threads, static_cast<int>(all.size()));
   std::vector<std::vector<std::unique_ptr<conn>>> split(static_cast<std::size_t>(nthreads));
-  for (std::size_t i = 0; i < all.size(); ++i) split[i % static_cast<std::size_t>(nthreads)].push_back(std::move(all[i]));
+  for (std::size_t i = 0; i < all.size(); ++i)
+    split[i % static_cast<std::size_t>(nthreads)].push_back(std::move(all[i]));
   std::vector<std::unique_ptr<worker>> workers;
   for (auto& s : split) workers.push_back(std::make_unique<worker>(o, st, std::move(s), fan));
   const auto start = clk::now();
@@ -424,15 +435,17 @@ int main(int argc, char** argv) {
   std::sort(lat.begin(), lat.end());
   const auto pct = [&](double q) { return lat.empty() ? 0u : lat[static_cast<std::size_t>(q * (lat.size() - 1))]; };
   const double rate = delivered / elapsed;
-  std::fprintf(stderr,
-               "%s n=%d qos=%d v%d payload=%zu: delivered %llu msg in %.2f s = %.0f msg/s (sent %llu); latency p50 %u us, "
-               "p99 %u us, max %u us; errors %llu; bench cpu %.2f s\n",
-               o.scenario.c_str(), o.n, o.qos, o.version, o.payload, static_cast<unsigned long long>(delivered), elapsed,
-               rate, static_cast<unsigned long long>(sent), pct(0.5), pct(0.99), lat.empty() ? 0u : lat.back(),
-               static_cast<unsigned long long>(st.errors.load()), cpu);
+  std::fprintf(
+      stderr,
+      "%s n=%d qos=%d v%d payload=%zu: delivered %llu msg in %.2f s = %.0f msg/s (sent %llu); latency p50 %u us, "
+      "p99 %u us, max %u us; errors %llu; bench cpu %.2f s\n",
+      o.scenario.c_str(), o.n, o.qos, o.version, o.payload, static_cast<unsigned long long>(delivered), elapsed, rate,
+      static_cast<unsigned long long>(sent), pct(0.5), pct(0.99), lat.empty() ? 0u : lat.back(),
+      static_cast<unsigned long long>(st.errors.load()), cpu);
   std::printf(
       "{\"scenario\":\"%s\",\"clients\":%d,\"qos\":%d,\"mqtt\":%d,\"payload\":%zu,\"seconds\":%.3f,\"sent\":%llu,"
-      "\"delivered\":%llu,\"msg_per_s\":%.0f,\"p50_us\":%u,\"p99_us\":%u,\"max_us\":%u,\"errors\":%llu,\"bench_cpu_s\":%.3f}\n",
+      "\"delivered\":%llu,\"msg_per_s\":%.0f,\"p50_us\":%u,\"p99_us\":%u,\"max_us\":%u,\"errors\":%llu,\"bench_cpu_s\":"
+      "%.3f}\n",
       o.scenario.c_str(), o.n, o.qos, o.version, o.payload, elapsed, static_cast<unsigned long long>(sent),
       static_cast<unsigned long long>(delivered), rate, pct(0.5), pct(0.99), lat.empty() ? 0u : lat.back(),
       static_cast<unsigned long long>(st.errors.load()), cpu);

@@ -1,11 +1,11 @@
 // Google Benchmark micro-benchmarks of the hot path: codec, topic match, and the fan-out of one
 // PUBLISH through the broker core to online subscribers' output buffers. A counting allocator
 // reports heap allocations per message (the "allocs/msg" counter).
-#include <benchmark/benchmark.h>
-
 #include <atomic>
 #include <cstdlib>
 #include <new>
+
+#include <benchmark/benchmark.h>
 
 #include "broker/broker.hpp"
 #include "broker/client_channel.hpp"
@@ -21,8 +21,12 @@ void* operator new(std::size_t n) {
   if (void* p = std::malloc(n ? n : 1)) return p;
   throw std::bad_alloc();
 }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete(void* p) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::size_t) noexcept {
+  std::free(p);
+}
 
 namespace {
 
@@ -30,8 +34,13 @@ using namespace edgemq;
 
 std::string encoded_publish(std::size_t payload, mqtt::qos q) {
   std::string out;
-  mqtt::encode(mqtt::publish{"sensors/site-1/line-4/temperature", std::string(payload, 'x'), q, false, false,
-                             static_cast<std::uint16_t>(q == mqtt::qos::at_most_once ? 0 : 7), {}},
+  mqtt::encode(mqtt::publish{"sensors/site-1/line-4/temperature",
+                             std::string(payload, 'x'),
+                             q,
+                             false,
+                             false,
+                             static_cast<std::uint16_t>(q == mqtt::qos::at_most_once ? 0 : 7),
+                             {}},
                mqtt::protocol_version::v5, out);
   return out;
 }
@@ -104,7 +113,8 @@ void BM_FanoutQoS0(benchmark::State& state) {
     mqtt::connect c;
     c.client_id = "sub" + std::to_string(i);
     mqtt::encode(c, mqtt::protocol_version::v5, bytes);
-    mqtt::encode(mqtt::subscribe{1, {{"sensors/site-1/line-4/temperature", {}}}, {}}, mqtt::protocol_version::v5, bytes);
+    mqtt::encode(mqtt::subscribe{1, {{"sensors/site-1/line-4/temperature", {}}}, {}}, mqtt::protocol_version::v5,
+                 bytes);
     subs.back()->on_data({reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()}, broker::clock::now());
     std::string heads;
     std::vector<broker::out_chunk> chunks;

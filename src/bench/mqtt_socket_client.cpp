@@ -1,13 +1,13 @@
 #include "bench/mqtt_socket_client.hpp"
 
+#include <stdexcept>
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <stdexcept>
 
 #include "edgemq/mqtt/codec.hpp"
 #include "edgemq/mqtt/frame_parser.hpp"
@@ -53,7 +53,8 @@ mqtt::packet mqtt_socket_client::receive(std::chrono::milliseconds timeout) {
       return std::move(*p);
     }
     if (f.status == mqtt::frame_status::error) throw std::runtime_error("bad frame from the server");
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) throw std::runtime_error("timeout waiting for the server");
     pollfd pfd{fd_, POLLIN, 0};
     if (::poll(&pfd, 1, static_cast<int>(left.count())) <= 0) continue;

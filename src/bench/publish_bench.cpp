@@ -38,7 +38,8 @@ void publisher(const std::string& host, std::uint16_t port, int index, const std
       for (bool done = false; !done;) {
         auto in = c.receive();
         if (std::holds_alternative<mqtt::puback>(in)) done = true;
-        if (auto* rec = std::get_if<mqtt::pubrec>(&in)) c.send(mqtt::pubrel{rec->packet_id, mqtt::reason_code::success, {}});
+        if (auto* rec = std::get_if<mqtt::pubrec>(&in))
+          c.send(mqtt::pubrel{rec->packet_id, mqtt::reason_code::success, {}});
         if (std::holds_alternative<mqtt::pubcomp>(in)) done = true;
       }
       out.latencies_us.push_back(std::chrono::duration<double, std::micro>(clk::now() - t0).count());

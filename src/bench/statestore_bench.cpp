@@ -22,7 +22,8 @@ constexpr std::string_view request_topic = "statestore/v1/FA9AE35F-2F64-47CD-9BF
 
 std::uint64_t wall_ms() {
   return static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count());
 }
 
 struct result {
@@ -98,7 +99,8 @@ int main(int argc, char** argv) {
   const auto start = clk::now();
   const auto until = start + std::chrono::duration_cast<clk::duration>(std::chrono::duration<double>(seconds));
   for (int i = 0; i < clients; ++i)
-    threads.emplace_back(client_loop, host, port, i, op, value_size, until, std::ref(results[static_cast<std::size_t>(i)]));
+    threads.emplace_back(client_loop, host, port, i, op, value_size, until,
+                         std::ref(results[static_cast<std::size_t>(i)]));
   for (auto& t : threads) t.join();
   const double elapsed = std::chrono::duration<double>(clk::now() - start).count();
   std::uint64_t ops = 0;

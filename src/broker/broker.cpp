@@ -64,8 +64,8 @@ std::size_t broker::publish(const message_ptr& msg, std::uint64_t* ticket) {
   const auto visit = [&](const subscriber& sub) {
     if (per_client && !may_receive(msg->topic, sub.s->client_id())) return;
     if (sub.options.no_local && sub.s->client_id() == msg->origin_client_id) return;  // MQTT-3.8.3-3
-    matches.push_back({sub.s, min_qos(msg->qos, sub.options.qos), sub.options.retain_as_published,
-                       sub.subscription_id, nullptr});
+    matches.push_back(
+        {sub.s, min_qos(msg->qos, sub.options.qos), sub.options.retain_as_published, sub.subscription_id, nullptr});
   };
   const auto visit_group = [&](const std::shared_ptr<share_group>& g) {
     if (const subscriber* m = pick_member(*g, nullptr))
@@ -77,9 +77,8 @@ std::size_t broker::publish(const message_ptr& msg, std::uint64_t* ticket) {
     // Overlapping ordinary subscriptions of one session: one delivery at the highest QoS with
     // every matching subscription identifier (MQTT-3.3.4-2, 3.3.4-3, 3.3.4-5). Each share group
     // delivers separately. Still under the tree's shared lock: sessions cannot go away here.
-    std::sort(matches.begin(), matches.end(), [](const match_entry& a, const match_entry& b) {
-      return a.s != b.s ? a.s < b.s : a.group < b.group;
-    });
+    std::sort(matches.begin(), matches.end(),
+              [](const match_entry& a, const match_entry& b) { return a.s != b.s ? a.s < b.s : a.group < b.group; });
     for (std::size_t i = 0; i < matches.size();) {
       std::size_t j = i;
       delivery d;
@@ -120,13 +119,13 @@ void broker::reroute_shared(const session_ptr& leaving) {
       auto* db = leaving->durable();
       session* target = nullptr;  // chosen by the keep test, used by the take that follows it
       leaving->queue_.partition([&](delivery& d) { return (target = movable(d)) == nullptr; },
-                  [&](delivery&& d) {
-                    session* to = target;
-                    leaving->queued_bytes_ -= d.msg->payload.size() + d.msg->topic.size();
-                    if (db && d.seq) db->erase_message(leaving->client_id(), d.seq);
-                    d.seq = 0;
-                    moves.emplace_back(to, std::move(d));
-                  });
+                                [&](delivery&& d) {
+                                  session* to = target;
+                                  leaving->queued_bytes_ -= d.msg->payload.size() + d.msg->topic.size();
+                                  if (db && d.seq) db->erase_message(leaving->client_id(), d.seq);
+                                  d.seq = 0;
+                                  moves.emplace_back(to, std::move(d));
+                                });
       auto& inflight = leaving->inflight_;
       for (auto it = inflight.begin(); it != inflight.end();) {
         // Unacknowledged QoS 1 messages move; a QoS 2 message once sent stays with its member,
@@ -182,7 +181,8 @@ void broker::publish_sys(const std::string& version) {
     m->retain = true;
     publish(m);
   }
-  put("$SYS/broker/uptime", static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(clock::now() - started_).count()));
+  put("$SYS/broker/uptime",
+      static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(clock::now() - started_).count()));
   put("$SYS/broker/clients/connected", sessions_.connected());
   put("$SYS/broker/sessions/count", sessions_.size());
   put("$SYS/broker/sessions/expired", load(counters_.sessions_expired));

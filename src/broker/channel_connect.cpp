@@ -148,8 +148,10 @@ void client_channel::accept(mqtt::connect& c, std::optional<std::string> auth_da
     if (v5()) ack_props.assigned_client_identifier = client_id_;  // MQTT-3.2.2-16
   }
   std::uint32_t expiry = 0;
-  if (v5()) expiry = std::min(c.props.session_expiry_interval.value_or(0), lim.max_session_expiry);
-  else expiry = c.clean_start ? 0 : 0xFFFFFFFF;
+  if (v5())
+    expiry = std::min(c.props.session_expiry_interval.value_or(0), lim.max_session_expiry);
+  else
+    expiry = c.clean_start ? 0 : 0xFFFFFFFF;
 
   keep_alive_ = c.keep_alive;
   if (lim.max_keep_alive != 0 && (keep_alive_ == 0 || keep_alive_ > lim.max_keep_alive)) {

@@ -14,8 +14,8 @@ namespace edgemq::broker {
 void client_channel::on_publish(mqtt::publish& p, bool has_props) {
   const auto& lim = broker_.config();
   if (static_cast<std::uint8_t>(p.qos) > static_cast<std::uint8_t>(lim.maximum_qos))
-    return fail(mqtt::reason_code::qos_not_supported);  // MQTT-3.2.2-11
-  if (p.retain && !lim.retain_available) return fail(mqtt::reason_code::retain_not_supported);  // MQTT-3.2.2-14
+    return fail(mqtt::reason_code::qos_not_supported);                                            // MQTT-3.2.2-11
+  if (p.retain && !lim.retain_available) return fail(mqtt::reason_code::retain_not_supported);    // MQTT-3.2.2-14
   if (!p.props.subscription_identifiers.empty()) return fail(mqtt::reason_code::protocol_error);  // MQTT-3.3.4-6
 
   if (v5() && p.props.topic_alias) {
@@ -114,8 +114,11 @@ void client_channel::on_publish(mqtt::publish& p, bool has_props) {
   }
   if (ack == mqtt::reason_code::success && route && receivers == 0) ack = mqtt::reason_code::no_matching_subscribers;
   switch (p.qos) {
-    case mqtt::qos::at_most_once: break;
-    case mqtt::qos::at_least_once: send_ack(mqtt::packet_type::puback, p.packet_id, ack, ticket); break;
+    case mqtt::qos::at_most_once:
+      break;
+    case mqtt::qos::at_least_once:
+      send_ack(mqtt::packet_type::puback, p.packet_id, ack, ticket);
+      break;
     case mqtt::qos::exactly_once:
       if (!route && !mqtt::is_error(ack)) ack = mqtt::reason_code::success;
       send_ack(mqtt::packet_type::pubrec, p.packet_id, ack, ticket);
@@ -146,8 +149,10 @@ void client_channel::flush_deferred_acks() {
   std::size_t sent = 0;
   for (; sent < deferred_acks_.size() && deferred_acks_[sent].ticket <= done && !closing_; ++sent) {
     const auto& a = deferred_acks_[sent];
-    if (db->outcome_of(a.ticket) == durable_store::outcome::failed) refuse_ack(a.type, a.packet_id, db->refusal());
-    else send_plain_ack(a.type, a.packet_id, a.code);
+    if (db->outcome_of(a.ticket) == durable_store::outcome::failed)
+      refuse_ack(a.type, a.packet_id, db->refusal());
+    else
+      send_plain_ack(a.type, a.packet_id, a.code);
   }
   if (closing_) sent = deferred_acks_.size();  // a 3.1.1 client refused: the rest are never sent
   if (sent) deferred_acks_.erase(deferred_acks_.begin(), deferred_acks_.begin() + static_cast<std::ptrdiff_t>(sent));
@@ -160,17 +165,23 @@ void client_channel::refuse_ack(mqtt::packet_type type, std::uint16_t packet_id,
     if (session_->inbound_qos2_.erase(packet_id))
       if (auto* db = session_->durable()) db->erase_inbound_qos2(id(), packet_id);
   }
-  if (log_) log_->warn("client '{}': message {} refused: storage failing ({})", log_safe(id()), packet_id, mqtt::to_string(why));
+  if (log_)
+    log_->warn("client '{}': message {} refused: storage failing ({})", log_safe(id()), packet_id,
+               mqtt::to_string(why));
   if (v5()) return send_plain_ack(type, packet_id, why);
   kick(why);
 }
 
 void client_channel::on_ack(mqtt::packet_type type, std::uint16_t packet_id, mqtt::reason_code code) {
   switch (type) {
-    case mqtt::packet_type::puback: return on_puback(packet_id);
-    case mqtt::packet_type::pubrec: return on_pubrec(packet_id, code);
-    case mqtt::packet_type::pubrel: return on_pubrel(packet_id);
-    default: return on_pubcomp(packet_id);
+    case mqtt::packet_type::puback:
+      return on_puback(packet_id);
+    case mqtt::packet_type::pubrec:
+      return on_pubrec(packet_id, code);
+    case mqtt::packet_type::pubrel:
+      return on_pubrel(packet_id);
+    default:
+      return on_pubcomp(packet_id);
   }
 }
 

@@ -70,7 +70,8 @@ void client_channel::on_subscribe(const mqtt::subscribe& s) {
       broker_.retained().match(e.filter, now, [&](const message_ptr& m) {
         delivery d;
         d.msg = m;
-        d.qos = static_cast<std::uint8_t>(m->qos) < static_cast<std::uint8_t>(rec.options.qos) ? m->qos : rec.options.qos;
+        d.qos =
+            static_cast<std::uint8_t>(m->qos) < static_cast<std::uint8_t>(rec.options.qos) ? m->qos : rec.options.qos;
         d.retain = true;  // retained on subscribe keeps its flag (MQTT-3.3.1-9 in 3.1.1, 3.3.1.3)
         if (sub_id) d.subscription_ids.push_back(sub_id);
         retained.push_back(std::move(d));

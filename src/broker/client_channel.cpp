@@ -31,8 +31,10 @@ void client_channel::on_data(std::span<const std::uint8_t> data, clock::time_poi
     const auto r = mqtt::parse_frame(buf.subspan(used), broker_.config().max_packet_size);
     if (r.status == mqtt::frame_status::need_more) break;
     if (r.status == mqtt::frame_status::error) {
-      if (state_ == state::awaiting_connect) closing_ = true;
-      else fail(r.error);
+      if (state_ == state::awaiting_connect)
+        closing_ = true;
+      else
+        fail(r.error);
       break;
     }
     on_frame(r.value);
@@ -82,16 +84,36 @@ void client_channel::on_frame(const mqtt::frame& f) {
     return fail(mqtt::reason_code::protocol_error);
   }
   switch (mqtt::type_of(p)) {
-    case mqtt::packet_type::publish: on_publish(std::get<mqtt::publish>(p)); break;
-    case mqtt::packet_type::puback: on_puback(std::get<mqtt::puback>(p).packet_id); break;
-    case mqtt::packet_type::pubrec: on_pubrec(std::get<mqtt::pubrec>(p).packet_id, std::get<mqtt::pubrec>(p).code); break;
-    case mqtt::packet_type::pubrel: on_pubrel(std::get<mqtt::pubrel>(p).packet_id); break;
-    case mqtt::packet_type::pubcomp: on_pubcomp(std::get<mqtt::pubcomp>(p).packet_id); break;
-    case mqtt::packet_type::subscribe: on_subscribe(std::get<mqtt::subscribe>(p)); break;
-    case mqtt::packet_type::unsubscribe: on_unsubscribe(std::get<mqtt::unsubscribe>(p)); break;
-    case mqtt::packet_type::pingreq: send(mqtt::pingresp{}); break;
-    case mqtt::packet_type::disconnect: on_disconnect(std::get<mqtt::disconnect>(p)); break;
-    case mqtt::packet_type::auth: on_auth(std::get<mqtt::auth>(p)); break;
+    case mqtt::packet_type::publish:
+      on_publish(std::get<mqtt::publish>(p));
+      break;
+    case mqtt::packet_type::puback:
+      on_puback(std::get<mqtt::puback>(p).packet_id);
+      break;
+    case mqtt::packet_type::pubrec:
+      on_pubrec(std::get<mqtt::pubrec>(p).packet_id, std::get<mqtt::pubrec>(p).code);
+      break;
+    case mqtt::packet_type::pubrel:
+      on_pubrel(std::get<mqtt::pubrel>(p).packet_id);
+      break;
+    case mqtt::packet_type::pubcomp:
+      on_pubcomp(std::get<mqtt::pubcomp>(p).packet_id);
+      break;
+    case mqtt::packet_type::subscribe:
+      on_subscribe(std::get<mqtt::subscribe>(p));
+      break;
+    case mqtt::packet_type::unsubscribe:
+      on_unsubscribe(std::get<mqtt::unsubscribe>(p));
+      break;
+    case mqtt::packet_type::pingreq:
+      send(mqtt::pingresp{});
+      break;
+    case mqtt::packet_type::disconnect:
+      on_disconnect(std::get<mqtt::disconnect>(p));
+      break;
+    case mqtt::packet_type::auth:
+      on_auth(std::get<mqtt::auth>(p));
+      break;
     default:
       // A second CONNECT (MQTT-3.1.0-2) or a packet only a server sends.
       fail(mqtt::reason_code::protocol_error);
@@ -105,8 +127,10 @@ void client_channel::fail(mqtt::reason_code rc) {
     log_->info("client '{}': closing on {} (0x{:02X})", log_safe(id()), mqtt::to_string(rc), static_cast<int>(rc));
   // No DISCONNECT before a successful CONNACK (MQTT-3.14.0-1): during enhanced authentication
   // the refusal is the CONNACK itself.
-  if (v5() && state_ == state::connected) send(mqtt::disconnect{rc, {}});
-  else if (v5() && state_ == state::authenticating) send(mqtt::connack{false, rc, {}});
+  if (v5() && state_ == state::connected)
+    send(mqtt::disconnect{rc, {}});
+  else if (v5() && state_ == state::authenticating)
+    send(mqtt::connack{false, rc, {}});
   closing_ = true;
 }
 

@@ -30,16 +30,16 @@ class counter {
 
 struct counters {
   counter messages_received;
-  counter messages_delivered;   // queued for a session
-  counter messages_sent;        // written to a connection
-  counter dropped_queue_full;   // session queue count/byte budget
+  counter messages_delivered;  // queued for a session
+  counter messages_sent;       // written to a connection
+  counter dropped_queue_full;  // session queue count/byte budget
   counter dropped_qos0_offline;
   counter dropped_too_large;    // above the client's Maximum Packet Size
   counter dropped_expired;      // Message Expiry Interval passed
   counter dropped_unencodable;  // a field or the whole packet too long for MQTT (never sent wrapped)
   counter connections_accepted;
   counter protocol_errors;
-  counter refused_storage;      // QoS 1/2 messages refused because the disk failed (not dropped: refused)
+  counter refused_storage;  // QoS 1/2 messages refused because the disk failed (not dropped: refused)
   counter sessions_expired;
   counter wills_published;
   counter auth_failures;     // CONNECTs refused: wrong credentials, or anonymous where not allowed
@@ -52,6 +52,8 @@ struct counters {
   }
 };
 
-inline void bump(counter& c, std::uint64_t n = 1) noexcept { c.add(n); }
+inline void bump(counter& c, std::uint64_t n = 1) noexcept {
+  c.add(n);
+}
 
 }  // namespace edgemq::broker

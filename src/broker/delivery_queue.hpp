@@ -22,8 +22,10 @@ class delivery_queue {
   }
   void pop_front() {
     items_[head_++] = delivery{};  // release the message now, not when the slot is reused
-    if (head_ == items_.size()) clear();
-    else if (head_ >= 1024 && head_ * 2 >= items_.size()) compact();
+    if (head_ == items_.size())
+      clear();
+    else if (head_ >= 1024 && head_ * 2 >= items_.size())
+      compact();
   }
   void clear() noexcept {
     items_.clear();
@@ -35,8 +37,10 @@ class delivery_queue {
   void partition(Keep keep, Take take) {
     std::vector<delivery> kept;
     for (std::size_t i = head_; i < items_.size(); ++i) {
-      if (keep(items_[i])) kept.push_back(std::move(items_[i]));
-      else take(std::move(items_[i]));
+      if (keep(items_[i]))
+        kept.push_back(std::move(items_[i]));
+      else
+        take(std::move(items_[i]));
     }
     items_ = std::move(kept);
     head_ = 0;

@@ -6,7 +6,8 @@ namespace edgemq::broker {
 
 std::uint64_t wall_now_ms() {
   return static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count());
 }
 
 std::uint64_t to_wall_ms(clock::time_point t, clock::time_point steady_now) {

@@ -48,7 +48,8 @@ class durable_store {
   virtual std::uint64_t erase_inbound_qos2(const std::string& client_id, std::uint16_t packet_id) = 0;
   virtual std::uint64_t put_retained(const message& m) = 0;
   virtual std::uint64_t erase_retained(const std::string& topic) = 0;
-  virtual std::uint64_t put_will(const std::string& client_id, const message& will, std::uint64_t publish_at_wall_ms) = 0;
+  virtual std::uint64_t put_will(const std::string& client_id, const message& will,
+                                 std::uint64_t publish_at_wall_ms) = 0;
   virtual std::uint64_t erase_will(const std::string& client_id) = 0;
 
   enum class outcome : std::uint8_t { pending, durable, failed };

@@ -7,7 +7,7 @@
 namespace edgemq::broker {
 namespace {
 
-constexpr std::size_t max_pooled = 4096;           // per thread
+constexpr std::size_t max_pooled = 4096;              // per thread
 constexpr std::size_t max_kept_capacity = 64 * 1024;  // bigger payload buffers are released
 
 struct pool {
@@ -56,7 +56,9 @@ struct block_allocator {
     ::operator delete(ptr);
   }
   template <class U>
-  bool operator==(const block_allocator<U>&) const noexcept { return true; }
+  bool operator==(const block_allocator<U>&) const noexcept {
+    return true;
+  }
 };
 
 struct recycle {
@@ -67,8 +69,10 @@ struct recycle {
       return;
     }
     m->topic.clear();
-    if (m->payload.capacity() > max_kept_capacity) std::string().swap(m->payload);
-    else m->payload.clear();
+    if (m->payload.capacity() > max_kept_capacity)
+      std::string().swap(m->payload);
+    else
+      m->payload.clear();
     m->props.reset();
     m->origin_client_id.clear();
     m->expires_at.reset();

@@ -1,8 +1,8 @@
 #include "broker/session_registry.hpp"
 
-#include "broker/topic_tree.hpp"
-
 #include <algorithm>
+
+#include "broker/topic_tree.hpp"
 
 namespace edgemq::broker {
 
@@ -125,7 +125,8 @@ session_ptr session_registry::restore(restored_session r, clock::time_point now)
     s->persisted_ = true;
     // A session that was connected when the broker stopped counts as disconnected at start-up.
     s->disconnected_at_ = r.image.disconnected_wall_ms ? from_wall_ms(r.image.disconnected_wall_ms, now) : now;
-    for (auto& sub : r.image.subscriptions) s->subscriptions_.insert_or_assign(sub.filter, subscription_record{sub.options, sub.subscription_id});
+    for (auto& sub : r.image.subscriptions)
+      s->subscriptions_.insert_or_assign(sub.filter, subscription_record{sub.options, sub.subscription_id});
     for (auto& [stage, entry] : r.messages) {
       auto& [packet_id, d] = entry;
       s->next_seq_ = std::max(s->next_seq_, d.seq + 1);
@@ -134,8 +135,8 @@ session_ptr session_registry::restore(restored_session r, clock::time_point now)
         s->queue_.push_back(std::move(d));
       } else {
         s->inflight_.emplace(packet_id, inflight_message{std::move(d), stage == stored_stage::awaiting_pubcomp
-                                                                            ? inflight_stage::awaiting_pubcomp
-                                                                            : inflight_stage::awaiting_ack});
+                                                                           ? inflight_stage::awaiting_pubcomp
+                                                                           : inflight_stage::awaiting_ack});
       }
     }
     for (auto id : r.inbound_qos2) s->inbound_qos2_.insert(id);
@@ -144,7 +145,8 @@ session_ptr session_registry::restore(restored_session r, clock::time_point now)
       s->will_at_ = from_wall_ms(r.will_at_wall_ms, now);
     }
   }
-  for (auto& sub : r.image.subscriptions) tree_.subscribe(sub.filter, subscriber{s.get(), sub.options, sub.subscription_id});
+  for (auto& sub : r.image.subscriptions)
+    tree_.subscribe(sub.filter, subscriber{s.get(), sub.options, sub.subscription_id});
   std::lock_guard g(mu_);
   sessions_.insert_or_assign(r.image.client_id, s);
   return s;

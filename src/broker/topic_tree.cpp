@@ -105,8 +105,10 @@ bool topic_tree::unsubscribe(std::string_view full_filter, const session* s) {
   for_each_level(filter, [&](std::string_view level) {
     if (!found) return;
     auto it = n->children.find(level);
-    if (it == n->children.end()) found = false;
-    else n = it->second.get();
+    if (it == n->children.end())
+      found = false;
+    else
+      n = it->second.get();
   });
   if (!found) return false;
   std::vector<subscriber>* list = &n->subscribers;

@@ -17,9 +17,6 @@
 // Exit codes: 0 success, 1 not applied / miss / nothing deleted / lock held, 2 usage error (one
 // line on stderr), 3 connection, timeout or protocol failure, 4 the store answered -ERR, 130
 // interrupted.
-#include <pwd.h>
-#include <unistd.h>
-
 #include <charconv>
 #include <cstdio>
 #include <cstdlib>
@@ -30,6 +27,8 @@
 #include <vector>
 
 #include <CLI/CLI.hpp>
+#include <pwd.h>
+#include <unistd.h>
 
 #include "auth/password_file.hpp"
 #include "cli/session.hpp"
@@ -73,7 +72,9 @@ std::optional<std::string> fencing(const command_options& c) {
   return std::nullopt;
 }
 
-void out(std::string_view bytes) { std::fwrite(bytes.data(), 1, bytes.size(), stdout); }
+void out(std::string_view bytes) {
+  std::fwrite(bytes.data(), 1, bytes.size(), stdout);
+}
 
 void out_line(std::string_view text) {
   out(text);
@@ -92,14 +93,19 @@ std::string to_hex(std::string_view bytes) {
   return s;
 }
 
-std::string shown(std::string_view value, bool hex) { return hex ? to_hex(value) : std::string(value); }
+std::string shown(std::string_view value, bool hex) {
+  return hex ? to_hex(value) : std::string(value);
+}
 
 // USER@HOSTNAME: the same for every run of the same user on the same machine.
 std::string default_holder() {
   std::string user;
-  if (const passwd* pw = ::getpwuid(::geteuid()); pw && pw->pw_name) user = pw->pw_name;
-  else if (const char* env = std::getenv("USER")) user = env;
-  else user = "uid" + std::to_string(::geteuid());
+  if (const passwd* pw = ::getpwuid(::geteuid()); pw && pw->pw_name)
+    user = pw->pw_name;
+  else if (const char* env = std::getenv("USER"))
+    user = env;
+  else
+    user = "uid" + std::to_string(::geteuid());
   char host[256] = {};
   if (::gethostname(host, sizeof host - 1) != 0 || host[0] == '\0') std::snprintf(host, sizeof host, "localhost");
   return user + "@" + host;
@@ -134,7 +140,9 @@ CLI::Validator seconds_at_least_zero() {
 
 constexpr std::uint64_t max_ms = 31'536'000'000;  // a year: --px and --ttl
 
-void note(const std::string& text) { std::cerr << "edgemq-cli: " << text << std::endl; }
+void note(const std::string& text) {
+  std::cerr << "edgemq-cli: " << text << std::endl;
+}
 
 int service_error(const store_reply& r) {
   note("state store error: " + r.value.text);
@@ -225,8 +233,10 @@ int cmd_watch(store_client& sc, const global_options& g, const command_options& 
         throw cli_error(exit_failure, "timed out after " + std::to_string(seen) + " of " + std::to_string(c.count) +
                                           " notifications");
       }
-      if (n->op == key_notification::kind::set) out_line("SET " + shown(n->value, g.hex) + " " + n->version);
-      else out_line("DELETE " + n->version);
+      if (n->op == key_notification::kind::set)
+        out_line("SET " + shown(n->value, g.hex) + " " + n->version);
+      else
+        out_line("DELETE " + n->version);
       if (counted && ++seen >= c.count) return exit_ok;
     }
   } catch (const interrupted_error&) {
@@ -310,10 +320,11 @@ int run(int argc, char** argv) {
   global_options g;
   command_options c;
 
-  CLI::App app{"Command-line client for the edgemq state store.\n"
-               "Exit codes: 0 success, 1 not applied / not found / lock held, 2 usage error,\n"
-               "3 connection, timeout or protocol failure, 4 error reply from the store, 130 interrupted.",
-               "edgemq-cli"};
+  CLI::App app{
+      "Command-line client for the edgemq state store.\n"
+      "Exit codes: 0 success, 1 not applied / not found / lock held, 2 usage error,\n"
+      "3 connection, timeout or protocol failure, 4 error reply from the store, 130 interrupted.",
+      "edgemq-cli"};
   app.fallthrough();  // global options are accepted after the command too
   app.require_subcommand(1);
   app.add_option("--host", g.host, "Broker host")->capture_default_str();
@@ -359,12 +370,14 @@ int run(int argc, char** argv) {
   vdel->add_option("VALUE", c.value, value_help)->required();
   auto* vdel_ft = add_ft(vdel);
 
-  auto* watch = state->add_subcommand("watch", "KEYNOTIFY KEY; prints 'SET <value> <version>' / 'DELETE <version>'. "
-                                               "Runs until Ctrl-C (exit 0), --count notifications or an explicit "
-                                               "--timeout");
+  auto* watch = state->add_subcommand("watch",
+                                      "KEYNOTIFY KEY; prints 'SET <value> <version>' / 'DELETE <version>'. "
+                                      "Runs until Ctrl-C (exit 0), --count notifications or an explicit "
+                                      "--timeout");
   watch->add_option("KEY", c.key, "Key")->required();
-  c.count_opt = watch->add_option("--count", c.count,
-                                  "Exit after N notifications (else run until Ctrl-C or an explicit --timeout)")
+  c.count_opt = watch
+                    ->add_option("--count", c.count,
+                                 "Exit after N notifications (else run until Ctrl-C or an explicit --timeout)")
                     ->check(integer_between(1, 1'000'000'000, "notifications"));
 
   auto* lock = app.add_subcommand("lock", "Leased locks over the store");
@@ -415,9 +428,12 @@ int run(int argc, char** argv) {
   if (passwd->parsed()) return cmd_passwd(pw_file, pw_user, pw_iterations);
   // Options that several commands define: use the instance of the command that was given.
   if (release->parsed()) c.holder_opt = release_holder;
-  if (set->parsed()) c.ft_opt = set_ft;
-  else if (del->parsed()) c.ft_opt = del_ft;
-  else if (vdel->parsed()) c.ft_opt = vdel_ft;
+  if (set->parsed())
+    c.ft_opt = set_ft;
+  else if (del->parsed())
+    c.ft_opt = del_ft;
+  else if (vdel->parsed())
+    c.ft_opt = vdel_ft;
 
   try {
     if (g.client_id.empty() && app.get_option("--client-id")->count() == 0) g.client_id = "edgemq-cli-" + random_hex(4);
@@ -436,21 +452,29 @@ int run(int argc, char** argv) {
     co.port = g.port;
     co.client_id = g.client_id;
     if (!g.username.empty()) co.username = g.username;
-    if (!g.password.empty()) co.password = g.password;
-    else if (const char* env = std::getenv("EDGEMQ_PASSWORD"); env && !g.username.empty()) co.password = env;
+    if (!g.password.empty())
+      co.password = g.password;
+    else if (const char* env = std::getenv("EDGEMQ_PASSWORD"); env && !g.username.empty())
+      co.password = env;
     s.connect(co, d);
     store_client sc(s, d);
 
     int rc = exit_ok;
-    if (set->parsed()) rc = cmd_set(sc, g, c, d);
-    else if (get->parsed()) rc = cmd_get(sc, g, c, d);
-    else if (del->parsed()) rc = cmd_del(sc, g, c, d, false);
-    else if (vdel->parsed()) rc = cmd_del(sc, g, c, d, true);
-    else if (watch->parsed()) rc = cmd_watch(sc, g, c, d, explicit_timeout ? d : deadline{});
+    if (set->parsed())
+      rc = cmd_set(sc, g, c, d);
+    else if (get->parsed())
+      rc = cmd_get(sc, g, c, d);
+    else if (del->parsed())
+      rc = cmd_del(sc, g, c, d, false);
+    else if (vdel->parsed())
+      rc = cmd_del(sc, g, c, d, true);
+    else if (watch->parsed())
+      rc = cmd_watch(sc, g, c, d, explicit_timeout ? d : deadline{});
     else if (acquire->parsed() || release->parsed()) {
-      const std::string holder = c.holder_opt->count() > 0                       ? c.holder
-                                 : !g.client_id.empty() && app.get_option("--client-id")->count() > 0 ? g.client_id
-                                                                               : default_holder();
+      const std::string holder = c.holder_opt->count() > 0 ? c.holder
+                                 : !g.client_id.empty() && app.get_option("--client-id")->count() > 0
+                                     ? g.client_id
+                                     : default_holder();
       rc = acquire->parsed() ? cmd_lock_acquire(sc, holder, c, d) : cmd_lock_release(sc, holder, c, d);
     }
     s.disconnect();
@@ -470,4 +494,6 @@ int run(int argc, char** argv) {
 }  // namespace
 }  // namespace edgemq::cli
 
-int main(int argc, char** argv) { return edgemq::cli::run(argc, argv); }
+int main(int argc, char** argv) {
+  return edgemq::cli::run(argc, argv);
+}

@@ -51,10 +51,10 @@ struct session::impl {
 
   std::string client_id;
   bool open = false;
-  std::vector<std::uint8_t> in;            // received, not yet framed
+  std::vector<std::uint8_t> in;  // received, not yet framed
   std::array<std::uint8_t, 64 * 1024> chunk{};
-  std::deque<mqtt::publish> inbox;         // application messages, acknowledged
-  std::deque<mqtt::packet> acks;           // CONNACK/SUBACK/PUBACK... waiting to be claimed
+  std::deque<mqtt::publish> inbox;  // application messages, acknowledged
+  std::deque<mqtt::packet> acks;    // CONNACK/SUBACK/PUBACK... waiting to be claimed
   std::uint16_t next_id = 1;
   std::chrono::milliseconds ping_interval{0};
   steady::time_point last_send = steady::now();
@@ -176,8 +176,10 @@ struct session::impl {
 
   void handle(mqtt::packet pk, deadline d) {
     if (auto* m = std::get_if<mqtt::publish>(&pk)) {
-      if (m->qos == mqtt::qos::at_least_once) send(ack<mqtt::puback>(m->packet_id), d);
-      else if (m->qos == mqtt::qos::exactly_once) send(ack<mqtt::pubrec>(m->packet_id), d);
+      if (m->qos == mqtt::qos::at_least_once)
+        send(ack<mqtt::puback>(m->packet_id), d);
+      else if (m->qos == mqtt::qos::exactly_once)
+        send(ack<mqtt::pubrec>(m->packet_id), d);
       inbox.push_back(std::move(*m));
     } else if (auto* r = std::get_if<mqtt::pubrel>(&pk)) {
       send(ack<mqtt::pubcomp>(r->packet_id), d);
@@ -211,9 +213,13 @@ struct session::impl {
 };
 
 session::session() : p_(std::make_unique<impl>()) {}
-session::~session() { disconnect(); }
+session::~session() {
+  disconnect();
+}
 
-const std::string& session::client_id() const noexcept { return p_->client_id; }
+const std::string& session::client_id() const noexcept {
+  return p_->client_id;
+}
 
 void session::connect(const connect_options& o, deadline d) {
   auto& s = *p_;
@@ -288,7 +294,8 @@ void session::subscribe(const std::string& filter, deadline d) {
   auto ack = s.await<mqtt::suback>([id](const mqtt::suback& a) { return a.packet_id == id; }, d, "SUBACK");
   if (ack.codes.size() != 1) throw cli_error(exit_failure, "malformed SUBACK from the broker");
   if (mqtt::is_error(ack.codes[0]))
-    throw cli_error(exit_failure, "the broker refused the subscription to " + filter + ": " + reason_text(ack.codes[0]));
+    throw cli_error(exit_failure,
+                    "the broker refused the subscription to " + filter + ": " + reason_text(ack.codes[0]));
 }
 
 void session::publish(mqtt::publish p, deadline d) {

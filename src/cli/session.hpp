@@ -18,7 +18,7 @@ enum exit_code : int {
   exit_ok = 0,
   exit_not_applied = 1,  // SET not applied, GET miss, DEL/VDEL nothing deleted, lock held
   exit_usage = 2,
-  exit_failure = 3,      // connection, timeout or protocol failure
+  exit_failure = 3,        // connection, timeout or protocol failure
   exit_service_error = 4,  // -ERR reply
   exit_interrupted = 130,  // SIGINT/SIGTERM before the command completed
 };

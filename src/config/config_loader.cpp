@@ -29,8 +29,10 @@ class object_reader {
     for (auto it = j_.begin(); it != j_.end(); ++it) {
       const std::string p = path_ + "/" + it.key();
       auto h = handlers_.find(it.key());
-      if (h == handlers_.end()) error(p, "unknown key");
-      else h->second(it.value(), p);
+      if (h == handlers_.end())
+        error(p, "unknown key");
+      else
+        h->second(it.value(), p);
     }
   }
   void error(const std::string& p, const std::string& m) { errors_.push_back({p, m}); }
@@ -51,7 +53,8 @@ object_reader::handler integer(T& out, std::vector<config_error>& errors, std::u
     }
     const auto n = v.get<std::uint64_t>();
     if (n < min || n > max) {
-      errors.push_back({p, "must be between " + std::to_string(min) + " and " + std::to_string(max) + ", got " + std::to_string(n)});
+      errors.push_back(
+          {p, "must be between " + std::to_string(min) + " and " + std::to_string(max) + ", got " + std::to_string(n)});
       return;
     }
     out = static_cast<T>(n);
@@ -60,8 +63,10 @@ object_reader::handler integer(T& out, std::vector<config_error>& errors, std::u
 
 object_reader::handler boolean(bool& out, std::vector<config_error>& errors) {
   return [&out, &errors](const json& v, const std::string& p) {
-    if (!v.is_boolean()) errors.push_back({p, "must be true or false"});
-    else out = v.get<bool>();
+    if (!v.is_boolean())
+      errors.push_back({p, "must be true or false"});
+    else
+      out = v.get<bool>();
   };
 }
 
@@ -71,8 +76,10 @@ object_reader::handler millis(std::chrono::milliseconds& out, std::vector<config
     std::uint64_t n = 0;
     std::vector<config_error> local;
     integer(n, local, min, max)(v, p);
-    if (!local.empty()) errors.insert(errors.end(), local.begin(), local.end());
-    else out = std::chrono::milliseconds(n);
+    if (!local.empty())
+      errors.insert(errors.end(), local.begin(), local.end());
+    else
+      out = std::chrono::milliseconds(n);
   };
 }
 
@@ -80,8 +87,10 @@ object_reader::handler millis(std::chrono::milliseconds& out, std::vector<config
 void read_tls(const json& v, const std::string& p, tls_options& t, std::vector<config_error>& errors) {
   const auto file = [&errors](std::string& out) {
     return [&out, &errors](const json& f, const std::string& fp) {
-      if (!f.is_string() || f.get<std::string>().empty()) errors.push_back({fp, "must be a non-empty file name (PEM)"});
-      else out = f.get<std::string>();
+      if (!f.is_string() || f.get<std::string>().empty())
+        errors.push_back({fp, "must be a non-empty file name (PEM)"});
+      else
+        out = f.get<std::string>();
     };
   };
   object_reader r(v, p, errors);
@@ -89,15 +98,18 @@ void read_tls(const json& v, const std::string& p, tls_options& t, std::vector<c
       .key("key", file(t.key))
       .key("client_ca", file(t.client_ca))
       .key("require_client_cert", boolean(t.require_client_cert, errors))
-      .key("min_version", [&](const json& m, const std::string& mp) {
-        if (!m.is_string() || (m.get<std::string>() != "1.2" && m.get<std::string>() != "1.3"))
-          errors.push_back({mp, "must be \"1.2\" or \"1.3\""});
-        else t.min_version = m.get<std::string>();
-      })
+      .key("min_version",
+           [&](const json& m, const std::string& mp) {
+             if (!m.is_string() || (m.get<std::string>() != "1.2" && m.get<std::string>() != "1.3"))
+               errors.push_back({mp, "must be \"1.2\" or \"1.3\""});
+             else
+               t.min_version = m.get<std::string>();
+           })
       .key("ciphers", [&](const json& c, const std::string& cp) {
         if (!c.is_string() || c.get<std::string>().empty())
           errors.push_back({cp, "must be a non-empty OpenSSL cipher list"});
-        else t.ciphers = c.get<std::string>();
+        else
+          t.ciphers = c.get<std::string>();
       });
   r.run();
 }
@@ -110,10 +122,13 @@ void read_listener(const json& v, const std::string& ip, std::vector<listen_endp
   std::string why;
   const auto address = [&](const json& a, const std::string& ap) {
     if (!a.is_string())
-      errors.push_back({ap, "must be \"host:port\" (a string such as \"0.0.0.0:1883\", \"[::1]:1883\" or \"mqtts://0.0.0.0:8883\")"});
+      errors.push_back(
+          {ap,
+           "must be \"host:port\" (a string such as \"0.0.0.0:1883\", \"[::1]:1883\" or \"mqtts://0.0.0.0:8883\")"});
     else if (!parse_listen_url(a.get<std::string>(), ep, &why))
       errors.push_back({ap, "must be \"host:port\": " + why});
-    else return true;
+    else
+      return true;
     return false;
   };
   if (v.is_object()) {
@@ -187,21 +202,27 @@ std::vector<config_error> apply_json_unguarded(const std::string& text, daemon_c
       .key("receive_maximum", integer(lim.receive_maximum, errors, 1, 65535))
       .key("max_inflight", integer(lim.max_inflight, errors, 1, 65535))
       .key("topic_alias_maximum", integer(lim.topic_alias_maximum, errors, 0, 65535))
-      .key("maximum_qos", [&](const json& v, const std::string& p) {
-        std::uint8_t q = 2;
-        std::vector<config_error> local;
-        integer(q, local, 0, 2)(v, p);
-        if (!local.empty()) errors.insert(errors.end(), local.begin(), local.end());
-        else lim.maximum_qos = static_cast<mqtt::qos>(q);
-      })
+      .key("maximum_qos",
+           [&](const json& v, const std::string& p) {
+             std::uint8_t q = 2;
+             std::vector<config_error> local;
+             integer(q, local, 0, 2)(v, p);
+             if (!local.empty())
+               errors.insert(errors.end(), local.begin(), local.end());
+             else
+               lim.maximum_qos = static_cast<mqtt::qos>(q);
+           })
       .key("retain_available", boolean(lim.retain_available, errors))
       .key("wildcard_subscription_available", boolean(lim.wildcard_subscription_available, errors))
       .key("subscription_identifiers_available", boolean(lim.subscription_identifiers_available, errors))
       .key("shared_subscription_available", boolean(lim.shared_subscription_available, errors))
-      .key("response_information_prefix", [&](const json& v, const std::string& p) {
-        if (!v.is_string()) errors.push_back({p, "must be a string (empty: do not answer Request Response Information)"});
-        else lim.response_information_prefix = v.get<std::string>();
-      })
+      .key("response_information_prefix",
+           [&](const json& v, const std::string& p) {
+             if (!v.is_string())
+               errors.push_back({p, "must be a string (empty: do not answer Request Response Information)"});
+             else
+               lim.response_information_prefix = v.get<std::string>();
+           })
       .key("max_keep_alive", integer(lim.max_keep_alive, errors, 0, 65535))
       .key("max_session_expiry", integer(lim.max_session_expiry, errors, 0, 0xFFFFFFFF))
       .key("connect_timeout_ms", millis(lim.connect_timeout, errors, 100, 3600000))
@@ -217,53 +238,69 @@ std::vector<config_error> apply_json_unguarded(const std::string& text, daemon_c
   statestore.key("enabled", boolean(ss.enabled, errors))
       .key("max_keys", integer(ss.max_keys, errors, 1, std::uint64_t{1} << 40))
       .key("max_bytes", integer(ss.max_bytes, errors, 1024, std::uint64_t{1} << 50))
-      .key("sync", [&](const json& v, const std::string& p) {
-        if (!v.is_string() || (v.get<std::string>() != "sync" && v.get<std::string>() != "none"))
-          errors.push_back({p, "must be \"sync\" (fsync before replying) or \"none\""});
-        else ss.sync = v.get<std::string>();
-      })
+      .key("sync",
+           [&](const json& v, const std::string& p) {
+             if (!v.is_string() || (v.get<std::string>() != "sync" && v.get<std::string>() != "none"))
+               errors.push_back({p, "must be \"sync\" (fsync before replying) or \"none\""});
+             else
+               ss.sync = v.get<std::string>();
+           })
       .key("node_id", [&](const json& v, const std::string& p) {
         if (!v.is_string() || v.get<std::string>().empty() || v.get<std::string>().find(':') != std::string::npos)
           errors.push_back({p, "must be a non-empty string without ':' (it is part of HLC timestamps)"});
-        else ss.node_id = v.get<std::string>();
+        else
+          ss.node_id = v.get<std::string>();
       });
 
   auto& ps = cfg.persistence;
   object_reader persistence(doc.value("persistence", json::object()), "/persistence", errors);
   persistence.key("enabled", boolean(ps.enabled, errors))
-      .key("sync", [&](const json& v, const std::string& p) {
-        if (!v.is_string() || (v.get<std::string>() != "sync" && v.get<std::string>() != "batch" && v.get<std::string>() != "none"))
-          errors.push_back({p, "must be \"sync\", \"batch\" or \"none\""});
-        else ps.sync = v.get<std::string>();
-      })
+      .key("sync",
+           [&](const json& v, const std::string& p) {
+             if (!v.is_string() ||
+                 (v.get<std::string>() != "sync" && v.get<std::string>() != "batch" && v.get<std::string>() != "none"))
+               errors.push_back({p, "must be \"sync\", \"batch\" or \"none\""});
+             else
+               ps.sync = v.get<std::string>();
+           })
       .key("batch_ms", integer(ps.batch_ms, errors, 1, 10000))
       .key("move_aside_on_corruption", boolean(ps.move_aside_on_corruption, errors));
 
   object_reader top(doc, "", errors);
   top.key("listeners", [&](const json& v, const std::string& p) { read_listeners(v, p, cfg, errors); })
-      .key("data_dir", [&](const json& v, const std::string& p) {
-        if (!v.is_string() || v.get<std::string>().empty()) errors.push_back({p, "must be a non-empty string"});
-        else cfg.data_dir = v.get<std::string>();
-      })
-      .key("password_file", [&](const json& v, const std::string& p) {
-        if (!v.is_string() || v.get<std::string>().empty())
-          errors.push_back({p, "must be a non-empty string (a file made by edgemq-cli passwd)"});
-        else cfg.password_file = v.get<std::string>();
-      })
-      .key("log_level", [&](const json& v, const std::string& p) {
-        if (!v.is_string() || !valid_log_level(v.get<std::string>()))
-          errors.push_back({p, "must be one of trace, debug, info, warn, error, critical, off"});
-        else cfg.log_level = v.get<std::string>();
-      })
+      .key("data_dir",
+           [&](const json& v, const std::string& p) {
+             if (!v.is_string() || v.get<std::string>().empty())
+               errors.push_back({p, "must be a non-empty string"});
+             else
+               cfg.data_dir = v.get<std::string>();
+           })
+      .key("password_file",
+           [&](const json& v, const std::string& p) {
+             if (!v.is_string() || v.get<std::string>().empty())
+               errors.push_back({p, "must be a non-empty string (a file made by edgemq-cli passwd)"});
+             else
+               cfg.password_file = v.get<std::string>();
+           })
+      .key("log_level",
+           [&](const json& v, const std::string& p) {
+             if (!v.is_string() || !valid_log_level(v.get<std::string>()))
+               errors.push_back({p, "must be one of trace, debug, info, warn, error, critical, off"});
+             else
+               cfg.log_level = v.get<std::string>();
+           })
       .key("workers", integer(cfg.server.workers, errors, 0, 1024))
       .key("shutdown_timeout_ms", millis(cfg.server.shutdown_timeout, errors, 0, 600000))
-      .key("sys_interval_s", [&](const json& v, const std::string& p) {
-        std::uint32_t n = 0;
-        std::vector<config_error> local;
-        integer(n, local, 0, 86400)(v, p);
-        if (!local.empty()) errors.insert(errors.end(), local.begin(), local.end());
-        else cfg.server.sys_interval = std::chrono::seconds(n);
-      })
+      .key("sys_interval_s",
+           [&](const json& v, const std::string& p) {
+             std::uint32_t n = 0;
+             std::vector<config_error> local;
+             integer(n, local, 0, 86400)(v, p);
+             if (!local.empty())
+               errors.insert(errors.end(), local.begin(), local.end());
+             else
+               cfg.server.sys_interval = std::chrono::seconds(n);
+           })
       .key("mqtt", [&](const json&, const std::string&) { mqtt.run(); })
       .key("queue", [&](const json&, const std::string&) { queue.run(); })
       .key("statestore", [&](const json&, const std::string&) { statestore.run(); })

@@ -53,11 +53,14 @@ bool parse_listen_url(std::string_view text, listen_endpoint& out, std::string* 
   const auto sep = text.find("://");
   if (sep != std::string_view::npos) {
     const std::string scheme(text.substr(0, sep));
-    if (scheme == "mqtt") out.scheme = listener_scheme::mqtt;
-    else if (scheme == "mqtts") out.scheme = listener_scheme::mqtts;
+    if (scheme == "mqtt")
+      out.scheme = listener_scheme::mqtt;
+    else if (scheme == "mqtts")
+      out.scheme = listener_scheme::mqtts;
     else if (scheme == "ws" || scheme == "wss")
       return fail(why, "WebSocket listeners (" + scheme + "://) are not supported yet");
-    else return fail(why, "unknown scheme '" + scheme + "://': expected mqtt:// or mqtts://");
+    else
+      return fail(why, "unknown scheme '" + scheme + "://': expected mqtt:// or mqtts://");
     text.remove_prefix(sep + 3);
   } else {
     out.scheme = listener_scheme::mqtt;

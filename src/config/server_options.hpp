@@ -15,9 +15,9 @@ namespace edgemq::config {
 
 // TLS settings of an mqtts listener (docs/security.md, "TLS"). Files are PEM.
 struct tls_options {
-  std::string cert;       // server certificate (chain)
-  std::string key;        // its private key
-  std::string client_ca;  // verify client certificates against these CAs; empty: none asked for
+  std::string cert;                  // server certificate (chain)
+  std::string key;                   // its private key
+  std::string client_ca;             // verify client certificates against these CAs; empty: none asked for
   bool require_client_cert = false;  // refuse the handshake without a verified client certificate
   std::string min_version = "1.2";   // "1.2" or "1.3"
   std::string ciphers;               // OpenSSL cipher list for TLS 1.2; empty: OpenSSL's default
@@ -38,7 +38,7 @@ struct listen_endpoint {
 
 struct server_options {
   std::vector<listen_endpoint> listeners{listen_endpoint{}};  // 127.0.0.1:1883
-  unsigned workers = 0;  // 0: one per core
+  unsigned workers = 0;                                       // 0: one per core
   std::chrono::milliseconds shutdown_timeout{5000};
   std::chrono::seconds sys_interval{10};  // $SYS/broker/... refresh; 0 disables
   // Called on SIGHUP (on the signal thread): reload what is documented as reloadable.

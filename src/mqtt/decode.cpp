@@ -17,21 +17,27 @@ bool in(std::initializer_list<std::uint8_t> set, reason_code rc) {
 bool valid_reason(packet_type t, reason_code rc) noexcept {
   switch (t) {
     case packet_type::connack:
-      return in({0x00, 0x80, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8A, 0x8C, 0x90, 0x95, 0x97,
-                 0x99, 0x9A, 0x9B, 0x9C, 0x9D, 0x9F},
+      return in({0x00, 0x80, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88, 0x89,
+                 0x8A, 0x8C, 0x90, 0x95, 0x97, 0x99, 0x9A, 0x9B, 0x9C, 0x9D, 0x9F},
                 rc);
     case packet_type::puback:
-    case packet_type::pubrec: return in({0x00, 0x10, 0x80, 0x83, 0x87, 0x90, 0x91, 0x97, 0x99}, rc);
+    case packet_type::pubrec:
+      return in({0x00, 0x10, 0x80, 0x83, 0x87, 0x90, 0x91, 0x97, 0x99}, rc);
     case packet_type::pubrel:
-    case packet_type::pubcomp: return in({0x00, 0x92}, rc);
-    case packet_type::suback: return in({0x00, 0x01, 0x02, 0x80, 0x83, 0x87, 0x8F, 0x91, 0x97, 0x9E, 0xA1, 0xA2}, rc);
-    case packet_type::unsuback: return in({0x00, 0x11, 0x80, 0x83, 0x87, 0x8F, 0x91}, rc);
+    case packet_type::pubcomp:
+      return in({0x00, 0x92}, rc);
+    case packet_type::suback:
+      return in({0x00, 0x01, 0x02, 0x80, 0x83, 0x87, 0x8F, 0x91, 0x97, 0x9E, 0xA1, 0xA2}, rc);
+    case packet_type::unsuback:
+      return in({0x00, 0x11, 0x80, 0x83, 0x87, 0x8F, 0x91}, rc);
     case packet_type::disconnect:
-      return in({0x00, 0x04, 0x80, 0x81, 0x82, 0x83, 0x87, 0x89, 0x8B, 0x8D, 0x8E, 0x8F, 0x90, 0x93, 0x94, 0x95,
-                 0x96, 0x97, 0x98, 0x99, 0x9A, 0x9B, 0x9C, 0x9D, 0x9E, 0x9F, 0xA0, 0xA1, 0xA2},
+      return in({0x00, 0x04, 0x80, 0x81, 0x82, 0x83, 0x87, 0x89, 0x8B, 0x8D, 0x8E, 0x8F, 0x90, 0x93, 0x94,
+                 0x95, 0x96, 0x97, 0x98, 0x99, 0x9A, 0x9B, 0x9C, 0x9D, 0x9E, 0x9F, 0xA0, 0xA1, 0xA2},
                 rc);
-    case packet_type::auth: return in({0x00, 0x18, 0x19}, rc);
-    default: return false;
+    case packet_type::auth:
+      return in({0x00, 0x18, 0x19}, rc);
+    default:
+      return false;
   }
 }
 
@@ -46,7 +52,7 @@ reason_code decode_publish_into(std::uint8_t flags, reader& in, protocol_version
   p.packet_id = 0;
   p.dup = flags & 0x08;
   const auto q = (flags >> 1) & 0x03;
-  if (q == 3) return reason_code::malformed_packet;         // MQTT-3.3.1-4
+  if (q == 3) return reason_code::malformed_packet;  // MQTT-3.3.1-4
   p.qos = static_cast<qos>(q);
   if (p.dup && p.qos == qos::at_most_once) return reason_code::malformed_packet;  // MQTT-3.3.1-2
   p.retain = flags & 0x01;
@@ -146,25 +152,39 @@ result<packet> decode(std::uint8_t header, std::span<const std::uint8_t> body, p
   reader in(body);
   const std::uint8_t flags = header & 0x0F;
   switch (static_cast<packet_type>(header >> 4)) {
-    case packet_type::connect: return decode_connect(flags, in);
-    case packet_type::connack: return decode_connack(flags, in, v);
-    case packet_type::publish: return decode_publish(flags, in, v);
-    case packet_type::puback: return decode_ack<puback>(flags, in, v);
-    case packet_type::pubrec: return decode_ack<pubrec>(flags, in, v);
-    case packet_type::pubrel: return decode_ack<pubrel>(flags, in, v);
-    case packet_type::pubcomp: return decode_ack<pubcomp>(flags, in, v);
-    case packet_type::subscribe: return decode_subscribe(flags, in, v);
-    case packet_type::suback: return decode_suback(flags, in, v);
-    case packet_type::unsubscribe: return decode_unsubscribe(flags, in, v);
-    case packet_type::unsuback: return decode_unsuback(flags, in, v);
-    case packet_type::pingreq: return decode_empty<pingreq>(flags, in);
-    case packet_type::pingresp: return decode_empty<pingresp>(flags, in);
+    case packet_type::connect:
+      return decode_connect(flags, in);
+    case packet_type::connack:
+      return decode_connack(flags, in, v);
+    case packet_type::publish:
+      return decode_publish(flags, in, v);
+    case packet_type::puback:
+      return decode_ack<puback>(flags, in, v);
+    case packet_type::pubrec:
+      return decode_ack<pubrec>(flags, in, v);
+    case packet_type::pubrel:
+      return decode_ack<pubrel>(flags, in, v);
+    case packet_type::pubcomp:
+      return decode_ack<pubcomp>(flags, in, v);
+    case packet_type::subscribe:
+      return decode_subscribe(flags, in, v);
+    case packet_type::suback:
+      return decode_suback(flags, in, v);
+    case packet_type::unsubscribe:
+      return decode_unsubscribe(flags, in, v);
+    case packet_type::unsuback:
+      return decode_unsuback(flags, in, v);
+    case packet_type::pingreq:
+      return decode_empty<pingreq>(flags, in);
+    case packet_type::pingresp:
+      return decode_empty<pingresp>(flags, in);
     case packet_type::disconnect:
       return decode_reason_only<disconnect, packet_type::disconnect, property_context::disconnect>(flags, in, v);
     case packet_type::auth:
       if (v != protocol_version::v5) return reason_code::malformed_packet;
       return decode_reason_only<auth, packet_type::auth, property_context::auth>(flags, in, v);
-    default: return reason_code::malformed_packet;  // type 0 is reserved
+    default:
+      return reason_code::malformed_packet;  // type 0 is reserved
   }
 }
 

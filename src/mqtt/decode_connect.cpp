@@ -24,8 +24,8 @@ result<packet> decode_connect(std::uint8_t flags, reader& in) {
   const bool password_flag = cf & 0x40;
   const bool username_flag = cf & 0x80;
   if (!will_flag && (will_qos != 0 || will_retain)) return reason_code::malformed_packet;  // MQTT-3.1.2-11/13
-  if (will_qos == 3) return reason_code::malformed_packet;                               // MQTT-3.1.2-12
-  if (!v5 && password_flag && !username_flag) return reason_code::malformed_packet;      // MQTT-3.1.2-22 (3.1.1)
+  if (will_qos == 3) return reason_code::malformed_packet;                                 // MQTT-3.1.2-12
+  if (!v5 && password_flag && !username_flag) return reason_code::malformed_packet;        // MQTT-3.1.2-22 (3.1.1)
   if (v5) c.props = read_properties(in, property_context::connect);
   if (in.ok() && c.props.authentication_data && !c.props.authentication_method)
     return reason_code::protocol_error;  // authentication data without a method (MQTT 3.1.2.11.10)
@@ -53,13 +53,20 @@ result<packet> decode_connect(std::uint8_t flags, reader& in) {
 namespace {
 reason_code connack_from_v311(std::uint8_t rc) {
   switch (rc) {
-    case 0: return reason_code::success;
-    case 1: return reason_code::unsupported_protocol_version;
-    case 2: return reason_code::client_identifier_not_valid;
-    case 3: return reason_code::server_unavailable;
-    case 4: return reason_code::bad_user_name_or_password;
-    case 5: return reason_code::not_authorized;
-    default: return reason_code::malformed_packet;
+    case 0:
+      return reason_code::success;
+    case 1:
+      return reason_code::unsupported_protocol_version;
+    case 2:
+      return reason_code::client_identifier_not_valid;
+    case 3:
+      return reason_code::server_unavailable;
+    case 4:
+      return reason_code::bad_user_name_or_password;
+    case 5:
+      return reason_code::not_authorized;
+    default:
+      return reason_code::malformed_packet;
   }
 }
 }  // namespace

@@ -56,8 +56,7 @@ result<packet> decode_unsubscribe(std::uint8_t flags, reader& in, protocol_versi
 
 namespace {
 template <class Ack>
-result<packet> decode_sub_ack(std::uint8_t flags, reader& in, protocol_version v, packet_type t,
-                              property_context ctx) {
+result<packet> decode_sub_ack(std::uint8_t flags, reader& in, protocol_version v, packet_type t, property_context ctx) {
   if (flags != 0) return reason_code::malformed_packet;
   Ack a;
   a.packet_id = in.u16();

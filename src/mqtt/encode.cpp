@@ -13,13 +13,19 @@ using namespace detail;
 
 std::uint8_t v311_connack_code(reason_code rc) {
   switch (rc) {
-    case reason_code::success: return 0;
-    case reason_code::unsupported_protocol_version: return 1;
-    case reason_code::client_identifier_not_valid: return 2;
-    case reason_code::bad_user_name_or_password: return 4;
+    case reason_code::success:
+      return 0;
+    case reason_code::unsupported_protocol_version:
+      return 1;
+    case reason_code::client_identifier_not_valid:
+      return 2;
+    case reason_code::bad_user_name_or_password:
+      return 4;
     case reason_code::not_authorized:
-    case reason_code::banned: return 5;
-    default: return 3;  // server unavailable: the closest 3.1.1 has for everything else
+    case reason_code::banned:
+      return 5;
+    default:
+      return 3;  // server unavailable: the closest 3.1.1 has for everything else
   }
 }
 
@@ -28,7 +34,9 @@ std::uint8_t v311_suback_code(reason_code rc) {
   return raw <= 2 ? raw : 0x80;
 }
 
-bool v5(protocol_version v) { return v == protocol_version::v5; }
+bool v5(protocol_version v) {
+  return v == protocol_version::v5;
+}
 
 void body_of(const connect& c, std::string& b) {
   put_string(b, "MQTT");
@@ -155,7 +163,9 @@ std::string& scratch() {
 
 namespace {
 
-bool fits(std::string_view s) { return s.size() <= max_field_length; }
+bool fits(std::string_view s) {
+  return s.size() <= max_field_length;
+}
 
 // Every length-prefixed field of `p` that `v` carries fits its two bytes (the payload of a
 // PUBLISH has no prefix: only the remaining length bounds it; 3.1.1 carries no properties).
@@ -194,19 +204,27 @@ std::error_code encode(const packet& p, protocol_version v, std::string& out) {
   std::visit(
       [&](const auto& x) {
         using T = std::decay_t<decltype(x)>;
-        if constexpr (std::is_same_v<T, connect>) body_of(x, b);
-        else if constexpr (std::is_same_v<T, connack>) body_of(x, v, b);
+        if constexpr (std::is_same_v<T, connect>)
+          body_of(x, b);
+        else if constexpr (std::is_same_v<T, connack>)
+          body_of(x, v, b);
         else if constexpr (std::is_same_v<T, publish>) {
           header = publish_header(x);
           publish_head_body(x, v, b);
           b.append(x.payload);
-        } else if constexpr (std::is_same_v<T, subscribe>) body_of(x, v, b);
-        else if constexpr (std::is_same_v<T, suback>) sub_ack_body(x, v, b, true);
-        else if constexpr (std::is_same_v<T, unsubscribe>) body_of(x, v, b);
-        else if constexpr (std::is_same_v<T, unsuback>) sub_ack_body(x, v, b, false);
-        else if constexpr (std::is_same_v<T, pingreq> || std::is_same_v<T, pingresp>) {}
-        else if constexpr (std::is_same_v<T, disconnect> || std::is_same_v<T, auth>) reason_body(x, v, b);
-        else body_of(x, v, b);  // the four publish acks
+        } else if constexpr (std::is_same_v<T, subscribe>)
+          body_of(x, v, b);
+        else if constexpr (std::is_same_v<T, suback>)
+          sub_ack_body(x, v, b, true);
+        else if constexpr (std::is_same_v<T, unsubscribe>)
+          body_of(x, v, b);
+        else if constexpr (std::is_same_v<T, unsuback>)
+          sub_ack_body(x, v, b, false);
+        else if constexpr (std::is_same_v<T, pingreq> || std::is_same_v<T, pingresp>) {
+        } else if constexpr (std::is_same_v<T, disconnect> || std::is_same_v<T, auth>)
+          reason_body(x, v, b);
+        else
+          body_of(x, v, b);  // the four publish acks
       },
       p);
   if (b.size() > max_remaining_length) return reason_code::packet_too_large;
@@ -263,7 +281,8 @@ std::error_code encode_publish_head(const publish_head& h, protocol_version v, s
   if (h.qos != qos::at_most_once) put_u16(out, h.packet_id);
   if (!v5(v)) return {};
   write_varint(static_cast<std::uint32_t>(props_len), out);
-  if (h.props) write_properties_body(out, *h.props, h.message_expiry);
+  if (h.props)
+    write_properties_body(out, *h.props, h.message_expiry);
   else if (h.message_expiry) {
     put_u8(out, static_cast<std::uint8_t>(property_id::message_expiry_interval));
     put_u32(out, *h.message_expiry);

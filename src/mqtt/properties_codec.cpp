@@ -6,11 +6,13 @@
 namespace edgemq::mqtt {
 namespace {
 
-constexpr std::uint16_t bit(property_context c) { return static_cast<std::uint16_t>(1u << static_cast<unsigned>(c)); }
+constexpr std::uint16_t bit(property_context c) {
+  return static_cast<std::uint16_t>(1u << static_cast<unsigned>(c));
+}
 using pc = property_context;
 constexpr std::uint16_t k_message = bit(pc::publish) | bit(pc::will);
-constexpr std::uint16_t k_reason = bit(pc::connack) | bit(pc::puback) | bit(pc::suback) | bit(pc::unsuback) |
-                                   bit(pc::disconnect) | bit(pc::auth);
+constexpr std::uint16_t k_reason =
+    bit(pc::connack) | bit(pc::puback) | bit(pc::suback) | bit(pc::unsuback) | bit(pc::disconnect) | bit(pc::auth);
 
 std::uint16_t allowed_mask(property_id id) noexcept {
   switch (id) {
@@ -18,9 +20,12 @@ std::uint16_t allowed_mask(property_id id) noexcept {
     case property_id::message_expiry_interval:
     case property_id::content_type:
     case property_id::response_topic:
-    case property_id::correlation_data: return k_message;
-    case property_id::subscription_identifier: return bit(pc::publish) | bit(pc::subscribe);
-    case property_id::session_expiry_interval: return bit(pc::connect) | bit(pc::connack) | bit(pc::disconnect);
+    case property_id::correlation_data:
+      return k_message;
+    case property_id::subscription_identifier:
+      return bit(pc::publish) | bit(pc::subscribe);
+    case property_id::session_expiry_interval:
+      return bit(pc::connect) | bit(pc::connack) | bit(pc::disconnect);
     case property_id::assigned_client_identifier:
     case property_id::server_keep_alive:
     case property_id::response_information:
@@ -28,37 +33,52 @@ std::uint16_t allowed_mask(property_id id) noexcept {
     case property_id::retain_available:
     case property_id::wildcard_subscription_available:
     case property_id::subscription_identifier_available:
-    case property_id::shared_subscription_available: return bit(pc::connack);
+    case property_id::shared_subscription_available:
+      return bit(pc::connack);
     case property_id::authentication_method:
-    case property_id::authentication_data: return bit(pc::connect) | bit(pc::connack) | bit(pc::auth);
+    case property_id::authentication_data:
+      return bit(pc::connect) | bit(pc::connack) | bit(pc::auth);
     case property_id::request_problem_information:
-    case property_id::request_response_information: return bit(pc::connect);
-    case property_id::will_delay_interval: return bit(pc::will);
-    case property_id::server_reference: return bit(pc::connack) | bit(pc::disconnect);
-    case property_id::reason_string: return k_reason;
+    case property_id::request_response_information:
+      return bit(pc::connect);
+    case property_id::will_delay_interval:
+      return bit(pc::will);
+    case property_id::server_reference:
+      return bit(pc::connack) | bit(pc::disconnect);
+    case property_id::reason_string:
+      return k_reason;
     case property_id::receive_maximum:
     case property_id::topic_alias_maximum:
-    case property_id::maximum_packet_size: return bit(pc::connect) | bit(pc::connack);
-    case property_id::topic_alias: return bit(pc::publish);
-    case property_id::user_property: return 0xFFFF;
+    case property_id::maximum_packet_size:
+      return bit(pc::connect) | bit(pc::connack);
+    case property_id::topic_alias:
+      return bit(pc::publish);
+    case property_id::user_property:
+      return 0xFFFF;
   }
   return 0;  // unknown identifier
 }
 
 template <class T, class V>
 void set_once(detail::reader& in, std::optional<T>& field, V value) {
-  if (field) in.fail(reason_code::protocol_error);  // MQTT 2.2.2.2: only user properties repeat
-  else field = static_cast<T>(value);
+  if (field)
+    in.fail(reason_code::protocol_error);  // MQTT 2.2.2.2: only user properties repeat
+  else
+    field = static_cast<T>(value);
 }
 
 void set_flag(detail::reader& in, std::optional<std::uint8_t>& field, std::uint8_t value) {
-  if (value > 1) in.fail(reason_code::protocol_error);
-  else set_once(in, field, value);
+  if (value > 1)
+    in.fail(reason_code::protocol_error);
+  else
+    set_once(in, field, value);
 }
 
 }  // namespace
 
-bool property_allowed(property_id id, property_context ctx) noexcept { return allowed_mask(id) & bit(ctx); }
+bool property_allowed(property_id id, property_context ctx) noexcept {
+  return allowed_mask(id) & bit(ctx);
+}
 
 namespace detail {
 
@@ -80,49 +100,88 @@ properties read_properties(reader& in, property_context ctx) noexcept {
       break;
     }
     switch (id) {
-      case property_id::payload_format_indicator: set_flag(block, p.payload_format_indicator, block.u8()); break;
-      case property_id::message_expiry_interval: set_once(block, p.message_expiry_interval, block.u32()); break;
-      case property_id::content_type: set_once(block, p.content_type, block.utf8()); break;
+      case property_id::payload_format_indicator:
+        set_flag(block, p.payload_format_indicator, block.u8());
+        break;
+      case property_id::message_expiry_interval:
+        set_once(block, p.message_expiry_interval, block.u32());
+        break;
+      case property_id::content_type:
+        set_once(block, p.content_type, block.utf8());
+        break;
       case property_id::response_topic: {
         const auto t = block.utf8();
         if (const auto rc = validate_topic_name(t); block.ok() && rc != reason_code::success) block.fail(rc);
         set_once(block, p.response_topic, t);
         break;
       }
-      case property_id::correlation_data: set_once(block, p.correlation_data, block.binary()); break;
+      case property_id::correlation_data:
+        set_once(block, p.correlation_data, block.binary());
+        break;
       case property_id::subscription_identifier: {
         const auto v = block.varint();
-        if (block.ok() && v == 0) block.fail(reason_code::protocol_error);
-        else if (ctx == pc::subscribe && !p.subscription_identifiers.empty()) block.fail(reason_code::protocol_error);
-        else p.subscription_identifiers.push_back(v);
+        if (block.ok() && v == 0)
+          block.fail(reason_code::protocol_error);
+        else if (ctx == pc::subscribe && !p.subscription_identifiers.empty())
+          block.fail(reason_code::protocol_error);
+        else
+          p.subscription_identifiers.push_back(v);
         break;
       }
-      case property_id::session_expiry_interval: set_once(block, p.session_expiry_interval, block.u32()); break;
-      case property_id::assigned_client_identifier: set_once(block, p.assigned_client_identifier, block.utf8()); break;
-      case property_id::server_keep_alive: set_once(block, p.server_keep_alive, block.u16()); break;
-      case property_id::authentication_method: set_once(block, p.authentication_method, block.utf8()); break;
-      case property_id::authentication_data: set_once(block, p.authentication_data, block.binary()); break;
-      case property_id::request_problem_information: set_flag(block, p.request_problem_information, block.u8()); break;
-      case property_id::will_delay_interval: set_once(block, p.will_delay_interval, block.u32()); break;
-      case property_id::request_response_information: set_flag(block, p.request_response_information, block.u8()); break;
-      case property_id::response_information: set_once(block, p.response_information, block.utf8()); break;
-      case property_id::server_reference: set_once(block, p.server_reference, block.utf8()); break;
-      case property_id::reason_string: set_once(block, p.reason_string, block.utf8()); break;
+      case property_id::session_expiry_interval:
+        set_once(block, p.session_expiry_interval, block.u32());
+        break;
+      case property_id::assigned_client_identifier:
+        set_once(block, p.assigned_client_identifier, block.utf8());
+        break;
+      case property_id::server_keep_alive:
+        set_once(block, p.server_keep_alive, block.u16());
+        break;
+      case property_id::authentication_method:
+        set_once(block, p.authentication_method, block.utf8());
+        break;
+      case property_id::authentication_data:
+        set_once(block, p.authentication_data, block.binary());
+        break;
+      case property_id::request_problem_information:
+        set_flag(block, p.request_problem_information, block.u8());
+        break;
+      case property_id::will_delay_interval:
+        set_once(block, p.will_delay_interval, block.u32());
+        break;
+      case property_id::request_response_information:
+        set_flag(block, p.request_response_information, block.u8());
+        break;
+      case property_id::response_information:
+        set_once(block, p.response_information, block.utf8());
+        break;
+      case property_id::server_reference:
+        set_once(block, p.server_reference, block.utf8());
+        break;
+      case property_id::reason_string:
+        set_once(block, p.reason_string, block.utf8());
+        break;
       case property_id::receive_maximum: {
         const auto v = block.u16();
         if (block.ok() && v == 0) block.fail(reason_code::protocol_error);
         set_once(block, p.receive_maximum, v);
         break;
       }
-      case property_id::topic_alias_maximum: set_once(block, p.topic_alias_maximum, block.u16()); break;
+      case property_id::topic_alias_maximum:
+        set_once(block, p.topic_alias_maximum, block.u16());
+        break;
       case property_id::topic_alias: {
         const auto v = block.u16();
         if (block.ok() && v == 0) block.fail(reason_code::topic_alias_invalid);
         set_once(block, p.topic_alias, v);
         break;
       }
-      case property_id::maximum_qos: set_flag(block, p.maximum_qos, block.u8()); break;
-      case property_id::retain_available: set_flag(block, p.retain_available, block.u8()); break;
+      case property_id::maximum_qos:
+        set_flag(block, p.maximum_qos, block.u8());
+        break;
+      case property_id::retain_available:
+        set_flag(block, p.retain_available, block.u8());
+        break;
       case property_id::user_property: {
         const auto k = block.utf8();
         const auto v = block.utf8();
@@ -135,9 +194,15 @@ properties read_properties(reader& in, property_context ctx) noexcept {
         set_once(block, p.maximum_packet_size, v);
         break;
       }
-      case property_id::wildcard_subscription_available: set_flag(block, p.wildcard_subscription_available, block.u8()); break;
-      case property_id::subscription_identifier_available: set_flag(block, p.subscription_identifier_available, block.u8()); break;
-      case property_id::shared_subscription_available: set_flag(block, p.shared_subscription_available, block.u8()); break;
+      case property_id::wildcard_subscription_available:
+        set_flag(block, p.wildcard_subscription_available, block.u8());
+        break;
+      case property_id::subscription_identifier_available:
+        set_flag(block, p.subscription_identifier_available, block.u8());
+        break;
+      case property_id::shared_subscription_available:
+        set_flag(block, p.shared_subscription_available, block.u8());
+        break;
     }
   }
   if (!block.ok()) in.fail(block.error());
@@ -163,7 +228,8 @@ void walk(const properties& p, Sink&& s) {
   if (p.authentication_data) s.str(property_id::authentication_data, *p.authentication_data);
   if (p.request_problem_information) s.byte(property_id::request_problem_information, *p.request_problem_information);
   if (p.will_delay_interval) s.u32(property_id::will_delay_interval, *p.will_delay_interval);
-  if (p.request_response_information) s.byte(property_id::request_response_information, *p.request_response_information);
+  if (p.request_response_information)
+    s.byte(property_id::request_response_information, *p.request_response_information);
   if (p.response_information) s.str(property_id::response_information, *p.response_information);
   if (p.server_reference) s.str(property_id::server_reference, *p.server_reference);
   if (p.reason_string) s.str(property_id::reason_string, *p.reason_string);
@@ -174,9 +240,12 @@ void walk(const properties& p, Sink&& s) {
   if (p.retain_available) s.byte(property_id::retain_available, *p.retain_available);
   for (const auto& [k, v] : p.user_properties) s.pair(property_id::user_property, k, v);
   if (p.maximum_packet_size) s.u32(property_id::maximum_packet_size, *p.maximum_packet_size);
-  if (p.wildcard_subscription_available) s.byte(property_id::wildcard_subscription_available, *p.wildcard_subscription_available);
-  if (p.subscription_identifier_available) s.byte(property_id::subscription_identifier_available, *p.subscription_identifier_available);
-  if (p.shared_subscription_available) s.byte(property_id::shared_subscription_available, *p.shared_subscription_available);
+  if (p.wildcard_subscription_available)
+    s.byte(property_id::wildcard_subscription_available, *p.wildcard_subscription_available);
+  if (p.subscription_identifier_available)
+    s.byte(property_id::subscription_identifier_available, *p.subscription_identifier_available);
+  if (p.shared_subscription_available)
+    s.byte(property_id::shared_subscription_available, *p.shared_subscription_available);
 }
 
 struct size_sink {
@@ -204,12 +273,31 @@ struct fit_sink {
 struct write_sink {
   std::string& out;
   void id(property_id i) { put_u8(out, static_cast<std::uint8_t>(i)); }
-  void byte(property_id i, std::uint8_t v) { id(i); put_u8(out, v); }
-  void u16(property_id i, std::uint16_t v) { id(i); put_u16(out, v); }
-  void u32(property_id i, std::uint32_t v) { id(i); put_u32(out, v); }
-  void var(property_id i, std::uint32_t v) { id(i); write_varint(v, out); }
-  void str(property_id i, const std::string& s) { id(i); put_string(out, s); }
-  void pair(property_id i, const std::string& k, const std::string& v) { id(i); put_string(out, k); put_string(out, v); }
+  void byte(property_id i, std::uint8_t v) {
+    id(i);
+    put_u8(out, v);
+  }
+  void u16(property_id i, std::uint16_t v) {
+    id(i);
+    put_u16(out, v);
+  }
+  void u32(property_id i, std::uint32_t v) {
+    id(i);
+    put_u32(out, v);
+  }
+  void var(property_id i, std::uint32_t v) {
+    id(i);
+    write_varint(v, out);
+  }
+  void str(property_id i, const std::string& s) {
+    id(i);
+    put_string(out, s);
+  }
+  void pair(property_id i, const std::string& k, const std::string& v) {
+    id(i);
+    put_string(out, k);
+    put_string(out, v);
+  }
 };
 
 }  // namespace
@@ -239,9 +327,13 @@ void write_properties_body(std::string& out, const properties& props, std::optio
   s.u32(property_id::message_expiry_interval, *message_expiry);
   struct skip_first_two {
     write_sink& s;
-    void byte(property_id i, std::uint8_t v) { if (i != property_id::payload_format_indicator) s.byte(i, v); }
+    void byte(property_id i, std::uint8_t v) {
+      if (i != property_id::payload_format_indicator) s.byte(i, v);
+    }
     void u16(property_id i, std::uint16_t v) { s.u16(i, v); }
-    void u32(property_id i, std::uint32_t v) { if (i != property_id::message_expiry_interval) s.u32(i, v); }
+    void u32(property_id i, std::uint32_t v) {
+      if (i != property_id::message_expiry_interval) s.u32(i, v);
+    }
     void var(property_id i, std::uint32_t v) { s.var(i, v); }
     void str(property_id i, const std::string& v) { s.str(i, v); }
     void pair(property_id i, const std::string& k, const std::string& v) { s.pair(i, k, v); }

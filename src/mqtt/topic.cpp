@@ -43,11 +43,13 @@ bool topic_matches(std::string_view filter, std::string_view name) noexcept {
   std::size_t n = 0;
   while (true) {
     const std::size_t f_end = filter.find('/', f);
-    const std::string_view f_level = filter.substr(f, f_end == std::string_view::npos ? std::string_view::npos : f_end - f);
+    const std::string_view f_level =
+        filter.substr(f, f_end == std::string_view::npos ? std::string_view::npos : f_end - f);
     if (f_level == "#") return true;  // also matches the parent level ("a/#" matches "a")
     if (n > name.size()) return false;
     const std::size_t n_end = name.find('/', n);
-    const std::string_view n_level = name.substr(n, n_end == std::string_view::npos ? std::string_view::npos : n_end - n);
+    const std::string_view n_level =
+        name.substr(n, n_end == std::string_view::npos ? std::string_view::npos : n_end - n);
     if (f_level != "+" && f_level != n_level) return false;
     const bool f_last = f_end == std::string_view::npos;
     const bool n_last = n_end == std::string_view::npos;
@@ -61,6 +63,8 @@ bool topic_matches(std::string_view filter, std::string_view name) noexcept {
   }
 }
 
-bool is_shared_filter(std::string_view filter) noexcept { return filter.starts_with("$share/"); }
+bool is_shared_filter(std::string_view filter) noexcept {
+  return filter.starts_with("$share/");
+}
 
 }  // namespace edgemq::mqtt

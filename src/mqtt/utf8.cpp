@@ -17,10 +17,20 @@ bool is_valid_mqtt_utf8(std::string_view s) noexcept {
     std::uint32_t cp = 0;
     int extra = 0;
     std::uint32_t min = 0;
-    if ((c & 0xE0) == 0xC0) { cp = c & 0x1F; extra = 1; min = 0x80; }
-    else if ((c & 0xF0) == 0xE0) { cp = c & 0x0F; extra = 2; min = 0x800; }
-    else if ((c & 0xF8) == 0xF0) { cp = c & 0x07; extra = 3; min = 0x10000; }
-    else return false;  // continuation byte or 0xF8..0xFF as a lead byte
+    if ((c & 0xE0) == 0xC0) {
+      cp = c & 0x1F;
+      extra = 1;
+      min = 0x80;
+    } else if ((c & 0xF0) == 0xE0) {
+      cp = c & 0x0F;
+      extra = 2;
+      min = 0x800;
+    } else if ((c & 0xF8) == 0xF0) {
+      cp = c & 0x07;
+      extra = 3;
+      min = 0x10000;
+    } else
+      return false;  // continuation byte or 0xF8..0xFF as a lead byte
     if (end - p <= extra) return false;
     for (int i = 1; i <= extra; ++i) {
       if ((p[i] & 0xC0) != 0x80) return false;

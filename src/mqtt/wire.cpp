@@ -21,12 +21,18 @@ std::size_t varint_size(std::uint32_t value) noexcept {
 namespace detail {
 
 std::uint8_t reader::u8() noexcept {
-  if (remaining() < 1) { fail(reason_code::malformed_packet); return 0; }
+  if (remaining() < 1) {
+    fail(reason_code::malformed_packet);
+    return 0;
+  }
   return data_[pos_++];
 }
 
 std::uint16_t reader::u16() noexcept {
-  if (remaining() < 2) { fail(reason_code::malformed_packet); return 0; }
+  if (remaining() < 2) {
+    fail(reason_code::malformed_packet);
+    return 0;
+  }
   const std::uint16_t v = static_cast<std::uint16_t>(data_[pos_] << 8 | data_[pos_ + 1]);
   pos_ += 2;
   return v;
@@ -40,7 +46,10 @@ std::uint32_t reader::u32() noexcept {
 std::uint32_t reader::varint() noexcept {
   std::uint32_t v = 0;
   for (int shift = 0; shift < 28; shift += 7) {
-    if (remaining() < 1) { fail(reason_code::malformed_packet); return 0; }
+    if (remaining() < 1) {
+      fail(reason_code::malformed_packet);
+      return 0;
+    }
     const std::uint8_t b = data_[pos_++];
     v |= static_cast<std::uint32_t>(b & 0x7F) << shift;
     if ((b & 0x80) == 0) return v;
@@ -50,7 +59,10 @@ std::uint32_t reader::varint() noexcept {
 }
 
 std::span<const std::uint8_t> reader::bytes(std::size_t n) noexcept {
-  if (remaining() < n) { fail(reason_code::malformed_packet); return {}; }
+  if (remaining() < n) {
+    fail(reason_code::malformed_packet);
+    return {};
+  }
   auto s = data_.subspan(pos_, n);
   pos_ += n;
   return s;

@@ -145,7 +145,7 @@ class basic_connection final : public broker::link,
   void on_readable(boost::system::error_code ec) {
     if (ec && ec != asio::error::operation_aborted) return finish();
     if (ec || finished_) return flush();  // closed by us, or closing after the last write
-    wake_batch batch(inbox_.get());  // connections this read routed to: woken once, after it
+    wake_batch batch(inbox_.get());       // connections this read routed to: woken once, after it
     read_available();
     batch.flush();
   }
@@ -198,7 +198,8 @@ class basic_connection final : public broker::link,
       buffers_.clear();
       std::size_t total = 0;
       for (const auto& c : writing_chunks_) {
-        if (c.head_end > c.head_begin) buffers_.emplace_back(writing_heads_.data() + c.head_begin, c.head_end - c.head_begin);
+        if (c.head_end > c.head_begin)
+          buffers_.emplace_back(writing_heads_.data() + c.head_begin, c.head_end - c.head_begin);
         if (c.body) buffers_.emplace_back(c.body->payload.data(), c.body->payload.size());
       }
       for (const auto& b : buffers_) total += b.size();
@@ -215,12 +216,15 @@ class basic_connection final : public broker::link,
       resume_reading();
       // New deliveries notify again; only a backlog cut short by the output budget needs
       // pulling from here, and a closing connection goes round once more to close.
-      if (channel_->budget_hit()) channel_->pull();
-      else if (!channel_->closing()) return;
+      if (channel_->budget_hit())
+        channel_->pull();
+      else if (!channel_->closing())
+        return;
     }
     // Still more after the rounds: the owner goes on, after its other connections had a turn.
     if (writing_ || finished_) return;
-    if (channel_->has_output() || channel_->budget_hit()) return post_to_owner([](basic_connection& c) { c.on_wake_locked(); });
+    if (channel_->has_output() || channel_->budget_hit())
+      return post_to_owner([](basic_connection& c) { c.on_wake_locked(); });
     if (channel_->closing()) {
       if (foreign) return post_to_owner([](basic_connection& c) { c.finish(true); });
       finish(true);
@@ -289,8 +293,10 @@ class basic_connection final : public broker::link,
     timer_.cancel();
     channel_->on_close(broker::clock::now());
     set_.remove(this);
-    if (linger) start_linger();
-    else close_transport();
+    if (linger)
+      start_linger();
+    else
+      close_transport();
   }
 
   void close_transport() {
@@ -341,7 +347,8 @@ class basic_connection final : public broker::link,
       if (ec) return;
       const owner_guard g(*self);
       if (self->finished_ || self->channel_->connected()) return;
-      if (self->log_) self->log_->info("{}: no CONNECT within the connect timeout, closing", self->transport_.remote_endpoint());
+      if (self->log_)
+        self->log_->info("{}: no CONNECT within the connect timeout, closing", self->transport_.remote_endpoint());
       self->finish();
     });
   }

@@ -1,13 +1,13 @@
 // Live connections, so shutdown can tell each of them to go and wait until they have.
 #pragma once
 
-#include <cstddef>
 #include <chrono>
 #include <condition_variable>
-#include <vector>
+#include <cstddef>
 #include <memory>
 #include <mutex>
 #include <unordered_map>
+#include <vector>
 
 #include "edgemq/mqtt/types.hpp"
 

@@ -128,20 +128,23 @@ struct server::impl {
 server::server(broker::broker& b, config::server_options opts, std::shared_ptr<spdlog::logger> log)
     : impl_(std::make_unique<impl>(b, std::move(opts), std::move(log))) {}
 
-server::~server() { stop(); }
+server::~server() {
+  stop();
+}
 
 std::vector<std::uint16_t> server::start() {
   auto& d = *impl_;
   unsigned n = d.opts_.workers ? d.opts_.workers : std::max(1u, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < n; ++i) {
-    d.workers_.push_back(std::make_unique<asio::io_context>(1));  // one thread each; keep Asio's locking (other workers post to it and write its sockets, ADR 0006): never an UNSAFE concurrency hint
+    d.workers_.push_back(
+        std::make_unique<asio::io_context>(1));  // one thread each; keep Asio's locking (other workers post to it and
+                                                 // write its sockets, ADR 0006): never an UNSAFE concurrency hint
     d.guards_.push_back(asio::make_work_guard(*d.workers_.back()));
     d.inboxes_.push_back(std::make_shared<worker_inbox>(*d.workers_.back()));
   }
   for (const auto& l : d.opts_.listeners)
-    d.tls_contexts_.push_back(l.scheme == config::listener_scheme::mqtts
-                                  ? make_tls_context(l.tls, config::format_listener(l))
-                                  : nullptr);
+    d.tls_contexts_.push_back(
+        l.scheme == config::listener_scheme::mqtts ? make_tls_context(l.tls, config::format_listener(l)) : nullptr);
   std::vector<std::uint16_t> ports;
   for (const auto& l : d.opts_.listeners) {
     boost::system::error_code ec;

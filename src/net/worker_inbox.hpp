@@ -81,9 +81,7 @@ class worker_inbox : public std::enable_shared_from_this<worker_inbox> {
 class wake_batch {
  public:
   // `own`: the inbox of the worker running the batch.
-  explicit wake_batch(const worker_inbox* own) noexcept : own_(own), outer_(!state().active) {
-    state().active = true;
-  }
+  explicit wake_batch(const worker_inbox* own) noexcept : own_(own), outer_(!state().active) { state().active = true; }
   // Every path out of the read calls flush(). Only if one does not (an exception) are the
   // collected wake-ups handed over here, so that no connection misses its deliveries and later
   // batches on this thread still work.

@@ -61,11 +61,21 @@ mqtt::subscribe_options options_from(std::uint8_t b) {
 
 }  // namespace
 
-std::string session_key(std::string_view c) { return keyed('S', c); }
-std::string retained_key(std::string_view t) { return keyed('R', t); }
-std::string will_key(std::string_view c) { return keyed('W', c); }
-std::string client_range_begin(char kind, std::string_view c) { return keyed(kind, c) + std::string(1, '\0'); }
-std::string client_range_end(char kind, std::string_view c) { return keyed(kind, c) + std::string(1, '\1'); }
+std::string session_key(std::string_view c) {
+  return keyed('S', c);
+}
+std::string retained_key(std::string_view t) {
+  return keyed('R', t);
+}
+std::string will_key(std::string_view c) {
+  return keyed('W', c);
+}
+std::string client_range_begin(char kind, std::string_view c) {
+  return keyed(kind, c) + std::string(1, '\0');
+}
+std::string client_range_end(char kind, std::string_view c) {
+  return keyed(kind, c) + std::string(1, '\1');
+}
 std::string message_key(std::string_view c, std::uint64_t seq) {
   auto k = client_range_begin('M', c);
   put_uint(k, seq, 8);
@@ -180,12 +190,18 @@ std::optional<stored_delivery> decode_delivery(std::string_view in) {
 std::optional<record_kind> record_kind_of(std::string_view key) {
   if (key.empty()) return std::nullopt;
   switch (key[0]) {
-    case 'S': return record_kind::session;
-    case 'M': return record_kind::message;
-    case 'Q': return record_kind::inbound_qos2;
-    case 'R': return record_kind::retained;
-    case 'W': return record_kind::will;
-    default: return std::nullopt;
+    case 'S':
+      return record_kind::session;
+    case 'M':
+      return record_kind::message;
+    case 'Q':
+      return record_kind::inbound_qos2;
+    case 'R':
+      return record_kind::retained;
+    case 'W':
+      return record_kind::will;
+    default:
+      return std::nullopt;
   }
 }
 
@@ -239,7 +255,9 @@ std::optional<message_record> decode_message_record(std::string_view key, std::s
   return r;
 }
 
-std::string encode_qos2_record() { return std::string(1, static_cast<char>(broker_record_format)); }
+std::string encode_qos2_record() {
+  return std::string(1, static_cast<char>(broker_record_format));
+}
 
 std::optional<qos2_record> decode_qos2_record(std::string_view key, std::string_view value) {
   qos2_record r;

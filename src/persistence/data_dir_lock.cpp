@@ -1,11 +1,11 @@
 #include "persistence/data_dir_lock.hpp"
 
+#include <cerrno>
+#include <utility>
+
 #include <fcntl.h>
 #include <sys/file.h>
 #include <unistd.h>
-
-#include <cerrno>
-#include <utility>
 
 namespace edgemq::persistence {
 

@@ -28,7 +28,9 @@ durable_broker_store::~durable_broker_store() {
   close_rocksdb(db_, healthy());
 }
 
-void durable_broker_store::start() { writer_ = std::thread([this] { run(); }); }
+void durable_broker_store::start() {
+  writer_ = std::thread([this] { run(); });
+}
 
 void durable_broker_store::stop() {
   {
@@ -78,8 +80,10 @@ void durable_broker_store::decide(std::uint64_t ticket, bool durable) {
     const auto from = decided_.load(std::memory_order_relaxed) + 1;
     if (ticket < from) return;
     if (!durable) {
-      if (!failed_.empty() && failed_.back().second + 1 == from) failed_.back().second = ticket;
-      else failed_.emplace_back(from, ticket);
+      if (!failed_.empty() && failed_.back().second + 1 == from)
+        failed_.back().second = ticket;
+      else
+        failed_.emplace_back(from, ticket);
       last_failed_.store(ticket, std::memory_order_release);
     }
     decided_.store(ticket, std::memory_order_release);
@@ -96,9 +100,15 @@ bool durable_broker_store::write(const std::vector<op>& batch) {
   rocksdb::WriteBatch wb;
   for (const auto& o : batch) {
     switch (o.type) {
-      case op::kind::put: wb.Put(o.key, o.value); break;
-      case op::kind::erase: wb.Delete(o.key); break;
-      case op::kind::erase_range: wb.DeleteRange(o.key, o.value); break;
+      case op::kind::put:
+        wb.Put(o.key, o.value);
+        break;
+      case op::kind::erase:
+        wb.Delete(o.key);
+        break;
+      case op::kind::erase_range:
+        wb.DeleteRange(o.key, o.value);
+        break;
     }
   }
   rocksdb::WriteOptions wo;
@@ -151,9 +161,12 @@ void durable_broker_store::run() {
     {
       std::unique_lock lk(mu_);
       const auto ready = [&] { return stopping_ || !pending_.empty(); };
-      if (!healthy()) cv_.wait_until(lk, next_retry, ready);
-      else if (unsynced) cv_.wait_until(lk, last_sync + opts_.batch_window, ready);
-      else cv_.wait(lk, ready);
+      if (!healthy())
+        cv_.wait_until(lk, next_retry, ready);
+      else if (unsynced)
+        cv_.wait_until(lk, last_sync + opts_.batch_window, ready);
+      else
+        cv_.wait(lk, ready);
       stopping = stopping_;
       if (pending_.empty() && stopping && !unsynced && healthy()) return;
       batch.swap(pending_);
@@ -165,16 +178,16 @@ void durable_broker_store::run() {
       decide(ticket, false);
       if (clock::now() < next_retry && !stopping) continue;
       // A key restore() ignores, so that the retry really writes (and with `sync`, fsyncs).
-      if (retry_.empty() || retry_.back().key != probe_key) retry_.push_back({op::kind::put, std::string(probe_key), {}});
+      if (retry_.empty() || retry_.back().key != probe_key)
+        retry_.push_back({op::kind::put, std::string(probe_key), {}});
       // A full disk is cleared by RocksDB itself once there is space (Resume() is Busy meanwhile);
       // an I/O error needs the database reopened.
       if (db_) db_->Resume();
-      if ((db_ && write(retry_)) ||
-          (reopen_rocksdb(db_, path_, "broker", opts_.env) && write(retry_))) {
+      if ((db_ && write(retry_)) || (reopen_rocksdb(db_, path_, "broker", opts_.env) && write(retry_))) {
         healthy_.store(true, std::memory_order_release);
         if (log_)
-          log_->warn("persistence: writes succeed again ({} changes written late, {} dropped over the cap)", retry_.size(),
-                     dropped_.load(std::memory_order_relaxed));
+          log_->warn("persistence: writes succeed again ({} changes written late, {} dropped over the cap)",
+                     retry_.size(), dropped_.load(std::memory_order_relaxed));
         retry_.clear();
         retry_bytes_ = 0;
         unsynced = opts_.policy == durability::batch;
@@ -246,12 +259,15 @@ std::uint64_t durable_broker_store::erase_retained(const std::string& topic) {
   return queue({{op::kind::erase, retained_key(topic), {}}});
 }
 
-std::uint64_t durable_broker_store::put_will(const std::string& c, const broker::message& will, std::uint64_t at_wall_ms) {
+std::uint64_t durable_broker_store::put_will(const std::string& c, const broker::message& will,
+                                             std::uint64_t at_wall_ms) {
   const auto expires = will.expires_at ? broker::to_wall_ms(*will.expires_at, broker::clock::now()) : 0;
   return queue({{op::kind::put, will_key(c), encode_will_record(will, at_wall_ms, expires)}});
 }
 
-std::uint64_t durable_broker_store::erase_will(const std::string& c) { return queue({{op::kind::erase, will_key(c), {}}}); }
+std::uint64_t durable_broker_store::erase_will(const std::string& c) {
+  return queue({{op::kind::erase, will_key(c), {}}});
+}
 
 namespace {
 
@@ -272,11 +288,16 @@ struct restore_pass {
   // False: the record cannot be read.
   bool add(record_kind kind, std::string_view key, std::string_view value) {
     switch (kind) {
-      case record_kind::retained: return add_retained(key, decode_retained_record(value));
-      case record_kind::session: return add_session(decode_session_record(key, value));
-      case record_kind::message: return add_message(key, decode_message_record(key, value));
-      case record_kind::inbound_qos2: return add_qos2(decode_qos2_record(key, value));
-      case record_kind::will: return add_will(decode_will_record(key, value));
+      case record_kind::retained:
+        return add_retained(key, decode_retained_record(value));
+      case record_kind::session:
+        return add_session(decode_session_record(key, value));
+      case record_kind::message:
+        return add_message(key, decode_message_record(key, value));
+      case record_kind::inbound_qos2:
+        return add_qos2(decode_qos2_record(key, value));
+      case record_kind::will:
+        return add_will(decode_will_record(key, value));
     }
     return false;
   }

@@ -33,7 +33,7 @@ namespace rocksdb {
 class DB;
 class Env;
 class Status;
-}
+}  // namespace rocksdb
 namespace spdlog {
 class logger;
 }
@@ -75,7 +75,8 @@ class durable_broker_store final : public broker::durable_store {
   std::uint64_t erase_inbound_qos2(const std::string& client_id, std::uint16_t packet_id) override;
   std::uint64_t put_retained(const broker::message& m) override;
   std::uint64_t erase_retained(const std::string& topic) override;
-  std::uint64_t put_will(const std::string& client_id, const broker::message& will, std::uint64_t publish_at_wall_ms) override;
+  std::uint64_t put_will(const std::string& client_id, const broker::message& will,
+                         std::uint64_t publish_at_wall_ms) override;
   std::uint64_t erase_will(const std::string& client_id) override;
   std::uint64_t decided() const override { return decided_.load(std::memory_order_acquire); }
   outcome outcome_of(std::uint64_t ticket) const override;

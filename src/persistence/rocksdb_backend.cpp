@@ -1,12 +1,12 @@
 #include "persistence/rocksdb_backend.hpp"
 
-#include "persistence/rocksdb_open.hpp"
-
 #include <stdexcept>
 
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
 #include <rocksdb/write_batch.h>
+
+#include "persistence/rocksdb_open.hpp"
 
 namespace edgemq::persistence {
 namespace {
@@ -18,12 +18,15 @@ rocksdb_backend::rocksdb_backend(const std::string& path, sync_policy policy, ro
   db_ = open_rocksdb(path, "state store", env);
 }
 
-rocksdb_backend::~rocksdb_backend() { close_rocksdb(db_, !failed_); }
+rocksdb_backend::~rocksdb_backend() {
+  close_rocksdb(db_, !failed_);
+}
 
 std::error_code rocksdb_backend::load(const std::function<void(std::string, statestore::key_record)>& visit) {
   if (!db_) return std::make_error_code(std::errc::io_error);
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
-  for (it->Seek(rocksdb::Slice(prefix.data(), prefix.size())); it->Valid() && it->key().starts_with(rocksdb::Slice(prefix.data(), prefix.size())); it->Next()) {
+  for (it->Seek(rocksdb::Slice(prefix.data(), prefix.size()));
+       it->Valid() && it->key().starts_with(rocksdb::Slice(prefix.data(), prefix.size())); it->Next()) {
     auto rec = statestore::decode(std::string_view(it->value().data(), it->value().size()));
     if (!rec) return std::make_error_code(std::errc::illegal_byte_sequence);
     visit(std::string(it->key().data() + prefix.size(), it->key().size() - prefix.size()), std::move(*rec));
@@ -38,8 +41,10 @@ std::error_code rocksdb_backend::apply(const std::vector<statestore::mutation>& 
   for (const auto& m : batch) {
     key.assign(prefix);
     key += m.key;
-    if (m.record) wb.Put(key, statestore::encode(*m.record));
-    else wb.Delete(key);
+    if (m.record)
+      wb.Put(key, statestore::encode(*m.record));
+    else
+      wb.Delete(key);
   }
   return write(wb);
 }

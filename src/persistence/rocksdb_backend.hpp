@@ -12,7 +12,7 @@ namespace rocksdb {
 class DB;
 class Env;
 class WriteBatch;
-}
+}  // namespace rocksdb
 
 namespace edgemq::persistence {
 

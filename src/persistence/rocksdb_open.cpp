@@ -10,7 +10,6 @@
 #include <rocksdb/options.h>
 #include <spdlog/spdlog.h>
 
-
 namespace edgemq::persistence {
 namespace {
 
@@ -81,6 +80,8 @@ bool reopen_rocksdb(std::unique_ptr<rocksdb::DB>& db, const std::string& path, c
 
 // By type only: open_rocksdb() and durable_broker_store::restore() throw corruption_error for
 // unreadable data and nothing else, so no message wording is matched.
-bool is_corruption(const std::exception& e) noexcept { return dynamic_cast<const corruption_error*>(&e) != nullptr; }
+bool is_corruption(const std::exception& e) noexcept {
+  return dynamic_cast<const corruption_error*>(&e) != nullptr;
+}
 
 }  // namespace edgemq::persistence

@@ -31,7 +31,8 @@ struct in_use_error : std::runtime_error {
 // RocksDB's own log goes to the process log (warnings and up), never to a LOG file beside the
 // data: on a full disk a failed LOG write makes Debian's RocksDB abort (an assertion in its
 // WritableFileWriter) where a failed data write is only an error. `env`: null for the default.
-std::unique_ptr<rocksdb::DB> open_rocksdb(const std::string& path, const std::string& what, rocksdb::Env* env = nullptr);
+std::unique_ptr<rocksdb::DB> open_rocksdb(const std::string& path, const std::string& what,
+                                          rocksdb::Env* env = nullptr);
 
 // Closes the database (null is fine); `flush_wal` makes the WAL durable first, which must not be
 // asked of a database whose last write failed (the WAL writer asserts on a previous error).

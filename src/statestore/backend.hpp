@@ -46,8 +46,10 @@ class memory_backend final : public backend {
   std::error_code apply(const std::vector<mutation>& batch) override {
     std::lock_guard g(mu_);
     for (const auto& m : batch) {
-      if (m.record) data_[m.key] = encode(*m.record);
-      else data_.erase(m.key);
+      if (m.record)
+        data_[m.key] = encode(*m.record);
+      else
+        data_.erase(m.key);
     }
     ++batches_;
     return {};

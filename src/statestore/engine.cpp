@@ -4,14 +4,15 @@
 
 #include <spdlog/spdlog.h>
 
-#include "edgemq/statestore/resp3.hpp"
 #include "broker/log_safe.hpp"
+#include "edgemq/statestore/resp3.hpp"
 
 namespace edgemq::statestore {
 
 std::uint64_t system_wall_ms() {
   return static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count());
 }
 
 engine::engine(broker::broker& br, std::unique_ptr<backend> b, service_limits lim, std::shared_ptr<spdlog::logger> log,
@@ -25,7 +26,8 @@ engine::engine(broker::broker& br, std::unique_ptr<backend> b, service_limits li
   svc_.enable_undo_journal();
   if (auto ec = svc_.load(*backend_, fx)) throw std::runtime_error("state store: cannot load keys: " + ec.message());
   if (!fx.writes.empty()) {
-    if (auto ec = backend_->apply(fx.writes)) throw std::runtime_error("state store: cannot remove expired keys: " + ec.message());
+    if (auto ec = backend_->apply(fx.writes))
+      throw std::runtime_error("state store: cannot remove expired keys: " + ec.message());
     if (log_) log_->info("state store: {} keys expired while the broker was down", fx.writes.size());
   }
   svc_.keep_changes();
@@ -34,9 +36,13 @@ engine::engine(broker::broker& br, std::unique_ptr<backend> b, service_limits li
   broker_.services().add(std::string(request_topic), this);
 }
 
-engine::~engine() { stop(); }
+engine::~engine() {
+  stop();
+}
 
-void engine::start() { thread_ = std::thread([this] { run(); }); }
+void engine::start() {
+  thread_ = std::thread([this] { run(); });
+}
 
 void engine::stop() {
   {
@@ -51,7 +57,8 @@ mqtt::reason_code engine::on_publish(const broker::publish_context& ctx, mqtt::p
   const auto& rt = p.props.response_topic;
   // A response topic that would answer into the store's own namespace is refused with a
   // disconnect, as the AIO store does.
-  if (rt && (*rt == request_topic || rt->starts_with(reserved_response_prefix))) return mqtt::reason_code::topic_name_invalid;
+  if (rt && (*rt == request_topic || rt->starts_with(reserved_response_prefix)))
+    return mqtt::reason_code::topic_name_invalid;
   // Only MQTT 5 QoS 1 requests with both response properties are executed (1.1).
   if (ctx.version != mqtt::protocol_version::v5 || p.qos != mqtt::qos::at_least_once || !rt ||
       !p.props.correlation_data) {
@@ -65,8 +72,10 @@ mqtt::reason_code engine::on_publish(const broker::publish_context& ctx, mqtt::p
   j.req.connection_id = ctx.connection_id;
   j.req.payload = std::move(p.payload);
   for (auto& [k, v] : p.props.user_properties) {
-    if (k == prop::timestamp) j.req.timestamp = v;
-    else if (k == prop::fencing_token) j.req.fencing_token = v;
+    if (k == prop::timestamp)
+      j.req.timestamp = v;
+    else if (k == prop::fencing_token)
+      j.req.fencing_token = v;
   }
   j.response_topic = *rt;
   j.correlation_data = *p.props.correlation_data;
@@ -100,8 +109,10 @@ void engine::run() {
       const auto now = wall_ms_();
       // Unhealthy: wake at least every retry interval to find out whether writes succeed again.
       if (!healthy()) next = std::min(next.value_or(~std::uint64_t{0}), now + retry_interval_ms);
-      if (next) cv_.wait_for(lk, std::chrono::milliseconds(*next > now ? *next - now : 0), pred);
-      else cv_.wait(lk, pred);
+      if (next)
+        cv_.wait_for(lk, std::chrono::milliseconds(*next > now ? *next - now : 0), pred);
+      else
+        cv_.wait(lk, pred);
       if (stopping_ && queue_.empty()) return;
       batch.swap(queue_);
     }
@@ -142,8 +153,9 @@ void engine::process(std::deque<job>& jobs) {
       fx.notifications.clear();
       write_failures_.fetch_add(1, std::memory_order_relaxed);
       if (healthy_.exchange(false) && log_)
-        log_->critical("state store: write of {} keys failed ({}): answering changes with an error until writes succeed",
-                       fx.writes.size(), ec.message());
+        log_->critical(
+            "state store: write of {} keys failed ({}): answering changes with an error until writes succeed",
+            fx.writes.size(), ec.message());
     } else if (!healthy_.exchange(true) && log_) {
       log_->warn("state store: writes succeed again");
     }

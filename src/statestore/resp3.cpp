@@ -46,16 +46,24 @@ std::string request(const std::vector<std::string_view>& parts) {
   return out;
 }
 
-std::string ok() { return "+OK\r\n"; }
-std::string integer(std::int64_t n) { return ":" + std::to_string(n) + "\r\n"; }
+std::string ok() {
+  return "+OK\r\n";
+}
+std::string integer(std::int64_t n) {
+  return ":" + std::to_string(n) + "\r\n";
+}
 std::string bulk(std::string_view v) {
   std::string out = "$" + std::to_string(v.size()) + "\r\n";
   out.append(v);
   out += "\r\n";
   return out;
 }
-std::string null_bulk() { return "$-1\r\n"; }
-std::string error(std::string_view text) { return "-ERR " + std::string(text) + "\r\n"; }
+std::string null_bulk() {
+  return "$-1\r\n";
+}
+std::string error(std::string_view text) {
+  return "-ERR " + std::string(text) + "\r\n";
+}
 
 std::optional<reply> parse_reply(std::string_view s) {
   if (s.size() < 3 || s.substr(s.size() - 2) != "\r\n") return std::nullopt;
@@ -100,7 +108,8 @@ std::optional<reply> parse_reply(std::string_view s) {
       for (auto p : *parts) r.items.emplace_back(p);
       return r;
     }
-    default: return std::nullopt;
+    default:
+      return std::nullopt;
   }
 }
 

@@ -67,8 +67,9 @@ std::error_code service::load(backend& b, effects& fx) {
 namespace {
 
 bool upper_equals(std::string_view a, std::string_view upper) {
-  return a.size() == upper.size() &&
-         std::equal(a.begin(), a.end(), upper.begin(), [](char x, char y) { return (x >= 'a' && x <= 'z' ? x - 32 : x) == y; });
+  return a.size() == upper.size() && std::equal(a.begin(), a.end(), upper.begin(), [](char x, char y) {
+           return (x >= 'a' && x <= 'z' ? x - 32 : x) == y;
+         });
 }
 
 std::optional<std::uint64_t> parse_ms(std::string_view s) {
@@ -150,8 +151,10 @@ response service::set(const request& r, const std::vector<std::string_view>& arg
   enum class cond { none, nx, nex } condition = cond::none;
   std::optional<std::uint64_t> px;
   for (std::size_t i = 3; i < args.size(); ++i) {
-    if (upper_equals(args[i], "NX") && condition == cond::none && !px) condition = cond::nx;
-    else if (upper_equals(args[i], "NEX") && condition == cond::none && !px) condition = cond::nex;
+    if (upper_equals(args[i], "NX") && condition == cond::none && !px)
+      condition = cond::nx;
+    else if (upper_equals(args[i], "NEX") && condition == cond::none && !px)
+      condition = cond::nex;
     else if (upper_equals(args[i], "PX") && !px && i + 1 < args.size()) {
       px = parse_ms(args[++i]);
       if (!px) return {resp3::error(err::syntax), std::nullopt};
@@ -181,8 +184,10 @@ response service::set(const request& r, const std::vector<std::string_view>& arg
   key_record rec;
   rec.value = std::string(value);
   rec.version = clock_.tick(now, ts);
-  if (existing && existing->fencing_token) rec.fencing_token = std::max(*existing->fencing_token, *ft);
-  else if (ft) rec.fencing_token = *ft;
+  if (existing && existing->fencing_token)
+    rec.fencing_token = std::max(*existing->fencing_token, *ft);
+  else if (ft)
+    rec.fencing_token = *ft;
   if (px) rec.expires_at_ms = now + *px;
   if (existing) {
     untrack_expiry(key, *existing);

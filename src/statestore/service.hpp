@@ -93,8 +93,8 @@ class service {
   response dispatch(const request& r, effects& fx);
   response set(const request& r, const std::vector<std::string_view>& args, const hlc* ts, const hlc* ft, effects& fx);
   response get(std::string_view key, effects& fx);
-  response del(const request& r, std::string_view key, const std::optional<std::string_view>& expected,
-               const hlc* ts, const hlc* ft, effects& fx);
+  response del(const request& r, std::string_view key, const std::optional<std::string_view>& expected, const hlc* ts,
+               const hlc* ft, effects& fx);
   response keynotify(const request& r, const std::vector<std::string_view>& args);
   // Reads a key, expiring it first if its deadline has passed.
   key_record* find_live(std::string_view key, effects& fx);

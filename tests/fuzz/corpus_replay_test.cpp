@@ -1,14 +1,14 @@
 // Replays every fuzz body over its committed seed corpus (tests/fuzz/corpus/<target>/), then over
 // deterministic mutations of those seeds and some noise, on every build and with any compiler.
 // The bodies abort() on a broken property, which fails the test.
-#include <gtest/gtest.h>
-
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <random>
 #include <string>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 #include "fuzz_bodies.hpp"
 

@@ -1,10 +1,10 @@
 // Runs the fuzz bodies over generated inputs on every build: valid packets of every type with
 // random mutations (bit flips, truncation, splices) plus pure noise. Deterministic seed.
-#include <gtest/gtest.h>
-
 #include <random>
 #include <string>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 #include "edgemq/mqtt/codec.hpp"
 #include "fuzz_bodies.hpp"
@@ -55,10 +55,18 @@ std::string mutate(std::string s, std::mt19937& rng) {
   for (int i = 0; i < n && !s.empty(); ++i) {
     const std::size_t at = rng() % s.size();
     switch (op(rng)) {
-      case 0: s[at] = static_cast<char>(s[at] ^ (1 << (rng() % 8))); break;
-      case 1: s.resize(at); break;
-      case 2: s.insert(at, 1, static_cast<char>(rng())); break;
-      case 3: s[at] = static_cast<char>(rng()); break;
+      case 0:
+        s[at] = static_cast<char>(s[at] ^ (1 << (rng() % 8)));
+        break;
+      case 1:
+        s.resize(at);
+        break;
+      case 2:
+        s.insert(at, 1, static_cast<char>(rng()));
+        break;
+      case 3:
+        s[at] = static_cast<char>(rng());
+        break;
     }
   }
   return s;

@@ -60,7 +60,7 @@ struct publish_head {
   bool retain = false;
   bool dup = false;
   std::uint16_t packet_id = 0;
-  const properties* props = nullptr;              // message properties, may be null
+  const properties* props = nullptr;                // message properties, may be null
   std::span<const std::uint32_t> subscription_ids;  // appended after props (MQTT 5 only)
   std::optional<std::uint32_t> message_expiry;      // replaces props->message_expiry_interval
   std::uint16_t topic_alias = 0;                    // 0: none (MQTT 5 only)

@@ -13,9 +13,9 @@
 namespace edgemq::mqtt {
 
 struct frame {
-  std::uint8_t header = 0;                 // packet type << 4 | flags
-  std::span<const std::uint8_t> body;      // variable header + payload
-  std::size_t size = 0;                    // whole frame, fixed header included
+  std::uint8_t header = 0;             // packet type << 4 | flags
+  std::span<const std::uint8_t> body;  // variable header + payload
+  std::size_t size = 0;                // whole frame, fixed header included
   packet_type type() const noexcept { return static_cast<packet_type>(header >> 4); }
 };
 
@@ -23,9 +23,9 @@ enum class frame_status : std::uint8_t { need_more, complete, error };
 
 struct frame_result {
   frame_status status = frame_status::need_more;
-  frame value{};                            // valid when complete
-  reason_code error = reason_code::success; // valid when error
-  std::size_t bytes_needed = 0;             // when need_more: at least this many more bytes, if known
+  frame value{};                             // valid when complete
+  reason_code error = reason_code::success;  // valid when error
+  std::size_t bytes_needed = 0;              // when need_more: at least this many more bytes, if known
 };
 
 // Looks for one frame at the start of `data`. `max_packet_size` counts the whole packet

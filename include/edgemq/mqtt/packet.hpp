@@ -132,8 +132,8 @@ struct auth {
   bool operator==(const auth&) const = default;
 };
 
-using packet = std::variant<connect, connack, publish, puback, pubrec, pubrel, pubcomp, subscribe, suback,
-                            unsubscribe, unsuback, pingreq, pingresp, disconnect, auth>;
+using packet = std::variant<connect, connack, publish, puback, pubrec, pubrel, pubcomp, subscribe, suback, unsubscribe,
+                            unsuback, pingreq, pingresp, disconnect, auth>;
 
 packet_type type_of(const packet& p) noexcept;
 

@@ -83,7 +83,9 @@ enum class reason_code : std::uint8_t {
   wildcard_subscriptions_not_supported = 0xA2,
 };
 
-constexpr bool is_error(reason_code rc) noexcept { return static_cast<std::uint8_t>(rc) >= 0x80; }
+constexpr bool is_error(reason_code rc) noexcept {
+  return static_cast<std::uint8_t>(rc) >= 0x80;
+}
 
 // A short human-readable name ("malformed packet"); never empty.
 std::string_view to_string(reason_code rc) noexcept;

@@ -20,18 +20,18 @@ std::optional<std::vector<std::string_view>> parse_request(std::string_view payl
 // Builds a request (as SDK clients and edgemq-cli send it).
 std::string request(const std::vector<std::string_view>& parts);
 
-std::string ok();                           // +OK\r\n
-std::string integer(std::int64_t n);        // :n\r\n
-std::string bulk(std::string_view value);   // $len\r\nvalue\r\n
-std::string null_bulk();                    // $-1\r\n
-std::string error(std::string_view text);   // -ERR text\r\n
+std::string ok();                          // +OK\r\n
+std::string integer(std::int64_t n);       // :n\r\n
+std::string bulk(std::string_view value);  // $len\r\nvalue\r\n
+std::string null_bulk();                   // $-1\r\n
+std::string error(std::string_view text);  // -ERR text\r\n
 
 // A parsed reply, for clients.
 struct reply {
   enum class kind : std::uint8_t { simple, integer, bulk, null, error, array } type = kind::null;
-  std::string text;                 // simple / bulk / error (without "ERR ")
-  std::int64_t number = 0;          // integer
-  std::vector<std::string> items;   // array of bulk strings (notifications)
+  std::string text;                // simple / bulk / error (without "ERR ")
+  std::int64_t number = 0;         // integer
+  std::vector<std::string> items;  // array of bulk strings (notifications)
 };
 std::optional<reply> parse_reply(std::string_view payload);
 

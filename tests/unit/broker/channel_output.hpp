@@ -2,11 +2,11 @@
 // session notified the link, take the output, parse every frame in it).
 #pragma once
 
-#include <gtest/gtest.h>
-
 #include <span>
 #include <string>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 #include "broker/client_channel.hpp"
 #include "edgemq/mqtt/frame_parser.hpp"

@@ -1,12 +1,11 @@
 // The protocol state machine through scripted exchanges: packets in, packets out, no sockets.
-#include "broker/client_channel.hpp"
-#include "channel_output.hpp"
-
-#include <gtest/gtest.h>
-
 #include <deque>
 #include <set>
 
+#include <gtest/gtest.h>
+
+#include "broker/client_channel.hpp"
+#include "channel_output.hpp"
 #include "edgemq/mqtt/frame_parser.hpp"
 
 namespace edgemq::broker {
@@ -80,7 +79,9 @@ class ChannelTest : public ::testing::Test {
  protected:
   broker b_{limits{}};
   clock::time_point t_ = clock::time_point{} + 1h;
-  void SetUp() override { b_.set_clock([this] { return t_; }); }
+  void SetUp() override {
+    b_.set_clock([this] { return t_; });
+  }
 };
 
 TEST_F(ChannelTest, ConnectAssignsClientIdentifierForEmptyIdV5) {
@@ -167,7 +168,8 @@ TEST_F(ChannelTest, OverlappingSubscriptionsDeliverOnceAtHighestQoS) {
   client pub(b_), sub(b_);
   pub.connect("pub");
   sub.connect("sub");
-  m::subscribe s{1, {{"a/+", {m::qos::at_most_once}}, {"a/#", {m::qos::exactly_once}}, {"a/b", {m::qos::at_least_once}}}, {}};
+  m::subscribe s{
+      1, {{"a/+", {m::qos::at_most_once}}, {"a/#", {m::qos::exactly_once}}, {"a/b", {m::qos::at_least_once}}}, {}};
   sub.send(s);
   sub.received();
   pub.send(m::publish{"a/b", "x", m::qos::exactly_once, false, false, 3, {}});
@@ -379,7 +381,8 @@ TEST_F(ChannelTest, QueueBudgetBoundsBacklogWhateverReceiveMaximum) {
   sub.received();
   sub.send(m::subscribe{1, {{"flood", {m::qos::at_least_once}}}, {}});
   sub.received();
-  for (std::uint16_t i = 1; i <= 20; ++i) pub.send(m::publish{"flood", "x", m::qos::at_least_once, false, false, i, {}});
+  for (std::uint16_t i = 1; i <= 20; ++i)
+    pub.send(m::publish{"flood", "x", m::qos::at_least_once, false, false, i, {}});
   auto first = sub.received();
   ASSERT_EQ(first.size(), 1u);  // Receive Maximum 1: one in flight
   std::size_t total = 1;
@@ -507,7 +510,8 @@ TEST_F(ChannelTest, OutboundTopicAliasesUpToTheClientsMaximum) {
   sub.send(m::subscribe{1, {{"al/#", {m::qos::at_most_once}}}, {}});
   sub.received();
   pub.connect("pub");
-  for (const char* t : {"al/one", "al/one", "al/two"}) pub.send(m::publish{t, "x", m::qos::at_most_once, false, false, 0, {}});
+  for (const char* t : {"al/one", "al/one", "al/two"})
+    pub.send(m::publish{t, "x", m::qos::at_most_once, false, false, 0, {}});
   auto got = sub.received();
   ASSERT_EQ(got.size(), 3u);
   const auto& first = std::get<m::publish>(got[0]);
@@ -530,7 +534,8 @@ TEST_F(ChannelTest, SharedSubscriptionRoundRobinAndRerouteOnLeave) {
     c->send(m::subscribe{1, {{"$share/g/job", {m::qos::at_least_once}}}, {}});
     EXPECT_EQ(c->expect_one<m::suback>().codes, std::vector<m::reason_code>{m::reason_code::granted_qos_1});
   }
-  for (std::uint16_t i = 1; i <= 4; ++i) pub.send(m::publish{"job", std::to_string(i), m::qos::at_least_once, false, false, i, {}});
+  for (std::uint16_t i = 1; i <= 4; ++i)
+    pub.send(m::publish{"job", std::to_string(i), m::qos::at_least_once, false, false, i, {}});
   auto to_a = a.received();
   auto to_b = bm.received();
   EXPECT_EQ(to_a.size(), 2u);

@@ -7,7 +7,9 @@
 namespace edgemq {
 namespace {
 
-std::string safe(std::string_view s, std::size_t max = 256) { return fmt::format("{}", log_safe(s, max)); }
+std::string safe(std::string_view s, std::size_t max = 256) {
+  return fmt::format("{}", log_safe(s, max));
+}
 
 TEST(LogSafe, PrintableAsciiAndUtf8StayReadable) {
   EXPECT_EQ(safe("sensor-1/temp +#$"), "sensor-1/temp +#$");
@@ -30,11 +32,13 @@ TEST(LogSafe, ControlsDelBackslashAndNulAreEscaped) {
 
 TEST(LogSafe, InvalidUtf8AndC1ControlsAreEscapedBytewise) {
   EXPECT_EQ(safe("\xFF\xFE"), "\\xFF\\xFE");
-  EXPECT_EQ(safe("\xC3"), "\\xC3");                // truncated sequence
-  EXPECT_EQ(safe("\xC0\xAF"), "\\xC0\\xAF");        // overlong '/'
-  EXPECT_EQ(safe("\xED\xA0\x80"), "\\xED\\xA0\\x80");  // surrogate
+  EXPECT_EQ(safe("\xC3"), "\\xC3");                             // truncated sequence
+  EXPECT_EQ(safe("\xC0\xAF"), "\\xC0\\xAF");                    // overlong '/'
+  EXPECT_EQ(safe("\xED\xA0\x80"), "\\xED\\xA0\\x80");           // surrogate
   EXPECT_EQ(safe("\xF4\x90\x80\x80"), "\\xF4\\x90\\x80\\x80");  // above U+10FFFF
-  EXPECT_EQ(safe("\xC2\x9B" "31m"), "\\xC2\\x9B31m");  // C1 CSI, obeyed by some terminals
+  EXPECT_EQ(safe("\xC2\x9B"
+                 "31m"),
+            "\\xC2\\x9B31m");  // C1 CSI, obeyed by some terminals
 }
 
 TEST(LogSafe, LongValuesAreCutWithTheirLength) {

@@ -1,11 +1,11 @@
 #include "broker/topic_tree.hpp"
 
-#include "broker/memory_release.hpp"
+#include <algorithm>
+#include <set>
 
 #include <gtest/gtest.h>
 
-#include <algorithm>
-#include <set>
+#include "broker/memory_release.hpp"
 
 namespace edgemq::broker {
 namespace {
@@ -65,7 +65,10 @@ TEST_F(TopicTreeTest, ResubscribeReplacesAndUnsubscribePrunes) {
   EXPECT_EQ(tree_.size(), 1u);
   mqtt::qos seen = mqtt::qos::at_most_once;
   std::uint32_t id = 0;
-  tree_.match("x/y", [&](const subscriber& s) { seen = s.options.qos; id = s.subscription_id; });
+  tree_.match("x/y", [&](const subscriber& s) {
+    seen = s.options.qos;
+    id = s.subscription_id;
+  });
   EXPECT_EQ(seen, mqtt::qos::exactly_once);
   EXPECT_EQ(id, 7u);
   EXPECT_TRUE(tree_.unsubscribe("x/y", &a_));
@@ -84,8 +87,8 @@ namespace {
 // Removing every filter leaves no node behind, whatever the shapes (shared levels, wildcards,
 // share groups, the empty level), and the tree still works afterwards.
 TEST_F(TopicTreeTest, NoNodeIsLeftOnceEveryFilterIsRemoved) {
-  const std::vector<std::string> filters = {"a/b/c", "a/b", "a/+/c", "a/#", "#", "+", "/x", "x/", "", "$share/g/a/b",
-                                            "$share/h/a/b/c/d", "$SYS/broker/load"};
+  const std::vector<std::string> filters = {
+      "a/b/c", "a/b", "a/+/c", "a/#", "#", "+", "/x", "x/", "", "$share/g/a/b", "$share/h/a/b/c/d", "$SYS/broker/load"};
   std::vector<std::string> many;
   for (int i = 0; i < 2000; ++i) many.push_back("m/" + std::to_string(i % 50) + "/" + std::to_string(i) + "/leaf");
   for (const auto& f : filters) sub(a_, f);
@@ -111,7 +114,7 @@ TEST(MemoryRelease, DueAfterManyRemovalsAtMostOncePerInterval) {
   const auto t0 = memory_release::clock::now();
   EXPECT_FALSE(r.due(memory_release::threshold - 1, t0));
   EXPECT_TRUE(r.due(memory_release::threshold, t0));
-  EXPECT_FALSE(r.due(memory_release::threshold, t0 + std::chrono::hours(1)));  // nothing new removed
+  EXPECT_FALSE(r.due(memory_release::threshold, t0 + std::chrono::hours(1)));               // nothing new removed
   EXPECT_FALSE(r.due(3 * memory_release::threshold, t0 + std::chrono::milliseconds(100)));  // too soon
   EXPECT_TRUE(r.due(3 * memory_release::threshold, t0 + memory_release::min_interval));
 }

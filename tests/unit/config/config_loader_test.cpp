@@ -5,7 +5,9 @@
 namespace edgemq::config {
 namespace {
 
-std::vector<config_error> apply(const std::string& text, daemon_config& cfg) { return apply_json(text, cfg); }
+std::vector<config_error> apply(const std::string& text, daemon_config& cfg) {
+  return apply_json(text, cfg);
+}
 
 bool has_error(const std::vector<config_error>& errors, const std::string& path) {
   for (const auto& e : errors)
@@ -106,7 +108,8 @@ TEST(ConfigLoader, ParseListenUrl) {
 TEST(ConfigLoader, TlsListenerObjects) {
   daemon_config cfg;
   auto errors = apply(R"({"listeners": [{"address": "mqtts://0.0.0.0:8883", "tls": {"cert": "s.crt", "key": "s.key",
-                          "client_ca": "ca.crt", "require_client_cert": true, "min_version": "1.3"}}]})", cfg);
+                          "client_ca": "ca.crt", "require_client_cert": true, "min_version": "1.3"}}]})",
+                      cfg);
   ASSERT_TRUE(errors.empty()) << errors[0].path << ": " << errors[0].message;
   const auto& l = cfg.server.listeners.at(0);
   EXPECT_EQ(l.scheme, listener_scheme::mqtts);
@@ -116,7 +119,8 @@ TEST(ConfigLoader, TlsListenerObjects) {
   EXPECT_TRUE(open_listeners(cfg).empty());  // a required client certificate authenticates
   daemon_config bad;
   errors = apply(R"({"listeners": [{"address": "0.0.0.0:1883", "tls": {"cert": "s.crt"}},
-                     {"address": "mqtts://0.0.0.0:8883", "tls": {"min_version": "1.1", "colour": 1}}]})", bad);
+                     {"address": "mqtts://0.0.0.0:8883", "tls": {"min_version": "1.1", "colour": 1}}]})",
+                 bad);
   EXPECT_TRUE(has_error(errors, "/listeners/0/tls"));
   EXPECT_TRUE(has_error(errors, "/listeners/1/tls/min_version"));
   EXPECT_TRUE(has_error(errors, "/listeners/1/tls/colour"));
@@ -137,7 +141,8 @@ TEST(ConfigLoader, ParseEndpoint) {
 TEST(ConfigLoader, ListenerAddressesAreCheckedUpFront) {
   // "abc" used to pass (its letters are hex digits) and fail only when binding.
   daemon_config cfg;
-  auto errors = apply(R"({"listeners": ["abc:1883", "localhost:1884", "[::1]:1885", "::1:1886", "10.0.0.300:1", ":1887"]})", cfg);
+  auto errors =
+      apply(R"({"listeners": ["abc:1883", "localhost:1884", "[::1]:1885", "::1:1886", "10.0.0.300:1", ":1887"]})", cfg);
   ASSERT_EQ(errors.size(), 3u);
   EXPECT_EQ(errors[0].path, "/listeners/0");
   EXPECT_NE(errors[0].message.find("'abc' is not an IP address"), std::string::npos) << errors[0].message;

@@ -197,9 +197,9 @@ TEST(FrameParser, CompleteFrameFollowedByPartialFrame) {
 TEST(FrameParser, StreamOfFramesDecodes) {
   bytes data = hexv({
       0x30, 0x07, 0x00, 0x03, 0x61, 0x2F, 0x62, 0x68, 0x69,  // PUBLISH a/b "hi"
-      0x40, 0x02, 0x00, 0x0A,                                 // PUBACK 10
-      0xC0, 0x00,                                             // PINGREQ
-      0xE0, 0x00,                                             // DISCONNECT
+      0x40, 0x02, 0x00, 0x0A,                                // PUBACK 10
+      0xC0, 0x00,                                            // PINGREQ
+      0xE0, 0x00,                                            // DISCONNECT
   });
   const packet_type expected[] = {packet_type::publish, packet_type::puback, packet_type::pingreq,
                                   packet_type::disconnect};

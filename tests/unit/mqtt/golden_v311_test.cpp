@@ -19,12 +19,12 @@ TEST(GoldenV311, ConnectMinimal) {
   c.keep_alive = 60;
   c.client_id = "abc";
   check_golden(c, V311,
-               hexv({0x10, 0x0F,                                // CONNECT, remaining length 15
-                     0x00, 0x04, 0x4D, 0x51, 0x54, 0x54,        // "MQTT"
-                     0x04,                                      // protocol level 4
-                     0x02,                                      // clean session
-                     0x00, 0x3C,                                // keep alive 60
-                     0x00, 0x03, 0x61, 0x62, 0x63}));           // client id "abc"
+               hexv({0x10, 0x0F,                          // CONNECT, remaining length 15
+                     0x00, 0x04, 0x4D, 0x51, 0x54, 0x54,  // "MQTT"
+                     0x04,                                // protocol level 4
+                     0x02,                                // clean session
+                     0x00, 0x3C,                          // keep alive 60
+                     0x00, 0x03, 0x61, 0x62, 0x63}));     // client id "abc"
 }
 
 TEST(GoldenV311, ConnectWithWillUsernamePassword) {
@@ -41,16 +41,15 @@ TEST(GoldenV311, ConnectWithWillUsernamePassword) {
   c.will = w;
   c.username = "user";
   c.password = "pass";
-  check_golden(c, V311,
-               hexv({0x10, 0x25,                                // remaining length 37
-                     0x00, 0x04, 0x4D, 0x51, 0x54, 0x54, 0x04,  // "MQTT" level 4
-                     0xEC,        // user | password | will retain | will QoS 1 | will flag
-                     0x00, 0x1E,                                // keep alive 30
-                     0x00, 0x03, 0x63, 0x69, 0x64,              // client id "cid"
-                     0x00, 0x03, 0x77, 0x2F, 0x74,              // will topic "w/t"
-                     0x00, 0x03, 0x62, 0x79, 0x65,              // will payload "bye"
-                     0x00, 0x04, 0x75, 0x73, 0x65, 0x72,        // user name "user"
-                     0x00, 0x04, 0x70, 0x61, 0x73, 0x73}));     // password "pass"
+  check_golden(c, V311, hexv({0x10, 0x25,                                // remaining length 37
+                              0x00, 0x04, 0x4D, 0x51, 0x54, 0x54, 0x04,  // "MQTT" level 4
+                              0xEC,                          // user | password | will retain | will QoS 1 | will flag
+                              0x00, 0x1E,                    // keep alive 30
+                              0x00, 0x03, 0x63, 0x69, 0x64,  // client id "cid"
+                              0x00, 0x03, 0x77, 0x2F, 0x74,  // will topic "w/t"
+                              0x00, 0x03, 0x62, 0x79, 0x65,  // will payload "bye"
+                              0x00, 0x04, 0x75, 0x73, 0x65, 0x72,     // user name "user"
+                              0x00, 0x04, 0x70, 0x61, 0x73, 0x73}));  // password "pass"
 }
 
 TEST(GoldenV311, ConnectWillQos2NoRetainUsernameOnly) {
@@ -65,15 +64,14 @@ TEST(GoldenV311, ConnectWillQos2NoRetainUsernameOnly) {
   w.qos = qos::exactly_once;
   c.will = w;
   c.username = "u";
-  check_golden(c, V311,
-               hexv({0x10, 0x16,                                // remaining length 22
-                     0x00, 0x04, 0x4D, 0x51, 0x54, 0x54, 0x04,
-                     0x96,                          // user | will QoS 2 | will flag | clean session
-                     0x00, 0x00,                                // keep alive 0
-                     0x00, 0x00,                                // empty client id
-                     0x00, 0x01, 0x61,                          // will topic "a"
-                     0x00, 0x02, 0x00, 0xFF,                    // will payload (binary)
-                     0x00, 0x01, 0x75}));                       // user name "u"
+  check_golden(c, V311, hexv({0x10, 0x16,  // remaining length 22
+                              0x00, 0x04, 0x4D, 0x51, 0x54, 0x54, 0x04,
+                              0x96,                    // user | will QoS 2 | will flag | clean session
+                              0x00, 0x00,              // keep alive 0
+                              0x00, 0x00,              // empty client id
+                              0x00, 0x01, 0x61,        // will topic "a"
+                              0x00, 0x02, 0x00, 0xFF,  // will payload (binary)
+                              0x00, 0x01, 0x75}));     // user name "u"
 }
 
 // ---------------------------------------------------------------- CONNACK (3.2)
@@ -125,10 +123,10 @@ TEST(GoldenV311, PublishQos1DupRetain) {
   p.dup = true;
   p.packet_id = 10;
   check_golden(p, V311,
-               hexv({0x3B, 0x0C,                               // PUBLISH DUP | QoS 1 | RETAIN
-                     0x00, 0x03, 0x61, 0x2F, 0x62,             // topic "a/b"
-                     0x00, 0x0A,                               // packet id 10
-                     0x68, 0x65, 0x6C, 0x6C, 0x6F}));          // "hello"
+               hexv({0x3B, 0x0C,                       // PUBLISH DUP | QoS 1 | RETAIN
+                     0x00, 0x03, 0x61, 0x2F, 0x62,     // topic "a/b"
+                     0x00, 0x0A,                       // packet id 10
+                     0x68, 0x65, 0x6C, 0x6C, 0x6F}));  // "hello"
 }
 
 TEST(GoldenV311, PublishQos2EmptyPayload) {
@@ -188,10 +186,10 @@ TEST(GoldenV311, Subscribe) {
   e2.options.qos = qos::exactly_once;
   s.entries = {e1, e2};
   check_golden(s, V311,
-               hexv({0x82, 0x0C,                              // SUBSCRIBE, flags 0010
-                     0x00, 0x01,                              // packet id 1
-                     0x00, 0x03, 0x61, 0x2F, 0x2B, 0x01,      // "a/+" QoS 1
-                     0x00, 0x01, 0x23, 0x02}));               // "#" QoS 2
+               hexv({0x82, 0x0C,                          // SUBSCRIBE, flags 0010
+                     0x00, 0x01,                          // packet id 1
+                     0x00, 0x03, 0x61, 0x2F, 0x2B, 0x01,  // "a/+" QoS 1
+                     0x00, 0x01, 0x23, 0x02}));           // "#" QoS 2
 }
 
 TEST(GoldenV311, Suback) {
@@ -211,8 +209,8 @@ TEST(GoldenV311, SubackErrorCodesEncodeAs0x80) {
 
   suback expected;
   expected.packet_id = 7;
-  expected.codes = {reason_code::unspecified_error, reason_code::unspecified_error,
-                    reason_code::unspecified_error, reason_code::granted_qos_1};
+  expected.codes = {reason_code::unspecified_error, reason_code::unspecified_error, reason_code::unspecified_error,
+                    reason_code::granted_qos_1};
   check_decodes_to(hexv({0x90, 0x06, 0x00, 0x07, 0x80, 0x80, 0x80, 0x01}), V311, expected);
 }
 
@@ -223,9 +221,9 @@ TEST(GoldenV311, Unsubscribe) {
   u.packet_id = 2;
   u.filters = {"a/b", "c"};
   check_golden(u, V311,
-               hexv({0xA2, 0x0A, 0x00, 0x02,                  // UNSUBSCRIBE, flags 0010, packet id 2
-                     0x00, 0x03, 0x61, 0x2F, 0x62,            // "a/b"
-                     0x00, 0x01, 0x63}));                     // "c"
+               hexv({0xA2, 0x0A, 0x00, 0x02,        // UNSUBSCRIBE, flags 0010, packet id 2
+                     0x00, 0x03, 0x61, 0x2F, 0x62,  // "a/b"
+                     0x00, 0x01, 0x63}));           // "c"
 }
 
 TEST(GoldenV311, UnsubackHasNoPayload) {
@@ -243,11 +241,17 @@ TEST(GoldenV311, UnsubackCodesAreDroppedOnEncode) {
 
 // ---------------------------------------------------------------- PINGREQ / PINGRESP / DISCONNECT
 
-TEST(GoldenV311, Pingreq) { check_golden(pingreq{}, V311, hexv({0xC0, 0x00})); }
+TEST(GoldenV311, Pingreq) {
+  check_golden(pingreq{}, V311, hexv({0xC0, 0x00}));
+}
 
-TEST(GoldenV311, Pingresp) { check_golden(pingresp{}, V311, hexv({0xD0, 0x00})); }
+TEST(GoldenV311, Pingresp) {
+  check_golden(pingresp{}, V311, hexv({0xD0, 0x00}));
+}
 
-TEST(GoldenV311, Disconnect) { check_golden(disconnect{}, V311, hexv({0xE0, 0x00})); }
+TEST(GoldenV311, Disconnect) {
+  check_golden(disconnect{}, V311, hexv({0xE0, 0x00}));
+}
 
 TEST(GoldenV311, DisconnectReasonAndPropertiesAreDropped) {
   disconnect d;
@@ -281,9 +285,9 @@ TEST(GoldenV311, ConnectDecodesAsV311WhateverVersionIsPassed) {
   c.version = V311;
   c.keep_alive = 60;
   c.client_id = "abc";
-  check_decodes_to(hexv({0x10, 0x0F, 0x00, 0x04, 0x4D, 0x51, 0x54, 0x54, 0x04, 0x02, 0x00, 0x3C, 0x00, 0x03,
-                         0x61, 0x62, 0x63}),
-                   protocol_version::v5, c);
+  check_decodes_to(
+      hexv({0x10, 0x0F, 0x00, 0x04, 0x4D, 0x51, 0x54, 0x54, 0x04, 0x02, 0x00, 0x3C, 0x00, 0x03, 0x61, 0x62, 0x63}),
+      protocol_version::v5, c);
 }
 
 TEST(GoldenV311, EmptyClientIdWithCleanSessionIsAccepted) {
@@ -292,8 +296,7 @@ TEST(GoldenV311, EmptyClientIdWithCleanSessionIsAccepted) {
   c.clean_start = true;
   c.keep_alive = 60;
   c.client_id = "";
-  check_golden(c, V311,
-               hexv({0x10, 0x0C, 0x00, 0x04, 0x4D, 0x51, 0x54, 0x54, 0x04, 0x02, 0x00, 0x3C, 0x00, 0x00}));
+  check_golden(c, V311, hexv({0x10, 0x0C, 0x00, 0x04, 0x4D, 0x51, 0x54, 0x54, 0x04, 0x02, 0x00, 0x3C, 0x00, 0x00}));
 }
 
 }  // namespace

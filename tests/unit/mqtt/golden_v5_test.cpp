@@ -21,13 +21,13 @@ TEST(GoldenV5, ConnectMinimal) {
   c.keep_alive = 60;
   c.client_id = "abc";
   check_golden(c, V5,
-               hexv({0x10, 0x10,                                // CONNECT, remaining length 16
-                     0x00, 0x04, 0x4D, 0x51, 0x54, 0x54,        // "MQTT"
-                     0x05,                                      // protocol version 5
-                     0x02,                                      // clean start
-                     0x00, 0x3C,                                // keep alive 60
-                     0x00,                                      // no properties
-                     0x00, 0x03, 0x61, 0x62, 0x63}));           // client id "abc"
+               hexv({0x10, 0x10,                          // CONNECT, remaining length 16
+                     0x00, 0x04, 0x4D, 0x51, 0x54, 0x54,  // "MQTT"
+                     0x05,                                // protocol version 5
+                     0x02,                                // clean start
+                     0x00, 0x3C,                          // keep alive 60
+                     0x00,                                // no properties
+                     0x00, 0x03, 0x61, 0x62, 0x63}));     // client id "abc"
 }
 
 connect full_v5_connect() {
@@ -64,35 +64,34 @@ connect full_v5_connect() {
 }
 
 TEST(GoldenV5, ConnectWithWillPropertiesUsernamePassword) {
-  check_golden(full_v5_connect(), V5,
-               hexv({0x10, 0x7A,                                // remaining length 122
-                     0x00, 0x04, 0x4D, 0x51, 0x54, 0x54, 0x05,  // "MQTT" v5
-                     0xEE,  // user | password | will retain | will QoS 1 | will | clean start
-                     0x00, 0x1E,                                // keep alive 30
-                     0x28,                                      // property length 40
-                     0x11, 0x00, 0x00, 0x0E, 0x10,              // session expiry 3600
-                     0x15, 0x00, 0x05, 0x53, 0x43, 0x52, 0x41, 0x4D,  // auth method "SCRAM"
-                     0x16, 0x00, 0x02, 0x01, 0x02,              // auth data 01 02
-                     0x17, 0x00,                                // request problem info 0
-                     0x19, 0x01,                                // request response info 1
-                     0x21, 0x00, 0x14,                          // receive maximum 20
-                     0x22, 0x00, 0x0A,                          // topic alias maximum 10
-                     0x26, 0x00, 0x01, 0x6B, 0x00, 0x01, 0x76,  // user property k=v
-                     0x27, 0x00, 0x01, 0x00, 0x00,              // maximum packet size 65536
-                     0x00, 0x03, 0x63, 0x69, 0x64,              // client id "cid"
-                     0x2B,                                      // will property length 43
-                     0x01, 0x01,                                // payload format 1
-                     0x02, 0x00, 0x00, 0x00, 0x3C,              // message expiry 60
-                     0x03, 0x00, 0x0A, 0x74, 0x65, 0x78, 0x74, 0x2F, 0x70, 0x6C, 0x61, 0x69,
-                     0x6E,                                      // content type "text/plain"
-                     0x08, 0x00, 0x03, 0x72, 0x2F, 0x74,        // response topic "r/t"
-                     0x09, 0x00, 0x02, 0x00, 0x01,              // correlation data 00 01
-                     0x18, 0x00, 0x00, 0x00, 0x05,              // will delay 5
-                     0x26, 0x00, 0x01, 0x61, 0x00, 0x01, 0x62,  // user property a=b
-                     0x00, 0x03, 0x77, 0x2F, 0x74,              // will topic "w/t"
-                     0x00, 0x03, 0x62, 0x79, 0x65,              // will payload "bye"
-                     0x00, 0x04, 0x75, 0x73, 0x65, 0x72,        // user name "user"
-                     0x00, 0x04, 0x70, 0x61, 0x73, 0x73}));     // password "pass"
+  check_golden(full_v5_connect(), V5, hexv({0x10, 0x7A,                                // remaining length 122
+                                            0x00, 0x04, 0x4D, 0x51, 0x54, 0x54, 0x05,  // "MQTT" v5
+                                            0xEE,  // user | password | will retain | will QoS 1 | will | clean start
+                                            0x00, 0x1E,                                      // keep alive 30
+                                            0x28,                                            // property length 40
+                                            0x11, 0x00, 0x00, 0x0E, 0x10,                    // session expiry 3600
+                                            0x15, 0x00, 0x05, 0x53, 0x43, 0x52, 0x41, 0x4D,  // auth method "SCRAM"
+                                            0x16, 0x00, 0x02, 0x01, 0x02,                    // auth data 01 02
+                                            0x17, 0x00,                                      // request problem info 0
+                                            0x19, 0x01,                                      // request response info 1
+                                            0x21, 0x00, 0x14,                                // receive maximum 20
+                                            0x22, 0x00, 0x0A,                                // topic alias maximum 10
+                                            0x26, 0x00, 0x01, 0x6B, 0x00, 0x01, 0x76,        // user property k=v
+                                            0x27, 0x00, 0x01, 0x00, 0x00,  // maximum packet size 65536
+                                            0x00, 0x03, 0x63, 0x69, 0x64,  // client id "cid"
+                                            0x2B,                          // will property length 43
+                                            0x01, 0x01,                    // payload format 1
+                                            0x02, 0x00, 0x00, 0x00, 0x3C,  // message expiry 60
+                                            0x03, 0x00, 0x0A, 0x74, 0x65, 0x78, 0x74, 0x2F, 0x70, 0x6C, 0x61, 0x69,
+                                            0x6E,                                      // content type "text/plain"
+                                            0x08, 0x00, 0x03, 0x72, 0x2F, 0x74,        // response topic "r/t"
+                                            0x09, 0x00, 0x02, 0x00, 0x01,              // correlation data 00 01
+                                            0x18, 0x00, 0x00, 0x00, 0x05,              // will delay 5
+                                            0x26, 0x00, 0x01, 0x61, 0x00, 0x01, 0x62,  // user property a=b
+                                            0x00, 0x03, 0x77, 0x2F, 0x74,              // will topic "w/t"
+                                            0x00, 0x03, 0x62, 0x79, 0x65,              // will payload "bye"
+                                            0x00, 0x04, 0x75, 0x73, 0x65, 0x72,        // user name "user"
+                                            0x00, 0x04, 0x70, 0x61, 0x73, 0x73}));     // password "pass"
 }
 
 TEST(GoldenV5, ConnectPasswordWithoutUsernameIsAllowed) {
@@ -104,10 +103,9 @@ TEST(GoldenV5, ConnectPasswordWithoutUsernameIsAllowed) {
   c.password = "p";
   check_golden(c, V5,
                hexv({0x10, 0x11, 0x00, 0x04, 0x4D, 0x51, 0x54, 0x54, 0x05,
-                     0x42,                                      // password | clean start
-                     0x00, 0x3C, 0x00,
-                     0x00, 0x01, 0x63,                          // client id "c"
-                     0x00, 0x01, 0x70}));                       // password "p"
+                     0x42,                                // password | clean start
+                     0x00, 0x3C, 0x00, 0x00, 0x01, 0x63,  // client id "c"
+                     0x00, 0x01, 0x70}));                 // password "p"
 }
 
 // ---------------------------------------------------------------- CONNACK (3.2)
@@ -135,23 +133,22 @@ TEST(GoldenV5, ConnackWithServerProperties) {
   a.props.wildcard_subscription_available = 0;
   a.props.subscription_identifier_available = 1;
   a.props.shared_subscription_available = 0;
-  check_golden(a, V5,
-               hexv({0x20, 0x37,                                // remaining length 55
-                     0x00, 0x00,                                // flags, reason success
-                     0x34,                                      // property length 52
-                     0x11, 0x00, 0x00, 0x00, 0x78,              // session expiry 120
-                     0x12, 0x00, 0x06, 0x61, 0x75, 0x74, 0x6F, 0x2D, 0x31,  // assigned id "auto-1"
-                     0x13, 0x00, 0x1E,                          // server keep alive 30
-                     0x1A, 0x00, 0x04, 0x72, 0x65, 0x73, 0x70,  // response information "resp"
-                     0x21, 0x00, 0x64,                          // receive maximum 100
-                     0x22, 0x00, 0x05,                          // topic alias maximum 5
-                     0x24, 0x01,                                // maximum QoS 1
-                     0x25, 0x00,                                // retain available 0
-                     0x26, 0x00, 0x01, 0x78, 0x00, 0x01, 0x79,  // user property x=y
-                     0x27, 0x00, 0x10, 0x00, 0x00,              // maximum packet size 1 MiB
-                     0x28, 0x00,                                // wildcard subs available 0
-                     0x29, 0x01,                                // subscription ids available 1
-                     0x2A, 0x00}));                             // shared subs available 0
+  check_golden(a, V5, hexv({0x20, 0x37,                                            // remaining length 55
+                            0x00, 0x00,                                            // flags, reason success
+                            0x34,                                                  // property length 52
+                            0x11, 0x00, 0x00, 0x00, 0x78,                          // session expiry 120
+                            0x12, 0x00, 0x06, 0x61, 0x75, 0x74, 0x6F, 0x2D, 0x31,  // assigned id "auto-1"
+                            0x13, 0x00, 0x1E,                                      // server keep alive 30
+                            0x1A, 0x00, 0x04, 0x72, 0x65, 0x73, 0x70,              // response information "resp"
+                            0x21, 0x00, 0x64,                                      // receive maximum 100
+                            0x22, 0x00, 0x05,                                      // topic alias maximum 5
+                            0x24, 0x01,                                            // maximum QoS 1
+                            0x25, 0x00,                                            // retain available 0
+                            0x26, 0x00, 0x01, 0x78, 0x00, 0x01, 0x79,              // user property x=y
+                            0x27, 0x00, 0x10, 0x00, 0x00,                          // maximum packet size 1 MiB
+                            0x28, 0x00,                                            // wildcard subs available 0
+                            0x29, 0x01,                                            // subscription ids available 1
+                            0x2A, 0x00}));                                         // shared subs available 0
 }
 
 TEST(GoldenV5, ConnackErrorWithServerReferenceAndReasonString) {
@@ -159,10 +156,9 @@ TEST(GoldenV5, ConnackErrorWithServerReferenceAndReasonString) {
   a.code = reason_code::use_another_server;
   a.props.server_reference = "other";
   a.props.reason_string = "nope";
-  check_golden(a, V5,
-               hexv({0x20, 0x12, 0x00, 0x9C, 0x0F,
-                     0x1C, 0x00, 0x05, 0x6F, 0x74, 0x68, 0x65, 0x72,   // server reference "other"
-                     0x1F, 0x00, 0x04, 0x6E, 0x6F, 0x70, 0x65}));      // reason string "nope"
+  check_golden(a, V5, hexv({0x20, 0x12, 0x00, 0x9C, 0x0F, 0x1C, 0x00,
+                            0x05, 0x6F, 0x74, 0x68, 0x65, 0x72,           // server reference "other"
+                            0x1F, 0x00, 0x04, 0x6E, 0x6F, 0x70, 0x65}));  // reason string "nope"
 }
 
 TEST(GoldenV5, ConnackNotAuthorizedKeepsV5ReasonCode) {
@@ -192,19 +188,18 @@ TEST(GoldenV5, PublishWithManyProperties) {
   p.props.response_topic = "r/1";
   p.props.correlation_data = std::string("\xDE\xAD", 2);
   p.props.user_properties = {{"k1", "v1"}, {"k1", "v2"}};
-  check_golden(p, V5,
-               hexv({0x32, 0x35,                                // PUBLISH QoS 1, remaining length 53
-                     0x00, 0x03, 0x74, 0x2F, 0x31,              // topic "t/1"
-                     0x12, 0x34,                                // packet id
-                     0x2B,                                      // property length 43
-                     0x01, 0x01,                                // payload format indicator 1
-                     0x02, 0x00, 0x00, 0x0E, 0x10,              // message expiry 3600
-                     0x03, 0x00, 0x04, 0x6A, 0x73, 0x6F, 0x6E,  // content type "json"
-                     0x08, 0x00, 0x03, 0x72, 0x2F, 0x31,        // response topic "r/1"
-                     0x09, 0x00, 0x02, 0xDE, 0xAD,              // correlation data
-                     0x26, 0x00, 0x02, 0x6B, 0x31, 0x00, 0x02, 0x76, 0x31,  // k1=v1
-                     0x26, 0x00, 0x02, 0x6B, 0x31, 0x00, 0x02, 0x76, 0x32,  // k1=v2
-                     0x7B, 0x7D}));                             // payload "{}"
+  check_golden(p, V5, hexv({0x32, 0x35,                                            // PUBLISH QoS 1, remaining length 53
+                            0x00, 0x03, 0x74, 0x2F, 0x31,                          // topic "t/1"
+                            0x12, 0x34,                                            // packet id
+                            0x2B,                                                  // property length 43
+                            0x01, 0x01,                                            // payload format indicator 1
+                            0x02, 0x00, 0x00, 0x0E, 0x10,                          // message expiry 3600
+                            0x03, 0x00, 0x04, 0x6A, 0x73, 0x6F, 0x6E,              // content type "json"
+                            0x08, 0x00, 0x03, 0x72, 0x2F, 0x31,                    // response topic "r/1"
+                            0x09, 0x00, 0x02, 0xDE, 0xAD,                          // correlation data
+                            0x26, 0x00, 0x02, 0x6B, 0x31, 0x00, 0x02, 0x76, 0x31,  // k1=v1
+                            0x26, 0x00, 0x02, 0x6B, 0x31, 0x00, 0x02, 0x76, 0x32,  // k1=v2
+                            0x7B, 0x7D}));                                         // payload "{}"
 }
 
 TEST(GoldenV5, PublishEmptyTopicWithTopicAlias) {
@@ -230,11 +225,11 @@ TEST(GoldenV5, PublishQos2RetainWithSubscriptionIdentifiers) {
   p.packet_id = 7;
   p.props.subscription_identifiers = {1, 200};
   check_golden(p, V5,
-               hexv({0x35, 0x0B,                                // PUBLISH QoS 2 | RETAIN
-                     0x00, 0x01, 0x61, 0x00, 0x07,              // topic "a", packet id 7
-                     0x05,                                      // property length 5
-                     0x0B, 0x01,                                // subscription id 1
-                     0x0B, 0xC8, 0x01}));                       // subscription id 200
+               hexv({0x35, 0x0B,                    // PUBLISH QoS 2 | RETAIN
+                     0x00, 0x01, 0x61, 0x00, 0x07,  // topic "a", packet id 7
+                     0x05,                          // property length 5
+                     0x0B, 0x01,                    // subscription id 1
+                     0x0B, 0xC8, 0x01}));           // subscription id 200
 }
 
 TEST(GoldenV5, PublishSubscriptionIdentifiersKeepVectorOrder) {
@@ -242,9 +237,8 @@ TEST(GoldenV5, PublishSubscriptionIdentifiersKeepVectorOrder) {
   p.topic = "a";
   p.props.subscription_identifiers = {268435455, 3};
   check_golden(p, V5,
-               hexv({0x30, 0x0B, 0x00, 0x01, 0x61, 0x07,
-                     0x0B, 0xFF, 0xFF, 0xFF, 0x7F,              // subscription id 268435455
-                     0x0B, 0x03}));                             // subscription id 3
+               hexv({0x30, 0x0B, 0x00, 0x01, 0x61, 0x07, 0x0B, 0xFF, 0xFF, 0xFF, 0x7F,  // subscription id 268435455
+                     0x0B, 0x03}));                                                     // subscription id 3
 }
 
 TEST(GoldenV5, PublishPayloadIsBinaryAndNotUtf8Checked) {
@@ -289,8 +283,8 @@ TEST(GoldenV5, PubackWithReasonAndProperties) {
   a.props.user_properties = {{"a", "b"}};
   check_golden(a, V5,
                hexv({0x40, 0x10, 0x00, 0x0A, 0x87,
-                     0x0C,                                      // property length 12
-                     0x1F, 0x00, 0x02, 0x6E, 0x6F,              // reason string "no"
+                     0x0C,                                         // property length 12
+                     0x1F, 0x00, 0x02, 0x6E, 0x6F,                 // reason string "no"
                      0x26, 0x00, 0x01, 0x61, 0x00, 0x01, 0x62}));  // user property a=b
 }
 
@@ -325,8 +319,7 @@ TEST(GoldenV5, PubrelWithUserProperty) {
   a.packet_id = 5;
   a.code = reason_code::packet_identifier_not_found;
   a.props.user_properties = {{"a", "b"}};
-  check_golden(a, V5,
-               hexv({0x62, 0x0B, 0x00, 0x05, 0x92, 0x07, 0x26, 0x00, 0x01, 0x61, 0x00, 0x01, 0x62}));
+  check_golden(a, V5, hexv({0x62, 0x0B, 0x00, 0x05, 0x92, 0x07, 0x26, 0x00, 0x01, 0x61, 0x00, 0x01, 0x62}));
 }
 
 TEST(GoldenV5, PubcompWithReasonString) {
@@ -366,18 +359,17 @@ TEST(GoldenV5, SubscribeWithOptionsAndSubscriptionIdentifier) {
   subscription e3;
   e3.filter = "$share/g/d";
   s.entries = {e1, e2, e3};
-  check_golden(s, V5,
-               hexv({0x82, 0x25,                                // SUBSCRIBE, remaining length 37
-                     0x00, 0x0A,                                // packet id 10
-                     0x09,                                      // property length 9
-                     0x0B, 0x05,                                // subscription id 5
-                     0x26, 0x00, 0x01, 0x6B, 0x00, 0x01, 0x76,  // user property k=v
-                     0x00, 0x03, 0x61, 0x2F, 0x62,              // "a/b"
-                     0x1D,       // QoS 1 | no local | retain as published | retain handling 1
-                     0x00, 0x03, 0x63, 0x2F, 0x23,              // "c/#"
-                     0x22,                                      // QoS 2 | retain handling 2
-                     0x00, 0x0A, 0x24, 0x73, 0x68, 0x61, 0x72, 0x65, 0x2F, 0x67, 0x2F, 0x64,
-                     0x00}));                                   // "$share/g/d", defaults
+  check_golden(s, V5, hexv({0x82, 0x25,                                // SUBSCRIBE, remaining length 37
+                            0x00, 0x0A,                                // packet id 10
+                            0x09,                                      // property length 9
+                            0x0B, 0x05,                                // subscription id 5
+                            0x26, 0x00, 0x01, 0x6B, 0x00, 0x01, 0x76,  // user property k=v
+                            0x00, 0x03, 0x61, 0x2F, 0x62,              // "a/b"
+                            0x1D,                          // QoS 1 | no local | retain as published | retain handling 1
+                            0x00, 0x03, 0x63, 0x2F, 0x23,  // "c/#"
+                            0x22,                          // QoS 2 | retain handling 2
+                            0x00, 0x0A, 0x24, 0x73, 0x68, 0x61, 0x72,
+                            0x65, 0x2F, 0x67, 0x2F, 0x64, 0x00}));  // "$share/g/d", defaults
 }
 
 TEST(GoldenV5, SubscribeNoProperties) {
@@ -395,8 +387,7 @@ TEST(GoldenV5, Suback) {
   a.codes = {reason_code::granted_qos_0, reason_code::granted_qos_1, reason_code::granted_qos_2,
              reason_code::not_authorized};
   a.props.reason_string = "r";
-  check_golden(a, V5,
-               hexv({0x90, 0x0B, 0x00, 0x0A, 0x04, 0x1F, 0x00, 0x01, 0x72, 0x00, 0x01, 0x02, 0x87}));
+  check_golden(a, V5, hexv({0x90, 0x0B, 0x00, 0x0A, 0x04, 0x1F, 0x00, 0x01, 0x72, 0x00, 0x01, 0x02, 0x87}));
 }
 
 TEST(GoldenV5, SubackKeepsV5ErrorCodes) {
@@ -415,10 +406,9 @@ TEST(GoldenV5, Unsubscribe) {
   u.props.user_properties = {{"k", "v"}};
   u.filters = {"a/b", "c/+"};
   check_golden(u, V5,
-               hexv({0xA2, 0x14, 0x00, 0x0B,
-                     0x07, 0x26, 0x00, 0x01, 0x6B, 0x00, 0x01, 0x76,  // user property k=v
-                     0x00, 0x03, 0x61, 0x2F, 0x62,              // "a/b"
-                     0x00, 0x03, 0x63, 0x2F, 0x2B}));           // "c/+"
+               hexv({0xA2, 0x14, 0x00, 0x0B, 0x07, 0x26, 0x00, 0x01, 0x6B, 0x00, 0x01, 0x76,  // user property k=v
+                     0x00, 0x03, 0x61, 0x2F, 0x62,                                            // "a/b"
+                     0x00, 0x03, 0x63, 0x2F, 0x2B}));                                         // "c/+"
 }
 
 TEST(GoldenV5, Unsuback) {
@@ -433,15 +423,18 @@ TEST(GoldenV5, UnsubackWithEmptyKeyAndUtf8UserProperty) {
   a.packet_id = 3;
   a.codes = {reason_code::success};
   a.props.user_properties = {{"", "\xC3\xBC"}};  // "" = "ü"
-  check_golden(a, V5,
-               hexv({0xB0, 0x0B, 0x00, 0x03, 0x07, 0x26, 0x00, 0x00, 0x00, 0x02, 0xC3, 0xBC, 0x00}));
+  check_golden(a, V5, hexv({0xB0, 0x0B, 0x00, 0x03, 0x07, 0x26, 0x00, 0x00, 0x00, 0x02, 0xC3, 0xBC, 0x00}));
 }
 
 // ---------------------------------------------------------------- PINGREQ / PINGRESP
 
-TEST(GoldenV5, Pingreq) { check_golden(pingreq{}, V5, hexv({0xC0, 0x00})); }
+TEST(GoldenV5, Pingreq) {
+  check_golden(pingreq{}, V5, hexv({0xC0, 0x00}));
+}
 
-TEST(GoldenV5, Pingresp) { check_golden(pingresp{}, V5, hexv({0xD0, 0x00})); }
+TEST(GoldenV5, Pingresp) {
+  check_golden(pingresp{}, V5, hexv({0xD0, 0x00}));
+}
 
 // ---------------------------------------------------------------- DISCONNECT (3.14)
 
@@ -451,9 +444,8 @@ TEST(GoldenV5, DisconnectWithReasonAndProperties) {
   d.props.session_expiry_interval = 0;
   d.props.reason_string = "bye";
   check_golden(d, V5,
-               hexv({0xE0, 0x0D, 0x04, 0x0B,
-                     0x11, 0x00, 0x00, 0x00, 0x00,              // session expiry 0
-                     0x1F, 0x00, 0x03, 0x62, 0x79, 0x65}));     // reason string "bye"
+               hexv({0xE0, 0x0D, 0x04, 0x0B, 0x11, 0x00, 0x00, 0x00, 0x00,  // session expiry 0
+                     0x1F, 0x00, 0x03, 0x62, 0x79, 0x65}));                 // reason string "bye"
 }
 
 TEST(GoldenV5, DisconnectWithServerReference) {
@@ -489,9 +481,8 @@ TEST(GoldenV5, AuthContinueWithMethodAndData) {
   a.props.authentication_method = "SCRAM";
   a.props.authentication_data = "xyz";
   check_golden(a, V5,
-               hexv({0xF0, 0x10, 0x18, 0x0E,
-                     0x15, 0x00, 0x05, 0x53, 0x43, 0x52, 0x41, 0x4D,  // method "SCRAM"
-                     0x16, 0x00, 0x03, 0x78, 0x79, 0x7A}));           // data "xyz"
+               hexv({0xF0, 0x10, 0x18, 0x0E, 0x15, 0x00, 0x05, 0x53, 0x43, 0x52, 0x41, 0x4D,  // method "SCRAM"
+                     0x16, 0x00, 0x03, 0x78, 0x79, 0x7A}));                                   // data "xyz"
 }
 
 TEST(GoldenV5, AuthShortFormDecodes) {
@@ -499,7 +490,9 @@ TEST(GoldenV5, AuthShortFormDecodes) {
   check_decodes_to(hexv({0xF0, 0x02, 0x00, 0x00}), V5, auth{});
 }
 
-TEST(GoldenV5, AuthShortFormRoundTrips) { check_round_trip(auth{}, V5); }
+TEST(GoldenV5, AuthShortFormRoundTrips) {
+  check_round_trip(auth{}, V5);
+}
 
 }  // namespace
 }  // namespace mqtt_test

@@ -33,7 +33,9 @@ void PrintTo(const bad_case& c, std::ostream* os) {
 }
 
 // Binary string (may contain NUL) with a two-byte length prefix.
-bytes bstr(const char* s, std::size_t n) { return str(std::string_view(s, n)); }
+bytes bstr(const char* s, std::size_t n) {
+  return str(std::string_view(s, n));
+}
 
 // CONNECT bodies: protocol name, level, flags, keep alive 60, [properties], payload.
 bytes c311(std::uint8_t flags, const bytes& payload) {
@@ -47,11 +49,17 @@ bytes c5_will(const bytes& will_prop_content) {
   return c5(0x06, {}, cat({str("c"), props(will_prop_content), str("w"), str("p")}));
 }
 // PUBLISH QoS 0 body "a" with v5 properties.
-bytes pub5(const bytes& prop_content) { return cat({str("a"), props(prop_content)}); }
+bytes pub5(const bytes& prop_content) {
+  return cat({str("a"), props(prop_content)});
+}
 // PUBACK v5 body: packet id 1, reason 0x80, properties.
-bytes ack5(const bytes& prop_content) { return cat({bytes{0x00, 0x01, 0x80}, props(prop_content)}); }
+bytes ack5(const bytes& prop_content) {
+  return cat({bytes{0x00, 0x01, 0x80}, props(prop_content)});
+}
 // CONNACK v5 body: no session, success, properties.
-bytes connack5(const bytes& prop_content) { return cat({bytes{0x00, 0x00}, props(prop_content)}); }
+bytes connack5(const bytes& prop_content) {
+  return cat({bytes{0x00, 0x00}, props(prop_content)});
+}
 // SUBSCRIBE v311 / v5 with one filter and options.
 bytes sub311(std::string_view filter, std::uint8_t opts) {
   return cat({bytes{0x00, 0x01}, str(filter), bytes{opts}});
@@ -108,27 +116,24 @@ std::vector<bad_case> bad_cases() {
       {"ConnectTruncatedAfterLevel", V311, 0x10, cat({str("MQTT"), bytes{0x04}}), MALFORMED},
       {"ConnectTrailingByte_v311", V311, 0x10, cat({c311(0x02, str("c")), bytes{0x00}}), MALFORMED},
       {"ConnectUsernameFlagWithoutUsername", V311, 0x10, c311(0x82, str("c")), MALFORMED},
-      {"ConnectWillFlagWithoutWillPayload_v5", V5, 0x10,
-       c5(0x06, {}, cat({str("c"), props({}), str("w")})), MALFORMED},
+      {"ConnectWillFlagWithoutWillPayload_v5", V5, 0x10, c5(0x06, {}, cat({str("c"), props({}), str("w")})), MALFORMED},
       {"PropertyLengthBeyondBody", V5, 0x40, {0x00, 0x01, 0x80, 0x05, 0x1F}, MALFORMED},
-      {"PropertyValueBeyondPropertyBlock", V5, 0x40, {0x00, 0x01, 0x80, 0x03, 0x1F, 0x00, 0x05},
-       MALFORMED},
+      {"PropertyValueBeyondPropertyBlock", V5, 0x40, {0x00, 0x01, 0x80, 0x03, 0x1F, 0x00, 0x05}, MALFORMED},
       {"PropertyLengthVarintTooLong", V5, 0x40, {0x00, 0x01, 0x80, 0xFF, 0xFF, 0xFF, 0xFF, 0x7F}, MALFORMED},
       {"UserPropertyMissingValue", V5, 0x40, ack5(cat({bytes{0x26}, str("k")})), MALFORMED},
       {"PublishPropertyLengthBeyondBody", V5, 0x30, cat({str("a"), bytes{0x04, 0x23, 0x00}}), MALFORMED},
 
       // ---- duplicate properties
-      {"DuplicateMessageExpiry_Publish", V5, 0x30,
-       pub5({0x02, 0x00, 0x00, 0x00, 0x01, 0x02, 0x00, 0x00, 0x00, 0x02}), PROTOCOL},
-      {"DuplicateReasonString_Puback", V5, 0x40,
-       ack5(cat({bytes{0x1F}, str("x"), bytes{0x1F}, str("y")})), PROTOCOL},
+      {"DuplicateMessageExpiry_Publish", V5, 0x30, pub5({0x02, 0x00, 0x00, 0x00, 0x01, 0x02, 0x00, 0x00, 0x00, 0x02}),
+       PROTOCOL},
+      {"DuplicateReasonString_Puback", V5, 0x40, ack5(cat({bytes{0x1F}, str("x"), bytes{0x1F}, str("y")})), PROTOCOL},
       {"DuplicateSessionExpiry_Connect", V5, 0x10,
        c5(0x02, {0x11, 0x00, 0x00, 0x00, 0x01, 0x11, 0x00, 0x00, 0x00, 0x01}, str("c")), PROTOCOL},
       {"DuplicateTopicAlias_Publish", V5, 0x30, pub5({0x23, 0x00, 0x01, 0x23, 0x00, 0x02}), PROTOCOL},
       {"DuplicateSubscriptionIdentifier_Subscribe", V5, 0x82,
        cat({bytes{0x00, 0x01}, props({0x0B, 0x01, 0x0B, 0x02}), str("a"), bytes{0x00}}), PROTOCOL},
-      {"DuplicateContentType_WillProperties", V5, 0x10,
-       c5_will(cat({bytes{0x03}, str("a"), bytes{0x03}, str("b")})), PROTOCOL},
+      {"DuplicateContentType_WillProperties", V5, 0x10, c5_will(cat({bytes{0x03}, str("a"), bytes{0x03}, str("b")})),
+       PROTOCOL},
       {"DuplicateMaximumQos_Connack", V5, 0x20, connack5({0x24, 0x01, 0x24, 0x01}), PROTOCOL},
 
       // ---- property not allowed in this packet / unknown property id
@@ -137,14 +142,12 @@ std::vector<bad_case> bad_cases() {
       {"UnknownPropertyId04", V5, 0x30, pub5({0x04, 0x00, 0x00, 0x00, 0x01}), MALFORMED},
       {"SessionExpiryInPublish", V5, 0x30, pub5({0x11, 0x00, 0x00, 0x00, 0x01}), MALFORMED},
       {"ReasonStringInPublish", V5, 0x30, pub5(cat({bytes{0x1F}, str("x")})), MALFORMED},
-      {"SubscriptionIdentifierInUnsubscribe", V5, 0xA2,
-       cat({bytes{0x00, 0x01}, props({0x0B, 0x01}), str("a")}), MALFORMED},
-      {"WillDelayInConnectProperties", V5, 0x10, c5(0x02, {0x18, 0x00, 0x00, 0x00, 0x01}, str("c")),
+      {"SubscriptionIdentifierInUnsubscribe", V5, 0xA2, cat({bytes{0x00, 0x01}, props({0x0B, 0x01}), str("a")}),
        MALFORMED},
+      {"WillDelayInConnectProperties", V5, 0x10, c5(0x02, {0x18, 0x00, 0x00, 0x00, 0x01}, str("c")), MALFORMED},
       {"ServerKeepAliveInConnect", V5, 0x10, c5(0x02, {0x13, 0x00, 0x0A}, str("c")), MALFORMED},
       {"SessionExpiryInWillProperties", V5, 0x10, c5_will({0x11, 0x00, 0x00, 0x00, 0x01}), MALFORMED},
-      {"WillDelayInDisconnect", V5, 0xE0, cat({bytes{0x00}, props({0x18, 0x00, 0x00, 0x00, 0x01})}),
-       MALFORMED},
+      {"WillDelayInDisconnect", V5, 0xE0, cat({bytes{0x00}, props({0x18, 0x00, 0x00, 0x00, 0x01})}), MALFORMED},
       {"MaximumQosInConnect", V5, 0x10, c5(0x02, {0x24, 0x01}, str("c")), MALFORMED},
 
       // ---- property values out of range
@@ -170,16 +173,14 @@ std::vector<bad_case> bad_cases() {
       {"TopicOverlongNul_C080", V311, 0x30, bstr("a\xC0\x80", 3), MALFORMED},
       {"TopicSurrogate_EDA080_v5", V5, 0x30, cat({bstr("\xED\xA0\x80", 3), bytes{0x00}}), MALFORMED},
       {"ClientIdAboveU10FFFF_F4908080", V311, 0x10, c311(0x02, bstr("\xF4\x90\x80\x80", 4)), MALFORMED},
-      {"FilterTruncatedSequence_E282", V311, 0x82, sub311(std::string_view("\xE2\x82", 2), 0x00),
-       MALFORMED},
+      {"FilterTruncatedSequence_E282", V311, 0x82, sub311(std::string_view("\xE2\x82", 2), 0x00), MALFORMED},
       {"UsernameLoneContinuation_80", V311, 0x10, c311(0x82, cat({str("c"), bstr("\x80", 1)})), MALFORMED},
       {"TopicContainsU0000", V311, 0x30, bstr("a\0b", 3), MALFORMED},
       {"ContentTypeInvalidUtf8", V5, 0x30, pub5(cat({bytes{0x03}, bstr("\xC3\x28", 2)})), MALFORMED},
       {"UserPropertyKeyInvalidUtf8", V5, 0x40, ack5(cat({bytes{0x26}, bstr("\xFF", 1), str("v")})), MALFORMED},
-      {"UserPropertyValueU0000", V5, 0xE0,
-       cat({bytes{0x00}, props(cat({bytes{0x26}, str("k"), bstr("\0", 1)}))}), MALFORMED},
-      {"WillTopicOverlong_C0AF", V311, 0x10, c311(0x06, cat({str("c"), bstr("\xC0\xAF", 2), str("p")})),
+      {"UserPropertyValueU0000", V5, 0xE0, cat({bytes{0x00}, props(cat({bytes{0x26}, str("k"), bstr("\0", 1)}))}),
        MALFORMED},
+      {"WillTopicOverlong_C0AF", V311, 0x10, c311(0x06, cat({str("c"), bstr("\xC0\xAF", 2), str("p")})), MALFORMED},
       {"UnsubscribeFilterU0000_v5", V5, 0xA2, cat({bytes{0x00, 0x01, 0x00}, bstr("a\0", 2)}), MALFORMED},
       {"ReasonStringOverlong_E08080", V5, 0x40, ack5(cat({bytes{0x1F}, bstr("\xE0\x80\x80", 3)})), MALFORMED},
       {"ClientIdTruncatedFourByteSequence", V5, 0x10, c5(0x02, {}, bstr("\xF0\x9F\x98", 3)), MALFORMED},
@@ -226,20 +227,18 @@ std::vector<bad_case> bad_cases() {
       {"FilterHashInsideLevel", V5, 0x82, sub5("a#", 0x00), reason_code::topic_filter_invalid},
       {"FilterPlusInsideLevel", V311, 0x82, sub311("a/b+", 0x00), reason_code::topic_filter_invalid},
       {"FilterHashFirstLevel", V5, 0x82, sub5("#/a", 0x00), reason_code::topic_filter_invalid},
-      {"FilterInvalidInSecondEntry", V5, 0x82,
-       cat({sub5("a", 0x00), str("b+"), bytes{0x00}}), reason_code::topic_filter_invalid},
+      {"FilterInvalidInSecondEntry", V5, 0x82, cat({sub5("a", 0x00), str("b+"), bytes{0x00}}),
+       reason_code::topic_filter_invalid},
       {"UnsubscribeFilterHashNotLast_v5", V5, 0xA2, cat({bytes{0x00, 0x01, 0x00}, str("a/#/b")}),
        reason_code::topic_filter_invalid},
-      {"UnsubscribeFilterEmpty_v311", V311, 0xA2, cat({bytes{0x00, 0x01}, str("")}),
-       reason_code::topic_filter_invalid},
+      {"UnsubscribeFilterEmpty_v311", V311, 0xA2, cat({bytes{0x00, 0x01}, str("")}), reason_code::topic_filter_invalid},
 
       // ---- CONNECT
       {"ConnectProtocolNameMQIsdp", V311, 0x10, cat({str("MQIsdp"), bytes{0x03, 0x02, 0x00, 0x3C}, str("c")}),
        reason_code::unsupported_protocol_version},
       {"ConnectProtocolNameMQTX", V311, 0x10, cat({str("MQTX"), bytes{0x04, 0x02, 0x00, 0x3C}, str("c")}),
        reason_code::unsupported_protocol_version},
-      {"ConnectProtocolNameLowercase", V5, 0x10,
-       cat({str("mqtt"), bytes{0x05, 0x02, 0x00, 0x3C, 0x00}, str("c")}),
+      {"ConnectProtocolNameLowercase", V5, 0x10, cat({str("mqtt"), bytes{0x05, 0x02, 0x00, 0x3C, 0x00}, str("c")}),
        reason_code::unsupported_protocol_version},
       {"ConnectProtocolLevel3", V311, 0x10, cat({str("MQTT"), bytes{0x03, 0x02, 0x00, 0x3C}, str("c")}),
        reason_code::unsupported_protocol_version},
@@ -307,7 +306,9 @@ TEST_P(Malformed, RejectedAlsoWhenSplitByParseFrame) {
 INSTANTIATE_TEST_SUITE_P(Codec, Malformed, ::testing::ValuesIn(bad_cases()),
                          [](const ::testing::TestParamInfo<bad_case>& info) { return info.param.name; });
 
-TEST(MalformedTable, HasAtLeastFiftyCases) { EXPECT_GE(bad_cases().size(), 50u); }
+TEST(MalformedTable, HasAtLeastFiftyCases) {
+  EXPECT_GE(bad_cases().size(), 50u);
+}
 
 // ------------------------------------------------------------------ near misses that are valid
 
@@ -335,8 +336,7 @@ std::vector<good_case> good_cases() {
       {"Connect5RequestProblemInformation1", V5, 0x10, c5(0x02, {0x17, 0x01}, str("c")), pt::connect},
       {"Connect5EmptyClientIdNoCleanStart", V5, 0x10, c5(0x00, {}, str("")), pt::connect},
       {"Connect5TwoUserProperties", V5, 0x10,
-       c5(0x02, cat({bytes{0x26}, str("k"), str("v"), bytes{0x26}, str("k"), str("v")}), str("c")),
-       pt::connect},
+       c5(0x02, cat({bytes{0x26}, str("k"), str("v"), bytes{0x26}, str("k"), str("v")}), str("c")), pt::connect},
       {"PublishDuplicateUserProperty", V5, 0x30,
        pub5(cat({bytes{0x26}, str("k"), str("v"), bytes{0x26}, str("k"), str("v")})), pt::publish},
       {"PublishTwoSubscriptionIdentifiers", V5, 0x30, pub5({0x0B, 0x01, 0x0B, 0x02}), pt::publish},
@@ -363,11 +363,9 @@ std::vector<good_case> good_cases() {
       {"ConnackReturnCode5_v311", V311, 0x20, {0x00, 0x05}, pt::connack},
       {"ConnackSessionPresent_v5", V5, 0x20, {0x01, 0x00, 0x00}, pt::connack},
       {"ConnackMaximumQos0", V5, 0x20, connack5({0x24, 0x00}), pt::connack},
-      {"ConnackAvailabilityFlags1", V5, 0x20, connack5({0x25, 0x01, 0x28, 0x01, 0x29, 0x01, 0x2A, 0x01}),
-       pt::connack},
+      {"ConnackAvailabilityFlags1", V5, 0x20, connack5({0x25, 0x01, 0x28, 0x01, 0x29, 0x01, 0x2A, 0x01}), pt::connack},
       {"DisconnectWithWill", V5, 0xE0, {0x04}, pt::disconnect},
-      {"DisconnectSessionExpiry", V5, 0xE0, cat({bytes{0x00}, props({0x11, 0x00, 0x00, 0x00, 0x0A})}),
-       pt::disconnect},
+      {"DisconnectSessionExpiry", V5, 0xE0, cat({bytes{0x00}, props({0x11, 0x00, 0x00, 0x00, 0x0A})}), pt::disconnect},
       {"AuthReauthenticate", V5, 0xF0, cat({bytes{0x19}, props(cat({bytes{0x15}, str("m")}))}), pt::auth},
   };
 }
@@ -387,8 +385,7 @@ INSTANTIATE_TEST_SUITE_P(Codec, NearMiss, ::testing::ValuesIn(good_cases()),
 // ------------------------------------------------------------------ selected value checks
 
 TEST(MalformedDetails, DuplicateUserPropertiesKeepOrder) {
-  result<packet> r = decode(
-      0x30, pub5(cat({bytes{0x26}, str("k"), str("2"), bytes{0x26}, str("k"), str("1")})), V5);
+  result<packet> r = decode(0x30, pub5(cat({bytes{0x26}, str("k"), str("2"), bytes{0x26}, str("k"), str("1")})), V5);
   ASSERT_TRUE(r.has_value()) << describe(r);
   const auto& p = std::get<publish>(r.value());
   ASSERT_EQ(p.props.user_properties.size(), 2u);

@@ -29,9 +29,15 @@ inline void PrintTo(reason_code rc, std::ostream* os) {
 
 inline void PrintTo(frame_status s, std::ostream* os) {
   switch (s) {
-    case frame_status::need_more: *os << "need_more"; return;
-    case frame_status::complete: *os << "complete"; return;
-    case frame_status::error: *os << "error"; return;
+    case frame_status::need_more:
+      *os << "need_more";
+      return;
+    case frame_status::complete:
+      *os << "complete";
+      return;
+    case frame_status::error:
+      *os << "error";
+      return;
   }
   *os << "frame_status(" << static_cast<int>(s) << ")";
 }
@@ -74,7 +80,9 @@ inline bytes cat(std::initializer_list<bytes> parts) {
 }
 
 // Raw bytes of a string, no length prefix.
-inline bytes raw(std::string_view s) { return bytes(s.begin(), s.end()); }
+inline bytes raw(std::string_view s) {
+  return bytes(s.begin(), s.end());
+}
 
 // Two-byte length prefixed string / binary data (MQTT 1.5.4 / 1.5.6).
 inline bytes str(std::string_view s) {
@@ -121,8 +129,8 @@ inline result<packet> decode_wire(const bytes& wire, protocol_version v) {
     return make_error_code(reason_code::implementation_specific_error);
   }
   if (fr.value.size != wire.size()) {
-    ADD_FAILURE() << "parse_frame frame size " << fr.value.size << " != buffer size " << wire.size()
-                  << " for " << hex(wire);
+    ADD_FAILURE() << "parse_frame frame size " << fr.value.size << " != buffer size " << wire.size() << " for "
+                  << hex(wire);
   }
   return decode(fr.value.header, fr.value.body, v);
 }

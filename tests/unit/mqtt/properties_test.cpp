@@ -1,11 +1,11 @@
 // property_allowed: the allow-list of MQTT 5.0 section 2.2.2.2 (property id x packet).
+#include "edgemq/mqtt/properties.hpp"
+
 #include <cstdint>
 #include <initializer_list>
 #include <string>
 
 #include <gtest/gtest.h>
-
-#include "edgemq/mqtt/properties.hpp"
 
 namespace {
 
@@ -13,9 +13,9 @@ using namespace edgemq::mqtt;
 using ctx = property_context;
 using pid = property_id;
 
-constexpr ctx all_contexts[] = {ctx::connect,   ctx::connack, ctx::publish,     ctx::will,
-                                ctx::puback,    ctx::subscribe, ctx::suback,    ctx::unsubscribe,
-                                ctx::unsuback,  ctx::disconnect, ctx::auth};
+constexpr ctx all_contexts[] = {ctx::connect,  ctx::connack,    ctx::publish, ctx::will,
+                                ctx::puback,   ctx::subscribe,  ctx::suback,  ctx::unsubscribe,
+                                ctx::unsuback, ctx::disconnect, ctx::auth};
 
 struct row {
   pid id;
@@ -24,17 +24,28 @@ struct row {
 
 std::string name(ctx c) {
   switch (c) {
-    case ctx::connect: return "CONNECT";
-    case ctx::connack: return "CONNACK";
-    case ctx::publish: return "PUBLISH";
-    case ctx::will: return "Will";
-    case ctx::puback: return "PUBACK";
-    case ctx::subscribe: return "SUBSCRIBE";
-    case ctx::suback: return "SUBACK";
-    case ctx::unsubscribe: return "UNSUBSCRIBE";
-    case ctx::unsuback: return "UNSUBACK";
-    case ctx::disconnect: return "DISCONNECT";
-    case ctx::auth: return "AUTH";
+    case ctx::connect:
+      return "CONNECT";
+    case ctx::connack:
+      return "CONNACK";
+    case ctx::publish:
+      return "PUBLISH";
+    case ctx::will:
+      return "Will";
+    case ctx::puback:
+      return "PUBACK";
+    case ctx::subscribe:
+      return "SUBSCRIBE";
+    case ctx::suback:
+      return "SUBACK";
+    case ctx::unsubscribe:
+      return "UNSUBSCRIBE";
+    case ctx::unsuback:
+      return "UNSUBACK";
+    case ctx::disconnect:
+      return "DISCONNECT";
+    case ctx::auth:
+      return "AUTH";
   }
   return "?";
 }
@@ -57,16 +68,15 @@ TEST(PropertyAllowed, MatchesSpecTable) {
       {pid::request_response_information, {ctx::connect}},
       {pid::response_information, {ctx::connack}},
       {pid::server_reference, {ctx::connack, ctx::disconnect}},
-      {pid::reason_string,
-       {ctx::connack, ctx::puback, ctx::suback, ctx::unsuback, ctx::disconnect, ctx::auth}},
+      {pid::reason_string, {ctx::connack, ctx::puback, ctx::suback, ctx::unsuback, ctx::disconnect, ctx::auth}},
       {pid::receive_maximum, {ctx::connect, ctx::connack}},
       {pid::topic_alias_maximum, {ctx::connect, ctx::connack}},
       {pid::topic_alias, {ctx::publish}},
       {pid::maximum_qos, {ctx::connack}},
       {pid::retain_available, {ctx::connack}},
       {pid::user_property,
-       {ctx::connect, ctx::connack, ctx::publish, ctx::will, ctx::puback, ctx::subscribe, ctx::suback,
-        ctx::unsubscribe, ctx::unsuback, ctx::disconnect, ctx::auth}},
+       {ctx::connect, ctx::connack, ctx::publish, ctx::will, ctx::puback, ctx::subscribe, ctx::suback, ctx::unsubscribe,
+        ctx::unsuback, ctx::disconnect, ctx::auth}},
       {pid::maximum_packet_size, {ctx::connect, ctx::connack}},
       {pid::wildcard_subscription_available, {ctx::connack}},
       {pid::subscription_identifier_available, {ctx::connack}},
@@ -85,8 +95,8 @@ TEST(PropertyAllowed, MatchesSpecTable) {
 TEST(PropertyAllowed, UnknownIdsAreNeverAllowed) {
   for (int id : {0x00, 0x04, 0x05, 0x0A, 0x0C, 0x10, 0x14, 0x1B, 0x1D, 0x1E, 0x20, 0x2B, 0x7F, 0x80, 0xFF}) {
     for (ctx c : all_contexts) {
-      EXPECT_FALSE(property_allowed(static_cast<pid>(id), c)) << "id 0x" << std::hex << id << std::dec << " in "
-                                                             << name(c);
+      EXPECT_FALSE(property_allowed(static_cast<pid>(id), c))
+          << "id 0x" << std::hex << id << std::dec << " in " << name(c);
     }
   }
 }

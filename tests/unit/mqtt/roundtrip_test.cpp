@@ -37,9 +37,9 @@ std::vector<packet> v311_packets() {
     c.will = w;
     out.push_back(c);
   }
-  for (auto code : {reason_code::success, reason_code::unsupported_protocol_version,
-                    reason_code::client_identifier_not_valid, reason_code::server_unavailable,
-                    reason_code::bad_user_name_or_password, reason_code::not_authorized}) {
+  for (auto code :
+       {reason_code::success, reason_code::unsupported_protocol_version, reason_code::client_identifier_not_valid,
+        reason_code::server_unavailable, reason_code::bad_user_name_or_password, reason_code::not_authorized}) {
     connack a;
     a.code = code;
     out.push_back(a);
@@ -192,10 +192,10 @@ std::vector<packet> v5_packets() {
     p.props.content_type = "";
     out.push_back(p);
   }
-  for (auto code : {reason_code::success, reason_code::no_matching_subscribers, reason_code::unspecified_error,
-                    reason_code::implementation_specific_error, reason_code::not_authorized,
-                    reason_code::topic_name_invalid, reason_code::packet_identifier_in_use,
-                    reason_code::quota_exceeded, reason_code::payload_format_invalid}) {
+  for (auto code :
+       {reason_code::success, reason_code::no_matching_subscribers, reason_code::unspecified_error,
+        reason_code::implementation_specific_error, reason_code::not_authorized, reason_code::topic_name_invalid,
+        reason_code::packet_identifier_in_use, reason_code::quota_exceeded, reason_code::payload_format_invalid}) {
     puback a;
     a.packet_id = 100;
     a.code = code;
@@ -274,10 +274,9 @@ std::vector<packet> v5_packets() {
   for (auto code : {reason_code::normal_disconnection, reason_code::disconnect_with_will,
                     reason_code::unspecified_error, reason_code::malformed_packet, reason_code::protocol_error,
                     reason_code::server_busy, reason_code::server_shutting_down, reason_code::keep_alive_timeout,
-                    reason_code::session_taken_over, reason_code::topic_alias_invalid,
-                    reason_code::packet_too_large, reason_code::message_rate_too_high,
-                    reason_code::administrative_action, reason_code::maximum_connect_time,
-                    reason_code::wildcard_subscriptions_not_supported}) {
+                    reason_code::session_taken_over, reason_code::topic_alias_invalid, reason_code::packet_too_large,
+                    reason_code::message_rate_too_high, reason_code::administrative_action,
+                    reason_code::maximum_connect_time, reason_code::wildcard_subscriptions_not_supported}) {
     disconnect d;
     d.code = code;
     out.push_back(d);
@@ -609,17 +608,16 @@ TEST(PlainAck, LeavesEverythingElseToDecode) {
     return decode_plain_ack(header, body, v, id, rc);
   };
   EXPECT_TRUE(plain(0x40, {0x00, 0x01}));
-  EXPECT_TRUE(plain(0x40, {0x00, 0x01, 0x10, 0x00}));        // empty property length
+  EXPECT_TRUE(plain(0x40, {0x00, 0x01, 0x10, 0x00}));                     // empty property length
   EXPECT_FALSE(plain(0x40, {0x00, 0x01, 0x10, 0x03, 0x1F, 0x00, 0x00}));  // a reason string
-  EXPECT_FALSE(plain(0x40, {0x00, 0x00}));                   // packet id 0: protocol error
-  EXPECT_FALSE(plain(0x41, {0x00, 0x01}));                   // reserved flags set
-  EXPECT_FALSE(plain(0x60, {0x00, 0x01}));                   // PUBREL needs flags 0010
+  EXPECT_FALSE(plain(0x40, {0x00, 0x00}));                                // packet id 0: protocol error
+  EXPECT_FALSE(plain(0x41, {0x00, 0x01}));                                // reserved flags set
+  EXPECT_FALSE(plain(0x60, {0x00, 0x01}));                                // PUBREL needs flags 0010
   EXPECT_TRUE(plain(0x62, {0x00, 0x01}));
-  EXPECT_FALSE(plain(0x40, {0x00, 0x01, 0x02}));             // 0x02 is no PUBACK reason code
-  EXPECT_FALSE(plain(0x40, {0x00, 0x01, 0x00}, V311));       // 3.1.1 has no reason code
-  EXPECT_FALSE(plain(0x30, {0x00, 0x01}));                   // not an acknowledgement
+  EXPECT_FALSE(plain(0x40, {0x00, 0x01, 0x02}));        // 0x02 is no PUBACK reason code
+  EXPECT_FALSE(plain(0x40, {0x00, 0x01, 0x00}, V311));  // 3.1.1 has no reason code
+  EXPECT_FALSE(plain(0x30, {0x00, 0x01}));              // not an acknowledgement
 }
 
 }  // namespace
 }  // namespace mqtt_test
-

@@ -1,9 +1,10 @@
 // Topic names, topic filters and matching (MQTT 5.0 section 4.7, 3.1.1 section 4.7).
+#include "edgemq/mqtt/topic.hpp"
+
 #include <string_view>
 
 #include <gtest/gtest.h>
 
-#include "edgemq/mqtt/topic.hpp"
 #include "mqtt_test_util.hpp"
 
 namespace mqtt_test {
@@ -20,7 +21,9 @@ TEST(TopicName, ValidNames) {
   }
 }
 
-TEST(TopicName, EmptyIsProtocolError) { EXPECT_EQ(validate_topic_name(""), reason_code::protocol_error); }
+TEST(TopicName, EmptyIsProtocolError) {
+  EXPECT_EQ(validate_topic_name(""), reason_code::protocol_error);
+}
 
 TEST(TopicName, WildcardsAreInvalid) {
   for (std::string_view n : {"+"sv, "#"sv, "a/+"sv, "a/#"sv, "a+"sv, "a#b"sv, "+/a"sv, "sport/tennis/#"sv}) {
@@ -45,16 +48,16 @@ TEST(TopicName, WildcardsAndErrorsAroundNonAscii) {
 // ------------------------------------------------------------------ validate_topic_filter
 
 TEST(TopicFilter, ValidFilters) {
-  for (std::string_view f : {"#"sv, "+"sv, "a"sv, "a/b"sv, "a/+"sv, "+/+"sv, "a/#"sv, "+/tennis/#"sv,
-                             "sport/+/player1"sv, "/"sv, "/+"sv, "a//b"sv, "+/"sv, "$SYS/#"sv,
-                             "$share/group/a/+"sv, "$share/g/#"sv}) {
+  for (std::string_view f :
+       {"#"sv, "+"sv, "a"sv, "a/b"sv, "a/+"sv, "+/+"sv, "a/#"sv, "+/tennis/#"sv, "sport/+/player1"sv, "/"sv, "/+"sv,
+        "a//b"sv, "+/"sv, "$SYS/#"sv, "$share/group/a/+"sv, "$share/g/#"sv}) {
     EXPECT_EQ(validate_topic_filter(f), reason_code::success) << f;
   }
 }
 
 TEST(TopicFilter, InvalidFilters) {
-  for (std::string_view f : {""sv, "a/#/b"sv, "a#"sv, "a/b+"sv, "#/a"sv, "sport/tennis#"sv, "sport+"sv,
-                             "##"sv, "++"sv, "a/+b/c"sv, "#/"sv}) {
+  for (std::string_view f : {""sv, "a/#/b"sv, "a#"sv, "a/b+"sv, "#/a"sv, "sport/tennis#"sv, "sport+"sv, "##"sv, "++"sv,
+                             "a/+b/c"sv, "#/"sv}) {
     EXPECT_EQ(validate_topic_filter(f), reason_code::topic_filter_invalid) << f;
   }
 }

@@ -1,10 +1,10 @@
 // is_valid_mqtt_utf8: RFC 3629 well-formedness plus the MQTT ban on U+0000 (MQTT 1.5.4).
+#include "edgemq/mqtt/utf8.hpp"
+
 #include <string>
 #include <string_view>
 
 #include <gtest/gtest.h>
-
-#include "edgemq/mqtt/utf8.hpp"
 
 namespace {
 
@@ -15,20 +15,20 @@ TEST(Utf8, AcceptsWellFormedStrings) {
   for (std::string_view s : {
            ""sv,
            "hello/world"sv,
-           "\x01"sv,               // U+0001: discouraged but well-formed
-           "\x7F"sv,               // U+007F
-           "\xC2\x80"sv,           // U+0080, smallest two-byte
-           "\xC3\xA9"sv,           // é
-           "\xDF\xBF"sv,           // U+07FF, largest two-byte
-           "\xE0\xA0\x80"sv,       // U+0800, smallest three-byte
-           "\xE2\x82\xAC"sv,       // €
-           "\xED\x9F\xBF"sv,       // U+D7FF, just below the surrogates
-           "\xEE\x80\x80"sv,       // U+E000, just above the surrogates
-           "\xEF\xBB\xBF"sv,       // U+FEFF (BOM) is allowed and not stripped
-           "\xEF\xBF\xBF"sv,       // U+FFFF
-           "\xF0\x90\x80\x80"sv,   // U+10000, smallest four-byte
-           "\xF0\x9F\x98\x80"sv,   // 😀
-           "\xF4\x8F\xBF\xBF"sv,   // U+10FFFF, largest code point
+           "\x01"sv,              // U+0001: discouraged but well-formed
+           "\x7F"sv,              // U+007F
+           "\xC2\x80"sv,          // U+0080, smallest two-byte
+           "\xC3\xA9"sv,          // é
+           "\xDF\xBF"sv,          // U+07FF, largest two-byte
+           "\xE0\xA0\x80"sv,      // U+0800, smallest three-byte
+           "\xE2\x82\xAC"sv,      // €
+           "\xED\x9F\xBF"sv,      // U+D7FF, just below the surrogates
+           "\xEE\x80\x80"sv,      // U+E000, just above the surrogates
+           "\xEF\xBB\xBF"sv,      // U+FEFF (BOM) is allowed and not stripped
+           "\xEF\xBF\xBF"sv,      // U+FFFF
+           "\xF0\x90\x80\x80"sv,  // U+10000, smallest four-byte
+           "\xF0\x9F\x98\x80"sv,  // 😀
+           "\xF4\x8F\xBF\xBF"sv,  // U+10FFFF, largest code point
            "a\xC3\xA9z\xE2\x82\xAC\xF0\x9F\x98\x80!"sv,
        }) {
     EXPECT_TRUE(is_valid_mqtt_utf8(s)) << "length " << s.size();
@@ -65,8 +65,12 @@ TEST(Utf8, RejectsIllFormedOrNul) {
       {"truncated two-byte at end", "a\xC3"sv},
       {"truncated three-byte at end", "\xE2\x82"sv},
       {"truncated four-byte at end", "\xF0\x9F\x98"sv},
-      {"truncated two-byte followed by ASCII", "\xC3" "A"sv},
-      {"truncated three-byte followed by ASCII", "\xE2\x82" "A"sv},
+      {"truncated two-byte followed by ASCII",
+       "\xC3"
+       "A"sv},
+      {"truncated three-byte followed by ASCII",
+       "\xE2\x82"
+       "A"sv},
       {"two-byte lead followed by lead", "\xC3\xC3\xA9"sv},
   };
   for (const auto& c : cases) {

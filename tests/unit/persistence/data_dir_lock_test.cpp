@@ -2,12 +2,12 @@
 // moved aside, a database in use never.
 #include "persistence/data_dir_lock.hpp"
 
+#include <filesystem>
+#include <fstream>
+
 #include <gtest/gtest.h>
 #include <rocksdb/db.h>
 #include <unistd.h>
-
-#include <filesystem>
-#include <fstream>
 
 #include "broker/broker.hpp"
 #include "persistence/durable_broker_store.hpp"

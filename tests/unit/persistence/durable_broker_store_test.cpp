@@ -2,10 +2,9 @@
 // goes in comes back into a fresh broker after a "restart".
 #include "persistence/durable_broker_store.hpp"
 
-#include <gtest/gtest.h>
-
 #include <filesystem>
 
+#include <gtest/gtest.h>
 #include <rocksdb/db.h>
 
 #include "broker/link.hpp"
@@ -29,7 +28,8 @@ broker::message_ptr make_message(std::string topic, std::string payload, mqtt::q
 }
 
 TEST(BrokerRecords, RoundTrips) {
-  broker::session_image s{"client", 3600, 12345, {{"a/+", {mqtt::qos::exactly_once, true, true, mqtt::retain_handling::dont_send}, 7}}};
+  broker::session_image s{
+      "client", 3600, 12345, {{"a/+", {mqtt::qos::exactly_once, true, true, mqtt::retain_handling::dont_send}, 7}}};
   auto back = decode_session(encode_session(s));
   ASSERT_TRUE(back);
   EXPECT_EQ(back->expiry_interval, 3600u);

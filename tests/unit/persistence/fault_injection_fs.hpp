@@ -22,22 +22,27 @@ class fault_injection_fs final : public rocksdb::FileSystemWrapper {
   void arm(fault f) { fault_.store(f); }
   rocksdb::IOStatus check() const {
     switch (fault_.load()) {
-      case fault::none: return rocksdb::IOStatus::OK();
-      case fault::no_space: return rocksdb::IOStatus::NoSpace("injected: no space left on device");
-      case fault::io_error: return rocksdb::IOStatus::IOError("injected: input/output error");
+      case fault::none:
+        return rocksdb::IOStatus::OK();
+      case fault::no_space:
+        return rocksdb::IOStatus::NoSpace("injected: no space left on device");
+      case fault::io_error:
+        return rocksdb::IOStatus::IOError("injected: input/output error");
     }
     return rocksdb::IOStatus::OK();
   }
 
   rocksdb::IOStatus NewWritableFile(const std::string& f, const rocksdb::FileOptions& o,
-                                    std::unique_ptr<rocksdb::FSWritableFile>* r, rocksdb::IODebugContext* dbg) override {
+                                    std::unique_ptr<rocksdb::FSWritableFile>* r,
+                                    rocksdb::IODebugContext* dbg) override {
     if (auto st = check(); !st.ok()) return st;
     auto s = target()->NewWritableFile(f, o, r, dbg);
     if (s.ok()) *r = std::make_unique<file>(std::move(*r), *this);
     return s;
   }
   rocksdb::IOStatus ReopenWritableFile(const std::string& f, const rocksdb::FileOptions& o,
-                                       std::unique_ptr<rocksdb::FSWritableFile>* r, rocksdb::IODebugContext* dbg) override {
+                                       std::unique_ptr<rocksdb::FSWritableFile>* r,
+                                       rocksdb::IODebugContext* dbg) override {
     if (auto st = check(); !st.ok()) return st;
     auto s = target()->ReopenWritableFile(f, o, r, dbg);
     if (s.ok()) *r = std::make_unique<file>(std::move(*r), *this);
@@ -49,7 +54,8 @@ class fault_injection_fs final : public rocksdb::FileSystemWrapper {
    public:
     file(std::unique_ptr<rocksdb::FSWritableFile> f, const fault_injection_fs& fs)
         : FSWritableFileOwnerWrapper(std::move(f)), fs_(fs) {}
-    rocksdb::IOStatus Append(const rocksdb::Slice& d, const rocksdb::IOOptions& o, rocksdb::IODebugContext* g) override {
+    rocksdb::IOStatus Append(const rocksdb::Slice& d, const rocksdb::IOOptions& o,
+                             rocksdb::IODebugContext* g) override {
       if (auto st = fs_.check(); !st.ok()) return st;
       return FSWritableFileOwnerWrapper::Append(d, o, g);
     }

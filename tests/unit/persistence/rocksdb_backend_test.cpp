@@ -1,11 +1,11 @@
 // The RocksDB backend against a real database in a temporary directory.
 #include "persistence/rocksdb_backend.hpp"
 
-#include <gtest/gtest.h>
-
 #include <filesystem>
 #include <fstream>
 #include <map>
+
+#include <gtest/gtest.h>
 
 namespace edgemq::persistence {
 namespace {

@@ -2,12 +2,12 @@
 // refused write is never reported durable, work queued meanwhile fails at once, nothing aborts,
 // writes resume by themselves once the disk accepts them again, and what was refused is written
 // late so the disk converges to what the broker holds in memory.
-#include <gtest/gtest.h>
-
 #include <condition_variable>
 #include <filesystem>
 #include <mutex>
 #include <thread>
+
+#include <gtest/gtest.h>
 
 #include "broker/link.hpp"
 #include "fault_injection_fs.hpp"
@@ -61,8 +61,8 @@ broker::session_image session(std::string id) {
 
 class StorageFailureTest : public ::testing::TestWithParam<fault> {
  protected:
-  fs::path dir_ = fs::temp_directory_path() / ("edgemq-faults-" + std::to_string(::getpid()) + "-" +
-                                               std::to_string(static_cast<int>(GetParam())));
+  fs::path dir_ = fs::temp_directory_path() /
+                  ("edgemq-faults-" + std::to_string(::getpid()) + "-" + std::to_string(static_cast<int>(GetParam())));
   testing::faulty_env faulty_;
   void SetUp() override { fs::remove_all(dir_); }
   void TearDown() override { fs::remove_all(dir_); }

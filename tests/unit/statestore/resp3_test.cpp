@@ -49,7 +49,8 @@ TEST(Resp3, ReplyBytes) {
   EXPECT_EQ(bulk(""), "$0\r\n\r\n");
   EXPECT_EQ(null_bulk(), "$-1\r\n");
   EXPECT_EQ(error("syntax error"), "-ERR syntax error\r\n");
-  EXPECT_EQ(request({"NOTIFY", "SET", "VALUE", "abc"}), "*4\r\n$6\r\nNOTIFY\r\n$3\r\nSET\r\n$5\r\nVALUE\r\n$3\r\nabc\r\n");
+  EXPECT_EQ(request({"NOTIFY", "SET", "VALUE", "abc"}),
+            "*4\r\n$6\r\nNOTIFY\r\n$3\r\nSET\r\n$5\r\nVALUE\r\n$3\r\nabc\r\n");
   EXPECT_EQ(request({"NOTIFY", "DELETE"}), "*2\r\n$6\r\nNOTIFY\r\n$6\r\nDELETE\r\n");
 }
 
@@ -66,15 +67,16 @@ TEST(Resp3, ParseReplies) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r->number, -1);
   EXPECT_EQ(parse_reply("$-1\r\n")->type, reply::kind::null);
-  EXPECT_EQ(parse_reply("*2\r\n$6\r\nNOTIFY\r\n$6\r\nDELETE\r\n")->items, (std::vector<std::string>{"NOTIFY", "DELETE"}));
+  EXPECT_EQ(parse_reply("*2\r\n$6\r\nNOTIFY\r\n$6\r\nDELETE\r\n")->items,
+            (std::vector<std::string>{"NOTIFY", "DELETE"}));
   EXPECT_FALSE(parse_reply("$5\r\n1234\r\n"));
   EXPECT_FALSE(parse_reply("?x\r\n"));
 }
 
 TEST(Resp3, StrictRequestParser) {
   for (std::string bad : {"", "*0\r\n", "*1\r\n", "*1\r\n$3\r\nGET", "*1\r\n$3\r\nGETX\r\n", "*1\r\n$3\r\nGET\r\nextra",
-                          "*2\r\n$3\r\nGET\r\n", "*1\r\n+GET\r\n", "*1\r\n$-1\r\n", "*17\r\n", "*1\r\n$99999999\r\nGET\r\n",
-                          "*x\r\n$3\r\nGET\r\n", "*1\r\n$3\r\nGET\n\n", "$3\r\nGET\r\n"})
+                          "*2\r\n$3\r\nGET\r\n", "*1\r\n+GET\r\n", "*1\r\n$-1\r\n", "*17\r\n",
+                          "*1\r\n$99999999\r\nGET\r\n", "*x\r\n$3\r\nGET\r\n", "*1\r\n$3\r\nGET\n\n", "$3\r\nGET\r\n"})
     EXPECT_FALSE(parse_request(bad)) << bad;
 }
 

@@ -18,7 +18,8 @@ class ServiceTest : public ::testing::Test {
 
   void SetUp() override { make(); }
   void make(key_authorizer auth = {}) {
-    svc_ = std::make_unique<service>(lim_, [this] { return now_; }, std::move(auth));
+    svc_ = std::make_unique<service>(
+        lim_, [this] { return now_; }, std::move(auth));
     effects fx;
     ASSERT_FALSE(svc_->load(backend_, fx));
     backend_.apply(fx.writes);
@@ -67,7 +68,7 @@ TEST_F(ServiceTest, ConditionsNxNex) {
   run({"SET", "k", "v1"});
   auto nx = run({"SET", "k", "v2", "NX"});
   EXPECT_EQ(nx.payload, ":-1\r\n");
-  EXPECT_TRUE(nx.version);  // every SET reply carries __ts, :-1 included
+  EXPECT_TRUE(nx.version);                                       // every SET reply carries __ts, :-1 included
   EXPECT_EQ(run({"SET", "k", "v1", "NEX"}).payload, "+OK\r\n");  // equal value: renew
   EXPECT_EQ(run({"SET", "k", "other", "NEX"}).payload, ":-1\r\n");
   EXPECT_EQ(run({"SET", "fresh", "x", "NEX"}).payload, "+OK\r\n");
@@ -155,8 +156,9 @@ TEST_F(ServiceTest, NotificationsForSetDelVdelAndExpiry) {
   EXPECT_EQ(fx_.notifications[1].payload, "*2\r\n$6\r\nNOTIFY\r\n$6\r\nDELETE\r\n");
   EXPECT_EQ(fx_.notifications[3].payload, "*2\r\n$6\r\nNOTIFY\r\n$6\r\nDELETE\r\n");  // expiry
   for (const auto& n : fx_.notifications) EXPECT_TRUE(hlc::parse(n.version)) << n.version;
-  EXPECT_EQ(notification_topic("client-id1", "SOMEKEY"),
-            "clients/statestore/v1/FA9AE35F-2F64-47CD-9BFF-08E2B32A0FE8/636C69656E742D696431/command/notify/534F4D454B4559");
+  EXPECT_EQ(
+      notification_topic("client-id1", "SOMEKEY"),
+      "clients/statestore/v1/FA9AE35F-2F64-47CD-9BFF-08E2B32A0FE8/636C69656E742D696431/command/notify/534F4D454B4559");
 }
 
 // The notification topic carries client id and key in hex: a watch whose topic MQTT cannot carry

@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include "fuzz_bodies.hpp"
+#include "mutation.hpp"
 
 namespace {
 
@@ -29,43 +30,14 @@ void run(body fn, const std::string& s) {
   fn(reinterpret_cast<const std::uint8_t*>(s.data()), s.size());
 }
 
-std::string mutate(std::string s, std::mt19937& rng, const std::vector<std::string>& seeds) {
-  const int n = 1 + static_cast<int>(rng() % 4);
-  for (int i = 0; i < n; ++i) {
-    const std::size_t at = s.empty() ? 0 : rng() % s.size();
-    switch (rng() % 5) {
-      case 0:
-        if (!s.empty()) s[at] = static_cast<char>(s[at] ^ (1 << (rng() % 8)));
-        break;
-      case 1:
-        s.resize(at);
-        break;
-      case 2:
-        s.insert(at, 1, static_cast<char>(rng()));
-        break;
-      case 3:
-        if (!s.empty()) s[at] = static_cast<char>(rng());
-        break;
-      case 4:
-        s.insert(at, seeds[rng() % seeds.size()]);
-        break;  // splice another seed in
-    }
-  }
-  return s;
-}
-
 // Seeds must exist (a handful per target), each passes, and so do 2,000 mutations and some noise.
 void replay(const std::string& target, body fn) {
   const auto seeds = corpus(target);
   ASSERT_GE(seeds.size(), 3u) << target;
   for (const auto& s : seeds) run(fn, s);
   std::mt19937 rng(20261203);
-  for (int i = 0; i < 2000; ++i) run(fn, mutate(seeds[rng() % seeds.size()], rng, seeds));
-  for (int i = 0; i < 200; ++i) {
-    std::string noise(rng() % 300, '\0');
-    for (auto& c : noise) c = static_cast<char>(rng());
-    run(fn, noise);
-  }
+  for (int i = 0; i < 2000; ++i) run(fn, edgemq::fuzz::mutate(seeds[rng() % seeds.size()], rng, seeds));
+  for (int i = 0; i < 200; ++i) run(fn, edgemq::fuzz::noise(rng, 300));
 }
 
 TEST(FuzzCorpus, Decode) {

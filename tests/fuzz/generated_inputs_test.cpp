@@ -8,6 +8,7 @@
 
 #include "edgemq/mqtt/codec.hpp"
 #include "fuzz_bodies.hpp"
+#include "mutation.hpp"
 
 namespace {
 
@@ -49,44 +50,20 @@ std::vector<std::string> seeds() {
   return out;
 }
 
-std::string mutate(std::string s, std::mt19937& rng) {
-  std::uniform_int_distribution<int> op(0, 3);
-  const int n = 1 + static_cast<int>(rng() % 4);
-  for (int i = 0; i < n && !s.empty(); ++i) {
-    const std::size_t at = rng() % s.size();
-    switch (op(rng)) {
-      case 0:
-        s[at] = static_cast<char>(s[at] ^ (1 << (rng() % 8)));
-        break;
-      case 1:
-        s.resize(at);
-        break;
-      case 2:
-        s.insert(at, 1, static_cast<char>(rng()));
-        break;
-      case 3:
-        s[at] = static_cast<char>(rng());
-        break;
-    }
-  }
-  return s;
-}
-
 TEST(GeneratedInputs, DecoderAndChannelSurviveMutatedAndRandomInput) {
   std::mt19937 rng(20261126);
   const auto base = seeds();
   std::size_t runs = 0;
   for (int round = 0; round < 300; ++round) {
     for (const auto& s : base) {
-      std::string in = mutate(s, rng);
+      std::string in = edgemq::fuzz::mutate(s, rng, {});
       if (rng() % 3 == 0) in += base[rng() % base.size()];  // a valid packet after a broken one
       auto* d = reinterpret_cast<const std::uint8_t*>(in.data());
       edgemq::fuzz::decode_one_input(d, in.size());
       edgemq::fuzz::channel_one_input(d, in.size());
       ++runs;
     }
-    std::string noise(rng() % 200, '\0');
-    for (auto& ch : noise) ch = static_cast<char>(rng());
+    const auto noise = edgemq::fuzz::noise(rng, 200);
     edgemq::fuzz::decode_one_input(reinterpret_cast<const std::uint8_t*>(noise.data()), noise.size());
     edgemq::fuzz::channel_one_input(reinterpret_cast<const std::uint8_t*>(noise.data()), noise.size());
     ++runs;

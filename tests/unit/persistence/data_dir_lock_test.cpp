@@ -28,6 +28,20 @@ class DataDirTest : public ::testing::Test {
     fs::create_directories(dir_);
   }
   void TearDown() override { fs::remove_all(dir_); }
+  // Restores the broker database in dir_, which must fail with corruption_error: its message
+  // (empty, with a test failure, if restore() succeeded or threw anything else).
+  std::string restore_corruption() {
+    durable_broker_store store(dir_.string(), durability::sync, std::chrono::milliseconds(5), nullptr);
+    broker::broker b{broker::limits{}};
+    try {
+      store.restore(b);
+      ADD_FAILURE() << "restored an unreadable database";
+    } catch (const corruption_error& e) {
+      EXPECT_TRUE(is_corruption(e)) << e.what();
+      return e.what();
+    }
+    return {};
+  }
 };
 
 TEST_F(DataDirTest, SecondLockIsRefusedUntilTheFirstIsReleased) {
@@ -113,15 +127,8 @@ TEST_F(DataDirTest, UndecodableBrokerRecordsAreCorruption) {
     ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), "Sfuture", "\x09junk").ok());  // an unknown format version
     close_rocksdb(db);
   }
-  durable_broker_store store(dir_.string(), durability::sync, std::chrono::milliseconds(5), nullptr);
-  broker::broker b{broker::limits{}};
-  try {
-    store.restore(b);
-    FAIL() << "restored an unreadable database";
-  } catch (const corruption_error& e) {
-    EXPECT_TRUE(is_corruption(e)) << e.what();
-    EXPECT_NE(std::string(e.what()).find(dir_.string()), std::string::npos) << e.what();
-  }
+  const auto what = restore_corruption();
+  EXPECT_NE(what.find(dir_.string()), std::string::npos) << what;
 }
 
 // A data block that fails its checksum while restore() reads it: RocksDB reports corruption on the
@@ -143,14 +150,8 @@ TEST_F(DataDirTest, ChecksumFailureWhileRestoringIsCorruption) {
     ++garbled;
   }
   ASSERT_EQ(garbled, 1);
-  durable_broker_store store(dir_.string(), durability::sync, std::chrono::milliseconds(5), nullptr);
-  broker::broker b{broker::limits{}};
-  try {
-    store.restore(b);
-    FAIL() << "restored an unreadable database";
-  } catch (const corruption_error& e) {
-    EXPECT_NE(std::string(e.what()).find("cannot read broker database"), std::string::npos) << e.what();
-  }
+  const auto what = restore_corruption();
+  EXPECT_NE(what.find("cannot read broker database"), std::string::npos) << what;
 }
 
 // A record whose key is too short for its kind cannot be read either (it used to throw
@@ -162,14 +163,8 @@ TEST_F(DataDirTest, MalformedRecordKeysAreCorruption) {
     ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), "Q", "\x01").ok());
     close_rocksdb(db);
   }
-  durable_broker_store store(dir_.string(), durability::sync, std::chrono::milliseconds(5), nullptr);
-  broker::broker b{broker::limits{}};
-  try {
-    store.restore(b);
-    FAIL() << "restored an unreadable database";
-  } catch (const corruption_error& e) {
-    EXPECT_NE(std::string(e.what()).find("2 unreadable records"), std::string::npos) << e.what();
-  }
+  const auto what = restore_corruption();
+  EXPECT_NE(what.find("2 unreadable records"), std::string::npos) << what;
 }
 
 }  // namespace

@@ -7,7 +7,7 @@
 // A batch the disk refuses (ENOSPC, EIO) decides its tickets as failed and makes the store
 // unhealthy. Its changes are kept, with everything queued after them, and retried every
 // retry_interval until a write succeeds (RocksDB clears a full-disk error by itself once space
-// is back; other errors are cleared by DB::Resume()); tickets queued while unhealthy are failed
+// is back; otherwise DB::Resume(), then a reopen of the database); tickets queued while unhealthy are failed
 // at once, so nobody waits for the disk to come back. What is retried is capped at
 // max_retry_bytes: beyond it changes are dropped and counted (the disk converges to memory only
 // up to that point; a restart then loses them). Never calls SyncWAL/FlushWAL on a database in

@@ -23,7 +23,8 @@ class rocksdb_backend final : public statestore::backend {
   // Opens (creating if missing) the database at `path`. Throws std::runtime_error naming the
   // path and RocksDB's reason if it cannot be opened (e.g. corruption).
   // A refused batch leaves the database in an error state: the next write first asks RocksDB to
-  // resume (a full disk is cleared by RocksDB itself once space is back), and the WAL is not
+  // resume (a full disk is cleared by RocksDB itself once space is back) and, if it is still
+  // refused, reopens the database (an I/O error leaves the WAL writer failed); the WAL is not
   // flushed on close (Debian's RocksDB asserts on a WAL writer that has seen an error).
   rocksdb_backend(const std::string& path, sync_policy policy, rocksdb::Env* env = nullptr);
   ~rocksdb_backend() override;

@@ -1,6 +1,6 @@
 // edgemq: the daemon's entry point. Parses the command line, loads the configuration (refusing
 // to start on any error), locks the data directory, sets up logging and runs the broker until
-// SIGINT/SIGTERM; SIGHUP reloads the password file. Exit status: 0 after a graceful stop, 1 when
+// SIGINT/SIGTERM; SIGHUP reloads the security files. Exit status: 0 after a graceful stop, 1 when
 // it cannot start or run, 2 for a usage or configuration error or a data directory in use by
 // another process.
 #include <cstdio>
@@ -12,7 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include "app/command_line.hpp"
-#include "auth/file_password_checker.hpp"
+#include "app/security_settings.hpp"
 #include "broker/broker.hpp"
 #include "config/config.hpp"
 #include "edgemq/version.hpp"
@@ -76,16 +76,6 @@ std::optional<int> check_tls_listeners(const edgemq::config::daemon_config& cfg,
     }
   }
   return std::nullopt;
-}
-
-// Loads the password file into the broker. At start-up a failure is fatal; on reload (SIGHUP)
-// the previous file stays in force.
-bool load_passwords(edgemq::broker::broker& core, const std::string& path, std::string& why) {
-  auto f = edgemq::auth::password_file::load(path, why);
-  if (!f) return false;
-  why = std::to_string(f->size()) + " users";
-  core.set_password_checker(std::make_shared<edgemq::auth::file_password_checker>(std::move(*f)));
-  return true;
 }
 
 std::unique_ptr<edgemq::statestore::engine> start_statestore(edgemq::broker::broker& core,
@@ -199,22 +189,12 @@ int main(int argc, char** argv) {
   spdlog::set_default_logger(log);
 
   edgemq::broker::broker core(cfg.limits);
-  if (!cfg.password_file.empty()) {
-    std::string why;
-    if (!load_passwords(core, cfg.password_file, why)) {
-      std::fprintf(stderr, "edgemq: %s\n", why.c_str());
-      return 2;
-    }
-    log->info("password file '{}' loaded ({})", cfg.password_file, why);
+  edgemq::app::security_settings security(cfg, core, log);
+  if (std::string why; !security.load(why)) {
+    std::fprintf(stderr, "edgemq: %s\n", why.c_str());
+    return 2;
   }
-  cfg.server.on_reload = [&core, &cfg, log] {
-    if (cfg.password_file.empty()) return log->info("reload: no password file configured, nothing to reload");
-    std::string why;
-    if (load_passwords(core, cfg.password_file, why))
-      log->info("reload: password file '{}' loaded ({}); new connections use it", cfg.password_file, why);
-    else
-      log->error("reload: {}; keeping the previous password file", why);
-  };
+  cfg.server.on_reload = [&security] { security.reload(); };
   std::unique_ptr<edgemq::persistence::durable_broker_store> durable;
   std::unique_ptr<edgemq::statestore::engine> store;
   std::vector<std::uint16_t> ports;

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 
+#include "broker/principal.hpp"
 #include "edgemq/mqtt/types.hpp"
 
 namespace edgemq::broker {
@@ -20,6 +21,26 @@ struct auth_step {
   // anything else: refuse (CONNACK or DISCONNECT with this code).
   mqtt::reason_code code = mqtt::reason_code::not_authorized;
   std::optional<std::string> data;
+  // On success, who the client is as this method established it: the username (when the
+  // CONNECT had none) and attributes for authorization (e.g. a token's claims).
+  std::optional<std::string> username;
+  attribute_map attributes;
+
+  static auth_step refuse(mqtt::reason_code rc) { return with(rc, std::nullopt); }
+  static auth_step challenge(std::string data) {
+    return with(mqtt::reason_code::continue_authentication, std::move(data));
+  }
+  static auth_step accept(std::optional<std::string> data = std::nullopt) {
+    return with(mqtt::reason_code::success, std::move(data));
+  }
+
+ private:
+  static auth_step with(mqtt::reason_code rc, std::optional<std::string> data) {
+    auth_step s;
+    s.code = rc;
+    s.data = std::move(data);
+    return s;
+  }
 };
 
 class auth_exchange {

@@ -14,6 +14,21 @@ broker::broker(limits lim)
 
 broker::~broker() = default;
 
+void broker::set_listener_security(std::uint32_t listener, std::shared_ptr<const listener_security> s) {
+  std::lock_guard g(security_mu_);
+  if (security_.size() <= listener) security_.resize(listener + 1);
+  security_[listener] = std::move(s);
+}
+
+std::shared_ptr<const listener_security> broker::security(std::uint32_t listener) const {
+  {
+    std::lock_guard g(security_mu_);
+    if (listener < security_.size() && security_[listener]) return security_[listener];
+  }
+  static const auto defaults = std::make_shared<const listener_security>();
+  return defaults;
+}
+
 namespace {
 
 struct match_entry {
@@ -198,6 +213,7 @@ void broker::publish_sys(const std::string& version) {
   put("$SYS/broker/messages/dropped/unencodable", load(counters_.dropped_unencodable));
   put("$SYS/broker/protocol_errors", load(counters_.protocol_errors));
   put("$SYS/broker/auth/failures", load(counters_.auth_failures));
+  put("$SYS/broker/auth/connect_denied", load(counters_.connect_denied));
   put("$SYS/broker/auth/publish_denied", load(counters_.publish_denied));
   put("$SYS/broker/auth/subscribe_denied", load(counters_.subscribe_denied));
   put("$SYS/broker/messages/refused/storage", load(counters_.refused_storage));

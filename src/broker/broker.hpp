@@ -7,11 +7,12 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "broker/counters.hpp"
 #include "broker/limits.hpp"
+#include "broker/listener_security.hpp"
 #include "broker/memory_release.hpp"
-#include "broker/password_checker.hpp"
 #include "broker/reserved_topics.hpp"
 #include "broker/retained_store.hpp"
 #include "broker/session_registry.hpp"
@@ -34,16 +35,11 @@ class broker {
   authenticator_registry& authenticators() noexcept { return *auth_; }
   reserved_topics& services() noexcept { return services_; }
 
-  // Username/password authentication (null: none configured). Replaceable at any time (reload);
-  // a CONNECT uses the checker current when it arrives.
-  void set_password_checker(std::shared_ptr<const password_checker> c) {
-    std::lock_guard g(password_mu_);
-    password_checker_ = std::move(c);
-  }
-  std::shared_ptr<const password_checker> passwords() const {
-    std::lock_guard g(password_mu_);
-    return password_checker_;
-  }
+  // The security settings of listener `listener` (its index in the server's listeners).
+  // Replaceable at any time (reload); a CONNECT uses the snapshot current when it arrives.
+  // A listener never set gets the defaults of listener_security (anonymous, no policy).
+  void set_listener_security(std::uint32_t listener, std::shared_ptr<const listener_security> s);
+  std::shared_ptr<const listener_security> security(std::uint32_t listener) const;
 
   // Queues `d` for the session of `client_id` if it is connected, whatever its subscriptions
   // (service replies that must reach one client). Returns false if it is not connected.
@@ -88,8 +84,8 @@ class broker {
   session_registry sessions_;
   std::unique_ptr<authenticator_registry> auth_;
   reserved_topics services_;
-  mutable std::mutex password_mu_;
-  std::shared_ptr<const password_checker> password_checker_;
+  mutable std::mutex security_mu_;
+  std::vector<std::shared_ptr<const listener_security>> security_;  // by listener index
   durable_store* durable_ = nullptr;
   std::vector<std::function<void(const sys_put&)>> sys_sources_;
   std::function<clock::time_point()> now_ = [] { return clock::now(); };

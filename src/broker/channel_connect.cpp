@@ -66,6 +66,7 @@ void client_channel::on_connect(mqtt::connect& c) {
       return refuse(mqtt::reason_code::qos_not_supported);  // MQTT-3.2.2-12
     if (c.will->retain && !lim.retain_available) return refuse(mqtt::reason_code::retain_not_supported);  // 3.2.2-13
   }
+  security_ = broker_.security(listener_);
   if (!c.props.authentication_method) {
     if (const auto rc = check_credentials(c); rc != mqtt::reason_code::success) {
       bump(broker_.stats().auth_failures);
@@ -86,7 +87,7 @@ void client_channel::on_connect(mqtt::connect& c) {
     state_ = state::authenticating;
     return apply_auth_step(step);
   }
-  accept(c, std::nullopt);
+  accept(c, nullptr);
 }
 
 // Username/password (MQTT 3.1.3.5, 3.1.3.6): with a password file, a username must be known
@@ -94,12 +95,14 @@ void client_channel::on_connect(mqtt::connect& c) {
 // only where the listener allows it (0x87, 3.1.1: 0x05). Without a password file every client
 // is anonymous, whatever username it sends (as mosquitto does).
 mqtt::reason_code client_channel::check_credentials(const mqtt::connect& c) const {
-  const auto checker = broker_.passwords();
+  const auto& checker = security_->passwords;
   if (checker && c.username) {
     return checker->check(*c.username, c.password.value_or("")) ? mqtt::reason_code::success
                                                                 : mqtt::reason_code::bad_user_name_or_password;
   }
-  return allow_anonymous_ ? mqtt::reason_code::success : mqtt::reason_code::not_authorized;
+  // A verified client certificate is a credential (docs/security.md, "Client certificates").
+  if (peer_cert_ && !peer_cert_->subject_cn.empty()) return mqtt::reason_code::success;
+  return security_->allow_anonymous ? mqtt::reason_code::success : mqtt::reason_code::not_authorized;
 }
 
 void client_channel::apply_auth_step(const auth_step& step) {
@@ -118,7 +121,7 @@ void client_channel::apply_auth_step(const auth_step& step) {
     }
     auto c = std::move(*pending_connect_);
     pending_connect_.reset();
-    return accept(c, step.data);
+    return accept(c, &step);
   }
   // Re-authentication of a connected client (MQTT 4.12.1).
   if (step.code != mqtt::reason_code::success) return fail(step.code);
@@ -139,13 +142,45 @@ void client_channel::on_auth(const mqtt::auth& a) {
   apply_auth_step(auth_->next(a.props.authentication_data));
 }
 
-void client_channel::accept(mqtt::connect& c, std::optional<std::string> auth_data) {
+// The principal: the CONNECT's username, else the client certificate's CN, else the one the
+// enhanced authentication method established; attributes from the certificate's subject, then
+// the method's (which win on a clash: they were checked last).
+bool client_channel::authorize_connect(const mqtt::connect& c, const auth_step* enhanced) {
+  auto p = std::make_shared<principal>();
+  p->client_id = client_id_;
+  if (c.username) {
+    p->username = c.username;
+  } else if (peer_cert_ && !peer_cert_->subject_cn.empty()) {
+    p->username = peer_cert_->subject_cn;
+  } else if (enhanced && enhanced->username) {
+    p->username = enhanced->username;
+  }
+  if (peer_cert_) p->attributes = peer_cert_->subject;
+  if (enhanced)
+    for (const auto& [k, v] : enhanced->attributes) p->attributes.insert_or_assign(k, v);
+  peer_cert_.reset();
+  principal_ = std::move(p);
+  if (!security_->authz) return true;
+  permissions_ = security_->authz->on_connect(*principal_);
+  return permissions_ != nullptr;
+}
+
+void client_channel::accept(mqtt::connect& c, const auth_step* enhanced) {
   const auto& lim = broker_.config();
   mqtt::properties ack_props;
   client_id_ = std::move(c.client_id);
   if (client_id_.empty()) {
     client_id_ = random_client_id();
     if (v5()) ack_props.assigned_client_identifier = client_id_;  // MQTT-3.2.2-16
+  }
+  if (!authorize_connect(c, enhanced)) {
+    bump(broker_.stats().connect_denied);
+    if (log_)
+      log_->info("client '{}' refused: not authorized to connect (user '{}')", log_safe(client_id_),
+                 log_safe(principal_->username.value_or("")));
+    send(mqtt::connack{false, mqtt::reason_code::not_authorized, {}});  // 3.1.1: 0x05
+    closing_ = true;
+    return;
   }
   std::uint32_t expiry = 0;
   if (v5())
@@ -187,7 +222,7 @@ void client_channel::accept(mqtt::connect& c, std::optional<std::string> auth_da
       ack_props.response_information = lim.response_information_prefix + id();
     if (auth_) {
       ack_props.authentication_method = auth_method_;
-      ack_props.authentication_data = std::move(auth_data);
+      if (enhanced) ack_props.authentication_data = enhanced->data;
     }
   }
   send(mqtt::connack{attached.session_present, mqtt::reason_code::success, std::move(ack_props)});

@@ -17,6 +17,7 @@
 
 #include "broker/authenticator.hpp"
 #include "broker/broker.hpp"
+#include "broker/listener_security.hpp"
 #include "broker/string_map.hpp"
 #include "edgemq/mqtt/codec.hpp"
 #include "edgemq/mqtt/frame_parser.hpp"
@@ -66,9 +67,14 @@ class client_channel {
   bool closing() const noexcept { return closing_; }
   const std::string& client_id() const noexcept { return id(); }
   mqtt::protocol_version version() const noexcept { return version_; }
-  // Whether the listener this connection came through lets clients in without credentials
-  // (set before the first byte; true unless the listener is configured otherwise).
-  void set_allow_anonymous(bool allow) noexcept { allow_anonymous_ = allow; }
+  // The listener this connection came through (its index; its security settings apply) and
+  // the client certificate its TLS handshake verified, if any. Set before the first byte.
+  void set_listener(std::uint32_t listener) noexcept { listener_ = listener; }
+  void set_peer_certificate(peer_certificate cert) { peer_cert_ = std::make_unique<peer_certificate>(std::move(cert)); }
+  // Who the client is (null until CONNECT is accepted).
+  const std::shared_ptr<const principal>& who() const noexcept { return principal_; }
+  // Its authorization (null: no policy on its listener).
+  const client_permissions* permissions() const noexcept { return permissions_.get(); }
 
   bool has_output() const noexcept { return !out_.empty(); }
   // The last pull() left deliveries queued only because its output budget (pull_bytes, or the
@@ -89,7 +95,9 @@ class client_channel {
   void on_frame(const mqtt::frame& f);
   void on_connect_frame(const mqtt::frame& f);
   void on_connect(mqtt::connect& c);
-  void accept(mqtt::connect& c, std::optional<std::string> auth_data);
+  void accept(mqtt::connect& c, const auth_step* enhanced);
+  // Builds principal_ and asks the listener's authorizer for permissions_; false: may not connect.
+  bool authorize_connect(const mqtt::connect& c, const auth_step* enhanced);
   mqtt::reason_code check_credentials(const mqtt::connect& c) const;
   void deny_publish(const mqtt::publish& p);
   void on_auth(const mqtt::auth& a);
@@ -128,7 +136,11 @@ class client_channel {
   bool closing_ = false;
   bool budget_hit_ = false;  // see budget_hit()
   mqtt::protocol_version version_ = mqtt::protocol_version::v5;
-  bool allow_anonymous_ = true;
+  std::uint32_t listener_ = 0;
+  std::unique_ptr<peer_certificate> peer_cert_;        // heap-held: most connections have none
+  std::shared_ptr<const listener_security> security_;  // taken at CONNECT
+  std::shared_ptr<const principal> principal_;
+  std::shared_ptr<const client_permissions> permissions_;
   std::string client_id_;
   session_ptr session_;
   // Heap-held: most connections have neither, and the values are large (idle connections stay small).

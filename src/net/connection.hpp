@@ -40,8 +40,8 @@ class basic_connection final : public broker::link,
                                public std::enable_shared_from_this<basic_connection<Transport>> {
  public:
   basic_connection(Transport t, broker::broker& b, connection_set& set, std::shared_ptr<worker_inbox> inbox,
-                   std::shared_ptr<spdlog::logger> log, bool allow_anonymous = true)
-      : allow_anonymous_(allow_anonymous),
+                   std::shared_ptr<spdlog::logger> log, std::uint32_t listener = 0)
+      : listener_(listener),
         transport_(std::move(t)),
         broker_(b),
         set_(set),
@@ -53,7 +53,8 @@ class basic_connection final : public broker::link,
     const owner_guard g(*this);
     auto self = this->shared_from_this();
     channel_ = std::make_unique<broker::client_channel>(broker_, self, log_);
-    channel_->set_allow_anonymous(allow_anonymous_);
+    channel_->set_listener(listener_);
+    if (auto cert = transport_.peer_certificate()) channel_->set_peer_certificate(std::move(*cert));
     set_.add(self);
     wait_readable();
     arm_timer();
@@ -377,7 +378,7 @@ class basic_connection final : public broker::link,
     });
   }
 
-  const bool allow_anonymous_;  // the listener's rule, handed to the channel at start()
+  const std::uint32_t listener_;  // the listener's index, handed to the channel at start()
   Transport transport_;
   broker::broker& broker_;
   connection_set& set_;

@@ -56,36 +56,36 @@ struct server::impl {
 
   std::size_t pick_worker() { return next_worker_.fetch_add(1, std::memory_order_relaxed) % workers_.size(); }
 
-  // `anon`: the listener's allow_anonymous, handed to every connection it accepts; `tls`: its TLS
+  // `li`: the listener's index (its security settings are the broker's for that index); `tls`: its TLS
   // context, null for plain MQTT.
-  void accept(asio::ip::tcp::acceptor& acc, bool anon, std::shared_ptr<asio::ssl::context> tls) {
+  void accept(asio::ip::tcp::acceptor& acc, std::uint32_t li, std::shared_ptr<asio::ssl::context> tls) {
     const auto w = pick_worker();
-    acc.async_accept(*workers_[w], [this, &acc, w, anon, tls](boost::system::error_code ec, asio::ip::tcp::socket s) {
+    acc.async_accept(*workers_[w], [this, &acc, w, li, tls](boost::system::error_code ec, asio::ip::tcp::socket s) {
       if (ec == asio::error::operation_aborted || !acc.is_open()) return;
       if (!ec && tls) {
-        start_tls(std::move(s), *tls, w, anon);
+        start_tls(std::move(s), *tls, w, li);
       } else if (!ec) {
         auto c = std::make_shared<basic_connection<tcp_transport>>(tcp_transport(std::move(s)), broker_, connections_,
-                                                                   inboxes_[w], log_, anon);
+                                                                   inboxes_[w], log_, li);
         // Start on the connection's own worker: from here on it lives on that thread.
         asio::post(c->executor(), [c] { c->start(); });
       } else {
         log_->warn("accept failed: {}", ec.message());  // e.g. out of descriptors: keep accepting
       }
-      accept(acc, anon, tls);
+      accept(acc, li, tls);
     });
   }
 
   // The handshake runs on the connection's worker before the connection exists: a client that
   // never completes it costs a socket and a timer, and is closed at the deadline.
-  void start_tls(asio::ip::tcp::socket s, asio::ssl::context& ctx, std::size_t w, bool anon) {
+  void start_tls(asio::ip::tcp::socket s, asio::ssl::context& ctx, std::size_t w, std::uint32_t li) {
     auto t = std::make_shared<tls_transport>(std::move(s), ctx);
     const auto peer = t->remote_endpoint();
-    asio::post(t->get_executor(), [this, t, w, anon, peer] {
-      t->async_handshake(tls_handshake_timeout, [this, t, w, anon, peer](boost::system::error_code ec) {
+    asio::post(t->get_executor(), [this, t, w, li, peer] {
+      t->async_handshake(tls_handshake_timeout, [this, t, w, li, peer](boost::system::error_code ec) {
         if (ec) return log_->info("{}: TLS handshake failed: {}", peer, ec.message());
         auto c = std::make_shared<basic_connection<tls_transport>>(std::move(*t), broker_, connections_, inboxes_[w],
-                                                                   log_, anon);
+                                                                   log_, li);
         c->start();  // already on the connection's worker
       });
     });
@@ -163,7 +163,7 @@ std::vector<std::uint16_t> server::start() {
   d.signals_ = std::make_unique<asio::signal_set>(d.signals_ctx_, SIGINT, SIGTERM, SIGHUP);
   d.wait_signal();
   for (std::size_t i = 0; i < d.acceptors_.size(); ++i)
-    d.accept(*d.acceptors_[i], d.opts_.listeners[i].allow_anonymous.value_or(true), d.tls_contexts_[i]);
+    d.accept(*d.acceptors_[i], static_cast<std::uint32_t>(i), d.tls_contexts_[i]);
   d.sweep_timer_ = std::make_unique<asio::steady_timer>(*d.workers_[0]);
   d.sweep();
   for (auto& w : d.workers_) d.threads_.emplace_back([ctx = w.get()] { ctx->run(); });

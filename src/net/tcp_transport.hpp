@@ -5,9 +5,12 @@
 // is kept out (ADR 0006). TLS and WebSocket transports provide the same members.
 #pragma once
 
+#include <optional>
+
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/write.hpp>
 
+#include "broker/principal.hpp"
 #include "config/server_options.hpp"
 
 namespace edgemq::net {
@@ -58,6 +61,9 @@ class tcp_transport {
     socket_.shutdown(socket_type::shutdown_both, ec);
     socket_.close(ec);
   }
+
+  // Plain TCP carries no client certificate.
+  std::optional<broker::peer_certificate> peer_certificate() const { return std::nullopt; }
 
   std::string remote_endpoint() const {
     boost::system::error_code ec;

@@ -7,6 +7,7 @@
 #include <boost/asio/write.hpp>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include "net/server.hpp"
 
@@ -269,6 +270,28 @@ std::string tls_transport::remote_endpoint() const {
   error_code ec;
   auto ep = st_->socket.remote_endpoint(ec);
   return ec ? std::string("?") : config::format_endpoint(ep.address().to_string(), ep.port());
+}
+
+// Subject fields by their short names (CN, O, OU, C, ST, L, ...); a field that occurs more than
+// once (several OUs) keeps its first value. Only a certificate that verified against the
+// configured CA counts: without a client CA OpenSSL does not ask for one at all.
+std::optional<broker::peer_certificate> tls_transport::peer_certificate() const {
+  if (!st_->ssl || SSL_get_verify_result(st_->ssl) != X509_V_OK) return std::nullopt;
+  X509* cert = SSL_get0_peer_certificate(st_->ssl);
+  if (!cert) return std::nullopt;
+  broker::peer_certificate out;
+  const X509_NAME* name = X509_get_subject_name(cert);
+  for (int i = 0; i < X509_NAME_entry_count(name); ++i) {
+    const X509_NAME_ENTRY* e = X509_NAME_get_entry(name, i);
+    const int nid = OBJ_obj2nid(X509_NAME_ENTRY_get_object(e));
+    const char* field = nid == NID_undef ? nullptr : OBJ_nid2sn(nid);
+    unsigned char* utf8 = nullptr;
+    const int len = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(e));
+    if (field && len >= 0) out.subject.emplace(field, std::string(reinterpret_cast<char*>(utf8), len));
+    OPENSSL_free(utf8);
+  }
+  if (auto cn = out.subject.find("CN"); cn != out.subject.end()) out.subject_cn = cn->second;
+  return out;
 }
 
 }  // namespace edgemq::net

@@ -14,6 +14,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -24,6 +25,7 @@
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "broker/principal.hpp"
 #include "config/server_options.hpp"
 
 struct ssl_st;
@@ -88,6 +90,9 @@ class tls_transport {
   void shutdown_send();
   void close();
   std::string remote_endpoint() const;
+  // The subject of the client certificate the handshake verified; nullopt when the client sent
+  // none (or verification was not asked for).
+  std::optional<broker::peer_certificate> peer_certificate() const;
 
  private:
   struct state {

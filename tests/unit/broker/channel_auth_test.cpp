@@ -29,9 +29,10 @@ struct client {
   client_channel ch;
   m::protocol_version v;
 
+  // Listener 0 lets anonymous clients in, listener 1 does not (ChannelAuthTest::use_passwords).
   client(broker& b, m::protocol_version ver = m::protocol_version::v5, bool allow_anonymous = true)
       : ch(b, l, nullptr), v(ver) {
-    ch.set_allow_anonymous(allow_anonymous);
+    ch.set_listener(allow_anonymous ? 0 : 1);
   }
   void send(const m::packet& p) {
     std::string bytes;
@@ -63,11 +64,21 @@ struct client {
 
 class ChannelAuthTest : public ::testing::Test {
  protected:
+  void SetUp() override { use_passwords(nullptr); }
+  // Installs `checker` on both listeners, as a reload does.
+  void use_passwords(std::shared_ptr<const password_checker> checker) {
+    for (const std::uint32_t listener : {0u, 1u}) {
+      auto s = std::make_shared<listener_security>();
+      s->allow_anonymous = listener == 0;
+      s->passwords = checker;
+      b_.set_listener_security(listener, std::move(s));
+    }
+  }
   broker b_{limits{}};
 };
 
 TEST_F(ChannelAuthTest, PasswordsAreCheckedAndRefusalsCounted) {
-  b_.set_password_checker(std::make_shared<fake_checker>("alice", "secret"));
+  use_passwords(std::make_shared<fake_checker>("alice", "secret"));
   EXPECT_EQ(client(b_).connect("a1", "alice", "secret").code, m::reason_code::success);
   EXPECT_EQ(client(b_).connect("a2", "alice", "wrong").code, m::reason_code::bad_user_name_or_password);
   EXPECT_EQ(client(b_).connect("a3", "bob", "secret").code, m::reason_code::bad_user_name_or_password);
@@ -78,12 +89,12 @@ TEST_F(ChannelAuthTest, PasswordsAreCheckedAndRefusalsCounted) {
 }
 
 TEST_F(ChannelAuthTest, AnonymousClientsOnlyWhereTheListenerAllowsThem) {
-  b_.set_password_checker(std::make_shared<fake_checker>("alice", "secret"));
+  use_passwords(std::make_shared<fake_checker>("alice", "secret"));
   EXPECT_EQ(client(b_, m::protocol_version::v5, false).connect("n1").code, m::reason_code::not_authorized);
   EXPECT_EQ(client(b_, m::protocol_version::v311, false).connect("n2").code, m::reason_code::not_authorized);
   EXPECT_EQ(client(b_, m::protocol_version::v5, true).connect("n3").code, m::reason_code::success);
   // Without a password file every client is anonymous, whatever it sends.
-  b_.set_password_checker(nullptr);
+  use_passwords(nullptr);
   EXPECT_EQ(client(b_).connect("n4", "who", "ever").code, m::reason_code::success);
   EXPECT_EQ(client(b_, m::protocol_version::v5, false).connect("n5", "who", "ever").code,
             m::reason_code::not_authorized);
@@ -91,10 +102,10 @@ TEST_F(ChannelAuthTest, AnonymousClientsOnlyWhereTheListenerAllowsThem) {
 }
 
 TEST_F(ChannelAuthTest, AReplacedCheckerAppliesToNewConnectionsOnly) {
-  b_.set_password_checker(std::make_shared<fake_checker>("alice", "old"));
+  use_passwords(std::make_shared<fake_checker>("alice", "old"));
   client kept(b_);
   ASSERT_EQ(kept.connect("kept", "alice", "old").code, m::reason_code::success);
-  b_.set_password_checker(std::make_shared<fake_checker>("alice", "new"));
+  use_passwords(std::make_shared<fake_checker>("alice", "new"));
   EXPECT_EQ(client(b_).connect("x", "alice", "old").code, m::reason_code::bad_user_name_or_password);
   EXPECT_EQ(client(b_).connect("y", "alice", "new").code, m::reason_code::success);
   kept.send(m::pingreq{});

@@ -565,12 +565,12 @@ namespace {
 // Challenge/response: the server sends "nonce", the client must answer "nonce:secret".
 struct challenge_auth : auth_exchange {
   auth_step start(const std::string&, const std::optional<std::string>& data) override {
-    if (data != "hello") return {m::reason_code::not_authorized, std::nullopt};
-    return {m::reason_code::continue_authentication, std::string("nonce")};
+    if (data != "hello") return auth_step::refuse(m::reason_code::not_authorized);
+    return auth_step::challenge("nonce");
   }
   auth_step next(const std::optional<std::string>& data) override {
-    if (data == "nonce:secret") return {m::reason_code::success, std::string("welcome")};
-    return {m::reason_code::not_authorized, std::nullopt};
+    if (data == "nonce:secret") return auth_step::accept("welcome");
+    return auth_step::refuse(m::reason_code::not_authorized);
   }
 };
 }  // namespace

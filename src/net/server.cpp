@@ -13,6 +13,7 @@
 #include "broker/broker.hpp"
 #include "net/connection.hpp"
 #include "net/tcp_transport.hpp"
+#include "net/tls_context.hpp"
 #include "net/tls_transport.hpp"
 
 namespace edgemq::net {
@@ -31,7 +32,7 @@ struct server::impl {
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards_;
   std::vector<std::thread> threads_;
   std::vector<std::unique_ptr<asio::ip::tcp::acceptor>> acceptors_;
-  std::vector<std::shared_ptr<asio::ssl::context>> tls_contexts_;  // per listener; null for plain MQTT
+  std::vector<std::unique_ptr<tls_context_slot>> tls_slots_;  // per listener; null for plain MQTT
   std::unique_ptr<asio::steady_timer> sweep_timer_;
   // Installed in start(), before the ready line: a signal in between must not kill the process.
   asio::io_context signals_ctx_{1};
@@ -57,13 +58,13 @@ struct server::impl {
   std::size_t pick_worker() { return next_worker_.fetch_add(1, std::memory_order_relaxed) % workers_.size(); }
 
   // `li`: the listener's index (its security settings are the broker's for that index); `tls`: its TLS
-  // context, null for plain MQTT.
-  void accept(asio::ip::tcp::acceptor& acc, std::uint32_t li, std::shared_ptr<asio::ssl::context> tls) {
+  // context slot, null for plain MQTT.
+  void accept(asio::ip::tcp::acceptor& acc, std::uint32_t li, const tls_context_slot* tls) {
     const auto w = pick_worker();
     acc.async_accept(*workers_[w], [this, &acc, w, li, tls](boost::system::error_code ec, asio::ip::tcp::socket s) {
       if (ec == asio::error::operation_aborted || !acc.is_open()) return;
       if (!ec && tls) {
-        start_tls(std::move(s), *tls, w, li);
+        start_tls(std::move(s), tls->current(), w, li);  // the context of this moment, for good
       } else if (!ec) {
         auto c = std::make_shared<basic_connection<tcp_transport>>(tcp_transport(std::move(s)), broker_, connections_,
                                                                    inboxes_[w], log_, li);
@@ -78,12 +79,15 @@ struct server::impl {
 
   // The handshake runs on the connection's worker before the connection exists: a client that
   // never completes it costs a socket and a timer, and is closed at the deadline.
-  void start_tls(asio::ip::tcp::socket s, asio::ssl::context& ctx, std::size_t w, std::uint32_t li) {
-    auto t = std::make_shared<tls_transport>(std::move(s), ctx);
+  void start_tls(asio::ip::tcp::socket s, std::shared_ptr<asio::ssl::context> ctx, std::size_t w, std::uint32_t li) {
+    auto t = std::make_shared<tls_transport>(std::move(s), std::move(ctx));
     const auto peer = t->remote_endpoint();
     asio::post(t->get_executor(), [this, t, w, li, peer] {
       t->async_handshake(tls_handshake_timeout, [this, t, w, li, peer](boost::system::error_code ec) {
-        if (ec) return log_->info("{}: TLS handshake failed: {}", peer, ec.message());
+        if (ec) {
+          const auto why = t->verify_failure();  // the certificate's problem, when that was it
+          return log_->info("{}: TLS handshake failed: {}{}{}", peer, ec.message(), why.empty() ? "" : ": ", why);
+        }
         auto c = std::make_shared<basic_connection<tls_transport>>(std::move(*t), broker_, connections_, inboxes_[w],
                                                                    log_, li);
         c->start();  // already on the connection's worker
@@ -98,12 +102,33 @@ struct server::impl {
       if (ec) return;
       if (sig == SIGHUP) {
         log_->info("SIGHUP received, reloading");
+        reload_tls();
         if (opts_.on_reload) opts_.on_reload();
         return wait_signal();
       }
       log_->info("signal {} received, shutting down", sig);
       request_stop();
     });
+  }
+
+  // Makes every TLS listener's context again from its files (ADR 0014): what loads is used by the
+  // connections accepted from now on; what fails is logged and the previous context stays.
+  void reload_tls() {
+    for (auto& slot : tls_slots_) {
+      if (!slot) continue;
+      try {
+        auto ctx = make_tls_context(slot->options(), slot->listener());
+        bool not_valid_now = false;
+        const auto cert = describe_certificate(*ctx, not_valid_now);
+        slot->replace(std::move(ctx));
+        log_->info("reload: listener {}: TLS certificate '{}' ({}), key{} loaded; new connections use them",
+                   slot->listener(), slot->options().cert, cert,
+                   slot->options().client_ca.empty() ? "" : " and client CA '" + slot->options().client_ca + "'");
+        if (not_valid_now) log_->warn("listener {}: the certificate is not valid now ({})", slot->listener(), cert);
+      } catch (const setup_error& e) {
+        log_->error("reload: {}; keeping the previous TLS settings", e.what());
+      }
+    }
   }
 
   // Session expiry and will delays have one-second resolution; $SYS is refreshed every
@@ -142,8 +167,9 @@ std::vector<std::uint16_t> server::start() {
     d.guards_.push_back(asio::make_work_guard(*d.workers_.back()));
     d.inboxes_.push_back(std::make_shared<worker_inbox>(*d.workers_.back()));
   }
+  std::vector<std::shared_ptr<asio::ssl::context>> first_contexts;
   for (const auto& l : d.opts_.listeners)
-    d.tls_contexts_.push_back(
+    first_contexts.push_back(
         l.scheme == config::listener_scheme::mqtts ? make_tls_context(l.tls, config::format_listener(l)) : nullptr);
   std::vector<std::uint16_t> ports;
   for (const auto& l : d.opts_.listeners) {
@@ -159,11 +185,26 @@ std::vector<std::uint16_t> server::start() {
     if (ec) throw std::system_error(ec, "cannot listen on " + config::format_endpoint(l));
     ports.push_back(acc->local_endpoint().port());
     d.acceptors_.push_back(std::move(acc));
+    auto& ctx = first_contexts[d.tls_slots_.size()];
+    if (!ctx) {
+      d.tls_slots_.push_back(nullptr);
+      continue;
+    }
+    auto bound = l;
+    bound.port = ports.back();
+    d.tls_slots_.push_back(std::make_unique<tls_context_slot>(config::format_listener(bound), l.tls));
+    bool not_valid_now = false;
+    d.log_->info("listener {}: TLS certificate '{}' ({})", d.tls_slots_.back()->listener(), l.tls.cert,
+                 describe_certificate(*ctx, not_valid_now));
+    if (not_valid_now)
+      d.log_->warn("listener {}: the certificate is not valid now: clients will refuse it",
+                   d.tls_slots_.back()->listener());
+    d.tls_slots_.back()->replace(std::move(ctx));
   }
   d.signals_ = std::make_unique<asio::signal_set>(d.signals_ctx_, SIGINT, SIGTERM, SIGHUP);
   d.wait_signal();
   for (std::size_t i = 0; i < d.acceptors_.size(); ++i)
-    d.accept(*d.acceptors_[i], static_cast<std::uint32_t>(i), d.tls_contexts_[i]);
+    d.accept(*d.acceptors_[i], static_cast<std::uint32_t>(i), d.tls_slots_[i].get());
   d.sweep_timer_ = std::make_unique<asio::steady_timer>(*d.workers_[0]);
   d.sweep();
   for (auto& w : d.workers_) d.threads_.emplace_back([ctx = w.get()] { ctx->run(); });

@@ -9,8 +9,6 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
-#include "net/server.hpp"
-
 namespace edgemq::net {
 namespace asio = boost::asio;
 using boost::system::error_code;
@@ -30,55 +28,19 @@ error_code last_ssl_error() {
            : error_code(asio::ssl::error::stream_truncated);
 }
 
-std::string ssl_reason(const error_code& ec) {
-  return ec.category() == asio::error::get_ssl_category()
-             ? std::string(ERR_reason_error_string(ec.value()) ? ERR_reason_error_string(ec.value()) : ec.message())
-             : ec.message();
-}
-
 }  // namespace
-
-std::shared_ptr<asio::ssl::context> make_tls_context(const config::tls_options& o, const std::string& listener) {
-  auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_server);
-  const auto fail = [&](const std::string& what, const std::string& file, const error_code& ec) {
-    throw setup_error("listener " + listener + ": " + what + " '" + file + "': " + ssl_reason(ec));
-  };
-  ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
-                   asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1 |
-                   asio::ssl::context::single_dh_use);
-  SSL_CTX* native = ctx->native_handle();
-  SSL_CTX_set_min_proto_version(native, o.min_version == "1.3" ? TLS1_3_VERSION : TLS1_2_VERSION);
-  error_code ec;
-  ctx->use_certificate_chain_file(o.cert, ec);
-  if (ec) fail("certificate", o.cert, ec);
-  ctx->use_private_key_file(o.key, asio::ssl::context::pem, ec);
-  if (ec) fail("private key", o.key, ec);
-  if (SSL_CTX_check_private_key(native) != 1) fail("private key", o.key, last_ssl_error());
-  if (!o.ciphers.empty() && SSL_CTX_set_cipher_list(native, o.ciphers.c_str()) != 1)
-    throw setup_error("listener " + listener + ": ciphers '" + o.ciphers + "': " + ssl_reason(last_ssl_error()));
-  if (!o.client_ca.empty()) {
-    ctx->load_verify_file(o.client_ca, ec);
-    if (ec) fail("client CA file", o.client_ca, ec);
-    // Tells clients which CAs we accept (some clients pick their certificate by it).
-    if (STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(o.client_ca.c_str()))
-      SSL_CTX_set_client_CA_list(native, names);
-    ctx->set_verify_mode(asio::ssl::verify_peer |
-                         (o.require_client_cert ? asio::ssl::verify_fail_if_no_peer_cert : asio::ssl::verify_none));
-    static const unsigned char sid[] = "edgemq";
-    SSL_CTX_set_session_id_context(native, sid, sizeof sid - 1);  // needed with verification and resumption
-  }
-  return ctx;
-}
 
 tls_transport::state::~state() {
   if (ssl) SSL_free(ssl);
 }
 
-tls_transport::tls_transport(socket_type s, asio::ssl::context& ctx) : st_(std::make_shared<state>(std::move(s))) {
+tls_transport::tls_transport(socket_type s, std::shared_ptr<asio::ssl::context> ctx)
+    : st_(std::make_shared<state>(std::move(s))) {
+  st_->ctx = std::move(ctx);
   error_code ec;
   st_->socket.set_option(asio::ip::tcp::no_delay(true), ec);  // we coalesce writes ourselves
   st_->socket.non_blocking(true, ec);
-  st_->ssl = SSL_new(ctx.native_handle());
+  st_->ssl = SSL_new(st_->ctx->native_handle());
   st_->rbio = BIO_new(BIO_s_mem());
   st_->wbio = BIO_new(BIO_s_mem());
   SSL_set_bio(st_->ssl, st_->rbio, st_->wbio);
@@ -270,6 +232,12 @@ std::string tls_transport::remote_endpoint() const {
   error_code ec;
   auto ep = st_->socket.remote_endpoint(ec);
   return ec ? std::string("?") : config::format_endpoint(ep.address().to_string(), ep.port());
+}
+
+std::string tls_transport::verify_failure() const {
+  if (!st_->ssl) return {};
+  const long r = SSL_get_verify_result(st_->ssl);
+  return r == X509_V_OK ? std::string() : std::string(X509_verify_cert_error_string(r));
 }
 
 // Subject fields by their short names (CN, O, OU, C, ST, L, ...); a field that occurs more than

@@ -33,15 +33,12 @@ struct bio_st;
 
 namespace edgemq::net {
 
-// A listener's SSL_CTX, made from its config::tls_options. Throws setup_error (server.hpp) with
-// the file and OpenSSL's reason when a certificate, key or CA file does not load.
-std::shared_ptr<boost::asio::ssl::context> make_tls_context(const config::tls_options& opts,
-                                                            const std::string& listener);
-
 class tls_transport {
  public:
   using socket_type = boost::asio::ip::tcp::socket;
-  tls_transport(socket_type s, boost::asio::ssl::context& ctx);
+  // `ctx`: the listener's context when the connection was accepted (tls_context.hpp); kept for
+  // the connection's life, whatever a reload installs meanwhile.
+  tls_transport(socket_type s, std::shared_ptr<boost::asio::ssl::context> ctx);
 
   // Runs the server handshake; `done(ec)` on the socket's executor. Closes the socket when the
   // handshake fails or takes longer than `timeout`.
@@ -93,11 +90,15 @@ class tls_transport {
   // The subject of the client certificate the handshake verified; nullopt when the client sent
   // none (or verification was not asked for).
   std::optional<broker::peer_certificate> peer_certificate() const;
+  // Why the client's certificate did not verify ("certificate has expired"); empty when it did or
+  // none was checked. For the log line of a failed handshake.
+  std::string verify_failure() const;
 
  private:
   struct state {
     explicit state(socket_type s) : socket(std::move(s)), timer(socket.get_executor()) {}
     ~state();
+    std::shared_ptr<boost::asio::ssl::context> ctx;  // outlives `ssl`, which was made from it
     socket_type socket;
     boost::asio::steady_timer timer;  // the handshake's deadline
     ssl_st* ssl = nullptr;

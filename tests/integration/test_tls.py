@@ -4,7 +4,6 @@ paho with tls_set, Python's ssl module for the refusals). Certificates are made 
 `openssl` command in a temp dir."""
 
 import os
-import re
 import shutil
 import socket
 import ssl
@@ -16,83 +15,10 @@ import unittest
 from support.constants import require_program
 from support.edgemq_harness import DaemonTestCase, EdgemqDaemon, run_edgemq
 from support.paho_helper import PahoClient
+from support.tls_pki import OPENSSL, TIMEOUT, Pki, connect_packet, ready_ports, tls_connect, wait_log
 
-OPENSSL = shutil.which("openssl")
 MOSQUITTO_PUB = shutil.which("mosquitto_pub")
 MOSQUITTO_SUB = shutil.which("mosquitto_sub")
-TIMEOUT = 10.0
-READY_ENDPOINTS = re.compile(r"(mqtts://|)(?:\[[^\]]+\]|[0-9.]+):(\d+)")
-
-
-def openssl(*args, cwd):
-    r = subprocess.run([OPENSSL] + list(args), cwd=cwd, capture_output=True, text=True, timeout=TIMEOUT)
-    if r.returncode != 0:
-        raise AssertionError("openssl %s failed: %s" % (" ".join(args), r.stderr))
-
-
-class Pki:
-    """A CA, a server certificate for 127.0.0.1, client certificates (one expired) and a second,
-    unknown CA, all in `dir`."""
-
-    def __init__(self, dir):
-        self.dir = dir
-        self.ca = self._ca("ca", "edgemq test CA")
-        self.other_ca = self._ca("other_ca", "someone else's CA")
-        with open(os.path.join(dir, "server.ext"), "w") as f:
-            f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
-        self.server = self._leaf("server", "localhost", "ca", days="2", ext="server.ext")
-        self.client = self._leaf("alice", "alice", "ca", days="2")
-        self.expired = self._leaf("old", "old", "ca", days="-1")  # notAfter one day before now
-        self.stranger = self._leaf("stranger", "stranger", "other_ca", days="2")
-
-    def path(self, name):
-        return os.path.join(self.dir, name)
-
-    def _ca(self, name, cn):
-        openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout",
-                name + ".key", "-out", name + ".crt", "-days", "2", "-subj", "/CN=" + cn, cwd=self.dir)
-        return self.path(name + ".crt")
-
-    def _leaf(self, name, cn, ca, days, ext=None):
-        openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", name + ".key",
-                "-out", name + ".csr", "-subj", "/CN=" + cn, cwd=self.dir)
-        args = ["x509", "-req", "-in", name + ".csr", "-CA", ca + ".crt", "-CAkey", ca + ".key", "-CAcreateserial",
-                "-out", name + ".crt", "-days", days]
-        if ext:
-            args += ["-extfile", ext]
-        openssl(*args, cwd=self.dir)
-        return self.path(name + ".crt"), self.path(name + ".key")
-
-
-def ready_ports(daemon):
-    """[(is_tls, port)] of every listener, in order, from the ready line."""
-    line = daemon.ready_line.split("MQTT on ", 1)[1]
-    return [(scheme == "mqtts://", int(port)) for scheme, port in READY_ENDPOINTS.findall(line.split(" (")[0])]
-
-
-def connect_packet(client_id):
-    """An MQTT 3.1.1 CONNECT, clean session, keep alive 60."""
-    cid = client_id.encode()
-    body = b"\x00\x04MQTT\x04\x02\x00\x3c" + len(cid).to_bytes(2, "big") + cid
-    return bytes([0x10, len(body)]) + body
-
-
-def tls_connect(port, cafile, cert=None, server_hostname="127.0.0.1"):
-    """Handshake, CONNECT, read the CONNACK. Returns the CONNACK bytes, or raises what the client
-    sees (ssl.SSLError for a refused handshake or alert, ConnectionError, or b"" on EOF)."""
-    ctx = ssl.create_default_context(cafile=cafile)
-    if cert:
-        ctx.load_cert_chain(*cert)
-    with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as raw:
-        with ctx.wrap_socket(raw, server_hostname=server_hostname) as s:
-            s.sendall(connect_packet("tls-probe"))
-            data = b""
-            while len(data) < 4:
-                chunk = s.recv(4 - len(data))
-                if not chunk:
-                    return data
-                data += chunk
-            return data
 
 
 @unittest.skipUnless(OPENSSL and MOSQUITTO_PUB and MOSQUITTO_SUB, "needs openssl and mosquitto-clients")
@@ -229,9 +155,17 @@ class TlsListeners(DaemonTestCase):
         self.assertEqual(tls_connect(self.mtls_port, cafile=self.pki.ca, cert=self.pki.client)[:2], b"\x20\x02")
 
     def test_expired_client_certificate_refused(self):
+        # Valid 2020-01-01 to 2020-01-02 (signed by the right CA with `openssl ca`): refused for
+        # its dates alone, which the daemon's log line names.
+        mark = len(self.daemon.stdout.lines)
         why = self.expect_refused(self.mtls_port, self.pki.expired)
         if why != "closed":
             self.assertIn("EXPIRED", why.upper())
+        line = wait_log(self.daemon, "certificate has expired", after=mark)
+        self.assertIn("TLS handshake failed: certificate verify failed", line)
+        # Forcing TLS 1.2, the client reads the server's alert during its own handshake.
+        with self.assertRaisesRegex(ssl.SSLError, "(?i)certificate.expired"):
+            tls_connect(self.mtls_port, cafile=self.pki.ca, cert=self.pki.expired, max_version=ssl.TLSVersion.TLSv1_2)
 
     def test_certificate_from_unknown_ca_refused(self):
         self.expect_refused(self.mtls_port, self.pki.stranger)

@@ -72,6 +72,13 @@ std::optional<int> parse_command_line(int argc, char** argv, command_line& out) 
       ->multi_option_policy(last);
   app.add_flag("--tls-require-client-cert", out.tls.require_client_cert,
                "refuse TLS clients without a certificate verified by --tls-client-ca");
+  app.add_option("--tls-min-version", out.tls.min_version, "oldest TLS version accepted: 1.2 (default) or 1.3")
+      ->type_name("VERSION")
+      ->multi_option_policy(last);
+  app.add_option("--tls-ciphers", out.tls.ciphers,
+                 "OpenSSL cipher list for TLS 1.2 (e.g. ECDHE+AESGCM); TLS 1.3 keeps OpenSSL's suites")
+      ->type_name("LIST")
+      ->multi_option_policy(last);
   // (--listen beyond loopback needs --password-file or --allow-anonymous: checked in main, once
   // the configuration file is applied too.)
   app.add_option("-d,--data-dir", data_dir, "directory for persistent data (default ./data)")
@@ -112,6 +119,10 @@ std::optional<int> parse_command_line(int argc, char** argv, command_line& out) 
     if (!config::parse_listen_url(l, ep, &why)) return usage_error("--listen '" + l + "': " + why);
     out.listen.push_back(ep);
   }
+  if (out.tls.min_version != "1.2" && out.tls.min_version != "1.3")
+    return usage_error("--tls-min-version: must be 1.2 or 1.3, got '" + out.tls.min_version + "'");
+  if (app.get_option("--tls-ciphers")->count() > 0 && out.tls.ciphers.empty())
+    return usage_error("--tls-ciphers: must not be empty");
   if (out.tls.require_client_cert && out.tls.client_ca.empty())
     return usage_error(
         "--tls-require-client-cert needs --tls-client-ca (the CAs client certificates are verified against)");

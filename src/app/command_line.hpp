@@ -18,8 +18,8 @@ struct command_line {
   std::optional<unsigned> workers;
   std::optional<std::string> password_file;
   bool allow_anonymous = false;
-  // --tls-cert, --tls-key, --tls-client-ca, --tls-require-client-cert: for the mqtts:// listeners
-  // given by --listen.
+  // --tls-cert, --tls-key, --tls-client-ca, --tls-require-client-cert, --tls-min-version,
+  // --tls-ciphers: for the mqtts:// listeners given by --listen.
   config::tls_options tls;  // --allow-anonymous: every listener lets clients in without credentials
 
   // Overlays the options given on `cfg` (the command line wins over the file).

@@ -142,15 +142,20 @@ void client_channel::on_auth(const mqtt::auth& a) {
   apply_auth_step(auth_->next(a.props.authentication_data));
 }
 
-// The principal: the CONNECT's username, else the client certificate's CN, else the one the
-// enhanced authentication method established; attributes from the certificate's subject, then
-// the method's (which win on a clash: they were checked last).
+// The principal: a verified identity first. The CONNECT's username when the password file
+// checked it, else the verified client certificate's CN (a username the certificate holder merely
+// sent proves nothing and must not stand in for the CN: docs/security.md, "Client certificates as
+// identities"), else the CONNECT's unchecked username, else the one the enhanced authentication
+// method established; attributes from the certificate's subject, then the method's (which win on
+// a clash: they were checked last).
 bool client_channel::authorize_connect(const mqtt::connect& c, const auth_step* enhanced) {
   auto p = std::make_shared<principal>();
   p->client_id = client_id_;
-  if (c.username) {
+  const bool cert_cn = peer_cert_ && !peer_cert_->subject_cn.empty();
+  const bool password_checked = security_->passwords && c.username && !enhanced;
+  if (c.username && (password_checked || !cert_cn)) {
     p->username = c.username;
-  } else if (peer_cert_ && !peer_cert_->subject_cn.empty()) {
+  } else if (cert_cn) {
     p->username = peer_cert_->subject_cn;
   } else if (enhanced && enhanced->username) {
     p->username = enhanced->username;
@@ -173,6 +178,8 @@ void client_channel::accept(mqtt::connect& c, const auth_step* enhanced) {
     client_id_ = random_client_id();
     if (v5()) ack_props.assigned_client_identifier = client_id_;  // MQTT-3.2.2-16
   }
+  // Taken before authorize_connect, which lets the certificate go once the principal has it.
+  const std::string cert_cn = peer_cert_ ? peer_cert_->subject_cn : std::string();
   if (!authorize_connect(c, enhanced)) {
     bump(broker_.stats().connect_denied);
     if (log_)
@@ -226,7 +233,11 @@ void client_channel::accept(mqtt::connect& c, const auth_step* enhanced) {
     }
   }
   send(mqtt::connack{attached.session_present, mqtt::reason_code::success, std::move(ack_props)});
-  if (log_)
+  // A certificate identity is worth a line at info: who got in on the strength of which certificate.
+  if (log_ && !cert_cn.empty())
+    log_->info("client '{}' connected with TLS client certificate CN '{}' as user '{}' (MQTT {})", log_safe(id()),
+               log_safe(cert_cn), log_safe(principal_->username.value_or("")), v5() ? "5" : "3.1.1");
+  else if (log_)
     log_->debug("client '{}' connected (MQTT {}, clean start {}, session present {})", log_safe(id()),
                 v5() ? "5" : "3.1.1", c.clean_start, attached.session_present);
   if (attached.session_present) resend_inflight();

@@ -187,6 +187,97 @@ class TlsListeners(DaemonTestCase):
         self.assertEqual(tls_connect(self.tls_port, cafile=self.pki.ca)[:2], b"\x20\x02")
 
 
+@unittest.skipUnless(OPENSSL and MOSQUITTO_PUB and MOSQUITTO_SUB, "needs openssl and mosquitto-clients")
+class TlsVersionsCiphersAndDates(unittest.TestCase):
+    """The oldest TLS version (--tls-min-version / "min_version"), the TLS 1.2 cipher list
+    (--tls-ciphers / "ciphers") and certificate dates, as real clients meet them."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix="edgemq-tls-ver-")
+        cls.pki = Pki(cls.dir)
+        cls.expired_server = cls.pki.dated_leaf("expired_server", "localhost", "ca", "20200101000000Z",
+                                                "20200102000000Z", server=True)
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.dir, ignore_errors=True)
+
+    def daemon(self, *tls_args):
+        cert, key = self.pki.server
+        d = EdgemqDaemon(extra_args=["--listen", "mqtts://127.0.0.1:0", "--tls-cert", cert, "--tls-key", key]
+                         + list(tls_args))
+        d.start()
+        self.addCleanup(d.stop)
+        return d, ready_ports(d)[1][1]
+
+    def mosquitto_pub(self, port, *args):
+        return subprocess.run([MOSQUITTO_PUB, "-h", "127.0.0.1", "-p", str(port), "--cafile", self.pki.ca, "-t", "v",
+                               "-m", "x"] + list(args), stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                              timeout=TIMEOUT + 5)
+
+    def test_min_version_1_3_refuses_a_tls_1_2_client(self):
+        d, port = self.daemon("--tls-min-version", "1.3")
+        with self.assertRaisesRegex(ssl.SSLError, "(?i)protocol.version"):
+            tls_connect(port, cafile=self.pki.ca, max_version=ssl.TLSVersion.TLSv1_2)
+        # (mosquitto's --tls-version tlsv1.2 still offers 1.3, so only Python's client can force 1.2.)
+        self.assertEqual(tls_connect(port, cafile=self.pki.ca), b"\x20\x02\x00\x00")  # TLS 1.3
+        self.assertEqual(self.mosquitto_pub(port, "--tls-version", "tlsv1.3").returncode, 0)
+        self.assertIn("unsupported protocol", d.stdout.text())
+
+    def test_default_min_version_takes_tls_1_2(self):
+        _, port = self.daemon()
+        self.assertEqual(tls_connect(port, cafile=self.pki.ca, max_version=ssl.TLSVersion.TLSv1_2),
+                         b"\x20\x02\x00\x00")
+
+    def test_cipher_list_is_honoured_for_tls_1_2(self):
+        d, port = self.daemon("--tls-ciphers", "ECDHE-ECDSA-AES256-GCM-SHA384")
+        tls12 = ssl.TLSVersion.TLSv1_2
+        with self.assertRaisesRegex(ssl.SSLError, "(?i)handshake.failure"):
+            tls_connect(port, cafile=self.pki.ca, max_version=tls12, ciphers="ECDHE-ECDSA-AES128-GCM-SHA256")
+        wait_log(d, "no shared cipher")
+        self.assertEqual(tls_connect(port, cafile=self.pki.ca, max_version=tls12,
+                                     ciphers="ECDHE-ECDSA-AES256-GCM-SHA384"), b"\x20\x02\x00\x00")
+        # TLS 1.3 keeps OpenSSL's suites: a default client gets in.
+        self.assertEqual(self.mosquitto_pub(port).returncode, 0)
+
+    def test_min_version_and_ciphers_from_the_config_file(self):
+        cert, key = self.pki.server
+        cfg = {"listeners": ["127.0.0.1:0", {"address": "mqtts://127.0.0.1:0", "tls": {
+            "cert": cert, "key": key, "min_version": "1.3", "ciphers": "ECDHE-ECDSA-AES256-GCM-SHA384"}}]}
+        with EdgemqDaemon(config=cfg, listen=None) as d:
+            port = ready_ports(d)[1][1]
+            with self.assertRaises(ssl.SSLError):
+                tls_connect(port, cafile=self.pki.ca, max_version=ssl.TLSVersion.TLSv1_2)
+            self.assertEqual(tls_connect(port, cafile=self.pki.ca), b"\x20\x02\x00\x00")
+
+    def test_bad_version_and_cipher_flags_exit_2(self):
+        cert, key = self.pki.server
+        common = ["--data-dir", os.path.join(self.dir, "data"), "--listen", "mqtts://127.0.0.1:0", "--tls-cert", cert,
+                  "--tls-key", key]
+        r = run_edgemq(common + ["--tls-min-version", "1.1"])
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("--tls-min-version: must be 1.2 or 1.3, got '1.1'", r.stderr)
+        r = run_edgemq(common + ["--tls-ciphers", "NO-SUCH-CIPHER"])
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("ciphers 'NO-SUCH-CIPHER': no cipher match", r.stderr)
+
+    def test_expired_server_certificate_is_refused_by_mosquitto(self):
+        cert, key = self.expired_server
+        d = EdgemqDaemon(extra_args=["--listen", "mqtts://127.0.0.1:0", "--tls-cert", cert, "--tls-key", key])
+        d.start()
+        self.addCleanup(d.stop)
+        port = ready_ports(d)[1][1]
+        self.assertIn("the certificate is not valid now", d.stdout.text())  # said at start, not refused
+        r = subprocess.run([MOSQUITTO_SUB, "-h", "127.0.0.1", "-p", str(port), "--cafile", self.pki.ca, "-t", "x",
+                            "-C", "1", "-W", "5"], stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                           timeout=TIMEOUT + 5)
+        self.assertNotEqual(r.returncode, 0, r.stdout)
+        self.assertIn("TLS error", r.stderr)
+        with self.assertRaisesRegex(ssl.SSLCertVerificationError, "certificate has expired"):
+            tls_connect(port, cafile=self.pki.ca)
+
+
 @unittest.skipUnless(OPENSSL, "needs openssl")
 class TlsConfiguration(unittest.TestCase):
     @classmethod

@@ -3,7 +3,8 @@
 // topic), fanin (N publishers, 1 subscriber on a wildcard), conns (N idle connections at a
 // connect rate), latency (one pair at a fixed rate). Every connection is non-blocking on one of a
 // few epoll threads; each thread writes what it has for a connection in one send() per loop turn,
-// so the generator is not the bottleneck. Works against any MQTT broker (3.1.1 or 5).
+// so the generator is not the bottleneck. Works against any MQTT broker (3.1.1 or 5), over plain
+// TCP or TLS (--tls, with OpenSSL: bench_tls.hpp).
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -17,6 +18,7 @@
 
 #include <CLI/CLI.hpp>
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
@@ -24,6 +26,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "bench/bench_tls.hpp"
 #include "edgemq/mqtt/codec.hpp"
 #include "edgemq/mqtt/frame_parser.hpp"
 
@@ -50,7 +53,12 @@ struct options {
   int inflight = 16;  // per publisher: QoS 1/2 unacknowledged, QoS 0 not yet delivered
   int threads = 2;
   double connect_rate = 2000;  // connections per second (0: unlimited)
+  bool tls = false;
+  bench::tls_client_options tls_opts;
 };
+
+// Set when --tls: every connection runs a TLS handshake first.
+std::unique_ptr<bench::tls_client_context> tls_ctx;
 
 int tcp_connect(const options& o) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -68,17 +76,44 @@ int tcp_connect(const options& o) {
   return fd;
 }
 
-void write_all(int fd, const std::string& s) {
+// Plain TCP or TLS on one socket: what the set-up and the worker loop send and receive through.
+// Set-up runs on blocking sockets; the loop makes them non-blocking (TLS cannot be told per call).
+// Both return bytes moved, 0 for "would block", -1 for an error or the peer's close.
+struct channel_io {
+  int fd = -1;
+  ssl_st* ssl = nullptr;
+  long send(const char* p, std::size_t n) const {
+    if (ssl) return bench::tls_write(ssl, p, n);
+    const auto r = ::send(fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (r >= 0) return r;
+    return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
+  }
+  long recv(char* p, std::size_t n) const {
+    if (ssl) return bench::tls_read(ssl, p, n);
+    const auto r = ::recv(fd, p, n, MSG_DONTWAIT);
+    if (r > 0) return r;
+    return r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -1;
+  }
+  // Blocking, during set-up only.
+  long recv_blocking(char* p, std::size_t n) const {
+    if (ssl) return bench::tls_read(ssl, p, n);
+    const auto r = ::recv(fd, p, n, 0);
+    return r > 0 ? r : -1;
+  }
+};
+
+void write_all(const channel_io& io, const std::string& s) {
   std::size_t off = 0;
   while (off < s.size()) {
-    const auto n = ::send(fd, s.data() + off, s.size() - off, MSG_NOSIGNAL);
+    const auto n = io.ssl ? bench::tls_write(io.ssl, s.data() + off, s.size() - off)
+                          : ::send(io.fd, s.data() + off, s.size() - off, MSG_NOSIGNAL);
     if (n <= 0) throw std::runtime_error("send failed during setup");
     off += static_cast<std::size_t>(n);
   }
 }
 
 // Blocking read of one packet during setup.
-mqtt::packet read_packet(int fd, std::string& buf, mqtt::protocol_version v) {
+mqtt::packet read_packet(const channel_io& io, std::string& buf, mqtt::protocol_version v) {
   for (;;) {
     auto f = mqtt::parse_frame({reinterpret_cast<const std::uint8_t*>(buf.data()), buf.size()}, 1u << 28);
     if (f.status == mqtt::frame_status::complete) {
@@ -88,7 +123,7 @@ mqtt::packet read_packet(int fd, std::string& buf, mqtt::protocol_version v) {
       return *p;
     }
     char tmp[4096];
-    const auto n = ::recv(fd, tmp, sizeof tmp, 0);
+    const auto n = io.recv_blocking(tmp, sizeof tmp);
     if (n <= 0) throw std::runtime_error("connection closed during setup");
     buf.append(tmp, static_cast<std::size_t>(n));
   }
@@ -105,7 +140,7 @@ struct publisher_state {
 };
 
 struct conn {
-  int fd = -1;
+  channel_io io;
   bool subscriber = false;
   std::string in;
   std::string out;
@@ -133,7 +168,8 @@ class worker {
       epoll_event ev{};
       ev.events = EPOLLIN;
       ev.data.ptr = c.get();
-      ::epoll_ctl(ep_, EPOLL_CTL_ADD, c->fd, &ev);
+      ::epoll_ctl(ep_, EPOLL_CTL_ADD, c->io.fd, &ev);
+      if (c->io.ssl) ::fcntl(c->io.fd, F_SETFL, ::fcntl(c->io.fd, F_GETFL) | O_NONBLOCK);
     }
     res_.latencies_us.reserve(1 << 20);
   }
@@ -198,29 +234,33 @@ class worker {
   }
 
   void flush(conn& c) {
-    if (c.out.empty()) return;
-    const auto n = ::send(c.fd, c.out.data(), c.out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (n > 0)
+    // TLS takes at most a record's worth per call: go on while it takes everything offered.
+    while (!c.out.empty()) {
+      const auto n = c.io.send(c.out.data(), c.out.size());
+      if (n < 0) {
+        st_.errors.fetch_add(1);
+        c.out.clear();
+        return;
+      }
       c.out.erase(0, static_cast<std::size_t>(n));
-    else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
-      st_.errors.fetch_add(1);
-      c.out.clear();
+      if (n == 0 || !c.io.ssl) return;
     }
   }
 
   void on_readable(conn& c, mqtt::protocol_version v) {
     char buf[65536];
     for (;;) {
-      const auto n = ::recv(c.fd, buf, sizeof buf, MSG_DONTWAIT);
+      const auto n = c.io.recv(buf, sizeof buf);
       if (n <= 0) {
-        if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
+        if (n < 0) {
           st_.errors.fetch_add(1);
-          ::epoll_ctl(ep_, EPOLL_CTL_DEL, c.fd, nullptr);
+          ::epoll_ctl(ep_, EPOLL_CTL_DEL, c.io.fd, nullptr);
         }
         break;
       }
       c.in.append(buf, static_cast<std::size_t>(n));
-      if (static_cast<std::size_t>(n) < sizeof buf) break;
+      // TLS returns one record at a time, and what OpenSSL holds wakes no epoll: read it all.
+      if (!c.io.ssl && static_cast<std::size_t>(n) < sizeof buf) break;
     }
     std::size_t used = 0;
     const auto now = now_ns();
@@ -308,7 +348,8 @@ double cpu_seconds() {
 std::unique_ptr<conn> open_client(const options& o, const std::string& id, const std::string* subscribe_filter,
                                   std::uint16_t keep_alive = 60) {
   auto c = std::make_unique<conn>();
-  c->fd = tcp_connect(o);
+  c->io.fd = tcp_connect(o);
+  if (tls_ctx) c->io.ssl = tls_ctx->handshake(c->io.fd);
   const auto v = o.version == 5 ? mqtt::protocol_version::v5 : mqtt::protocol_version::v311;
   mqtt::connect cn;
   cn.version = v;
@@ -316,15 +357,15 @@ std::unique_ptr<conn> open_client(const options& o, const std::string& id, const
   cn.keep_alive = keep_alive;
   std::string out;
   mqtt::encode(cn, v, out);
-  write_all(c->fd, out);
-  auto ack = read_packet(c->fd, c->in, v);
+  write_all(c->io, out);
+  auto ack = read_packet(c->io, c->in, v);
   if (!std::holds_alternative<mqtt::connack>(ack) || std::get<mqtt::connack>(ack).code != mqtt::reason_code::success)
     throw std::runtime_error("CONNECT refused for " + id);
   if (subscribe_filter) {
     out.clear();
     mqtt::encode(mqtt::subscribe{1, {{*subscribe_filter, {static_cast<mqtt::qos>(o.qos)}}}, {}}, v, out);
-    write_all(c->fd, out);
-    while (!std::holds_alternative<mqtt::suback>(read_packet(c->fd, c->in, v))) {
+    write_all(c->io, out);
+    while (!std::holds_alternative<mqtt::suback>(read_packet(c->io, c->in, v))) {
     }
     c->subscriber = true;
   }
@@ -348,7 +389,26 @@ int main(int argc, char** argv) {
   app.add_option("--inflight", o.inflight, "per publisher");
   app.add_option("-t,--threads", o.threads)->check(CLI::Range(1, 64));
   app.add_option("--connect-rate", o.connect_rate, "connections/s during set-up (0: unlimited)");
+  app.add_flag("--tls", o.tls, "MQTT over TLS (OpenSSL); without --cafile the server is not verified");
+  app.add_option("--cafile", o.tls_opts.cafile, "verify the server's certificate against these CAs (PEM)")
+      ->check(CLI::ExistingFile);
+  app.add_option("--cert", o.tls_opts.cert, "client certificate (PEM), for listeners that require one")
+      ->check(CLI::ExistingFile);
+  app.add_option("--key", o.tls_opts.key, "its private key (PEM)")->check(CLI::ExistingFile);
   CLI11_PARSE(app, argc, argv);
+  if (!o.tls && (!o.tls_opts.cafile.empty() || !o.tls_opts.cert.empty())) {
+    std::fprintf(stderr, "--cafile and --cert need --tls\n");
+    return 2;
+  }
+  if (o.tls) {
+    o.tls_opts.host = o.host;
+    try {
+      tls_ctx = std::make_unique<bench::tls_client_context>(o.tls_opts);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "%s\n", e.what());
+      return 2;
+    }
+  }
   if (o.scenario == "latency") {
     o.n = 1;
     if (o.rate == 0) o.rate = 1000;

@@ -2,7 +2,10 @@
 """Side-by-side benchmark: edgemq and Debian's mosquitto on loopback, the same edgemq-bench
 scenarios against both in one run, alternating, several repetitions. Prints medians, the
 edgemq/mosquitto ratios, messages per broker CPU-second (from /proc), broker syscalls per
-delivered message (strace -c on a separate short run), and RSS per idle connection.
+delivered message (strace -c on a separate short run), and RSS per idle connection. The "TLS"
+scenarios run over each broker's TLS listener (TLS 1.3, both brokers with OpenSSL's default
+suites; the certificates are made here with the openssl command); `edgemq-bench --tls --cafile`
+verifies the server.
 
     src/bench/compare.py [--reps 3] [--duration 5] [--quick] [--syscalls] [--only NAME] [--conns N]
 
@@ -26,6 +29,7 @@ EDGEMQ = os.path.join(BUILD, "src", "app", "edgemq")
 BENCH = os.path.join(BUILD, "src", "bench", "edgemq-bench")
 TICK = os.sysconf("SC_CLK_TCK")
 
+# (name, edgemq-bench arguments); a name ending in "TLS" runs against the brokers' TLS listeners.
 SCENARIOS = [
     ("pairs x100 QoS0", ["-s", "pairs", "-n", "100", "-q", "0"]),
     ("pairs x100 QoS1", ["-s", "pairs", "-n", "100", "-q", "1"]),
@@ -36,7 +40,41 @@ SCENARIOS = [
     ("fanin 1000->1 QoS0", ["-s", "fanin", "-n", "1000", "-q", "0"]),
     ("latency 1000/s", ["-s", "latency", "--rate", "1000"]),
     ("pairs x100 20k/s", ["-s", "pairs", "-n", "100", "-q", "0", "--rate", "200"]),
+    ("pairs x100 QoS0 TLS", ["-s", "pairs", "-n", "100", "-q", "0"]),
+    ("pairs x100 QoS1 TLS", ["-s", "pairs", "-n", "100", "-q", "1"]),
+    ("latency 1000/s TLS", ["-s", "latency", "--rate", "1000"]),
 ]
+
+
+def make_certificates(tmp):
+    """A CA and a server certificate for 127.0.0.1 (EC P-256), as an operator would make them.
+    Readable by all: mosquitto started as root reads them after switching to its own user."""
+    os.chmod(tmp, 0o711)
+    tmp = os.path.join(tmp, "certs")
+    os.mkdir(tmp, 0o755)
+
+    def openssl(*args):
+        subprocess.run(["openssl"] + list(args), cwd=tmp, check=True, capture_output=True)
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    openssl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.crt", "-days", "2", "-subj", "/CN=compare CA")
+    openssl("req", *ec, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost")
+    with open(os.path.join(tmp, "san.ext"), "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1\n")
+    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2",
+            "-extfile", "san.ext", "-out", "server.crt")
+    paths = {n: os.path.join(tmp, n) for n in ("ca.crt", "server.crt", "server.key")}
+    for p in paths.values():
+        os.chmod(p, 0o644)  # a throwaway key, for this run only
+    return paths
+
+
+def free_port():
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
 
 
 def cpu_ticks(pid):
@@ -54,10 +92,11 @@ def rss_kb(pid):
 
 
 class Broker:
-    def __init__(self, name, tmp):
-        self.name, self.tmp = name, tmp
+    def __init__(self, name, tmp, certs):
+        self.name, self.tmp, self.certs = name, tmp, certs
         self.proc = None
         self.port = None
+        self.tls_port = None
 
     def start(self):
         if self.name == "edgemq":
@@ -66,28 +105,28 @@ class Broker:
                 json.dump({"log_level": "warn", "statestore": {"enabled": False},
                            "queue": {"max_messages": 100000}}, f)
             data = tempfile.mkdtemp(dir=self.tmp)
-            self.proc = subprocess.Popen([EDGEMQ, "--listen", "127.0.0.1:0", "--data-dir", data, "--config", cfg,
+            self.proc = subprocess.Popen([EDGEMQ, "--listen", "127.0.0.1:0", "--listen", "mqtts://127.0.0.1:0",
+                                          "--tls-cert", self.certs["server.crt"], "--tls-key",
+                                          self.certs["server.key"], "--data-dir", data, "--config", cfg,
                                           "--log-level", "info"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                          text=True)
             deadline = time.time() + 30
             for line in self.proc.stdout:
-                m = re.search(r"ready: MQTT on [0-9.]+:(\d+)", line)
+                m = re.search(r"ready: MQTT on [0-9.]+:(\d+), mqtts://[0-9.]+:(\d+)", line)
                 if m:
-                    self.port = int(m.group(1))
+                    self.port, self.tls_port = int(m.group(1)), int(m.group(2))
                     break
                 if time.time() > deadline:
                     raise RuntimeError("edgemq did not start")
             subprocess.Popen(["cat"], stdin=self.proc.stdout, stdout=subprocess.DEVNULL)
         else:
-            import socket
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-            s.close()
+            self.port, self.tls_port = free_port(), free_port()
             conf = os.path.join(self.tmp, "mosquitto.conf")
             with open(conf, "w") as f:
                 f.write("listener %d 127.0.0.1\nallow_anonymous true\nmax_queued_messages 100000\n"
                         "max_inflight_messages 100\n" % self.port)
+                f.write("listener %d 127.0.0.1\ncafile %s\ncertfile %s\nkeyfile %s\n" % (
+                    self.tls_port, self.certs["ca.crt"], self.certs["server.crt"], self.certs["server.key"]))
             self.proc = subprocess.Popen(["mosquitto", "-c", conf], stdout=subprocess.DEVNULL,
                                          stderr=subprocess.DEVNULL)
             import socket
@@ -108,10 +147,17 @@ class Broker:
                 self.proc.kill()
 
 
-def run_bench(broker, args, duration):
+def bench_target(broker, name):
+    """-p PORT, and --tls --cafile for a TLS scenario."""
+    if name.endswith("TLS"):
+        return ["-p", str(broker.tls_port), "--tls", "--cafile", broker.certs["ca.crt"]]
+    return ["-p", str(broker.port)]
+
+
+def run_bench(broker, name, args, duration):
     before = cpu_ticks(broker.proc.pid)
-    r = subprocess.run([BENCH, "-p", str(broker.port), "-d", str(duration)] + args, capture_output=True, text=True,
-                       timeout=duration + 300)
+    r = subprocess.run([BENCH, "-d", str(duration)] + bench_target(broker, name) + args, capture_output=True,
+                       text=True, timeout=duration + 300)
     after = cpu_ticks(broker.proc.pid)
     line = r.stdout.strip().splitlines()[-1] if r.stdout.strip() else "{}"
     res = json.loads(line)
@@ -151,7 +197,8 @@ def main():
     subprocess.run(["cmake", "--build", BUILD, "-j2", "--target", "edgemq", "edgemq-bench"], check=True,
                    stdout=subprocess.DEVNULL)
     tmp = tempfile.mkdtemp(prefix="edgemq-compare-")
-    brokers = {n: Broker(n, tmp).start() for n in ("edgemq", "mosquitto")}
+    certs = make_certificates(tmp)
+    brokers = {n: Broker(n, tmp, certs).start() for n in ("edgemq", "mosquitto")}
     scenarios = SCENARIOS[:3] if a.quick else SCENARIOS
     if a.only:
         scenarios = [sc for sc in scenarios if any(o in sc[0] for o in a.only)]
@@ -160,7 +207,7 @@ def main():
         for rep in range(a.reps):
             for name, args in scenarios:
                 for b in (("edgemq", "mosquitto") if rep % 2 == 0 else ("mosquitto", "edgemq")):
-                    r = run_bench(brokers[b], args, a.duration)
+                    r = run_bench(brokers[b], name, args, a.duration)
                     results[name][b].append(r)
                     print("rep %d %-22s %-9s %9.0f msg/s p50 %6d us p99 %6d us broker cpu %.2f s" % (
                         rep, name, b, r.get("msg_per_s", 0), r.get("p50_us", 0), r.get("p99_us", 0),
@@ -189,7 +236,7 @@ def main():
         print("\n| idle connections | broker | connect rate /s | RSS per connection |\n|---|---|---|---|")
         for b in (("edgemq", "mosquitto") if a.conns else ()):
             brokers[b].stop()  # a fresh broker: memory freed by earlier runs would hide the growth
-            brokers[b] = Broker(b, tmp).start()
+            brokers[b] = Broker(b, tmp, certs).start()
             pid = brokers[b].proc.pid
             base = rss_kb(pid)
             p = subprocess.Popen([BENCH, "-p", str(brokers[b].port), "-s", "conns", "-n", str(a.conns), "-d", "5",

@@ -288,6 +288,41 @@ class WebSocketListeners(DaemonTestCase):
         pub.publish(topic, big, qos=1)
         self.assertEqual(sub.get().payload, big)
 
+    def slow_reader(self, port, tls):
+        # The subscriber stops reading, so the daemon's socket buffer fills: its frames go partly
+        # now and partly by the asynchronous path (a frame's rest must not get a second header).
+        import threading
+        import paho.mqtt.client as mqtt
+        topic = self.unique("ws/slow")
+        got, subscribed, done = [], threading.Event(), threading.Event()
+        sub = mqtt.Client("slow-" + topic.replace("/", "-"), protocol=mqtt.MQTTv311, transport="websockets")
+        if tls:
+            sub.tls_set(ca_certs=self.ca)
+        sub.on_subscribe = lambda *a: subscribed.set()
+        sub.on_message = lambda c, u, m: (got.append(bytes(m.payload)), len(got) == 120 and done.set())
+        sub.connect("127.0.0.1", port)
+        sub.subscribe(topic, 1)
+        while not subscribed.is_set():
+            sub.loop(0.1)
+        pub = self.paho(port, tls=tls)
+        pub.connect()
+        payloads = [bytes([i]) * (100 * 1024) for i in range(120)]  # 12 MB: more than the socket buffers
+        for p in payloads:
+            pub.publish(topic, p, qos=1)
+        sub.loop_start()
+        try:
+            self.assertTrue(done.wait(TIMEOUT * 3), "got %d of 120" % len(got))
+            self.assertEqual(got, payloads)
+        finally:
+            sub.disconnect()
+            sub.loop_stop()
+
+    def test_slow_ws_reader_gets_every_byte(self):
+        self.slow_reader(self.ws_port, tls=False)
+
+    def test_slow_wss_reader_gets_every_byte(self):
+        self.slow_reader(self.wss_port, tls=True)
+
     def test_wrong_path_is_refused(self):
         c = self.paho(self.ws_port, path="/not-mqtt")
         with self.assertRaises(Exception) as e:

@@ -75,8 +75,8 @@ bool parse_listen_url(std::string_view text, listen_endpoint& out, std::string* 
     const std::string_view path = text.substr(slash);
     for (const char c : path)
       if (c <= ' ' || c >= 127 || c == '?' || c == '#')
-        return fail(why, "WebSocket path '" + std::string(path) +
-                             "' must be printable ASCII without spaces, '?' or '#'");
+        return fail(why,
+                    "WebSocket path '" + std::string(path) + "' must be printable ASCII without spaces, '?' or '#'");
     out.websocket.path = std::string(path);
     text = text.substr(0, slash);
   }

@@ -33,7 +33,7 @@ struct server::impl {
   std::vector<std::thread> threads_;
   std::vector<std::unique_ptr<asio::ip::tcp::acceptor>> acceptors_;
   std::vector<std::shared_ptr<asio::ssl::context>> tls_contexts_;  // per listener; null without TLS
-  std::vector<ws_settings> ws_settings_;                            // per listener (WebSocket ones)
+  std::vector<ws_settings> ws_settings_;                           // per listener (WebSocket ones)
   std::unique_ptr<asio::steady_timer> sweep_timer_;
   // Installed in start(), before the ready line: a signal in between must not kill the process.
   asio::io_context signals_ctx_{1};
@@ -100,10 +100,11 @@ struct server::impl {
     auto t = std::make_shared<tls_transport>(std::move(s), ctx);
     const auto peer = t->remote_endpoint();
     asio::post(t->get_executor(), [this, t, peer, then = std::move(then)]() mutable {
-      t->async_handshake(tls_handshake_timeout, [this, t, peer, then = std::move(then)](boost::system::error_code ec) mutable {
-        if (ec) return log_->info("{}: TLS handshake failed: {}", peer, ec.message());
-        then(std::move(*t));
-      });
+      t->async_handshake(tls_handshake_timeout,
+                         [this, t, peer, then = std::move(then)](boost::system::error_code ec) mutable {
+                           if (ec) return log_->info("{}: TLS handshake failed: {}", peer, ec.message());
+                           then(std::move(*t));
+                         });
     });
   }
 
@@ -167,7 +168,8 @@ std::vector<std::uint16_t> server::start() {
     d.inboxes_.push_back(std::make_shared<worker_inbox>(*d.workers_.back()));
   }
   for (const auto& l : d.opts_.listeners) {
-    d.tls_contexts_.push_back(config::uses_tls(l.scheme) ? make_tls_context(l.tls, config::format_listener(l)) : nullptr);
+    d.tls_contexts_.push_back(config::uses_tls(l.scheme) ? make_tls_context(l.tls, config::format_listener(l))
+                                                         : nullptr);
     ws_settings ws;
     ws.path = l.websocket.path;
     // A client such as paho sends each packet as one frame: a frame limit below the packet limit

@@ -67,12 +67,12 @@ class frame_decoder {
   state state_ = state::header;
   std::array<std::uint8_t, 14> header_{};
   std::size_t header_len_ = 0;
-  std::uint64_t left_ = 0;       // payload bytes of the current frame still to come
+  std::uint64_t left_ = 0;  // payload bytes of the current frame still to come
   std::array<std::uint8_t, 4> mask_{};
-  std::uint8_t mask_pos_ = 0;    // offset into mask_ of the next payload byte
-  opcode op_ = opcode::binary;   // the current frame's opcode
+  std::uint8_t mask_pos_ = 0;   // offset into mask_ of the next payload byte
+  opcode op_ = opcode::binary;  // the current frame's opcode
   bool fin_ = true;
-  bool in_message_ = false;      // a fragmented binary message is open: continuation frames expected
+  bool in_message_ = false;  // a fragmented binary message is open: continuation frames expected
   bool muted_ = false;
   std::array<std::uint8_t, 125> control_{};
   std::size_t control_len_ = 0;

@@ -18,9 +18,8 @@ namespace {
 // RFC 6455 4.1: the key is 16 random bytes in base64, 24 characters ending in "==".
 bool valid_key(std::string_view k) {
   if (k.size() != 24 || k.substr(22) != "==") return false;
-  return std::all_of(k.begin(), k.begin() + 22, [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '/';
-  });
+  return std::all_of(k.begin(), k.begin() + 22,
+                     [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '/'; });
 }
 
 }  // namespace
@@ -72,8 +71,8 @@ upgrade_request::status upgrade_request::feed(std::span<const std::uint8_t> data
   const std::string_view target(req.target().data(), req.target().size());
   const std::string_view path = target.substr(0, target.find('?'));
   if (path != path_) {
-    refuse(404, "Not Found", "no WebSocket endpoint at '" + std::string(path) + "' (this listener serves '" + path_ +
-                                 "')");
+    refuse(404, "Not Found",
+           "no WebSocket endpoint at '" + std::string(path) + "' (this listener serves '" + path_ + "')");
     return status_;
   }
   if (req.method() != http::verb::get) {
@@ -111,8 +110,8 @@ upgrade_request::status upgrade_request::feed(std::span<const std::uint8_t> data
   status_ = status::accepted;
   response_ =
       "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " +
-      accept_key(std::string_view(key.data(), key.size())) + "\r\n" +
-      (mqtt ? "Sec-WebSocket-Protocol: mqtt\r\n" : "") + "\r\n";
+      accept_key(std::string_view(key.data(), key.size())) + "\r\n" + (mqtt ? "Sec-WebSocket-Protocol: mqtt\r\n" : "") +
+      "\r\n";
   return status_;
 }
 

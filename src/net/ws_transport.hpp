@@ -206,9 +206,9 @@ class ws_transport {
     std::string prefix;          // what the current data write sends before its payload
     bool frame_started = false;  // prefix holds the rest of a frame write_some began
     std::vector<boost::asio::const_buffer> gather;
-    bool busy = false;           // an async write (a data frame's rest or control frames) is in flight
-    bool close_sent = false;     // our close frame is queued or sent
-    bool shutdown_after = false; // FIN once everything queued is out
+    bool busy = false;                      // an async write (a data frame's rest or control frames) is in flight
+    bool close_sent = false;                // our close frame is queued or sent
+    bool shutdown_after = false;            // FIN once everything queued is out
     std::optional<pending_write> deferred;  // a data write waiting for the control frames in flight
   };
   using state_ptr = std::shared_ptr<state>;
@@ -315,8 +315,7 @@ class ws_transport {
     for (const auto& b : w.bufs) total += b.size();
     if (s.close_sent && !s.frame_started) {  // our close frame went first: no data after it
       s.ctrl.clear();
-      boost::asio::post(s.inner.get_executor(),
-                        [h = std::move(w.handler)] { h(boost::asio::error::broken_pipe, 0); });
+      boost::asio::post(s.inner.get_executor(), [h = std::move(w.handler)] { h(boost::asio::error::broken_pipe, 0); });
       return pump_locked(st);
     }
     if (!s.frame_started) {
@@ -386,7 +385,8 @@ void async_ws_accept(Inner inner, const ws_settings& settings, std::shared_ptr<s
           const std::size_t n = self->inner.read_some(boost::asio::buffer(buf), rec);
           if (rec == boost::asio::error::would_block || rec == boost::asio::error::try_again) return read(self);
           if (rec || n == 0) return self->fail(rec ? rec.message() : "connection closed");
-          if (self->request.feed(std::span<const std::uint8_t>(buf.data(), n)) != ws::upgrade_request::status::need_more)
+          if (self->request.feed(std::span<const std::uint8_t>(buf.data(), n)) !=
+              ws::upgrade_request::status::need_more)
             return respond(self);
         }
       });
@@ -395,7 +395,8 @@ void async_ws_accept(Inner inner, const ws_settings& settings, std::shared_ptr<s
       boost::system::error_code ec;
       const auto& r = self->request.response();
       const std::size_t k = self->inner.write_some(one_buffer(r.data(), r.size()), ec);
-      if (ec && ec != boost::asio::error::would_block && ec != boost::asio::error::try_again) return self->fail(ec.message());
+      if (ec && ec != boost::asio::error::would_block && ec != boost::asio::error::try_again)
+        return self->fail(ec.message());
       if (k >= r.size()) return responded(self, {});
       self->inner.async_write(one_buffer(r.data() + k, r.size() - k),
                               [self](boost::system::error_code wec, std::size_t) { responded(self, wec); });
@@ -421,7 +422,8 @@ void async_ws_accept(Inner inner, const ws_settings& settings, std::shared_ptr<s
   self->peer = self->inner.remote_endpoint();
   self->timer.expires_after(settings.handshake_timeout);
   self->timer.async_wait([self](boost::system::error_code ec) {
-    if (!ec) self->fail("no upgrade request within " + std::to_string(self->settings.handshake_timeout.count()) + " ms");
+    if (!ec)
+      self->fail("no upgrade request within " + std::to_string(self->settings.handshake_timeout.count()) + " ms");
   });
   op::read(self);
 }

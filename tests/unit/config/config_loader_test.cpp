@@ -126,10 +126,11 @@ TEST(ConfigLoader, WebSocketListenUrls) {
 
 TEST(ConfigLoader, WebSocketListenerObjects) {
   daemon_config cfg;
-  auto errors = apply(R"({"listeners": [{"address": "ws://127.0.0.1:8080/custom", "websocket": {"max_frame_size": 4096}},
+  auto errors =
+      apply(R"({"listeners": [{"address": "ws://127.0.0.1:8080/custom", "websocket": {"max_frame_size": 4096}},
                           {"address": "wss://0.0.0.0:8443", "allow_anonymous": true,
                            "tls": {"cert": "s.crt", "key": "s.key"}}]})",
-                      cfg);
+            cfg);
   ASSERT_TRUE(errors.empty()) << errors[0].path << ": " << errors[0].message;
   EXPECT_EQ(cfg.server.listeners.at(0).websocket.path, "/custom");
   EXPECT_EQ(cfg.server.listeners.at(0).websocket.max_frame_size, 4096u);

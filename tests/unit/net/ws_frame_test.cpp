@@ -1,10 +1,10 @@
 // The WebSocket frame decoder and encoder (src/net/ws_frame.hpp), byte by byte.
-#include <gtest/gtest.h>
+#include "net/ws_frame.hpp"
 
 #include <string>
 #include <vector>
 
-#include "net/ws_frame.hpp"
+#include <gtest/gtest.h>
 
 namespace {
 using namespace edgemq::net::ws;
@@ -28,8 +28,7 @@ bytes client_frame(std::uint8_t b0, const std::string& payload, bool masked = tr
     for (int s = 56; s >= 0; s -= 8) f.push_back(static_cast<std::uint8_t>(n >> s));
   }
   if (masked) f.insert(f.end(), mask.begin(), mask.end());
-  for (std::size_t i = 0; i < n; ++i)
-    f.push_back(static_cast<std::uint8_t>(payload[i]) ^ (masked ? mask[i % 4] : 0));
+  for (std::size_t i = 0; i < n; ++i) f.push_back(static_cast<std::uint8_t>(payload[i]) ^ (masked ? mask[i % 4] : 0));
   return f;
 }
 
@@ -158,7 +157,10 @@ TEST(WsFrame, MalformedFrames) {
 TEST(WsFrame, CloseFrameIsEchoedAndEndsTheStream) {
   frame_decoder d(1 << 20);
   std::string replies;
-  const auto in = cat({client_frame(fin_binary, "ab"), client_frame(0x88, std::string("\x03\xe8" "bye", 5)),
+  const auto in = cat({client_frame(fin_binary, "ab"),
+                       client_frame(0x88, std::string("\x03\xe8"
+                                                      "bye",
+                                                      5)),
                        client_frame(fin_binary, "ignored")});
   EXPECT_EQ(decode_all(d, in, replies), "ab");
   EXPECT_TRUE(d.closed());

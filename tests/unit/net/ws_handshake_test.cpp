@@ -1,9 +1,9 @@
 // The WebSocket opening handshake (src/net/ws_handshake.hpp): what each request gets back.
-#include <gtest/gtest.h>
+#include "net/ws_handshake.hpp"
 
 #include <string>
 
-#include "net/ws_handshake.hpp"
+#include <gtest/gtest.h>
 
 namespace {
 using edgemq::net::ws::accept_key;
@@ -65,7 +65,8 @@ TEST(WsHandshake, Refusals) {
       {"not an upgrade", "GET /mqtt HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 400 Bad Request"},
       {"POST", "POST /mqtt HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
        "HTTP/1.1 400 Bad Request"},
-      {"HTTP/1.0", "GET /mqtt HTTP/1.0\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n", "HTTP/1.1 400 Bad Request"},
+      {"HTTP/1.0", "GET /mqtt HTTP/1.0\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+       "HTTP/1.1 400 Bad Request"},
       {"version 8", request("/mqtt", "", "dGhlIHNhbXBsZSBub25jZQ==", "8"), "HTTP/1.1 426 Upgrade Required"},
       {"bad key", request("/mqtt", "", "short"), "HTTP/1.1 400 Bad Request"},
       {"garbage", "\x16\x03\x01\x02\x00 not http\r\n\r\n", "HTTP/1.1 400 Bad Request"},

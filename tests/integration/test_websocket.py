@@ -15,8 +15,10 @@ import ssl
 import struct
 import subprocess
 import tempfile
+import time
 import unittest
 
+from support.constants import require_program
 from support.edgemq_harness import DaemonTestCase, EdgemqDaemon, run_edgemq
 from support.paho_helper import PahoClient
 
@@ -357,6 +359,15 @@ class WebSocketListeners(DaemonTestCase):
             self.assertTrue(s.recv(100).startswith(b"HTTP/1.1 400 "))
 
     # ------------------------------------------------------------ raw frames
+    def test_handshake_deadline(self):
+        # A client that never finishes its upgrade request is closed after 10 s (a socket and a
+        # timer meanwhile, no connection).
+        with socket.create_connection(("127.0.0.1", self.ws_port), timeout=20) as s:
+            s.sendall(b"GET /mqtt HTTP/1.1\r\nHost: x\r\n")
+            t0 = time.monotonic()
+            self.assertEqual(s.recv(100), b"")
+            self.assertGreater(time.monotonic() - t0, 8)
+
     def test_packets_split_and_joined_across_frames(self):
         topic = self.unique("ws/frames")
         c = self.raw()
@@ -448,6 +459,32 @@ class WebSocketConfiguration(unittest.TestCase):
         r = run_edgemq(["--listen", "ws://0.0.0.0:0"])
         self.assertEqual(r.returncode, 2, r.stderr)
         self.assertIn("--listen 'ws://0.0.0.0:0/mqtt': a listener beyond loopback needs", r.stderr)
+
+    def test_ws_beyond_loopback_with_passwords(self):
+        d = tempfile.mkdtemp(prefix="edgemq-ws-pw-")
+        try:
+            passwd = os.path.join(d, "passwd")
+            r = subprocess.run([require_program("EDGEMQ_CLI"), "passwd", passwd, "alice"], input="s3cret\n",
+                               capture_output=True, text=True, timeout=TIMEOUT)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            with EdgemqDaemon(listen=None, extra_args=["--listen", "127.0.0.1:0", "--listen", "ws://0.0.0.0:0",
+                                                       "--password-file", passwd]) as daemon:
+                port = ready_listeners(daemon)[1][1]
+
+                def connack(user=None, password=None):
+                    c = PahoClient("127.0.0.1", port, version=4, transport="websockets")
+                    if user:
+                        c.client.username_pw_set(user, password)
+                    try:
+                        return c.connect(expect_success=False)["rc"]
+                    finally:
+                        c.close()
+
+                self.assertEqual(connack("alice", "s3cret"), 0)
+                self.assertEqual(connack("alice", "wrong"), 4)  # bad user name or password
+                self.assertEqual(connack(), 5)  # not authorized: no anonymous clients here
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
 
     def test_wss_needs_a_certificate(self):
         r = run_edgemq(["--listen", "wss://127.0.0.1:0"])

@@ -61,6 +61,18 @@ void append_close(std::string& out, close_code code, std::string_view reason) {
   out.append(reason);
 }
 
+std::string_view last_control_frame(std::string_view frames) noexcept {
+  std::string_view last;
+  std::size_t at = 0;
+  while (frames.size() - at >= 2) {
+    const std::size_t len = 2 + (static_cast<std::uint8_t>(frames[at + 1]) & 0x7f);  // control: <= 125, no mask
+    if (frames.size() - at < len) break;
+    last = frames.substr(at, len);
+    at += len;
+  }
+  return last;
+}
+
 std::size_t frame_decoder::header_need() const noexcept {
   if (header_len_ < 2) return 2;
   const std::uint8_t len7 = header_[1] & 0x7f;

@@ -32,6 +32,10 @@ void append_header(std::string& out, opcode op, std::uint64_t length);
 // Appends a whole close frame; `reason` is cut to fit a control frame (123 bytes).
 void append_close(std::string& out, close_code code, std::string_view reason = {});
 
+// The last of the whole server control frames in `frames` (what append_header/append_close and the
+// decoder's replies produce); empty when there is none.
+std::string_view last_control_frame(std::string_view frames) noexcept;
+
 // Decodes the frames a client sends. Memory is bounded whatever the input: data frame payloads
 // are streamed (unmasked where they lie), only a frame header (14 bytes) and a control frame's
 // payload (125 bytes) are kept between calls.

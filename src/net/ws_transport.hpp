@@ -251,13 +251,24 @@ class ws_transport {
     pump_locked(st_);
   }
 
+  // Pongs. A client that pings faster than it reads would make them pile up: past
+  // max_pending_control only the pong of the last ping of this read is kept, or none (RFC 6455
+  // 5.5.3 lets an endpoint answer only the most recent ping).
   void send_replies() {
     auto& s = *st_;
     const std::lock_guard lk(s.mu);
-    if (!s.close_sent) s.ctrl += s.replies;
+    if (!s.close_sent) {
+      if (s.ctrl.size() + s.replies.size() <= max_pending_control) {
+        s.ctrl += s.replies;
+      } else {
+        const auto last = ws::last_control_frame(s.replies);
+        if (s.ctrl.size() + last.size() <= max_pending_control) s.ctrl += last;
+      }
+    }
     s.replies.clear();
     pump_locked(st_);
   }
+  static constexpr std::size_t max_pending_control = 8 * 1024;
 
   // Starts what waits, in order: control frames, a deferred data write, the FIN.
   static void pump_locked(const state_ptr& st) {

@@ -427,6 +427,26 @@ class WebSocketListeners(DaemonTestCase):
         ok = self.paho(self.ws_port)
         ok.connect()
 
+    def test_pings_from_a_client_that_does_not_read_are_bounded(self):
+        # 40 MB of pings (320,000), none of the pongs read meanwhile: the server answers some (at
+        # least the last of each read), never queues 39 MB of pongs, and still answers the close
+        # frame at the end.
+        c = self.raw()
+        burst = frame(9, b"p" * 125) * 8000
+        for _ in range(40):
+            c.send(burst)
+        c.send(frame(8, struct.pack("!H", 1000)))
+        pong_bytes = 0
+        while True:
+            fin, op, body = c.read_frame()
+            if op == 8:
+                break
+            self.assertEqual((op, body), (10, b"p" * 125))
+            pong_bytes += 2 + len(body)
+        self.assertGreater(pong_bytes, 0)
+        self.assertLess(pong_bytes, 2_000_000)
+        self.assertTrue(c.at_eof())
+
     def test_oversize_frame_gets_1009(self):
         c = self.raw(self.small_port, path="/custom/mqtt")
         self.assertEqual(c.status, 101)

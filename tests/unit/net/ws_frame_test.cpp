@@ -181,6 +181,15 @@ TEST(WsFrame, MutedDecoderSendsNothingMore) {
   EXPECT_TRUE(replies.empty());
 }
 
+TEST(WsFrame, LastControlFrame) {
+  frame_decoder d(1 << 20);
+  std::string replies;
+  decode_all(d, cat({client_frame(0x89, "one"), client_frame(0x89, ""), client_frame(0x89, "three")}), replies);
+  EXPECT_EQ(last_control_frame(replies), std::string("\x8a\x05three", 7));
+  EXPECT_EQ(last_control_frame(""), "");
+  EXPECT_EQ(last_control_frame(std::string("\x8a\x05thr", 5)), "") << "an incomplete frame is not one";
+}
+
 TEST(WsFrame, ServerHeaders) {
   std::string h;
   append_header(h, opcode::binary, 5);

@@ -32,8 +32,10 @@ std::optional<unsigned> parse_workers(const std::string& s) {
 void command_line::apply(config::daemon_config& cfg) const {
   if (!listen.empty()) {
     cfg.server.listeners = listen;
-    for (auto& l : cfg.server.listeners)
-      if (l.scheme == config::listener_scheme::mqtts) l.tls = tls;
+    for (auto& l : cfg.server.listeners) {
+      if (config::uses_tls(l.scheme)) l.tls = tls;
+      if (config::is_websocket(l.scheme)) l.websocket.max_frame_size = ws_max_frame_size;
+    }
   }
   if (data_dir) cfg.data_dir = *data_dir;
   if (log_level) cfg.log_level = *log_level;
@@ -50,18 +52,19 @@ std::optional<int> parse_command_line(int argc, char** argv, command_line& out) 
       "cannot be opened), 2 for a usage or configuration error or a data dir in use."};
   app.set_version_flag("--version", std::string("edgemq ") + edgemq::version_string);
   std::vector<std::string> listen;
-  std::string data_dir, log_level, workers, password_file;
+  std::string data_dir, log_level, workers, password_file, ws_max_frame_size;
   // The last of a repeated option wins, so a wrapper can append an override.
   const auto last = CLI::MultiOptionPolicy::TakeLast;
   app.add_option("-c,--config", out.config_file, "JSON configuration file (see config/edgemq.json)")
       ->type_name("FILE")
       ->multi_option_policy(last);
   app.add_option("-l,--listen", listen,
-                 "mqtt://HOST:PORT (MQTT over TCP), mqtts://HOST:PORT (MQTT over TLS) or a bare HOST:PORT "
-                 "(plain MQTT); HOST is a numeric IPv4 address, [IPv6] or localhost, port 0 picks a free one; "
-                 "repeatable; replaces the configured listeners")
+                 "mqtt://HOST:PORT (MQTT over TCP), mqtts://HOST:PORT (MQTT over TLS), ws://HOST:PORT[/PATH] "
+                 "(MQTT over WebSocket, path /mqtt by default), wss://HOST:PORT[/PATH] (WebSocket over TLS) or a "
+                 "bare HOST:PORT (plain MQTT); HOST is a numeric IPv4 address, [IPv6] or localhost, port 0 picks "
+                 "a free one; repeatable; replaces the configured listeners")
       ->type_name("URL");
-  app.add_option("--tls-cert", out.tls.cert, "certificate (PEM) of the mqtts:// listeners given by --listen")
+  app.add_option("--tls-cert", out.tls.cert, "certificate (PEM) of the mqtts:// and wss:// listeners given by --listen")
       ->type_name("FILE")
       ->multi_option_policy(last);
   app.add_option("--tls-key", out.tls.key, "private key (PEM) of that certificate")
@@ -78,6 +81,11 @@ std::optional<int> parse_command_line(int argc, char** argv, command_line& out) 
   app.add_option("--tls-ciphers", out.tls.ciphers,
                  "OpenSSL cipher list for TLS 1.2 (e.g. ECDHE+AESGCM); TLS 1.3 keeps OpenSSL's suites")
       ->type_name("LIST")
+      ->multi_option_policy(last);
+  app.add_option("--ws-max-frame-size", ws_max_frame_size,
+                 "largest WebSocket frame a client may send to the ws:// and wss:// listeners given by --listen "
+                 "(close 1009 beyond; default: 16 MiB, or the maximum packet size if larger)")
+      ->type_name("BYTES")
       ->multi_option_policy(last);
   // (--listen beyond loopback needs --password-file or --allow-anonymous: checked in main, once
   // the configuration file is applied too.)
@@ -123,6 +131,15 @@ std::optional<int> parse_command_line(int argc, char** argv, command_line& out) 
     return usage_error("--tls-min-version: must be 1.2 or 1.3, got '" + out.tls.min_version + "'");
   if (app.get_option("--tls-ciphers")->count() > 0 && out.tls.ciphers.empty())
     return usage_error("--tls-ciphers: must not be empty");
+  if (app.get_option("--ws-max-frame-size")->count() > 0) {
+    const auto& v = ws_max_frame_size;
+    const bool digits = !v.empty() && v.size() <= 12 && v.find_first_not_of("0123456789") == std::string::npos;
+    const std::uint64_t n = digits ? std::stoull(v) : 0;
+    if (!digits || n < config::max_frame_size_min || n > config::max_frame_size_max)
+      return usage_error("--ws-max-frame-size: must be between " + std::to_string(config::max_frame_size_min) +
+                         " and " + std::to_string(config::max_frame_size_max) + " bytes, got '" + v + "'");
+    out.ws_max_frame_size = n;
+  }
   if (out.tls.require_client_cert && out.tls.client_ca.empty())
     return usage_error(
         "--tls-require-client-cert needs --tls-client-ca (the CAs client certificates are verified against)");

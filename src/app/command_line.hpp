@@ -19,8 +19,10 @@ struct command_line {
   std::optional<std::string> password_file;
   bool allow_anonymous = false;
   // --tls-cert, --tls-key, --tls-client-ca, --tls-require-client-cert, --tls-min-version,
-  // --tls-ciphers: for the mqtts:// listeners given by --listen.
+  // --tls-ciphers: for the mqtts:// and wss:// listeners given by --listen.
   config::tls_options tls;  // --allow-anonymous: every listener lets clients in without credentials
+  // --ws-max-frame-size: for the ws:// and wss:// listeners given by --listen (0: the default).
+  std::uint64_t ws_max_frame_size = 0;
 
   // Overlays the options given on `cfg` (the command line wins over the file).
   void apply(config::daemon_config& cfg) const;

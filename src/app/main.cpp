@@ -38,7 +38,7 @@ int fail_config(const std::vector<edgemq::config::config_error>& errors, const s
 int fail_open_listeners(const std::vector<std::size_t>& open, const edgemq::config::daemon_config& cfg,
                         const edgemq::app::command_line& cl) {
   for (const auto i : open) {
-    const auto ep = edgemq::config::format_endpoint(cfg.server.listeners[i]);
+    const auto ep = edgemq::config::format_listener(cfg.server.listeners[i]);
     if (!cl.listen.empty())
       std::fprintf(stderr,
                    "edgemq: --listen '%s': a listener beyond loopback needs --password-file or --allow-anonymous "
@@ -53,13 +53,13 @@ int fail_open_listeners(const std::vector<std::size_t>& open, const edgemq::conf
   return 2;
 }
 
-// An mqtts listener needs a certificate and its key (from --tls-cert/--tls-key for listeners given
+// An mqtts or wss listener needs a certificate and its key (from --tls-cert/--tls-key for listeners given
 // by --listen, from the listener's "tls" object in the file). Whether the files load is checked by
 // the server at start (exit 2 too).
 std::optional<int> check_tls_listeners(const edgemq::config::daemon_config& cfg, const edgemq::app::command_line& cl) {
   for (std::size_t i = 0; i < cfg.server.listeners.size(); ++i) {
     const auto& l = cfg.server.listeners[i];
-    if (l.scheme != edgemq::config::listener_scheme::mqtts) continue;
+    if (!edgemq::config::uses_tls(l.scheme)) continue;
     const auto name = edgemq::config::format_listener(l);
     if (l.tls.cert.empty() || l.tls.key.empty()) {
       if (!cl.listen.empty())

@@ -1,9 +1,11 @@
 // Google Benchmark micro-benchmarks of the hot path: codec, topic match, and the fan-out of one
 // PUBLISH through the broker core to online subscribers' output buffers. A counting allocator
 // reports heap allocations per message (the "allocs/msg" counter).
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <new>
+#include <vector>
 
 #include <benchmark/benchmark.h>
 
@@ -11,6 +13,7 @@
 #include "broker/client_channel.hpp"
 #include "edgemq/mqtt/codec.hpp"
 #include "edgemq/mqtt/frame_parser.hpp"
+#include "net/ws_frame.hpp"
 
 namespace {
 std::atomic<std::uint64_t> allocations{0};
@@ -55,6 +58,38 @@ void BM_DecodePublish(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_DecodePublish)->Arg(64)->Arg(1024);
+
+// WebSocket: one socket read (about 64 KiB) of masked binary frames of range(0) payload bytes,
+// copied into the read buffer and decoded in place (ADR 0013).
+void BM_WsDecodeRead(benchmark::State& state) {
+  const auto frame_payload = static_cast<std::size_t>(state.range(0));
+  std::vector<std::uint8_t> wire;
+  const std::uint8_t mask[4] = {0x12, 0x34, 0x56, 0x78};
+  while (wire.size() < 60 * 1024) {
+    wire.push_back(0x82);
+    if (frame_payload < 126) {
+      wire.push_back(static_cast<std::uint8_t>(0x80 | frame_payload));
+    } else {
+      wire.push_back(0x80 | 126);
+      wire.push_back(static_cast<std::uint8_t>(frame_payload >> 8));
+      wire.push_back(static_cast<std::uint8_t>(frame_payload));
+    }
+    wire.insert(wire.end(), mask, mask + 4);
+    for (std::size_t i = 0; i < frame_payload; ++i) wire.push_back(static_cast<std::uint8_t>('x' ^ mask[i % 4]));
+  }
+  net::ws::frame_decoder d(1u << 20);
+  std::string replies;
+  std::vector<std::uint8_t> buf(wire.size());
+  std::size_t payload = 0;
+  for (auto _ : state) {
+    std::copy(wire.begin(), wire.end(), buf.begin());
+    payload += d.decode(buf, replies);
+    benchmark::DoNotOptimize(buf.data());
+  }
+  if (d.failed()) state.SkipWithError("decode failed");
+  state.SetBytesProcessed(static_cast<std::int64_t>(payload));
+}
+BENCHMARK(BM_WsDecodeRead)->Arg(64)->Arg(4096);
 
 void BM_EncodePublishHead(benchmark::State& state) {
   mqtt::properties props;

@@ -83,7 +83,7 @@ object_reader::handler millis(std::chrono::milliseconds& out, std::vector<config
   };
 }
 
-// A listener's "tls" object (mqtts only).
+// A listener's "tls" object (mqtts and wss only).
 void read_tls(const json& v, const std::string& p, tls_options& t, std::vector<config_error>& errors) {
   const auto file = [&errors](std::string& out) {
     return [&out, &errors](const json& f, const std::string& fp) {
@@ -114,8 +114,16 @@ void read_tls(const json& v, const std::string& p, tls_options& t, std::vector<c
   r.run();
 }
 
-// One listener: "URL", or {"address": "URL", "allow_anonymous": true|false, "tls": {...}}, where
-// URL is mqtt://HOST:PORT, mqtts://HOST:PORT or a bare HOST:PORT (plain MQTT).
+// A ws/wss listener's "websocket" object.
+void read_websocket(const json& v, const std::string& p, websocket_options& w, std::vector<config_error>& errors) {
+  object_reader r(v, p, errors);
+  r.key("max_frame_size", integer(w.max_frame_size, errors, max_frame_size_min, max_frame_size_max));
+  r.run();
+}
+
+// One listener: "URL", or {"address": "URL", "allow_anonymous": true|false, "tls": {...},
+// "websocket": {...}}, where URL is mqtt://HOST:PORT, mqtts://HOST:PORT, ws://HOST:PORT[/PATH],
+// wss://HOST:PORT[/PATH] or a bare HOST:PORT (plain MQTT).
 void read_listener(const json& v, const std::string& ip, std::vector<listen_endpoint>& eps,
                    std::vector<config_error>& errors) {
   listen_endpoint ep;
@@ -124,7 +132,8 @@ void read_listener(const json& v, const std::string& ip, std::vector<listen_endp
     if (!a.is_string())
       errors.push_back(
           {ap,
-           "must be \"host:port\" (a string such as \"0.0.0.0:1883\", \"[::1]:1883\" or \"mqtts://0.0.0.0:8883\")"});
+           "must be \"host:port\" (a string such as \"0.0.0.0:1883\", \"[::1]:1883\", \"mqtts://0.0.0.0:8883\" or "
+           "\"ws://0.0.0.0:8080/mqtt\")"});
     else if (!parse_listen_url(a.get<std::string>(), ep, &why))
       errors.push_back({ap, "must be \"host:port\": " + why});
     else
@@ -139,11 +148,14 @@ void read_listener(const json& v, const std::string& ip, std::vector<listen_endp
     const auto before = errors.size();
     r.key("address", [&](const json& a, const std::string& ap) { ok = address(a, ap); })
         .key("allow_anonymous", boolean(anon, errors))
-        .key("tls", [&](const json& t, const std::string& tp) { read_tls(t, tp, ep.tls, errors); });
+        .key("tls", [&](const json& t, const std::string& tp) { read_tls(t, tp, ep.tls, errors); })
+        .key("websocket", [&](const json& w, const std::string& wp) { read_websocket(w, wp, ep.websocket, errors); });
     r.run();
     if (!ok || errors.size() != before) return;
-    if (v.contains("tls") && ep.scheme != listener_scheme::mqtts)
-      return errors.push_back({ip + "/tls", "only for an mqtts:// listener"});
+    if (v.contains("tls") && !uses_tls(ep.scheme))
+      return errors.push_back({ip + "/tls", "only for an mqtts:// or wss:// listener"});
+    if (v.contains("websocket") && !is_websocket(ep.scheme))
+      return errors.push_back({ip + "/websocket", "only for a ws:// or wss:// listener"});
     if (v.contains("allow_anonymous")) ep.allow_anonymous = anon;
     eps.push_back(ep);
     return;
@@ -316,7 +328,7 @@ std::vector<std::size_t> open_listeners(const daemon_config& cfg) {
   for (std::size_t i = 0; i < cfg.server.listeners.size(); ++i) {
     const auto& l = cfg.server.listeners[i];
     // A client certificate verified against client_ca is an authentication.
-    const bool mtls = l.scheme == listener_scheme::mqtts && l.tls.require_client_cert;
+    const bool mtls = uses_tls(l.scheme) && l.tls.require_client_cert;
     if (!is_loopback(l.host) && !mtls && !l.allow_anonymous.value_or(false)) open.push_back(i);
   }
   return open;
@@ -325,7 +337,7 @@ std::vector<std::size_t> open_listeners(const daemon_config& cfg) {
 void resolve_listener_auth(daemon_config& cfg) {
   for (auto& l : cfg.server.listeners) {
     // Every client of a require_client_cert listener has been authenticated by its certificate.
-    const bool mtls = l.scheme == listener_scheme::mqtts && l.tls.require_client_cert;
+    const bool mtls = uses_tls(l.scheme) && l.tls.require_client_cert;
     if (!l.allow_anonymous) l.allow_anonymous = cfg.password_file.empty() || mtls;
   }
 }

@@ -57,19 +57,44 @@ bool parse_listen_url(std::string_view text, listen_endpoint& out, std::string* 
       out.scheme = listener_scheme::mqtt;
     else if (scheme == "mqtts")
       out.scheme = listener_scheme::mqtts;
-    else if (scheme == "ws" || scheme == "wss")
-      return fail(why, "WebSocket listeners (" + scheme + "://) are not supported yet");
+    else if (scheme == "ws")
+      out.scheme = listener_scheme::ws;
+    else if (scheme == "wss")
+      out.scheme = listener_scheme::wss;
     else
-      return fail(why, "unknown scheme '" + scheme + "://': expected mqtt:// or mqtts://");
+      return fail(why, "unknown scheme '" + scheme + "://': expected mqtt://, mqtts://, ws:// or wss://");
     text.remove_prefix(sep + 3);
   } else {
     out.scheme = listener_scheme::mqtt;
+  }
+  // A WebSocket URL may end in the path its clients ask for (an IPv6 host never holds a '/').
+  const auto slash = text.find('/');
+  if (slash != std::string_view::npos) {
+    if (!is_websocket(out.scheme))
+      return fail(why, "a path ('" + std::string(text.substr(slash)) + "') is only for ws:// and wss:// listeners");
+    const std::string_view path = text.substr(slash);
+    for (const char c : path)
+      if (c <= ' ' || c >= 127 || c == '?' || c == '#')
+        return fail(why,
+                    "WebSocket path '" + std::string(path) + "' must be printable ASCII without spaces, '?' or '#'");
+    out.websocket.path = std::string(path);
+    text = text.substr(0, slash);
   }
   return parse_endpoint(text, out, why);
 }
 
 std::string format_listener(const listen_endpoint& ep) {
-  return (ep.scheme == listener_scheme::mqtts ? "mqtts://" : "") + format_endpoint(ep);
+  switch (ep.scheme) {
+    case listener_scheme::mqtts:
+      return "mqtts://" + format_endpoint(ep);
+    case listener_scheme::ws:
+      return "ws://" + format_endpoint(ep) + ep.websocket.path;
+    case listener_scheme::wss:
+      return "wss://" + format_endpoint(ep) + ep.websocket.path;
+    case listener_scheme::mqtt:
+      break;
+  }
+  return format_endpoint(ep);
 }
 
 bool is_loopback(std::string_view host) {

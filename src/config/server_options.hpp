@@ -23,7 +23,25 @@ struct tls_options {
   std::string ciphers;               // OpenSSL cipher list for TLS 1.2; empty: OpenSSL's default
 };
 
-enum class listener_scheme { mqtt, mqtts };
+// WebSocket settings of a ws/wss listener (docs/security.md, "WebSocket").
+struct websocket_options {
+  std::string path = "/mqtt";  // the only request target upgraded (from the URL: ws://HOST:PORT/PATH)
+  // The largest frame a client may send (close 1009 beyond). 0: the larger of 16 MiB and the
+  // broker's maximum packet size (a client such as paho sends one frame per packet).
+  std::uint64_t max_frame_size = 0;
+};
+// The range max_frame_size may be set to (--ws-max-frame-size, "websocket": {"max_frame_size"}).
+inline constexpr std::uint64_t max_frame_size_min = 1024;
+inline constexpr std::uint64_t max_frame_size_max = std::uint64_t{1} << 32;
+
+enum class listener_scheme { mqtt, mqtts, ws, wss };
+
+inline bool uses_tls(listener_scheme s) {
+  return s == listener_scheme::mqtts || s == listener_scheme::wss;
+}
+inline bool is_websocket(listener_scheme s) {
+  return s == listener_scheme::ws || s == listener_scheme::wss;
+}
 
 struct listen_endpoint {
   std::string host = "127.0.0.1";  // a numeric IPv4 or IPv6 address (without brackets)
@@ -33,7 +51,8 @@ struct listen_endpoint {
   // open to anonymous clients by default (check_listener_auth).
   std::optional<bool> allow_anonymous;
   listener_scheme scheme = listener_scheme::mqtt;
-  tls_options tls;  // mqtts only
+  tls_options tls;              // mqtts and wss only
+  websocket_options websocket;  // ws and wss only
 };
 
 struct server_options {
@@ -50,11 +69,13 @@ struct server_options {
 // On failure returns false and, if `why` is given, says what is wrong in plain words.
 bool parse_endpoint(std::string_view text, listen_endpoint& out, std::string* why = nullptr);
 
-// Parses a listener URL: "mqtt://HOST:PORT", "mqtts://HOST:PORT" or a bare HOST:PORT (plain
-// MQTT). Sets the scheme and the endpoint; ws:// and wss:// are refused (not supported yet).
+// Parses a listener URL: "mqtt://HOST:PORT", "mqtts://HOST:PORT", "ws://HOST:PORT[/PATH]",
+// "wss://HOST:PORT[/PATH]" (WebSocket; PATH defaults to /mqtt) or a bare HOST:PORT (plain MQTT).
+// Sets the scheme, the endpoint and the WebSocket path.
 bool parse_listen_url(std::string_view text, listen_endpoint& out, std::string* why = nullptr);
 
-// "mqtts://0.0.0.0:8883" for a TLS listener, "0.0.0.0:1883" for plain MQTT.
+// "mqtts://0.0.0.0:8883" for a TLS listener, "ws://0.0.0.0:8080/mqtt" for WebSocket,
+// "0.0.0.0:1883" for plain MQTT.
 std::string format_listener(const listen_endpoint& ep);
 
 // True for 127.0.0.0/8 and ::1 (and IPv4-mapped loopback): reachable only from this host.

@@ -15,6 +15,7 @@
 #include "net/tcp_transport.hpp"
 #include "net/tls_context.hpp"
 #include "net/tls_transport.hpp"
+#include "net/ws_transport.hpp"
 
 namespace edgemq::net {
 
@@ -32,7 +33,8 @@ struct server::impl {
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards_;
   std::vector<std::thread> threads_;
   std::vector<std::unique_ptr<asio::ip::tcp::acceptor>> acceptors_;
-  std::vector<std::unique_ptr<tls_context_slot>> tls_slots_;  // per listener; null for plain MQTT
+  std::vector<std::unique_ptr<tls_context_slot>> tls_slots_;  // per listener; null without TLS
+  std::vector<ws_settings> ws_settings_;                       // per listener (WebSocket ones)
   std::unique_ptr<asio::steady_timer> sweep_timer_;
   // Installed in start(), before the ready line: a signal in between must not kill the process.
   asio::io_context signals_ctx_{1};
@@ -58,40 +60,66 @@ struct server::impl {
   std::size_t pick_worker() { return next_worker_.fetch_add(1, std::memory_order_relaxed) % workers_.size(); }
 
   // `li`: the listener's index (its security settings are the broker's for that index); `tls`: its TLS
-  // context slot, null for plain MQTT.
+  // context slot, null for plain MQTT and ws.
   void accept(asio::ip::tcp::acceptor& acc, std::uint32_t li, const tls_context_slot* tls) {
     const auto w = pick_worker();
     acc.async_accept(*workers_[w], [this, &acc, w, li, tls](boost::system::error_code ec, asio::ip::tcp::socket s) {
       if (ec == asio::error::operation_aborted || !acc.is_open()) return;
-      if (!ec && tls) {
-        start_tls(std::move(s), tls->current(), w, li);  // the context of this moment, for good
-      } else if (!ec) {
+      if (ec) {
+        log_->warn("accept failed: {}", ec.message());  // e.g. out of descriptors: keep accepting
+      } else if (config::is_websocket(opts_.listeners[li].scheme)) {
+        if (tls)
+          start_tls(std::move(s), tls->current(), [this, w, li](tls_transport t) { start_ws(std::move(t), w, li); });
+        else {
+          auto t = std::make_shared<tcp_transport>(std::move(s));
+          asio::post(t->get_executor(), [this, w, li, t] { start_ws(std::move(*t), w, li); });
+        }
+      } else if (tls) {
+        // The context of this moment, for good (a reload never touches a live connection).
+        start_tls(std::move(s), tls->current(),
+                  [this, w, li](tls_transport t) { start_connection(std::move(t), w, li); });
+      } else {
         auto c = std::make_shared<basic_connection<tcp_transport>>(tcp_transport(std::move(s)), broker_, connections_,
                                                                    inboxes_[w], log_, li);
         // Start on the connection's own worker: from here on it lives on that thread.
         asio::post(c->executor(), [c] { c->start(); });
-      } else {
-        log_->warn("accept failed: {}", ec.message());  // e.g. out of descriptors: keep accepting
       }
       accept(acc, li, tls);
     });
   }
 
+  // On the connection's worker.
+  template <class Transport>
+  void start_connection(Transport t, std::size_t w, std::uint32_t li) {
+    auto c = std::make_shared<basic_connection<Transport>>(std::move(t), broker_, connections_, inboxes_[w], log_, li);
+    c->start();
+  }
+
   // The handshake runs on the connection's worker before the connection exists: a client that
-  // never completes it costs a socket and a timer, and is closed at the deadline.
-  void start_tls(asio::ip::tcp::socket s, std::shared_ptr<asio::ssl::context> ctx, std::size_t w, std::uint32_t li) {
+  // never completes it costs a socket and a timer, and is closed at the deadline. `then(t)` on
+  // success, on that worker.
+  template <class Then>
+  void start_tls(asio::ip::tcp::socket s, std::shared_ptr<asio::ssl::context> ctx, Then then) {
     auto t = std::make_shared<tls_transport>(std::move(s), std::move(ctx));
     const auto peer = t->remote_endpoint();
-    asio::post(t->get_executor(), [this, t, w, li, peer] {
-      t->async_handshake(tls_handshake_timeout, [this, t, w, li, peer](boost::system::error_code ec) {
-        if (ec) {
-          const auto why = t->verify_failure();  // the certificate's problem, when that was it
-          return log_->info("{}: TLS handshake failed: {}{}{}", peer, ec.message(), why.empty() ? "" : ": ", why);
-        }
-        auto c = std::make_shared<basic_connection<tls_transport>>(std::move(*t), broker_, connections_, inboxes_[w],
-                                                                   log_, li);
-        c->start();  // already on the connection's worker
-      });
+    asio::post(t->get_executor(), [this, t, peer, then = std::move(then)]() mutable {
+      t->async_handshake(tls_handshake_timeout,
+                         [this, t, peer, then = std::move(then)](boost::system::error_code ec) mutable {
+                           if (ec) {
+                             const auto why = t->verify_failure();  // the certificate's problem, when that was it
+                             return log_->info("{}: TLS handshake failed: {}{}{}", peer, ec.message(),
+                                               why.empty() ? "" : ": ", why);
+                           }
+                           then(std::move(*t));
+                         });
+    });
+  }
+
+  // The WebSocket upgrade (after TLS for wss), then the connection; on the connection's worker.
+  template <class Inner>
+  void start_ws(Inner inner, std::size_t w, std::uint32_t li) {
+    async_ws_accept(std::move(inner), ws_settings_[li], log_, [this, w, li](std::optional<ws_transport<Inner>> t) {
+      if (t) start_connection(std::move(*t), w, li);
     });
   }
   static constexpr std::chrono::seconds tls_handshake_timeout{10};
@@ -168,9 +196,18 @@ std::vector<std::uint16_t> server::start() {
     d.inboxes_.push_back(std::make_shared<worker_inbox>(*d.workers_.back()));
   }
   std::vector<std::shared_ptr<asio::ssl::context>> first_contexts;
-  for (const auto& l : d.opts_.listeners)
-    first_contexts.push_back(
-        l.scheme == config::listener_scheme::mqtts ? make_tls_context(l.tls, config::format_listener(l)) : nullptr);
+  for (const auto& l : d.opts_.listeners) {
+    first_contexts.push_back(config::uses_tls(l.scheme) ? make_tls_context(l.tls, config::format_listener(l))
+                                                        : nullptr);
+    ws_settings ws;
+    ws.path = l.websocket.path;
+    // A client such as paho sends each packet as one frame: a frame limit below the packet limit
+    // would refuse packets the broker accepts.
+    ws.max_frame_size = l.websocket.max_frame_size
+                            ? l.websocket.max_frame_size
+                            : std::max<std::uint64_t>(16 * 1024 * 1024, d.broker_.config().max_packet_size);
+    d.ws_settings_.push_back(std::move(ws));
+  }
   std::vector<std::uint16_t> ports;
   for (const auto& l : d.opts_.listeners) {
     boost::system::error_code ec;

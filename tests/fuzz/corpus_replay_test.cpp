@@ -58,5 +58,8 @@ TEST(FuzzCorpus, Records) {
 TEST(FuzzCorpus, Topic) {
   replay("topic", edgemq::fuzz::topic_one_input);
 }
+TEST(FuzzCorpus, WebSocket) {
+  replay("ws", edgemq::fuzz::ws_one_input);
+}
 
 }  // namespace

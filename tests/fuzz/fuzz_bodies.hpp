@@ -28,4 +28,7 @@ void records_one_input(const std::uint8_t* data, std::size_t size);
 // Topic name/filter validation and matching agree with a reference implementation.
 void topic_one_input(const std::uint8_t* data, std::size_t size);
 
+// WebSocket frames and upgrade requests: bounded, well-formed replies, split-invariant.
+void ws_one_input(const std::uint8_t* data, std::size_t size);
+
 }  // namespace edgemq::fuzz

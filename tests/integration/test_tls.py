@@ -298,12 +298,6 @@ class TlsConfiguration(unittest.TestCase):
         self.assertIn("mqtts://127.0.0.1:0", r.stderr)
         self.assertIn("--tls-cert", r.stderr)
 
-    def test_websocket_not_supported_yet(self):
-        for url in ("ws://127.0.0.1:8080", "wss://127.0.0.1:8443"):
-            r = self.run_edgemq("--listen", url)
-            self.assertEqual(r.returncode, 2, r.stderr)
-            self.assertIn("not supported yet", r.stderr)
-
     def test_bad_certificate_and_key_files(self):
         bogus = os.path.join(self.dir, "bogus.pem")
         with open(bogus, "w") as f:

@@ -44,7 +44,7 @@ class PahoClient:
     """One paho client with its network loop in a thread. Never reconnects by itself."""
 
     def __init__(self, host, port, client_id=None, version=5, clean=True, keepalive=60, session_expiry=None,
-                 will=None):
+                 will=None, transport="tcp"):
         self.host, self.port = host, port
         self.version = version
         self.v5 = version == 5
@@ -55,7 +55,7 @@ class PahoClient:
         self.keepalive = keepalive
         self.session_expiry = session_expiry
         proto = mqtt.MQTTv5 if self.v5 else mqtt.MQTTv311
-        kwargs = dict(client_id=client_id, protocol=proto, reconnect_on_failure=False)
+        kwargs = dict(client_id=client_id, protocol=proto, reconnect_on_failure=False, transport=transport)
         if not self.v5:
             kwargs["clean_session"] = clean
         self.client = mqtt.Client(**kwargs)

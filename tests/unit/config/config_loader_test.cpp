@@ -99,10 +99,52 @@ TEST(ConfigLoader, ParseListenUrl) {
   EXPECT_EQ(ep.host, "::1");
   ASSERT_TRUE(parse_listen_url("127.0.0.1:1883", ep, &why)) << why;
   EXPECT_EQ(ep.scheme, listener_scheme::mqtt);
-  EXPECT_FALSE(parse_listen_url("wss://0.0.0.0:8443", ep, &why));
-  EXPECT_NE(why.find("not supported yet"), std::string::npos) << why;
+  EXPECT_FALSE(parse_listen_url("mqtt://0.0.0.0:1883/mqtt", ep, &why));
+  EXPECT_NE(why.find("only for ws:// and wss://"), std::string::npos) << why;
   EXPECT_FALSE(parse_listen_url("http://0.0.0.0:80", ep, &why));
   EXPECT_NE(why.find("unknown scheme"), std::string::npos) << why;
+}
+
+TEST(ConfigLoader, WebSocketListenUrls) {
+  listen_endpoint ep;
+  std::string why;
+  ASSERT_TRUE(parse_listen_url("ws://0.0.0.0:8080", ep, &why)) << why;
+  EXPECT_EQ(ep.scheme, listener_scheme::ws);
+  EXPECT_EQ(ep.websocket.path, "/mqtt");
+  EXPECT_EQ(format_listener(ep), "ws://0.0.0.0:8080/mqtt");
+  listen_endpoint wss;
+  ASSERT_TRUE(parse_listen_url("wss://[::1]:8443/broker/mqtt", wss, &why)) << why;
+  EXPECT_EQ(wss.scheme, listener_scheme::wss);
+  EXPECT_EQ(wss.host, "::1");
+  EXPECT_EQ(wss.websocket.path, "/broker/mqtt");
+  EXPECT_EQ(format_listener(wss), "wss://[::1]:8443/broker/mqtt");
+  EXPECT_TRUE(uses_tls(wss.scheme) && is_websocket(wss.scheme));
+  EXPECT_FALSE(parse_listen_url("ws://0.0.0.0:8080/a b", ep, &why));
+  EXPECT_NE(why.find("printable ASCII"), std::string::npos) << why;
+  EXPECT_FALSE(parse_listen_url("ws://0.0.0.0:8080/mqtt?x=1", ep, &why));
+}
+
+TEST(ConfigLoader, WebSocketListenerObjects) {
+  daemon_config cfg;
+  auto errors =
+      apply(R"({"listeners": [{"address": "ws://127.0.0.1:8080/custom", "websocket": {"max_frame_size": 4096}},
+                          {"address": "wss://0.0.0.0:8443", "allow_anonymous": true,
+                           "tls": {"cert": "s.crt", "key": "s.key"}}]})",
+            cfg);
+  ASSERT_TRUE(errors.empty()) << errors[0].path << ": " << errors[0].message;
+  EXPECT_EQ(cfg.server.listeners.at(0).websocket.path, "/custom");
+  EXPECT_EQ(cfg.server.listeners.at(0).websocket.max_frame_size, 4096u);
+  EXPECT_EQ(cfg.server.listeners.at(1).tls.cert, "s.crt");
+  EXPECT_EQ(cfg.server.listeners.at(1).websocket.max_frame_size, 0u);  // the default
+  daemon_config bad;
+  errors = apply(R"({"listeners": [{"address": "mqtts://0.0.0.0:8883", "websocket": {}},
+                     {"address": "ws://0.0.0.0:8080", "tls": {"cert": "s.crt"}},
+                     {"address": "ws://0.0.0.0:8080", "websocket": {"max_frame_size": 10, "path": "/x"}}]})",
+                 bad);
+  EXPECT_TRUE(has_error(errors, "/listeners/0/websocket"));
+  EXPECT_TRUE(has_error(errors, "/listeners/1/tls"));
+  EXPECT_TRUE(has_error(errors, "/listeners/2/websocket/max_frame_size"));
+  EXPECT_TRUE(has_error(errors, "/listeners/2/websocket/path"));  // the path is in the URL
 }
 
 TEST(ConfigLoader, TlsListenerObjects) {

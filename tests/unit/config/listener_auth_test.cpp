@@ -83,6 +83,20 @@ TEST(ListenerAuth, BeyondLoopbackWithoutPasswordFileOrExplicitAnonymousIsOpen) {
   EXPECT_TRUE(open_listeners(cfg).empty());
 }
 
+TEST(ListenerAuth, WebSocketListenersFollowTheSameRule) {
+  daemon_config cfg;
+  auto errors = apply_json(R"({"listeners": ["ws://127.0.0.1:1", "ws://0.0.0.0:2", "wss://0.0.0.0:3/mqtt",
+                                              {"address": "ws://0.0.0.0:4", "allow_anonymous": true},
+                                              {"address": "wss://0.0.0.0:5", "tls": {"cert": "c", "key": "k",
+                                               "client_ca": "ca", "require_client_cert": true}}]})",
+                           cfg);
+  ASSERT_TRUE(errors.empty()) << errors[0].path << ": " << errors[0].message;
+  // wss with required client certificates authenticates like mqtts does.
+  EXPECT_EQ(open_listeners(cfg), (std::vector<std::size_t>{1, 2}));
+  cfg.password_file = "passwd";
+  EXPECT_TRUE(open_listeners(cfg).empty());
+}
+
 TEST(ListenerAuth, Loopback) {
   EXPECT_TRUE(is_loopback("127.0.0.1"));
   EXPECT_TRUE(is_loopback("127.255.0.9"));

@@ -6,6 +6,7 @@
 
 #include "broker/client_channel.hpp"
 #include "broker/log_safe.hpp"
+#include "broker/topic_access.hpp"
 
 namespace edgemq::broker {
 namespace {
@@ -182,6 +183,17 @@ void client_channel::accept(mqtt::connect& c, const auth_step* enhanced) {
     closing_ = true;
     return;
   }
+  // A will goes only where the client could publish itself (docs/adr/0011): checked here, so
+  // the client learns it from CONNACK rather than never.
+  if (c.will && !may_publish_will(c.will->topic)) {
+    bump(broker_.stats().connect_denied);
+    if (log_)
+      log_->info("client '{}' refused: not authorized to publish its will to '{}'", log_safe(client_id_),
+                 log_safe(c.will->topic));
+    send(mqtt::connack{false, mqtt::reason_code::not_authorized, {}});  // 3.1.1: 0x05
+    closing_ = true;
+    return;
+  }
   std::uint32_t expiry = 0;
   if (v5())
     expiry = std::min(c.props.session_expiry_interval.value_or(0), lim.max_session_expiry);
@@ -229,7 +241,10 @@ void client_channel::accept(mqtt::connect& c, const auth_step* enhanced) {
   if (log_)
     log_->debug("client '{}' connected (MQTT {}, clean start {}, session present {})", log_safe(id()),
                 v5() ? "5" : "3.1.1", c.clean_start, attached.session_present);
-  if (attached.session_present) resend_inflight();
+  if (attached.session_present) {
+    if (permissions_) drop_unauthorized_subscriptions();
+    resend_inflight();
+  }
   pull();
 }
 

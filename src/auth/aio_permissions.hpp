@@ -30,8 +30,15 @@ class topic_grants {
   bool empty() const noexcept { return literal_.empty() && wildcard_.empty(); }
 
  private:
-  string_set literal_;                 // filters without + or #
-  std::vector<std::string> wildcard_;  // the rest
+  struct wildcard_filter {
+    std::string filter;
+    // The literal levels before the first wildcard, without the '/' before it ("a/b/#": "a/b"):
+    // a topic that does not start with them cannot match, which one compare tells (most grants
+    // fail there, before the level-by-level match).
+    std::size_t prefix = 0;
+  };
+  string_set literal_;                     // filters without + or #
+  std::vector<wildcard_filter> wildcard_;  // the rest
 };
 
 // State store keys a client was granted for reading or for writing.

@@ -127,6 +127,15 @@ TEST(AioPolicy, SubscribeFilterMustBeCovered) {
   EXPECT_FALSE(perms->may_subscribe("lit/+"));
 }
 
+TEST(AioPolicy, PublishWildcards) {
+  auto p = parse_ok(rule(R"({"usernames":["u"]})", R"({"method":"Publish","topics":["a/#","+/x","b/+/c"]})"));
+  auto perms = p->on_connect(who("c", "u"));
+  for (const char* yes : {"a", "a/", "a/b/c", "z/x", "/x", "b/1/c", "b//c"})
+    EXPECT_TRUE(perms->may_publish(yes)) << yes;
+  for (const char* no : {"ab", "ab/c", "b/1/cd", "b/c", "z/y", "$SYS/x", "x"})
+    EXPECT_FALSE(perms->may_publish(no)) << no;
+}
+
 TEST(TopicCover, Rules) {
   EXPECT_TRUE(filter_covers("#", "a/b/#"));
   EXPECT_TRUE(filter_covers("#", "+/x"));

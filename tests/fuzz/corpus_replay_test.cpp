@@ -58,5 +58,8 @@ TEST(FuzzCorpus, Records) {
 TEST(FuzzCorpus, Topic) {
   replay("topic", edgemq::fuzz::topic_one_input);
 }
+TEST(FuzzCorpus, Authz) {
+  replay("authz", edgemq::fuzz::authz_one_input);
+}
 
 }  // namespace

@@ -28,4 +28,8 @@ void records_one_input(const std::uint8_t* data, std::size_t size);
 // Topic name/filter validation and matching agree with a reference implementation.
 void topic_one_input(const std::uint8_t* data, std::size_t size);
 
+// The authorization policy parser (errors, never exceptions) and its checks: a covered filter only
+// matches what its grant matches; escaped glob text matches itself.
+void authz_one_input(const std::uint8_t* data, std::size_t size);
+
 }  // namespace edgemq::fuzz

@@ -41,6 +41,7 @@ void command_line::apply(config::daemon_config& cfg) const {
   if (log_level) cfg.log_level = *log_level;
   if (workers) cfg.server.workers = *workers;
   if (password_file) cfg.password_file = *password_file;
+  if (authz_file) cfg.authz_file = *authz_file;
   if (allow_anonymous)
     for (auto& l : cfg.server.listeners) l.allow_anonymous = true;
 }
@@ -52,7 +53,7 @@ std::optional<int> parse_command_line(int argc, char** argv, command_line& out) 
       "cannot be opened), 2 for a usage or configuration error or a data dir in use."};
   app.set_version_flag("--version", std::string("edgemq ") + edgemq::version_string);
   std::vector<std::string> listen;
-  std::string data_dir, log_level, workers, password_file, ws_max_frame_size;
+  std::string data_dir, log_level, workers, password_file, ws_max_frame_size, authz_file;
   // The last of a repeated option wins, so a wrapper can append an override.
   const auto last = CLI::MultiOptionPolicy::TakeLast;
   app.add_option("-c,--config", out.config_file, "JSON configuration file (see config/edgemq.json)")
@@ -100,6 +101,11 @@ std::optional<int> parse_command_line(int argc, char** argv, command_line& out) 
       ->multi_option_policy(last);
   app.add_option("--password-file", password_file,
                  "username/password authentication from FILE (made by edgemq-cli passwd); reloaded on SIGHUP")
+      ->type_name("FILE")
+      ->multi_option_policy(last);
+  app.add_option("--authz", authz_file,
+                 "authorization policy FILE (JSON, Azure IoT Operations authorizationPolicies; default deny); "
+                 "reloaded on SIGHUP")
       ->type_name("FILE")
       ->multi_option_policy(last);
   app.add_flag("--allow-anonymous", out.allow_anonymous,
@@ -150,6 +156,10 @@ std::optional<int> parse_command_line(int argc, char** argv, command_line& out) 
   if (app.get_option("--password-file")->count() > 0) {
     if (password_file.empty()) return usage_error("--password-file: must not be empty");
     out.password_file = password_file;
+  }
+  if (app.get_option("--authz")->count() > 0) {
+    if (authz_file.empty()) return usage_error("--authz: must not be empty");
+    out.authz_file = authz_file;
   }
   if (app.get_option("--log-level")->count() > 0) {
     if (!config::valid_log_level(log_level))

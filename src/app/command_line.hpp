@@ -17,6 +17,7 @@ struct command_line {
   std::optional<std::string> log_level;
   std::optional<unsigned> workers;
   std::optional<std::string> password_file;
+  std::optional<std::string> authz_file;  // --authz FILE
   bool allow_anonymous = false;
   // --tls-cert, --tls-key, --tls-client-ca, --tls-require-client-cert, --tls-min-version,
   // --tls-ciphers: for the mqtts:// and wss:// listeners given by --listen.

@@ -99,6 +99,7 @@ std::unique_ptr<edgemq::statestore::engine> start_statestore(edgemq::broker::bro
     put("$SYS/broker/statestore/retrievals", st.retrievals);
     put("$SYS/broker/statestore/keynotify_requests", st.keynotify_requests);
     put("$SYS/broker/statestore/notifications_sent", st.notifications);
+    put("$SYS/broker/auth/key_denied", st.denied);
     put("$SYS/broker/statestore/storage/healthy", s->healthy() ? 1 : 0);
     put("$SYS/broker/statestore/storage/write_failures", s->write_failures());
   });

@@ -1,4 +1,4 @@
-// The daemon's security files (password file; later the authorization policy, JWT keys) loaded
+// The daemon's security files (password file, authorization policy; later JWT keys) loaded
 // into one listener_security snapshot per listener (broker/listener_security.hpp). At start-up a
 // file that fails to load stops the daemon (exit 2); on reload (SIGHUP) each file is read again
 // and one that fails keeps its previous version, with the reason logged. Runs on the main thread
@@ -28,6 +28,7 @@ class security_settings {
 
  private:
   bool load_passwords(std::string& why);
+  bool load_policy(std::string& why);
   // Builds and installs one snapshot per listener from what is loaded now.
   void install();
 
@@ -35,6 +36,7 @@ class security_settings {
   broker::broker& core_;
   std::shared_ptr<spdlog::logger> log_;
   std::shared_ptr<const broker::password_checker> passwords_;
+  std::shared_ptr<const broker::authorizer> policy_;
 };
 
 }  // namespace edgemq::app

@@ -1,6 +1,7 @@
 // Google Benchmark micro-benchmarks of the hot path: codec, topic match, and the fan-out of one
 // PUBLISH through the broker core to online subscribers' output buffers. A counting allocator
-// reports heap allocations per message (the "allocs/msg" counter).
+// reports heap allocations per message (the "allocs/msg" counter). BM_FanoutQoS0Authorized is the
+// same fan-out with the publisher under an authorization policy (its cost on the publish path).
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
@@ -9,6 +10,7 @@
 
 #include <benchmark/benchmark.h>
 
+#include "auth/aio_policy.hpp"
 #include "broker/broker.hpp"
 #include "broker/client_channel.hpp"
 #include "edgemq/mqtt/codec.hpp"
@@ -138,9 +140,22 @@ struct null_link : broker::link {
 
 // One QoS 0 PUBLISH routed to N online subscribers and pulled into their output buffers, as the
 // connection threads do after a wake-up.
-void BM_FanoutQoS0(benchmark::State& state) {
+void fanout_qos0(benchmark::State& state, bool authorized) {
   const int n = static_cast<int>(state.range(0));
   broker::broker b{broker::limits{}};
+  if (authorized) {
+    // A realistic policy: the grant that matches is the last of four, three of them wildcards.
+    std::string why;
+    auto policy = auth::aio_policy::parse(R"({"rules": [{"principals": {"clientIds": ["pub"]},
+        "brokerResources": [{"method": "Connect"}, {"method": "Publish", "topics": [
+          "clients/{principal.clientId}/#", "alerts/+/critical", "status/{principal.clientId}",
+          "sensors/site-1/+/temperature"]}]}]})",
+                                          why);
+    if (!policy) throw std::runtime_error(why);
+    auto s = std::make_shared<broker::listener_security>();
+    s->authz = policy;
+    b.set_listener_security(1, std::move(s));
+  }
   std::vector<std::unique_ptr<broker::client_channel>> subs;
   for (int i = 0; i < n; ++i) {
     subs.push_back(std::make_unique<broker::client_channel>(b, std::make_shared<null_link>(), nullptr));
@@ -156,6 +171,7 @@ void BM_FanoutQoS0(benchmark::State& state) {
     subs.back()->take_output(heads, chunks);
   }
   broker::client_channel pub(b, std::make_shared<null_link>(), nullptr);
+  pub.set_listener(1);  // the subscribers' listener 0 has no policy
   {
     std::string bytes;
     mqtt::connect c;
@@ -180,11 +196,19 @@ void BM_FanoutQoS0(benchmark::State& state) {
     }
     allocs += allocations.load(std::memory_order_relaxed) - before;
   }
+  if (b.stats().publish_denied.load() != 0) state.SkipWithError("the policy denied the benchmark's PUBLISH");
   state.SetItemsProcessed(state.iterations() * n);
   state.counters["allocs/msg"] = benchmark::Counter(static_cast<double>(allocs) / state.iterations());
   state.counters["allocs/delivery"] = benchmark::Counter(static_cast<double>(allocs) / (state.iterations() * n));
 }
+void BM_FanoutQoS0(benchmark::State& state) {
+  fanout_qos0(state, false);
+}
+void BM_FanoutQoS0Authorized(benchmark::State& state) {
+  fanout_qos0(state, true);
+}
 BENCHMARK(BM_FanoutQoS0)->Arg(1)->Arg(100)->Arg(1000);
+BENCHMARK(BM_FanoutQoS0Authorized)->Arg(1)->Arg(100);
 
 }  // namespace
 

@@ -6,6 +6,7 @@
 
 #include "broker/client_channel.hpp"
 #include "broker/log_safe.hpp"
+#include "broker/topic_access.hpp"
 
 namespace edgemq::broker {
 namespace {
@@ -152,8 +153,12 @@ bool client_channel::authorize_connect(const mqtt::connect& c, const auth_step* 
   auto p = std::make_shared<principal>();
   p->client_id = client_id_;
   const bool cert_cn = peer_cert_ && !peer_cert_->subject_cn.empty();
+  // A username is an identity only once something vouched for it: the password file, a client
+  // certificate or the enhanced authentication method. Without a password file the CONNECT's
+  // username is unchecked text (the client is anonymous, as in mosquitto), so a policy naming
+  // usernames must never see it: anyone could claim to be anyone.
   const bool password_checked = security_->passwords && c.username && !enhanced;
-  if (c.username && (password_checked || !cert_cn)) {
+  if (password_checked) {
     p->username = c.username;
   } else if (cert_cn) {
     p->username = peer_cert_->subject_cn;
@@ -185,6 +190,17 @@ void client_channel::accept(mqtt::connect& c, const auth_step* enhanced) {
     if (log_)
       log_->info("client '{}' refused: not authorized to connect (user '{}')", log_safe(client_id_),
                  log_safe(principal_->username.value_or("")));
+    send(mqtt::connack{false, mqtt::reason_code::not_authorized, {}});  // 3.1.1: 0x05
+    closing_ = true;
+    return;
+  }
+  // A will goes only where the client could publish itself (docs/adr/0011): checked here, so
+  // the client learns it from CONNACK rather than never.
+  if (c.will && !may_publish_will(c.will->topic)) {
+    bump(broker_.stats().connect_denied);
+    if (log_)
+      log_->info("client '{}' refused: not authorized to publish its will to '{}'", log_safe(client_id_),
+                 log_safe(c.will->topic));
     send(mqtt::connack{false, mqtt::reason_code::not_authorized, {}});  // 3.1.1: 0x05
     closing_ = true;
     return;
@@ -240,7 +256,10 @@ void client_channel::accept(mqtt::connect& c, const auth_step* enhanced) {
   else if (log_)
     log_->debug("client '{}' connected (MQTT {}, clean start {}, session present {})", log_safe(id()),
                 v5() ? "5" : "3.1.1", c.clean_start, attached.session_present);
-  if (attached.session_present) resend_inflight();
+  if (attached.session_present) {
+    if (permissions_) drop_unauthorized_subscriptions();
+    resend_inflight();
+  }
   pull();
 }
 

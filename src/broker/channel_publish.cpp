@@ -34,6 +34,7 @@ void client_channel::on_publish(mqtt::publish& p, bool has_props) {
   }
 
   if (broker_owned_topic(p.topic)) return deny_publish(p);
+  if (permissions_ && !permissions_->may_publish(p.topic)) return deny_publish(p);  // the policy's
   if (auto* svc = broker_.services().find(p.topic)) {
     // A reserved topic: its service consumes the message; it is not routed.
     if (p.qos == mqtt::qos::exactly_once) {
@@ -44,7 +45,7 @@ void client_channel::on_publish(mqtt::publish& p, bool has_props) {
         return send_plain_ack(mqtt::packet_type::pubrec, p.packet_id, mqtt::reason_code::success);
       }
     }
-    const auto rc = svc->on_publish({id(), connection_id_, version_}, p);
+    const auto rc = svc->on_publish({id(), connection_id_, version_, permissions_}, p);
     if (mqtt::is_error(rc)) return fail(rc);
     if (p.qos == mqtt::qos::at_least_once) send_plain_ack(mqtt::packet_type::puback, p.packet_id, rc);
     if (p.qos == mqtt::qos::exactly_once) {

@@ -100,6 +100,9 @@ class client_channel {
   bool authorize_connect(const mqtt::connect& c, const auth_step* enhanced);
   mqtt::reason_code check_credentials(const mqtt::connect& c) const;
   void deny_publish(const mqtt::publish& p);
+  bool may_publish_will(std::string_view topic) const;
+  // A resumed session keeps only the subscriptions this connection's permissions grant.
+  void drop_unauthorized_subscriptions();
   void on_auth(const mqtt::auth& a);
   // Applies one authenticator step: accept, continue with AUTH 0x18, or refuse.
   void apply_auth_step(const auth_step& step);

@@ -44,8 +44,8 @@ struct counters {
   counter wills_published;
   counter auth_failures;     // CONNECTs refused: wrong credentials, or anonymous where not allowed
   counter connect_denied;    // CONNECTs the authorization policy refused
-  counter publish_denied;    // PUBLISHes to a topic the broker owns ($SYS/...)
-  counter subscribe_denied;  // filters reaching into other clients' state store topics
+  counter publish_denied;    // PUBLISHes to a topic the broker owns ($SYS/...) or the policy does not grant
+  counter subscribe_denied;  // filters reaching into other clients' state store topics, or not granted
 
   std::uint64_t dropped() const noexcept {
     return dropped_queue_full.load() + dropped_qos0_offline.load() + dropped_too_large.load() + dropped_expired.load() +

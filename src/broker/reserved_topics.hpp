@@ -5,11 +5,13 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
 
+#include "broker/authorizer.hpp"
 #include "edgemq/mqtt/packet.hpp"
 
 namespace edgemq::broker {
@@ -18,6 +20,9 @@ struct publish_context {
   std::string_view client_id;
   std::uint64_t connection_id;  // unique per network connection
   mqtt::protocol_version version;
+  // The client's authorization (null: no policy on its listener), handed to the service so it
+  // can check what the request touches (state store keys) on its own thread, without a lookup.
+  std::shared_ptr<const client_permissions> permissions;
 };
 
 class topic_service {

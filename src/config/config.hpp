@@ -31,6 +31,7 @@ struct daemon_config {
   std::string data_dir = "./data";
   std::string log_level = "info";
   std::string password_file;  // username/password authentication; empty: none (reloaded on SIGHUP)
+  std::string authz_file;     // authorization policy (AIO authorizationPolicies as JSON); empty: none (reloaded)
   statestore_options statestore;
   persistence_options persistence;
 };

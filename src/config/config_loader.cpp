@@ -144,10 +144,12 @@ void read_listener(const json& v, const std::string& ip, std::vector<listen_endp
     if (!v.contains("address")) return errors.push_back({ip + "/address", "missing (\"host:port\")"});
     bool ok = true;
     bool anon = false;
+    bool authorization = true;
     object_reader r(v, ip, errors);
     const auto before = errors.size();
     r.key("address", [&](const json& a, const std::string& ap) { ok = address(a, ap); })
         .key("allow_anonymous", boolean(anon, errors))
+        .key("authorization", boolean(authorization, errors))
         .key("tls", [&](const json& t, const std::string& tp) { read_tls(t, tp, ep.tls, errors); })
         .key("websocket", [&](const json& w, const std::string& wp) { read_websocket(w, wp, ep.websocket, errors); });
     r.run();
@@ -157,6 +159,7 @@ void read_listener(const json& v, const std::string& ip, std::vector<listen_endp
     if (v.contains("websocket") && !is_websocket(ep.scheme))
       return errors.push_back({ip + "/websocket", "only for a ws:// or wss:// listener"});
     if (v.contains("allow_anonymous")) ep.allow_anonymous = anon;
+    ep.authorization = authorization;
     eps.push_back(ep);
     return;
   }
@@ -293,6 +296,13 @@ std::vector<config_error> apply_json_unguarded(const std::string& text, daemon_c
                errors.push_back({p, "must be a non-empty string (a file made by edgemq-cli passwd)"});
              else
                cfg.password_file = v.get<std::string>();
+           })
+      .key("authz_file",
+           [&](const json& v, const std::string& p) {
+             if (!v.is_string() || v.get<std::string>().empty())
+               errors.push_back({p, "must be a non-empty string (an authorization policy, JSON)"});
+             else
+               cfg.authz_file = v.get<std::string>();
            })
       .key("log_level",
            [&](const json& v, const std::string& p) {

@@ -50,6 +50,9 @@ struct listen_endpoint {
   // (resolved at start-up by resolve_listener_auth); a listener beyond loopback must not be left
   // open to anonymous clients by default (check_listener_auth).
   std::optional<bool> allow_anonymous;
+  // Whether the authorization policy (authz_file) applies to this listener's clients; false
+  // opts it out (its clients are held only to the rules every client is held to).
+  bool authorization = true;
   listener_scheme scheme = listener_scheme::mqtt;
   tls_options tls;              // mqtts and wss only
   websocket_options websocket;  // ws and wss only

@@ -70,6 +70,7 @@ mqtt::reason_code engine::on_publish(const broker::publish_context& ctx, mqtt::p
   job j;
   j.req.client_id = std::string(ctx.client_id);
   j.req.connection_id = ctx.connection_id;
+  j.req.permissions = ctx.permissions;
   j.req.payload = std::move(p.payload);
   for (auto& [k, v] : p.props.user_properties) {
     if (k == prop::timestamp)

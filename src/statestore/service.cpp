@@ -112,7 +112,13 @@ response service::dispatch(const request& r, effects& fx) {
   }
   const auto check_key = [&](std::string_view key, key_access access) -> std::optional<response> {
     if (key.empty()) return response{resp3::error(err::key_zero), std::nullopt};
-    if (auth_ && !auth_(r.client_id, key, access)) return response{resp3::error(err::not_authorized), std::nullopt};
+    const bool allowed = (!auth_ || auth_(r.client_id, key, access)) &&
+                         (!r.permissions || (access == key_access::read ? r.permissions->may_read_key(key)
+                                                                        : r.permissions->may_write_key(key)));
+    if (!allowed) {
+      ++stats_.denied;
+      return response{resp3::error(err::not_authorized), std::nullopt};
+    }
     return std::nullopt;
   };
 

@@ -7,12 +7,14 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
+#include "broker/authorizer.hpp"
 #include "edgemq/statestore/hlc.hpp"
 #include "edgemq/statestore/protocol.hpp"
 #include "statestore/backend.hpp"
@@ -25,6 +27,9 @@ struct request {
   std::string payload;
   std::optional<std::string> timestamp;      // __ts
   std::optional<std::string> fencing_token;  // __ft
+  // The requesting connection's authorization policy, resolved at its CONNECT (null: none);
+  // checked here, on the engine's thread, for every key the request touches.
+  std::shared_ptr<const broker::client_permissions> permissions;
 };
 
 struct response {
@@ -58,7 +63,7 @@ struct service_limits {
 
 struct service_stats {
   std::uint64_t insertions = 0, modifications = 0, deletions = 0, retrievals = 0, keynotify_requests = 0,
-                notifications = 0;
+                notifications = 0, denied = 0;  // denied: requests refused "not authorized"
 };
 
 class service {

@@ -61,5 +61,8 @@ TEST(FuzzCorpus, Topic) {
 TEST(FuzzCorpus, WebSocket) {
   replay("ws", edgemq::fuzz::ws_one_input);
 }
+TEST(FuzzCorpus, Authz) {
+  replay("authz", edgemq::fuzz::authz_one_input);
+}
 
 }  // namespace

@@ -31,4 +31,8 @@ void topic_one_input(const std::uint8_t* data, std::size_t size);
 // WebSocket frames and upgrade requests: bounded, well-formed replies, split-invariant.
 void ws_one_input(const std::uint8_t* data, std::size_t size);
 
+// The authorization policy parser (errors, never exceptions) and its checks: a covered filter only
+// matches what its grant matches; escaped glob text matches itself.
+void authz_one_input(const std::uint8_t* data, std::size_t size);
+
 }  // namespace edgemq::fuzz

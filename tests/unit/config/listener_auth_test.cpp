@@ -111,3 +111,26 @@ TEST(ListenerAuth, Loopback) {
 
 }  // namespace
 }  // namespace edgemq::config
+
+namespace edgemq::config {
+namespace {
+
+TEST(ListenerAuthz, PolicyFileAndPerListenerOptOut) {
+  daemon_config cfg;
+  auto errors = apply_json(R"({"listeners": ["127.0.0.1:1884", {"address": "127.0.0.1:1885", "authorization": false}],
+                               "authz_file": "/etc/edgemq/authz.json"})",
+                           cfg);
+  for (const auto& e : errors) ADD_FAILURE() << e.path << ": " << e.message;
+  EXPECT_EQ(cfg.authz_file, "/etc/edgemq/authz.json");
+  ASSERT_EQ(cfg.server.listeners.size(), 2u);
+  EXPECT_TRUE(cfg.server.listeners[0].authorization);
+  EXPECT_FALSE(cfg.server.listeners[1].authorization);
+  daemon_config bad;
+  errors = apply_json(R"({"listeners": [{"address": "127.0.0.1:1", "authorization": "no"}], "authz_file": ""})", bad);
+  std::vector<std::string> paths;
+  for (const auto& e : errors) paths.push_back(e.path);
+  EXPECT_EQ(paths, (std::vector<std::string>{"/authz_file", "/listeners/0/authorization"}));
+}
+
+}  // namespace
+}  // namespace edgemq::config

@@ -231,6 +231,37 @@ TEST_F(ServiceTest, AuthorizationHook) {
   EXPECT_EQ(run({"KEYNOTIFY", "other"}).payload, "-ERR not authorized\r\n");
 }
 
+// The requesting connection's policy, carried in the request (no lookup by client id).
+struct key_permissions : broker::client_permissions {
+  bool may_publish(std::string_view) const override { return false; }
+  bool may_subscribe(std::string_view) const override { return false; }
+  bool may_read_key(std::string_view k) const override { return k.starts_with("r") || k.starts_with("rw"); }
+  bool may_write_key(std::string_view k) const override { return k.starts_with("rw"); }
+};
+
+TEST_F(ServiceTest, RequestPermissions) {
+  const auto perms = std::make_shared<key_permissions>();
+  const auto as_client = [&](std::vector<std::string_view> parts) {
+    request r;
+    r.client_id = "c1";
+    r.connection_id = 1;
+    r.payload = resp3::request(parts);
+    r.timestamp = ts();
+    r.permissions = perms;
+    return svc_->execute(r, fx_).payload;
+  };
+  EXPECT_EQ(as_client({"SET", "rw1", "v"}), "+OK\r\n");
+  EXPECT_EQ(as_client({"GET", "rw1"}), "$1\r\nv\r\n");
+  EXPECT_EQ(as_client({"SET", "r1", "v"}), "-ERR not authorized\r\n");
+  EXPECT_EQ(as_client({"DEL", "r1"}), "-ERR not authorized\r\n");
+  EXPECT_EQ(as_client({"VDEL", "r1", "v"}), "-ERR not authorized\r\n");
+  EXPECT_EQ(as_client({"GET", "x"}), "-ERR not authorized\r\n");
+  EXPECT_EQ(as_client({"KEYNOTIFY", "x"}), "-ERR not authorized\r\n");
+  EXPECT_EQ(as_client({"KEYNOTIFY", "r1"}), "+OK\r\n");
+  EXPECT_EQ(svc_->stats().denied, 5u);
+  EXPECT_EQ(run({"SET", "x", "v"}).payload, "+OK\r\n");  // no permissions: no policy
+}
+
 TEST_F(ServiceTest, CountersForMetrics) {
   run({"SET", "a", "1"});
   run({"SET", "a", "2"});

@@ -81,7 +81,13 @@ void client_channel::on_connect(mqtt::connect& c) {
   if (c.props.authentication_method) {
     auth_method_ = *c.props.authentication_method;
     auth_ = broker_.authenticators().create(auth_method_);
-    if (!auth_) return refuse(mqtt::reason_code::bad_authentication_method);  // MQTT 4.12: unknown method
+    if (!auth_) {  // MQTT 4.12: unknown method
+      bump(broker_.stats().auth_failures);
+      if (log_)
+        log_->info("client '{}' refused: unknown authentication method '{}'", log_safe(c.client_id),
+                   log_safe(auth_method_));
+      return refuse(mqtt::reason_code::bad_authentication_method);
+    }
     const auto step = auth_->start(c.client_id, c.props.authentication_data);
     pending_connect_ = std::make_unique<mqtt::connect>(std::move(c));
     state_ = state::authenticating;
@@ -113,6 +119,13 @@ void client_channel::apply_auth_step(const auth_step& step) {
     send(a);
     return;
   }
+  if (step.code != mqtt::reason_code::success) {
+    bump(broker_.stats().auth_failures);
+    if (log_)
+      log_->info("client '{}' refused by {}{}: {} (0x{:02X})", log_safe(id()), log_safe(auth_method_),
+                 state_ == state::connected ? " re-authentication" : "", step.why.empty() ? "refused" : step.why,
+                 static_cast<int>(step.code));
+  }
   if (state_ == state::authenticating) {
     if (step.code != mqtt::reason_code::success) {
       send(mqtt::connack{false, step.code, {}});
@@ -123,8 +136,15 @@ void client_channel::apply_auth_step(const auth_step& step) {
     pending_connect_.reset();
     return accept(c, &step);
   }
-  // Re-authentication of a connected client (MQTT 4.12.1).
-  if (step.code != mqtt::reason_code::success) return fail(step.code);
+  // Re-authentication of a connected client (MQTT 4.12.1). 0x86 is no DISCONNECT reason code.
+  if (step.code != mqtt::reason_code::success) {
+    closing_ = true;
+    return send(mqtt::disconnect{step.code == mqtt::reason_code::bad_user_name_or_password
+                                     ? mqtt::reason_code::not_authorized
+                                     : step.code,
+                                 {}});
+  }
+  credentials_expire_ = step.expires_at.value_or(clock::time_point::max());
   mqtt::auth done{mqtt::reason_code::success, {}};
   done.props.authentication_method = auth_method_;
   done.props.authentication_data = step.data;
@@ -142,18 +162,20 @@ void client_channel::on_auth(const mqtt::auth& a) {
   apply_auth_step(auth_->next(a.props.authentication_data));
 }
 
-// The principal: the CONNECT's username, else the client certificate's CN, else the one the
-// enhanced authentication method established; attributes from the certificate's subject, then
+// The principal: the one the enhanced authentication method established, else the CONNECT's
+// username, else the client certificate's CN; attributes from the certificate's subject, then
 // the method's (which win on a clash: they were checked last).
 bool client_channel::authorize_connect(const mqtt::connect& c, const auth_step* enhanced) {
   auto p = std::make_shared<principal>();
   p->client_id = client_id_;
-  if (c.username) {
+  // An enhanced method's user was authenticated; a CONNECT's username beside it was not (the
+  // password check is skipped when a method is named), so it cannot override it.
+  if (enhanced && enhanced->username) {
+    p->username = enhanced->username;
+  } else if (c.username) {
     p->username = c.username;
   } else if (peer_cert_ && !peer_cert_->subject_cn.empty()) {
     p->username = peer_cert_->subject_cn;
-  } else if (enhanced && enhanced->username) {
-    p->username = enhanced->username;
   }
   if (peer_cert_) p->attributes = peer_cert_->subject;
   if (enhanced)
@@ -188,6 +210,7 @@ void client_channel::accept(mqtt::connect& c, const auth_step* enhanced) {
   else
     expiry = c.clean_start ? 0 : 0xFFFFFFFF;
 
+  if (enhanced && enhanced->expires_at) credentials_expire_ = *enhanced->expires_at;
   keep_alive_ = c.keep_alive;
   if (lim.max_keep_alive != 0 && (keep_alive_ == 0 || keep_alive_ > lim.max_keep_alive)) {
     keep_alive_ = lim.max_keep_alive;

@@ -36,7 +36,9 @@ class sat_exchange final : public broker::auth_exchange {
     if (!r.claims.subject.empty()) step.username = r.claims.subject;
     for (auto& [k, v] : r.claims.flat) step.attributes.insert_or_assign(std::move(k), std::move(v));
     // exp is wall-clock time; the connection's timer runs on the steady clock.
-    step.expires_at = steady + std::chrono::seconds(r.claims.expires + s->policy.leeway_seconds - now);
+    const auto exp_wall = std::chrono::system_clock::time_point(std::chrono::seconds(r.claims.expires)) +
+                          std::chrono::seconds(s->policy.leeway_seconds);
+    step.expires_at = steady + std::chrono::duration_cast<std::chrono::steady_clock::duration>(exp_wall - wall);
     return step;
   }
 

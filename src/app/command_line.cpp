@@ -158,9 +158,10 @@ std::optional<int> parse_command_line(int argc, char** argv, command_line& out) 
     out.jwt_issuer = jwt_issuer;
   }
   if (app.get_option("--jwt-leeway")->count() > 0) {
-    if (jwt_leeway.empty() || jwt_leeway.size() > 4 || jwt_leeway.find_first_not_of("0123456789") != std::string::npos ||
-        std::stoul(jwt_leeway) > 3600)
-      return usage_error("--jwt-leeway: must be a whole number of seconds between 0 and 3600, got '" + jwt_leeway + "'");
+    if (jwt_leeway.empty() || jwt_leeway.size() > 4 ||
+        jwt_leeway.find_first_not_of("0123456789") != std::string::npos || std::stoul(jwt_leeway) > 3600)
+      return usage_error("--jwt-leeway: must be a whole number of seconds between 0 and 3600, got '" + jwt_leeway +
+                         "'");
     out.jwt_leeway = static_cast<std::uint32_t>(std::stoul(jwt_leeway));
   }
   if (app.get_option("--log-level")->count() > 0) {

@@ -36,8 +36,7 @@ void security_settings::register_methods() {
   if (cfg_.jwt.enabled())
     core_.authenticators().add(auth::k8s_sat_method, [s = jwt_] { return auth::make_sat_exchange(s); });
   if (!cfg_.password_file.empty())
-    core_.authenticators().add(auth::scram_sha256_method,
-                               [p = password_db_] { return auth::make_scram_exchange(p); });
+    core_.authenticators().add(auth::scram_sha256_method, [p = password_db_] { return auth::make_scram_exchange(p); });
 }
 
 bool security_settings::load(std::string& why) {

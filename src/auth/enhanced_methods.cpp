@@ -74,7 +74,8 @@ class scram_exchange final : public broker::auth_exchange {
     const auto user = server_->user();
     server_.reset();  // one proof per exchange
     if (!final_message) return auth_step::refuse(reason_code::bad_user_name_or_password, "SCRAM: wrong proof");
-    if (user_ && *user_ != user) return auth_step::refuse(reason_code::not_authorized, "re-authentication as another user");
+    if (user_ && *user_ != user)
+      return auth_step::refuse(reason_code::not_authorized, "re-authentication as another user");
     user_ = user;
     auto step = auth_step::accept(*final_message);
     step.username = user;

@@ -30,7 +30,9 @@ using pkey_ptr = std::shared_ptr<EVP_PKEY>;
 
 constexpr int min_rsa_bits = 2048;
 
-pkey_ptr own(EVP_PKEY* k) { return pkey_ptr(k, EVP_PKEY_free); }
+pkey_ptr own(EVP_PKEY* k) {
+  return pkey_ptr(k, EVP_PKEY_free);
+}
 
 bool read_file(const std::string& path, std::string& out, std::string& why) {
   std::ifstream in(path, std::ios::binary);
@@ -71,8 +73,8 @@ pkey_ptr from_params(const char* type, OSSL_PARAM_BLD* bld) {
   OSSL_PARAM* params = OSSL_PARAM_BLD_to_param(bld);
   EVP_PKEY_CTX* ctx = EVP_PKEY_CTX_new_from_name(nullptr, type, nullptr);
   EVP_PKEY* k = nullptr;
-  const bool ok = params && ctx && EVP_PKEY_fromdata_init(ctx) == 1 &&
-                  EVP_PKEY_fromdata(ctx, &k, EVP_PKEY_PUBLIC_KEY, params) == 1;
+  const bool ok =
+      params && ctx && EVP_PKEY_fromdata_init(ctx) == 1 && EVP_PKEY_fromdata(ctx, &k, EVP_PKEY_PUBLIC_KEY, params) == 1;
   EVP_PKEY_CTX_free(ctx);
   OSSL_PARAM_free(params);
   if (!ok) return nullptr;
@@ -145,8 +147,7 @@ bool verify_with(EVP_PKEY* k, std::string_view signed_part, std::string_view sig
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
   const bool ok = ctx && EVP_DigestVerifyInit(ctx, nullptr, EVP_sha256(), nullptr, k) == 1 &&
                   EVP_DigestVerify(ctx, reinterpret_cast<const unsigned char*>(sig.data()), sig.size(),
-                                   reinterpret_cast<const unsigned char*>(signed_part.data()),
-                                   signed_part.size()) == 1;
+                                   reinterpret_cast<const unsigned char*>(signed_part.data()), signed_part.size()) == 1;
   EVP_MD_CTX_free(ctx);
   return ok;
 }
@@ -214,7 +215,9 @@ jwt_keyset::jwt_keyset() = default;
 jwt_keyset::~jwt_keyset() = default;
 jwt_keyset::jwt_keyset(jwt_keyset&&) noexcept = default;
 jwt_keyset& jwt_keyset::operator=(jwt_keyset&&) noexcept = default;
-std::size_t jwt_keyset::size() const noexcept { return keys_.size(); }
+std::size_t jwt_keyset::size() const noexcept {
+  return keys_.size();
+}
 
 bool jwt_keyset::add_pem(std::string_view pem, std::string& why) {
   // Every PUBLIC KEY block, else every CERTIFICATE's key.
@@ -298,15 +301,24 @@ bool jwt_keyset::add_jwks_file(const std::string& path, std::string& why) {
 
 const char* to_string(jwt_error e) noexcept {
   switch (e) {
-    case jwt_error::none: return "valid";
-    case jwt_error::malformed: return "malformed token";
-    case jwt_error::unsupported_alg: return "unsupported signature algorithm";
-    case jwt_error::no_key: return "no configured key for this token";
-    case jwt_error::bad_signature: return "bad signature";
-    case jwt_error::expired: return "token expired";
-    case jwt_error::not_yet_valid: return "token not yet valid (nbf)";
-    case jwt_error::wrong_issuer: return "wrong issuer";
-    case jwt_error::wrong_audience: return "wrong audience";
+    case jwt_error::none:
+      return "valid";
+    case jwt_error::malformed:
+      return "malformed token";
+    case jwt_error::unsupported_alg:
+      return "unsupported signature algorithm";
+    case jwt_error::no_key:
+      return "no configured key for this token";
+    case jwt_error::bad_signature:
+      return "bad signature";
+    case jwt_error::expired:
+      return "token expired";
+    case jwt_error::not_yet_valid:
+      return "token not yet valid (nbf)";
+    case jwt_error::wrong_issuer:
+      return "wrong issuer";
+    case jwt_error::wrong_audience:
+      return "wrong audience";
   }
   return "?";
 }

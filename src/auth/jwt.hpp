@@ -52,9 +52,9 @@ struct jwt_policy {
 
 enum class jwt_error {
   none,
-  malformed,          // not three base64url parts, bad JSON, exp missing or not a number
-  unsupported_alg,    // not RS256/ES256 (or "none", HS256, ...)
-  no_key,             // no configured key of that kind (or with that kid)
+  malformed,        // not three base64url parts, bad JSON, exp missing or not a number
+  unsupported_alg,  // not RS256/ES256 (or "none", HS256, ...)
+  no_key,           // no configured key of that kind (or with that kid)
   bad_signature,
   expired,
   not_yet_valid,
@@ -64,8 +64,8 @@ enum class jwt_error {
 const char* to_string(jwt_error e) noexcept;
 
 struct jwt_claims {
-  std::string subject;        // `sub` ("" when absent)
-  std::int64_t expires = 0;   // `exp`, seconds since the epoch
+  std::string subject;       // `sub` ("" when absent)
+  std::int64_t expires = 0;  // `exp`, seconds since the epoch
   // Every claim with a string, number or boolean value, nested objects flattened with '.'
   // ("kubernetes.io.namespace"); arrays of strings joined with ','.
   std::vector<std::pair<std::string, std::string>> flat;

@@ -19,8 +19,12 @@ namespace {
 constexpr std::size_t salt_bytes = 16;
 constexpr std::size_t hash_bytes = 64;
 
-std::string base64(std::string_view bytes) { return base64_encode(bytes); }
-std::optional<std::string> unbase64(std::string_view text) { return base64_decode(text); }
+std::string base64(std::string_view bytes) {
+  return base64_encode(bytes);
+}
+std::optional<std::string> unbase64(std::string_view text) {
+  return base64_decode(text);
+}
 
 std::optional<std::uint32_t> parse_iterations(std::string_view s) {
   if (s.empty() || s.size() > 8 || s.find_first_not_of("0123456789") != std::string_view::npos) return std::nullopt;

@@ -77,8 +77,9 @@ std::string make_scram_line(std::string_view user, std::string_view password,
 
 // Adds `user` with `password` to the file at `path` (created if missing) or replaces its lines,
 // keeping every other line as it was; with `scram`, a SCRAM-SHA-256 line follows the PBKDF2 one
-// (without, a SCRAM line the user had is removed: it would still accept the old password). Atomic: written to a temporary file (mode 0600) in the
-// same directory, flushed, then renamed over `path`. Returns an empty string or what went wrong.
+// (without, a SCRAM line the user had is removed: it would still accept the old password). Atomic: written to a
+// temporary file (mode 0600) in the same directory, flushed, then renamed over `path`. Returns an empty string or what
+// went wrong.
 std::string set_user(const std::string& path, std::string_view user, std::string_view password,
                      std::uint32_t iterations = default_iterations, bool scram = false);
 

@@ -90,8 +90,8 @@ std::string hmac_sha256(std::string_view key, std::string_view data) {
 std::string sha256(std::string_view data) {
   std::string out(key_bytes, '\0');
   unsigned int len = 0;
-  if (EVP_Digest(data.data(), data.size(), reinterpret_cast<unsigned char*>(out.data()), &len, EVP_sha256(),
-                 nullptr) != 1)
+  if (EVP_Digest(data.data(), data.size(), reinterpret_cast<unsigned char*>(out.data()), &len, EVP_sha256(), nullptr) !=
+      1)
     throw std::runtime_error("SHA-256 failed");
   return out;
 }
@@ -128,8 +128,7 @@ std::optional<std::string> scram_server::fail(std::string why) {
 
 std::optional<std::string> scram_server::start(std::string_view client_first) {
   // gs2-header: "n,," (no channel binding) or "y,," (client supports it, thinks we do not).
-  if (client_first.starts_with("p="))
-    return fail("client asks for channel binding, which this server does not offer");
+  if (client_first.starts_with("p=")) return fail("client asks for channel binding, which this server does not offer");
   if (!client_first.starts_with("n,,") && !client_first.starts_with("y,,"))
     return fail("client-first-message: expected gs2 header \"n,,\" (an authzid is not supported)");
   gs2_header_ = std::string(client_first.substr(0, 3));
@@ -175,8 +174,7 @@ std::optional<std::string> scram_server::finish(std::string_view client_final) {
   const auto proof = base64_decode(client_final.substr(proof_at + 3));
   if (!proof || proof->size() != key_bytes) return fail("client-final-message: malformed proof");
 
-  const std::string auth_message =
-      client_first_bare_ + "," + server_first_ + "," + std::string(without_proof);
+  const std::string auth_message = client_first_bare_ + "," + server_first_ + "," + std::string(without_proof);
   const auto client_signature = hmac_sha256(creds_->stored_key, auth_message);
   std::string client_key(key_bytes, '\0');
   for (std::size_t i = 0; i < key_bytes; ++i) client_key[i] = static_cast<char>((*proof)[i] ^ client_signature[i]);

@@ -139,10 +139,8 @@ void client_channel::apply_auth_step(const auth_step& step) {
   // Re-authentication of a connected client (MQTT 4.12.1). 0x86 is no DISCONNECT reason code.
   if (step.code != mqtt::reason_code::success) {
     closing_ = true;
-    return send(mqtt::disconnect{step.code == mqtt::reason_code::bad_user_name_or_password
-                                     ? mqtt::reason_code::not_authorized
-                                     : step.code,
-                                 {}});
+    return send(mqtt::disconnect{
+        step.code == mqtt::reason_code::bad_user_name_or_password ? mqtt::reason_code::not_authorized : step.code, {}});
   }
   credentials_expire_ = step.expires_at.value_or(clock::time_point::max());
   mqtt::auth done{mqtt::reason_code::success, {}};

@@ -280,7 +280,8 @@ std::vector<config_error> apply_json_unguarded(const std::string& text, daemon_c
       bool ok = v.is_array() && !v.empty();
       if (ok)
         for (const auto& e : v) ok = ok && e.is_string() && !e.get<std::string>().empty();
-      if (!ok) return errors.push_back({p, std::string("must be a non-empty array of non-empty strings (") + what + ")"});
+      if (!ok)
+        return errors.push_back({p, std::string("must be a non-empty array of non-empty strings (") + what + ")"});
       out.clear();
       for (const auto& e : v) out.push_back(e.get<std::string>());
     };
@@ -334,7 +335,8 @@ std::vector<config_error> apply_json_unguarded(const std::string& text, daemon_c
       .key("jwt", [&](const json&, const std::string&) { jwt.run(); });
   top.run();
   if (!jw.enabled() && (!jw.issuer.empty() || !jw.audiences.empty()))
-    errors.push_back({"/jwt", "\"issuer\" and \"audiences\" need \"keys\" or \"jwks\" (the keys tokens are checked with)"});
+    errors.push_back(
+        {"/jwt", "\"issuer\" and \"audiences\" need \"keys\" or \"jwks\" (the keys tokens are checked with)"});
   return errors;
 }
 }  // namespace

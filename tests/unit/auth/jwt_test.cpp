@@ -54,9 +54,16 @@ struct key_pair {
   }
   json jwk(const std::string& kid) const {
     if (ec)
-      return {{"kty", "EC"}, {"crv", "P-256"}, {"kid", kid}, {"use", "sig"},
-              {"x", b64url(bn(OSSL_PKEY_PARAM_EC_PUB_X, 32))}, {"y", b64url(bn(OSSL_PKEY_PARAM_EC_PUB_Y, 32))}};
-    return {{"kty", "RSA"}, {"kid", kid}, {"alg", "RS256"}, {"n", b64url(bn(OSSL_PKEY_PARAM_RSA_N))},
+      return {{"kty", "EC"},
+              {"crv", "P-256"},
+              {"kid", kid},
+              {"use", "sig"},
+              {"x", b64url(bn(OSSL_PKEY_PARAM_EC_PUB_X, 32))},
+              {"y", b64url(bn(OSSL_PKEY_PARAM_EC_PUB_Y, 32))}};
+    return {{"kty", "RSA"},
+            {"kid", kid},
+            {"alg", "RS256"},
+            {"n", b64url(bn(OSSL_PKEY_PARAM_RSA_N))},
             {"e", b64url(bn(OSSL_PKEY_PARAM_RSA_E))}};
   }
 };
@@ -158,8 +165,7 @@ TEST(Jwt, ASignatureByAnotherKeyIsRefused) {
   const auto other_ec = ec_key();
   EXPECT_EQ(verify_jwt(sign(other_rsa, sat_claims()), keys_of(rsa()), sat_policy(), now).error,
             jwt_error::bad_signature);
-  EXPECT_EQ(verify_jwt(sign(other_ec, sat_claims()), keys_of(ec()), sat_policy(), now).error,
-            jwt_error::bad_signature);
+  EXPECT_EQ(verify_jwt(sign(other_ec, sat_claims()), keys_of(ec()), sat_policy(), now).error, jwt_error::bad_signature);
 }
 
 TEST(Jwt, ChangedClaimsBreakTheSignature) {
@@ -213,14 +219,17 @@ TEST(Jwt, OnlyRs256AndEs256AreAccepted) {
 
 TEST(Jwt, MalformedTokensAreRefused) {
   const auto keys = keys_of(rsa());
-  for (const std::string t : {"", "abc", "a.b", "a.b.c.d", "!!.e30.sig", "e30.e30.", "eyJhbGciOiJSUzI1NiJ9.bm90anNvbg.AA"})
+  for (const std::string t :
+       {"", "abc", "a.b", "a.b.c.d", "!!.e30.sig", "e30.e30.", "eyJhbGciOiJSUzI1NiJ9.bm90anNvbg.AA"})
     EXPECT_FALSE(verify_jwt(t, keys, sat_policy(), now)) << t;
 }
 
 TEST(Jwt, JwksKeysAreSelectedByKid) {
   const auto other = ec_key();
-  json jwks = {{"keys", json::array({rsa().jwk("r1"), ec().jwk("e1"), other.jwk("e2"),
-                                     {{"kty", "OKP"}, {"crv", "Ed25519"}, {"x", "AAAA"}}})}};
+  json jwks = {
+      {"keys",
+       json::array(
+           {rsa().jwk("r1"), ec().jwk("e1"), other.jwk("e2"), {{"kty", "OKP"}, {"crv", "Ed25519"}, {"x", "AAAA"}}})}};
   jwt_keyset ks;
   std::string why;
   ASSERT_TRUE(ks.add_jwks(jwks.dump(), why)) << why;

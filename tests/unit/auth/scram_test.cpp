@@ -119,10 +119,10 @@ TEST(ScramPasswordFile, ScramLinesSitBesideThePbkdf2Line) {
 }
 
 TEST(ScramPasswordFile, BadScramLinesAreReported) {
-  for (const std::string& bad : {std::string("a:$scram-sha-256$4096$c2FsdHNhbHQ=$AAAA"), "a:$scram-sha-256$100$c2FsdHNhbHQ=$" +
-                                                                               base64_encode(std::string(32, 'k')) +
-                                                                               "$" + base64_encode(std::string(32, 'k')),
-                                std::string("a:$scram-sha-256$4096$c2FsdHNhbHQ=$AAAA$AAAA")}) {
+  for (const std::string& bad : {std::string("a:$scram-sha-256$4096$c2FsdHNhbHQ=$AAAA"),
+                                 "a:$scram-sha-256$100$c2FsdHNhbHQ=$" + base64_encode(std::string(32, 'k')) + "$" +
+                                     base64_encode(std::string(32, 'k')),
+                                 std::string("a:$scram-sha-256$4096$c2FsdHNhbHQ=$AAAA$AAAA")}) {
     std::vector<line_error> errors;
     EXPECT_FALSE(password_file::parse(bad + "\n", errors)) << bad;
     ASSERT_EQ(errors.size(), 1u);

@@ -121,8 +121,10 @@ void client_channel::apply_auth_step(const auth_step& step) {
   }
   if (step.code != mqtt::reason_code::success) {
     bump(broker_.stats().auth_failures);
+    // Before CONNACK the client id is still in the CONNECT being authenticated.
+    const auto& who = pending_connect_ ? pending_connect_->client_id : id();
     if (log_)
-      log_->info("client '{}' refused by {}{}: {} (0x{:02X})", log_safe(id()), log_safe(auth_method_),
+      log_->info("client '{}' refused by {}{}: {} (0x{:02X})", log_safe(who), log_safe(auth_method_),
                  state_ == state::connected ? " re-authentication" : "", step.why.empty() ? "refused" : step.why,
                  static_cast<int>(step.code));
   }

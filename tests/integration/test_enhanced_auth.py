@@ -92,6 +92,22 @@ class K8sSatTest(EnhancedAuthCase):
         self.assertEqual(c.publish("sat/rs", b"hello", qos=1).reason, 0)
         self.assertEqual(c.expect(raw.PUBLISH).payload, b"hello")
 
+    @unittest.skipUnless(shutil.which("mosquitto_pub"), "mosquitto clients not installed")
+    def test_mosquitto_pub_with_a_service_account_token(self):
+        # A real client: mosquitto_pub sends the method and the token in its CONNECT (-D connect).
+        def pub(token, client_id):
+            return subprocess.run([shutil.which("mosquitto_pub"), "-h", HOST, "-p", str(self.port), "-V", "mqttv5",
+                                   "-i", client_id, "-D", "connect", "authentication-method", SAT, "-D", "connect",
+                                   "authentication-data", token, "-t", "sat/mosquitto", "-m", "hi"],
+                                  stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=TIMEOUT)
+        ok = pub(self.rsa.sign(tokens.sat_claims()), "mosq-sat-ok")
+        self.assertEqual(ok.returncode, 0, ok.stderr)
+        expired = pub(self.rsa.sign(tokens.sat_claims(lifetime=-5)), "mosq-sat-expired")
+        self.assertEqual(expired.returncode, RC_NOT_AUTHORIZED, expired.stderr)
+        foreign = pub(self.rsa.sign(tokens.sat_claims(audience="someone-else")), "mosq-sat-aud")
+        self.assertEqual(foreign.returncode, RC_BAD_CREDENTIALS, foreign.stderr)
+        wait_log(self.daemon, "client 'mosq-sat-aud' refused by K8S-SAT: wrong audience (0x86)")
+
     def test_es256_token_from_the_jwks_connects(self):
         self.sat_connect(self.ec.sign(tokens.sat_claims(), kid="ec-1"), "sat-es")
         # A token file read as it is, trailing newline included (as the AIO SDKs send it).
@@ -237,6 +253,20 @@ class ScramTest(EnhancedAuthCase):
         self.assertEqual(ack.props.get(raw.P_AUTH_METHOD), SCRAM)
         # The server proves it knows the ServerKey too (RFC 5802 3: mutual authentication).
         self.assertTrue(s.verify_server_final(ack.props[raw.P_AUTH_DATA].decode()), ack.props)
+        c.ping()
+
+    def test_scram_reauthentication_runs_the_exchange_again(self):
+        c, ack, _ = self.exchange("alice", "pencil sharp", "scram-reauth")
+        self.assertEqual(ack.reason, 0, ack)
+        s = tokens.ScramClient("alice", "pencil sharp")
+        c.send(raw.auth(raw.AUTH_REAUTHENTICATE, [(raw.P_AUTH_METHOD, SCRAM), (raw.P_AUTH_DATA, s.first())]))
+        challenge = c.expect(raw.AUTH)
+        self.assertEqual(challenge.reason, raw.AUTH_CONTINUE, challenge)
+        final = s.final(challenge.props[raw.P_AUTH_DATA].decode())
+        c.send(raw.auth(raw.AUTH_CONTINUE, [(raw.P_AUTH_METHOD, SCRAM), (raw.P_AUTH_DATA, final)]))
+        done = c.expect(raw.AUTH)
+        self.assertEqual(done.reason, raw.AUTH_SUCCESS, done)
+        self.assertTrue(s.verify_server_final(done.props[raw.P_AUTH_DATA].decode()))
         c.ping()
 
     def test_wrong_password_and_users_without_scram_are_refused(self):

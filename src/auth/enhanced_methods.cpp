@@ -72,8 +72,9 @@ class scram_exchange final : public broker::auth_exchange {
       return auth_step::refuse(reason_code::protocol_error, "SCRAM client-final without client-first");
     const auto final_message = server_->finish(data.value_or(""));
     const auto user = server_->user();
+    const auto why = server_->error();
     server_.reset();  // one proof per exchange
-    if (!final_message) return auth_step::refuse(reason_code::bad_user_name_or_password, "SCRAM: wrong proof");
+    if (!final_message) return auth_step::refuse(reason_code::bad_user_name_or_password, why);
     if (user_ && *user_ != user)
       return auth_step::refuse(reason_code::not_authorized, "re-authentication as another user");
     user_ = user;

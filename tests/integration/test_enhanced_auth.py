@@ -276,7 +276,7 @@ class ScramTest(EnhancedAuthCase):
         self.assertEqual(ack.reason, RC_BAD_CREDENTIALS)
         _, ack, _ = self.exchange("mallory", "x", "scram-unknown")
         self.assertEqual(ack.reason, RC_BAD_CREDENTIALS)
-        wait_log(self.daemon, "SCRAM: wrong proof")
+        wait_log(self.daemon, "refused by SCRAM-SHA-256: wrong proof (wrong password or unknown user) (0x86)")
 
     def test_the_scram_user_still_logs_in_with_username_and_password(self):
         c = self.client()

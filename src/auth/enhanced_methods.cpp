@@ -18,9 +18,10 @@ class sat_exchange final : public broker::auth_exchange {
     const auto s = settings_->get();
     if (!s) return auth_step::refuse(reason_code::not_authorized, "no JWT keys configured");
     if (!data || data->empty()) return auth_step::refuse(reason_code::bad_user_name_or_password, "no token");
-    const auto wall = std::chrono::system_clock::now();
+    const auto wall_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch());
     const auto steady = std::chrono::steady_clock::now();
-    const auto now = std::chrono::duration_cast<std::chrono::seconds>(wall.time_since_epoch()).count();
+    const auto now = std::chrono::duration_cast<std::chrono::seconds>(wall_ms).count();
     auto r = verify_jwt(*data, s->keys, s->policy, now);
     if (!r) {
       // A token that is valid but outside its lifetime is "not authorized"; one that is not a
@@ -35,10 +36,10 @@ class sat_exchange final : public broker::auth_exchange {
     auto step = auth_step::accept();
     if (!r.claims.subject.empty()) step.username = r.claims.subject;
     for (auto& [k, v] : r.claims.flat) step.attributes.insert_or_assign(std::move(k), std::move(v));
-    // exp is wall-clock time; the connection's timer runs on the steady clock.
-    const auto exp_wall = std::chrono::system_clock::time_point(std::chrono::seconds(r.claims.expires)) +
-                          std::chrono::seconds(s->policy.leeway_seconds);
-    step.expires_at = steady + std::chrono::duration_cast<std::chrono::steady_clock::duration>(exp_wall - wall);
+    // exp is wall-clock time; the connection's timer runs on the steady clock. Milliseconds of
+    // a clamped exp cannot overflow; a lifetime beyond ten years is taken as ten years.
+    const auto left = std::chrono::milliseconds((r.claims.expires + s->policy.leeway_seconds) * 1000) - wall_ms;
+    step.expires_at = steady + std::min(left, std::chrono::milliseconds(std::chrono::hours(24 * 3650)));
     return step;
   }
 

@@ -1,5 +1,6 @@
 #include "auth/jwt.hpp"
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -160,16 +161,23 @@ std::optional<json> parse_object(std::string_view b64) {
   return j;
 }
 
-// A NumericDate (RFC 7519 2): a JSON number, possibly with a fraction.
+// A NumericDate (RFC 7519 2): a JSON number, possibly with a fraction; clamped to the years
+// 0001..9999 (jwt_claims::expires' range), so that arithmetic on it cannot overflow.
 std::optional<std::int64_t> numeric_date(const json& claims, const char* name) {
   const auto it = claims.find(name);
   if (it == claims.end()) return std::nullopt;
-  if (it->is_number_integer()) return it->get<std::int64_t>();
-  if (it->is_number_float()) {
-    const double d = it->get<double>();
-    if (d > -9e15 && d < 9e15) return static_cast<std::int64_t>(d);
-  }
-  return std::nullopt;
+  double d = 0;
+  if (it->is_number_unsigned())
+    d = static_cast<double>(it->get<std::uint64_t>());
+  else if (it->is_number_integer())
+    d = static_cast<double>(it->get<std::int64_t>());
+  else if (it->is_number_float())
+    d = it->get<double>();
+  else
+    return std::nullopt;
+  if (!(d == d)) return std::nullopt;  // NaN
+  return static_cast<std::int64_t>(
+      std::clamp(d, static_cast<double>(-max_numeric_date), static_cast<double>(max_numeric_date)));
 }
 
 void flatten(const json& j, const std::string& prefix, std::vector<std::pair<std::string, std::string>>& out) {

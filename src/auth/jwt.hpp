@@ -63,9 +63,12 @@ enum class jwt_error {
 };
 const char* to_string(jwt_error e) noexcept;
 
+// 9999-12-31T23:59:59Z: NumericDates beyond it (either sign) are taken as it.
+inline constexpr std::int64_t max_numeric_date = 253402300799;
+
 struct jwt_claims {
   std::string subject;       // `sub` ("" when absent)
-  std::int64_t expires = 0;  // `exp`, seconds since the epoch
+  std::int64_t expires = 0;  // `exp`, seconds since the epoch, within +-max_numeric_date
   // Every claim with a string, number or boolean value, nested objects flattened with '.'
   // ("kubernetes.io.namespace"); arrays of strings joined with ','.
   std::vector<std::pair<std::string, std::string>> flat;

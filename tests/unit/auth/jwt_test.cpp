@@ -1,6 +1,7 @@
 // JWT verification: RS256 and ES256 with keys made here by OpenSSL, tokens signed here.
 #include "auth/jwt.hpp"
 
+#include <limits>
 #include <memory>
 
 #include <gtest/gtest.h>
@@ -192,6 +193,22 @@ TEST(Jwt, ExpiredAndNotYetValidTokensAreRefused) {
   auto no_exp = sat_claims();
   no_exp.erase("exp");
   EXPECT_EQ(verify_jwt(sign(ec(), no_exp), keys_of(ec()), sat_policy(), now).error, jwt_error::malformed);
+}
+
+TEST(Jwt, FarFutureAndOutlandishDatesAreClampedNotOverflowed) {
+  auto claims = sat_claims();
+  claims["exp"] = 99999999999999999.0;
+  auto r = verify_jwt(sign(ec(), claims), keys_of(ec()), sat_policy(), now);
+  ASSERT_TRUE(r) << to_string(r.error);
+  EXPECT_EQ(r.claims.expires, max_numeric_date);
+  claims["exp"] = std::numeric_limits<std::uint64_t>::max();
+  EXPECT_EQ(verify_jwt(sign(ec(), claims), keys_of(ec()), sat_policy(), now).claims.expires, max_numeric_date);
+  claims["exp"] = std::numeric_limits<std::int64_t>::min();
+  EXPECT_EQ(verify_jwt(sign(ec(), claims), keys_of(ec()), sat_policy(), now).error, jwt_error::expired);
+  claims["exp"] = "tomorrow";
+  EXPECT_EQ(verify_jwt(sign(ec(), claims), keys_of(ec()), sat_policy(), now).error, jwt_error::malformed);
+  claims["exp"] = now + 60.5;  // a fraction is allowed
+  EXPECT_TRUE(verify_jwt(sign(ec(), claims), keys_of(ec()), sat_policy(), now));
 }
 
 TEST(Jwt, WrongIssuerOrAudienceIsRefused) {

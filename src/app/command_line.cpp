@@ -42,6 +42,11 @@ void command_line::apply(config::daemon_config& cfg) const {
   if (workers) cfg.server.workers = *workers;
   if (password_file) cfg.password_file = *password_file;
   if (authz_file) cfg.authz_file = *authz_file;
+  if (!jwt_keys.empty()) cfg.jwt.key_files = jwt_keys;
+  if (jwks) cfg.jwt.jwks_file = *jwks;
+  if (jwt_issuer) cfg.jwt.issuer = *jwt_issuer;
+  if (!jwt_audiences.empty()) cfg.jwt.audiences = jwt_audiences;
+  if (jwt_leeway) cfg.jwt.leeway_s = *jwt_leeway;
   if (allow_anonymous)
     for (auto& l : cfg.server.listeners) l.allow_anonymous = true;
 }
@@ -108,6 +113,23 @@ std::optional<int> parse_command_line(int argc, char** argv, command_line& out) 
                  "reloaded on SIGHUP")
       ->type_name("FILE")
       ->multi_option_policy(last);
+  std::string jwks, jwt_issuer, jwt_leeway;
+  app.add_option("--jwt-key", out.jwt_keys,
+                 "public key (PEM: PUBLIC KEY or CERTIFICATE; RSA for RS256, EC P-256 for ES256) that K8S-SAT "
+                 "tokens are verified with; repeatable; reloaded on SIGHUP")
+      ->type_name("FILE");
+  app.add_option("--jwks", jwks, "JWKS file with the public keys K8S-SAT tokens are verified with; reloaded on SIGHUP")
+      ->type_name("FILE")
+      ->multi_option_policy(last);
+  app.add_option("--jwt-issuer", jwt_issuer, "the iss claim a token must have (default: any)")
+      ->type_name("ISS")
+      ->multi_option_policy(last);
+  app.add_option("--jwt-audience", out.jwt_audiences,
+                 "an aud claim a token may have; repeatable; a token must have one of them (default: any)")
+      ->type_name("AUD");
+  app.add_option("--jwt-leeway", jwt_leeway, "clock skew in seconds allowed on exp/nbf, 0 to 3600 (default 0)")
+      ->type_name("SECONDS")
+      ->multi_option_policy(last);
   app.add_flag("--allow-anonymous", out.allow_anonymous,
                "let clients without credentials in on every listener (needed for a listener beyond loopback "
                "without --password-file)");
@@ -160,6 +182,24 @@ std::optional<int> parse_command_line(int argc, char** argv, command_line& out) 
   if (app.get_option("--authz")->count() > 0) {
     if (authz_file.empty()) return usage_error("--authz: must not be empty");
     out.authz_file = authz_file;
+  for (const auto& k : out.jwt_keys)
+    if (k.empty()) return usage_error("--jwt-key: must not be empty");
+  for (const auto& a : out.jwt_audiences)
+    if (a.empty()) return usage_error("--jwt-audience: must not be empty");
+  if (app.get_option("--jwks")->count() > 0) {
+    if (jwks.empty()) return usage_error("--jwks: must not be empty");
+    out.jwks = jwks;
+  }
+  if (app.get_option("--jwt-issuer")->count() > 0) {
+    if (jwt_issuer.empty()) return usage_error("--jwt-issuer: must not be empty");
+    out.jwt_issuer = jwt_issuer;
+  }
+  if (app.get_option("--jwt-leeway")->count() > 0) {
+    if (jwt_leeway.empty() || jwt_leeway.size() > 4 ||
+        jwt_leeway.find_first_not_of("0123456789") != std::string::npos || std::stoul(jwt_leeway) > 3600)
+      return usage_error("--jwt-leeway: must be a whole number of seconds between 0 and 3600, got '" + jwt_leeway +
+                         "'");
+    out.jwt_leeway = static_cast<std::uint32_t>(std::stoul(jwt_leeway));
   }
   if (app.get_option("--log-level")->count() > 0) {
     if (!config::valid_log_level(log_level))

@@ -18,6 +18,13 @@ struct command_line {
   std::optional<unsigned> workers;
   std::optional<std::string> password_file;
   std::optional<std::string> authz_file;  // --authz FILE
+  // --jwt-key (repeatable), --jwks, --jwt-issuer, --jwt-audience (repeatable), --jwt-leeway:
+  // each replaces the file's value when given.
+  std::vector<std::string> jwt_keys;
+  std::optional<std::string> jwks;
+  std::optional<std::string> jwt_issuer;
+  std::vector<std::string> jwt_audiences;
+  std::optional<std::uint32_t> jwt_leeway;
   bool allow_anonymous = false;
   // --tls-cert, --tls-key, --tls-client-ca, --tls-require-client-cert, --tls-min-version,
   // --tls-ciphers: for the mqtts:// and wss:// listeners given by --listen.

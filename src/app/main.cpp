@@ -42,13 +42,15 @@ int fail_open_listeners(const std::vector<std::size_t>& open, const edgemq::conf
     if (!cl.listen.empty())
       std::fprintf(stderr,
                    "edgemq: --listen '%s': a listener beyond loopback needs --password-file or --allow-anonymous "
+                   "(or JWT keys: --jwt-key/--jwks) "
                    "(see edgemq --help)\n",
                    ep.c_str());
     else
-      std::fprintf(stderr,
-                   "edgemq: config error in %s at /listeners/%zu: listener %s is beyond loopback and would let "
-                   "anonymous clients in: set \"password_file\", or \"allow_anonymous\": true on the listener\n",
-                   cl.config_file.c_str(), i, ep.c_str());
+      std::fprintf(
+          stderr,
+          "edgemq: config error in %s at /listeners/%zu: listener %s is beyond loopback and would let "
+          "anonymous clients in: set \"password_file\" or \"jwt\", or \"allow_anonymous\": true on the listener\n",
+          cl.config_file.c_str(), i, ep.c_str());
   }
   return 2;
 }

@@ -9,8 +9,10 @@ bool security_settings::load_passwords(std::string& why) {
   if (cfg_.password_file.empty()) return true;
   auto f = auth::password_file::load(cfg_.password_file, why);
   if (!f) return false;
-  why = std::to_string(f->size()) + " users";
-  passwords_ = std::make_shared<auth::file_password_checker>(std::move(*f));
+  why = std::to_string(f->size()) + " users, " + std::to_string(f->scram_size()) + " with SCRAM-SHA-256";
+  auto file = std::make_shared<const auth::password_file>(std::move(*f));
+  passwords_ = std::make_shared<auth::file_password_checker>(file);
+  password_db_->set(std::move(file));
   return true;
 }
 
@@ -23,17 +25,44 @@ bool security_settings::load_policy(std::string& why) {
   return true;
 }
 
+bool security_settings::load_jwt(std::string& why) {
+  const auto& o = cfg_.jwt;
+  if (!o.enabled()) return true;
+  auto s = std::make_shared<auth::jwt_settings>();
+  for (const auto& path : o.key_files)
+    if (!s->keys.add_pem_file(path, why)) return why = "JWT key " + why, false;
+  if (!o.jwks_file.empty() && !s->keys.add_jwks_file(o.jwks_file, why)) return why = "JWKS " + why, false;
+  s->policy.issuer = o.issuer;
+  s->policy.audiences = o.audiences;
+  s->policy.leeway_seconds = o.leeway_s;
+  why = std::to_string(s->keys.size()) + " keys";
+  jwt_->set(std::move(s));
+  return true;
+}
+
+// A method is offered only when what it checks against is configured: a CONNECT naming one
+// that is not is refused with 0x8C, as any unknown method.
+void security_settings::register_methods() {
+  if (cfg_.jwt.enabled())
+    core_.authenticators().add(auth::k8s_sat_method, [s = jwt_] { return auth::make_sat_exchange(s); });
+  if (!cfg_.password_file.empty())
+    core_.authenticators().add(auth::scram_sha256_method, [p = password_db_] { return auth::make_scram_exchange(p); });
+}
+
 bool security_settings::load(std::string& why) {
   if (!load_passwords(why)) return false;
   if (!cfg_.password_file.empty()) log_->info("password file '{}' loaded ({})", cfg_.password_file, why);
   if (!load_policy(why)) return false;
   if (!cfg_.authz_file.empty()) log_->info("authorization policy '{}' loaded ({}); default deny", cfg_.authz_file, why);
+  if (!load_jwt(why)) return false;
+  if (cfg_.jwt.enabled()) log_->info("JWT keys loaded ({}); enhanced authentication K8S-SAT enabled", why);
+  register_methods();
   install();
   return true;
 }
 
 void security_settings::reload() {
-  if (cfg_.password_file.empty() && cfg_.authz_file.empty()) {
+  if (cfg_.password_file.empty() && cfg_.authz_file.empty() && !cfg_.jwt.enabled()) {
     log_->info("reload: no security files configured, nothing to reload");
     return install();
   }
@@ -52,6 +81,12 @@ void security_settings::reload() {
           cfg_.authz_file, why);
     else
       log_->error("reload: {}; keeping the previous authorization policy", why);
+  }
+  if (cfg_.jwt.enabled()) {
+    if (load_jwt(why))
+      log_->info("reload: JWT keys loaded ({}); new tokens are checked with them", why);
+    else
+      log_->error("reload: {}; keeping the previous JWT keys", why);
   }
   install();
 }

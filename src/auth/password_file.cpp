@@ -1,5 +1,6 @@
 #include "auth/password_file.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -19,27 +20,10 @@ constexpr std::size_t salt_bytes = 16;
 constexpr std::size_t hash_bytes = 64;
 
 std::string base64(std::string_view bytes) {
-  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
-  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(bytes.size()));
-  out.resize(static_cast<std::size_t>(n));
-  return out;
+  return base64_encode(bytes);
 }
-
-// Strict standard base64 (length a multiple of 4, padding only at the end).
 std::optional<std::string> unbase64(std::string_view text) {
-  if (text.empty() || text.size() % 4 != 0) return std::nullopt;
-  if (text.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=") !=
-      std::string_view::npos)
-    return std::nullopt;
-  const auto pad = text.size() - text.find_last_not_of('=') - 1;
-  if (pad > 2 || text.substr(0, text.size() - pad).find('=') != std::string_view::npos) return std::nullopt;
-  std::string out(text.size() / 4 * 3, '\0');
-  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(text.data()), static_cast<int>(text.size()));
-  if (n < 0) return std::nullopt;
-  out.resize(static_cast<std::size_t>(n) - pad);  // EVP_DecodeBlock counts padding as zero bytes
-  return out;
+  return base64_decode(text);
 }
 
 std::optional<std::uint32_t> parse_iterations(std::string_view s) {
@@ -49,14 +33,44 @@ std::optional<std::uint32_t> parse_iterations(std::string_view s) {
   return static_cast<std::uint32_t>(n);
 }
 
-// One non-comment line; false with `why` when it is not `user:$pbkdf2-sha512$N$SALT$HASH`.
-bool parse_line(std::string_view line, std::string& user, password_file::entry& e, std::string& why) {
+// `ITERATIONS$SALT$STOREDKEY$SERVERKEY` after `$scram-sha-256$`.
+bool parse_scram(std::string_view rest, scram_credentials& c, std::string& why) {
+  std::string_view parts[4];
+  for (int i = 0; i < 4; ++i) {
+    const auto d = rest.find('$');
+    if ((i < 3) == (d == std::string_view::npos))
+      return why = "expected ITERATIONS$SALT$STOREDKEY$SERVERKEY after $scram-sha-256$", false;
+    parts[i] = rest.substr(0, d);
+    rest.remove_prefix(d == std::string_view::npos ? rest.size() : d + 1);
+  }
+  const auto it = parse_iterations(parts[0]);
+  if (!it || *it < scram_min_iterations)
+    return why = "SCRAM iterations must be a number between " + std::to_string(scram_min_iterations) + " and " +
+                 std::to_string(max_iterations),
+           false;
+  auto salt = unbase64(parts[1]);
+  auto stored = unbase64(parts[2]);
+  auto server = unbase64(parts[3]);
+  if (!salt || salt->size() < 8) return why = "salt must be base64 of at least 8 bytes", false;
+  if (!stored || stored->size() != 32 || !server || server->size() != 32)
+    return why = "StoredKey and ServerKey must be base64 of 32 bytes (SCRAM-SHA-256)", false;
+  c = {*it, std::move(*salt), std::move(*stored), std::move(*server)};
+  return true;
+}
+
+// One non-comment line; false with `why` when it is not `user:$pbkdf2-sha512$N$SALT$HASH` (or
+// a SCRAM line, which sets `is_scram` and fills `sc`).
+bool parse_line(std::string_view line, std::string& user, password_file::entry& e, bool& is_scram,
+                scram_credentials& sc, std::string& why) {
   const auto colon = line.find(':');
   if (colon == std::string_view::npos) return why = "expected USER:$pbkdf2-sha512$ITERATIONS$SALT$HASH", false;
   user = std::string(line.substr(0, colon));
   if (!valid_username(user, &why)) return false;
   auto rest = line.substr(colon + 1);
-  if (!rest.starts_with(scheme)) return why = "unknown hash scheme (expected $pbkdf2-sha512$)", false;
+  is_scram = rest.starts_with(scram_scheme);
+  if (is_scram) return parse_scram(rest.substr(scram_scheme.size()), sc, why);
+  if (!rest.starts_with(scheme))
+    return why = "unknown hash scheme (expected $pbkdf2-sha512$ or $scram-sha-256$)", false;
   rest.remove_prefix(scheme.size());
   const auto d1 = rest.find('$');
   const auto d2 = d1 == std::string_view::npos ? d1 : rest.find('$', d1 + 1);
@@ -125,6 +139,21 @@ std::string make_line(std::string_view user, std::string_view password, std::uin
          base64(pbkdf2_sha512(password, salt, iterations));
 }
 
+std::string make_scram_line(std::string_view user, std::string_view password, std::uint32_t iterations) {
+  std::string salt(salt_bytes, '\0');
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(salt.data()), static_cast<int>(salt.size())) != 1)
+    throw std::runtime_error("no random bytes for the salt");
+  const auto c = make_scram_credentials(password, salt, iterations);
+  return std::string(user) + ":" + std::string(scram_scheme) + std::to_string(iterations) + "$" + base64(salt) + "$" +
+         base64(c.stored_key) + "$" + base64(c.server_key);
+}
+
+std::optional<scram_credentials> password_file::scram(std::string_view user) const {
+  const auto it = scram_.find(user);
+  if (it == scram_.end()) return std::nullopt;
+  return it->second;
+}
+
 std::optional<password_file> password_file::parse(std::string_view text, std::vector<line_error>& errors) {
   password_file f;
   std::size_t number = 0;
@@ -137,11 +166,15 @@ std::optional<password_file> password_file::parse(std::string_view text, std::ve
     if (skipped(line)) continue;
     std::string user, why;
     entry e;
-    if (!parse_line(line, user, e, why)) {
+    bool is_scram = false;
+    scram_credentials sc;
+    if (!parse_line(line, user, e, is_scram, sc, why)) {
       errors.push_back({number, why});
       continue;
     }
-    if (!f.users_.emplace(std::move(user), std::move(e)).second) errors.push_back({number, "user listed twice"});
+    const bool fresh = is_scram ? f.scram_.emplace(std::move(user), std::move(sc)).second
+                                : f.users_.emplace(std::move(user), std::move(e)).second;
+    if (!fresh) errors.push_back({number, is_scram ? "user has two SCRAM lines" : "user listed twice"});
   }
   if (errors.size() != before) return std::nullopt;
   return f;
@@ -177,7 +210,7 @@ bool password_file::verify(std::string_view user, std::string_view password) con
 }
 
 std::string set_user(const std::string& path, std::string_view user, std::string_view password,
-                     std::uint32_t iterations) {
+                     std::uint32_t iterations, bool scram) {
   std::string why;
   if (!valid_username(user, &why)) return why;
   std::string text;
@@ -200,15 +233,19 @@ std::string set_user(const std::string& path, std::string_view user, std::string
     const auto line = rest.substr(0, nl);
     rest.remove_prefix(nl == std::string_view::npos ? rest.size() : nl + 1);
     if (line.starts_with(prefix)) {
-      if (replaced) continue;  // a duplicate line of the same user goes
+      if (replaced) continue;  // the user's other lines (a duplicate, its SCRAM line) go
       out += make_line(user, password, iterations);
+      if (scram) out += "\n" + make_scram_line(user, password, std::max(iterations, scram_min_iterations));
       replaced = true;
     } else {
       out += line;
     }
     out += '\n';
   }
-  if (!replaced) out += make_line(user, password, iterations) + "\n";
+  if (!replaced) {
+    out += make_line(user, password, iterations) + "\n";
+    if (scram) out += make_scram_line(user, password, std::max(iterations, scram_min_iterations)) + "\n";
+  }
 
   const auto tmp = path + ".tmp." + std::to_string(::getpid());
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);

@@ -3,6 +3,7 @@
 // with 0x8C. Each connection gets its own exchange object, driven by CONNECT and AUTH packets.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -25,8 +26,18 @@ struct auth_step {
   // CONNECT had none) and attributes for authorization (e.g. a token's claims).
   std::optional<std::string> username;
   attribute_map attributes;
+  // On success: when the credentials stop being valid (a token's `exp`), on the broker's steady
+  // clock. The connection ends then (DISCONNECT 0xA0) unless a re-authentication (AUTH 0x19)
+  // has succeeded meanwhile; unset: they do not expire.
+  std::optional<std::chrono::steady_clock::time_point> expires_at;
+  // On refusal: why, for the broker's log line (never sent to the client; no secrets in it).
+  std::string why;
 
-  static auth_step refuse(mqtt::reason_code rc) { return with(rc, std::nullopt); }
+  static auth_step refuse(mqtt::reason_code rc, std::string why = {}) {
+    auto s = with(rc, std::nullopt);
+    s.why = std::move(why);
+    return s;
+  }
   static auth_step challenge(std::string data) {
     return with(mqtt::reason_code::continue_authentication, std::move(data));
   }

@@ -213,6 +213,7 @@ void broker::publish_sys(const std::string& version) {
   put("$SYS/broker/messages/dropped/unencodable", load(counters_.dropped_unencodable));
   put("$SYS/broker/protocol_errors", load(counters_.protocol_errors));
   put("$SYS/broker/auth/failures", load(counters_.auth_failures));
+  put("$SYS/broker/auth/expired", load(counters_.auth_expired));
   put("$SYS/broker/auth/connect_denied", load(counters_.connect_denied));
   put("$SYS/broker/auth/publish_denied", load(counters_.publish_denied));
   put("$SYS/broker/auth/subscribe_denied", load(counters_.subscribe_denied));

@@ -82,7 +82,13 @@ void client_channel::on_connect(mqtt::connect& c) {
   if (c.props.authentication_method) {
     auth_method_ = *c.props.authentication_method;
     auth_ = broker_.authenticators().create(auth_method_);
-    if (!auth_) return refuse(mqtt::reason_code::bad_authentication_method);  // MQTT 4.12: unknown method
+    if (!auth_) {  // MQTT 4.12: unknown method
+      bump(broker_.stats().auth_failures);
+      if (log_)
+        log_->info("client '{}' refused: unknown authentication method '{}'", log_safe(c.client_id),
+                   log_safe(auth_method_));
+      return refuse(mqtt::reason_code::bad_authentication_method);
+    }
     const auto step = auth_->start(c.client_id, c.props.authentication_data);
     pending_connect_ = std::make_unique<mqtt::connect>(std::move(c));
     state_ = state::authenticating;
@@ -114,6 +120,15 @@ void client_channel::apply_auth_step(const auth_step& step) {
     send(a);
     return;
   }
+  if (step.code != mqtt::reason_code::success) {
+    bump(broker_.stats().auth_failures);
+    // Before CONNACK the client id is still in the CONNECT being authenticated.
+    const auto& who = pending_connect_ ? pending_connect_->client_id : id();
+    if (log_)
+      log_->info("client '{}' refused by {}{}: {} (0x{:02X})", log_safe(who), log_safe(auth_method_),
+                 state_ == state::connected ? " re-authentication" : "", step.why.empty() ? "refused" : step.why,
+                 static_cast<int>(step.code));
+  }
   if (state_ == state::authenticating) {
     if (step.code != mqtt::reason_code::success) {
       send(mqtt::connack{false, step.code, {}});
@@ -124,8 +139,13 @@ void client_channel::apply_auth_step(const auth_step& step) {
     pending_connect_.reset();
     return accept(c, &step);
   }
-  // Re-authentication of a connected client (MQTT 4.12.1).
-  if (step.code != mqtt::reason_code::success) return fail(step.code);
+  // Re-authentication of a connected client (MQTT 4.12.1). 0x86 is no DISCONNECT reason code.
+  if (step.code != mqtt::reason_code::success) {
+    closing_ = true;
+    return send(mqtt::disconnect{
+        step.code == mqtt::reason_code::bad_user_name_or_password ? mqtt::reason_code::not_authorized : step.code, {}});
+  }
+  credentials_expire_ = step.expires_at.value_or(clock::time_point::max());
   mqtt::auth done{mqtt::reason_code::success, {}};
   done.props.authentication_method = auth_method_;
   done.props.authentication_data = step.data;
@@ -143,12 +163,11 @@ void client_channel::on_auth(const mqtt::auth& a) {
   apply_auth_step(auth_->next(a.props.authentication_data));
 }
 
-// The principal: a verified identity first. The CONNECT's username when the password file
-// checked it, else the verified client certificate's CN (a username the certificate holder merely
-// sent proves nothing and must not stand in for the CN: docs/security.md, "Client certificates as
-// identities"), else the CONNECT's unchecked username, else the one the enhanced authentication
-// method established; attributes from the certificate's subject, then the method's (which win on
-// a clash: they were checked last).
+// The principal: a verified identity. The one the enhanced authentication method established,
+// else the CONNECT's username when the password file checked it, else the verified client
+// certificate's CN (a username the certificate holder merely sent proves nothing and must not
+// stand in for the CN: docs/security.md, "Client certificates as identities"); attributes from
+// the certificate's subject, then the method's (which win on a clash: they were checked last).
 bool client_channel::authorize_connect(const mqtt::connect& c, const auth_step* enhanced) {
   auto p = std::make_shared<principal>();
   p->client_id = client_id_;
@@ -156,14 +175,15 @@ bool client_channel::authorize_connect(const mqtt::connect& c, const auth_step* 
   // A username is an identity only once something vouched for it: the password file, a client
   // certificate or the enhanced authentication method. Without a password file the CONNECT's
   // username is unchecked text (the client is anonymous, as in mosquitto), so a policy naming
-  // usernames must never see it: anyone could claim to be anyone.
+  // usernames must never see it: anyone could claim to be anyone. Beside an enhanced method the
+  // password check is skipped, so the CONNECT's username cannot override the method's user.
   const bool password_checked = security_->passwords && c.username && !enhanced;
-  if (password_checked) {
+  if (enhanced && enhanced->username) {
+    p->username = enhanced->username;
+  } else if (password_checked) {
     p->username = c.username;
   } else if (cert_cn) {
     p->username = peer_cert_->subject_cn;
-  } else if (enhanced && enhanced->username) {
-    p->username = enhanced->username;
   }
   if (peer_cert_) p->attributes = peer_cert_->subject;
   if (enhanced)
@@ -211,6 +231,7 @@ void client_channel::accept(mqtt::connect& c, const auth_step* enhanced) {
   else
     expiry = c.clean_start ? 0 : 0xFFFFFFFF;
 
+  if (enhanced && enhanced->expires_at) credentials_expire_ = *enhanced->expires_at;
   keep_alive_ = c.keep_alive;
   if (lim.max_keep_alive != 0 && (keep_alive_ == 0 || keep_alive_ > lim.max_keep_alive)) {
     keep_alive_ = lim.max_keep_alive;

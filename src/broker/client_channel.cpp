@@ -136,6 +136,7 @@ void client_channel::fail(mqtt::reason_code rc) {
 
 void client_channel::kick(mqtt::reason_code why) {
   if (closing_ || state_ == state::closed) return;
+  if (why == mqtt::reason_code::maximum_connect_time) bump(broker_.stats().auth_expired);
   if (v5() && state_ == state::connected) send(mqtt::disconnect{why, {}});
   closing_ = true;
 }
@@ -204,6 +205,21 @@ std::chrono::milliseconds client_channel::keep_alive_timeout() const {
 std::chrono::milliseconds client_channel::keep_alive_remaining(clock::time_point now) const {
   const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(last_rx_ + keep_alive_timeout() - now);
   return std::max(left, std::chrono::milliseconds(1)) + std::chrono::milliseconds(1);
+}
+
+mqtt::reason_code client_channel::timer_expired(clock::time_point now) const {
+  if (credentials_expired(now)) return mqtt::reason_code::maximum_connect_time;
+  if (keep_alive_expired(now)) return mqtt::reason_code::keep_alive_timeout;
+  return mqtt::reason_code::success;
+}
+
+std::chrono::milliseconds client_channel::timer_remaining(clock::time_point now) const {
+  auto next = keep_alive_ != 0 ? keep_alive_remaining(now) : std::chrono::milliseconds::max();
+  if (credentials_expire_ != clock::time_point::max()) {
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(credentials_expire_ - now);
+    next = std::min(next, std::max(left, std::chrono::milliseconds(1)));
+  }
+  return next;
 }
 
 template <class Encode>

@@ -63,6 +63,17 @@ class client_channel {
   // Time until keep_alive_expired() could first become true (at least 1 ms).
   std::chrono::milliseconds keep_alive_remaining(clock::time_point now) const;
 
+  // The credentials the client authenticated with (a token) have expired without a successful
+  // re-authentication: the connection ends with DISCONNECT 0xA0 (maximum connect time).
+  bool credentials_expired(clock::time_point now) const { return now >= credentials_expire_; }
+  // When they expire (time_point::max(): never). Moves with each re-authentication.
+  clock::time_point credentials_expiry() const noexcept { return credentials_expire_; }
+  // What the connection's timer checks: the keep alive and the credentials' expiry. The reason
+  // to close with when one of them has run out now, else success; and when to check next (at
+  // least 1 ms; milliseconds::max() when neither applies).
+  mqtt::reason_code timer_expired(clock::time_point now) const;
+  std::chrono::milliseconds timer_remaining(clock::time_point now) const;
+
   bool connected() const noexcept { return state_ == state::connected; }
   bool closing() const noexcept { return closing_; }
   const std::string& client_id() const noexcept { return id(); }
@@ -167,6 +178,7 @@ class client_channel {
   std::unique_ptr<auth_exchange> auth_;
   std::string auth_method_;
   clock::time_point last_rx_{};
+  clock::time_point credentials_expire_ = clock::time_point::max();
   // Acknowledgements waiting for their messages to be durable, in the order the PUBLISHes came
   // (MQTT-4.6.0-2); sent by pull() once the store has decided their ticket: as they are if it is
   // durable, refused if the write failed (docs/persistence.md).

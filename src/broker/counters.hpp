@@ -43,6 +43,8 @@ struct counters {
   counter sessions_expired;
   counter wills_published;
   counter auth_failures;     // CONNECTs refused: wrong credentials, or anonymous where not allowed
+                             // (also: unknown or failed enhanced authentication, failed re-authentication)
+  counter auth_expired;      // connections ended because their token expired without re-authentication
   counter connect_denied;    // CONNECTs the authorization policy refused
   counter publish_denied;    // PUBLISHes to a topic the broker owns ($SYS/...) or the policy does not grant
   counter subscribe_denied;  // filters reaching into other clients' state store topics, or not granted

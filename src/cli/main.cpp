@@ -9,7 +9,8 @@
 //     state watch KEY [--count N]                                prints SET/DELETE lines
 //     lock acquire NAME --ttl MS [--holder H] [--wait]           prints the fencing token
 //     lock release NAME [--holder H]
-//     passwd FILE USER [--iterations N]   password from stdin; adds/replaces USER's line
+//     passwd FILE USER [--iterations N] [--scram]   password from stdin; adds/replaces USER's
+//                                         line(s); --scram adds a SCRAM-SHA-256 line too
 //
 // VALUE "-" reads the value from stdin (binary-safe). The lock holder defaults to --client-id
 // when given, else USER@HOSTNAME, so that a release without --holder releases what an acquire
@@ -294,7 +295,7 @@ int cmd_lock_release(store_client& sc, const std::string& holder, const command_
 // Works on the file only; never connects. The password is one line of standard input (so it is
 // not in the process list or the shell history); exit 2 for a bad user name or empty password,
 // 3 when the file cannot be written.
-int cmd_passwd(const std::string& file, const std::string& user, std::uint32_t iterations) {
+int cmd_passwd(const std::string& file, const std::string& user, std::uint32_t iterations, bool scram) {
   std::string why;
   if (!auth::valid_username(user, &why)) {
     note("passwd: " + why);
@@ -307,7 +308,7 @@ int cmd_passwd(const std::string& file, const std::string& user, std::uint32_t i
     note("passwd: no password on standard input (one line expected)");
     return exit_usage;
   }
-  if (auto err = auth::set_user(file, user, password, iterations); !err.empty()) {
+  if (auto err = auth::set_user(file, user, password, iterations, scram); !err.empty()) {
     note("passwd: " + err);
     return exit_failure;
   }
@@ -407,6 +408,10 @@ int run(int argc, char** argv) {
   passwd->add_option("--iterations", pw_iterations, "PBKDF2-HMAC-SHA512 iterations")
       ->capture_default_str()
       ->check(integer_between(auth::min_iterations, auth::max_iterations, "iterations"));
+  bool pw_scram = false;
+  passwd->add_flag("--scram", pw_scram,
+                   "also write a SCRAM-SHA-256 line (StoredKey/ServerKey, PBKDF2-HMAC-SHA256 with the same "
+                   "iterations, at least 4096), so the user can log in with enhanced authentication SCRAM-SHA-256");
 
   try {
     app.parse(argc, argv);
@@ -425,7 +430,7 @@ int run(int argc, char** argv) {
     note(what + " (see edgemq-cli --help)");
     return exit_usage;
   }
-  if (passwd->parsed()) return cmd_passwd(pw_file, pw_user, pw_iterations);
+  if (passwd->parsed()) return cmd_passwd(pw_file, pw_user, pw_iterations, pw_scram);
   // Options that several commands define: use the instance of the command that was given.
   if (release->parsed()) c.holder_opt = release_holder;
   if (set->parsed())

@@ -25,6 +25,17 @@ struct persistence_options {
   bool move_aside_on_corruption = false;  // otherwise refuse to start
 };
 
+// JWT verification (K8S-SAT enhanced authentication; docs/security.md): public keys from PEM
+// files and/or a JWKS file (reloaded on SIGHUP), and what a token must say.
+struct jwt_options {
+  std::vector<std::string> key_files;  // PEM: PUBLIC KEY or CERTIFICATE (RSA >= 2048 bits, EC P-256)
+  std::string jwks_file;
+  std::string issuer;                  // empty: any
+  std::vector<std::string> audiences;  // empty: any; else `aud` must hold one of them
+  std::uint32_t leeway_s = 0;          // clock skew allowed on exp/nbf
+  bool enabled() const noexcept { return !key_files.empty() || !jwks_file.empty(); }
+};
+
 struct daemon_config {
   server_options server;
   broker::limits limits;
@@ -32,6 +43,7 @@ struct daemon_config {
   std::string log_level = "info";
   std::string password_file;  // username/password authentication; empty: none (reloaded on SIGHUP)
   std::string authz_file;     // authorization policy (AIO authorizationPolicies as JSON); empty: none (reloaded)
+  jwt_options jwt;            // K8S-SAT enhanced authentication; keys reloaded on SIGHUP
   statestore_options statestore;
   persistence_options persistence;
 };
@@ -51,12 +63,14 @@ std::vector<config_error> load_file(const std::string& path, daemon_config& cfg)
 bool valid_log_level(const std::string& level);
 
 // The safe-default rule: the listeners beyond loopback that would let anonymous clients in
-// without anyone having said so (no password file and no explicit allow_anonymous: true).
+// without anyone having said so (no password file, no JWT keys and no explicit
+// allow_anonymous: true).
 // Their indexes in cfg.server.listeners; the daemon refuses to start when there is any.
 std::vector<std::size_t> open_listeners(const daemon_config& cfg);
 
 // Gives every listener without an explicit allow_anonymous its default: anonymous clients are
-// allowed when no password file is configured, refused when one is.
+// allowed when no authentication method (password file, JWT keys) is configured, refused when
+// one is.
 void resolve_listener_auth(daemon_config& cfg);
 
 }  // namespace edgemq::config

@@ -281,6 +281,33 @@ std::vector<config_error> apply_json_unguarded(const std::string& text, daemon_c
       .key("batch_ms", integer(ps.batch_ms, errors, 1, 10000))
       .key("move_aside_on_corruption", boolean(ps.move_aside_on_corruption, errors));
 
+  auto& jw = cfg.jwt;
+  const auto non_empty_string = [&](std::string& out, const char* what) {
+    return [&out, &errors, what](const json& v, const std::string& p) {
+      if (!v.is_string() || v.get<std::string>().empty())
+        errors.push_back({p, std::string("must be a non-empty string (") + what + ")"});
+      else
+        out = v.get<std::string>();
+    };
+  };
+  const auto string_list = [&](std::vector<std::string>& out, const char* what) {
+    return [&out, &errors, what](const json& v, const std::string& p) {
+      bool ok = v.is_array() && !v.empty();
+      if (ok)
+        for (const auto& e : v) ok = ok && e.is_string() && !e.get<std::string>().empty();
+      if (!ok)
+        return errors.push_back({p, std::string("must be a non-empty array of non-empty strings (") + what + ")"});
+      out.clear();
+      for (const auto& e : v) out.push_back(e.get<std::string>());
+    };
+  };
+  object_reader jwt(doc.value("jwt", json::object()), "/jwt", errors);
+  jwt.key("keys", string_list(jw.key_files, "PEM files with public keys"))
+      .key("jwks", non_empty_string(jw.jwks_file, "a JWKS file"))
+      .key("issuer", non_empty_string(jw.issuer, "the required iss claim"))
+      .key("audiences", string_list(jw.audiences, "accepted aud claims"))
+      .key("leeway_s", integer(jw.leeway_s, errors, 0, 3600));
+
   object_reader top(doc, "", errors);
   top.key("listeners", [&](const json& v, const std::string& p) { read_listeners(v, p, cfg, errors); })
       .key("data_dir",
@@ -326,15 +353,20 @@ std::vector<config_error> apply_json_unguarded(const std::string& text, daemon_c
       .key("mqtt", [&](const json&, const std::string&) { mqtt.run(); })
       .key("queue", [&](const json&, const std::string&) { queue.run(); })
       .key("statestore", [&](const json&, const std::string&) { statestore.run(); })
-      .key("persistence", [&](const json&, const std::string&) { persistence.run(); });
+      .key("persistence", [&](const json&, const std::string&) { persistence.run(); })
+      .key("jwt", [&](const json&, const std::string&) { jwt.run(); });
   top.run();
+  if (!jw.enabled() && (!jw.issuer.empty() || !jw.audiences.empty()))
+    errors.push_back(
+        {"/jwt", "\"issuer\" and \"audiences\" need \"keys\" or \"jwks\" (the keys tokens are checked with)"});
   return errors;
 }
 }  // namespace
 
 std::vector<std::size_t> open_listeners(const daemon_config& cfg) {
   std::vector<std::size_t> open;
-  if (!cfg.password_file.empty()) return open;  // credentials are checked; anonymous only where allowed
+  // Credentials are checked (passwords, tokens): anonymous only where allowed.
+  if (!cfg.password_file.empty() || cfg.jwt.enabled()) return open;
   for (std::size_t i = 0; i < cfg.server.listeners.size(); ++i) {
     const auto& l = cfg.server.listeners[i];
     // A client certificate verified against client_ca is an authentication.
@@ -348,7 +380,7 @@ void resolve_listener_auth(daemon_config& cfg) {
   for (auto& l : cfg.server.listeners) {
     // Every client of a require_client_cert listener has been authenticated by its certificate.
     const bool mtls = uses_tls(l.scheme) && l.tls.require_client_cert;
-    if (!l.allow_anonymous) l.allow_anonymous = cfg.password_file.empty() || mtls;
+    if (!l.allow_anonymous) l.allow_anonymous = (cfg.password_file.empty() && !cfg.jwt.enabled()) || mtls;
   }
 }
 

@@ -23,6 +23,7 @@
 #include <spdlog/spdlog.h>
 
 #include "broker/client_channel.hpp"
+#include "broker/log_safe.hpp"
 #include "net/connection_set.hpp"
 #include "net/worker_inbox.hpp"
 
@@ -354,27 +355,41 @@ class basic_connection final : public broker::link,
     });
   }
 
+  // After CONNECT the timer watches the channel's deadlines: the keep alive and, for a client
+  // that authenticated with a token, the token's expiry (client_channel::timer_remaining).
   void arm_keep_alive_after_connect() {
-    if (keep_alive_armed_ || !channel_->connected()) return;
+    if (!channel_->connected()) return;
+    if (keep_alive_armed_) {
+      // A re-authentication may have moved the credentials' expiry before the next wake-up.
+      if (channel_->credentials_expiry() < timer_due_) wait_deadlines(channel_->timer_remaining(broker::clock::now()));
+      return;
+    }
     keep_alive_armed_ = true;
     timer_.cancel();
-    if (channel_->keep_alive_timeout().count() > 0) wait_keep_alive(channel_->keep_alive_timeout());
+    const auto after = channel_->timer_remaining(broker::clock::now());
+    if (after != std::chrono::milliseconds::max()) wait_deadlines(after);
   }
 
-  void wait_keep_alive(std::chrono::milliseconds after) {
+  void wait_deadlines(std::chrono::milliseconds after) {
+    timer_due_ = broker::clock::now() + after;
     timer_.expires_after(after);
     timer_.async_wait([self = this->shared_from_this()](boost::system::error_code ec) {
       if (ec) return;
       const owner_guard g(*self);
       if (self->finished_) return;
       const auto now = broker::clock::now();
-      if (self->channel_->keep_alive_expired(now)) {
-        self->channel_->kick(mqtt::reason_code::keep_alive_timeout);
+      if (const auto rc = self->channel_->timer_expired(now); rc != mqtt::reason_code::success) {
+        if (rc == mqtt::reason_code::maximum_connect_time && self->log_)
+          self->log_->info("client '{}': credentials expired without re-authentication, closing (0xA0)",
+                           log_safe(self->channel_->client_id()));
+        self->channel_->kick(rc);
         self->flush();
         return;
       }
-      // Check again when the current window would end at the earliest.
-      self->wait_keep_alive(self->channel_->keep_alive_remaining(now));
+      // Check again when the first deadline would end at the earliest.
+      const auto next = self->channel_->timer_remaining(now);
+      if (next != std::chrono::milliseconds::max()) return self->wait_deadlines(next);
+      self->timer_due_ = broker::clock::time_point::max();
     });
   }
 
@@ -403,6 +418,7 @@ class basic_connection final : public broker::link,
   bool finished_ = false;
   bool read_paused_ = false;
   bool keep_alive_armed_ = false;
+  broker::clock::time_point timer_due_ = broker::clock::time_point::max();  // the deadline wait's end
 };
 
 }  // namespace edgemq::net

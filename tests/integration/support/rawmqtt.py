@@ -41,6 +41,11 @@ P_SUB_ID_AVAILABLE = 0x29
 P_SHARED_SUB_AVAILABLE = 0x2A
 P_SUBSCRIPTION_IDENTIFIER = 0x0B
 P_WILL_DELAY = 0x18
+P_AUTH_METHOD = 0x15
+P_AUTH_DATA = 0x16
+
+# AUTH reason codes (MQTT 3.15.2.1)
+AUTH_SUCCESS, AUTH_CONTINUE, AUTH_REAUTHENTICATE = 0x00, 0x18, 0x19
 
 _U8 = {P_PAYLOAD_FORMAT, P_MAXIMUM_QOS, P_RETAIN_AVAILABLE, P_WILDCARD_SUB_AVAILABLE, P_SUB_ID_AVAILABLE,
        P_SHARED_SUB_AVAILABLE, 0x17, 0x19}
@@ -193,6 +198,11 @@ def disconnect(reason=None, version=V5, properties=None):
     return fixed(DISCONNECT, 0, body)
 
 
+def auth(reason, properties=None):
+    """AUTH (MQTT 5 only): reason code and properties (method, data)."""
+    return fixed(AUTH, 0, bytes([reason]) + _props_block(properties))
+
+
 # ---------------------------------------------------------------------------- decoding
 def parse_props(buf, pos):
     """Returns (dict pid -> value or list of values, new_pos)."""
@@ -288,7 +298,7 @@ class Packet:
             if version == V5:
                 self.props, pos = parse_props(body, pos)
             self.reasons = list(body[pos:])
-        elif self.type == DISCONNECT:
+        elif self.type in (DISCONNECT, AUTH):
             self.reason = body[0] if len(body) >= 1 else 0
             if len(body) > 1:
                 self.props, _ = parse_props(body, 1)

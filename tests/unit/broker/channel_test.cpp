@@ -628,6 +628,68 @@ TEST_F(ChannelTest, ProtocolErrorDuringAuthenticationIsRefusedWithConnack) {
   EXPECT_TRUE(c.ch.closing());
 }
 
+namespace {
+// A token method: the data "user@SECONDS" is accepted for `user`, expiring SECONDS after the
+// test clients' start time; anything else is bad credentials.
+struct token_auth : auth_exchange {
+  auth_step start(const std::string&, const std::optional<std::string>& data) override {
+    const auto at = data ? data->find('@') : std::string::npos;
+    if (at == std::string::npos) return auth_step::refuse(m::reason_code::bad_user_name_or_password, "no token");
+    auto s = auth_step::accept();
+    s.username = data->substr(0, at);
+    s.attributes["aud"] = "test";
+    s.expires_at = clock::time_point{} + 1h + std::chrono::seconds(std::stoi(data->substr(at + 1)));
+    return s;
+  }
+  auth_step next(const std::optional<std::string>&) override {
+    return auth_step::refuse(m::reason_code::protocol_error);
+  }
+};
+}  // namespace
+
+// A token's expiry is a deadline of the channel beside the keep alive; re-authentication moves
+// it; the authenticated user is the principal even when the CONNECT names another.
+TEST_F(ChannelTest, TokenExpiryIsADeadlineThatReauthenticationMoves) {
+  b_.authenticators().add("TEST-TOKEN", [] { return std::make_unique<token_auth>(); });
+  client c(b_);
+  m::connect cn;
+  cn.client_id = "tok";
+  cn.keep_alive = 60;
+  cn.username = "admin";  // not checked with enhanced authentication: must not become the principal
+  cn.props.authentication_method = "TEST-TOKEN";
+  cn.props.authentication_data = "sensor@30";
+  c.send(cn);
+  EXPECT_EQ(c.expect_one<m::connack>().code, m::reason_code::success);
+  ASSERT_TRUE(c.ch.who());
+  EXPECT_EQ(c.ch.who()->username, "sensor");
+  EXPECT_EQ(c.ch.who()->attributes.at("aud"), "test");
+  EXPECT_EQ(c.ch.timer_remaining(c.now), 30s);  // before the keep alive's 90 s
+  EXPECT_EQ(c.ch.timer_expired(c.now + 29s), m::reason_code::success);
+  EXPECT_EQ(c.ch.timer_expired(c.now + 30s), m::reason_code::maximum_connect_time);
+
+  m::auth reauth{m::reason_code::re_authenticate, {}};
+  reauth.props.authentication_method = "TEST-TOKEN";
+  reauth.props.authentication_data = "sensor@120";
+  c.send(reauth);
+  EXPECT_EQ(c.expect_one<m::auth>().code, m::reason_code::success);
+  EXPECT_EQ(c.ch.timer_expired(c.now + 30s), m::reason_code::success);
+  EXPECT_EQ(c.ch.credentials_expiry(), clock::time_point{} + 1h + 120s);
+  EXPECT_EQ(c.ch.timer_expired(c.now + 91s), m::reason_code::keep_alive_timeout);  // no packet since
+
+  // A refused re-authentication ends the connection: 0x86 is no DISCONNECT code, so 0x87.
+  const auto failures = b_.stats().auth_failures.load();
+  reauth.props.authentication_data = "garbage";
+  c.send(reauth);
+  EXPECT_EQ(c.expect_one<m::disconnect>().code, m::reason_code::not_authorized);
+  EXPECT_TRUE(c.ch.closing());
+  EXPECT_EQ(b_.stats().auth_failures.load(), failures + 1);
+
+  client plain(b_);  // no token: no credentials deadline
+  plain.connect("plain");
+  EXPECT_EQ(plain.ch.credentials_expiry(), clock::time_point::max());
+  EXPECT_EQ(plain.ch.timer_expired(plain.now + 24h), m::reason_code::keep_alive_timeout);
+}
+
 TEST_F(ChannelTest, RequestResponseInformationIsAnswered) {
   client c(b_);
   m::connect cn;

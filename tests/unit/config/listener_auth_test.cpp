@@ -132,5 +132,40 @@ TEST(ListenerAuthz, PolicyFileAndPerListenerOptOut) {
   EXPECT_EQ(paths, (std::vector<std::string>{"/authz_file", "/listeners/0/authorization"}));
 }
 
+// The "jwt" section (K8S-SAT): values applied; JWT keys are an authentication method, so a
+// listener beyond loopback may start and anonymous clients are refused by default.
+TEST(JwtConfig, SectionIsAppliedAndCountsAsAuthentication) {
+  daemon_config cfg;
+  auto errors = apply_json(R"({"listeners": ["0.0.0.0:1883"],
+                               "jwt": {"keys": ["/k/a.pem", "/k/b.pem"], "jwks": "/k/jwks.json",
+                                       "issuer": "https://kubernetes.default.svc.cluster.local",
+                                       "audiences": ["aio-internal"], "leeway_s": 30}})",
+                           cfg);
+  for (const auto& e : errors) ADD_FAILURE() << e.path << ": " << e.message;
+  EXPECT_EQ(cfg.jwt.key_files, (std::vector<std::string>{"/k/a.pem", "/k/b.pem"}));
+  EXPECT_EQ(cfg.jwt.jwks_file, "/k/jwks.json");
+  EXPECT_EQ(cfg.jwt.issuer, "https://kubernetes.default.svc.cluster.local");
+  EXPECT_EQ(cfg.jwt.audiences, (std::vector<std::string>{"aio-internal"}));
+  EXPECT_EQ(cfg.jwt.leeway_s, 30u);
+  EXPECT_TRUE(open_listeners(cfg).empty());
+  resolve_listener_auth(cfg);
+  EXPECT_EQ(cfg.server.listeners[0].allow_anonymous, false);
+}
+
+TEST(JwtConfig, BadValuesNameTheirKey) {
+  const auto first_error = [](const std::string& text) {
+    daemon_config cfg;
+    auto errors = apply_json(text, cfg);
+    return errors.empty() ? std::string("<none>") : errors.front().path;
+  };
+  EXPECT_EQ(first_error(R"({"jwt": {"keys": "a.pem"}})"), "/jwt/keys");
+  EXPECT_EQ(first_error(R"({"jwt": {"keys": []}})"), "/jwt/keys");
+  EXPECT_EQ(first_error(R"({"jwt": {"jwks": ""}})"), "/jwt/jwks");
+  EXPECT_EQ(first_error(R"({"jwt": {"jwks": "j", "audiences": [1]}})"), "/jwt/audiences");
+  EXPECT_EQ(first_error(R"({"jwt": {"jwks": "j", "leeway_s": 4000}})"), "/jwt/leeway_s");
+  EXPECT_EQ(first_error(R"({"jwt": {"jwks": "j", "audience": "x"}})"), "/jwt/audience");
+  EXPECT_EQ(first_error(R"({"jwt": {"issuer": "i"}})"), "/jwt");  // nothing to check tokens with
+}
+
 }  // namespace
 }  // namespace edgemq::config

@@ -39,6 +39,12 @@ void command_line::apply(config::daemon_config& cfg) const {
   if (log_level) cfg.log_level = *log_level;
   if (workers) cfg.server.workers = *workers;
   if (password_file) cfg.password_file = *password_file;
+  if (admin) {
+    const auto token = cfg.admin.token_file;  // --admin keeps a token file set in the file
+    cfg.admin = *admin;
+    if (cfg.admin.token_file.empty()) cfg.admin.token_file = token;
+  }
+  if (admin_token_file) cfg.admin.token_file = *admin_token_file;
   if (allow_anonymous)
     for (auto& l : cfg.server.listeners) l.allow_anonymous = true;
 }
@@ -50,7 +56,7 @@ std::optional<int> parse_command_line(int argc, char** argv, command_line& out) 
       "cannot be opened), 2 for a usage or configuration error or a data dir in use."};
   app.set_version_flag("--version", std::string("edgemq ") + edgemq::version_string);
   std::vector<std::string> listen;
-  std::string data_dir, log_level, workers, password_file;
+  std::string data_dir, log_level, workers, password_file, admin, admin_token_file;
   // The last of a repeated option wins, so a wrapper can append an override.
   const auto last = CLI::MultiOptionPolicy::TakeLast;
   app.add_option("-c,--config", out.config_file, "JSON configuration file (see config/edgemq.json)")
@@ -85,6 +91,15 @@ std::optional<int> parse_command_line(int argc, char** argv, command_line& out) 
       ->multi_option_policy(last);
   app.add_option("--password-file", password_file,
                  "username/password authentication from FILE (made by edgemq-cli passwd); reloaded on SIGHUP")
+      ->type_name("FILE")
+      ->multi_option_policy(last);
+  app.add_option("--admin", admin,
+                 "serve the admin HTTP API, /metrics and health probes on http://HOST:PORT (or HOST:PORT); beyond "
+                 "loopback it needs --admin-token-file")
+      ->type_name("URL")
+      ->multi_option_policy(last);
+  app.add_option("--admin-token-file", admin_token_file,
+                 "every admin request must carry 'Authorization: Bearer TOKEN', TOKEN the content of FILE")
       ->type_name("FILE")
       ->multi_option_policy(last);
   app.add_flag("--allow-anonymous", out.allow_anonymous,
@@ -122,6 +137,16 @@ std::optional<int> parse_command_line(int argc, char** argv, command_line& out) 
   if (app.get_option("--password-file")->count() > 0) {
     if (password_file.empty()) return usage_error("--password-file: must not be empty");
     out.password_file = password_file;
+  }
+  if (app.get_option("--admin")->count() > 0) {
+    config::admin_options a;
+    std::string why;
+    if (!config::parse_admin_url(admin, a, &why)) return usage_error("--admin '" + admin + "': " + why);
+    out.admin = a;
+  }
+  if (app.get_option("--admin-token-file")->count() > 0) {
+    if (admin_token_file.empty()) return usage_error("--admin-token-file: must not be empty");
+    out.admin_token_file = admin_token_file;
   }
   if (app.get_option("--log-level")->count() > 0) {
     if (!config::valid_log_level(log_level))

@@ -18,6 +18,8 @@ struct command_line {
   std::optional<unsigned> workers;
   std::optional<std::string> password_file;
   bool allow_anonymous = false;
+  std::optional<config::admin_options> admin;   // --admin URL
+  std::optional<std::string> admin_token_file;  // --admin-token-file FILE
   // --tls-cert, --tls-key, --tls-client-ca, --tls-require-client-cert: for the mqtts:// listeners
   // given by --listen.
   config::tls_options tls;  // --allow-anonymous: every listener lets clients in without credentials

@@ -11,6 +11,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "app/admin_setup.hpp"
 #include "app/command_line.hpp"
 #include "app/security_settings.hpp"
 #include "broker/broker.hpp"
@@ -164,6 +165,8 @@ int main(int argc, char** argv) {
   if (auto rc = check_tls_listeners(cfg, cl)) return *rc;
   if (auto open = edgemq::config::open_listeners(cfg); !open.empty()) return fail_open_listeners(open, cfg, cl);
   edgemq::config::resolve_listener_auth(cfg);
+  std::string admin_token;
+  if (auto rc = edgemq::app::check_admin(cfg, cl, admin_token)) return *rc;
 
   std::error_code ec;
   std::filesystem::create_directories(cfg.data_dir, ec);
@@ -198,6 +201,22 @@ int main(int argc, char** argv) {
   std::unique_ptr<edgemq::persistence::durable_broker_store> durable;
   std::unique_ptr<edgemq::statestore::engine> store;
   std::vector<std::uint16_t> ports;
+  // The admin server comes up before the stores are restored: /healthz answers during a long
+  // restore, /readyz says 503 until the MQTT listeners accept.
+  edgemq::app::daemon_status status;
+  status.persistence_healthy = [&durable] { return !durable || durable->healthy(); };
+  status.statestore_healthy = [&store] { return !store || store->healthy(); };
+  std::unique_ptr<edgemq::admin::admin_server> admin;
+  std::string admin_where;
+  if (cfg.admin.enabled) {
+    admin = edgemq::app::make_admin_server(core, cfg, std::move(admin_token), status, log);
+    try {
+      admin_where = ", admin on http://" + edgemq::config::format_endpoint(cfg.admin.host, admin->start());
+    } catch (const std::exception& e) {
+      log->critical("{}", e.what());
+      return 1;
+    }
+  }
   try {
     if (cfg.persistence.enabled) durable = start_persistence(core, cfg, log);
     if (cfg.statestore.enabled) store = start_statestore(core, cfg, log);
@@ -226,9 +245,16 @@ int main(int argc, char** argv) {
     l.port = ports[i];
     where += (i ? ", " : "") + edgemq::config::format_listener(l);
   }
-  log->info("edgemq {} ready: MQTT on {} (data dir {})", edgemq::version_string, where, cfg.data_dir);
+  for (std::size_t i = 0; i < ports.size(); ++i) {
+    auto l = cfg.server.listeners[i];
+    l.port = ports[i];
+    status.listeners.push_back(edgemq::config::format_listener(l));
+  }
+  status.started.store(true, std::memory_order_release);
+  log->info("edgemq {} ready: MQTT on {}{} (data dir {})", edgemq::version_string, where, admin_where, cfg.data_dir);
   std::fflush(stdout);
   srv.run_until_signal();
+  if (admin) admin->stop();      // before the stores its readiness reads go away
   if (store) store->stop();      // after the connections: they may still have had requests queued
   if (durable) durable->stop();  // everything journaled so far is written
   return 0;

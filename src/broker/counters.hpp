@@ -29,9 +29,15 @@ class counter {
 };
 
 struct counters {
-  counter messages_received;
+  counter messages_received;   // routed (client publishes and wills; never the broker's own $SYS updates)
   counter messages_delivered;  // queued for a session
   counter messages_sent;       // written to a connection
+  // The same two by QoS (index: 0, 1, 2; received: as published, sent: as granted) and the payload
+  // bytes they carried: what /metrics exposes, so sum over QoS == the totals above.
+  std::array<counter, 3> received_by_qos;
+  std::array<counter, 3> sent_by_qos;
+  counter payload_bytes_received;
+  counter payload_bytes_sent;
   counter dropped_queue_full;  // session queue count/byte budget
   counter dropped_qos0_offline;
   counter dropped_too_large;    // above the client's Maximum Packet Size

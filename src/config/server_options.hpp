@@ -45,6 +45,18 @@ struct server_options {
   std::function<void()> on_reload;
 };
 
+// The admin HTTP server (docs/operations.md). Off unless an address is configured.
+struct admin_options {
+  bool enabled = false;
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 8080;
+  std::string token_file;  // a bearer token every request must carry; empty: none (loopback only)
+};
+
+// Parses the admin address: "http://HOST:PORT" or a bare HOST:PORT. https:// is refused (not
+// supported yet) with a reason in `why`.
+bool parse_admin_url(std::string_view text, admin_options& out, std::string* why = nullptr);
+
 // Parses "host:port", "[v6]:port" or ":port" (all addresses). The host is a numeric IPv4
 // address, an IPv6 address in brackets, or "localhost" (127.0.0.1); port 0 picks a free port.
 // On failure returns false and, if `why` is given, says what is wrong in plain words.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 
 #include "broker/broker.hpp"
 
@@ -171,6 +172,27 @@ std::string render(const std::vector<metric_family>& families) {
   return out;
 }
 
+namespace {
+std::string shortest(double v) {
+  char buf[512];  // fixed notation of any double fits
+  const auto [p, ec] = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed);  // 0.0001, not 1e-04
+  return std::string(buf, ec == std::errc{} ? p : buf);
+}
+}  // namespace
+
+std::string render_histogram(std::string_view name, std::string_view help, const broker::latency_histogram& h) {
+  const auto snap = h.read();
+  const std::string n(name);
+  std::string out = "# HELP " + n + " " + escape_help(help) + "\n# TYPE " + n + " histogram\n";
+  const auto& bounds = broker::latency_histogram::bounds;
+  for (std::size_t i = 0; i < bounds.size(); ++i)
+    out += n + "_bucket{le=\"" + shortest(bounds[i]) + "\"} " + std::to_string(snap.cumulative[i]) + "\n";
+  out += n + "_bucket{le=\"+Inf\"} " + std::to_string(snap.cumulative.back()) + "\n";
+  out += n + "_sum " + shortest(snap.sum_seconds) + "\n";
+  out += n + "_count " + std::to_string(snap.cumulative.back()) + "\n";
+  return out;
+}
+
 std::string broker_metrics(const broker::broker& core, const std::vector<std::string>& listener_names,
                            std::string_view version) {
   metric_set m;
@@ -184,7 +206,9 @@ std::string broker_metrics(const broker::broker& core, const std::vector<std::st
            {"protocol", v == mqtt::protocol_version::v5 ? "5" : "3.1.1"}},
           n);
   }
-  return render(m.families());
+  auto out = render(m.families());
+  for (const auto& h : core.histograms()) out += render_histogram(h.name, h.help, *h.h);
+  return out;
 }
 
 }  // namespace edgemq::admin

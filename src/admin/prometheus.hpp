@@ -11,7 +11,8 @@
 
 namespace edgemq::broker {
 class broker;
-}
+class latency_histogram;
+}  // namespace edgemq::broker
 
 namespace edgemq::admin {
 
@@ -46,6 +47,9 @@ class metric_set {
 
 // The text format: # HELP, # TYPE, one line per sample; families without samples are left out.
 std::string render(const std::vector<metric_family>& families);
+
+// One histogram in the text format: _bucket{le=...} (cumulative, then +Inf), _sum, _count.
+std::string render_histogram(std::string_view name, std::string_view help, const broker::latency_histogram& h);
 
 // Label values: backslash, double quote and newline escaped. HELP text: backslash and newline.
 std::string escape_label_value(std::string_view v);

@@ -103,6 +103,8 @@ std::unique_ptr<edgemq::statestore::engine> start_statestore(edgemq::broker::bro
     put("$SYS/broker/statestore/storage/healthy", s->healthy() ? 1 : 0);
     put("$SYS/broker/statestore/storage/write_failures", s->write_failures());
   });
+  core.add_histogram({"edgemq_statestore_request_duration_seconds",
+                      "State store requests, from arrival to the reply being published.", &store->request_latency()});
   store->start();
   return store;
 }
@@ -145,6 +147,9 @@ std::unique_ptr<edgemq::persistence::durable_broker_store> start_persistence(
     put("$SYS/broker/persistence/write_failures", s->write_failures());
     put("$SYS/broker/persistence/dropped_changes", s->dropped_changes());
   });
+  core.add_histogram({"edgemq_persistence_commit_duration_seconds",
+                      "Broker journal group commits: one batch written (and fsynced with sync).",
+                      &store->commit_latency()});
   store->start();
   for (auto& w : wills) core.publish(w);  // wills whose delay or session ended while we were down
   return store;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "broker/counters.hpp"
+#include "broker/latency_histogram.hpp"
 #include "broker/limits.hpp"
 #include "broker/listener_security.hpp"
 #include "broker/memory_release.hpp"
@@ -81,6 +82,15 @@ class broker {
   // renders the same values, so the two never disagree. Any thread; sources must be callable
   // concurrently (they read atomics or take their own lock). Register sources before start.
   void collect_sys(const sys_put& put) const;
+  // Latency histograms beside the $SYS numbers (Prometheus only). `h` must outlive the readers
+  // (the admin server): modules register what they own for the process's life. Before start.
+  struct named_histogram {
+    std::string name;  // a Prometheus metric name, e.g. edgemq_statestore_request_duration_seconds
+    std::string help;
+    const latency_histogram* h;
+  };
+  void add_histogram(named_histogram h) { histograms_.push_back(std::move(h)); }
+  const std::vector<named_histogram>& histograms() const noexcept { return histograms_; }
   std::chrono::seconds uptime() const {
     return std::chrono::duration_cast<std::chrono::seconds>(clock::now() - started_);
   }
@@ -100,6 +110,7 @@ class broker {
   std::vector<std::shared_ptr<const listener_security>> security_;  // by listener index
   durable_store* durable_ = nullptr;
   std::vector<std::function<void(const sys_put&)>> sys_sources_;
+  std::vector<named_histogram> histograms_;
   std::function<clock::time_point()> now_ = [] { return clock::now(); };
   clock::time_point started_ = clock::now();
 };

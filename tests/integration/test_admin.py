@@ -17,6 +17,7 @@ import jsonschema
 
 from support import openapi
 from support import rawmqtt as raw
+from support.constants import require_program
 from support.edgemq_harness import EdgemqDaemon, run_edgemq
 from support.paho_helper import PahoClient
 
@@ -32,7 +33,7 @@ def metric(text, name, labels=""):
     series = name + ("{%s}" % labels if labels else "")
     for line in text.splitlines():
         if line.startswith(series + " "):
-            return int(line.split(" ")[1])
+            return float(line.split(" ")[1]) if "." in line.split(" ")[1] else int(line.split(" ")[1])
     raise AssertionError("no series %s in:\n%s" % (series, text))
 
 
@@ -135,6 +136,24 @@ class AdminTest(unittest.TestCase):
         self.assertGreaterEqual(counters["messages/received/qos1"], metric(after, "edgemq_messages_received_total",
                                                                            qos1))
         self.assertEqual(metric(after, "edgemq_persistence_healthy"), 1)
+
+    @unittest.skipIf(MOSQUITTO_PUB is None, "mosquitto_pub not installed")
+    def test_latency_histograms_count_commits_and_requests(self):
+        before = self.metrics()
+        # A QoS 1 retained message is journaled: at least one more group commit.
+        r = subprocess.run([MOSQUITTO_PUB, "-h", "127.0.0.1", "-p", str(self.daemon.port), "-q", "1", "-r", "-t",
+                            "admin/histogram", "-m", "x"], stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                           timeout=TIMEOUT)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        # One state store request through edgemq-cli.
+        r = subprocess.run([require_program("EDGEMQ_CLI"), "--port", str(self.daemon.port), "state", "set",
+                            "admin-key", "v"], stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                           timeout=TIMEOUT)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        after = self.metrics()
+        for name in ("edgemq_persistence_commit_duration_seconds", "edgemq_statestore_request_duration_seconds"):
+            self.assertGreater(metric(after, name + "_count"), metric(before, name + "_count"), name)
+            self.assertEqual(metric(after, name + "_bucket", 'le="+Inf"'), metric(after, name + "_count"))
 
     # ------------------------------------------------------------------ REST
     def test_broker_info(self):

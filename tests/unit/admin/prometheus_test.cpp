@@ -73,3 +73,33 @@ TEST(Prometheus, BrokerMetricsComeFromTheSysRegistry) {
 
 }  // namespace
 }  // namespace edgemq::admin
+
+namespace edgemq::admin {
+namespace {
+
+TEST(Prometheus, HistogramIsCumulativeWithInfSumAndCount) {
+  broker::latency_histogram h;
+  h.record(std::chrono::microseconds(50));  // <= 0.0001
+  h.record(std::chrono::milliseconds(3));   // <= 0.005
+  h.record(std::chrono::seconds(10));       // +Inf only
+  const auto text = render_histogram("x_seconds", "X.", h);
+  EXPECT_EQ(text.find("# HELP x_seconds X.\n# TYPE x_seconds histogram\n"), 0u);
+  EXPECT_NE(text.find("x_seconds_bucket{le=\"0.0001\"} 1\n"), std::string::npos);
+  EXPECT_NE(text.find("x_seconds_bucket{le=\"0.0025\"} 1\n"), std::string::npos);
+  EXPECT_NE(text.find("x_seconds_bucket{le=\"0.005\"} 2\n"), std::string::npos);
+  EXPECT_NE(text.find("x_seconds_bucket{le=\"2.5\"} 2\n"), std::string::npos);
+  EXPECT_NE(text.find("x_seconds_bucket{le=\"+Inf\"} 3\n"), std::string::npos);
+  EXPECT_NE(text.find("x_seconds_sum 10.00305\n"), std::string::npos);
+  EXPECT_NE(text.find("x_seconds_count 3\n"), std::string::npos);
+}
+
+TEST(Prometheus, RegisteredHistogramsAreInBrokerMetrics) {
+  broker::broker core(broker::limits{});
+  broker::latency_histogram h;
+  h.record(std::chrono::milliseconds(1));
+  core.add_histogram({"edgemq_test_duration_seconds", "Test.", &h});
+  EXPECT_NE(broker_metrics(core, {}, "1").find("edgemq_test_duration_seconds_count 1\n"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace edgemq::admin

@@ -36,8 +36,8 @@ TEST(AdminConfig, BadValuesNameTheKey) {
   EXPECT_TRUE(has_error(apply_json(R"({"admin": "https://127.0.0.1:1"})", cfg), "/admin"));
   EXPECT_TRUE(has_error(apply_json(R"({"admin": 8080})", cfg), "/admin"));
   EXPECT_TRUE(has_error(apply_json(R"({"admin": {"token_file": "x"}})", cfg), "/admin/address"));
-  EXPECT_TRUE(has_error(apply_json(R"({"admin": {"address": "1.2.3.4:1", "token_file": ""}})", cfg),
-                        "/admin/token_file"));
+  EXPECT_TRUE(
+      has_error(apply_json(R"({"admin": {"address": "1.2.3.4:1", "token_file": ""}})", cfg), "/admin/token_file"));
   EXPECT_TRUE(has_error(apply_json(R"({"admin": {"address": "1.2.3.4:1", "colour": 1}})", cfg), "/admin/colour"));
 }
 

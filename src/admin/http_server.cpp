@@ -8,9 +8,14 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <spdlog/spdlog.h>
 
 #include "admin/admin_server.hpp"
@@ -28,7 +33,8 @@ namespace {
 constexpr std::size_t header_limit = 8 * 1024;  // request line and headers
 constexpr std::size_t body_limit = 64 * 1024;   // no route takes a body yet; small and bounded
 constexpr std::chrono::seconds io_timeout{30};  // per read or write: an idle keep-alive ends here
-constexpr std::size_t max_connections = 64;     // beyond: 503 and close, the broker stays unaffected
+constexpr std::chrono::seconds handshake_timeout{10};
+constexpr std::size_t max_connections = 64;  // beyond: 503 and close, the broker stays unaffected
 
 http::response<http::string_body> to_beast(const http_response& r, unsigned version, bool keep_alive, bool head) {
   http::response<http::string_body> res{static_cast<http::status>(r.status), version};
@@ -44,12 +50,39 @@ http::response<http::string_body> to_beast(const http_response& r, unsigned vers
   return res;
 }
 
+std::string ssl_reason(const boost::system::error_code& ec) {
+  const auto e = ERR_peek_last_error();
+  std::string r = e ? ERR_reason_error_string(e) ? ERR_reason_error_string(e) : ec.message() : ec.message();
+  ERR_clear_error();
+  return r;
+}
+
+// Like the mqtts listeners' context (TLS 1.2+, the listener's cipher list), without client
+// certificates: the admin server authenticates with its bearer token.
+std::shared_ptr<asio::ssl::context> make_context(const tls_files& t) {
+  auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_server);
+  ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                   asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1);
+  SSL_CTX_set_min_proto_version(ctx->native_handle(), t.min_version == "1.3" ? TLS1_3_VERSION : TLS1_2_VERSION);
+  boost::system::error_code ec;
+  ctx->use_certificate_chain_file(t.cert, ec);
+  if (ec) throw setup_error("admin server: certificate '" + t.cert + "': " + ssl_reason(ec));
+  ctx->use_private_key_file(t.key, asio::ssl::context::pem, ec);
+  if (ec || SSL_CTX_check_private_key(ctx->native_handle()) != 1)
+    throw setup_error("admin server: private key '" + t.key + "': " + ssl_reason(ec));
+  if (!t.ciphers.empty() && SSL_CTX_set_cipher_list(ctx->native_handle(), t.ciphers.c_str()) != 1)
+    throw setup_error("admin server: ciphers '" + t.ciphers + "': " + ssl_reason(ec));
+  return ctx;
+}
+
 }  // namespace
 
 struct admin_server::impl {
   admin_context ctx_;
   std::string host_;
   std::uint16_t port_;
+  std::optional<tls_files> tls_files_;
+  std::shared_ptr<asio::ssl::context> tls_;  // https only
   std::shared_ptr<spdlog::logger> log_;
   asio::io_context ioc_{1};
   tcp::acceptor acceptor_{ioc_};
@@ -57,32 +90,51 @@ struct admin_server::impl {
   std::atomic<std::size_t> connections_{0};
   bool stopped_ = false;
 
-  impl(admin_context c, std::string h, std::uint16_t p, std::shared_ptr<spdlog::logger> l)
-      : ctx_(std::move(c)), host_(std::move(h)), port_(p), log_(std::move(l)) {}
+  impl(admin_context c, std::string h, std::uint16_t p, std::optional<tls_files> t, std::shared_ptr<spdlog::logger> l)
+      : ctx_(std::move(c)), host_(std::move(h)), port_(p), tls_files_(std::move(t)), log_(std::move(l)) {}
 
-  asio::awaitable<void> send(beast::tcp_stream& stream, const http_response& r, unsigned version, bool keep_alive,
+  template <class Stream>
+  asio::awaitable<void> send(Stream& stream, const http_response& r, unsigned version, bool keep_alive,
                              bool head = false) {
     auto res = to_beast(r, version, keep_alive, head);
-    stream.expires_after(io_timeout);
+    beast::get_lowest_layer(stream).expires_after(io_timeout);
     co_await http::async_write(stream, res, tuple_awaitable);
   }
 
   asio::awaitable<void> session(tcp::socket socket) {
-    beast::tcp_stream stream(std::move(socket));
-    beast::flat_buffer buffer;
     struct slot {
       std::atomic<std::size_t>& n;
       ~slot() { --n; }
     } counted{connections_};
-    if (++connections_ > max_connections) {
-      co_await send(stream, error_response(503, "busy", "too many admin connections"), 11, false);
+    const bool busy = ++connections_ > max_connections;
+    if (!tls_) {
+      beast::tcp_stream stream(std::move(socket));
+      if (busy)
+        co_await send(stream, error_response(503, "busy", "too many admin connections"), 11, false);
+      else
+        co_await serve(stream);
+      beast::error_code ignored;
+      stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
       co_return;
     }
+    if (busy) co_return;  // closed before the handshake costs anything
+    beast::ssl_stream<beast::tcp_stream> stream(beast::tcp_stream(std::move(socket)), *tls_);
+    beast::get_lowest_layer(stream).expires_after(handshake_timeout);
+    auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::server, tuple_awaitable);
+    if (ec) co_return;  // not TLS, or not finished in time: nothing to answer
+    co_await serve(stream);
+    beast::get_lowest_layer(stream).expires_after(handshake_timeout);
+    co_await stream.async_shutdown(tuple_awaitable);
+  }
+
+  template <class Stream>
+  asio::awaitable<void> serve(Stream& stream) {
+    beast::flat_buffer buffer;
     for (;;) {
       http::request_parser<http::empty_body> parser;
       parser.header_limit(header_limit);
       parser.body_limit(body_limit);
-      stream.expires_after(io_timeout);
+      beast::get_lowest_layer(stream).expires_after(io_timeout);
       auto [ec, n] = co_await http::async_read(stream, buffer, parser, tuple_awaitable);
       if (ec == http::error::body_limit) {
         co_await send(stream, error_response(413, "too_large", "request body too large"), 11, false);
@@ -97,7 +149,8 @@ struct admin_server::impl {
         break;
       }
       if (ec && ec != http::error::end_of_stream && ec != asio::error::operation_aborted &&
-          ec != beast::error::timeout && ec != asio::error::eof && ec != asio::error::connection_reset) {
+          ec != beast::error::timeout && ec != asio::error::eof && ec != asio::error::connection_reset &&
+          ec != asio::ssl::error::stream_truncated) {
         // Not HTTP: answer once, then close.
         co_await send(stream, error_response(400, "bad_request", "malformed HTTP request"), 11, false);
         break;
@@ -117,8 +170,6 @@ struct admin_server::impl {
       co_await send(stream, out, req.version(), keep, req.method() == http::verb::head);
       if (!keep) break;
     }
-    beast::error_code ignored;
-    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
   }
 
   asio::awaitable<void> accept_loop() {
@@ -134,8 +185,9 @@ struct admin_server::impl {
   }
 };
 
-admin_server::admin_server(admin_context ctx, std::string host, std::uint16_t port, std::shared_ptr<spdlog::logger> log)
-    : impl_(std::make_unique<impl>(std::move(ctx), std::move(host), port, std::move(log))) {}
+admin_server::admin_server(admin_context ctx, std::string host, std::uint16_t port, std::optional<tls_files> tls,
+                           std::shared_ptr<spdlog::logger> log)
+    : impl_(std::make_unique<impl>(std::move(ctx), std::move(host), port, std::move(tls), std::move(log))) {}
 
 admin_server::~admin_server() {
   stop();
@@ -143,6 +195,7 @@ admin_server::~admin_server() {
 
 std::uint16_t admin_server::start() {
   auto& d = *impl_;
+  if (d.tls_files_) d.tls_ = make_context(*d.tls_files_);
   boost::system::error_code ec;
   const auto addr = asio::ip::make_address(d.host_, ec);
   const tcp::endpoint ep(addr, d.port_);

@@ -12,7 +12,16 @@ namespace edgemq::app {
 std::optional<int> check_admin(const config::daemon_config& cfg, const command_line& cl, std::string& token) {
   if (!cfg.admin.enabled) return std::nullopt;
   const bool from_flag = cl.admin.has_value();
-  const auto where = "http://" + config::format_endpoint(cfg.admin.host, cfg.admin.port);
+  const auto where = config::format_admin(cfg.admin, cfg.admin.port);
+  if (cfg.admin.https && (cfg.admin.tls.cert.empty() || cfg.admin.tls.key.empty())) {
+    if (from_flag)
+      std::fprintf(stderr, "edgemq: --admin '%s': an https admin server needs --tls-cert and --tls-key\n",
+                   where.c_str());
+    else
+      std::fprintf(stderr, "edgemq: config error in %s at /admin/tls: admin server %s needs \"cert\" and \"key\"\n",
+                   cl.config_file.c_str(), where.c_str());
+    return 2;
+  }
   if (config::admin_open(cfg)) {
     // Same rule as the MQTT listeners: beyond loopback, nobody gets in without having been told.
     if (from_flag)
@@ -55,7 +64,11 @@ std::unique_ptr<admin::admin_server> make_admin_server(broker::broker& core, con
     r.statestore = status.statestore_healthy();
     return r;
   };
-  return std::make_unique<admin::admin_server>(std::move(ctx), cfg.admin.host, cfg.admin.port, std::move(log));
+  std::optional<admin::tls_files> tls;
+  if (cfg.admin.https)
+    tls = admin::tls_files{cfg.admin.tls.cert, cfg.admin.tls.key, cfg.admin.tls.min_version, cfg.admin.tls.ciphers};
+  return std::make_unique<admin::admin_server>(std::move(ctx), cfg.admin.host, cfg.admin.port, std::move(tls),
+                                               std::move(log));
 }
 
 }  // namespace edgemq::app

@@ -45,6 +45,9 @@ void command_line::apply(config::daemon_config& cfg) const {
     if (cfg.admin.token_file.empty()) cfg.admin.token_file = token;
   }
   if (admin_token_file) cfg.admin.token_file = *admin_token_file;
+  // --tls-cert/--tls-key serve an https:// admin address too (given with --admin or in the file).
+  if (cfg.admin.https && !tls.cert.empty()) cfg.admin.tls.cert = tls.cert;
+  if (cfg.admin.https && !tls.key.empty()) cfg.admin.tls.key = tls.key;
   if (allow_anonymous)
     for (auto& l : cfg.server.listeners) l.allow_anonymous = true;
 }
@@ -67,7 +70,8 @@ std::optional<int> parse_command_line(int argc, char** argv, command_line& out) 
                  "(plain MQTT); HOST is a numeric IPv4 address, [IPv6] or localhost, port 0 picks a free one; "
                  "repeatable; replaces the configured listeners")
       ->type_name("URL");
-  app.add_option("--tls-cert", out.tls.cert, "certificate (PEM) of the mqtts:// listeners given by --listen")
+  app.add_option("--tls-cert", out.tls.cert,
+                 "certificate (PEM) of the mqtts:// listeners given by --listen, and of an https:// --admin")
       ->type_name("FILE")
       ->multi_option_policy(last);
   app.add_option("--tls-key", out.tls.key, "private key (PEM) of that certificate")
@@ -94,8 +98,8 @@ std::optional<int> parse_command_line(int argc, char** argv, command_line& out) 
       ->type_name("FILE")
       ->multi_option_policy(last);
   app.add_option("--admin", admin,
-                 "serve the admin HTTP API, /metrics and health probes on http://HOST:PORT (or HOST:PORT); beyond "
-                 "loopback it needs --admin-token-file")
+                 "serve the admin HTTP API, /metrics and health probes on http://HOST:PORT (or HOST:PORT), or "
+                 "https://HOST:PORT with --tls-cert/--tls-key; beyond loopback it needs --admin-token-file")
       ->type_name("URL")
       ->multi_option_policy(last);
   app.add_option("--admin-token-file", admin_token_file,

@@ -216,7 +216,10 @@ int main(int argc, char** argv) {
   if (cfg.admin.enabled) {
     admin = edgemq::app::make_admin_server(core, cfg, std::move(admin_token), status, log);
     try {
-      admin_where = ", admin on http://" + edgemq::config::format_endpoint(cfg.admin.host, admin->start());
+      admin_where = ", admin on " + edgemq::config::format_admin(cfg.admin, admin->start());
+    } catch (const edgemq::admin::setup_error& e) {
+      std::fprintf(stderr, "edgemq: %s\n", e.what());  // a certificate or key that does not load
+      return 2;
     } catch (const std::exception& e) {
       log->critical("{}", e.what());
       return 1;

@@ -151,7 +151,8 @@ void read_listener(const json& v, const std::string& ip, std::vector<listen_endp
   if (address(v, ip)) eps.push_back(ep);
 }
 
-// "admin": "http://HOST:PORT", or {"address": "http://HOST:PORT", "token_file": "FILE"}.
+// "admin": "http://HOST:PORT", or {"address": "http(s)://HOST:PORT", "token_file": "FILE",
+// "tls": {"cert", "key", "min_version", "ciphers"}} (tls: https only, no client certificates).
 void read_admin(const json& v, const std::string& p, admin_options& a, std::vector<config_error>& errors) {
   const auto address = [&](const json& x, const std::string& xp) {
     std::string why;
@@ -163,13 +164,23 @@ void read_admin(const json& v, const std::string& p, admin_options& a, std::vect
   if (!v.is_object()) return address(v, p);
   if (!v.contains("address")) return errors.push_back({p + "/address", "missing (\"http://HOST:PORT\")"});
   object_reader r(v, p, errors);
-  r.key("address", address).key("token_file", [&](const json& f, const std::string& fp) {
-    if (!f.is_string() || f.get<std::string>().empty())
-      errors.push_back({fp, "must be a non-empty file name (the bearer token)"});
-    else
-      a.token_file = f.get<std::string>();
-  });
+  r.key("address", address)
+      .key("token_file",
+           [&](const json& f, const std::string& fp) {
+             if (!f.is_string() || f.get<std::string>().empty())
+               errors.push_back({fp, "must be a non-empty file name (the bearer token)"});
+             else
+               a.token_file = f.get<std::string>();
+           })
+      .key("tls", [&](const json& t, const std::string& tp) {
+        read_tls(t, tp, a.tls, errors);
+        if (!a.tls.client_ca.empty() || a.tls.require_client_cert)
+          errors.push_back({tp, "client certificates are not supported for the admin server (use token_file)"});
+      });
+  const auto before = errors.size();
   r.run();
+  if (errors.size() == before && v.contains("tls") && !a.https)
+    errors.push_back({p + "/tls", "only for an https:// admin address"});
 }
 
 void read_listeners(const json& v, const std::string& p, daemon_config& cfg, std::vector<config_error>& errors) {

@@ -69,20 +69,26 @@ bool parse_listen_url(std::string_view text, listen_endpoint& out, std::string* 
 }
 
 bool parse_admin_url(std::string_view text, admin_options& out, std::string* why) {
-  if (text.starts_with("https://"))
-    return fail(why,
-                "https:// is not supported yet for the admin server: use http:// on loopback, or behind a "
-                "TLS-terminating proxy");
-  if (text.starts_with("http://"))
+  bool https = false;
+  if (text.starts_with("https://")) {
+    https = true;
+    text.remove_prefix(8);
+  } else if (text.starts_with("http://")) {
     text.remove_prefix(7);
-  else if (text.find("://") != std::string_view::npos)
-    return fail(why, "expected http://HOST:PORT or HOST:PORT");
+  } else if (text.find("://") != std::string_view::npos) {
+    return fail(why, "expected http://HOST:PORT, https://HOST:PORT or HOST:PORT");
+  }
   listen_endpoint ep;
   if (!parse_endpoint(text, ep, why)) return false;
   out.enabled = true;
+  out.https = https;
   out.host = ep.host;
   out.port = ep.port;
   return true;
+}
+
+std::string format_admin(const admin_options& a, std::uint16_t port) {
+  return (a.https ? "https://" : "http://") + format_endpoint(a.host, port);
 }
 
 std::string format_listener(const listen_endpoint& ep) {

@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import socket
+import ssl
 import subprocess
 import tempfile
 import unittest
@@ -26,6 +27,7 @@ PROMTOOL = shutil.which("promtool")
 TIMEOUT = 10.0
 TOKEN = "t0ken-for-the-admin-test"
 ADMIN_RE = re.compile(r"admin on http://127\.0\.0\.1:(\d+)")
+OPENSSL = shutil.which("openssl")
 
 
 def metric(text, name, labels=""):
@@ -264,9 +266,12 @@ class AdminStartupTest(unittest.TestCase):
             self.assertIn("at /admin: admin server http://0.0.0.0:0 is beyond loopback", r.stderr)
             self.assertFalse(os.path.exists(os.path.join(d, "data")))
 
-    def test_https_and_bad_addresses_refused(self):
-        for arg, why in (("https://127.0.0.1:0", "https:// is not supported yet"),
-                         ("ftp://127.0.0.1:0", "expected http://HOST:PORT"),
+    def test_https_without_certificate_and_bad_addresses_refused(self):
+        r = run_edgemq(["--admin", "https://127.0.0.1:0"])
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertEqual(r.stderr.strip(), "edgemq: --admin 'https://127.0.0.1:0': an https admin server needs "
+                                           "--tls-cert and --tls-key")
+        for arg, why in (("ftp://127.0.0.1:0", "expected http://HOST:PORT"),
                          ("127.0.0.1", "has no port")):
             r = run_edgemq(["--admin", arg])
             self.assertEqual(r.returncode, 2, r.stderr)
@@ -294,6 +299,74 @@ class AdminStartupTest(unittest.TestCase):
     def test_no_admin_by_default(self):
         with EdgemqDaemon() as daemon:
             self.assertNotIn("admin", daemon.ready_line)
+
+
+@unittest.skipUnless(OPENSSL, "needs openssl")
+class HttpsAdminTest(unittest.TestCase):
+    """--admin https:// with --tls-cert/--tls-key: the same API over TLS, plain HTTP refused."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="edgemq-admin-tls-")
+        cls.cert, cls.key = os.path.join(cls.tmp, "admin.crt"), os.path.join(cls.tmp, "admin.key")
+        r = subprocess.run([OPENSSL, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                            "-nodes", "-keyout", cls.key, "-out", cls.cert, "-days", "2", "-subj", "/CN=localhost",
+                            "-addext", "subjectAltName=IP:127.0.0.1"], capture_output=True, text=True, timeout=TIMEOUT)
+        assert r.returncode == 0, r.stderr
+        token_file = os.path.join(cls.tmp, "token")
+        with open(token_file, "w") as f:
+            f.write(TOKEN)
+        cls.daemon = EdgemqDaemon(extra_args=["--admin", "https://127.0.0.1:0", "--admin-token-file", token_file,
+                                              "--tls-cert", cls.cert, "--tls-key", cls.key])
+        cls.daemon.start()
+        m = re.search(r"admin on https://127\.0\.0\.1:(\d+)", cls.daemon.ready_line)
+        assert m, cls.daemon.ready_line
+        cls.admin_port = int(m.group(1))
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            cls.daemon.stop(expect_rc=0)
+        finally:
+            shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def https(self, method, path, token=TOKEN):
+        ctx = ssl.create_default_context(cafile=self.cert)
+        conn = http.client.HTTPSConnection("127.0.0.1", self.admin_port, timeout=TIMEOUT, context=ctx)
+        try:
+            conn.request(method, path, headers={"Authorization": "Bearer " + token} if token else {})
+            r = conn.getresponse()
+            body = r.read().decode("utf-8")
+            openapi.validate(method, path, r.status, r.getheader("Content-Type", ""), body)
+            return r.status, body
+        finally:
+            conn.close()
+
+    def test_api_over_tls(self):
+        self.assertEqual(self.https("GET", "/healthz", token=None), (200, '{"status":"ok"}'))
+        self.assertEqual(self.https("GET", "/readyz", token=None)[0], 200)
+        self.assertEqual(self.https("GET", "/metrics", token=None)[0], 401)
+        code, body = self.https("GET", "/metrics")
+        self.assertEqual(code, 200)
+        self.assertIn("edgemq_build_info", body)
+        code, body = self.https("GET", "/api/v1/broker")
+        self.assertEqual(json.loads(body)["listeners"], ["127.0.0.1:%d" % self.daemon.port])
+
+    def test_plain_http_gets_no_answer(self):
+        conn = http.client.HTTPConnection("127.0.0.1", self.admin_port, timeout=TIMEOUT)
+        try:
+            with self.assertRaises((http.client.RemoteDisconnected, ConnectionResetError, http.client.BadStatusLine)):
+                conn.request("GET", "/healthz")
+                conn.getresponse()
+        finally:
+            conn.close()
+        self.assertEqual(self.https("GET", "/healthz", token=None)[0], 200)
+
+    def test_certificate_that_does_not_load_refused(self):
+        r = run_edgemq(["--listen", "127.0.0.1:0", "--admin", "https://127.0.0.1:0", "--tls-cert", self.key,
+                        "--tls-key", self.key, "--data-dir", os.path.join(self.tmp, "data2")])
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("edgemq: admin server: certificate '%s': " % self.key, r.stderr)
 
 
 if __name__ == "__main__":

@@ -33,7 +33,13 @@ TEST(AdminConfig, StringOrObject) {
 
 TEST(AdminConfig, BadValuesNameTheKey) {
   daemon_config cfg;
-  EXPECT_TRUE(has_error(apply_json(R"({"admin": "https://127.0.0.1:1"})", cfg), "/admin"));
+  EXPECT_TRUE(has_error(apply_json(R"({"admin": "ftp://127.0.0.1:1"})", cfg), "/admin"));
+  EXPECT_TRUE(has_error(apply_json(R"({"admin": {"address": "127.0.0.1:1", "tls": {"cert": "c", "key": "k"}}})", cfg),
+                        "/admin/tls"));  // tls only with https://
+  EXPECT_TRUE(has_error(
+      apply_json(R"({"admin": {"address": "https://127.0.0.1:1", "tls": {"cert": "c", "key": "k", "client_ca": "x"}}})",
+                 cfg),
+      "/admin/tls"));
   EXPECT_TRUE(has_error(apply_json(R"({"admin": 8080})", cfg), "/admin"));
   EXPECT_TRUE(has_error(apply_json(R"({"admin": {"token_file": "x"}})", cfg), "/admin/address"));
   EXPECT_TRUE(
@@ -46,10 +52,25 @@ TEST(AdminConfig, ParseAdminUrl) {
   std::string why;
   EXPECT_TRUE(parse_admin_url("localhost:8080", a, &why));
   EXPECT_EQ(a.host, "127.0.0.1");
-  EXPECT_FALSE(parse_admin_url("https://127.0.0.1:8443", a, &why));
-  EXPECT_NE(why.find("https:// is not supported yet"), std::string::npos);
+  EXPECT_FALSE(a.https);
+  EXPECT_TRUE(parse_admin_url("https://127.0.0.1:8443", a, &why));
+  EXPECT_TRUE(a.https);
+  EXPECT_EQ(format_admin(a, 1), "https://127.0.0.1:1");
+  EXPECT_TRUE(parse_admin_url("http://[::1]:8080", a, &why));
+  EXPECT_FALSE(a.https);
+  EXPECT_EQ(format_admin(a, 2), "http://[::1]:2");
   EXPECT_FALSE(parse_admin_url("mqtt://127.0.0.1:1", a, &why));
   EXPECT_FALSE(parse_admin_url("http://host.example:1", a, &why));
+}
+
+TEST(AdminConfig, HttpsWithItsOwnTls) {
+  daemon_config cfg;
+  EXPECT_TRUE(
+      apply_json(R"({"admin": {"address": "https://127.0.0.1:8443", "tls": {"cert": "c.pem", "key": "k.pem"}}})", cfg)
+          .empty());
+  EXPECT_TRUE(cfg.admin.https);
+  EXPECT_EQ(cfg.admin.tls.cert, "c.pem");
+  EXPECT_EQ(cfg.admin.tls.key, "k.pem");
 }
 
 TEST(AdminConfig, BeyondLoopbackNeedsAToken) {

@@ -84,10 +84,12 @@ struct admin_server::impl {
   std::optional<tls_files> tls_files_;
   std::shared_ptr<asio::ssl::context> tls_;  // https only
   std::shared_ptr<spdlog::logger> log_;
+  // Connection coroutines still suspended at stop() are destroyed with ioc_: everything they use
+  // (the context, the TLS context, this counter) is declared before it, so it outlives them.
+  std::atomic<std::size_t> connections_{0};
   asio::io_context ioc_{1};
   tcp::acceptor acceptor_{ioc_};
   std::thread thread_;
-  std::atomic<std::size_t> connections_{0};
   bool stopped_ = false;
 
   impl(admin_context c, std::string h, std::uint16_t p, std::optional<tls_files> t, std::shared_ptr<spdlog::logger> l)

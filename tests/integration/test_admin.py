@@ -12,6 +12,7 @@ import socket
 import ssl
 import subprocess
 import tempfile
+import time
 import unittest
 
 import jsonschema
@@ -48,7 +49,8 @@ class AdminTest(unittest.TestCase):
         token_file = os.path.join(cls.tmp, "token")
         with open(token_file, "w") as f:
             f.write(TOKEN + "\n")  # the trailing newline is not part of the token
-        cls.daemon = EdgemqDaemon(extra_args=["--admin", "http://127.0.0.1:0", "--admin-token-file", token_file])
+        cls.daemon = EdgemqDaemon(config={"sys_interval_s": 1},
+                                  extra_args=["--admin", "http://127.0.0.1:0", "--admin-token-file", token_file])
         cls.daemon.start()
         m = ADMIN_RE.search(cls.daemon.ready_line)
         assert m, "no admin endpoint in the ready line: %s" % cls.daemon.ready_line
@@ -157,6 +159,38 @@ class AdminTest(unittest.TestCase):
             self.assertGreater(metric(after, name + "_count"), metric(before, name + "_count"), name)
             self.assertEqual(metric(after, name + "_bucket", 'le="+Inf"'), metric(after, name + "_count"))
 
+    @unittest.skipIf(MOSQUITTO_PUB is None, "mosquitto_pub not installed")
+    def test_sys_and_metrics_show_the_same_numbers(self):
+        r = subprocess.run([MOSQUITTO_PUB, "-h", "127.0.0.1", "-p", str(self.daemon.port), "-q", "2", "-t",
+                            "admin/sys", "-m", "abc"], stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                           timeout=TIMEOUT)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        want = {"$SYS/broker/messages/received/qos2": ("edgemq_messages_received_total", 'qos="2"'),
+                "$SYS/broker/bytes/received": ("edgemq_payload_received_bytes_total", "")}
+        sub = PahoClient("127.0.0.1", self.daemon.port)
+        sub.connect()
+        try:
+            before = self.metrics()
+            expected = {topic: metric(before, *series) for topic, series in want.items()}
+            self.assertGreaterEqual(expected["$SYS/broker/messages/received/qos2"], 1)
+            for topic in want:
+                sub.subscribe(topic)
+            # The retained values arrive at once; read on until a live refresh (every second, not
+            # retained on delivery) has come too, and the values match.
+            seen, refreshed = {}, False
+            deadline = time.monotonic() + TIMEOUT
+            while (seen != expected or not refreshed) and time.monotonic() < deadline:
+                m = sub.get(timeout=max(0.1, deadline - time.monotonic()))
+                seen[m.topic] = int(m.payload)
+                refreshed = refreshed or not m.retain
+            self.assertTrue(refreshed, "no $SYS refresh within %.0fs" % TIMEOUT)
+            self.assertEqual(seen, expected)
+            # $SYS refreshes (its own retained publishes) do not count as received messages.
+            self.assertEqual(metric(self.metrics(), *want["$SYS/broker/messages/received/qos2"]),
+                             expected["$SYS/broker/messages/received/qos2"])
+        finally:
+            sub.close()
+
     # ------------------------------------------------------------------ REST
     def test_broker_info(self):
         info = self.get_json("/api/v1/broker")
@@ -175,6 +209,8 @@ class AdminTest(unittest.TestCase):
             self.assertIsNone(client["username"])
             self.assertEqual(client["listener"], "127.0.0.1:%d" % self.daemon.port)
             self.assertIsNone(page["next"])
+            listener = 'listener="127.0.0.1:%d",protocol="5"' % self.daemon.port
+            self.assertGreaterEqual(metric(self.metrics(), "edgemq_connections", listener), 1)
 
             path = "/api/v1/clients/admin-dev%2F1%20%C3%A9"
             code, _, body = self.request("DELETE", path)

@@ -68,7 +68,6 @@ void broker::set_durable_store(durable_store* s) {
 
 std::size_t broker::route(const message_ptr& msg, std::uint64_t* ticket, bool count) {
   if (count) {
-    bump(counters_.messages_received);
     bump(counters_.received_by_qos[static_cast<std::size_t>(msg->qos)]);
     bump(counters_.payload_bytes_received, msg->payload.size());
   }
@@ -211,8 +210,8 @@ void broker::collect_sys(const sys_put& put) const {
   put("$SYS/broker/sessions/expired", load(counters_.sessions_expired));
   put("$SYS/broker/subscriptions/count", tree_.size());
   put("$SYS/broker/retained/count", retained_.size());
-  put("$SYS/broker/messages/received", load(counters_.messages_received));
-  put("$SYS/broker/messages/sent", load(counters_.messages_sent));
+  put("$SYS/broker/messages/received", counters_.messages_received());
+  put("$SYS/broker/messages/sent", counters_.messages_sent());
   for (std::size_t q = 0; q < 3; ++q) {
     put("$SYS/broker/messages/received/qos" + std::to_string(q), load(counters_.received_by_qos[q]));
     put("$SYS/broker/messages/sent/qos" + std::to_string(q), load(counters_.sent_by_qos[q]));

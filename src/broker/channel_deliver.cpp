@@ -45,7 +45,6 @@ void client_channel::pull() {
   auto& stats = broker_.stats();
   const auto now = broker_.now();
   const std::size_t max_inflight = std::min<std::size_t>(client_receive_maximum_, lim.max_inflight);
-  std::size_t sent = 0;
   std::array<std::uint64_t, 3> sent_qos{};  // bumped once per pull, not per message
   std::uint64_t sent_bytes = 0;
   auto sl = session_->lock();
@@ -88,7 +87,6 @@ void client_channel::pull() {
     h.topic_alias = outbound_alias(h.topic, first_use);
     if (h.topic_alias && !first_use) h.topic = {};  // the alias alone names the topic
     send_publish(h, d.msg);
-    ++sent;
     ++sent_qos[static_cast<std::size_t>(d.qos)];
     sent_bytes += d.msg->payload.size();
     if (id != 0) {
@@ -97,7 +95,6 @@ void client_channel::pull() {
     }
     q.pop_front();
   }
-  bump(stats.messages_sent, sent);
   for (std::size_t q = 0; q < sent_qos.size(); ++q)
     if (sent_qos[q]) bump(stats.sent_by_qos[q], sent_qos[q]);
   if (sent_bytes) bump(stats.payload_bytes_sent, sent_bytes);

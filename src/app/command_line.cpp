@@ -47,6 +47,15 @@ void command_line::apply(config::daemon_config& cfg) const {
   if (jwt_issuer) cfg.jwt.issuer = *jwt_issuer;
   if (!jwt_audiences.empty()) cfg.jwt.audiences = jwt_audiences;
   if (jwt_leeway) cfg.jwt.leeway_s = *jwt_leeway;
+  if (admin) {
+    const auto token = cfg.admin.token_file;  // --admin keeps a token file set in the file
+    cfg.admin = *admin;
+    if (cfg.admin.token_file.empty()) cfg.admin.token_file = token;
+  }
+  if (admin_token_file) cfg.admin.token_file = *admin_token_file;
+  // --tls-cert/--tls-key serve an https:// admin address too (given with --admin or in the file).
+  if (cfg.admin.https && !tls.cert.empty()) cfg.admin.tls.cert = tls.cert;
+  if (cfg.admin.https && !tls.key.empty()) cfg.admin.tls.key = tls.key;
   if (allow_anonymous)
     for (auto& l : cfg.server.listeners) l.allow_anonymous = true;
 }
@@ -58,7 +67,7 @@ std::optional<int> parse_command_line(int argc, char** argv, command_line& out) 
       "cannot be opened), 2 for a usage or configuration error or a data dir in use."};
   app.set_version_flag("--version", std::string("edgemq ") + edgemq::version_string);
   std::vector<std::string> listen;
-  std::string data_dir, log_level, workers, password_file, ws_max_frame_size, authz_file;
+  std::string data_dir, log_level, workers, password_file, ws_max_frame_size, authz_file, admin, admin_token_file;
   // The last of a repeated option wins, so a wrapper can append an override.
   const auto last = CLI::MultiOptionPolicy::TakeLast;
   app.add_option("-c,--config", out.config_file, "JSON configuration file (see config/edgemq.json)")
@@ -70,7 +79,8 @@ std::optional<int> parse_command_line(int argc, char** argv, command_line& out) 
                  "bare HOST:PORT (plain MQTT); HOST is a numeric IPv4 address, [IPv6] or localhost, port 0 picks "
                  "a free one; repeatable; replaces the configured listeners")
       ->type_name("URL");
-  app.add_option("--tls-cert", out.tls.cert, "certificate (PEM) of the mqtts:// and wss:// listeners given by --listen")
+  app.add_option("--tls-cert", out.tls.cert,
+                 "certificate (PEM) of the mqtts:// and wss:// listeners given by --listen, and of an https:// --admin")
       ->type_name("FILE")
       ->multi_option_policy(last);
   app.add_option("--tls-key", out.tls.key, "private key (PEM) of that certificate")
@@ -130,6 +140,15 @@ std::optional<int> parse_command_line(int argc, char** argv, command_line& out) 
   app.add_option("--jwt-leeway", jwt_leeway, "clock skew in seconds allowed on exp/nbf, 0 to 3600 (default 0)")
       ->type_name("SECONDS")
       ->multi_option_policy(last);
+  app.add_option("--admin", admin,
+                 "serve the admin HTTP API, /metrics and health probes on http://HOST:PORT (or HOST:PORT), or "
+                 "https://HOST:PORT with --tls-cert/--tls-key; beyond loopback it needs --admin-token-file")
+      ->type_name("URL")
+      ->multi_option_policy(last);
+  app.add_option("--admin-token-file", admin_token_file,
+                 "every admin request must carry 'Authorization: Bearer TOKEN', TOKEN the content of FILE")
+      ->type_name("FILE")
+      ->multi_option_policy(last);
   app.add_flag("--allow-anonymous", out.allow_anonymous,
                "let clients without credentials in on every listener (needed for a listener beyond loopback "
                "without --password-file)");
@@ -182,6 +201,7 @@ std::optional<int> parse_command_line(int argc, char** argv, command_line& out) 
   if (app.get_option("--authz")->count() > 0) {
     if (authz_file.empty()) return usage_error("--authz: must not be empty");
     out.authz_file = authz_file;
+  }
   for (const auto& k : out.jwt_keys)
     if (k.empty()) return usage_error("--jwt-key: must not be empty");
   for (const auto& a : out.jwt_audiences)
@@ -200,6 +220,16 @@ std::optional<int> parse_command_line(int argc, char** argv, command_line& out) 
       return usage_error("--jwt-leeway: must be a whole number of seconds between 0 and 3600, got '" + jwt_leeway +
                          "'");
     out.jwt_leeway = static_cast<std::uint32_t>(std::stoul(jwt_leeway));
+  }
+  if (app.get_option("--admin")->count() > 0) {
+    config::admin_options a;
+    std::string why;
+    if (!config::parse_admin_url(admin, a, &why)) return usage_error("--admin '" + admin + "': " + why);
+    out.admin = a;
+  }
+  if (app.get_option("--admin-token-file")->count() > 0) {
+    if (admin_token_file.empty()) return usage_error("--admin-token-file: must not be empty");
+    out.admin_token_file = admin_token_file;
   }
   if (app.get_option("--log-level")->count() > 0) {
     if (!config::valid_log_level(log_level))

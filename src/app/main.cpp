@@ -11,6 +11,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "app/admin_setup.hpp"
 #include "app/command_line.hpp"
 #include "app/security_settings.hpp"
 #include "broker/broker.hpp"
@@ -105,6 +106,8 @@ std::unique_ptr<edgemq::statestore::engine> start_statestore(edgemq::broker::bro
     put("$SYS/broker/statestore/storage/healthy", s->healthy() ? 1 : 0);
     put("$SYS/broker/statestore/storage/write_failures", s->write_failures());
   });
+  core.add_histogram({"edgemq_statestore_request_duration_seconds",
+                      "State store requests, from arrival to the reply being published.", &store->request_latency()});
   store->start();
   return store;
 }
@@ -147,6 +150,9 @@ std::unique_ptr<edgemq::persistence::durable_broker_store> start_persistence(
     put("$SYS/broker/persistence/write_failures", s->write_failures());
     put("$SYS/broker/persistence/dropped_changes", s->dropped_changes());
   });
+  core.add_histogram({"edgemq_persistence_commit_duration_seconds",
+                      "Broker journal group commits: one batch written (and fsynced with sync).",
+                      &store->commit_latency()});
   store->start();
   for (auto& w : wills) core.publish(w);  // wills whose delay or session ended while we were down
   return store;
@@ -167,6 +173,8 @@ int main(int argc, char** argv) {
   if (auto rc = check_tls_listeners(cfg, cl)) return *rc;
   if (auto open = edgemq::config::open_listeners(cfg); !open.empty()) return fail_open_listeners(open, cfg, cl);
   edgemq::config::resolve_listener_auth(cfg);
+  std::string admin_token;
+  if (auto rc = edgemq::app::check_admin(cfg, cl, admin_token)) return *rc;
 
   std::error_code ec;
   std::filesystem::create_directories(cfg.data_dir, ec);
@@ -201,6 +209,25 @@ int main(int argc, char** argv) {
   std::unique_ptr<edgemq::persistence::durable_broker_store> durable;
   std::unique_ptr<edgemq::statestore::engine> store;
   std::vector<std::uint16_t> ports;
+  // The admin server comes up before the stores are restored: /healthz answers during a long
+  // restore, /readyz says 503 until the MQTT listeners accept.
+  edgemq::app::daemon_status status;
+  status.persistence_healthy = [&durable] { return !durable || durable->healthy(); };
+  status.statestore_healthy = [&store] { return !store || store->healthy(); };
+  std::unique_ptr<edgemq::admin::admin_server> admin;
+  std::string admin_where;
+  if (cfg.admin.enabled) {
+    admin = edgemq::app::make_admin_server(core, cfg, std::move(admin_token), status, log);
+    try {
+      admin_where = ", admin on " + edgemq::config::format_admin(cfg.admin, admin->start());
+    } catch (const edgemq::admin::setup_error& e) {
+      std::fprintf(stderr, "edgemq: %s\n", e.what());  // a certificate or key that does not load
+      return 2;
+    } catch (const std::exception& e) {
+      log->critical("{}", e.what());
+      return 1;
+    }
+  }
   try {
     if (cfg.persistence.enabled) durable = start_persistence(core, cfg, log);
     if (cfg.statestore.enabled) store = start_statestore(core, cfg, log);
@@ -229,9 +256,16 @@ int main(int argc, char** argv) {
     l.port = ports[i];
     where += (i ? ", " : "") + edgemq::config::format_listener(l);
   }
-  log->info("edgemq {} ready: MQTT on {} (data dir {})", edgemq::version_string, where, cfg.data_dir);
+  for (std::size_t i = 0; i < ports.size(); ++i) {
+    auto l = cfg.server.listeners[i];
+    l.port = ports[i];
+    status.listeners.push_back(edgemq::config::format_listener(l));
+  }
+  status.started.store(true, std::memory_order_release);
+  log->info("edgemq {} ready: MQTT on {}{} (data dir {})", edgemq::version_string, where, admin_where, cfg.data_dir);
   std::fflush(stdout);
   srv.run_until_signal();
+  if (admin) admin->stop();      // before the stores its readiness reads go away
   if (store) store->stop();      // after the connections: they may still have had requests queued
   if (durable) durable->stop();  // everything journaled so far is written
   return 0;

@@ -66,8 +66,11 @@ void broker::set_durable_store(durable_store* s) {
   retained_.set_store(s);
 }
 
-std::size_t broker::publish(const message_ptr& msg, std::uint64_t* ticket) {
-  bump(counters_.messages_received);
+std::size_t broker::route(const message_ptr& msg, std::uint64_t* ticket, bool count) {
+  if (count) {
+    bump(counters_.received_by_qos[static_cast<std::size_t>(msg->qos)]);
+    bump(counters_.payload_bytes_received, msg->payload.size());
+  }
   std::uint64_t last = 0;
   if (msg->retain && limits_.retain_available) last = retained_.put(msg);
 
@@ -116,7 +119,7 @@ std::size_t broker::publish(const message_ptr& msg, std::uint64_t* ticket) {
     }
   };
   tree_.match(msg->topic, visit, visit_group, deliver);
-  bump(counters_.messages_delivered, delivered);
+  if (count) bump(counters_.messages_delivered, delivered);
   if (ticket) *ticket = last;
   return delivered;
 }
@@ -186,25 +189,35 @@ void broker::publish_sys(const std::string& version) {
     m->topic = topic;
     m->payload = std::to_string(value);
     m->retain = true;
-    publish(m);
+    route(m, nullptr, false);
   };
-  const auto load = [](const counter& c) { return c.load(); };
   {
     auto m = std::make_shared<message>();
     m->topic = "$SYS/broker/version";
     m->payload = "edgemq " + version;
     m->retain = true;
-    publish(m);
+    route(m, nullptr, false);
   }
-  put("$SYS/broker/uptime",
-      static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(clock::now() - started_).count()));
+  collect_sys(put);
+}
+
+void broker::collect_sys(const sys_put& put) const {
+  const auto load = [](const counter& c) { return c.load(); };
+  put("$SYS/broker/uptime", static_cast<std::uint64_t>(uptime().count()));
   put("$SYS/broker/clients/connected", sessions_.connected());
+  put("$SYS/broker/connections/accepted", load(counters_.connections_accepted));
   put("$SYS/broker/sessions/count", sessions_.size());
   put("$SYS/broker/sessions/expired", load(counters_.sessions_expired));
   put("$SYS/broker/subscriptions/count", tree_.size());
   put("$SYS/broker/retained/count", retained_.size());
-  put("$SYS/broker/messages/received", load(counters_.messages_received));
-  put("$SYS/broker/messages/sent", load(counters_.messages_sent));
+  put("$SYS/broker/messages/received", counters_.messages_received());
+  put("$SYS/broker/messages/sent", counters_.messages_sent());
+  for (std::size_t q = 0; q < 3; ++q) {
+    put("$SYS/broker/messages/received/qos" + std::to_string(q), load(counters_.received_by_qos[q]));
+    put("$SYS/broker/messages/sent/qos" + std::to_string(q), load(counters_.sent_by_qos[q]));
+  }
+  put("$SYS/broker/bytes/received", load(counters_.payload_bytes_received));
+  put("$SYS/broker/bytes/sent", load(counters_.payload_bytes_sent));
   put("$SYS/broker/messages/dropped", counters_.dropped());
   put("$SYS/broker/messages/dropped/queue_full", load(counters_.dropped_queue_full));
   put("$SYS/broker/messages/dropped/qos0_offline", load(counters_.dropped_qos0_offline));

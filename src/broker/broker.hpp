@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "broker/counters.hpp"
+#include "broker/latency_histogram.hpp"
 #include "broker/limits.hpp"
 #include "broker/listener_security.hpp"
 #include "broker/memory_release.hpp"
@@ -31,6 +32,7 @@ class broker {
   topic_tree& subscriptions() noexcept { return tree_; }
   retained_store& retained() noexcept { return retained_; }
   session_registry& sessions() noexcept { return sessions_; }
+  const session_registry& sessions() const noexcept { return sessions_; }
   counters& stats() noexcept { return counters_; }
   authenticator_registry& authenticators() noexcept { return *auth_; }
   reserved_topics& services() noexcept { return services_; }
@@ -54,7 +56,7 @@ class broker {
   // matching share group. Returns the number of deliveries queued.
   // `ticket`, if given, receives the durable-store ticket to wait for before acknowledging the
   // message (0: nothing to wait for).
-  std::size_t publish(const message_ptr& msg, std::uint64_t* ticket = nullptr);
+  std::size_t publish(const message_ptr& msg, std::uint64_t* ticket = nullptr) { return route(msg, ticket, true); }
 
   // Persistence: the store journaling every durable change (null: in memory only). Set before
   // start, after restoring what it holds.
@@ -69,13 +71,33 @@ class broker {
   // back after large removals (memory_release).
   void tick();
 
-  // Publishes the $SYS/broker/... statistics as retained messages.
+  // Publishes the $SYS/broker/... statistics as retained messages. These publishes are not
+  // counted as received or delivered messages (the numbers would move by themselves).
   void publish_sys(const std::string& version);
   // Modules add their own counters to $SYS: `source(put)` calls put(topic, value) for each.
   using sys_put = std::function<void(const std::string& topic, std::uint64_t value)>;
   void add_sys_source(std::function<void(const sys_put&)> source) { sys_sources_.push_back(std::move(source)); }
+  // The one registry of statistics: every $SYS/broker/... number (the broker's and every added
+  // source's), in a stable order. publish_sys() publishes them; the admin server's /metrics
+  // renders the same values, so the two never disagree. Any thread; sources must be callable
+  // concurrently (they read atomics or take their own lock). Register sources before start.
+  void collect_sys(const sys_put& put) const;
+  // Latency histograms beside the $SYS numbers (Prometheus only). `h` must outlive the readers
+  // (the admin server): modules register what they own for the process's life. Before start.
+  struct named_histogram {
+    std::string name;  // a Prometheus metric name, e.g. edgemq_statestore_request_duration_seconds
+    std::string help;
+    const latency_histogram* h;
+  };
+  void add_histogram(named_histogram h) { histograms_.push_back(std::move(h)); }
+  const std::vector<named_histogram>& histograms() const noexcept { return histograms_; }
+  std::chrono::seconds uptime() const {
+    return std::chrono::duration_cast<std::chrono::seconds>(clock::now() - started_);
+  }
 
  private:
+  std::size_t route(const message_ptr& msg, std::uint64_t* ticket, bool count);
+
   limits limits_;
   counters counters_;
   topic_tree tree_;
@@ -88,6 +110,7 @@ class broker {
   std::vector<std::shared_ptr<const listener_security>> security_;  // by listener index
   durable_store* durable_ = nullptr;
   std::vector<std::function<void(const sys_put&)>> sys_sources_;
+  std::vector<named_histogram> histograms_;
   std::function<clock::time_point()> now_ = [] { return clock::now(); };
   clock::time_point started_ = clock::now();
 };

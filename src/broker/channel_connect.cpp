@@ -242,7 +242,9 @@ void client_channel::accept(mqtt::connect& c, const auth_step* enhanced) {
   client_topic_alias_maximum_ = v5() ? c.props.topic_alias_maximum.value_or(0) : 0;
   if (c.will) will_ = std::make_unique<mqtt::will_message>(std::move(*c.will));
 
-  auto attached = broker_.sessions().attach(client_id_, c.clean_start, expiry, self_);
+  connection_info info{principal_ ? principal_->username : std::nullopt, listener_, version_,
+                       static_cast<std::uint64_t>(wall_now_ms())};
+  auto attached = broker_.sessions().attach(client_id_, c.clean_start, expiry, self_, std::move(info));
   if (attached.taken_over) attached.taken_over->kick(mqtt::reason_code::session_taken_over);  // MQTT-3.1.4-3
   session_ = std::move(attached.s);
   std::string().swap(client_id_);  // id() reads the session's copy from now on

@@ -1,6 +1,8 @@
 // Outbound delivery: session queue -> encoded PUBLISH, within Receive Maximum, the client's
 // Maximum Packet Size and the output budget; expiry, outbound topic aliases; re-sending
 // in-flight messages on resume.
+#include <array>
+
 #include "broker/client_channel.hpp"
 
 namespace edgemq::broker {
@@ -43,7 +45,8 @@ void client_channel::pull() {
   auto& stats = broker_.stats();
   const auto now = broker_.now();
   const std::size_t max_inflight = std::min<std::size_t>(client_receive_maximum_, lim.max_inflight);
-  std::size_t sent = 0;
+  std::array<std::uint64_t, 3> sent_qos{};  // bumped once per pull, not per message
+  std::uint64_t sent_bytes = 0;
   auto sl = session_->lock();
   // Taken over (the kick is on its way): the session's messages are the new connection's now.
   if (session_->link_.get() != self_.get()) return;
@@ -84,14 +87,17 @@ void client_channel::pull() {
     h.topic_alias = outbound_alias(h.topic, first_use);
     if (h.topic_alias && !first_use) h.topic = {};  // the alias alone names the topic
     send_publish(h, d.msg);
-    ++sent;
+    ++sent_qos[static_cast<std::size_t>(d.qos)];
+    sent_bytes += d.msg->payload.size();
     if (id != 0) {
       if (db) db->put_message(this->id(), d.seq, stored_stage::awaiting_ack, id, d);  // resumes with DUP
       session_->inflight_.emplace(id, inflight_message{std::move(d), inflight_stage::awaiting_ack});
     }
     q.pop_front();
   }
-  bump(stats.messages_sent, sent);
+  for (std::size_t q = 0; q < sent_qos.size(); ++q)
+    if (sent_qos[q]) bump(stats.sent_by_qos[q], sent_qos[q]);
+  if (sent_bytes) bump(stats.payload_bytes_sent, sent_bytes);
   budget_hit_ = !q.empty() && out_bytes_ >= budget;
 }
 

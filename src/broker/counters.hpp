@@ -29,10 +29,15 @@ class counter {
 };
 
 struct counters {
-  counter messages_received;
-  counter messages_delivered;  // queued for a session
-  counter messages_sent;       // written to a connection
-  counter dropped_queue_full;  // session queue count/byte budget
+  // Messages routed (client publishes and wills; never the broker's own $SYS updates), by QoS as
+  // published (index 0, 1, 2), and PUBLISH packets written to connections, by QoS as granted. The
+  // totals are their sums (one atomic add per message, not two).
+  std::array<counter, 3> received_by_qos;
+  std::array<counter, 3> sent_by_qos;
+  counter payload_bytes_received;  // of the messages routed
+  counter payload_bytes_sent;      // of the PUBLISH packets written
+  counter messages_delivered;      // queued for a session
+  counter dropped_queue_full;      // session queue count/byte budget
   counter dropped_qos0_offline;
   counter dropped_too_large;    // above the client's Maximum Packet Size
   counter dropped_expired;      // Message Expiry Interval passed
@@ -49,6 +54,12 @@ struct counters {
   counter publish_denied;    // PUBLISHes to a topic the broker owns ($SYS/...) or the policy does not grant
   counter subscribe_denied;  // filters reaching into other clients' state store topics, or not granted
 
+  std::uint64_t messages_received() const noexcept {
+    return received_by_qos[0].load() + received_by_qos[1].load() + received_by_qos[2].load();
+  }
+  std::uint64_t messages_sent() const noexcept {
+    return sent_by_qos[0].load() + sent_by_qos[1].load() + sent_by_qos[2].load();
+  }
   std::uint64_t dropped() const noexcept {
     return dropped_queue_full.load() + dropped_qos0_offline.load() + dropped_too_large.load() + dropped_expired.load() +
            dropped_unencodable.load();

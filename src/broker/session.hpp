@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,15 @@
 #include "broker/message.hpp"
 
 namespace edgemq::broker {
+
+// Who is connected to a session, for operators (the admin API): set at attach, kept after the
+// connection ends (the last connection's), guarded by session::lock().
+struct connection_info {
+  std::optional<std::string> username;
+  std::uint32_t listener = 0;  // index in the server's listeners
+  mqtt::protocol_version version = mqtt::protocol_version::v5;
+  std::uint64_t connected_at_ms = 0;  // wall clock, ms since the epoch
+};
 
 struct subscription_record {
   mqtt::subscribe_options options;
@@ -73,6 +83,7 @@ class session {
 
   // --- guarded by lock() ---
   std::shared_ptr<link> link_;
+  connection_info connection_;
   bool notified_ = false;
   delivery_queue queue_;
   std::size_t queued_bytes_ = 0;

@@ -7,7 +7,7 @@
 namespace edgemq::broker {
 
 attach_result session_registry::attach(const std::string& client_id, bool clean_start, std::uint32_t expiry_interval,
-                                       std::shared_ptr<link> l) {
+                                       std::shared_ptr<link> l, connection_info info) {
   std::lock_guard g(mu_);
   attach_result r;
   if (auto it = sessions_.find(client_id); it != sessions_.end()) {
@@ -35,6 +35,7 @@ attach_result session_registry::attach(const std::string& client_id, bool clean_
   auto sl = r.s->lock();
   const bool was_durable = r.s->durable() != nullptr;
   r.s->link_ = std::move(l);
+  r.s->connection_ = std::move(info);
   r.s->notified_ = false;
   r.s->expiry_interval_ = expiry_interval;
   r.s->set_online(true);
@@ -169,6 +170,49 @@ std::size_t session_registry::connected() const {
   for (auto& [id, s] : sessions_)
     if (s->online()) ++n;
   return n;
+}
+
+std::vector<session_registry::client_summary> session_registry::connected_clients(std::string_view prefix,
+                                                                                  std::string_view after,
+                                                                                  std::size_t limit, bool& more) const {
+  std::vector<client_summary> out;
+  {
+    std::lock_guard g(mu_);
+    for (const auto& [id, s] : sessions_) {
+      if (!s->online() || id.compare(0, prefix.size(), prefix) != 0 || (!after.empty() && id <= after)) continue;
+      auto sl = s->lock();
+      if (!s->link_) continue;
+      out.push_back({id, s->connection_, s->subscriptions_.size(), s->queue_.size(), s->inflight_.size()});
+    }
+  }
+  // The map is unordered: sort the matches (not the whole registry) for stable pages.
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.client_id < b.client_id; });
+  more = out.size() > limit;
+  if (more) out.resize(limit);
+  return out;
+}
+
+std::map<std::pair<std::uint32_t, mqtt::protocol_version>, std::size_t> session_registry::connected_by_listener()
+    const {
+  std::map<std::pair<std::uint32_t, mqtt::protocol_version>, std::size_t> out;
+  std::lock_guard g(mu_);
+  for (const auto& [id, s] : sessions_) {
+    if (!s->online()) continue;
+    auto sl = s->lock();
+    if (s->link_) ++out[{s->connection_.listener, s->connection_.version}];
+  }
+  return out;
+}
+
+bool session_registry::disconnect(const std::string& client_id, mqtt::reason_code why) {
+  std::shared_ptr<link> l;
+  if (auto s = find(client_id)) {
+    auto sl = s->lock();
+    l = s->link_;
+  }
+  if (!l) return false;
+  l->kick(why);  // no lock held: the link only queues the close for the connection's owner
+  return true;
 }
 
 }  // namespace edgemq::broker

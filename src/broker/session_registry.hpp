@@ -2,10 +2,13 @@
 // which older connection must be taken over; ends sessions whose expiry has passed.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "broker/session.hpp"
@@ -26,7 +29,7 @@ class session_registry {
 
   // Attaches `l` to the session of `client_id`, resuming it unless `clean_start`.
   attach_result attach(const std::string& client_id, bool clean_start, std::uint32_t expiry_interval,
-                       std::shared_ptr<link> l);
+                       std::shared_ptr<link> l, connection_info info = {});
 
   // The connection `l` is gone. Ends the session if its expiry interval is 0, unless another
   // connection has taken it over meanwhile.
@@ -53,6 +56,27 @@ class session_registry {
   session_ptr restore(restored_session r, clock::time_point now);
   std::size_t size() const;
   std::size_t connected() const;
+
+  // Operator queries (the admin API), callable from any thread. They take the registry mutex and
+  // then each session's lock, the order attach/detach use, copy what they report and call no
+  // link under either: a connect or disconnect waits for at most one such walk over the sessions.
+  struct client_summary {
+    std::string client_id;
+    connection_info connection;
+    std::size_t subscriptions = 0;
+    std::size_t queued = 0;    // messages waiting in the session queue
+    std::size_t inflight = 0;  // sent, not yet acknowledged
+  };
+  // Connected clients whose id starts with `prefix` and sorts after `after` (a paging cursor:
+  // the last id of the previous page; empty: from the start), in id order, at most `limit`.
+  // `more` tells whether further clients match.
+  std::vector<client_summary> connected_clients(std::string_view prefix, std::string_view after, std::size_t limit,
+                                                bool& more) const;
+  // Connected clients by (listener, protocol version).
+  std::map<std::pair<std::uint32_t, mqtt::protocol_version>, std::size_t> connected_by_listener() const;
+  // Closes the connection of `client_id` (MQTT 5: DISCONNECT with `why`); the session stays,
+  // as for any lost connection. False when no such client is connected.
+  bool disconnect(const std::string& client_id, mqtt::reason_code why);
 
  private:
   // Registry mutex held, session mutex not held. A pending will is moved to `wills`.

@@ -46,6 +46,7 @@ struct daemon_config {
   jwt_options jwt;            // K8S-SAT enhanced authentication; keys reloaded on SIGHUP
   statestore_options statestore;
   persistence_options persistence;
+  admin_options admin;
 };
 
 struct config_error {
@@ -67,6 +68,9 @@ bool valid_log_level(const std::string& level);
 // allow_anonymous: true).
 // Their indexes in cfg.server.listeners; the daemon refuses to start when there is any.
 std::vector<std::size_t> open_listeners(const daemon_config& cfg);
+
+// The safe-default rule for the admin server: beyond loopback it needs a token file.
+bool admin_open(const daemon_config& cfg);
 
 // Gives every listener without an explicit allow_anonymous its default: anonymous clients are
 // allowed when no authentication method (password file, JWT keys) is configured, refused when

@@ -166,6 +166,38 @@ void read_listener(const json& v, const std::string& ip, std::vector<listen_endp
   if (address(v, ip)) eps.push_back(ep);
 }
 
+// "admin": "http://HOST:PORT", or {"address": "http(s)://HOST:PORT", "token_file": "FILE",
+// "tls": {"cert", "key", "min_version", "ciphers"}} (tls: https only, no client certificates).
+void read_admin(const json& v, const std::string& p, admin_options& a, std::vector<config_error>& errors) {
+  const auto address = [&](const json& x, const std::string& xp) {
+    std::string why;
+    if (!x.is_string())
+      errors.push_back({xp, "must be \"http://HOST:PORT\" (a string such as \"http://127.0.0.1:8080\")"});
+    else if (!parse_admin_url(x.get<std::string>(), a, &why))
+      errors.push_back({xp, "must be \"http://HOST:PORT\": " + why});
+  };
+  if (!v.is_object()) return address(v, p);
+  if (!v.contains("address")) return errors.push_back({p + "/address", "missing (\"http://HOST:PORT\")"});
+  object_reader r(v, p, errors);
+  r.key("address", address)
+      .key("token_file",
+           [&](const json& f, const std::string& fp) {
+             if (!f.is_string() || f.get<std::string>().empty())
+               errors.push_back({fp, "must be a non-empty file name (the bearer token)"});
+             else
+               a.token_file = f.get<std::string>();
+           })
+      .key("tls", [&](const json& t, const std::string& tp) {
+        read_tls(t, tp, a.tls, errors);
+        if (!a.tls.client_ca.empty() || a.tls.require_client_cert)
+          errors.push_back({tp, "client certificates are not supported for the admin server (use token_file)"});
+      });
+  const auto before = errors.size();
+  r.run();
+  if (errors.size() == before && v.contains("tls") && !a.https)
+    errors.push_back({p + "/tls", "only for an https:// admin address"});
+}
+
 void read_listeners(const json& v, const std::string& p, daemon_config& cfg, std::vector<config_error>& errors) {
   if (!v.is_array() || v.empty()) {
     errors.push_back(
@@ -350,6 +382,7 @@ std::vector<config_error> apply_json_unguarded(const std::string& text, daemon_c
              else
                cfg.server.sys_interval = std::chrono::seconds(n);
            })
+      .key("admin", [&](const json& v, const std::string& p) { read_admin(v, p, cfg.admin, errors); })
       .key("mqtt", [&](const json&, const std::string&) { mqtt.run(); })
       .key("queue", [&](const json&, const std::string&) { queue.run(); })
       .key("statestore", [&](const json&, const std::string&) { statestore.run(); })
@@ -374,6 +407,10 @@ std::vector<std::size_t> open_listeners(const daemon_config& cfg) {
     if (!is_loopback(l.host) && !mtls && !l.allow_anonymous.value_or(false)) open.push_back(i);
   }
   return open;
+}
+
+bool admin_open(const daemon_config& cfg) {
+  return cfg.admin.enabled && cfg.admin.token_file.empty() && !is_loopback(cfg.admin.host);
 }
 
 void resolve_listener_auth(daemon_config& cfg) {

@@ -83,6 +83,29 @@ bool parse_listen_url(std::string_view text, listen_endpoint& out, std::string* 
   return parse_endpoint(text, out, why);
 }
 
+bool parse_admin_url(std::string_view text, admin_options& out, std::string* why) {
+  bool https = false;
+  if (text.starts_with("https://")) {
+    https = true;
+    text.remove_prefix(8);
+  } else if (text.starts_with("http://")) {
+    text.remove_prefix(7);
+  } else if (text.find("://") != std::string_view::npos) {
+    return fail(why, "expected http://HOST:PORT, https://HOST:PORT or HOST:PORT");
+  }
+  listen_endpoint ep;
+  if (!parse_endpoint(text, ep, why)) return false;
+  out.enabled = true;
+  out.https = https;
+  out.host = ep.host;
+  out.port = ep.port;
+  return true;
+}
+
+std::string format_admin(const admin_options& a, std::uint16_t port) {
+  return (a.https ? "https://" : "http://") + format_endpoint(a.host, port);
+}
+
 std::string format_listener(const listen_endpoint& ep) {
   switch (ep.scheme) {
     case listener_scheme::mqtts:

@@ -67,6 +67,19 @@ struct server_options {
   std::function<void()> on_reload;
 };
 
+// The admin HTTP server (docs/operations.md). Off unless an address is configured.
+struct admin_options {
+  bool enabled = false;
+  bool https = false;  // https://: TLS with `tls` (cert and key required; no client certificates)
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 8080;
+  std::string token_file;  // a bearer token every request must carry; empty: none (loopback only)
+  tls_options tls;
+};
+
+// Parses the admin address: "http://HOST:PORT", "https://HOST:PORT" or a bare HOST:PORT (http).
+bool parse_admin_url(std::string_view text, admin_options& out, std::string* why = nullptr);
+
 // Parses "host:port", "[v6]:port" or ":port" (all addresses). The host is a numeric IPv4
 // address, an IPv6 address in brackets, or "localhost" (127.0.0.1); port 0 picks a free port.
 // On failure returns false and, if `why` is given, says what is wrong in plain words.
@@ -76,6 +89,9 @@ bool parse_endpoint(std::string_view text, listen_endpoint& out, std::string* wh
 // "wss://HOST:PORT[/PATH]" (WebSocket; PATH defaults to /mqtt) or a bare HOST:PORT (plain MQTT).
 // Sets the scheme, the endpoint and the WebSocket path.
 bool parse_listen_url(std::string_view text, listen_endpoint& out, std::string* why = nullptr);
+
+// "http://127.0.0.1:8080" or "https://..." (with `port`, the bound one).
+std::string format_admin(const admin_options& a, std::uint16_t port);
 
 // "mqtts://0.0.0.0:8883" for a TLS listener, "ws://0.0.0.0:8080/mqtt" for WebSocket,
 // "0.0.0.0:1883" for plain MQTT.

@@ -198,8 +198,10 @@ void durable_broker_store::run() {
       continue;
     }
     if (!batch.empty()) {
+      const auto began = clock::now();
       const bool ok = write(batch);
       batches_.fetch_add(1, std::memory_order_relaxed);
+      if (ok) commit_latency_.record(clock::now() - began);
       if (!ok) {
         keep_for_retry(batch);
         decide(ticket, false);

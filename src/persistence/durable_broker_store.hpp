@@ -28,6 +28,7 @@
 
 #include "broker/broker.hpp"
 #include "broker/durable_store.hpp"
+#include "broker/latency_histogram.hpp"
 
 namespace rocksdb {
 class DB;
@@ -87,6 +88,8 @@ class durable_broker_store final : public broker::durable_store {
   std::uint64_t batches_written() const noexcept { return batches_.load(std::memory_order_relaxed); }
   std::uint64_t write_failures() const noexcept { return write_failures_.load(std::memory_order_relaxed); }
   std::uint64_t dropped_changes() const noexcept { return dropped_.load(std::memory_order_relaxed); }
+  // How long one group commit takes: the batch written (and, with `sync`, fsynced) in RocksDB.
+  const broker::latency_histogram& commit_latency() const noexcept { return commit_latency_; }
 
  private:
   struct op {
@@ -118,7 +121,8 @@ class durable_broker_store final : public broker::durable_store {
   // every ticket queued while unhealthy fails too.
   std::vector<std::pair<std::uint64_t, std::uint64_t>> failed_;
   std::atomic<std::uint64_t> decided_{0};
-  std::atomic<std::uint64_t> last_failed_{0};  // highest failed ticket: the fast path's bound
+  std::atomic<std::uint64_t> last_failed_{0};
+  broker::latency_histogram commit_latency_;  // highest failed ticket: the fast path's bound
   std::atomic<bool> healthy_{true};
   std::atomic<mqtt::reason_code> refusal_{mqtt::reason_code::unspecified_error};
   std::atomic<std::uint64_t> batches_{0};

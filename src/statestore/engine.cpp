@@ -80,6 +80,7 @@ mqtt::reason_code engine::on_publish(const broker::publish_context& ctx, mqtt::p
   }
   j.response_topic = *rt;
   j.correlation_data = *p.props.correlation_data;
+  j.arrived = std::chrono::steady_clock::now();
   {
     std::lock_guard g(mu_);
     queue_.push_back(std::move(j));
@@ -179,6 +180,7 @@ void engine::process(std::deque<job>& jobs) {
     props.user_properties.emplace_back(prop::protocol_version, "1.0");
     if (resp.version) props.user_properties.emplace_back(prop::timestamp, *resp.version);
     broker_.publish(m);
+    request_latency_.record(std::chrono::steady_clock::now() - j->arrived);
   }
   for (auto& n : fx.notifications) {
     auto m = std::make_shared<broker::message>();

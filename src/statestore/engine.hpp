@@ -5,6 +5,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <memory>
@@ -12,6 +13,7 @@
 #include <thread>
 
 #include "broker/broker.hpp"
+#include "broker/latency_histogram.hpp"
 #include "statestore/service.hpp"
 
 namespace spdlog {
@@ -39,6 +41,9 @@ class engine final : public broker::topic_service {
   // False from a refused write until one succeeds (docs/persistence.md).
   bool healthy() const noexcept { return healthy_.load(std::memory_order_relaxed); }
   std::uint64_t write_failures() const noexcept { return write_failures_.load(std::memory_order_relaxed); }
+  // From a request's arrival to its reply being published (queueing, execution, the durable
+  // write): what a client of the state store waits.
+  const broker::latency_histogram& request_latency() const noexcept { return request_latency_; }
 
   // The reply to a request whose change the backend refused.
   static constexpr std::string_view storage_error = "the state store cannot write to its storage; try again later";
@@ -49,6 +54,7 @@ class engine final : public broker::topic_service {
     std::string response_topic;
     std::string correlation_data;
     bool closed_only = false;  // a connection ended: drop its watches
+    std::chrono::steady_clock::time_point arrived{};
   };
   void run();
   void process(std::deque<job>& jobs);
@@ -67,6 +73,7 @@ class engine final : public broker::topic_service {
   std::thread thread_;
   std::atomic<bool> healthy_{true};
   std::atomic<std::uint64_t> write_failures_{0};
+  broker::latency_histogram request_latency_;
   service_stats stats_snapshot_;
   std::size_t size_snapshot_ = 0;
 };

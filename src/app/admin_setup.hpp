@@ -1,0 +1,36 @@
+// Wires the admin server into the daemon: the safe-default check and the token file (both exit
+// 2 on failure, before anything starts), then the server with its readiness and listener views.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "admin/admin_server.hpp"
+#include "config/config.hpp"
+
+namespace edgemq::app {
+
+struct command_line;
+
+// Checks the admin settings and reads the token file into `token`. Returns the exit status
+// when the daemon must not start (one "edgemq: ..." line on stderr, naming the option or key).
+std::optional<int> check_admin(const config::daemon_config& cfg, const command_line& cl, std::string& token);
+
+// What the admin server reports about the daemon; written by main, read by the admin thread.
+// `listeners` is written once, before `started` is set (release), and read only after it.
+struct daemon_status {
+  std::atomic<bool> started{false};
+  std::vector<std::string> listeners;
+  std::function<bool()> persistence_healthy = [] { return true; };
+  std::function<bool()> statestore_healthy = [] { return true; };
+};
+
+std::unique_ptr<admin::admin_server> make_admin_server(broker::broker& core, const config::daemon_config& cfg,
+                                                       std::string token, const daemon_status& status,
+                                                       std::shared_ptr<spdlog::logger> log);
+
+}  // namespace edgemq::app

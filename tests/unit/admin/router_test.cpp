@@ -1,0 +1,151 @@
+// The admin routes without sockets: status codes, JSON error bodies, the token, query checks,
+// the client list and disconnect against a real broker core.
+#include "admin/router.hpp"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "broker/broker.hpp"
+
+namespace edgemq::admin {
+namespace {
+
+using json = nlohmann::json;
+
+struct fake_link : broker::link {
+  void notify() override {}
+  void kick(mqtt::reason_code why) override { kicked.push_back(why); }
+  std::vector<mqtt::reason_code> kicked;
+};
+
+class RouterTest : public ::testing::Test {
+ protected:
+  broker::broker core{broker::limits{}};
+  readiness ready{true, true, true};
+  admin_context ctx{core, [] { return std::vector<std::string>{"127.0.0.1:1883"}; }, "1.2.3", "",
+                    [this] { return ready; }};
+
+  http_response get(const std::string& target, const std::string& auth = "") {
+    return handle(ctx, {"GET", target, auth});
+  }
+  static json body(const http_response& r) { return json::parse(r.body); }
+  static void expect_error(const http_response& r, unsigned status, const std::string& code) {
+    EXPECT_EQ(r.status, status);
+    EXPECT_EQ(r.content_type, "application/json");
+    const auto j = body(r);
+    EXPECT_EQ(j.at("code"), code);
+    EXPECT_TRUE(j.at("message").is_string());
+  }
+  std::shared_ptr<fake_link> connect(const std::string& id, std::optional<std::string> user = std::nullopt) {
+    auto l = std::make_shared<fake_link>();
+    core.sessions().attach(id, true, 0, l, {user, 0, mqtt::protocol_version::v311, 1});
+    return l;
+  }
+};
+
+TEST_F(RouterTest, Healthz) {
+  const auto r = get("/healthz");
+  EXPECT_EQ(r.status, 200u);
+  EXPECT_EQ(body(r), json({{"status", "ok"}}));
+}
+
+TEST_F(RouterTest, ReadyzFollowsReadiness) {
+  EXPECT_EQ(get("/readyz").status, 200u);
+  EXPECT_EQ(body(get("/readyz")).at("ready"), true);
+  ready.started = false;
+  EXPECT_EQ(get("/readyz").status, 503u);
+  ready = {true, false, true};
+  const auto r = get("/readyz");
+  EXPECT_EQ(r.status, 503u);
+  EXPECT_EQ(body(r).at("checks").at("persistence"), false);
+}
+
+TEST_F(RouterTest, UnknownPathsMethodsAndTargets) {
+  expect_error(get("/nope"), 404, "not_found");
+  expect_error(get("/api/v1"), 404, "not_found");
+  const auto r = handle(ctx, {"POST", "/metrics", ""});
+  expect_error(r, 405, "method_not_allowed");
+  EXPECT_EQ(r.allow, "GET");
+  EXPECT_EQ(handle(ctx, {"GET", "/api/v1/clients/x", ""}).allow, "DELETE");
+  expect_error(get("/api/v1/clients?limit=%zz"), 400, "bad_target");
+  expect_error(get("nopath"), 400, "bad_target");
+  expect_error(get("/" + std::string(5000, 'a')), 414, "uri_too_long");
+}
+
+TEST_F(RouterTest, TokenRequiredExceptForProbes) {
+  ctx.token = "s3cret";
+  auto r = get("/metrics");
+  expect_error(r, 401, "unauthorized");
+  EXPECT_TRUE(r.authenticate);
+  expect_error(get("/api/v1/broker", "Bearer wrong"), 401, "unauthorized");
+  expect_error(get("/api/v1/broker", "Bearer s3cret2"), 401, "unauthorized");
+  expect_error(get("/api/v1/broker", "Basic s3cret"), 401, "unauthorized");
+  EXPECT_EQ(get("/api/v1/broker", "Bearer s3cret").status, 200u);
+  EXPECT_EQ(get("/api/v1/broker", "bearer s3cret").status, 200u);
+  EXPECT_EQ(get("/healthz").status, 200u);
+  EXPECT_EQ(get("/readyz").status, 200u);
+}
+
+TEST_F(RouterTest, ConstantTimeEqual) {
+  EXPECT_TRUE(constant_time_equal("abc", "abc"));
+  EXPECT_FALSE(constant_time_equal("abc", "abd"));
+  EXPECT_FALSE(constant_time_equal("abc", "ab"));
+  EXPECT_FALSE(constant_time_equal("", "a"));
+  EXPECT_TRUE(constant_time_equal("", ""));
+}
+
+TEST_F(RouterTest, MetricsIsPrometheusText) {
+  const auto r = get("/metrics");
+  EXPECT_EQ(r.status, 200u);
+  EXPECT_EQ(r.content_type, "text/plain; version=0.0.4; charset=utf-8");
+  EXPECT_NE(r.body.find("# TYPE edgemq_messages_received_total counter"), std::string::npos);
+}
+
+TEST_F(RouterTest, BrokerInfo) {
+  const auto j = body(get("/api/v1/broker"));
+  EXPECT_EQ(j.at("version"), "1.2.3");
+  EXPECT_EQ(j.at("listeners"), json::array({"127.0.0.1:1883"}));
+  EXPECT_EQ(j.at("counters").at("messages/received"), 0);
+  EXPECT_TRUE(j.at("uptime_seconds").is_number_integer());
+}
+
+TEST_F(RouterTest, ClientsListFilterAndPages) {
+  auto a = connect("dev-1", "alice");
+  auto b = connect("dev-2");
+  auto c = connect("other");
+  auto j = body(get("/api/v1/clients"));
+  ASSERT_EQ(j.at("clients").size(), 3u);
+  EXPECT_EQ(j.at("clients")[0].at("client_id"), "dev-1");
+  EXPECT_EQ(j.at("clients")[0].at("username"), "alice");
+  EXPECT_EQ(j.at("clients")[0].at("protocol_version"), "3.1.1");
+  EXPECT_EQ(j.at("clients")[0].at("listener"), "127.0.0.1:1883");
+  EXPECT_TRUE(j.at("clients")[1].at("username").is_null());
+  EXPECT_TRUE(j.at("next").is_null());
+
+  j = body(get("/api/v1/clients?prefix=dev-&limit=1"));
+  ASSERT_EQ(j.at("clients").size(), 1u);
+  EXPECT_EQ(j.at("clients")[0].at("client_id"), "dev-1");
+  EXPECT_EQ(j.at("next"), "dev-1");
+  j = body(get("/api/v1/clients?prefix=dev-&limit=1&after=dev-1"));
+  ASSERT_EQ(j.at("clients").size(), 1u);
+  EXPECT_EQ(j.at("clients")[0].at("client_id"), "dev-2");
+  EXPECT_TRUE(j.at("next").is_null());
+
+  expect_error(get("/api/v1/clients?limit=0"), 400, "bad_query");
+  expect_error(get("/api/v1/clients?limit=1001"), 400, "bad_query");
+  expect_error(get("/api/v1/clients?limit=abc"), 400, "bad_query");
+  expect_error(get("/api/v1/clients?colour=red"), 400, "bad_query");
+}
+
+TEST_F(RouterTest, DeleteClientDisconnects) {
+  auto l = connect("a/b c");
+  const auto r = handle(ctx, {"DELETE", "/api/v1/clients/a%2Fb%20c", ""});
+  EXPECT_EQ(r.status, 204u);
+  EXPECT_TRUE(r.body.empty());
+  ASSERT_EQ(l->kicked.size(), 1u);
+  EXPECT_EQ(l->kicked[0], mqtt::reason_code::administrative_action);
+  expect_error(handle(ctx, {"DELETE", "/api/v1/clients/nobody", ""}), 404, "client_not_found");
+}
+
+}  // namespace
+}  // namespace edgemq::admin

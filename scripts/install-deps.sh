@@ -6,9 +6,9 @@ BUILD_PKGS=(cmake g++ make ccache pkg-config
   libboost1.81-dev libboost-system1.81-dev libssl-dev libspdlog-dev nlohmann-json3-dev
   librocksdb-dev libcli11-dev libbenchmark-dev)
 # prometheus: promtool validates /metrics (test_admin); python3-jsonschema, python3-yaml: responses checked
-# against docs/openapi.yaml.
+# against docs/openapi.yaml. yamllint, systemd (systemd-analyze): the deployment recipes (test_deployment).
 TEST_PKGS=(libgtest-dev libgmock-dev mosquitto-clients python3-paho-mqtt python3 prometheus python3-jsonschema
-  python3-yaml)
+  python3-yaml yamllint systemd)
 # scripts/sanitize.sh and scripts/fuzz.sh: clang and its sanitizer/libFuzzer runtimes (ADR 0010).
 # .ci/run's format check needs Debian 12's clang-format 14 (formatting differs between versions).
 SANITIZE_PKGS=(clang-14 clang libclang-rt-14-dev clang-format-14)

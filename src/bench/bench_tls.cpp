@@ -86,4 +86,8 @@ long tls_read(ssl_st* ssl, char* data, std::size_t n) {
   return result(ssl, SSL_read(ssl, data, static_cast<int>(std::min<std::size_t>(n, INT_MAX))));
 }
 
+void tls_free(ssl_st* ssl) {
+  SSL_free(ssl);
+}
+
 }  // namespace edgemq::bench

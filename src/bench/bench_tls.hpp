@@ -41,5 +41,7 @@ class tls_client_context {
 // keeps the rest (same bytes first) and calls again.
 long tls_write(ssl_st* ssl, const char* data, std::size_t n);
 long tls_read(ssl_st* ssl, char* data, std::size_t n);
+// Frees what handshake() returned (null is fine).
+void tls_free(ssl_st* ssl);
 
 }  // namespace edgemq::bench

@@ -140,6 +140,10 @@ struct publisher_state {
 };
 
 struct conn {
+  conn() = default;
+  conn(const conn&) = delete;
+  conn& operator=(const conn&) = delete;
+  ~conn() { bench::tls_free(io.ssl); }  // the socket closes when the process ends, as without TLS
   channel_io io;
   bool subscriber = false;
   std::string in;

@@ -149,3 +149,40 @@ TEST_F(RouterTest, DeleteClientDisconnects) {
 
 }  // namespace
 }  // namespace edgemq::admin
+
+namespace edgemq::admin {
+namespace {
+
+// Outside input never crashes the router and always gets a status it documents, with a JSON
+// body for every error: targets built from the characters that matter to its parsers.
+TEST(RouterNoise, ArbitraryTargetsGetDocumentedAnswers) {
+  broker::broker core{broker::limits{}};
+  admin_context ctx{core, {}, "1", "tok", {}};
+  const std::string alphabet = "/%?&=+aZ09-._~\x01\xff\xc3 ";
+  const std::string pieces[] = {
+      "/api/v1/clients", "/api/v1/clients/", "/metrics", "/healthz", "?limit=", "&after=", "%2F", "%zz", "%",
+      "prefix="};
+  std::uint32_t seed = 12345;
+  const auto next = [&] { return seed = seed * 1103515245u + 12345u; };
+  for (int i = 0; i < 20000; ++i) {
+    std::string target;
+    const auto n = next() % 12;
+    for (std::uint32_t k = 0; k < n; ++k)
+      target +=
+          (next() % 3 == 0) ? pieces[next() % std::size(pieces)] : std::string(1, alphabet[next() % alphabet.size()]);
+    const char* methods[] = {"GET", "DELETE", "POST", "HEAD"};
+    const auto auth = (next() % 2) ? "Bearer tok" : "";
+    const auto r = handle(ctx, {methods[next() % 4], target, auth});
+    ASSERT_TRUE(r.status == 200 || r.status == 204 || r.status == 400 || r.status == 401 || r.status == 404 ||
+                r.status == 405 || r.status == 414)
+        << r.status << " for '" << target << "'";
+    if (r.status >= 400) {
+      const auto j = nlohmann::json::parse(r.body);
+      ASSERT_TRUE(j.at("code").is_string());
+      ASSERT_TRUE(j.at("message").is_string());
+    }
+  }
+}
+
+}  // namespace
+}  // namespace edgemq::admin

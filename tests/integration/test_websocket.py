@@ -506,6 +506,38 @@ class WebSocketConfiguration(unittest.TestCase):
         finally:
             shutil.rmtree(d, ignore_errors=True)
 
+    def test_wss_with_required_client_certificates(self):
+        # Like mqtts: a wss listener that requires client certificates authenticates, so it may
+        # listen beyond loopback without allow_anonymous; a client without a certificate is refused
+        # in the TLS handshake, before any HTTP.
+        d = tempfile.mkdtemp(prefix="edgemq-wss-mtls-")
+        try:
+            ca, cert, key = make_server_cert(d)
+            openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout",
+                    "alice.key", "-out", "alice.csr", "-subj", "/CN=alice", cwd=d)
+            openssl("x509", "-req", "-in", "alice.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out",
+                    "alice.crt", "-days", "2", cwd=d)
+            client = (os.path.join(d, "alice.crt"), os.path.join(d, "alice.key"))
+            with EdgemqDaemon(listen=None, extra_args=["--listen", "127.0.0.1:0", "--listen", "wss://0.0.0.0:0",
+                                                       "--tls-cert", cert, "--tls-key", key, "--tls-client-ca", ca,
+                                                       "--tls-require-client-cert"]) as daemon:
+                port = ready_listeners(daemon)[1][1]
+                c = PahoClient("127.0.0.1", port, version=5, transport="websockets")
+                c.client.tls_set(ca_certs=ca, certfile=client[0], keyfile=client[1])
+                try:
+                    self.assertEqual(c.connect()["rc"], 0)
+                finally:
+                    c.close()
+                ctx = ssl.create_default_context(cafile=ca)
+                with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as raw:
+                    with self.assertRaises((ssl.SSLError, ConnectionError)):
+                        with ctx.wrap_socket(raw, server_hostname="127.0.0.1") as s:
+                            s.sendall(b"GET /mqtt HTTP/1.1\r\nHost: x\r\n\r\n")
+                            if not s.recv(100):
+                                raise ConnectionError("closed without an answer")
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+
     def test_wss_needs_a_certificate(self):
         r = run_edgemq(["--listen", "wss://127.0.0.1:0"])
         self.assertEqual(r.returncode, 2, r.stderr)

@@ -15,15 +15,20 @@ import time
 import unittest
 
 from support import rawmqtt as raw
+from support.constants import require_program
 from support.edgemq_harness import DaemonTestCase, EdgemqDaemon, run_edgemq
 from support.paho_helper import PahoClient
 from support.statestore_client import NOTIFY_PREFIX, REQUEST_TOPIC, StateStoreClient
-from test_tls import OPENSSL, openssl, ready_ports
+from support.tls_pki import OPENSSL, openssl, ready_ports
 
 MOSQUITTO_PUB = shutil.which("mosquitto_pub")
 MOSQUITTO_SUB = shutil.which("mosquitto_sub")
 TIMEOUT = 10.0
 NOT_AUTHORIZED = 0x87
+# Every user of the policy has this password in the daemon's password file: a username is only an
+# identity for the policy once the password file vouched for it.
+PASSWORD = "pw"
+USERS = ("alice", "bob", "sensor", "store-user", "mallory", "watcher")
 
 
 def policy(extra_alice_publish=()):
@@ -104,9 +109,13 @@ class AuthzPolicy(DaemonTestCase):
         cls.policy_path = os.path.join(cls.dir, "authz.json")
         write_json(cls.policy_path, policy())
         cert, key = cls.pki.server
-        config = {"authz_file": cls.policy_path, "sys_interval_s": 1, "listeners": [
+        cls.passwd = os.path.join(cls.dir, "passwd")
+        for user in USERS:
+            subprocess.run([require_program("EDGEMQ_CLI"), "passwd", cls.passwd, user], input=PASSWORD + "\n",
+                           text=True, check=True, capture_output=True)
+        config = {"authz_file": cls.policy_path, "password_file": cls.passwd, "sys_interval_s": 1, "listeners": [
             "127.0.0.1:0",
-            {"address": "127.0.0.1:0", "authorization": False},
+            {"address": "127.0.0.1:0", "authorization": False, "allow_anonymous": True},
             {"address": "mqtts://127.0.0.1:0",
              "tls": {"cert": cert, "key": key, "client_ca": cls.pki.ca, "require_client_cert": True}},
         ]}
@@ -153,7 +162,7 @@ class AuthzPolicy(DaemonTestCase):
         cmd = [MOSQUITTO_PUB, "-h", "127.0.0.1", "-p", str(port or self.port), "-V", version, "-q", str(qos),
                "-t", topic, "-m", message]
         if user:
-            cmd += ["-u", user]
+            cmd += ["-u", user, "-P", PASSWORD]
         if client_id:
             cmd += ["-i", client_id]
         if cert:
@@ -165,7 +174,7 @@ class AuthzPolicy(DaemonTestCase):
         cmd = [MOSQUITTO_SUB, "-h", "127.0.0.1", "-p", str(port or self.port), "-V", version, "-t", topic,
                "-C", str(count), "-W", "10", "-v"]
         if user:
-            cmd += ["-u", user]
+            cmd += ["-u", user, "-P", PASSWORD]
         if cert:
             cmd += ["--cafile", self.pki.ca, "--cert", cert[0], "--key", cert[1]]
         return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -174,12 +183,12 @@ class AuthzPolicy(DaemonTestCase):
     def paho(self, user=None, version=5, client_id=None, port=None):
         c = PahoClient("127.0.0.1", port or self.port, version=version, client_id=client_id)
         if user is not None:
-            c.client.username_pw_set(user)
+            c.client.username_pw_set(user, PASSWORD)
         return self.track(c)
 
     def rawc(self, client_id, user, version=raw.V5, port=None):
         c = self.track(raw.RawClient("127.0.0.1", port or self.port, version=version))
-        c.connect(client_id, username=user)
+        c.connect(client_id, username=user, password=PASSWORD if user else None)
         return c
 
     def watcher(self, topic):
@@ -225,7 +234,7 @@ class AuthzPolicy(DaemonTestCase):
             self.wait_sys_at_least(topic, 3)
 
     def wait_sys_at_least(self, topic, minimum):
-        c = self.paho("sys", port=self.open_port)
+        c = self.paho(port=self.open_port)  # anonymous: the opted-out listener lets it in
         c.connect()
         c.subscribe(topic, 0)
         deadline = time.monotonic() + TIMEOUT
@@ -261,7 +270,7 @@ class AuthzPolicy(DaemonTestCase):
         self.assertEqual(w.get().topic, "users/alice/x")
         self.assertNotIn("users/bob/x", [m.topic for m in w.drain()])
         for version in ("mqttv5", "mqttv311"):
-            r = subprocess.run([MOSQUITTO_SUB, "-h", "127.0.0.1", "-p", str(self.port), "-V", version, "-u", "alice",
+            r = subprocess.run([MOSQUITTO_SUB, "-h", "127.0.0.1", "-p", str(self.port), "-V", version, "-u", "alice", "-P", PASSWORD,
                                 "-t", "users/bob/#", "-C", "1", "-W", "5"], stdin=subprocess.DEVNULL,
                                capture_output=True, text=True, timeout=TIMEOUT)
             self.assertIn("All subscription requests were denied", r.stderr, version)
@@ -276,7 +285,7 @@ class AuthzPolicy(DaemonTestCase):
         # Connect is granted only to client ids matching "sensor-*".
         self.assertNotEqual(self.pub("public/x", "x", "sensor", client_id="thermo-1").returncode, 0)
         c = self.track(raw.RawClient("127.0.0.1", self.port))
-        c.connect("thermo-2", username="sensor", expect_reason=NOT_AUTHORIZED)
+        c.connect("thermo-2", username="sensor", password=PASSWORD, expect_reason=NOT_AUTHORIZED)
         self.assertEqual(s.publish("public/sensor-13", b"mine", qos=1).reason, 0)
         self.assertEqual(w.get().topic, "public/sensor-13")
         self.assertEqual(w.drain(), [])
@@ -308,15 +317,15 @@ class AuthzPolicy(DaemonTestCase):
 
     def test_a_will_goes_only_where_the_client_may_publish(self):
         c = self.track(raw.RawClient("127.0.0.1", self.port))
-        c.connect(self.unique("w"), username="alice", will={"topic": "users/bob/will", "payload": b"x"},
+        c.connect(self.unique("w"), username="alice", password=PASSWORD, will={"topic": "users/bob/will", "payload": b"x"},
                   expect_reason=NOT_AUTHORIZED)
         c = self.track(raw.RawClient("127.0.0.1", self.port))
-        c.connect(self.unique("w"), username="alice", will={"topic": "users/alice/will", "payload": b"x"})
+        c.connect(self.unique("w"), username="alice", password=PASSWORD, will={"topic": "users/alice/will", "payload": b"x"})
 
     # ---------------------------------------------------------------- state store keys
     def store(self, client_id):
         s = StateStoreClient("127.0.0.1", self.port, client_id=client_id)
-        s.client.username_pw_set("store-user")
+        s.client.username_pw_set("store-user", PASSWORD)
         self.track(s)
         return s.connect()
 
@@ -364,7 +373,7 @@ class AuthzPolicy(DaemonTestCase):
         line = self.reload("keeping the previous authorization policy")
         self.assertIn("/rules/0/brokerResources/0/method", line)
         c = self.track(raw.RawClient("127.0.0.1", self.port))
-        c.connect(self.unique("m"), username="mallory", expect_reason=NOT_AUTHORIZED)
+        c.connect(self.unique("m"), username="mallory", password=PASSWORD, expect_reason=NOT_AUTHORIZED)
         alice = self.rawc(self.unique("alice"), "alice")
         self.assertLess(alice.publish("users/alice/x", b"ok", qos=1).reason, 0x80)  # 0x10: no subscribers
 

@@ -93,6 +93,11 @@ struct client {
   }
 };
 
+// Every username is vouched for (any password): the principal's username is the CONNECT's.
+struct any_password : password_checker {
+  bool check(std::string_view, std::string_view) const override { return true; }
+};
+
 class ChannelAuthzTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -105,6 +110,7 @@ class ChannelAuthzTest : public ::testing::Test {
   void use(std::shared_ptr<const fake_permissions> p) {
     auto s = std::make_shared<listener_security>();
     s->authz = std::make_shared<fake_authorizer>(std::move(p));
+    s->passwords = std::make_shared<any_password>();
     b_.set_listener_security(0, std::move(s));
     b_.set_listener_security(1, std::make_shared<listener_security>());
   }
@@ -117,6 +123,26 @@ TEST_F(ChannelAuthzTest, ConnectRefusedWhenThePolicyGrantsNothing) {
             m::reason_code::not_authorized);  // 0x05 on the wire
   EXPECT_EQ(client(b_, m::protocol_version::v5, 1).connect("c3", "mallory").code, m::reason_code::success);
   EXPECT_EQ(b_.stats().connect_denied.load(), 2u);
+}
+
+// Without a password file nothing vouches for a CONNECT's username: the policy never sees it (the
+// client is anonymous), so a client cannot take on a username the policy names.
+TEST_F(ChannelAuthzTest, AnUncheckedUsernameIsNotThePrincipal) {
+  auto s = std::make_shared<listener_security>();
+  std::optional<std::string> seen = "unset";
+  struct recording : authorizer {
+    std::optional<std::string>* seen;
+    std::shared_ptr<const client_permissions> on_connect(const principal& p) const override {
+      *seen = p.username;
+      return p.username == "mallory" ? nullptr : std::make_shared<fake_permissions>();
+    }
+  };
+  auto a = std::make_shared<recording>();
+  a->seen = &seen;
+  s->authz = a;
+  b_.set_listener_security(2, std::move(s));
+  EXPECT_EQ(client(b_, m::protocol_version::v5, 2).connect("c4", "mallory").code, m::reason_code::success);
+  EXPECT_EQ(seen, std::nullopt);
 }
 
 TEST_F(ChannelAuthzTest, DeniedPublishIsRefusedOrDroppedAndNeverRouted) {

@@ -106,7 +106,7 @@ class Secrets:
         text = text.replace("/etc/edgemq/secret/admin-token", self.token)
         if "/etc/edgemq/tls/" in text:
             text = text.replace("/etc/edgemq/tls/", self.tls() + "/")
-        text = re.sub(r"(0\.0\.0\.0):\d+", r"\1:0", text)
+        text = re.sub(r"(\d+\.\d+\.\d+\.\d+):\d+", r"\1:0", text)
         return json.loads(text)
 
 
@@ -115,12 +115,17 @@ class DeploymentTest(unittest.TestCase):
         self.tmp = tempfile.mkdtemp(prefix="edgemq-deploy-")
         self.addCleanup(shutil.rmtree, self.tmp, True)
 
-    def start_with(self, config):
-        """Starts a real daemon on `config` (listeners as configured, on free ports); it must come up."""
+    def start_with(self, config, while_up=None):
+        """Starts a real daemon on `config` (listeners and admin server as configured, on free
+        ports); it must come up. `while_up(admin_port)` runs before it is stopped."""
         d = EdgemqDaemon(config=Secrets(self.tmp).localize(config), listen=None)
         d.start()
         self.addCleanup(d.cleanup)
         self.assertTrue(d.alive())
+        if while_up:
+            m = re.search(r"admin on https?://[^\s,]*:(\d+)", d.ready_line)
+            self.assertIsNotNone(m, d.ready_line)
+            while_up(int(m.group(1)))
         d.stop(expect_rc=0)
 
     # ---------------------------------------------------------------- container
@@ -142,9 +147,18 @@ class DeploymentTest(unittest.TestCase):
         for needed in (".git", "build", "build-*", "data"):
             self.assertIn(needed, patterns)
 
-    def test_container_config_starts_the_daemon(self):
+    def test_container_config_starts_the_daemon_and_its_healthcheck_passes(self):
+        text = open(DOCKERFILE).read()
+        cmd = json.loads(re.search(r"HEALTHCHECK [^\n]*\\\n\s*CMD (\[.*\])", text).group(1))
+
+        def healthcheck(admin_port):
+            # The image's own HEALTHCHECK command, against this daemon's admin port.
+            probe = [a.replace("/8080", "/%d" % admin_port) for a in cmd]
+            r = subprocess.run(probe, capture_output=True, text=True, timeout=10)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+
         with open(os.path.join(REPO_ROOT, "docker", "edgemq.json")) as f:
-            self.start_with(json.loads(strip_json_comments(f.read())))
+            self.start_with(json.loads(strip_json_comments(f.read())), while_up=healthcheck)
 
     # ---------------------------------------------------------------- kubernetes
     def check_statefulset(self, objects):

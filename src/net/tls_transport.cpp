@@ -216,9 +216,13 @@ void tls_transport::shutdown_send() {
   // close_notify, then FIN once it is out: the peer reads every record before the end.
   ERR_clear_error();
   SSL_shutdown(st_->ssl);
-  send_async(st_, [st = st_](error_code) {
-    error_code ec;
-    st->socket.shutdown(socket_type::shutdown_send, ec);
+  // A weak reference: the waiter is kept in the state itself until the records are out, and the
+  // workers may stop first (daemon shutdown): a strong one would keep the state alive forever.
+  send_async(st_, [weak = std::weak_ptr<state>(st_)](error_code) {
+    if (const auto st = weak.lock()) {
+      error_code ec;
+      st->socket.shutdown(socket_type::shutdown_send, ec);
+    }
   });
 }
 

@@ -178,6 +178,10 @@ class ws_transport {
   void close() {
     const std::lock_guard lk(st_->mu);
     st_->inner.close();
+    // A data write waiting behind a control frame holds the connection's handler, and the state
+    // holds it: completed (aborted) through the executor, not kept, so no cycle outlives the
+    // workers at shutdown.
+    fail_deferred_locked(st_, boost::asio::error::operation_aborted);
   }
 
   std::optional<broker::peer_certificate> peer_certificate() const { return st_->inner.peer_certificate(); }

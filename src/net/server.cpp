@@ -34,7 +34,7 @@ struct server::impl {
   std::vector<std::thread> threads_;
   std::vector<std::unique_ptr<asio::ip::tcp::acceptor>> acceptors_;
   std::vector<std::unique_ptr<tls_context_slot>> tls_slots_;  // per listener; null without TLS
-  std::vector<ws_settings> ws_settings_;                       // per listener (WebSocket ones)
+  std::vector<ws_settings> ws_settings_;                      // per listener (WebSocket ones)
   std::unique_ptr<asio::steady_timer> sweep_timer_;
   // Installed in start(), before the ready line: a signal in between must not kill the process.
   asio::io_context signals_ctx_{1};
@@ -103,15 +103,14 @@ struct server::impl {
     auto t = std::make_shared<tls_transport>(std::move(s), std::move(ctx));
     const auto peer = t->remote_endpoint();
     asio::post(t->get_executor(), [this, t, peer, then = std::move(then)]() mutable {
-      t->async_handshake(tls_handshake_timeout,
-                         [this, t, peer, then = std::move(then)](boost::system::error_code ec) mutable {
-                           if (ec) {
-                             const auto why = t->verify_failure();  // the certificate's problem, when that was it
-                             return log_->info("{}: TLS handshake failed: {}{}{}", peer, ec.message(),
-                                               why.empty() ? "" : ": ", why);
-                           }
-                           then(std::move(*t));
-                         });
+      t->async_handshake(
+          tls_handshake_timeout, [this, t, peer, then = std::move(then)](boost::system::error_code ec) mutable {
+            if (ec) {
+              const auto why = t->verify_failure();  // the certificate's problem, when that was it
+              return log_->info("{}: TLS handshake failed: {}{}{}", peer, ec.message(), why.empty() ? "" : ": ", why);
+            }
+            then(std::move(*t));
+          });
     });
   }
 

@@ -12,54 +12,16 @@ namespace {
 
 namespace m = mqtt;
 
-struct fake_link : link {
-  int notified = 0;
-  void notify() override { ++notified; }
-  void kick(m::reason_code) override {}
-};
-
 struct fake_checker : password_checker {
   std::string user, password;
   fake_checker(std::string u, std::string p) : user(std::move(u)), password(std::move(p)) {}
   bool check(std::string_view u, std::string_view p) const override { return u == user && p == password; }
 };
 
-struct client {
-  std::shared_ptr<fake_link> l = std::make_shared<fake_link>();
-  client_channel ch;
-  m::protocol_version v;
-
-  // Listener 0 lets anonymous clients in, listener 1 does not (ChannelAuthTest::use_passwords).
+// Listener 0 lets anonymous clients in, listener 1 does not (ChannelAuthTest::use_passwords).
+struct client : testing::channel_client {
   client(broker& b, m::protocol_version ver = m::protocol_version::v5, bool allow_anonymous = true)
-      : ch(b, l, nullptr), v(ver) {
-    ch.set_listener(allow_anonymous ? 0 : 1);
-  }
-  void send(const m::packet& p) {
-    std::string bytes;
-    m::encode(p, v, bytes);
-    ch.on_data({reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()}, clock::now());
-  }
-  std::vector<m::packet> received() { return testing::take_packets(ch, l->notified, v); }
-  template <class T>
-  T one() {
-    auto ps = received();
-    if (ps.size() != 1 || !std::holds_alternative<T>(ps[0])) {
-      ADD_FAILURE() << "expected one packet of the type asked for, got " << ps.size();
-      return T{};
-    }
-    return std::get<T>(ps[0]);
-  }
-  m::connack connect(std::string id, std::optional<std::string> user = std::nullopt,
-                     std::optional<std::string> password = std::nullopt) {
-    m::connect c;
-    c.version = v;
-    c.client_id = std::move(id);
-    c.clean_start = true;
-    c.username = std::move(user);
-    c.password = std::move(password);
-    send(c);
-    return one<m::connack>();
-  }
+      : channel_client(b, ver, allow_anonymous ? 0 : 1) {}
 };
 
 class ChannelAuthTest : public ::testing::Test {

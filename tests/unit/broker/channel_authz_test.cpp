@@ -15,12 +15,6 @@ namespace {
 
 namespace m = mqtt;
 
-struct fake_link : link {
-  int notified = 0;
-  void notify() override { ++notified; }
-  void kick(m::reason_code) override {}
-};
-
 // Publish: topics matched by `pub` filters; subscribe: exactly the filters in `sub`.
 struct fake_permissions : client_permissions {
   std::vector<std::string> pub;
@@ -56,29 +50,9 @@ struct capturing_service : topic_service {
   void on_connection_closed(std::string_view, std::uint64_t) override {}
 };
 
-struct client {
-  std::shared_ptr<fake_link> l = std::make_shared<fake_link>();
-  client_channel ch;
-  m::protocol_version v;
-  client(broker& b, m::protocol_version ver = m::protocol_version::v5, std::uint32_t listener = 0)
-      : ch(b, l, nullptr), v(ver) {
-    ch.set_listener(listener);
-  }
-  void send(const m::packet& p) {
-    std::string bytes;
-    m::encode(p, v, bytes);
-    ch.on_data({reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()}, clock::now());
-  }
-  std::vector<m::packet> received() { return testing::take_packets(ch, l->notified, v); }
-  template <class T>
-  T one() {
-    auto ps = received();
-    if (ps.size() != 1 || !std::holds_alternative<T>(ps[0])) {
-      ADD_FAILURE() << "expected one packet of the type asked for, got " << ps.size();
-      return T{};
-    }
-    return std::get<T>(ps[0]);
-  }
+struct client : testing::channel_client {
+  using channel_client::channel_client;
+  // A username by default (every client has one here), an optional will, clean or resumed.
   m::connack connect(std::string id, std::optional<std::string> user = "u", std::optional<m::will_message> will = {},
                      bool clean = true) {
     m::connect c;

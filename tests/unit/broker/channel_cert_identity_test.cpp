@@ -13,12 +13,6 @@ namespace {
 
 namespace m = mqtt;
 
-struct quiet_link : link {
-  int notified = 0;
-  void notify() override { ++notified; }
-  void kick(m::reason_code) override {}
-};
-
 struct only_alice : password_checker {
   bool check(std::string_view u, std::string_view p) const override { return u == "alice" && p == "pw"; }
 };
@@ -45,22 +39,10 @@ class CertIdentityTest : public ::testing::Test {
   };
   result connect(std::optional<peer_certificate> c, std::optional<std::string> user = std::nullopt,
                  std::optional<std::string> password = std::nullopt) {
-    auto l = std::make_shared<quiet_link>();
-    client_channel ch(b_, l, nullptr);
-    ch.set_listener(0);
-    if (c) ch.set_peer_certificate(std::move(*c));
-    m::connect cn;
-    cn.version = m::protocol_version::v5;
-    cn.client_id = "c" + std::to_string(++n_);
-    cn.username = std::move(user);
-    cn.password = std::move(password);
-    std::string bytes;
-    m::encode(cn, cn.version, bytes);
-    ch.on_data({reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()}, clock::now());
-    auto ps = testing::take_packets(ch, l->notified, m::protocol_version::v5);
-    EXPECT_EQ(ps.size(), 1u);
-    const auto code = ps.empty() ? m::reason_code::unspecified_error : std::get<m::connack>(ps[0]).code;
-    return {code, ch.who()};
+    testing::channel_client cl(b_);
+    if (c) cl.ch.set_peer_certificate(std::move(*c));
+    const auto code = cl.connect("c" + std::to_string(++n_), std::move(user), std::move(password)).code;
+    return {code, cl.ch.who()};
   }
   broker b_{limits{}};
   int n_ = 0;

@@ -41,13 +41,18 @@ TEST(Prometheus, SysTopicsMapToFamiliesWithLabels) {
   m.add_sys("$SYS/broker/messages/dropped/expired", 6);
   m.add_sys("$SYS/broker/messages/dropped", 11);  // the total: the sum of the series, not repeated
   m.add_sys("$SYS/broker/auth/publish_denied", 2);
+  m.add_sys("$SYS/broker/auth/key_denied", 3);  // from the state store's source, same family
+  m.add_sys("$SYS/broker/auth/expired", 4);
   m.add_sys("$SYS/broker/some-module/thing", 9);  // not in the catalog: still exposed
   const auto text = render(m.families());
   EXPECT_NE(text.find("# TYPE edgemq_messages_dropped_total counter\n"), std::string::npos);
   EXPECT_NE(text.find("edgemq_messages_dropped_total{cause=\"queue_full\"} 5\n"), std::string::npos);
   EXPECT_NE(text.find("edgemq_messages_dropped_total{cause=\"expired\"} 6\n"), std::string::npos);
   EXPECT_EQ(text.find(" 11\n"), std::string::npos);
-  EXPECT_NE(text.find("edgemq_auth_denied_total{action=\"publish\"} 2\n"), std::string::npos);
+  EXPECT_NE(text.find("edgemq_auth_denied_total{action=\"publish\"} 2\n"
+                      "edgemq_auth_denied_total{action=\"statestore_key\"} 3\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("# TYPE edgemq_auth_expired_total counter\nedgemq_auth_expired_total 4\n"), std::string::npos);
   EXPECT_NE(text.find("# TYPE edgemq_sys_some_module_thing untyped\nedgemq_sys_some_module_thing 9\n"),
             std::string::npos);
 }

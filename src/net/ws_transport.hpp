@@ -23,6 +23,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <boost/asio/buffer.hpp>
@@ -64,10 +65,11 @@ class ws_transport {
   auto get_executor() { return st_->inner.get_executor(); }
 
   // Completes at once when there is something read_some will return without the socket: bytes
-  // that came with the upgrade request, or the end (a close frame, a protocol error).
+  // that came with the upgrade request, the end (a close frame, a protocol error), or input
+  // read_some left in the socket to let the worker's other connections have a turn.
   template <class Handler>
   void async_wait_readable(Handler&& h) {
-    if (!st_->pending_in.empty() || st_->read_done)
+    if (!st_->pending_in.empty() || st_->read_done || std::exchange(st_->more_input, false))
       return boost::asio::post(st_->inner.get_executor(),
                                [h = std::forward<Handler>(h)]() mutable { h(boost::system::error_code{}); });
     st_->inner.async_wait_readable(std::forward<Handler>(h));
@@ -87,6 +89,7 @@ class ws_transport {
     auto* p = static_cast<std::uint8_t*>(b.data());
     const std::size_t cap = b.size();
     std::size_t out = 0;
+    int reads = 0;
     while (out < cap) {
       const std::size_t room = cap - out;
       std::size_t n = 0;
@@ -113,6 +116,13 @@ class ws_transport {
       // Less than asked: the socket is drained (or the handshake's bytes are used up: go on
       // with the socket).
       if (n < room && !from_handshake) {
+        if (out == 0) ec = boost::asio::error::would_block;
+        return out;
+      }
+      // Frame overhead only (a flood of pings): after a while give the worker back; the next
+      // readiness wait completes at once (more_input), since no new readiness event would come.
+      if (!from_handshake && ++reads >= max_reads_per_call && out < cap) {
+        s.more_input = true;
         if (out == 0) ec = boost::asio::error::would_block;
         return out;
       }
@@ -202,6 +212,7 @@ class ws_transport {
     std::string pending_in;  // bytes that came after the upgrade request
     std::string replies;     // control frames the decoder produced
     bool read_done = false;
+    bool more_input = false;  // read_some stopped with input left in the socket
     boost::system::error_code read_error;
     // Guarded by mu.
     std::mutex mu;
@@ -273,6 +284,7 @@ class ws_transport {
     pump_locked(st_);
   }
   static constexpr std::size_t max_pending_control = 8 * 1024;
+  static constexpr int max_reads_per_call = 16;  // socket reads per read_some: about 1 MiB
 
   // Starts what waits, in order: control frames, a deferred data write, the FIN.
   static void pump_locked(const state_ptr& st) {

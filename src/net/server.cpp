@@ -4,6 +4,7 @@
 #include <condition_variable>
 #include <mutex>
 #include <thread>
+#include <unordered_map>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -40,6 +41,10 @@ struct server::impl {
   asio::io_context signals_ctx_{1};
   std::unique_ptr<asio::signal_set> signals_;
   connection_set connections_;
+  // TLS handshakes in progress (not connections yet), so that stop() can release those that never
+  // finish: see tls_transport::abandon_handshake.
+  std::mutex handshakes_mu_;
+  std::unordered_map<const tls_transport*, std::weak_ptr<tls_transport>> handshakes_;
   std::atomic<std::size_t> next_worker_{0};
   std::mutex stop_mu_;
   std::condition_variable stop_cv_;
@@ -102,9 +107,17 @@ struct server::impl {
   void start_tls(asio::ip::tcp::socket s, std::shared_ptr<asio::ssl::context> ctx, Then then) {
     auto t = std::make_shared<tls_transport>(std::move(s), std::move(ctx));
     const auto peer = t->remote_endpoint();
+    {
+      std::lock_guard lk(handshakes_mu_);
+      handshakes_.emplace(t.get(), t);
+    }
     asio::post(t->get_executor(), [this, t, peer, then = std::move(then)]() mutable {
       t->async_handshake(
           tls_handshake_timeout, [this, t, peer, then = std::move(then)](boost::system::error_code ec) mutable {
+            {
+              std::lock_guard lk(handshakes_mu_);
+              handshakes_.erase(t.get());
+            }
             if (ec) {
               const auto why = t->verify_failure();  // the certificate's problem, when that was it
               return log_->info("{}: TLS handshake failed: {}{}{}", peer, ec.message(), why.empty() ? "" : ": ", why);
@@ -284,6 +297,12 @@ void server::stop() {
   for (auto& t : d.threads_) t.join();
   d.threads_.clear();
   d.connections_.abort_all();  // workers are stopped: safe to close what is left from here
+  {
+    std::lock_guard lk(d.handshakes_mu_);
+    for (auto& [_, weak] : d.handshakes_)
+      if (const auto t = weak.lock()) t->abandon_handshake();
+    d.handshakes_.clear();
+  }
   d.acceptors_.clear();
   d.sweep_timer_.reset();
   d.log_->info("stopped");

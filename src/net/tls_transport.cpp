@@ -56,6 +56,12 @@ void tls_transport::async_handshake(std::chrono::milliseconds timeout, std::func
   handshake_step(st_);
 }
 
+void tls_transport::abandon_handshake() {
+  st_->handshake_done = nullptr;
+  std::lock_guard lk(st_->mu);
+  st_->waiters.clear();
+}
+
 void tls_transport::handshake_finish(const std::shared_ptr<state>& st, error_code ec) {
   if (!st->handshake_done) return;  // finished already (the timer and a failure race)
   auto done = std::move(st->handshake_done);

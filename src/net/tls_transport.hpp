@@ -43,6 +43,10 @@ class tls_transport {
   // Runs the server handshake; `done(ec)` on the socket's executor. Closes the socket when the
   // handshake fails or takes longer than `timeout`.
   void async_handshake(std::chrono::milliseconds timeout, std::function<void(boost::system::error_code)> done);
+  // Drops a handshake's completion and the write waiters queued in the state without calling them.
+  // Only once the workers are stopped (daemon shutdown): the completion holds this transport, and
+  // the waiters its state, so a handshake that never finishes would keep both alive for good.
+  void abandon_handshake();
 
   boost::asio::any_io_executor get_executor() { return st_->socket.get_executor(); }
 

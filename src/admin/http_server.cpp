@@ -31,7 +31,6 @@ constexpr auto tuple_awaitable = asio::as_tuple(asio::use_awaitable);
 namespace {
 
 constexpr std::size_t header_limit = 8 * 1024;  // request line and headers
-constexpr std::size_t body_limit = 64 * 1024;   // no route takes a body yet; small and bounded
 constexpr std::chrono::seconds io_timeout{30};  // per read or write: an idle keep-alive ends here
 constexpr std::chrono::seconds handshake_timeout{10};
 constexpr std::size_t max_connections = 64;  // beyond: 503 and close, the broker stays unaffected
@@ -133,7 +132,7 @@ struct admin_server::impl {
   asio::awaitable<void> serve(Stream& stream) {
     beast::flat_buffer buffer;
     for (;;) {
-      http::request_parser<http::empty_body> parser;
+      http::request_parser<http::string_body> parser;
       parser.header_limit(header_limit);
       parser.body_limit(body_limit);
       beast::get_lowest_layer(stream).expires_after(io_timeout);
@@ -146,10 +145,6 @@ struct admin_server::impl {
         co_await send(stream, error_response(431, "headers_too_large", "request headers too large"), 11, false);
         break;
       }
-      if (ec == http::error::unexpected_body) {
-        co_await send(stream, error_response(413, "too_large", "no request takes a body"), 11, false);
-        break;
-      }
       if (ec && ec != http::error::end_of_stream && ec != asio::error::operation_aborted &&
           ec != beast::error::timeout && ec != asio::error::eof && ec != asio::error::connection_reset &&
           ec != asio::ssl::error::stream_truncated) {
@@ -160,7 +155,8 @@ struct admin_server::impl {
       if (ec) break;
       const auto& req = parser.get();
       http_request r{std::string(req.method_string()), std::string(req.target()),
-                     std::string(req[http::field::authorization])};
+                     std::string(req[http::field::authorization]), std::string(req[http::field::content_type]),
+                     req.body()};
       http_response out;
       try {
         out = handle(ctx_, r);

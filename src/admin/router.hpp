@@ -3,8 +3,11 @@
 // http_server.cpp only moves these values over HTTP/1.1.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,6 +21,24 @@ struct http_request {
   std::string method;         // "GET", "DELETE", ...
   std::string target;         // path and query, as received
   std::string authorization;  // the Authorization header, empty when absent
+  std::string content_type;   // the Content-Type header, empty when absent
+  std::string body;           // at most body_limit bytes (the server answers 413 beyond)
+};
+
+// The largest request body the server reads (state store values, command payloads).
+constexpr std::size_t body_limit = 64 * 1024;
+
+struct http_response;
+// Called once with the final response of a deferred request; from any thread.
+using completion = std::function<void(http_response)>;
+
+// A response that is known only later (a device command waits for the device). The server
+// calls `start(done)` on its thread and waits without blocking it: `done` may be called from
+// any thread; when `timeout` passes first the server answers `on_timeout` and calls the
+// function `start` returned (the operation's cancel), after which `done` is ignored.
+struct deferred_response {
+  std::chrono::milliseconds timeout{0};
+  std::function<std::function<void()>(completion done)> start;
 };
 
 struct http_response {
@@ -26,6 +47,9 @@ struct http_response {
   std::string body;
   std::string allow;          // for 405: the methods the path allows
   bool authenticate = false;  // for 401: send WWW-Authenticate: Bearer
+  // Set: the status and body above are the answer should the operation time out, and the
+  // real answer comes through `deferred->start`.
+  std::shared_ptr<deferred_response> deferred;
 };
 
 // What /readyz reports; every field true: ready.

@@ -1,0 +1,15 @@
+// The route handlers behind router.cpp's dispatch, one file per resource (internal to src/admin).
+// Each gets the path's remainder already percent-decoded and the parsed query.
+#pragma once
+
+#include <string>
+
+#include "admin/route_util.hpp"
+
+namespace edgemq::admin {
+
+// routes_clients.cpp: /api/v1/clients, /api/v1/clients/{id}
+http_response list_clients(const admin_context& ctx, const http_request& req, const query_map& q);
+http_response client_route(const admin_context& ctx, const http_request& req, const std::string& id);
+
+}  // namespace edgemq::admin

@@ -152,6 +152,9 @@ http_response handle(const admin_context& ctx, const http_request& req) {
   if (path == "/api/v1/clients") return get ? list_clients(ctx, req, t->query) : method_not_allowed("GET");
   // Ids, keys and topics are everything after their prefix (percent-decoded): they may contain '/'.
   if (auto id = tail(path, "/api/v1/clients/")) return client_route(ctx, req, *id);
+  if (auto id = tail(path, "/api/v1/sessions/")) return session_route(ctx, req, *id);
+  if (path == "/api/v1/retained") return get ? list_retained(ctx, req, t->query) : method_not_allowed("GET");
+  if (auto topic = tail(path, "/api/v1/retained/")) return retained_route(ctx, req, *topic);
   return error_response(404, "not_found", "no such path: " + path);
 }
 

@@ -8,8 +8,13 @@
 
 namespace edgemq::admin {
 
-// routes_clients.cpp: /api/v1/clients, /api/v1/clients/{id}
+// routes_clients.cpp: /api/v1/clients, /api/v1/clients/{id}, /api/v1/sessions/{id}
 http_response list_clients(const admin_context& ctx, const http_request& req, const query_map& q);
 http_response client_route(const admin_context& ctx, const http_request& req, const std::string& id);
+http_response session_route(const admin_context& ctx, const http_request& req, const std::string& id);
+
+// routes_retained.cpp: /api/v1/retained, /api/v1/retained/{topic}
+http_response list_retained(const admin_context& ctx, const http_request& req, const query_map& q);
+http_response retained_route(const admin_context& ctx, const http_request& req, const std::string& topic);
 
 }  // namespace edgemq::admin

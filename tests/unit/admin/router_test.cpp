@@ -26,7 +26,7 @@ class RouterTest : public ::testing::Test {
                     [this] { return ready; }};
 
   http_response get(const std::string& target, const std::string& auth = "") {
-    return handle(ctx, {"GET", target, auth});
+    return handle(ctx, {"GET", target, auth, "", ""});
   }
   static json body(const http_response& r) { return json::parse(r.body); }
   static void expect_error(const http_response& r, unsigned status, const std::string& code) {
@@ -38,7 +38,7 @@ class RouterTest : public ::testing::Test {
   }
   std::shared_ptr<fake_link> connect(const std::string& id, std::optional<std::string> user = std::nullopt) {
     auto l = std::make_shared<fake_link>();
-    core.sessions().attach(id, true, 0, l, {user, 0, mqtt::protocol_version::v311, 1});
+    core.sessions().attach(id, true, 0, l, {user, 0, mqtt::protocol_version::v311, 1, true});
     return l;
   }
 };
@@ -63,10 +63,10 @@ TEST_F(RouterTest, ReadyzFollowsReadiness) {
 TEST_F(RouterTest, UnknownPathsMethodsAndTargets) {
   expect_error(get("/nope"), 404, "not_found");
   expect_error(get("/api/v1"), 404, "not_found");
-  const auto r = handle(ctx, {"POST", "/metrics", ""});
+  const auto r = handle(ctx, {"POST", "/metrics", "", "", ""});
   expect_error(r, 405, "method_not_allowed");
   EXPECT_EQ(r.allow, "GET");
-  EXPECT_EQ(handle(ctx, {"GET", "/api/v1/clients/x", ""}).allow, "DELETE");
+  EXPECT_EQ(handle(ctx, {"PUT", "/api/v1/clients/x", "", "", ""}).allow, "GET, DELETE");
   expect_error(get("/api/v1/clients?limit=%zz"), 400, "bad_target");
   expect_error(get("nopath"), 400, "bad_target");
   expect_error(get("/" + std::string(5000, 'a')), 414, "uri_too_long");
@@ -139,12 +139,80 @@ TEST_F(RouterTest, ClientsListFilterAndPages) {
 
 TEST_F(RouterTest, DeleteClientDisconnects) {
   auto l = connect("a/b c");
-  const auto r = handle(ctx, {"DELETE", "/api/v1/clients/a%2Fb%20c", ""});
+  const auto r = handle(ctx, {"DELETE", "/api/v1/clients/a%2Fb%20c", "", "", ""});
   EXPECT_EQ(r.status, 204u);
   EXPECT_TRUE(r.body.empty());
   ASSERT_EQ(l->kicked.size(), 1u);
   EXPECT_EQ(l->kicked[0], mqtt::reason_code::administrative_action);
-  expect_error(handle(ctx, {"DELETE", "/api/v1/clients/nobody", ""}), 404, "client_not_found");
+  expect_error(handle(ctx, {"DELETE", "/api/v1/clients/nobody", "", "", ""}), 404, "client_not_found");
+}
+
+TEST_F(RouterTest, ClientDetailShowsSessionAndSubscriptions) {
+  auto l = std::make_shared<fake_link>();
+  auto a = core.sessions().attach("dev/1", false, 300, l, {"alice", 0, mqtt::protocol_version::v5, 7, false});
+  {
+    auto sl = a.s->lock();
+    mqtt::subscribe_options o;
+    o.qos = mqtt::qos::at_least_once;
+    o.no_local = true;
+    a.s->subscriptions_.insert_or_assign("cmd/#", broker::subscription_record{o, 9});
+  }
+  auto j = body(get("/api/v1/clients/dev%2F1"));
+  EXPECT_EQ(j.at("connected"), true);
+  EXPECT_EQ(j.at("username"), "alice");
+  EXPECT_EQ(j.at("session").at("clean_start"), false);
+  EXPECT_EQ(j.at("session").at("expiry_interval"), 300);
+  ASSERT_EQ(j.at("subscriptions").size(), 1u);
+  EXPECT_EQ(j.at("subscriptions")[0].at("filter"), "cmd/#");
+  EXPECT_EQ(j.at("subscriptions")[0].at("qos"), 1);
+  EXPECT_EQ(j.at("subscriptions")[0].at("no_local"), true);
+  EXPECT_EQ(j.at("subscriptions")[0].at("subscription_id"), 9);
+  // Offline, the session (with its expiry) is still described.
+  core.sessions().detach(a.s, l.get(), core.now());
+  j = body(get("/api/v1/clients/dev%2F1"));
+  EXPECT_EQ(j.at("connected"), false);
+  EXPECT_EQ(j.at("subscriptions").size(), 1u);
+  expect_error(get("/api/v1/clients/nobody"), 404, "client_not_found");
+}
+
+TEST_F(RouterTest, RetainedListPagesAndDeletes) {
+  for (const auto* t : {"r/a", "r/b", "r/c", "other"}) {
+    auto m = std::make_shared<broker::message>();
+    m->topic = t;
+    m->payload = std::string(t) == "r/b" ? std::string("\xFF\x01", 2) : "on";
+    m->retain = true;
+    m->qos = mqtt::qos::at_least_once;
+    core.retained().put(m);
+  }
+  auto j = body(get("/api/v1/retained?filter=r/%2B&limit=2"));
+  ASSERT_EQ(j.at("items").size(), 2u);
+  EXPECT_EQ(j.at("items")[0].at("topic"), "r/a");
+  EXPECT_EQ(j.at("items")[0].at("payload"), "on");
+  EXPECT_EQ(j.at("items")[0].at("encoding"), "utf-8");
+  EXPECT_EQ(j.at("items")[0].at("qos"), 1);
+  EXPECT_EQ(j.at("items")[1].at("encoding"), "base64");
+  EXPECT_EQ(j.at("items")[1].at("payload"), "/wE=");
+  EXPECT_EQ(j.at("next"), "r/b");
+  j = body(get("/api/v1/retained?filter=r/%2B&after=r/b"));
+  ASSERT_EQ(j.at("items").size(), 1u);
+  EXPECT_EQ(j.at("items")[0].at("topic"), "r/c");
+  EXPECT_TRUE(j.at("next").is_null());
+  EXPECT_EQ(body(get("/api/v1/retained")).at("items").size(), 4u);  // filter defaults to '#'
+  expect_error(get("/api/v1/retained?filter=a/%23/b"), 400, "bad_query");
+  EXPECT_EQ(handle(ctx, {"DELETE", "/api/v1/retained/r%2Fa", "", "", ""}).status, 204u);
+  expect_error(handle(ctx, {"DELETE", "/api/v1/retained/r/a", "", "", ""}), 404, "retained_not_found");
+  EXPECT_EQ(core.retained().size(), 3u);
+}
+
+TEST_F(RouterTest, DeleteSessionKicksAndEnds) {
+  auto l = std::make_shared<fake_link>();
+  core.sessions().attach("s1", false, 300, l, {});
+  EXPECT_EQ(handle(ctx, {"DELETE", "/api/v1/sessions/s1", "", "", ""}).status, 204u);
+  ASSERT_EQ(l->kicked.size(), 1u);
+  EXPECT_EQ(l->kicked[0], mqtt::reason_code::administrative_action);
+  EXPECT_EQ(core.sessions().find("s1"), nullptr);
+  expect_error(handle(ctx, {"DELETE", "/api/v1/sessions/s1", "", "", ""}), 404, "session_not_found");
+  expect_error(handle(ctx, {"GET", "/api/v1/sessions/s1", "", "", ""}), 405, "method_not_allowed");
 }
 
 }  // namespace
@@ -172,7 +240,7 @@ TEST(RouterNoise, ArbitraryTargetsGetDocumentedAnswers) {
           (next() % 3 == 0) ? pieces[next() % std::size(pieces)] : std::string(1, alphabet[next() % alphabet.size()]);
     const char* methods[] = {"GET", "DELETE", "POST", "HEAD"};
     const auto auth = (next() % 2) ? "Bearer tok" : "";
-    const auto r = handle(ctx, {methods[next() % 4], target, auth});
+    const auto r = handle(ctx, {methods[next() % 4], target, auth, "", ""});
     ASSERT_TRUE(r.status == 200 || r.status == 204 || r.status == 400 || r.status == 401 || r.status == 404 ||
                 r.status == 405 || r.status == 414)
         << r.status << " for '" << target << "'";

@@ -1,6 +1,7 @@
 // The admin server's HTTP/1.1 side: Beast over its own io_context, one coroutine per connection
 // (not the hot path: readability over the MQTT connections' readiness chain, architecture.md).
 #include <atomic>
+#include <mutex>
 #include <thread>
 
 #include <boost/asio/as_tuple.hpp>
@@ -8,8 +9,10 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/error.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -128,6 +131,52 @@ struct admin_server::impl {
     co_await stream.async_shutdown(tuple_awaitable);
   }
 
+  // A deferred response (router.hpp): waits on a timer of this io_context, so the thread goes
+  // on serving other connections. The completion may come from any thread: it stores the
+  // answer and posts the timer's cancellation here. Once this coroutine is done (or destroyed
+  // with the io_context at stop) the completion finds `open` false and touches nothing.
+  asio::awaitable<http_response> finish(http_response first) {
+    const auto d = std::move(first.deferred);
+    struct state {
+      std::mutex mu;
+      bool open = true;
+      std::optional<http_response> result;
+      asio::steady_timer* timer = nullptr;
+    };
+    auto st = std::make_shared<state>();
+    asio::steady_timer timer(ioc_);
+    timer.expires_after(d->timeout);
+    st->timer = &timer;
+    struct closer {
+      std::shared_ptr<state> st;
+      ~closer() {
+        std::lock_guard g(st->mu);
+        st->open = false;
+        st->timer = nullptr;
+      }
+    } close{st};
+    auto& ioc = ioc_;
+    auto cancel = d->start([st, &ioc](http_response r) {
+      std::lock_guard g(st->mu);
+      if (!st->open || st->result) return;
+      st->result = std::move(r);
+      asio::post(ioc, [st] {
+        std::lock_guard g(st->mu);
+        if (st->timer) st->timer->cancel();
+      });
+    });
+    co_await timer.async_wait(tuple_awaitable);
+    std::optional<http_response> result;
+    {
+      std::lock_guard g(st->mu);
+      st->open = false;
+      result = std::move(st->result);
+    }
+    if (result) co_return std::move(*result);
+    if (cancel) cancel();
+    co_return first;
+  }
+
   template <class Stream>
   asio::awaitable<void> serve(Stream& stream) {
     beast::flat_buffer buffer;
@@ -160,6 +209,7 @@ struct admin_server::impl {
       http_response out;
       try {
         out = handle(ctx_, r);
+        if (out.deferred) out = co_await finish(std::move(out));
       } catch (const std::exception& e) {  // a broken invariant: answer 500, keep serving
         log_->error("admin: {} {}: {}", r.method, r.target.substr(0, 200), e.what());
         out = error_response(500, "internal", "internal error");

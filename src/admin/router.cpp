@@ -151,10 +151,18 @@ http_response handle(const admin_context& ctx, const http_request& req) {
   if (path == "/api/v1/broker") return get ? broker_info(ctx) : method_not_allowed("GET");
   if (path == "/api/v1/clients") return get ? list_clients(ctx, req, t->query) : method_not_allowed("GET");
   // Ids, keys and topics are everything after their prefix (percent-decoded): they may contain '/'.
-  if (auto id = tail(path, "/api/v1/clients/")) return client_route(ctx, req, *id);
+  if (auto id = tail(path, "/api/v1/clients/")) {
+    // A client id may contain '/' and even "/commands/": POST names a command after the last one.
+    constexpr std::string_view commands = "/commands/";
+    if (const auto at = id->rfind(commands); req.method == "POST" && at != std::string::npos && at > 0)
+      return command_route(ctx, req, id->substr(0, at), id->substr(at + commands.size()));
+    return client_route(ctx, req, *id);
+  }
   if (auto id = tail(path, "/api/v1/sessions/")) return session_route(ctx, req, *id);
   if (path == "/api/v1/retained") return get ? list_retained(ctx, req, t->query) : method_not_allowed("GET");
   if (auto topic = tail(path, "/api/v1/retained/")) return retained_route(ctx, req, *topic);
+  if (path == "/api/v1/statestore/keys") return get ? list_keys(ctx, req, t->query) : method_not_allowed("GET");
+  if (auto key = tail(path, "/api/v1/statestore/keys/")) return key_route(ctx, req, *key);
   return error_response(404, "not_found", "no such path: " + path);
 }
 

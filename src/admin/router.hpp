@@ -59,6 +59,49 @@ struct readiness {
   bool statestore = true;   // the state store writes (true when it is off)
 };
 
+// State store keys for operators. The admin module knows only these values; src/app connects
+// them to the state store engine (its queue, so they are ordered with MQTT requests).
+struct kv_item {
+  std::string key;
+  std::string value;
+  std::string version;  // the HLC timestamp of its last change
+};
+struct kv_request {
+  enum class verb : std::uint8_t { list, get, put, del } op = verb::get;
+  std::string key;            // get, put, del
+  std::string value;          // put
+  std::string prefix, after;  // list
+  std::size_t limit = 100;    // list
+};
+struct kv_reply {
+  enum class status : std::uint8_t { ok, not_found, refused, unavailable } code = status::ok;
+  std::vector<kv_item> items;  // list: the page; get, put: the item
+  bool more = false;           // list: further keys match
+  std::string message;         // refused, unavailable: why
+};
+
+// A device command (routes_commands.cpp, command_service.hpp).
+using user_properties = std::vector<std::pair<std::string, std::string>>;
+struct command_request {
+  std::string client_id;
+  std::string topic;  // the device's command topic
+  std::string payload;
+  std::optional<std::string> content_type;
+  user_properties properties;
+  std::chrono::milliseconds timeout{10000};
+};
+struct command_reply {
+  std::string payload;
+  std::optional<std::string> content_type;
+  user_properties properties;
+};
+
+// What a reload did: the file kinds that loaded, and those that failed with the reason.
+struct reload_report {
+  std::vector<std::string> reloaded;
+  std::vector<std::pair<std::string, std::string>> failed;
+};
+
 struct admin_context {
   broker::broker& core;
   // The MQTT listeners as the ready line prints them, by index (empty until they are bound).
@@ -66,6 +109,15 @@ struct admin_context {
   std::string version;
   std::string token;  // empty: no token asked for
   std::function<readiness()> ready;
+  // Empty: the state store is off (404). `done` may be called on any thread.
+  std::function<void(kv_request, std::function<void(kv_reply)>)> statestore;
+  // Empty: reloading is not offered (404).
+  std::function<reload_report()> reload;
+  // The device command topic, "{clientId}" and "{name}" replaced.
+  std::string command_topic = "commands/{clientId}/{name}";
+  // Publishes the request; `done` is called (any thread) with the device's response. Returns
+  // the cancel, called when the request times out first. Empty: commands are off (404).
+  std::function<std::function<void()>(command_request, std::function<void(command_reply)>)> command;
 };
 
 // Any thread; everything it reads is safe to read concurrently with the broker running.

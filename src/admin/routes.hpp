@@ -17,4 +17,12 @@ http_response session_route(const admin_context& ctx, const http_request& req, c
 http_response list_retained(const admin_context& ctx, const http_request& req, const query_map& q);
 http_response retained_route(const admin_context& ctx, const http_request& req, const std::string& topic);
 
+// routes_statestore.cpp: /api/v1/statestore/keys, /api/v1/statestore/keys/{key}
+http_response list_keys(const admin_context& ctx, const http_request& req, const query_map& q);
+http_response key_route(const admin_context& ctx, const http_request& req, const std::string& key);
+
+// routes_commands.cpp: POST /api/v1/clients/{id}/commands/{name}
+http_response command_route(const admin_context& ctx, const http_request& req, const std::string& client_id,
+                            const std::string& name);
+
 }  // namespace edgemq::admin

@@ -12,6 +12,10 @@
 #include "admin/admin_server.hpp"
 #include "config/config.hpp"
 
+namespace edgemq::statestore {
+class engine;
+}
+
 namespace edgemq::app {
 
 struct command_line;
@@ -29,8 +33,11 @@ struct daemon_status {
   std::function<bool()> statestore_healthy = [] { return true; };
 };
 
+// `store` is read only after status.started (it is set before, or stays null when the state
+// store is off).
 std::unique_ptr<admin::admin_server> make_admin_server(broker::broker& core, const config::daemon_config& cfg,
                                                        std::string token, const daemon_status& status,
+                                                       const std::unique_ptr<statestore::engine>& store,
                                                        std::shared_ptr<spdlog::logger> log);
 
 }  // namespace edgemq::app

@@ -217,7 +217,7 @@ int main(int argc, char** argv) {
   std::unique_ptr<edgemq::admin::admin_server> admin;
   std::string admin_where;
   if (cfg.admin.enabled) {
-    admin = edgemq::app::make_admin_server(core, cfg, std::move(admin_token), status, log);
+    admin = edgemq::app::make_admin_server(core, cfg, std::move(admin_token), status, store, log);
     try {
       admin_where = ", admin on " + edgemq::config::format_admin(cfg.admin, admin->start());
     } catch (const edgemq::admin::setup_error& e) {

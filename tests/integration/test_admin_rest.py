@@ -4,7 +4,10 @@ deleted as a new subscriber sees them, state store keys set over REST and read o
 reload, and device commands answered by a paho MQTT 5 responder. Every response is validated
 against docs/openapi.yaml."""
 
+import base64
 import http.client
+import threading
+import time
 import json
 import os
 import re
@@ -20,6 +23,7 @@ from paho.mqtt.properties import Properties
 from support import openapi
 from support.edgemq_harness import EdgemqDaemon
 from support.paho_helper import PahoClient
+from support.statestore_client import StateStoreClient, notify_set_payload, NOTIFY_DELETE
 
 TIMEOUT = 10.0
 TOKEN = "t0ken-for-the-rest-test"
@@ -159,6 +163,148 @@ class AdminRestTest(unittest.TestCase):
     def test_retained_bad_filter(self):
         code, d = self.request("GET", "/api/v1/retained?filter=" + quote("a/#/b"))
         self.assertEqual((code, d["code"]), (400, "bad_query"))
+
+    # ------------------------------------------------------------------ state store
+    def ss_client(self):
+        c = StateStoreClient("127.0.0.1", self.daemon.port)
+        c.connect()
+        self.addCleanup(c.close)
+        return c
+
+    def test_statestore_put_read_over_mqtt_and_watcher_notified(self):
+        w = self.ss_client()
+        w.keynotify(b"rest-k1")
+        code, item = self.request("PUT", "/api/v1/statestore/keys/rest-k1", {"value": "hello"})
+        self.assertEqual(code, 200, item)
+        self.assertEqual((item["key"], item["value"], item["encoding"]), ("rest-k1", "hello", "utf-8"))
+        n = w.next_notification()
+        self.assertEqual(n.payload, notify_set_payload(b"hello"))
+        self.assertEqual(n.ts, item["version"])
+        r = w.get(b"rest-k1")
+        self.assertEqual(r.payload, b"$5\r\nhello\r\n")
+        self.assertEqual(r.ts, item["version"])
+        code, got = self.request("GET", "/api/v1/statestore/keys/rest-k1")
+        self.assertEqual((code, got), (200, item))
+        code, _ = self.request("DELETE", "/api/v1/statestore/keys/rest-k1")
+        self.assertEqual(code, 204)
+        self.assertEqual(w.next_notification().payload, NOTIFY_DELETE)
+        self.assertEqual(w.get(b"rest-k1").payload, b"$-1\r\n")
+        for method in ("GET", "DELETE"):
+            code, d = self.request(method, "/api/v1/statestore/keys/rest-k1")
+            self.assertEqual((code, d["code"]), (404, "key_not_found"))
+
+    def test_statestore_set_over_mqtt_browsed_over_rest(self):
+        c = self.ss_client()
+        c.set(b"rest-b/1", b"one")
+        c.set(b"rest-b/2", b"\xff\x00")
+        c.set(b"rest-b/3", b"three")
+        code, page = self.request("GET", "/api/v1/statestore/keys?prefix=rest-b/&limit=2")
+        self.assertEqual(code, 200, page)
+        self.assertEqual([(i["key"], i["value"], i["encoding"]) for i in page["items"]],
+                         [("rest-b/1", "one", "utf-8"), (base64.b64encode(b"rest-b/2").decode(), "/wA=", "base64")])
+        code, page2 = self.request("GET", "/api/v1/statestore/keys?prefix=rest-b/&after=rest-b/2")
+        self.assertEqual([i["key"] for i in page2["items"]], ["rest-b/3"])
+        self.assertIsNone(page2["next"])
+        # A binary value through base64, read back over MQTT.
+        code, item = self.request("PUT", "/api/v1/statestore/keys/" + quote("rest-b/4"),
+                                  {"value": base64.b64encode(b"\x00\x01").decode(), "encoding": "base64"})
+        self.assertEqual(code, 200, item)
+        self.assertEqual(c.get(b"rest-b/4").payload, b"$2\r\n\x00\x01\r\n")
+
+    def test_statestore_bad_bodies(self):
+        path = "/api/v1/statestore/keys/rest-bad"
+        code, d = self.request("PUT", path, "{}", content_type="text/plain")
+        self.assertEqual((code, d["code"]), (415, "unsupported_media_type"))
+        code, d = self.request("PUT", path, "{nope", content_type="application/json")
+        self.assertEqual((code, d["code"]), (400, "bad_body"))
+        code, d = self.request("PUT", path, {"value": "x", "encoding": "hex"})
+        self.assertEqual((code, d["code"]), (400, "bad_body"))
+        code, d = self.request("PUT", path, {"value": "x" * (70 * 1024)})
+        self.assertEqual((code, d["code"]), (413, "too_large"))
+
+    # ------------------------------------------------------------------ device commands
+    def responder(self, client_id, reply_props=(("result", "done"),), answer=True):
+        """A paho MQTT 5 device that answers commands on commands/<id>/+ (echoing the payload
+        upper-cased, with `reply_props`) and records what it received."""
+        dev = self.client(client_id=client_id)
+        received = []
+
+        def on_message(client, userdata, msg):
+            received.append(msg)
+            if not answer:
+                return
+            p = Properties(PacketTypes.PUBLISH)
+            p.CorrelationData = msg.properties.CorrelationData
+            p.ContentType = "text/plain"
+            p.UserProperty = list(reply_props)
+            client.publish(msg.properties.ResponseTopic, bytes(msg.payload).upper(), 1, properties=p)
+
+        dev.client.on_message = on_message
+        dev.connect()
+        dev.subscribe("commands/%s/+" % client_id, qos=1)
+        return dev, received
+
+    def test_device_command_round_trip(self):
+        dev, received = self.responder("rest-dev-1")
+        code, r = self.request("POST", "/api/v1/clients/rest-dev-1/commands/reboot",
+                               {"payload": "now", "user_properties": {"who": "operator"}, "timeout_ms": 5000})
+        self.assertEqual(code, 200, r)
+        self.assertEqual(r, {"payload": "NOW", "encoding": "utf-8", "user_properties": {"result": "done"},
+                             "content_type": "text/plain"})
+        self.assertEqual(len(received), 1)
+        m = received[0]
+        self.assertEqual(m.topic, "commands/rest-dev-1/reboot")
+        self.assertEqual(bytes(m.payload), b"now")
+        self.assertEqual(m.properties.UserProperty, [("who", "operator")])
+        self.assertTrue(m.properties.ResponseTopic.startswith("$edgemq/"))
+        self.assertLessEqual(m.properties.MessageExpiryInterval, 5)
+        self.assertTrue(m.properties.CorrelationData)
+
+    def test_device_command_times_out_without_blocking_the_admin_server(self):
+        self.responder("rest-dev-2", answer=False)
+        result = {}
+
+        def call():
+            result["r"] = self.request("POST", "/api/v1/clients/rest-dev-2/commands/slow", {"timeout_ms": 1500})
+
+        t = threading.Thread(target=call)
+        started = time.monotonic()
+        t.start()
+        # While the command waits, the admin server answers other requests at once.
+        code, _ = self.request("GET", "/api/v1/broker")
+        self.assertEqual(code, 200)
+        self.assertLess(time.monotonic() - started, 1.0)
+        t.join(TIMEOUT)
+        code, d = result["r"]
+        self.assertEqual((code, d["code"]), (504, "timeout"))
+        self.assertGreaterEqual(time.monotonic() - started, 1.4)
+
+    def test_device_command_to_an_unknown_client(self):
+        code, d = self.request("POST", "/api/v1/clients/rest-nobody/commands/x")
+        self.assertEqual((code, d["code"]), (404, "not_connected"))
+        code, d = self.request("POST", "/api/v1/clients/rest-nobody/commands/x", {"timeout_ms": 0})
+        self.assertEqual((code, d["code"]), (400, "bad_body"))
+
+    def test_clients_cannot_use_the_reply_prefix(self):
+        c = self.client()
+        c.connect()
+        self.assertEqual(c.subscribe("$edgemq/#", qos=1), [0x87])
+        self.assertEqual(c.subscribe("$edgemq/commands/reply", qos=1), [0x87])
+        # Nor answer another device's command: only the addressed client can complete it.
+        dev, received = self.responder("rest-dev-3", answer=False)
+        result = {}
+        t = threading.Thread(target=lambda: result.update(r=self.request(
+            "POST", "/api/v1/clients/rest-dev-3/commands/x", {"timeout_ms": 2000})))
+        t.start()
+        deadline = time.monotonic() + TIMEOUT
+        while not received and time.monotonic() < deadline:
+            time.sleep(0.02)
+        self.assertTrue(received, "the device got no command")
+        p = Properties(PacketTypes.PUBLISH)
+        p.CorrelationData = received[0].properties.CorrelationData
+        c.publish(received[0].properties.ResponseTopic, b"forged", qos=1, properties=p)
+        t.join(TIMEOUT)
+        self.assertEqual(result["r"][0], 504)
 
 
 if __name__ == "__main__":

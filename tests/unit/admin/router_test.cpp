@@ -22,8 +22,24 @@ class RouterTest : public ::testing::Test {
  protected:
   broker::broker core{broker::limits{}};
   readiness ready{true, true, true};
-  admin_context ctx{core, [] { return std::vector<std::string>{"127.0.0.1:1883"}; }, "1.2.3", "",
-                    [this] { return ready; }};
+  admin_context ctx{core,
+                    [] { return std::vector<std::string>{"127.0.0.1:1883"}; },
+                    "1.2.3",
+                    "",
+                    [this] { return ready; },
+                    {},
+                    {},
+                    "commands/{clientId}/{name}",
+                    {}};
+
+  // Runs a deferred response to its end with the completion called synchronously by the fakes.
+  static http_response settle(http_response r) {
+    if (!r.deferred) return r;
+    http_response out = r;  // the timeout answer unless the operation completes
+    out.deferred.reset();
+    r.deferred->start([&out](http_response done) { out = std::move(done); });
+    return out;
+  }
 
   http_response get(const std::string& target, const std::string& auth = "") {
     return handle(ctx, {"GET", target, auth, "", ""});
@@ -204,6 +220,73 @@ TEST_F(RouterTest, RetainedListPagesAndDeletes) {
   EXPECT_EQ(core.retained().size(), 3u);
 }
 
+TEST_F(RouterTest, StatestoreRoutesReachTheHook) {
+  expect_error(get("/api/v1/statestore/keys"), 404, "statestore_disabled");
+  std::vector<kv_request> seen;
+  kv_reply next;
+  ctx.statestore = [&](kv_request r, std::function<void(kv_reply)> done) {
+    seen.push_back(r);
+    done(next);
+  };
+  next.items = {{"k/1", "v", "1:0:n"}};
+  auto r = settle(handle(ctx, {"PUT", "/api/v1/statestore/keys/k%2F1", "", "application/json",
+                               R"({"value":"/w==","encoding":"base64"})"}));
+  EXPECT_EQ(r.status, 200u);
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].op, kv_request::verb::put);
+  EXPECT_EQ(seen[0].key, "k/1");
+  EXPECT_EQ(seen[0].value, "\xFF");
+  EXPECT_EQ(body(r), json({{"key", "k/1"}, {"value", "v"}, {"encoding", "utf-8"}, {"version", "1:0:n"}}));
+  next = {kv_reply::status::unavailable, {}, false, "disk full"};
+  expect_error(settle(handle(ctx, {"DELETE", "/api/v1/statestore/keys/k", "", "", ""})), 503, "storage_unavailable");
+  next = {kv_reply::status::not_found, {}, false, ""};
+  expect_error(settle(get("/api/v1/statestore/keys/k")), 404, "key_not_found");
+  next = {kv_reply::status::ok, {{"a", "1", "v"}, {"b", std::string("\xFF"), "v"}}, true, ""};
+  auto page = body(settle(get("/api/v1/statestore/keys?prefix=a&limit=2")));
+  EXPECT_EQ(seen.back().op, kv_request::verb::list);
+  EXPECT_EQ(seen.back().prefix, "a");
+  EXPECT_EQ(seen.back().limit, 2u);
+  EXPECT_EQ(page.at("items")[1].at("encoding"), "base64");
+  EXPECT_EQ(page.at("next"), "Yg==");
+  expect_error(handle(ctx, {"PUT", "/api/v1/statestore/keys/k", "", "application/json", R"({"value":1})"}), 400,
+               "bad_body");
+  expect_error(handle(ctx, {"PUT", "/api/v1/statestore/keys/k", "", "text/plain", "x"}), 415, "unsupported_media_type");
+}
+
+TEST_F(RouterTest, CommandsPublishToTheTemplateAndAnswerWhatTheDeviceSaid) {
+  std::vector<command_request> seen;
+  bool answer = true;
+  ctx.command = [&](command_request r, std::function<void(command_reply)> done) -> std::function<void()> {
+    seen.push_back(r);
+    if (answer) done({"ok", "text/plain", {{"a", "1"}}});
+    return {};
+  };
+  auto l = connect("dev/7");
+  auto r = settle(handle(ctx, {"POST", "/api/v1/clients/dev%2F7/commands/reboot", "", "application/json",
+                               R"({"payload":{"n":1},"timeout_ms":500,"user_properties":{"k":"v"}})"}));
+  EXPECT_EQ(r.status, 200u);
+  EXPECT_EQ(body(r), json({{"payload", "ok"},
+                           {"encoding", "utf-8"},
+                           {"user_properties", {{"a", "1"}}},
+                           {"content_type", "text/plain"}}));
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].topic, "commands/dev/7/reboot");
+  EXPECT_EQ(seen[0].payload, R"({"n":1})");
+  EXPECT_EQ(seen[0].content_type, "application/json");
+  EXPECT_EQ(seen[0].timeout, std::chrono::milliseconds(500));
+  EXPECT_EQ(seen[0].properties, (user_properties{{"k", "v"}}));
+  answer = false;
+  expect_error(settle(handle(ctx, {"POST", "/api/v1/clients/dev%2F7/commands/x", "", "", ""})), 504, "timeout");
+  EXPECT_EQ(seen.back().timeout, std::chrono::milliseconds(10000));  // the default
+  expect_error(handle(ctx, {"POST", "/api/v1/clients/nobody/commands/x", "", "", ""}), 404, "not_connected");
+  expect_error(handle(ctx, {"POST", "/api/v1/clients/dev%2F7/commands/a%2Fb", "", "", ""}), 400, "bad_target");
+  expect_error(
+      handle(ctx, {"POST", "/api/v1/clients/dev%2F7/commands/x", "", "application/json", R"({"timeout_ms":300001})"}),
+      400, "bad_body");
+  expect_error(handle(ctx, {"POST", "/api/v1/clients/dev%2F7/commands/x", "", "application/json", R"({"bogus":1})"}),
+               400, "bad_body");
+}
+
 TEST_F(RouterTest, DeleteSessionKicksAndEnds) {
   auto l = std::make_shared<fake_link>();
   core.sessions().attach("s1", false, 300, l, {});
@@ -225,7 +308,7 @@ namespace {
 // body for every error: targets built from the characters that matter to its parsers.
 TEST(RouterNoise, ArbitraryTargetsGetDocumentedAnswers) {
   broker::broker core{broker::limits{}};
-  admin_context ctx{core, {}, "1", "tok", {}};
+  admin_context ctx{core, {}, "1", "tok", {}, {}, {}, "c/{clientId}/{name}", {}};
   const std::string alphabet = "/%?&=+aZ09-._~\x01\xff\xc3 ";
   const std::string pieces[] = {
       "/api/v1/clients", "/api/v1/clients/", "/metrics", "/healthz", "?limit=", "&after=", "%2F", "%zz", "%",

@@ -111,6 +111,16 @@ http_response broker_info(const admin_context& ctx) {
                              {"counters", counters}});
 }
 
+// The reload SIGHUP does; 200 whatever failed (the body says what, and what failed keeps its
+// previous version, as with SIGHUP).
+http_response reload(const admin_context& ctx) {
+  if (!ctx.reload) return error_response(404, "not_found", "reloading is not available");
+  const auto r = ctx.reload();
+  json failed = json::array();
+  for (const auto& [what, why] : r.failed) failed.push_back({{"what", what}, {"reason", why}});
+  return json_response(200, {{"reloaded", r.reloaded}, {"failed", failed}});
+}
+
 }  // namespace
 
 bool constant_time_equal(const std::string& a, const std::string& b) {
@@ -149,6 +159,7 @@ http_response handle(const admin_context& ctx, const http_request& req) {
   }
   if (path == "/metrics") return get ? metrics(ctx) : method_not_allowed("GET");
   if (path == "/api/v1/broker") return get ? broker_info(ctx) : method_not_allowed("GET");
+  if (path == "/api/v1/reload") return req.method == "POST" ? reload(ctx) : method_not_allowed("POST");
   if (path == "/api/v1/clients") return get ? list_clients(ctx, req, t->query) : method_not_allowed("GET");
   // Ids, keys and topics are everything after their prefix (percent-decoded): they may contain '/'.
   if (auto id = tail(path, "/api/v1/clients/")) {

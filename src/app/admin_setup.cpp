@@ -107,6 +107,11 @@ std::unique_ptr<admin::admin_server> make_admin_server(broker::broker& core, con
     return r;
   };
   if (cfg.statestore.enabled) ctx.statestore = statestore_hook(status, store);
+  ctx.reload = [&status] {
+    if (!status.started.load(std::memory_order_acquire) || !status.reload)
+      return admin::reload_report{{}, {{"daemon", "still starting"}}};
+    return status.reload();
+  };
   // Registers the command reply topic now, before the listeners start; lives as long as the
   // admin server's context (which outlives every connection: main stops the listeners first).
   auto commands = std::make_shared<admin::command_service>(core);

@@ -31,6 +31,8 @@ struct daemon_status {
   std::vector<std::string> listeners;
   std::function<bool()> persistence_healthy = [] { return true; };
   std::function<bool()> statestore_healthy = [] { return true; };
+  // The reload SIGHUP does (security files, TLS); set before `started`, from any thread.
+  std::function<admin::reload_report()> reload;
 };
 
 // `store` is read only after status.started (it is set before, or stays null when the state

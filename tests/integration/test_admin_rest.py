@@ -5,6 +5,7 @@ reload, and device commands answered by a paho MQTT 5 responder. Every response 
 against docs/openapi.yaml."""
 
 import base64
+import hashlib
 import http.client
 import threading
 import time
@@ -305,6 +306,78 @@ class AdminRestTest(unittest.TestCase):
         c.publish(received[0].properties.ResponseTopic, b"forged", qos=1, properties=p)
         t.join(TIMEOUT)
         self.assertEqual(result["r"][0], 504)
+
+
+def password_line(user, password, iterations=1000):
+    salt = os.urandom(16)
+    digest = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, iterations, 64)
+    return "%s:$pbkdf2-sha512$%d$%s$%s\n" % (user, iterations, base64.b64encode(salt).decode(),
+                                              base64.b64encode(digest).decode())
+
+
+class AdminReloadTest(unittest.TestCase):
+    """POST /api/v1/reload does what SIGHUP does: a changed password file is used by the next
+    CONNECT, and a broken one is reported and keeps the previous version."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="edgemq-reload-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+        self.passwords = os.path.join(self.tmp, "passwords")
+        with open(self.passwords, "w") as f:
+            f.write(password_line("alice", "old"))
+        self.daemon = EdgemqDaemon(extra_args=["--admin", "http://127.0.0.1:0", "--password-file", self.passwords])
+        self.daemon.start()
+        self.addCleanup(self.daemon.stop)
+        self.admin_port = int(ADMIN_RE.search(self.daemon.ready_line).group(1))
+
+    def post_reload(self):
+        conn = http.client.HTTPConnection("127.0.0.1", self.admin_port, timeout=TIMEOUT)
+        try:
+            conn.request("POST", "/api/v1/reload")
+            r = conn.getresponse()
+            text = r.read().decode()
+            openapi.validate("POST", "/api/v1/reload", r.status, r.getheader("Content-Type", ""), text)
+            return r.status, json.loads(text)
+        finally:
+            conn.close()
+
+    def connect_rc(self, password):
+        c = mqtt.Client(client_id="reload-%s" % password, protocol=mqtt.MQTTv5)
+        c.username_pw_set("alice", password)
+        got = threading.Event()
+        result = {}
+
+        def on_connect(client, userdata, flags, rc, properties=None):
+            result["rc"] = rc.value if hasattr(rc, "value") else rc
+            got.set()
+
+        c.on_connect = on_connect
+        c.connect("127.0.0.1", self.daemon.port)
+        c.loop_start()
+        try:
+            self.assertTrue(got.wait(TIMEOUT), "no CONNACK")
+            return result["rc"]
+        finally:
+            c.disconnect()
+            c.loop_stop()
+
+    def test_reload_password_file(self):
+        self.assertEqual(self.connect_rc("old"), 0)
+        with open(self.passwords, "w") as f:
+            f.write(password_line("alice", "new"))
+        code, report = self.post_reload()
+        self.assertEqual(code, 200, report)
+        self.assertEqual(report, {"reloaded": ["password_file"], "failed": []})
+        self.assertEqual(self.connect_rc("new"), 0)
+        self.assertNotEqual(self.connect_rc("old"), 0)
+        # A broken file is reported and the previous one stays.
+        with open(self.passwords, "w") as f:
+            f.write("alice:not-a-hash\n")
+        code, report = self.post_reload()
+        self.assertEqual(code, 200, report)
+        self.assertEqual(report["reloaded"], [])
+        self.assertEqual([f["what"] for f in report["failed"]], ["password_file"])
+        self.assertEqual(self.connect_rc("new"), 0)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import tempfile
 import unittest
 import urllib.parse
@@ -348,6 +349,56 @@ class CommandTopicOptionTest(unittest.TestCase):
                         "--data-dir", "/nonexistent/x"])
         self.assertEqual(r.returncode, 2, r.stderr)
         self.assertIn("--admin-command-topic 'cmd/{name}': must contain {clientId}", r.stderr)
+
+
+class AdminStatestoreFullDiskTest(unittest.TestCase):
+    """A state store write the disk refuses answers 503 JSON over REST, never a false success, and
+    the refused value is not visible (the data directory on a small tmpfs, filled; needs root)."""
+
+    def setUp(self):
+        from test_storage_failure import fill, mount_tmpfs
+        root = tempfile.mkdtemp(prefix="edgemq-rest-full-")
+        self.addCleanup(shutil.rmtree, root, True)
+        self.mnt = os.path.join(root, "mnt")
+        os.mkdir(self.mnt)
+        why = mount_tmpfs(self.mnt, "160m")
+        if why:
+            self.skipTest("cannot mount a tmpfs (%s): run as root to include it" % why)
+        self.addCleanup(subprocess.run, ["umount", "-l", self.mnt])
+        self.fill = fill
+        self.daemon = EdgemqDaemon(config={"statestore": {"sync": "sync"}}, data_dir=os.path.join(self.mnt, "data"),
+                                   extra_args=["--admin", "http://127.0.0.1:0"])
+        self.daemon.start()
+        self.addCleanup(self.daemon.stop)
+        self.admin_port = int(ADMIN_RE.search(self.daemon.ready_line).group(1))
+
+    def put(self, key, value):
+        conn = http.client.HTTPConnection("127.0.0.1", self.admin_port, timeout=TIMEOUT)
+        try:
+            path = "/api/v1/statestore/keys/" + key
+            conn.request("PUT", path, body=json.dumps({"value": value}), headers={"Content-Type": "application/json"})
+            r = conn.getresponse()
+            text = r.read().decode()
+            openapi.validate("PUT", path, r.status, r.getheader("Content-Type", ""), text)
+            return r.status, json.loads(text)
+        finally:
+            conn.close()
+
+    def test_refused_write_is_503_and_not_visible(self):
+        self.assertEqual(self.put("full", "before")[0], 200)
+        self.fill(self.mnt)
+        big = "v" * (60 * 1024)
+        for i in range(2000):  # RocksDB's preallocated WAL takes a few MiB first
+            code, body = self.put("full", big + str(i))
+            if code != 200:
+                break
+        self.assertEqual((code, body["code"]), (503, "storage_unavailable"), body)
+        self.assertTrue(self.daemon.alive())
+        conn = http.client.HTTPConnection("127.0.0.1", self.admin_port, timeout=TIMEOUT)
+        conn.request("GET", "/api/v1/statestore/keys/full")
+        got = json.loads(conn.getresponse().read())
+        conn.close()
+        self.assertNotEqual(got["value"], big + str(i), "a refused PUT must not be visible")
 
 
 def password_line(user, password, iterations=1000):

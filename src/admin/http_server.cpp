@@ -1,6 +1,7 @@
 // The admin server's HTTP/1.1 side: Beast over its own io_context, one coroutine per connection
 // (not the hot path: readability over the MQTT connections' readiness chain, architecture.md).
 #include <atomic>
+#include <mutex>
 #include <thread>
 
 #include <boost/asio/as_tuple.hpp>
@@ -8,8 +9,10 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/error.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -31,7 +34,6 @@ constexpr auto tuple_awaitable = asio::as_tuple(asio::use_awaitable);
 namespace {
 
 constexpr std::size_t header_limit = 8 * 1024;  // request line and headers
-constexpr std::size_t body_limit = 64 * 1024;   // no route takes a body yet; small and bounded
 constexpr std::chrono::seconds io_timeout{30};  // per read or write: an idle keep-alive ends here
 constexpr std::chrono::seconds handshake_timeout{10};
 constexpr std::size_t max_connections = 64;  // beyond: 503 and close, the broker stays unaffected
@@ -129,11 +131,57 @@ struct admin_server::impl {
     co_await stream.async_shutdown(tuple_awaitable);
   }
 
+  // A deferred response (router.hpp): waits on a timer of this io_context, so the thread goes
+  // on serving other connections. The completion may come from any thread: it stores the
+  // answer and posts the timer's cancellation here. Once this coroutine is done (or destroyed
+  // with the io_context at stop) the completion finds `open` false and touches nothing.
+  asio::awaitable<http_response> finish(http_response first) {
+    const auto d = std::move(first.deferred);
+    struct state {
+      std::mutex mu;
+      bool open = true;
+      std::optional<http_response> result;
+      asio::steady_timer* timer = nullptr;
+    };
+    auto st = std::make_shared<state>();
+    asio::steady_timer timer(ioc_);
+    timer.expires_after(d->timeout);
+    st->timer = &timer;
+    struct closer {
+      std::shared_ptr<state> st;
+      ~closer() {
+        std::lock_guard g(st->mu);
+        st->open = false;
+        st->timer = nullptr;
+      }
+    } close{st};
+    auto& ioc = ioc_;
+    auto cancel = d->start([st, &ioc](http_response r) {
+      std::lock_guard g(st->mu);
+      if (!st->open || st->result) return;
+      st->result = std::move(r);
+      asio::post(ioc, [st] {
+        std::lock_guard g(st->mu);
+        if (st->timer) st->timer->cancel();
+      });
+    });
+    co_await timer.async_wait(tuple_awaitable);
+    std::optional<http_response> result;
+    {
+      std::lock_guard g(st->mu);
+      st->open = false;
+      result = std::move(st->result);
+    }
+    if (result) co_return std::move(*result);
+    if (cancel) cancel();
+    co_return first;
+  }
+
   template <class Stream>
   asio::awaitable<void> serve(Stream& stream) {
     beast::flat_buffer buffer;
     for (;;) {
-      http::request_parser<http::empty_body> parser;
+      http::request_parser<http::string_body> parser;
       parser.header_limit(header_limit);
       parser.body_limit(body_limit);
       beast::get_lowest_layer(stream).expires_after(io_timeout);
@@ -146,10 +194,6 @@ struct admin_server::impl {
         co_await send(stream, error_response(431, "headers_too_large", "request headers too large"), 11, false);
         break;
       }
-      if (ec == http::error::unexpected_body) {
-        co_await send(stream, error_response(413, "too_large", "no request takes a body"), 11, false);
-        break;
-      }
       if (ec && ec != http::error::end_of_stream && ec != asio::error::operation_aborted &&
           ec != beast::error::timeout && ec != asio::error::eof && ec != asio::error::connection_reset &&
           ec != asio::ssl::error::stream_truncated) {
@@ -160,10 +204,12 @@ struct admin_server::impl {
       if (ec) break;
       const auto& req = parser.get();
       http_request r{std::string(req.method_string()), std::string(req.target()),
-                     std::string(req[http::field::authorization])};
+                     std::string(req[http::field::authorization]), std::string(req[http::field::content_type]),
+                     req.body()};
       http_response out;
       try {
         out = handle(ctx_, r);
+        if (out.deferred) out = co_await finish(std::move(out));
       } catch (const std::exception& e) {  // a broken invariant: answer 500, keep serving
         log_->error("admin: {} {}: {}", r.method, r.target.substr(0, 200), e.what());
         out = error_response(500, "internal", "internal error");

@@ -3,31 +3,17 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
-#include <map>
 #include <optional>
 #include <string_view>
 
-#include <nlohmann/json.hpp>
-
 #include "admin/prometheus.hpp"
+#include "admin/routes.hpp"
 #include "broker/broker.hpp"
 
 namespace edgemq::admin {
 namespace {
 
-using json = nlohmann::json;
-
 constexpr std::size_t max_target = 2048;
-constexpr std::size_t default_page = 100;
-constexpr std::size_t max_page = 1000;
-
-http_response json_response(unsigned status, const json& body) {
-  http_response r;
-  r.status = status;
-  // Client ids are client-supplied: never let invalid UTF-8 make dump() throw.
-  r.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
-  return r;
-}
 
 std::optional<std::string> percent_decode(std::string_view s, bool plus_is_space) {
   std::string out;
@@ -50,7 +36,7 @@ std::optional<std::string> percent_decode(std::string_view s, bool plus_is_space
 
 struct parsed_target {
   std::string path;
-  std::map<std::string, std::string> query;
+  query_map query;
 };
 
 std::optional<parsed_target> parse_target(std::string_view target) {
@@ -75,10 +61,10 @@ std::optional<parsed_target> parse_target(std::string_view target) {
   return t;
 }
 
-http_response method_not_allowed(std::string allow) {
-  auto r = error_response(405, "method_not_allowed", "this path allows " + allow);
-  r.allow = std::move(allow);
-  return r;
+// The rest of `path` after `prefix` when it starts with it and something follows.
+std::optional<std::string> tail(const std::string& path, std::string_view prefix) {
+  if (!path.starts_with(prefix) || path.size() == prefix.size()) return std::nullopt;
+  return path.substr(prefix.size());
 }
 
 bool authorized(const admin_context& ctx, const http_request& req) {
@@ -125,40 +111,14 @@ http_response broker_info(const admin_context& ctx) {
                              {"counters", counters}});
 }
 
-json client_json(const std::vector<std::string>& listeners, const broker::session_registry::client_summary& c) {
-  const auto& k = c.connection;
-  return {{"client_id", c.client_id},
-          {"username", k.username ? json(*k.username) : json(nullptr)},
-          {"listener", k.listener < listeners.size() ? listeners[k.listener] : std::to_string(k.listener)},
-          {"protocol_version", k.version == mqtt::protocol_version::v5 ? "5" : "3.1.1"},
-          {"connected_at_ms", k.connected_at_ms},
-          {"subscriptions", c.subscriptions},
-          {"queued", c.queued},
-          {"inflight", c.inflight}};
-}
-
-http_response list_clients(const admin_context& ctx, const std::map<std::string, std::string>& query) {
-  std::size_t limit = default_page;
-  for (const auto& [k, v] : query) {
-    if (k != "prefix" && k != "after" && k != "limit")
-      return error_response(400, "bad_query", "unknown query parameter '" + k + "' (prefix, after, limit)");
-  }
-  if (auto it = query.find("limit"); it != query.end()) {
-    const auto& s = it->second;
-    const auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), limit);
-    if (ec != std::errc{} || p != s.data() + s.size() || limit < 1 || limit > max_page)
-      return error_response(400, "bad_query", "limit must be a whole number from 1 to " + std::to_string(max_page));
-  }
-  const auto get = [&](const char* k) {
-    auto it = query.find(k);
-    return it == query.end() ? std::string() : it->second;
-  };
-  bool more = false;
-  const auto page = ctx.core.sessions().connected_clients(get("prefix"), get("after"), limit, more);
-  const auto listeners = ctx.listeners ? ctx.listeners() : std::vector<std::string>{};
-  json clients = json::array();
-  for (const auto& c : page) clients.push_back(client_json(listeners, c));
-  return json_response(200, {{"clients", clients}, {"next", more ? json(page.back().client_id) : json(nullptr)}});
+// The reload SIGHUP does; 200 whatever failed (the body says what, and what failed keeps its
+// previous version, as with SIGHUP).
+http_response reload(const admin_context& ctx) {
+  if (!ctx.reload) return error_response(404, "not_found", "reloading is not available");
+  const auto r = ctx.reload();
+  json failed = json::array();
+  for (const auto& [what, why] : r.failed) failed.push_back({{"what", what}, {"reason", why}});
+  return json_response(200, {{"reloaded", r.reloaded}, {"failed", failed}});
 }
 
 }  // namespace
@@ -199,19 +159,21 @@ http_response handle(const admin_context& ctx, const http_request& req) {
   }
   if (path == "/metrics") return get ? metrics(ctx) : method_not_allowed("GET");
   if (path == "/api/v1/broker") return get ? broker_info(ctx) : method_not_allowed("GET");
-  if (path == "/api/v1/clients") return get ? list_clients(ctx, t->query) : method_not_allowed("GET");
-  constexpr std::string_view clients = "/api/v1/clients/";
-  if (path.starts_with(clients) && path.size() > clients.size()) {
-    // The id is everything after the prefix (percent-decoded): MQTT client ids may contain '/'.
-    const std::string id = path.substr(clients.size());
-    if (req.method != "DELETE") return method_not_allowed("DELETE");
-    if (!ctx.core.sessions().disconnect(id, mqtt::reason_code::administrative_action))
-      return error_response(404, "client_not_found", "no connected client with that id");
-    http_response r;
-    r.status = 204;
-    r.content_type.clear();
-    return r;
+  if (path == "/api/v1/reload") return req.method == "POST" ? reload(ctx) : method_not_allowed("POST");
+  if (path == "/api/v1/clients") return get ? list_clients(ctx, req, t->query) : method_not_allowed("GET");
+  // Ids, keys and topics are everything after their prefix (percent-decoded): they may contain '/'.
+  if (auto id = tail(path, "/api/v1/clients/")) {
+    // A client id may contain '/' and even "/commands/": POST names a command after the last one.
+    constexpr std::string_view commands = "/commands/";
+    if (const auto at = id->rfind(commands); req.method == "POST" && at != std::string::npos && at > 0)
+      return command_route(ctx, req, id->substr(0, at), id->substr(at + commands.size()));
+    return client_route(ctx, req, *id);
   }
+  if (auto id = tail(path, "/api/v1/sessions/")) return session_route(ctx, req, *id);
+  if (path == "/api/v1/retained") return get ? list_retained(ctx, req, t->query) : method_not_allowed("GET");
+  if (auto topic = tail(path, "/api/v1/retained/")) return retained_route(ctx, req, *topic);
+  if (path == "/api/v1/statestore/keys") return get ? list_keys(ctx, req, t->query) : method_not_allowed("GET");
+  if (auto key = tail(path, "/api/v1/statestore/keys/")) return key_route(ctx, req, *key);
   return error_response(404, "not_found", "no such path: " + path);
 }
 

@@ -4,8 +4,10 @@
 #include <fstream>
 #include <sstream>
 
+#include "admin/command_service.hpp"
 #include "app/command_line.hpp"
 #include "edgemq/version.hpp"
+#include "statestore/engine.hpp"
 
 namespace edgemq::app {
 
@@ -49,10 +51,50 @@ std::optional<int> check_admin(const config::daemon_config& cfg, const command_l
   return std::nullopt;
 }
 
+namespace {
+
+// The admin module's state store values to the engine's operator requests and back.
+std::function<void(admin::kv_request, std::function<void(admin::kv_reply)>)> statestore_hook(
+    const daemon_status& status, const std::unique_ptr<statestore::engine>& store) {
+  return [&status, &store](admin::kv_request r, std::function<void(admin::kv_reply)> done) {
+    if (!status.started.load(std::memory_order_acquire) || !store) {
+      admin::kv_reply out;
+      out.code = admin::kv_reply::status::unavailable;
+      out.message = "the state store is starting";
+      return done(std::move(out));
+    }
+    using engine = statestore::engine;
+    engine::operator_request op;
+    op.op = static_cast<engine::operator_request::verb>(r.op);
+    op.key = std::move(r.key);
+    op.value = std::move(r.value);
+    op.prefix = std::move(r.prefix);
+    op.after = std::move(r.after);
+    op.limit = r.limit;
+    store->submit(std::move(op), [done = std::move(done)](engine::operator_reply e) {
+      admin::kv_reply out;
+      out.code = static_cast<admin::kv_reply::status>(e.code);
+      out.more = e.more;
+      out.message = std::move(e.message);
+      for (auto& i : e.items) out.items.push_back({std::move(i.key), std::move(i.value), std::move(i.version)});
+      done(std::move(out));
+    });
+  };
+}
+
+// The two enums list the same cases in the same order (casts above).
+static_assert(static_cast<int>(admin::kv_request::verb::del) ==
+              static_cast<int>(statestore::engine::operator_request::verb::del));
+static_assert(static_cast<int>(admin::kv_reply::status::unavailable) ==
+              static_cast<int>(statestore::engine::operator_reply::status::unavailable));
+
+}  // namespace
+
 std::unique_ptr<admin::admin_server> make_admin_server(broker::broker& core, const config::daemon_config& cfg,
                                                        std::string token, const daemon_status& status,
+                                                       const std::unique_ptr<statestore::engine>& store,
                                                        std::shared_ptr<spdlog::logger> log) {
-  admin::admin_context ctx{core, {}, edgemq::version_string, std::move(token), {}};
+  admin::admin_context ctx{core, {}, edgemq::version_string, std::move(token), {}, {}, {}, cfg.admin.command_topic, {}};
   ctx.listeners = [&status] {
     return status.started.load(std::memory_order_acquire) ? status.listeners : std::vector<std::string>{};
   };
@@ -63,6 +105,18 @@ std::unique_ptr<admin::admin_server> make_admin_server(broker::broker& core, con
     r.persistence = status.persistence_healthy();
     r.statestore = status.statestore_healthy();
     return r;
+  };
+  if (cfg.statestore.enabled) ctx.statestore = statestore_hook(status, store);
+  ctx.reload = [&status] {
+    if (!status.started.load(std::memory_order_acquire) || !status.reload)
+      return admin::reload_report{{}, {{"daemon", "still starting"}}};
+    return status.reload();
+  };
+  // Registers the command reply topic now, before the listeners start; lives as long as the
+  // admin server's context (which outlives every connection: main stops the listeners first).
+  auto commands = std::make_shared<admin::command_service>(core);
+  ctx.command = [commands](admin::command_request r, std::function<void(admin::command_reply)> done) {
+    return commands->start(std::move(r), std::move(done));
   };
   std::optional<admin::tls_files> tls;
   if (cfg.admin.https)

@@ -12,6 +12,10 @@
 #include "admin/admin_server.hpp"
 #include "config/config.hpp"
 
+namespace edgemq::statestore {
+class engine;
+}
+
 namespace edgemq::app {
 
 struct command_line;
@@ -27,10 +31,15 @@ struct daemon_status {
   std::vector<std::string> listeners;
   std::function<bool()> persistence_healthy = [] { return true; };
   std::function<bool()> statestore_healthy = [] { return true; };
+  // The reload SIGHUP does (security files, TLS); set before `started`, from any thread.
+  std::function<admin::reload_report()> reload;
 };
 
+// `store` is read only after status.started (it is set before, or stays null when the state
+// store is off).
 std::unique_ptr<admin::admin_server> make_admin_server(broker::broker& core, const config::daemon_config& cfg,
                                                        std::string token, const daemon_status& status,
+                                                       const std::unique_ptr<statestore::engine>& store,
                                                        std::shared_ptr<spdlog::logger> log);
 
 }  // namespace edgemq::app

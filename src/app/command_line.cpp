@@ -49,9 +49,12 @@ void command_line::apply(config::daemon_config& cfg) const {
   if (jwt_leeway) cfg.jwt.leeway_s = *jwt_leeway;
   if (admin) {
     const auto token = cfg.admin.token_file;  // --admin keeps a token file set in the file
+    const auto topic = cfg.admin.command_topic;
     cfg.admin = *admin;
     if (cfg.admin.token_file.empty()) cfg.admin.token_file = token;
+    cfg.admin.command_topic = topic;
   }
+  if (admin_command_topic) cfg.admin.command_topic = *admin_command_topic;
   if (admin_token_file) cfg.admin.token_file = *admin_token_file;
   // --tls-cert/--tls-key serve an https:// admin address too (given with --admin or in the file).
   if (cfg.admin.https && !tls.cert.empty()) cfg.admin.tls.cert = tls.cert;
@@ -67,7 +70,8 @@ std::optional<int> parse_command_line(int argc, char** argv, command_line& out) 
       "cannot be opened), 2 for a usage or configuration error or a data dir in use."};
   app.set_version_flag("--version", std::string("edgemq ") + edgemq::version_string);
   std::vector<std::string> listen;
-  std::string data_dir, log_level, workers, password_file, ws_max_frame_size, authz_file, admin, admin_token_file;
+  std::string data_dir, log_level, workers, password_file, ws_max_frame_size, authz_file, admin, admin_token_file,
+      admin_command_topic;
   // The last of a repeated option wins, so a wrapper can append an override.
   const auto last = CLI::MultiOptionPolicy::TakeLast;
   app.add_option("-c,--config", out.config_file, "JSON configuration file (see config/edgemq.json)")
@@ -144,6 +148,11 @@ std::optional<int> parse_command_line(int argc, char** argv, command_line& out) 
                  "serve the admin HTTP API, /metrics and health probes on http://HOST:PORT (or HOST:PORT), or "
                  "https://HOST:PORT with --tls-cert/--tls-key; beyond loopback it needs --admin-token-file")
       ->type_name("URL")
+      ->multi_option_policy(last);
+  app.add_option("--admin-command-topic", admin_command_topic,
+                 "device commands over REST publish to this topic, {clientId} and {name} replaced (default "
+                 "commands/{clientId}/{name})")
+      ->type_name("TEMPLATE")
       ->multi_option_policy(last);
   app.add_option("--admin-token-file", admin_token_file,
                  "every admin request must carry 'Authorization: Bearer TOKEN', TOKEN the content of FILE")
@@ -226,6 +235,11 @@ std::optional<int> parse_command_line(int argc, char** argv, command_line& out) 
     std::string why;
     if (!config::parse_admin_url(admin, a, &why)) return usage_error("--admin '" + admin + "': " + why);
     out.admin = a;
+  }
+  if (app.get_option("--admin-command-topic")->count() > 0) {
+    if (const auto why = config::check_command_topic(admin_command_topic); !why.empty())
+      return usage_error("--admin-command-topic '" + admin_command_topic + "': " + why);
+    out.admin_command_topic = admin_command_topic;
   }
   if (app.get_option("--admin-token-file")->count() > 0) {
     if (admin_token_file.empty()) return usage_error("--admin-token-file: must not be empty");

@@ -26,8 +26,9 @@ struct command_line {
   std::vector<std::string> jwt_audiences;
   std::optional<std::uint32_t> jwt_leeway;
   bool allow_anonymous = false;
-  std::optional<config::admin_options> admin;   // --admin URL
-  std::optional<std::string> admin_token_file;  // --admin-token-file FILE
+  std::optional<config::admin_options> admin;      // --admin URL
+  std::optional<std::string> admin_token_file;     // --admin-token-file FILE
+  std::optional<std::string> admin_command_topic;  // --admin-command-topic TEMPLATE
   // --tls-cert, --tls-key, --tls-client-ca, --tls-require-client-cert, --tls-min-version,
   // --tls-ciphers: for the mqtts:// and wss:// listeners given by --listen.
   config::tls_options tls;  // --allow-anonymous: every listener lets clients in without credentials

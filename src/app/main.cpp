@@ -7,6 +7,7 @@
 #include <ctime>
 #include <filesystem>
 #include <iostream>
+#include <mutex>
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -205,7 +206,13 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "edgemq: %s\n", why.c_str());
     return 2;
   }
-  cfg.server.on_reload = [&security] { security.reload(); };
+  // SIGHUP (signal thread) and POST /api/v1/reload (admin thread) may reload at the same time:
+  // one at a time.
+  std::mutex reload_mu;
+  cfg.server.on_reload = [&security, &reload_mu] {
+    std::lock_guard g(reload_mu);
+    security.reload();
+  };
   std::unique_ptr<edgemq::persistence::durable_broker_store> durable;
   std::unique_ptr<edgemq::statestore::engine> store;
   std::vector<std::uint16_t> ports;
@@ -217,7 +224,7 @@ int main(int argc, char** argv) {
   std::unique_ptr<edgemq::admin::admin_server> admin;
   std::string admin_where;
   if (cfg.admin.enabled) {
-    admin = edgemq::app::make_admin_server(core, cfg, std::move(admin_token), status, log);
+    admin = edgemq::app::make_admin_server(core, cfg, std::move(admin_token), status, store, log);
     try {
       admin_where = ", admin on " + edgemq::config::format_admin(cfg.admin, admin->start());
     } catch (const edgemq::admin::setup_error& e) {
@@ -261,6 +268,15 @@ int main(int argc, char** argv) {
     l.port = ports[i];
     status.listeners.push_back(edgemq::config::format_listener(l));
   }
+  status.reload = [&srv, &security, &reload_mu] {
+    edgemq::admin::reload_report r;
+    auto tls = srv.reload_tls();
+    r.reloaded = std::move(tls.loaded);
+    r.failed = std::move(tls.failed);
+    std::lock_guard g(reload_mu);
+    security.reload(&r.reloaded, &r.failed);
+    return r;
+  };
   status.started.store(true, std::memory_order_release);
   log->info("edgemq {} ready: MQTT on {}{} (data dir {})", edgemq::version_string, where, admin_where, cfg.data_dir);
   std::fflush(stdout);

@@ -61,32 +61,48 @@ bool security_settings::load(std::string& why) {
   return true;
 }
 
-void security_settings::reload() {
+void security_settings::reload(std::vector<std::string>* loaded,
+                               std::vector<std::pair<std::string, std::string>>* failed) {
+  const auto ok = [&](const char* what) {
+    if (loaded) loaded->emplace_back(what);
+  };
+  const auto bad = [&](const char* what, const std::string& why) {
+    if (failed) failed->emplace_back(what, why);
+  };
   if (cfg_.password_file.empty() && cfg_.authz_file.empty() && !cfg_.jwt.enabled()) {
     log_->info("reload: no security files configured, nothing to reload");
     return install();
   }
   std::string why;
   if (!cfg_.password_file.empty()) {
-    if (load_passwords(why))
+    if (load_passwords(why)) {
       log_->info("reload: password file '{}' loaded ({}); new connections use it", cfg_.password_file, why);
-    else
+      ok("password_file");
+    } else {
       log_->error("reload: {}; keeping the previous password file", why);
+      bad("password_file", why);
+    }
   }
   if (!cfg_.authz_file.empty()) {
-    if (load_policy(why))
+    if (load_policy(why)) {
       log_->info(
           "reload: authorization policy '{}' loaded ({}); new connections use it, connected clients keep "
           "their permissions",
           cfg_.authz_file, why);
-    else
+      ok("authz_file");
+    } else {
       log_->error("reload: {}; keeping the previous authorization policy", why);
+      bad("authz_file", why);
+    }
   }
   if (cfg_.jwt.enabled()) {
-    if (load_jwt(why))
+    if (load_jwt(why)) {
       log_->info("reload: JWT keys loaded ({}); new tokens are checked with them", why);
-    else
+      ok("jwt_keys");
+    } else {
       log_->error("reload: {}; keeping the previous JWT keys", why);
+      bad("jwt_keys", why);
+    }
   }
   install();
 }

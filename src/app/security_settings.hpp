@@ -8,6 +8,8 @@
 
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <spdlog/logger.h>
 
@@ -26,7 +28,9 @@ class security_settings {
   // installs the snapshots. False, with `why` naming the file and the problem, when one fails.
   bool load(std::string& why);
   // Reads the files again; what loads replaces what was there, what fails is kept and logged.
-  void reload();
+  // `loaded` / `failed` (when given) name each file kind, the failures with the reason.
+  void reload(std::vector<std::string>* loaded = nullptr,
+              std::vector<std::pair<std::string, std::string>>* failed = nullptr);
 
  private:
   bool load_passwords(std::string& why);

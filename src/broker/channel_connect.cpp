@@ -243,7 +243,7 @@ void client_channel::accept(mqtt::connect& c, const auth_step* enhanced) {
   if (c.will) will_ = std::make_unique<mqtt::will_message>(std::move(*c.will));
 
   connection_info info{principal_ ? principal_->username : std::nullopt, listener_, version_,
-                       static_cast<std::uint64_t>(wall_now_ms())};
+                       static_cast<std::uint64_t>(wall_now_ms()), c.clean_start};
   auto attached = broker_.sessions().attach(client_id_, c.clean_start, expiry, self_, std::move(info));
   if (attached.taken_over) attached.taken_over->kick(mqtt::reason_code::session_taken_over);  // MQTT-3.1.4-3
   session_ = std::move(attached.s);

@@ -37,7 +37,8 @@ void client_channel::on_subscribe(const mqtt::subscribe& s) {
       parse_shared_filter(e.filter, name, plain);
     }
     // With a policy: the filter must be covered by a granted one (auth/topic_cover.hpp).
-    if (filter_reaches_other_clients(plain, id()) || (permissions_ && !permissions_->may_subscribe(plain))) {
+    if (filter_reaches_other_clients(plain, id()) || private_filter(plain) ||
+        (permissions_ && !permissions_->may_subscribe(plain))) {
       bump(broker_.stats().subscribe_denied);
       ack.codes.push_back(mqtt::reason_code::not_authorized);  // 3.1.1: 0x80
       continue;

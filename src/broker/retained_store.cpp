@@ -54,6 +54,32 @@ void retained_store::match(std::string_view filter, clock::time_point now,
   for (const auto& m : hits) visit(m);
 }
 
+std::vector<message_ptr> retained_store::list(std::string_view filter, std::string_view after, std::size_t limit,
+                                              clock::time_point now, bool& more) const {
+  std::vector<message_ptr> out;
+  more = false;
+  std::lock_guard g(mu_);
+  // The map is ordered by topic: start after the cursor and stop one past the page.
+  for (auto it = after.empty() ? messages_.begin() : messages_.upper_bound(after); it != messages_.end(); ++it) {
+    if (it->second->expired(now) || !mqtt::topic_matches(filter, it->first)) continue;
+    if (out.size() == limit) {
+      more = true;
+      break;
+    }
+    out.push_back(it->second);
+  }
+  return out;
+}
+
+bool retained_store::erase(std::string_view topic) {
+  std::lock_guard g(mu_);
+  auto it = messages_.find(topic);
+  if (it == messages_.end()) return false;
+  if (store_ && !it->first.starts_with("$SYS/")) store_->erase_retained(it->first);
+  messages_.erase(it);
+  return true;
+}
+
 std::size_t retained_store::size() const {
   std::lock_guard g(mu_);
   return messages_.size();

@@ -6,6 +6,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "broker/message.hpp"
 
@@ -25,6 +26,15 @@ class retained_store {
   // removed instead (MQTT-3.3.2-5).
   void match(std::string_view filter, clock::time_point now, const std::function<void(const message_ptr&)>& visit);
   std::size_t size() const;
+
+  // Operator queries (the admin API), any thread, under the store's own mutex (no other lock is
+  // taken inside it). Retained messages matching `filter` with a topic after `after` (a paging
+  // cursor; empty: from the start), in topic order, at most `limit`; expired ones are skipped
+  // (match() removes them). `more`: further messages match.
+  std::vector<message_ptr> list(std::string_view filter, std::string_view after, std::size_t limit,
+                                clock::time_point now, bool& more) const;
+  // Removes the retained message of `topic` (journaled as a clear). False when there is none.
+  bool erase(std::string_view topic);
 
  private:
   durable_store* store_ = nullptr;

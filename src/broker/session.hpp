@@ -31,6 +31,7 @@ struct connection_info {
   std::uint32_t listener = 0;  // index in the server's listeners
   mqtt::protocol_version version = mqtt::protocol_version::v5;
   std::uint64_t connected_at_ms = 0;  // wall clock, ms since the epoch
+  bool clean_start = false;           // as the CONNECT asked
 };
 
 struct subscription_record {

@@ -215,4 +215,35 @@ bool session_registry::disconnect(const std::string& client_id, mqtt::reason_cod
   return true;
 }
 
+std::optional<session_registry::session_detail> session_registry::describe(const std::string& client_id) const {
+  std::lock_guard g(mu_);
+  auto it = sessions_.find(client_id);
+  if (it == sessions_.end()) return std::nullopt;
+  const auto& s = it->second;
+  auto sl = s->lock();
+  session_detail d{client_id,        s->link_ != nullptr, s->connection_,      s->expiry_interval_,        {},
+                   s->queue_.size(), s->queued_bytes_,    s->inflight_.size(), s->pending_will_ != nullptr};
+  d.subscriptions.reserve(s->subscriptions_.size());
+  for (const auto& [filter, rec] : s->subscriptions_)
+    d.subscriptions.push_back({filter, rec.options, rec.subscription_id});
+  return d;
+}
+
+bool session_registry::end_session(const std::string& client_id, mqtt::reason_code why) {
+  std::shared_ptr<link> l;
+  {
+    std::lock_guard g(mu_);
+    auto it = sessions_.find(client_id);
+    if (it == sessions_.end()) return false;
+    const auto s = it->second;
+    {
+      auto sl = s->lock();
+      l = s->link_;
+    }
+    end_locked(s);
+  }
+  if (l) l->kick(why);  // no lock held: the link only queues the close for the connection's owner
+  return true;
+}
+
 }  // namespace edgemq::broker

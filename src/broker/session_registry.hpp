@@ -5,6 +5,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -77,6 +78,31 @@ class session_registry {
   // Closes the connection of `client_id` (MQTT 5: DISCONNECT with `why`); the session stays,
   // as for any lost connection. False when no such client is connected.
   bool disconnect(const std::string& client_id, mqtt::reason_code why);
+
+  // One session in detail, connected or not (the last connection's info when not).
+  struct subscription_summary {
+    std::string filter;  // as subscribed, $share/<group>/ included
+    mqtt::subscribe_options options;
+    std::uint32_t subscription_id = 0;
+  };
+  struct session_detail {
+    std::string client_id;
+    bool connected = false;
+    connection_info connection;
+    std::uint32_t expiry_interval = 0;                // seconds; 0xFFFFFFFF never
+    std::vector<subscription_summary> subscriptions;  // in filter order
+    std::size_t queued = 0;
+    std::size_t queued_bytes = 0;
+    std::size_t inflight = 0;
+    bool will_pending = false;  // a delayed will waits (offline only)
+  };
+  // Nullopt when `client_id` has no session. Registry mutex, then the session's lock.
+  std::optional<session_detail> describe(const std::string& client_id) const;
+  // Ends the session of `client_id` as an expiry would (subscriptions, queue, stored records; a
+  // delayed will is discarded), after kicking its connection (`why`) when it has one: the
+  // connection closes on its owner's thread and, finding its session ended, detaches without
+  // touching it (as after a clean-start takeover). False when there is no such session.
+  bool end_session(const std::string& client_id, mqtt::reason_code why);
 
  private:
   // Registry mutex held, session mutex not held. A pending will is moved to `wills`.

@@ -40,9 +40,16 @@ bool in_per_client_area(std::string_view topic) {
          topic.starts_with(reserved_response_prefix);
 }
 
+bool private_filter(std::string_view filter) {
+  return filter.starts_with(private_prefix) &&
+         (filter.size() == private_prefix.size() || filter[private_prefix.size()] == '/');
+}
+
 bool broker_owned_topic(std::string_view topic) {
-  // "$SYS" itself and everything below it; the per-client area is written only by the state store.
-  return (topic.starts_with("$SYS") && (topic.size() == 4 || topic[4] == '/')) || in_per_client_area(topic);
+  // "$SYS" itself and everything below it; the per-client area is written only by the state store;
+  // the private namespace but for the command reply topic.
+  return (topic.starts_with("$SYS") && (topic.size() == 4 || topic[4] == '/')) || in_per_client_area(topic) ||
+         (private_filter(topic) && topic != command_reply_topic);
 }
 
 bool filter_reaches_other_clients(std::string_view filter, std::string_view client_id) {

@@ -12,6 +12,16 @@
 
 namespace edgemq::broker {
 
+// The broker's private namespace: device command responses come back on command_reply_topic
+// (consumed by the admin server's command service, never routed); clients may publish there
+// (that is how a device answers) but to nothing else under the prefix, and may not subscribe
+// to any of it.
+constexpr std::string_view private_prefix = "$edgemq";
+constexpr std::string_view command_reply_topic = "$edgemq/commands/reply";
+
+// True when `filter` (without any $share/<group>/ prefix) is rooted in the private namespace.
+bool private_filter(std::string_view filter);
+
 // True for a topic clients may not publish to.
 bool broker_owned_topic(std::string_view topic);
 

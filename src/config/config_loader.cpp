@@ -166,7 +166,7 @@ void read_listener(const json& v, const std::string& ip, std::vector<listen_endp
   if (address(v, ip)) eps.push_back(ep);
 }
 
-// "admin": "http://HOST:PORT", or {"address": "http(s)://HOST:PORT", "token_file": "FILE",
+// "admin": "http://HOST:PORT", or {"address": "http(s)://HOST:PORT", "token_file": "FILE", "command_topic": "T",
 // "tls": {"cert", "key", "min_version", "ciphers"}} (tls: https only, no client certificates).
 void read_admin(const json& v, const std::string& p, admin_options& a, std::vector<config_error>& errors) {
   const auto address = [&](const json& x, const std::string& xp) {
@@ -186,6 +186,14 @@ void read_admin(const json& v, const std::string& p, admin_options& a, std::vect
                errors.push_back({fp, "must be a non-empty file name (the bearer token)"});
              else
                a.token_file = f.get<std::string>();
+           })
+      .key("command_topic",
+           [&](const json& f, const std::string& fp) {
+             const auto why = f.is_string() ? check_command_topic(f.get<std::string>()) : "must be a string";
+             if (!why.empty())
+               errors.push_back({fp, why});
+             else
+               a.command_topic = f.get<std::string>();
            })
       .key("tls", [&](const json& t, const std::string& tp) {
         read_tls(t, tp, a.tls, errors);
@@ -427,6 +435,14 @@ std::vector<config_error> load_file(const std::string& path, daemon_config& cfg)
   std::stringstream ss;
   ss << in.rdbuf();
   return apply_json(ss.str(), cfg);
+}
+
+std::string check_command_topic(std::string_view t) {
+  if (t.find("{clientId}") == std::string_view::npos) return "must contain {clientId}";
+  if (t.empty() || t.front() == '$') return "must not start with '$' (topics the broker owns)";
+  if (t.find_first_of("+#") != std::string_view::npos || t.find('\0') != std::string_view::npos)
+    return "must not contain wildcards";
+  return {};
 }
 
 }  // namespace edgemq::config

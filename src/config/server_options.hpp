@@ -75,7 +75,14 @@ struct admin_options {
   std::uint16_t port = 8080;
   std::string token_file;  // a bearer token every request must carry; empty: none (loopback only)
   tls_options tls;
+  // Device commands (POST /api/v1/clients/{id}/commands/{name}) publish here, {clientId} and
+  // {name} replaced.
+  std::string command_topic = "commands/{clientId}/{name}";
 };
+
+// Why `t` is not a usable command topic template (empty: it is): it must name {clientId}, and
+// be a topic a client may subscribe to (no wildcards, not starting with '$').
+std::string check_command_topic(std::string_view t);
 
 // Parses the admin address: "http://HOST:PORT", "https://HOST:PORT" or a bare HOST:PORT (http).
 bool parse_admin_url(std::string_view text, admin_options& out, std::string* why = nullptr);

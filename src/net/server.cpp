@@ -153,7 +153,7 @@ struct server::impl {
 
   // Makes every TLS listener's context again from its files (ADR 0014): what loads is used by the
   // connections accepted from now on; what fails is logged and the previous context stays.
-  void reload_tls() {
+  void reload_tls(server::tls_reload* out = nullptr) {
     for (auto& slot : tls_slots_) {
       if (!slot) continue;
       try {
@@ -165,8 +165,10 @@ struct server::impl {
                    slot->listener(), slot->options().cert, cert,
                    slot->options().client_ca.empty() ? "" : " and client CA '" + slot->options().client_ca + "'");
         if (not_valid_now) log_->warn("listener {}: the certificate is not valid now ({})", slot->listener(), cert);
+        if (out) out->loaded.push_back("tls listener " + std::string(slot->listener()));
       } catch (const setup_error& e) {
         log_->error("reload: {}; keeping the previous TLS settings", e.what());
+        if (out) out->failed.emplace_back("tls listener " + std::string(slot->listener()), e.what());
       }
     }
   }
@@ -270,6 +272,12 @@ void server::run_until_signal() {
   asio::post(d.signals_ctx_, [&d] { d.signals_->cancel(); });
   waiter.join();
   stop();
+}
+
+server::tls_reload server::reload_tls() {
+  tls_reload out;
+  impl_->reload_tls(&out);
+  return out;
 }
 
 void server::stop() {

@@ -9,6 +9,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "config/server_options.hpp"
@@ -48,6 +49,15 @@ class server {
 
   // Same shutdown, callable from any thread.
   void stop();
+
+  // The TLS part of a reload (as SIGHUP does), callable from any thread: every TLS listener's
+  // context made again from its files. Each listener is named in `loaded` or, with the reason,
+  // in `failed` (it keeps its previous context).
+  struct tls_reload {
+    std::vector<std::string> loaded;
+    std::vector<std::pair<std::string, std::string>> failed;
+  };
+  tls_reload reload_tls();
 
  private:
   struct impl;

@@ -101,6 +101,66 @@ void engine::on_connection_closed(std::string_view client_id, std::uint64_t conn
   cv_.notify_one();
 }
 
+void engine::submit(operator_request r, std::function<void(operator_reply)> done) {
+  job j;
+  j.req.client_id = "$admin";  // no watches are registered under it; keys are not checked (operators)
+  j.arrived = std::chrono::steady_clock::now();
+  // Changes carry a timestamp as an SDK client's do: the operator's clock is the broker's.
+  j.req.timestamp = hlc{wall_ms_(), 0, "$admin"}.to_string();
+  switch (r.op) {
+    case operator_request::verb::get:
+      j.req.payload = resp3::request({"GET", r.key});
+      break;
+    case operator_request::verb::put:
+      j.req.payload = resp3::request({"SET", r.key, r.value});
+      break;
+    case operator_request::verb::del:
+      j.req.payload = resp3::request({"DEL", r.key});
+      break;
+    case operator_request::verb::list:
+      break;
+  }
+  j.op =
+      std::make_shared<std::pair<operator_request, std::function<void(operator_reply)>>>(std::move(r), std::move(done));
+  {
+    std::lock_guard g(mu_);
+    queue_.push_back(std::move(j));
+  }
+  cv_.notify_one();
+}
+
+response engine::execute_operator(job& j, effects& fx) {
+  const auto& r = j.op->first;
+  if (r.op != operator_request::verb::list) return svc_.execute(j.req, fx);
+  for (auto& [key, rec] : svc_.list(r.prefix, r.after, r.limit, j.listed.more))
+    j.listed.items.push_back({std::move(key), rec->value, rec->version.to_string()});
+  return {};
+}
+
+void engine::answer_operator(const job& j, const response& resp, bool failed) {
+  using status = operator_reply::status;
+  const auto& [r, done] = *j.op;
+  operator_reply out;
+  if (failed) {
+    out.code = status::unavailable;
+    out.message = std::string(storage_error);
+    return done(std::move(out));
+  }
+  if (r.op == operator_request::verb::list) return done(j.listed);
+  const auto reply = resp3::parse_reply(resp.payload);
+  if (!reply || reply->type == resp3::reply::kind::error) {
+    out.code = status::refused;
+    out.message = reply ? reply->text : "malformed reply";
+  } else if (reply->type == resp3::reply::kind::null || (r.op == operator_request::verb::del && reply->number == 0)) {
+    out.code = status::not_found;
+  } else if (r.op == operator_request::verb::get) {
+    out.items.push_back({r.key, reply->text, resp.version.value_or("")});
+  } else if (r.op == operator_request::verb::put) {
+    out.items.push_back({r.key, r.value, resp.version.value_or("")});
+  }
+  done(std::move(out));
+}
+
 void engine::run() {
   std::deque<job> batch;
   for (;;) {
@@ -140,7 +200,7 @@ void engine::process(std::deque<job>& jobs) {
       svc_.connection_closed(j.req.connection_id);
       continue;
     }
-    replies.emplace_back(&j, svc_.execute(j.req, fx));
+    replies.emplace_back(&j, j.op ? execute_operator(j, fx) : svc_.execute(j.req, fx));
     if (first_writer == jobs.size() && svc_.changed_since_kept()) first_writer = replies.size() - 1;
   }
   svc_.expire(fx);
@@ -165,6 +225,10 @@ void engine::process(std::deque<job>& jobs) {
   svc_.keep_changes();
   for (std::size_t i = 0; i < replies.size(); ++i) {
     auto& [j, resp] = replies[i];
+    if (j->op) {
+      answer_operator(*j, resp, !stored && i >= first_writer);
+      continue;
+    }
     if (!stored && i >= first_writer) {
       resp.payload = resp3::error(storage_error);
       resp.version.reset();

@@ -36,6 +36,26 @@ class engine final : public broker::topic_service {
   mqtt::reason_code on_publish(const broker::publish_context& ctx, mqtt::publish& p) override;
   void on_connection_closed(std::string_view client_id, std::uint64_t connection_id) override;
 
+  // Operator requests (the admin API, wired by src/app): queued with the MQTT requests and
+  // executed in the same order, in the same durable batch (a refused write answers
+  // `unavailable`, never a success), notifying KEYNOTIFY watchers as any change does. `done`
+  // is called on the engine's thread.
+  struct operator_item {
+    std::string key, value, version;
+  };
+  struct operator_request {
+    enum class verb : std::uint8_t { list, get, put, del } op = verb::get;
+    std::string key, value, prefix, after;
+    std::size_t limit = 100;
+  };
+  struct operator_reply {
+    enum class status : std::uint8_t { ok, not_found, refused, unavailable } code = status::ok;
+    std::vector<operator_item> items;
+    bool more = false;
+    std::string message;
+  };
+  void submit(operator_request r, std::function<void(operator_reply)> done);
+
   service_stats stats() const;
   std::size_t size() const;
   // False from a refused write until one succeeds (docs/persistence.md).
@@ -54,11 +74,17 @@ class engine final : public broker::topic_service {
     std::string response_topic;
     std::string correlation_data;
     bool closed_only = false;  // a connection ended: drop its watches
+    // Set: an operator request (req.payload holds its RESP3 form, except for list).
+    std::shared_ptr<std::pair<operator_request, std::function<void(operator_reply)>>> op;
+    operator_reply listed;  // list: the page, read when executed
     std::chrono::steady_clock::time_point arrived{};
   };
   void run();
   void process(std::deque<job>& jobs);
   void retry_storage();
+  // Executes an operator request like an MQTT one; list reads the key map directly.
+  response execute_operator(job& j, effects& fx);
+  void answer_operator(const job& j, const response& resp, bool failed);
   static constexpr std::uint64_t retry_interval_ms = 1000;
 
   broker::broker& broker_;

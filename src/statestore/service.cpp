@@ -352,4 +352,19 @@ void service::untrack_expiry(const std::string& key, const key_record& r) {
     }
 }
 
+std::vector<std::pair<std::string, const key_record*>> service::list(std::string_view prefix, std::string_view after,
+                                                                     std::size_t limit, bool& more) const {
+  std::vector<std::pair<std::string, const key_record*>> out;
+  const auto now = wall_ms_();
+  for (const auto& [key, rec] : keys_) {
+    if (!key.starts_with(prefix) || (!after.empty() && key <= after)) continue;
+    if (rec.expires_at_ms && *rec.expires_at_ms <= now) continue;  // expired, not yet swept
+    out.emplace_back(key, &rec);
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  more = out.size() > limit;
+  if (more) out.resize(limit);
+  return out;
+}
+
 }  // namespace edgemq::statestore

@@ -91,6 +91,11 @@ class service {
   void keep_changes() noexcept { journal_.clear(); }
   void undo_changes();
 
+  // Live keys starting with `prefix` and sorting after `after` (empty: from the start), in key
+  // order, at most `limit`; `more`: further keys match. O(keys): for operators, not the hot path.
+  std::vector<std::pair<std::string, const key_record*>> list(std::string_view prefix, std::string_view after,
+                                                              std::size_t limit, bool& more) const;
+
   const service_stats& stats() const noexcept { return stats_; }
   std::size_t size() const noexcept { return keys_.size(); }
 

@@ -20,14 +20,17 @@ with open(SPEC_PATH) as f:
 def _operation(path, method):
     """The path template matching `path` (query stripped) and its operation for `method`."""
     path = path.split("?", 1)[0]
+    found = None
     for template, item in SPEC["paths"].items():
         pattern = "^" + re.sub(r"\\\{[^}]+\\\}", "[^?]+", re.escape(template)) + "$"
         if re.match(pattern, path):
             op = item.get(method.lower())
-            if op is None:
-                return template, None
-            return template, op
-    return None, None
+            if op is not None:
+                return template, op
+            # A parameter may contain '/' (client ids, topics, keys): another template with more
+            # levels may match too; the one documenting the method wins.
+            found = found or template
+    return found, None
 
 
 def _resolve(obj):

@@ -46,3 +46,19 @@ TEST(TopicAccess, DeliveryOnlyToTheOwner) {
 
 }  // namespace
 }  // namespace edgemq::broker
+
+namespace edgemq::broker {
+namespace {
+
+TEST(TopicAccess, ThePrivateNamespaceTakesOnlyCommandReplies) {
+  EXPECT_FALSE(broker_owned_topic(command_reply_topic));  // devices answer commands there
+  EXPECT_TRUE(broker_owned_topic("$edgemq/commands/other"));
+  EXPECT_TRUE(broker_owned_topic("$edgemq"));
+  EXPECT_FALSE(broker_owned_topic("$edgemqx/a"));
+  for (const auto* f : {"$edgemq/#", "$edgemq/+/reply", "$edgemq/commands/reply", "$edgemq"})
+    EXPECT_TRUE(private_filter(f)) << f;
+  for (const auto* f : {"#", "+/commands/reply", "$edgemqx/#", "edgemq/#"}) EXPECT_FALSE(private_filter(f)) << f;
+}
+
+}  // namespace
+}  // namespace edgemq::broker

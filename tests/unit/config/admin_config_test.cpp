@@ -47,6 +47,19 @@ TEST(AdminConfig, BadValuesNameTheKey) {
   EXPECT_TRUE(has_error(apply_json(R"({"admin": {"address": "1.2.3.4:1", "colour": 1}})", cfg), "/admin/colour"));
 }
 
+TEST(AdminConfig, CommandTopic) {
+  daemon_config cfg;
+  EXPECT_EQ(cfg.admin.command_topic, "commands/{clientId}/{name}");
+  EXPECT_TRUE(apply_json(R"({"admin": {"address": "127.0.0.1:1", "command_topic": "dev/{clientId}/cmd/{name}"}})", cfg)
+                  .empty());
+  EXPECT_EQ(cfg.admin.command_topic, "dev/{clientId}/cmd/{name}");
+  for (const auto* bad : {R"("cmd/{name}")", R"("$cmd/{clientId}")", R"("cmd/+/{clientId}")", "7"})
+    EXPECT_TRUE(has_error(
+        apply_json(std::string(R"({"admin": {"address": "127.0.0.1:1", "command_topic": )") + bad + "}}", cfg),
+        "/admin/command_topic"))
+        << bad;
+}
+
 TEST(AdminConfig, ParseAdminUrl) {
   admin_options a;
   std::string why;

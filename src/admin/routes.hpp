@@ -1,0 +1,28 @@
+// The route handlers behind router.cpp's dispatch, one file per resource (internal to src/admin).
+// Each gets the path's remainder already percent-decoded and the parsed query.
+#pragma once
+
+#include <string>
+
+#include "admin/route_util.hpp"
+
+namespace edgemq::admin {
+
+// routes_clients.cpp: /api/v1/clients, /api/v1/clients/{id}, /api/v1/sessions/{id}
+http_response list_clients(const admin_context& ctx, const http_request& req, const query_map& q);
+http_response client_route(const admin_context& ctx, const http_request& req, const std::string& id);
+http_response session_route(const admin_context& ctx, const http_request& req, const std::string& id);
+
+// routes_retained.cpp: /api/v1/retained, /api/v1/retained/{topic}
+http_response list_retained(const admin_context& ctx, const http_request& req, const query_map& q);
+http_response retained_route(const admin_context& ctx, const http_request& req, const std::string& topic);
+
+// routes_statestore.cpp: /api/v1/statestore/keys, /api/v1/statestore/keys/{key}
+http_response list_keys(const admin_context& ctx, const http_request& req, const query_map& q);
+http_response key_route(const admin_context& ctx, const http_request& req, const std::string& key);
+
+// routes_commands.cpp: POST /api/v1/clients/{id}/commands/{name}
+http_response command_route(const admin_context& ctx, const http_request& req, const std::string& client_id,
+                            const std::string& name);
+
+}  // namespace edgemq::admin

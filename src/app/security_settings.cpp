@@ -63,48 +63,45 @@ bool security_settings::load(std::string& why) {
 
 void security_settings::reload(std::vector<std::string>* loaded,
                                std::vector<std::pair<std::string, std::string>>* failed) {
-  const auto ok = [&](const char* what) {
-    if (loaded) loaded->emplace_back(what);
-  };
-  const auto bad = [&](const char* what, const std::string& why) {
-    if (failed) failed->emplace_back(what, why);
-  };
   if (cfg_.password_file.empty() && cfg_.authz_file.empty() && !cfg_.jwt.enabled()) {
     log_->info("reload: no security files configured, nothing to reload");
     return install();
   }
+  // The lines are written once the new snapshots are installed: "new connections use it" is
+  // true from the moment it is logged (tests, and operators, act on the line).
+  std::vector<std::pair<spdlog::level::level_enum, std::string>> lines;
+  const auto ok = [&](const char* what, std::string line) {
+    if (loaded) loaded->emplace_back(what);
+    lines.emplace_back(spdlog::level::info, std::move(line));
+  };
+  const auto bad = [&](const char* what, const std::string& why, std::string line) {
+    if (failed) failed->emplace_back(what, why);
+    lines.emplace_back(spdlog::level::err, std::move(line));
+  };
   std::string why;
   if (!cfg_.password_file.empty()) {
-    if (load_passwords(why)) {
-      log_->info("reload: password file '{}' loaded ({}); new connections use it", cfg_.password_file, why);
-      ok("password_file");
-    } else {
-      log_->error("reload: {}; keeping the previous password file", why);
-      bad("password_file", why);
-    }
+    if (load_passwords(why))
+      ok("password_file",
+         fmt::format("reload: password file '{}' loaded ({}); new connections use it", cfg_.password_file, why));
+    else
+      bad("password_file", why, fmt::format("reload: {}; keeping the previous password file", why));
   }
   if (!cfg_.authz_file.empty()) {
-    if (load_policy(why)) {
-      log_->info(
-          "reload: authorization policy '{}' loaded ({}); new connections use it, connected clients keep "
-          "their permissions",
-          cfg_.authz_file, why);
-      ok("authz_file");
-    } else {
-      log_->error("reload: {}; keeping the previous authorization policy", why);
-      bad("authz_file", why);
-    }
+    if (load_policy(why))
+      ok("authz_file", fmt::format("reload: authorization policy '{}' loaded ({}); new connections use it, "
+                                   "connected clients keep their permissions",
+                                   cfg_.authz_file, why));
+    else
+      bad("authz_file", why, fmt::format("reload: {}; keeping the previous authorization policy", why));
   }
   if (cfg_.jwt.enabled()) {
-    if (load_jwt(why)) {
-      log_->info("reload: JWT keys loaded ({}); new tokens are checked with them", why);
-      ok("jwt_keys");
-    } else {
-      log_->error("reload: {}; keeping the previous JWT keys", why);
-      bad("jwt_keys", why);
-    }
+    if (load_jwt(why))
+      ok("jwt_keys", fmt::format("reload: JWT keys loaded ({}); new tokens are checked with them", why));
+    else
+      bad("jwt_keys", why, fmt::format("reload: {}; keeping the previous JWT keys", why));
   }
   install();
+  for (const auto& [level, line] : lines) log_->log(level, line);
 }
 
 void security_settings::install() {

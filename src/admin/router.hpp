@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace edgemq::broker {
@@ -18,6 +19,7 @@ struct http_request {
   std::string method;         // "GET", "DELETE", ...
   std::string target;         // path and query, as received
   std::string authorization;  // the Authorization header, empty when absent
+  std::string if_none_match;  // the If-None-Match header (the dashboard's files), empty when absent
 };
 
 struct http_response {
@@ -26,6 +28,8 @@ struct http_response {
   std::string body;
   std::string allow;          // for 405: the methods the path allows
   bool authenticate = false;  // for 401: send WWW-Authenticate: Bearer
+  // Further headers; a Cache-Control here replaces the default "no-store" (the dashboard's files).
+  std::vector<std::pair<std::string, std::string>> headers;
 };
 
 // What /readyz reports; every field true: ready.

@@ -82,6 +82,18 @@ class TextLogTest(unittest.TestCase):
         wait_line(self.daemon, re.escape("client 'log-keepalive' disconnected from %s: keep-alive timeout" % peer))
         c.close()
 
+    def test_taken_over(self):
+        old = raw.RawClient(self.daemon.host, self.daemon.port)
+        old.connect("log-takeover")
+        old_peer = local_endpoint(old.sock)
+        new = raw.RawClient(self.daemon.host, self.daemon.port)
+        new.connect("log-takeover")
+        self.assertTrue(old.is_closed_within(TIMEOUT))
+        wait_line(self.daemon,
+                  re.escape("client 'log-takeover' disconnected from %s: taken over by a new connection" % old_peer))
+        old.close()
+        new.disconnect()
+
     def test_protocol_error(self):
         c = raw.RawClient(self.daemon.host, self.daemon.port)
         c.connect("log-twice")
@@ -136,8 +148,14 @@ class JsonLogTest(unittest.TestCase):
     def test_flag(self):
         with EdgemqDaemon(extra_args=["--log-format", "json"]) as d:
             self.run_session(d)
+            stays = raw.RawClient(d.host, d.port)
+            stays.connect("log-at-shutdown")
+            peer = local_endpoint(stays.sock)
+            wait_line(d, re.escape("client 'log-at-shutdown' connected"))
             d.stop(expect_rc=0)
-            self.check_json_lines(d)  # the shutdown lines too
+            stays.close()
+            messages = [r["message"] for r in self.check_json_lines(d)]  # the shutdown lines too
+            self.assertIn("client 'log-at-shutdown' disconnected from %s: server shutdown" % peer, messages)
 
     def test_config_key(self):
         with EdgemqDaemon(config={"log_format": "json"}) as d:

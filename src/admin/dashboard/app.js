@@ -247,7 +247,13 @@ async function start() {
 
 async function boot() {
   // Whether a token is configured: asked without one, so that the page asks for it only when needed.
-  const cfg = await fetch("/dashboard/config.json", { cache: "no-store" }).then((r) => r.json());
+  let cfg;
+  try {
+    cfg = await fetch("/dashboard/config.json", { cache: "no-store" }).then((r) => r.json());
+  } catch (e) {
+    setStatus(false, "admin server unreachable");
+    return setTimeout(boot, 5000);
+  }
   if (cfg.token_required && !state.token) return askToken(false);
   start();
 }

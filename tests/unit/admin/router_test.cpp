@@ -222,6 +222,9 @@ TEST(DashboardRoutes, FilesWithoutTokenAndWithTypes) {
   EXPECT_EQ(again.status, 304u);
   EXPECT_TRUE(again.body.empty());
   EXPECT_EQ(handle(ctx, {"GET", "/", "", "\"other\""}).status, 200u);
+
+  admin_context open{core, {}, "1", "", {}};  // no token: the page goes straight to the data
+  EXPECT_EQ(json::parse(handle(open, {"GET", "/dashboard/config.json", ""}).body), json({{"token_required", false}}));
 }
 
 }  // namespace

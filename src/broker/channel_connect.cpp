@@ -275,10 +275,12 @@ void client_channel::accept(mqtt::connect& c, const auth_step* enhanced) {
   // One line per connection at info (docs/operations.md, "Logs"); a certificate identity says
   // which certificate let the client in.
   if (log_) {
-    std::string how =
-        cert_cn.empty() ? std::string() : fmt::format(", TLS client certificate CN '{}'", log_safe(cert_cn));
-    log_->info("client '{}' connected from {} (MQTT {}, user '{}'{}, listener {}, clean start {}, session present {})",
-               log_safe(id()), peer_address_, v5() ? "5" : "3.1.1", log_safe(principal_->username.value_or("")), how,
+    const auto user = log_safe(principal_->username ? std::string_view(*principal_->username) : std::string_view());
+    const std::string who =
+        cert_cn.empty() ? fmt::format("user '{}'", user)
+                        : fmt::format("with TLS client certificate CN '{}' as user '{}'", log_safe(cert_cn), user);
+    log_->info("client '{}' connected from {} (MQTT {}, {}, listener {}, clean start {}, session present {})",
+               log_safe(id()), peer_address_, v5() ? "5" : "3.1.1", who,
                listener_name_ ? *listener_name_ : std::to_string(listener_), c.clean_start, attached.session_present);
   }
   if (attached.session_present) {

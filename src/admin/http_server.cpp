@@ -161,7 +161,8 @@ struct admin_server::impl {
       if (ec) break;
       const auto& req = parser.get();
       http_request r{std::string(req.method_string()), std::string(req.target()),
-                     std::string(req[http::field::authorization]), std::string(req[http::field::if_none_match])};
+                     std::string(req[http::field::authorization])};
+      r.if_none_match = std::string(req[http::field::if_none_match]);
       http_response out;
       try {
         out = handle(ctx_, r);

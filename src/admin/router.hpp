@@ -16,10 +16,10 @@ class broker;
 namespace edgemq::admin {
 
 struct http_request {
-  std::string method;         // "GET", "DELETE", ...
-  std::string target;         // path and query, as received
-  std::string authorization;  // the Authorization header, empty when absent
-  std::string if_none_match;  // the If-None-Match header (the dashboard's files), empty when absent
+  std::string method;           // "GET", "DELETE", ...
+  std::string target;           // path and query, as received
+  std::string authorization;    // the Authorization header, empty when absent
+  std::string if_none_match{};  // the If-None-Match header (the dashboard's files), empty when absent
 };
 
 struct http_response {

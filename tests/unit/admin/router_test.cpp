@@ -218,10 +218,13 @@ TEST(DashboardRoutes, FilesWithoutTokenAndWithTypes) {
 
   const auto etag = header(page, "ETag");
   ASSERT_FALSE(etag.empty());
-  const auto again = handle(ctx, {"GET", "/", "", etag});
+  http_request revalidate{"GET", "/", ""};
+  revalidate.if_none_match = etag;
+  const auto again = handle(ctx, revalidate);
   EXPECT_EQ(again.status, 304u);
   EXPECT_TRUE(again.body.empty());
-  EXPECT_EQ(handle(ctx, {"GET", "/", "", "\"other\""}).status, 200u);
+  revalidate.if_none_match = "\"other\"";
+  EXPECT_EQ(handle(ctx, revalidate).status, 200u);
 
   admin_context open{core, {}, "1", "", {}};  // no token: the page goes straight to the data
   EXPECT_EQ(json::parse(handle(open, {"GET", "/dashboard/config.json", ""}).body), json({{"token_required", false}}));

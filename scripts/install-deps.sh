@@ -15,11 +15,26 @@ SANITIZE_PKGS=(clang-14 clang libclang-rt-14-dev clang-format-14)
 want=("${BUILD_PKGS[@]}")
 [ "${1:-}" = "--test" ] && want+=("${TEST_PKGS[@]}")
 [ "${1:-}" = "--sanitize" ] && want+=("${TEST_PKGS[@]}" "${SANITIZE_PKGS[@]}")
+tests=false
+[ "${1:-}" = "--test" ] || [ "${1:-}" = "--sanitize" ] && tests=true
+# Node.js runs the browser test's driver; a machine that already has it (with its npm) keeps it.
+$tests && ! command -v npm >/dev/null && want+=(nodejs npm)
+
+# playwright-core from package-lock.json (npm ci downloads no browser: the test uses Debian's chromium).
+install_browser_driver() {
+  local dir
+  dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tests/browser"
+  if $tests && [ ! -d "$dir/node_modules/playwright-core" ]; then
+    echo "installing: playwright-core (npm ci in tests/browser)"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+}
 missing=()
 for p in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ ${#missing[@]} -eq 0 ]; then
+  install_browser_driver
   exit 0
 fi
 echo "installing: ${missing[*]}"
@@ -27,3 +42,4 @@ SUDO=""
 [ "$(id -u)" -ne 0 ] && SUDO=sudo
 $SUDO apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+install_browser_driver

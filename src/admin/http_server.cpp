@@ -45,6 +45,7 @@ http::response<http::string_body> to_beast(const http_response& r, unsigned vers
   if (!r.allow.empty()) res.set(http::field::allow, r.allow);
   if (r.authenticate) res.set(http::field::www_authenticate, "Bearer");
   res.set(http::field::cache_control, "no-store");
+  for (const auto& [name, value] : r.headers) res.set(name, value);  // replaces a default of the same name
   res.keep_alive(keep_alive);
   res.body() = r.body;
   res.prepare_payload();
@@ -206,6 +207,7 @@ struct admin_server::impl {
       http_request r{std::string(req.method_string()), std::string(req.target()),
                      std::string(req[http::field::authorization]), std::string(req[http::field::content_type]),
                      req.body()};
+      r.if_none_match = std::string(req[http::field::if_none_match]);
       http_response out;
       try {
         out = handle(ctx_, r);

@@ -6,6 +6,9 @@
 #include <optional>
 #include <string_view>
 
+#include <nlohmann/json.hpp>
+
+#include "admin/dashboard.hpp"
 #include "admin/prometheus.hpp"
 #include "admin/routes.hpp"
 #include "broker/broker.hpp"
@@ -151,6 +154,12 @@ http_response handle(const admin_context& ctx, const http_request& req) {
   // liveness and readiness checks need no credentials.
   if (path == "/healthz") return get ? healthz() : method_not_allowed("GET");
   if (path == "/readyz") return get ? readyz(ctx) : method_not_allowed("GET");
+  // The dashboard's files hold no data (the page asks for the token and sends it with its API
+  // calls); config.json tells the page whether to ask.
+  if (path == "/dashboard/config.json")
+    return get ? json_response(200, {{"token_required", !ctx.token.empty()}}) : method_not_allowed("GET");
+  if (path == "/" || path.starts_with("/dashboard/"))
+    return get ? dashboard_file(path, req.if_none_match) : method_not_allowed("GET");
 
   if (!authorized(ctx, req)) {
     auto r = error_response(401, "unauthorized", "a valid 'Authorization: Bearer TOKEN' header is required");

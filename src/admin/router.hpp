@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace edgemq::broker {
@@ -23,6 +24,7 @@ struct http_request {
   std::string authorization;  // the Authorization header, empty when absent
   std::string content_type;   // the Content-Type header, empty when absent
   std::string body;           // at most body_limit bytes (the server answers 413 beyond)
+  std::string if_none_match{};  // the If-None-Match header (the dashboard's files), empty when absent
 };
 
 // The largest request body the server reads (state store values, command payloads).
@@ -50,6 +52,8 @@ struct http_response {
   // Set: the status and body above are the answer should the operation time out, and the
   // real answer comes through `deferred->start`.
   std::shared_ptr<deferred_response> deferred;
+  // Further headers; a Cache-Control here replaces the default "no-store" (the dashboard's files).
+  std::vector<std::pair<std::string, std::string>> headers;
 };
 
 // What /readyz reports; every field true: ready.

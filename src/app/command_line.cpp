@@ -39,6 +39,7 @@ void command_line::apply(config::daemon_config& cfg) const {
   }
   if (data_dir) cfg.data_dir = *data_dir;
   if (log_level) cfg.log_level = *log_level;
+  if (log_format) cfg.log_format = *log_format;
   if (workers) cfg.server.workers = *workers;
   if (password_file) cfg.password_file = *password_file;
   if (authz_file) cfg.authz_file = *authz_file;
@@ -70,8 +71,8 @@ std::optional<int> parse_command_line(int argc, char** argv, command_line& out) 
       "cannot be opened), 2 for a usage or configuration error or a data dir in use."};
   app.set_version_flag("--version", std::string("edgemq ") + edgemq::version_string);
   std::vector<std::string> listen;
-  std::string data_dir, log_level, workers, password_file, ws_max_frame_size, authz_file, admin, admin_token_file,
-      admin_command_topic;
+  std::string data_dir, log_level, log_format, workers, password_file, ws_max_frame_size, authz_file, admin,
+      admin_token_file, admin_command_topic;
   // The last of a repeated option wins, so a wrapper can append an override.
   const auto last = CLI::MultiOptionPolicy::TakeLast;
   app.add_option("-c,--config", out.config_file, "JSON configuration file (see config/edgemq.json)")
@@ -114,6 +115,9 @@ std::optional<int> parse_command_line(int argc, char** argv, command_line& out) 
       ->multi_option_policy(last);
   app.add_option("--log-level", log_level, "trace|debug|info|warn|error|critical|off")
       ->type_name("LEVEL")
+      ->multi_option_policy(last);
+  app.add_option("--log-format", log_format, "text|json (json: one object per line: time, level, logger, message)")
+      ->type_name("FORMAT")
       ->multi_option_policy(last);
   app.add_option("-w,--workers", workers, "worker threads, 0 to 1024 (0: one per core)")
       ->type_name("N")
@@ -250,6 +254,11 @@ std::optional<int> parse_command_line(int argc, char** argv, command_line& out) 
       return usage_error("--log-level: must be one of trace, debug, info, warn, error, critical, off, got '" +
                          log_level + "'");
     out.log_level = log_level;
+  }
+  if (app.get_option("--log-format")->count() > 0) {
+    if (!config::valid_log_format(log_format))
+      return usage_error("--log-format: must be text or json, got '" + log_format + "'");
+    out.log_format = log_format;
   }
   if (app.get_option("--workers")->count() > 0) {
     out.workers = parse_workers(workers);

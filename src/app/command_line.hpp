@@ -15,6 +15,7 @@ struct command_line {
   std::vector<config::listen_endpoint> listen;  // replaces the configured listeners when not empty
   std::optional<std::string> data_dir;
   std::optional<std::string> log_level;
+  std::optional<std::string> log_format;
   std::optional<unsigned> workers;
   std::optional<std::string> password_file;
   std::optional<std::string> authz_file;  // --authz FILE

@@ -14,6 +14,7 @@
 
 #include "app/admin_setup.hpp"
 #include "app/command_line.hpp"
+#include "app/json_log_formatter.hpp"
 #include "app/security_settings.hpp"
 #include "broker/broker.hpp"
 #include "config/config.hpp"
@@ -197,6 +198,7 @@ int main(int argc, char** argv) {
   }
 
   auto log = spdlog::stdout_color_mt("edgemq");
+  if (cfg.log_format == "json") log->set_formatter(std::make_unique<edgemq::app::json_log_formatter>());
   log->set_level(spdlog::level::from_str(cfg.log_level));
   spdlog::set_default_logger(log);
 

@@ -272,13 +272,17 @@ void client_channel::accept(mqtt::connect& c, const auth_step* enhanced) {
     }
   }
   send(mqtt::connack{attached.session_present, mqtt::reason_code::success, std::move(ack_props)});
-  // A certificate identity is worth a line at info: who got in on the strength of which certificate.
-  if (log_ && !cert_cn.empty())
-    log_->info("client '{}' connected with TLS client certificate CN '{}' as user '{}' (MQTT {})", log_safe(id()),
-               log_safe(cert_cn), log_safe(principal_->username.value_or("")), v5() ? "5" : "3.1.1");
-  else if (log_)
-    log_->debug("client '{}' connected (MQTT {}, clean start {}, session present {})", log_safe(id()),
-                v5() ? "5" : "3.1.1", c.clean_start, attached.session_present);
+  // One line per connection at info (docs/operations.md, "Logs"); a certificate identity says
+  // which certificate let the client in.
+  if (log_) {
+    const auto user = log_safe(principal_->username ? std::string_view(*principal_->username) : std::string_view());
+    const std::string who =
+        cert_cn.empty() ? fmt::format("user '{}'", user)
+                        : fmt::format("with TLS client certificate CN '{}' as user '{}'", log_safe(cert_cn), user);
+    log_->info("client '{}' connected from {} (MQTT {}, {}, listener {}, clean start {}, session present {})",
+               log_safe(id()), peer_address_, v5() ? "5" : "3.1.1", who,
+               listener_name_ ? *listener_name_ : std::to_string(listener_), c.clean_start, attached.session_present);
+  }
   if (attached.session_present) {
     if (permissions_) drop_unauthorized_subscriptions();
     resend_inflight();

@@ -125,6 +125,7 @@ void client_channel::fail(mqtt::reason_code rc) {
   bump(broker_.stats().protocol_errors);
   if (log_)
     log_->info("client '{}': closing on {} (0x{:02X})", log_safe(id()), mqtt::to_string(rc), static_cast<int>(rc));
+  note_close(fmt::format("protocol error: {} (0x{:02X})", mqtt::to_string(rc), static_cast<int>(rc)));
   // No DISCONNECT before a successful CONNACK (MQTT-3.14.0-1): during enhanced authentication
   // the refusal is the CONNACK itself.
   if (v5() && state_ == state::connected)
@@ -138,6 +139,25 @@ void client_channel::kick(mqtt::reason_code why) {
   if (closing_ || state_ == state::closed) return;
   if (why == mqtt::reason_code::maximum_connect_time) bump(broker_.stats().auth_expired);
   if (v5() && state_ == state::connected) send(mqtt::disconnect{why, {}});
+  switch (why) {
+    case mqtt::reason_code::keep_alive_timeout:
+      note_close("keep-alive timeout");
+      break;
+    case mqtt::reason_code::session_taken_over:
+      note_close("taken over by a new connection");
+      break;
+    case mqtt::reason_code::administrative_action:
+      note_close("administrative action");
+      break;
+    case mqtt::reason_code::server_shutting_down:
+      note_close("server shutdown");
+      break;
+    case mqtt::reason_code::maximum_connect_time:
+      note_close("credentials expired");
+      break;
+    default:
+      note_close(fmt::format("{} (0x{:02X})", mqtt::to_string(why), static_cast<int>(why)));
+  }
   closing_ = true;
 }
 
@@ -153,11 +173,18 @@ void client_channel::on_disconnect(const mqtt::disconnect& d) {
     session_->expiry_interval_ = std::min(*d.props.session_expiry_interval, broker_.config().max_session_expiry);
   }
   if (!v5() || d.code != mqtt::reason_code::disconnect_with_will) will_.reset();  // MQTT-3.14.4-3
+  if (v5() && d.code != mqtt::reason_code::success)
+    note_close(fmt::format("DISCONNECT {} (0x{:02X})", mqtt::to_string(d.code), static_cast<int>(d.code)));
+  else
+    note_close("normal DISCONNECT");
   closing_ = true;
 }
 
 void client_channel::on_close(clock::time_point now) {
   if (state_ == state::connected) {
+    if (log_)
+      log_->info("client '{}' disconnected from {}: {}", log_safe(id()), peer_address_,
+                 close_reason_.empty() ? std::string_view("socket closed") : std::string_view(close_reason_));
     message_ptr will;
     std::uint32_t delay = 0;
     if (will_) {

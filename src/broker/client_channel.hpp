@@ -82,6 +82,12 @@ class client_channel {
   // the client certificate its TLS handshake verified, if any. Set before the first byte.
   void set_listener(std::uint32_t listener) noexcept { listener_ = listener; }
   void set_peer_certificate(peer_certificate cert) { peer_cert_ = std::make_unique<peer_certificate>(std::move(cert)); }
+  // The peer's address ("127.0.0.1:5555") and the listener as the ready line names it, for the
+  // connect and disconnect log lines. Set by net before the first byte, like set_listener.
+  void set_peer(std::string address, std::shared_ptr<const std::string> listener_name) {
+    peer_address_ = std::move(address);
+    listener_name_ = std::move(listener_name);
+  }
   // Who the client is (null until CONNECT is accepted).
   const std::shared_ptr<const principal>& who() const noexcept { return principal_; }
   // Its authorization (null: no policy on its listener).
@@ -151,7 +157,15 @@ class client_channel {
   bool budget_hit_ = false;  // see budget_hit()
   mqtt::protocol_version version_ = mqtt::protocol_version::v5;
   std::uint32_t listener_ = 0;
-  std::unique_ptr<peer_certificate> peer_cert_;        // heap-held: most connections have none
+  std::unique_ptr<peer_certificate> peer_cert_;       // heap-held: most connections have none
+  std::string peer_address_;                          // for log lines only
+  std::shared_ptr<const std::string> listener_name_;  // shared by the listener's connections
+  // Why the connection ends, for the disconnect line (set where the end is decided; empty: the
+  // socket closed under us). Static strings, except protocol errors that name their code.
+  std::string close_reason_;
+  void note_close(std::string why) {
+    if (close_reason_.empty()) close_reason_ = std::move(why);
+  }
   std::shared_ptr<const listener_security> security_;  // taken at CONNECT
   std::shared_ptr<const principal> principal_;
   std::shared_ptr<const client_permissions> permissions_;

@@ -41,9 +41,10 @@ struct daemon_config {
   broker::limits limits;
   std::string data_dir = "./data";
   std::string log_level = "info";
-  std::string password_file;  // username/password authentication; empty: none (reloaded on SIGHUP)
-  std::string authz_file;     // authorization policy (AIO authorizationPolicies as JSON); empty: none (reloaded)
-  jwt_options jwt;            // K8S-SAT enhanced authentication; keys reloaded on SIGHUP
+  std::string log_format = "text";  // "text" (human) or "json" (one JSON object per line)
+  std::string password_file;        // username/password authentication; empty: none (reloaded on SIGHUP)
+  std::string authz_file;           // authorization policy (AIO authorizationPolicies as JSON); empty: none (reloaded)
+  jwt_options jwt;                  // K8S-SAT enhanced authentication; keys reloaded on SIGHUP
   statestore_options statestore;
   persistence_options persistence;
   admin_options admin;
@@ -62,6 +63,7 @@ std::vector<config_error> apply_json(const std::string& text, daemon_config& cfg
 std::vector<config_error> load_file(const std::string& path, daemon_config& cfg);
 
 bool valid_log_level(const std::string& level);
+bool valid_log_format(const std::string& format);  // text, json
 
 // The safe-default rule: the listeners beyond loopback that would let anonymous clients in
 // without anyone having said so (no password file, no JWT keys and no explicit

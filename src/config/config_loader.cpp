@@ -223,6 +223,10 @@ bool valid_log_level(const std::string& l) {
   return l == "trace" || l == "debug" || l == "info" || l == "warn" || l == "error" || l == "critical" || l == "off";
 }
 
+bool valid_log_format(const std::string& f) {
+  return f == "text" || f == "json";
+}
+
 namespace {
 std::vector<config_error> apply_json_unguarded(const std::string& text, daemon_config& cfg);
 }
@@ -377,6 +381,13 @@ std::vector<config_error> apply_json_unguarded(const std::string& text, daemon_c
                errors.push_back({p, "must be one of trace, debug, info, warn, error, critical, off"});
              else
                cfg.log_level = v.get<std::string>();
+           })
+      .key("log_format",
+           [&](const json& v, const std::string& p) {
+             if (!v.is_string() || !valid_log_format(v.get<std::string>()))
+               errors.push_back({p, "must be text or json"});
+             else
+               cfg.log_format = v.get<std::string>();
            })
       .key("workers", integer(cfg.server.workers, errors, 0, 1024))
       .key("shutdown_timeout_ms", millis(cfg.server.shutdown_timeout, errors, 0, 600000))

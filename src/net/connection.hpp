@@ -41,8 +41,10 @@ class basic_connection final : public broker::link,
                                public std::enable_shared_from_this<basic_connection<Transport>> {
  public:
   basic_connection(Transport t, broker::broker& b, connection_set& set, std::shared_ptr<worker_inbox> inbox,
-                   std::shared_ptr<spdlog::logger> log, std::uint32_t listener = 0)
+                   std::shared_ptr<spdlog::logger> log, std::uint32_t listener = 0,
+                   std::shared_ptr<const std::string> listener_name = nullptr)
       : listener_(listener),
+        listener_name_(std::move(listener_name)),
         transport_(std::move(t)),
         broker_(b),
         set_(set),
@@ -55,6 +57,7 @@ class basic_connection final : public broker::link,
     auto self = this->shared_from_this();
     channel_ = std::make_unique<broker::client_channel>(broker_, self, log_);
     channel_->set_listener(listener_);
+    channel_->set_peer(transport_.remote_endpoint(), std::move(listener_name_));
     if (auto cert = transport_.peer_certificate()) channel_->set_peer_certificate(std::move(*cert));
     set_.add(self);
     wait_readable();
@@ -393,7 +396,8 @@ class basic_connection final : public broker::link,
     });
   }
 
-  const std::uint32_t listener_;  // the listener's index, handed to the channel at start()
+  const std::uint32_t listener_;                      // the listener's index, handed to the channel at start()
+  std::shared_ptr<const std::string> listener_name_;  // its name for log lines, handed over at start()
   Transport transport_;
   broker::broker& broker_;
   connection_set& set_;

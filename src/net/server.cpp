@@ -36,6 +36,8 @@ struct server::impl {
   std::vector<std::unique_ptr<asio::ip::tcp::acceptor>> acceptors_;
   std::vector<std::unique_ptr<tls_context_slot>> tls_slots_;  // per listener; null without TLS
   std::vector<ws_settings> ws_settings_;                      // per listener (WebSocket ones)
+  // Per listener, as the ready line names it (bound port): for the connect/disconnect log lines.
+  std::vector<std::shared_ptr<const std::string>> listener_names_;
   std::unique_ptr<asio::steady_timer> sweep_timer_;
   // Installed in start(), before the ready line: a signal in between must not kill the process.
   asio::io_context signals_ctx_{1};
@@ -85,7 +87,7 @@ struct server::impl {
                   [this, w, li](tls_transport t) { start_connection(std::move(t), w, li); });
       } else {
         auto c = std::make_shared<basic_connection<tcp_transport>>(tcp_transport(std::move(s)), broker_, connections_,
-                                                                   inboxes_[w], log_, li);
+                                                                   inboxes_[w], log_, li, listener_names_[li]);
         // Start on the connection's own worker: from here on it lives on that thread.
         asio::post(c->executor(), [c] { c->start(); });
       }
@@ -96,7 +98,8 @@ struct server::impl {
   // On the connection's worker.
   template <class Transport>
   void start_connection(Transport t, std::size_t w, std::uint32_t li) {
-    auto c = std::make_shared<basic_connection<Transport>>(std::move(t), broker_, connections_, inboxes_[w], log_, li);
+    auto c = std::make_shared<basic_connection<Transport>>(std::move(t), broker_, connections_, inboxes_[w], log_, li,
+                                                           listener_names_[li]);
     c->start();
   }
 
@@ -236,13 +239,14 @@ std::vector<std::uint16_t> server::start() {
     if (ec) throw std::system_error(ec, "cannot listen on " + config::format_endpoint(l));
     ports.push_back(acc->local_endpoint().port());
     d.acceptors_.push_back(std::move(acc));
+    auto bound = l;
+    bound.port = ports.back();
+    d.listener_names_.push_back(std::make_shared<const std::string>(config::format_listener(bound)));
     auto& ctx = first_contexts[d.tls_slots_.size()];
     if (!ctx) {
       d.tls_slots_.push_back(nullptr);
       continue;
     }
-    auto bound = l;
-    bound.port = ports.back();
     d.tls_slots_.push_back(std::make_unique<tls_context_slot>(config::format_listener(bound), l.tls));
     bool not_valid_now = false;
     d.log_->info("listener {}: TLS certificate '{}' ({})", d.tls_slots_.back()->listener(), l.tls.cert,

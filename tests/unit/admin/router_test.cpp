@@ -337,3 +337,49 @@ TEST(RouterNoise, ArbitraryTargetsGetDocumentedAnswers) {
 
 }  // namespace
 }  // namespace edgemq::admin
+
+namespace edgemq::admin {
+namespace {
+
+std::string header(const http_response& r, const std::string& name) {
+  for (const auto& [k, v] : r.headers)
+    if (k == name) return v;
+  return {};
+}
+
+// The dashboard's files: served without the token, with their types, revalidated by ETag.
+TEST(DashboardRoutes, FilesWithoutTokenAndWithTypes) {
+  broker::broker core{broker::limits{}};
+  admin_context ctx{core, {}, "1", "secret", {}};
+  const auto page = handle(ctx, {"GET", "/", ""});
+  EXPECT_EQ(page.status, 200u);
+  EXPECT_EQ(page.content_type, "text/html; charset=utf-8");
+  EXPECT_NE(page.body.find("<canvas id=\"rate-chart\""), std::string::npos);
+  EXPECT_EQ(header(page, "Cache-Control"), "no-cache");
+  EXPECT_EQ(handle(ctx, {"GET", "/dashboard/index.html", ""}).body, page.body);
+  EXPECT_EQ(handle(ctx, {"GET", "/dashboard/app.js", ""}).content_type, "text/javascript; charset=utf-8");
+  EXPECT_EQ(handle(ctx, {"GET", "/dashboard/style.css", ""}).content_type, "text/css; charset=utf-8");
+  EXPECT_EQ(handle(ctx, {"GET", "/dashboard/missing.js", ""}).status, 404u);
+  EXPECT_EQ(handle(ctx, {"GET", "/dashboard/../router.cpp", ""}).status, 404u);
+  EXPECT_EQ(handle(ctx, {"POST", "/", ""}).status, 405u);
+  const auto cfg = handle(ctx, {"GET", "/dashboard/config.json", ""});
+  EXPECT_EQ(json::parse(cfg.body), json({{"token_required", true}}));
+  // The data still needs the token.
+  EXPECT_EQ(handle(ctx, {"GET", "/api/v1/clients", ""}).status, 401u);
+
+  const auto etag = header(page, "ETag");
+  ASSERT_FALSE(etag.empty());
+  http_request revalidate{"GET", "/", ""};
+  revalidate.if_none_match = etag;
+  const auto again = handle(ctx, revalidate);
+  EXPECT_EQ(again.status, 304u);
+  EXPECT_TRUE(again.body.empty());
+  revalidate.if_none_match = "\"other\"";
+  EXPECT_EQ(handle(ctx, revalidate).status, 200u);
+
+  admin_context open{core, {}, "1", "", {}};  // no token: the page goes straight to the data
+  EXPECT_EQ(json::parse(handle(open, {"GET", "/dashboard/config.json", ""}).body), json({{"token_required", false}}));
+}
+
+}  // namespace
+}  // namespace edgemq::admin

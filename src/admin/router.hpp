@@ -19,11 +19,11 @@ class broker;
 namespace edgemq::admin {
 
 struct http_request {
-  std::string method;         // "GET", "DELETE", ...
-  std::string target;         // path and query, as received
-  std::string authorization;  // the Authorization header, empty when absent
-  std::string content_type;   // the Content-Type header, empty when absent
-  std::string body;           // at most body_limit bytes (the server answers 413 beyond)
+  std::string method;           // "GET", "DELETE", ...
+  std::string target;           // path and query, as received
+  std::string authorization;    // the Authorization header, empty when absent
+  std::string content_type;     // the Content-Type header, empty when absent
+  std::string body;             // at most body_limit bytes (the server answers 413 beyond)
   std::string if_none_match{};  // the If-None-Match header (the dashboard's files), empty when absent
 };
 

@@ -232,6 +232,7 @@ void broker::collect_sys(const sys_put& put) const {
   put("$SYS/broker/auth/subscribe_denied", load(counters_.subscribe_denied));
   put("$SYS/broker/messages/refused/storage", load(counters_.refused_storage));
   put("$SYS/broker/wills/published", load(counters_.wills_published));
+  std::lock_guard g(registry_mu_);
   for (const auto& source : sys_sources_) source(put);
 }
 

@@ -76,21 +76,32 @@ class broker {
   void publish_sys(const std::string& version);
   // Modules add their own counters to $SYS: `source(put)` calls put(topic, value) for each.
   using sys_put = std::function<void(const std::string& topic, std::uint64_t value)>;
-  void add_sys_source(std::function<void(const sys_put&)> source) { sys_sources_.push_back(std::move(source)); }
+  // Any thread, at any time: the admin server serves /metrics while the stores are still being
+  // restored and registering theirs (registry_mu_ below).
+  void add_sys_source(std::function<void(const sys_put&)> source) {
+    std::lock_guard g(registry_mu_);
+    sys_sources_.push_back(std::move(source));
+  }
   // The one registry of statistics: every $SYS/broker/... number (the broker's and every added
   // source's), in a stable order. publish_sys() publishes them; the admin server's /metrics
   // renders the same values, so the two never disagree. Any thread; sources must be callable
-  // concurrently (they read atomics or take their own lock). Register sources before start.
+  // concurrently (they read atomics or take their own lock) and must not register sources.
   void collect_sys(const sys_put& put) const;
   // Latency histograms beside the $SYS numbers (Prometheus only). `h` must outlive the readers
-  // (the admin server): modules register what they own for the process's life. Before start.
+  // (the admin server): modules register what they own for the process's life. Any time.
   struct named_histogram {
     std::string name;  // a Prometheus metric name, e.g. edgemq_statestore_request_duration_seconds
     std::string help;
     const latency_histogram* h;
   };
-  void add_histogram(named_histogram h) { histograms_.push_back(std::move(h)); }
-  const std::vector<named_histogram>& histograms() const noexcept { return histograms_; }
+  void add_histogram(named_histogram h) {
+    std::lock_guard g(registry_mu_);
+    histograms_.push_back(std::move(h));
+  }
+  std::vector<named_histogram> histograms() const {
+    std::lock_guard g(registry_mu_);
+    return histograms_;
+  }
   std::chrono::seconds uptime() const {
     return std::chrono::duration_cast<std::chrono::seconds>(clock::now() - started_);
   }
@@ -109,6 +120,9 @@ class broker {
   mutable std::mutex security_mu_;
   std::vector<std::shared_ptr<const listener_security>> security_;  // by listener index
   durable_store* durable_ = nullptr;
+  // Guards the two registries (written at start-up by the composition root while the admin thread
+  // may already read them; never held while anything but a source runs).
+  mutable std::mutex registry_mu_;
   std::vector<std::function<void(const sys_put&)>> sys_sources_;
   std::vector<named_histogram> histograms_;
   std::function<clock::time_point()> now_ = [] { return clock::now(); };

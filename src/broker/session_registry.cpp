@@ -238,7 +238,9 @@ bool session_registry::end_session(const std::string& client_id, mqtt::reason_co
     const auto s = it->second;
     {
       auto sl = s->lock();
-      l = s->link_;
+      // Taken, not copied: an ended session must not hold its connection (which holds the
+      // session) — detach() leaves an ended session alone, so nobody else would clear it.
+      l = std::move(s->link_);
     }
     end_locked(s);
   }

@@ -20,6 +20,7 @@ import jsonschema
 from support import openapi
 from support import rawmqtt as raw
 from support.constants import require_program
+from support.admin_daemon import AdminDaemon
 from support.edgemq_harness import EdgemqDaemon, run_edgemq
 from support.paho_helper import PahoClient
 
@@ -27,7 +28,6 @@ MOSQUITTO_PUB = shutil.which("mosquitto_pub")
 PROMTOOL = shutil.which("promtool")
 TIMEOUT = 10.0
 TOKEN = "t0ken-for-the-admin-test"
-ADMIN_RE = re.compile(r"admin on http://127\.0\.0\.1:(\d+)")
 OPENSSL = shutil.which("openssl")
 
 
@@ -45,23 +45,12 @@ class AdminTest(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="edgemq-admin-")
-        token_file = os.path.join(cls.tmp, "token")
-        with open(token_file, "w") as f:
-            f.write(TOKEN + "\n")  # the trailing newline is not part of the token
-        cls.daemon = EdgemqDaemon(config={"sys_interval_s": 1},
-                                  extra_args=["--admin", "http://127.0.0.1:0", "--admin-token-file", token_file])
-        cls.daemon.start()
-        m = ADMIN_RE.search(cls.daemon.ready_line)
-        assert m, "no admin endpoint in the ready line: %s" % cls.daemon.ready_line
-        cls.admin_port = int(m.group(1))
+        cls.admin = AdminDaemon(TOKEN, "edgemq-admin-", config={"sys_interval_s": 1})
+        cls.daemon, cls.admin_port = cls.admin.daemon, cls.admin.admin_port
 
     @classmethod
     def tearDownClass(cls):
-        try:
-            cls.daemon.stop(expect_rc=0)
-        finally:
-            shutil.rmtree(cls.tmp, ignore_errors=True)
+        cls.admin.stop()
 
     def request(self, method, path, token=TOKEN, headers=None, validate=True):
         """(status, headers, body text); the response is checked against the OpenAPI document."""

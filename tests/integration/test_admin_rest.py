@@ -11,7 +11,6 @@ import threading
 import time
 import json
 import os
-import re
 import shutil
 import subprocess
 import tempfile
@@ -23,13 +22,13 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from support import openapi
+from support.admin_daemon import ADMIN_RE, AdminDaemon
 from support.edgemq_harness import EdgemqDaemon, run_edgemq
 from support.paho_helper import PahoClient
 from support.statestore_client import StateStoreClient, notify_set_payload, NOTIFY_DELETE
 
 TIMEOUT = 10.0
 TOKEN = "t0ken-for-the-rest-test"
-ADMIN_RE = re.compile(r"admin on http://127\.0\.0\.1:(\d+)")
 
 
 def quote(s):
@@ -41,22 +40,12 @@ class AdminRestTest(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="edgemq-rest-")
-        token_file = os.path.join(cls.tmp, "token")
-        with open(token_file, "w") as f:
-            f.write(TOKEN + "\n")
-        cls.daemon = EdgemqDaemon(extra_args=["--admin", "http://127.0.0.1:0", "--admin-token-file", token_file])
-        cls.daemon.start()
-        m = ADMIN_RE.search(cls.daemon.ready_line)
-        assert m, "no admin endpoint in the ready line: %s" % cls.daemon.ready_line
-        cls.admin_port = int(m.group(1))
+        cls.admin = AdminDaemon(TOKEN, "edgemq-rest-")
+        cls.daemon, cls.admin_port = cls.admin.daemon, cls.admin.admin_port
 
     @classmethod
     def tearDownClass(cls):
-        try:
-            cls.daemon.stop(expect_rc=0)
-        finally:
-            shutil.rmtree(cls.tmp, ignore_errors=True)
+        cls.admin.stop()
 
     def request(self, method, path, body=None, content_type="application/json", timeout=TIMEOUT):
         """(status, parsed JSON body or None); the response is checked against the OpenAPI document."""

@@ -11,13 +11,12 @@ import os
 import re
 import shutil
 import subprocess
-import tempfile
 import threading
 import time
 import unittest
 
 from support.constants import program_path
-from support.edgemq_harness import EdgemqDaemon
+from support.admin_daemon import AdminDaemon
 from support.paho_helper import PahoClient
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -26,7 +25,6 @@ CHECK = os.path.join(BROWSER_DIR, "dashboard_check.mjs")
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 NODE = shutil.which("node")
 TOKEN = "dashboard-test-token"
-ADMIN_RE = re.compile(r"admin on http://127\.0\.0\.1:(\d+)")
 TIMEOUT = 10.0
 BROWSER_TIMEOUT = 90.0
 
@@ -52,22 +50,12 @@ class DashboardTest(unittest.TestCase):
         if missing:
             raise AssertionError("missing test dependencies: %s; run ./scripts/install-deps.sh --test"
                                  % ", ".join(missing))
-        cls.tmp = tempfile.mkdtemp(prefix="edgemq-dashboard-")
-        token_file = os.path.join(cls.tmp, "token")
-        with open(token_file, "w") as f:
-            f.write(TOKEN + "\n")
-        cls.daemon = EdgemqDaemon(extra_args=["--admin", "http://127.0.0.1:0", "--admin-token-file", token_file])
-        cls.daemon.start()
-        m = ADMIN_RE.search(cls.daemon.ready_line)
-        assert m, "no admin endpoint in the ready line: %s" % cls.daemon.ready_line
-        cls.admin_port = int(m.group(1))
+        cls.admin = AdminDaemon(TOKEN, "edgemq-dashboard-")
+        cls.daemon, cls.admin_port = cls.admin.daemon, cls.admin.admin_port
 
     @classmethod
     def tearDownClass(cls):
-        try:
-            cls.daemon.stop(expect_rc=0)
-        finally:
-            shutil.rmtree(cls.tmp, ignore_errors=True)
+        cls.admin.stop()
 
     def get(self, path, headers=None):
         conn = http.client.HTTPConnection("127.0.0.1", self.admin_port, timeout=TIMEOUT)

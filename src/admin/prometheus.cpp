@@ -209,6 +209,13 @@ std::string broker_metrics(const broker::broker& core, const std::vector<std::st
            {"protocol", v == mqtt::protocol_version::v5 ? "5" : "3.1.1"}},
           n);
   }
+  const auto q = core.sessions().queues();
+  m.add("edgemq_queued_messages", "Messages waiting in session queues (connected and offline sessions).",
+        metric_type::gauge, {}, q.queued);
+  m.add("edgemq_queued_bytes", "Bytes (topic and payload) of the messages waiting in session queues.",
+        metric_type::gauge, {}, q.queued_bytes);
+  m.add("edgemq_inflight_messages", "QoS 1/2 messages sent to clients and not yet acknowledged.", metric_type::gauge,
+        {}, q.inflight);
   auto out = render(m.families());
   for (const auto& h : core.histograms()) out += render_histogram(h.name, h.help, *h.h);
   return out;

@@ -100,8 +100,10 @@ std::unique_ptr<admin::admin_server> make_admin_server(broker::broker& core, con
   };
   ctx.ready = [&status] {
     admin::readiness r;
-    r.started = status.started.load(std::memory_order_acquire);
-    if (!r.started) return r;  // the stores are being opened and restored: not read yet
+    // Not started: the stores are being opened and restored (not read yet). Stopping: listeners
+    // are closing, so a load balancer must stop sending clients here.
+    r.started = status.started.load(std::memory_order_acquire) && !status.stopping.load(std::memory_order_acquire);
+    if (!r.started) return r;
     r.persistence = status.persistence_healthy();
     r.statestore = status.statestore_healthy();
     return r;

@@ -28,6 +28,7 @@ std::optional<int> check_admin(const config::daemon_config& cfg, const command_l
 // `listeners` is written once, before `started` is set (release), and read only after it.
 struct daemon_status {
   std::atomic<bool> started{false};
+  std::atomic<bool> stopping{false};  // set when shutdown begins: /readyz answers 503 from then on
   std::vector<std::string> listeners;
   std::function<bool()> persistence_healthy = [] { return true; };
   std::function<bool()> statestore_healthy = [] { return true; };

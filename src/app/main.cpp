@@ -249,6 +249,7 @@ int main(int argc, char** argv) {
     log->critical("{}", e.what());
     return 1;
   }
+  cfg.server.on_stopping = [&status] { status.stopping.store(true, std::memory_order_release); };
   edgemq::net::server srv(core, cfg.server, log);
   try {
     ports = srv.start();

@@ -192,6 +192,18 @@ std::vector<session_registry::client_summary> session_registry::connected_client
   return out;
 }
 
+session_registry::queue_totals session_registry::queues() const {
+  queue_totals t;
+  std::lock_guard g(mu_);
+  for (const auto& [id, s] : sessions_) {
+    auto sl = s->lock();
+    t.queued += s->queue_.size();
+    t.queued_bytes += s->queued_bytes_;
+    t.inflight += s->inflight_.size();
+  }
+  return t;
+}
+
 std::map<std::pair<std::uint32_t, mqtt::protocol_version>, std::size_t> session_registry::connected_by_listener()
     const {
   std::map<std::pair<std::uint32_t, mqtt::protocol_version>, std::size_t> out;

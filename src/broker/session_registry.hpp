@@ -75,6 +75,14 @@ class session_registry {
                                                 bool& more) const;
   // Connected clients by (listener, protocol version).
   std::map<std::pair<std::uint32_t, mqtt::protocol_version>, std::size_t> connected_by_listener() const;
+  // Messages waiting in every session's queue (and their topic and payload bytes) and sent but not yet
+  // acknowledged, connected sessions and offline ones alike: the queue depth gauges of /metrics.
+  struct queue_totals {
+    std::size_t queued = 0;
+    std::size_t queued_bytes = 0;
+    std::size_t inflight = 0;
+  };
+  queue_totals queues() const;
   // Closes the connection of `client_id` (MQTT 5: DISCONNECT with `why`); the session stays,
   // as for any lost connection. False when no such client is connected.
   bool disconnect(const std::string& client_id, mqtt::reason_code why);

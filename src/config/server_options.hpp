@@ -65,6 +65,9 @@ struct server_options {
   std::chrono::seconds sys_interval{10};  // $SYS/broker/... refresh; 0 disables
   // Called on SIGHUP (on the signal thread): reload what is documented as reloadable.
   std::function<void()> on_reload;
+  // Called once when the server begins to shut down (before connections are drained), on the
+  // thread that stops it: the daemon stops reporting ready from then on.
+  std::function<void()> on_stopping;
 };
 
 // The admin HTTP server (docs/operations.md). Off unless an address is configured.

@@ -294,6 +294,7 @@ void server::stop() {
     d.stop_cv_.notify_all();
     if (already || d.workers_.empty()) return;
   }
+  if (d.opts_.on_stopping) d.opts_.on_stopping();
   asio::post(*d.workers_[0], [&d] {
     for (auto& acc : d.acceptors_) {
       boost::system::error_code ec;

@@ -8,6 +8,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import ssl
 import subprocess
@@ -19,7 +20,7 @@ import jsonschema
 
 from support import openapi
 from support import rawmqtt as raw
-from support.constants import require_program
+from support.constants import STOP_TIMEOUT, require_program
 from support.admin_daemon import AdminDaemon
 from support.edgemq_harness import EdgemqDaemon, run_edgemq
 from support.paho_helper import PahoClient
@@ -99,6 +100,40 @@ class AdminTest(unittest.TestCase):
                 self.assertEqual(r.getheader("WWW-Authenticate"), "Bearer")
                 self.assertEqual(json.loads(body)["code"], "unauthorized")
 
+    def test_readyz_is_503_while_the_daemon_shuts_down(self):
+        # A subscriber that never reads holds the shutdown in its drain (its DISCONNECT cannot be
+        # written) for up to shutdown_timeout_ms; meanwhile the daemon must not look ready.
+        own = AdminDaemon(TOKEN, "edgemq-admin-stop-", config={"shutdown_timeout_ms": 6000})
+        self.addCleanup(own.daemon.cleanup)
+        slow = raw.RawClient("127.0.0.1", own.daemon.port)
+        self.addCleanup(slow.close)
+        slow.connect("admin-slow")
+        slow.subscribe("admin/flood")
+        pub = raw.RawClient("127.0.0.1", own.daemon.port)
+        self.addCleanup(pub.close)
+        pub.connect("admin-flood")
+        for _ in range(40):
+            pub.publish("admin/flood", b"z" * 500_000, qos=1)  # acknowledged: routed to `slow`
+
+        def status(path):
+            conn = http.client.HTTPConnection("127.0.0.1", own.admin_port, timeout=TIMEOUT)
+            try:
+                conn.request("GET", path)
+                return conn.getresponse().status
+            finally:
+                conn.close()
+
+        self.assertEqual(status("/readyz"), 200)
+        own.daemon.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 5
+        code = 200
+        while code == 200 and time.monotonic() < deadline and own.daemon.alive():
+            code = status("/readyz")
+        self.assertEqual(code, 503, "still ready after SIGTERM")
+        self.assertEqual(status("/healthz"), 200)  # alive, only not ready
+        slow.close()  # let the drain finish
+        self.assertEqual(own.daemon.wait(timeout=STOP_TIMEOUT), 0)
+
     # ------------------------------------------------------------------ metrics
     @unittest.skipIf(PROMTOOL is None, "promtool (Debian package prometheus) not installed")
     def test_metrics_pass_promtool(self):
@@ -106,6 +141,25 @@ class AdminTest(unittest.TestCase):
         r = subprocess.run([PROMTOOL, "check", "metrics"], input=text, capture_output=True, text=True,
                            timeout=TIMEOUT)
         self.assertEqual(r.returncode, 0, "promtool check metrics:\n%s%s\n---\n%s" % (r.stdout, r.stderr, text))
+
+    @unittest.skipIf(MOSQUITTO_PUB is None, "mosquitto_pub not installed")
+    def test_queue_depth_gauges_count_an_offline_sessions_backlog(self):
+        c = PahoClient("127.0.0.1", self.daemon.port, client_id="admin-queue-1", clean=False, session_expiry=600)
+        c.connect()
+        c.subscribe("admin/queue", 1)
+        c.disconnect()
+        self.addCleanup(lambda: self.request("DELETE", "/api/v1/sessions/admin-queue-1", validate=False))
+        before = self.metrics()
+        for _ in range(4):
+            r = subprocess.run([MOSQUITTO_PUB, "-h", "127.0.0.1", "-p", str(self.daemon.port), "-q", "1", "-t",
+                                "admin/queue", "-m", "y" * 50], stdin=subprocess.DEVNULL, capture_output=True,
+                               text=True, timeout=TIMEOUT)
+            self.assertEqual(r.returncode, 0, r.stderr)
+        after = self.metrics()
+        self.assertEqual(metric(after, "edgemq_queued_messages") - metric(before, "edgemq_queued_messages"), 4)
+        # Topic and payload: 4 x (11 + 50).
+        self.assertEqual(metric(after, "edgemq_queued_bytes") - metric(before, "edgemq_queued_bytes"), 4 * 61)
+        self.assertGreaterEqual(metric(after, "edgemq_inflight_messages"), 0)
 
     @unittest.skipIf(MOSQUITTO_PUB is None, "mosquitto_pub not installed")
     def test_metrics_move_with_publishes(self):

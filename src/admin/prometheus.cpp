@@ -127,32 +127,31 @@ void metric_set::add_sys(std::string_view topic, std::uint64_t value) {
   add(sys_name(topic), "$SYS/broker/" + std::string(topic), metric_type::untyped, {}, value);
 }
 
-std::string escape_label_value(std::string_view v) {
+namespace {
+// The text format's escapes: backslash and newline everywhere, the double quote only inside a
+// label value (HELP text is not quoted).
+std::string escape(std::string_view v, bool quote) {
   std::string out;
   for (char c : v) {
     if (c == '\\')
       out += "\\\\";
-    else if (c == '"')
-      out += "\\\"";
     else if (c == '\n')
       out += "\\n";
+    else if (c == '"' && quote)
+      out += "\\\"";
     else
       out += c;
   }
   return out;
 }
+}  // namespace
+
+std::string escape_label_value(std::string_view v) {
+  return escape(v, true);
+}
 
 std::string escape_help(std::string_view v) {
-  std::string out;
-  for (char c : v) {
-    if (c == '\\')
-      out += "\\\\";
-    else if (c == '\n')
-      out += "\\n";
-    else
-      out += c;
-  }
-  return out;
+  return escape(v, false);
 }
 
 std::string render(const std::vector<metric_family>& families) {

@@ -16,6 +16,7 @@ import unittest
 from support import rawmqtt as raw
 from support import tokens
 from support.constants import HOST, require_program
+from support.tls_pki import wait_log
 from support.edgemq_harness import EdgemqDaemon
 
 TIMEOUT = 10.0
@@ -23,17 +24,6 @@ AUDIENCE = "aio-internal"
 SAT = "K8S-SAT"
 SCRAM = "SCRAM-SHA-256"
 RC_BAD_CREDENTIALS, RC_NOT_AUTHORIZED, RC_BAD_METHOD, RC_MAX_CONNECT_TIME = 0x86, 0x87, 0x8C, 0xA0
-
-
-def wait_log(daemon, text, timeout=TIMEOUT):
-    deadline = time.monotonic() + timeout
-    while not any(text in line for line in list(daemon.stdout.lines)):
-        if time.monotonic() > deadline:
-            raise AssertionError("no log line with %r\n%s" % (text, daemon.output()))
-        try:
-            daemon.stdout.queue.get(timeout=max(0.01, deadline - time.monotonic()))
-        except Exception:
-            pass
 
 
 class EnhancedAuthCase(unittest.TestCase):

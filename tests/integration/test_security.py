@@ -4,7 +4,6 @@ loopback must say who may connect, username/password from a password file made b
 writable and another client's state store topics are not subscribable."""
 
 import os
-import queue
 import shutil
 import signal
 import subprocess
@@ -16,6 +15,7 @@ import paho.mqtt.client as mqtt
 
 from support import rawmqtt as raw
 from support.constants import require_program
+from support.tls_pki import wait_log
 from support.edgemq_harness import DaemonTestCase, EdgemqDaemon, run_edgemq
 from support.paho_helper import PahoClient
 
@@ -65,21 +65,6 @@ def paho(port, version=5, user=None, password=None, client_id=None):
 def connack_code(c):
     rc = c.connack["rc"]
     return rc.value if hasattr(rc, "value") else rc
-
-
-def wait_log(daemon, text, timeout=TIMEOUT):
-    """Waits for a daemon log line containing `text` (lines already read count too)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        if any(text in line for line in list(daemon.stdout.lines)):
-            return
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise AssertionError("no log line with %r\n%s" % (text, daemon.output()))
-        try:
-            daemon.stdout.queue.get(timeout=remaining)
-        except queue.Empty:
-            pass
 
 
 def sys_value_at_least(port, topic, minimum, user=None, password=None, timeout=TIMEOUT):

@@ -4,7 +4,7 @@
 set -euo pipefail
 BUILD_PKGS=(cmake g++ make ccache pkg-config
   libboost1.81-dev libboost-system1.81-dev libssl-dev libspdlog-dev nlohmann-json3-dev
-  librocksdb-dev libcli11-dev libbenchmark-dev)
+  librocksdb-dev libcli11-dev libbenchmark-dev libyaml-cpp-dev librdkafka-dev)
 # prometheus: promtool validates /metrics (test_admin); python3-jsonschema, python3-yaml: responses checked
 # against docs/openapi.yaml. yamllint, systemd (systemd-analyze): the deployment recipes (test_deployment).
 TEST_PKGS=(libgtest-dev libgmock-dev mosquitto-clients python3-paho-mqtt python3 prometheus python3-jsonschema

@@ -1,6 +1,7 @@
 // The admin server's HTTP/1.1 side: Beast over its own io_context, one coroutine per connection
 // (not the hot path: readability over the MQTT connections' readiness chain, architecture.md).
 #include <atomic>
+#include <cctype>
 #include <mutex>
 #include <thread>
 
@@ -208,6 +209,11 @@ struct admin_server::impl {
                      std::string(req[http::field::authorization]), std::string(req[http::field::content_type]),
                      req.body()};
       r.if_none_match = std::string(req[http::field::if_none_match]);
+      for (const auto& f : req) {
+        std::string name(f.name_string());
+        for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        r.headers.emplace_back(std::move(name), std::string(f.value()));
+      }
       http_response out;
       try {
         out = handle(ctx_, r);

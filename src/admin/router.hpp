@@ -9,11 +9,18 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
 namespace edgemq::broker {
 class broker;
+}
+namespace edgemq::dataflow {
+class definition_store;
+}
+namespace edgemq::devices {
+class hub;
 }
 
 namespace edgemq::admin {
@@ -25,6 +32,14 @@ struct http_request {
   std::string content_type;     // the Content-Type header, empty when absent
   std::string body;             // at most body_limit bytes (the server answers 413 beyond)
   std::string if_none_match{};  // the If-None-Match header (the dashboard's files), empty when absent
+  // Every header as received, names lower-cased, in order (If-Match, Request-Id, iothub-app-*).
+  std::vector<std::pair<std::string, std::string>> headers{};
+  // The value of header `name` (lower-case), empty when absent.
+  std::string header(std::string_view name) const {
+    for (const auto& [n, v] : headers)
+      if (n == name) return v;
+    return {};
+  }
 };
 
 // The largest request body the server reads (state store values, command payloads).
@@ -122,6 +137,10 @@ struct admin_context {
   // Publishes the request; `done` is called (any thread) with the device's response. Returns
   // the cancel, called when the request times out first. Empty: commands are off (404).
   std::function<std::function<void()>(command_request, std::function<void(command_reply)>)> command;
+  // Dataflows and their endpoints (routes_dataflows.cpp, /api/v1/dataflows...). Null: off (404).
+  dataflow::definition_store* dataflows = nullptr;
+  // IoT Hub's service API (routes_devices.cpp: /devices, /twins with SAS authorization). Null: off.
+  devices::hub* devices = nullptr;
 };
 
 // Any thread; everything it reads is safe to read concurrently with the broker running.

@@ -1,0 +1,97 @@
+// SharedAccessSignature tokens as IoT Hub issues and checks them (hub.hpp).
+#include <charconv>
+#include <cstring>
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include "devices/hub.hpp"
+
+namespace edgemq::devices {
+namespace {
+
+int hex_digit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::optional<std::string> url_decode(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%') {
+      if (i + 2 >= s.size()) return std::nullopt;
+      const int hi = hex_digit(s[i + 1]), lo = hex_digit(s[i + 2]);
+      if (hi < 0 || lo < 0) return std::nullopt;
+      out.push_back(static_cast<char>(hi * 16 + lo));
+      i += 2;
+    } else {
+      out.push_back(s[i]);
+    }
+  }
+  return out;
+}
+
+std::optional<std::string> base64_decode(std::string_view in) {
+  if (in.size() % 4 != 0) return std::nullopt;
+  std::string out(in.size() / 4 * 3, '\0');
+  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(in.data()), static_cast<int>(in.size()));
+  if (n < 0) return std::nullopt;
+  std::size_t len = static_cast<std::size_t>(n);
+  if (!in.empty() && in.back() == '=') --len;
+  if (in.size() > 1 && in[in.size() - 2] == '=') --len;
+  out.resize(len);
+  return out;
+}
+
+}  // namespace
+
+std::optional<sas_token> parse_sas_token(std::string_view text) {
+  constexpr std::string_view prefix = "SharedAccessSignature ";
+  if (text.substr(0, prefix.size()) != prefix) return std::nullopt;
+  text.remove_prefix(prefix.size());
+  sas_token t;
+  while (!text.empty()) {
+    const auto amp = text.find('&');
+    const auto field = text.substr(0, amp);
+    text = amp == std::string_view::npos ? std::string_view{} : text.substr(amp + 1);
+    const auto eq = field.find('=');
+    if (eq == std::string_view::npos) return std::nullopt;
+    const auto name = field.substr(0, eq);
+    const auto val = field.substr(eq + 1);
+    if (name == "sr") {
+      t.sr = std::string(val);  // signed as sent
+    } else if (name == "sig") {
+      auto d = url_decode(val);
+      if (!d) return std::nullopt;
+      t.sig = std::move(*d);
+    } else if (name == "se") {
+      t.se = std::string(val);
+    } else if (name == "skn") {
+      t.skn = std::string(val);
+    }
+  }
+  if (t.sr.empty() || t.sig.empty() || t.se.empty()) return std::nullopt;
+  return t;
+}
+
+bool verify_sas(const sas_token& t, const std::string& key_b64, std::uint64_t now_s) {
+  std::uint64_t expiry = 0;
+  const auto [end, ec] = std::from_chars(t.se.data(), t.se.data() + t.se.size(), expiry);
+  if (ec != std::errc{} || end != t.se.data() + t.se.size() || expiry <= now_s) return false;
+  const auto key = base64_decode(key_b64);
+  const auto sig = base64_decode(t.sig);
+  if (!key || !sig || key->empty()) return false;
+  const std::string to_sign = t.sr + "\n" + t.se;
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int mac_len = 0;
+  if (!HMAC(EVP_sha256(), key->data(), static_cast<int>(key->size()),
+            reinterpret_cast<const unsigned char*>(to_sign.data()), to_sign.size(), mac, &mac_len))
+    return false;
+  return sig->size() == mac_len && CRYPTO_memcmp(sig->data(), mac, mac_len) == 0;
+}
+
+}  // namespace edgemq::devices

@@ -15,8 +15,8 @@ class runner {
  public:
   virtual ~runner() = default;
   // Any thread. Starts `df` with the endpoints it names (`endpoints` holds them all, `default`
-  // excepted), or replaces the running one of the same name (its buffer is kept: a changed
-  // transformation applies to what is still buffered); mode Disabled stops it and keeps its buffer.
+  // excepted), or replaces the running one of the same name (its buffer is kept and sent by the
+  // new definition's destination); mode Disabled stops it and keeps its buffer.
   virtual void apply(std::shared_ptr<const dataflow_definition> df, const endpoint_map& endpoints) = 0;
   // Any thread. Stops the dataflow and deletes its buffer.
   virtual void remove(const std::string& name) = 0;

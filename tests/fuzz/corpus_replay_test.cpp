@@ -64,5 +64,8 @@ TEST(FuzzCorpus, WebSocket) {
 TEST(FuzzCorpus, Authz) {
   replay("authz", edgemq::fuzz::authz_one_input);
 }
+TEST(FuzzCorpus, Expr) {
+  replay("expr", edgemq::fuzz::expr_one_input);
+}
 
 }  // namespace

@@ -35,4 +35,8 @@ void ws_one_input(const std::uint8_t* data, std::size_t size);
 // matches what its grant matches; escaped glob text matches itself.
 void authz_one_input(const std::uint8_t* data, std::size_t size);
 
+// The dataflow expression language: compile errors (never exceptions) carry an offset inside the
+// text; evaluation is deterministic and yields JSON values or evaluation_error.
+void expr_one_input(const std::uint8_t* data, std::size_t size);
+
 }  // namespace edgemq::fuzz

@@ -195,7 +195,7 @@ class lexer {
           t.string += '\r';
           break;
         default:
-          return fail(i_ - 2, "unknown escape \\" + std::string(1, x) + " (known: \\\\ \\\" \\' \\n \\t \\r)");
+          return fail(i_ - 2, "unknown escape \\ followed by " + shown(x) + " (known: \\\\ \\\" \\' \\n \\t \\r)");
       }
     }
   }

@@ -44,9 +44,14 @@ class parser {
     return none;
   }
 
+  // A token for an error message: at most 40 bytes, anything but printable ASCII as '?', so the
+  // message is safe in logs and in JSON (no control characters, no cut UTF-8 sequence).
   static std::string describe(const token& t) {
     if (t.kind == tok::end) return "end of expression";
-    return "'" + std::string(t.text.substr(0, 40)) + "'";
+    std::string out(t.text.substr(0, 40));
+    for (auto& c : out)
+      if (c < 0x20 || c > 0x7E) c = '?';
+    return "'" + out + "'";
   }
 
   // Recursion guard: parentheses, arguments, unary operators and exponents each go one level

@@ -31,7 +31,10 @@ TEST(ExprCompileErrors, NamesWhatAndWhere) {
   EXPECT_EQ(compile_error_of("1 \x01"), "unexpected byte 0x01 at 2");
   EXPECT_EQ(compile_error_of("\"abc"), "unterminated string at 0");
   EXPECT_EQ(compile_error_of("'abc\\"), "unterminated string at 0");
-  EXPECT_EQ(compile_error_of(R"("a\q")"), R"(unknown escape \q (known: \\ \" \' \n \t \r) at 2)");
+  EXPECT_EQ(compile_error_of(R"("a\q")"), R"(unknown escape \ followed by 'q' (known: \\ \" \' \n \t \r) at 2)");
+  // Messages carry printable ASCII only (they go to logs and JSON replies).
+  EXPECT_EQ(compile_error_of("'a\\\x01'"), R"(unknown escape \ followed by byte 0x01 (known: \\ \" \' \n \t \r) at 2)");
+  EXPECT_EQ(compile_error_of("1 '\n\xC3\xA9'"), "unexpected ''?\?\?'' at 2");  // (\? : no trigraph)
   EXPECT_EQ(compile_error_of("12abc"), "unexpected 'a' after a number at 2");
   EXPECT_EQ(compile_error_of("1."), "unexpected '.' after a number at 1");
   EXPECT_EQ(compile_error_of("9223372036854775808"), "integer out of range (64-bit) at 0");

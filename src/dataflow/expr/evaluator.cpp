@@ -142,6 +142,14 @@ bool truth(const value& v, std::string_view what) {
 
 }  // namespace
 
+const value& program::operand(std::uint32_t i, std::span<const value> in, value& tmp) const {
+  const node& n = nodes[i];
+  if (n.kind == op::literal) return literals[n.a];
+  if (n.kind == op::input && n.a < in.size()) return in[n.a];
+  tmp = eval(i, in);
+  return tmp;
+}
+
 value program::eval(std::uint32_t i, std::span<const value> in) const {
   const node& n = nodes[i];
   switch (n.kind) {
@@ -153,7 +161,8 @@ value program::eval(std::uint32_t i, std::span<const value> in) const {
                                " inputs given at " + std::to_string(n.offset));
       return in[n.a];
     case op::neg: {
-      const auto v = eval(n.a, in);
+      value tmp;
+      const auto& v = operand(n.a, in, tmp);
       try {
         if (kind_of(v) == kind::integer) {
           const auto x = v.get<std::int64_t>();
@@ -167,7 +176,8 @@ value program::eval(std::uint32_t i, std::span<const value> in) const {
       }
     }
     case op::not_: {
-      const auto v = eval(n.a, in);
+      value tmp;
+      const auto& v = operand(n.a, in, tmp);
       try {
         return value(!truth(v, "needs a boolean"));
       } catch (const fault& f) {
@@ -187,16 +197,18 @@ value program::eval(std::uint32_t i, std::span<const value> in) const {
     }
     case op::eq:
     case op::ne: {
-      const auto a = eval(n.a, in);
-      const auto b = eval(n.b, in);
+      value ta, tb;
+      const auto& a = operand(n.a, in, ta);
+      const auto& b = operand(n.b, in, tb);
       return value(equal(a, b) == (n.kind == op::eq));
     }
     case op::lt:
     case op::le:
     case op::gt:
     case op::ge: {
-      const auto a = eval(n.a, in);
-      const auto b = eval(n.b, in);
+      value ta, tb;
+      const auto& a = operand(n.a, in, ta);
+      const auto& b = operand(n.b, in, tb);
       try {
         const int c = order(a, b);
         return value(n.kind == op::lt ? c < 0 : n.kind == op::le ? c <= 0 : n.kind == op::gt ? c > 0 : c >= 0);
@@ -210,8 +222,9 @@ value program::eval(std::uint32_t i, std::span<const value> in) const {
     case op::mod:
     case op::add:
     case op::sub: {
-      const auto a = eval(n.a, in);
-      const auto b = eval(n.b, in);
+      value ta, tb;
+      const auto& a = operand(n.a, in, ta);
+      const auto& b = operand(n.b, in, tb);
       try {
         return arithmetic(n.kind, a, b);
       } catch (const fault& f) {

@@ -52,6 +52,9 @@ class program {
   std::size_t inputs = 0;  // as compiled for
 
   value eval(std::uint32_t n, std::span<const value> in) const;
+  // An operand without a copy when it is a literal or an input (a string, a tuple or an object
+  // from the payload is not copied to be compared); otherwise evaluated into `tmp`.
+  const value& operand(std::uint32_t n, std::span<const value> in, value& tmp) const;
 };
 
 }  // namespace edgemq::dataflow::expr

@@ -52,10 +52,10 @@ class dataset_cache {
   std::shared_ptr<const records> get(const std::string& key) const;
 
   struct key_status {
-    bool loaded = false;       // a value (or its absence) arrived
-    std::size_t records = 0;   // lines kept
-    std::size_t bad_lines = 0; // lines that were not JSON objects (skipped)
-    std::uint64_t updates = 0; // values received, the first load included
+    bool loaded = false;        // a value (or its absence) arrived
+    std::size_t records = 0;    // lines kept
+    std::size_t bad_lines = 0;  // lines that were not JSON objects (skipped)
+    std::uint64_t updates = 0;  // values received, the first load included
   };
   std::map<std::string, key_status> status() const;
 

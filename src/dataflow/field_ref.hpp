@@ -18,8 +18,8 @@ using field_path = std::vector<std::string>;
 struct field_ref {
   enum class kind { payload, topic, user_property, content_type, context };
   kind what = kind::payload;
-  std::string dataset;  // context: the dataset's name ($context(name)); empty for `$context.X`
-  field_path path;      // payload/context: the segments; user_property: {name}
+  std::string dataset;              // context: the dataset's name ($context(name)); empty for `$context.X`
+  field_path path;                  // payload/context: the segments; user_property: {name}
   std::optional<std::size_t> star;  // index in `path` of the `*` segment
   bool last = false;                // "? $last": the last known value stands in for a missing one
 

@@ -51,7 +51,7 @@ struct map_rule {
 // One record on its way through apply.
 struct message_state {
   record& r;
-  const ojson* payload = nullptr;                // the parsed source payload
+  const ojson* payload = nullptr;               // the parsed source payload
   std::map<std::string, const ojson*> matched;  // dataset name -> its first matching record
 };
 
@@ -212,7 +212,8 @@ class compiled_transform final : public transform {
     return *node;
   }
 
-  void enrich(const dataset_rule& d, message_state& st, std::vector<std::shared_ptr<const dataset_cache::records>>& held) {
+  void enrich(const dataset_rule& d, message_state& st,
+              std::vector<std::shared_ptr<const dataset_cache::records>>& held) {
     auto recs = cache ? cache->get(d.key) : nullptr;
     if (!recs || recs->empty()) return;
     held.push_back(recs);
@@ -328,8 +329,8 @@ class compiled_transform final : public transform {
     }
   }
 
-  bool emit(const map_rule& m, const field_ref& target, const field_path& to, json value, message_state& st,
-            ojson& out, std::string& why) const {
+  bool emit(const map_rule& m, const field_ref& target, const field_path& to, json value, message_state& st, ojson& out,
+            std::string& why) const {
     switch (target.what) {
       case field_ref::kind::payload:
         set_path(out, to, ojson(std::move(value)));
@@ -525,8 +526,8 @@ void compile_datasets(const json& list, compiler& c, compiled_transform& t, std:
         ok = false;
       } else if (r.what == field_ref::kind::context && !r.dataset.empty() && r.dataset != rule.name &&
                  r.dataset != rule.key) {
-        c.fail(pos, "a dataset's inputs read the message ($source.<field>) and its own records ($context(" +
-                        rule.name + ").<field>)");
+        c.fail(pos, "a dataset's inputs read the message ($source.<field>) and its own records ($context(" + rule.name +
+                        ").<field>)");
         ok = false;
       }
     }

@@ -1,8 +1,8 @@
 // Field references as AIO writes them: dotted paths with double-quote escaping, $metadata,
 // $context(<dataset>), $source., wildcards and "? $last".
-#include <gtest/gtest.h>
-
 #include "dataflow/field_ref.hpp"
+
+#include <gtest/gtest.h>
 
 namespace edgemq::dataflow {
 namespace {
@@ -35,8 +35,7 @@ TEST(FieldRef, DottedPathsAndEscaping) {
             (field_path{"Payload", "Tag.10", "Measurements", "Vibration.$12", "Value"}));
   // Quotes in the middle of a segment are part of the name, and a dot there still separates.
   EXPECT_EQ(split("Payload.He said: \"Hello\", and waved"), (field_path{"Payload", "He said: \"Hello\", and waved"}));
-  EXPECT_EQ(split("Payload.He said: \"No. It is done\""),
-            (field_path{"Payload", "He said: \"No", " It is done\""}));
+  EXPECT_EQ(split("Payload.He said: \"No. It is done\""), (field_path{"Payload", "He said: \"No", " It is done\""}));
   EXPECT_EQ(split("\"nsu=http://opcfoundation.org/UA/Plc/Applications;s=RandomSignedInt32\""),
             (field_path{"nsu=http://opcfoundation.org/UA/Plc/Applications;s=RandomSignedInt32"}));
 }

@@ -81,7 +81,8 @@ TEST(Transform, FilterWithAMissingInputSkipsTheRule) {
 }
 
 TEST(Transform, FilterLastKnownValue) {
-  auto t = compile(json::parse(R"j({"filter": [{"inputs": ["$source.temperature ? $last"], "expression": "$1 <= 20"}]})j"));
+  auto t =
+      compile(json::parse(R"j({"filter": [{"inputs": ["$source.temperature ? $last"], "expression": "$1 <= 20"}]})j"));
   EXPECT_EQ(run(*t, R"j({"humidity": 1})j"), outcome::pass);  // nothing known yet
   EXPECT_EQ(run(*t, R"j({"temperature": 10})j"), outcome::dropped);
   EXPECT_EQ(run(*t, R"j({"humidity": 1})j"), outcome::dropped);  // 10 stands in
@@ -101,7 +102,8 @@ TEST(Transform, PayloadsTheRulesCannotReadAreErrorsWithAReason) {
 }
 
 TEST(Transform, RulesOnMetadataOnlyDoNotNeedAJsonPayload) {
-  auto t = compile(json::parse(R"j({"map": [{"inputs": ["$metadata.topic"], "output": "$metadata.user_property.origin_topic"}]})j"));
+  auto t = compile(
+      json::parse(R"j({"map": [{"inputs": ["$metadata.topic"], "output": "$metadata.user_property.origin_topic"}]})j"));
   auto r = msg("raw bytes", "a/b");
   std::string why;
   EXPECT_EQ(t->apply(r, why), outcome::pass) << why;
@@ -175,7 +177,8 @@ TEST(Transform, PrefixWildcardsFlattenAndRestructure) {
       {"inputs": ["TextureProperties.*"], "output": "*"}]})j"));
   auto r = msg(R"j({"ColorProperties": {"Hue": "blue", "Saturation": "90%"},
                    "TextureProperties": {"type": "fabric", "Pattern": "knitted"}, "Other": 1})j");
-  EXPECT_EQ(pass(*t, r), ojson::parse(R"j({"Hue": "blue", "Saturation": "90%", "type": "fabric", "Pattern": "knitted"})j"));
+  EXPECT_EQ(pass(*t, r),
+            ojson::parse(R"j({"Hue": "blue", "Saturation": "90%", "type": "fabric", "Pattern": "knitted"})j"));
   t = compile(json::parse(R"j({"map": [{"inputs": ["*"], "output": "Telemetry.*"}]})j"));
   r = msg(R"j({"a": 1, "b": {"c": 2}})j");
   EXPECT_EQ(pass(*t, r), ojson::parse(R"j({"Telemetry": {"a": 1, "b": {"c": 2}}})j"));
@@ -216,7 +219,8 @@ TEST(Transform, MetadataInAndOut) {
 
 TEST(Transform, StagesRunEnrichFilterMapWhateverTheListingOrder) {
   // The filter reads `temperature`, which the map removes: it still sees the source's field.
-  auto t = compile(json::parse(R"j({"map": [{"inputs": ["temperature"], "output": "TemperatureF", "expression": "cToF($1)"}],
+  auto t =
+      compile(json::parse(R"j({"map": [{"inputs": ["temperature"], "output": "TemperatureF", "expression": "cToF($1)"}],
                                    "filter": [{"inputs": ["temperature"], "expression": "$1 <= 20"}]})j"));
   EXPECT_EQ(run(*t, R"j({"temperature": 10})j"), outcome::dropped);
   auto r = msg(R"j({"temperature": 100})j");

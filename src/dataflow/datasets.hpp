@@ -32,7 +32,9 @@ class dataset_source {
                                       std::function<void(std::optional<std::string>)> changed) = 0;
 };
 
-// The state store engine as a dataset source (engine::watch/unwatch).
+// The state store engine as a dataset source (engine::watch/unwatch). The runtime builds its
+// cache as std::make_shared<dataset_cache>(statestore_dataset_source(engine)); the engine must
+// outlive the cache (the cache unwatches when destroyed).
 std::shared_ptr<dataset_source> statestore_dataset_source(statestore::engine& eng);
 
 class dataset_cache {
@@ -44,7 +46,8 @@ class dataset_cache {
   dataset_cache(const dataset_cache&) = delete;
   dataset_cache& operator=(const dataset_cache&) = delete;
 
-  // Starts following `key` (once per key, whoever asks). Compiling a transformation calls it.
+  // Starts following `key` (once per key, whoever asks; kept until the cache goes, as keys are
+  // few and a redefined dataflow usually names the same ones). Compiling a transformation calls it.
   void subscribe(const std::string& key);
 
   // The key's records as last stored: null until the first value arrived, empty when the key

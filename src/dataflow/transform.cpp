@@ -661,12 +661,11 @@ std::unique_ptr<transform> compile_transform_with(const nlohmann::json& settings
   std::set<std::string> names;
   if (auto it = settings.find("datasets"); it != settings.end() && !it->is_null()) {
     compile_datasets(*it, c, *t, names);
-    if (!t->datasets.empty() && !datasets)
-      c.fail(join_pointer(path, "datasets"), "datasets need the state store, which this broker does not run");
   }
   if (auto it = settings.find("filter"); it != settings.end() && !it->is_null()) compile_filters(*it, c, *t, names);
   if (auto it = settings.find("map"); it != settings.end() && !it->is_null()) compile_maps(*it, c, *t, names);
   if (out.size() != before) return nullptr;
+  // No cache (a validation-only compile, or the state store is off): datasets match nothing.
   t->cache = std::move(datasets);
   if (t->cache)
     for (const auto& d : t->datasets) t->cache->subscribe(d.key);

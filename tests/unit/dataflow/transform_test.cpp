@@ -255,9 +255,16 @@ TEST(Transform, CompileProblemsCarryTheirPointers) {
   has(p, base + "/serializationFormat", "only Json");
   p = compile_problems(json::parse(R"j({"filter": [{"inputs": ["*"], "expression": "$1"}]})j"));
   has(p, base + "/filter/0/inputs/0", "wildcards are for map rules");
-  p = compile_problems(json::parse(
-      R"j({"datasets": [{"key": "k", "inputs": ["$source.a", "$context(k).a"], "expression": "$1 == $2"}]})j"));
-  has(p, base + "/datasets", "state store");
+}
+
+TEST(Transform, WithoutADatasetCacheDatasetsMatchNothing) {
+  // A validation-only compile (or a broker without the state store) has no cache.
+  auto t = compile(
+      json::parse(R"j({"datasets": [{"key": "k", "inputs": ["$source.a", "$context(k).a"], "expression": "$1 == $2"}],
+      "map": [{"inputs": ["a"], "output": "a"}, {"inputs": ["$context(k).b"], "output": "b"}]})j"));
+  ASSERT_TRUE(t);
+  auto r = msg(R"j({"a": 1})j");
+  EXPECT_EQ(pass(*t, r), ojson::parse(R"j({"a": 1})j"));
 }
 
 }  // namespace

@@ -11,6 +11,9 @@
 
 #include <gtest/gtest.h>
 
+#include "edgemq/statestore/hlc.hpp"
+#include "edgemq/statestore/protocol.hpp"
+#include "edgemq/statestore/resp3.hpp"
 #include "statestore/engine.hpp"
 
 namespace edgemq::statestore {
@@ -136,6 +139,26 @@ TEST_F(EngineWatchTest, TwoWatchersOfOneKeyAreBothTold) {
   call(verb::put, "k", "v");
   ASSERT_TRUE(a.wait_for(2));
   ASSERT_TRUE(b.wait_for(2));
+}
+
+// A key that expires (SET ... PX over MQTT, as a client would) tells its watchers it is gone.
+TEST_F(EngineWatchTest, ExpiryIsAChange) {
+  recorder r;
+  eng.watch("short", r.callback());
+  ASSERT_TRUE(r.wait_for(1));
+  mqtt::publish p;
+  p.topic = std::string(request_topic);
+  p.qos = mqtt::qos::at_least_once;
+  p.payload = resp3::request({"SET", "short", "v", "PX", "50"});
+  p.props.response_topic = "clients/c1/replies";
+  p.props.correlation_data = "1";
+  p.props.user_properties.emplace_back(std::string(prop::timestamp), hlc{system_wall_ms(), 0, "c1"}.to_string());
+  broker::publish_context ctx{"c1", 1, mqtt::protocol_version::v5, nullptr};
+  ASSERT_EQ(eng.on_publish(ctx, p), mqtt::reason_code::success);
+  ASSERT_TRUE(r.wait_for(3));  // set, then expired
+  const auto seen = r.seen();
+  EXPECT_EQ(seen[1], std::optional<std::string>("v"));
+  EXPECT_EQ(seen[2], std::nullopt);
 }
 
 }  // namespace

@@ -311,7 +311,8 @@ class compiled_transform final : public transform {
     return outcome::pass;
   }
 
-  // The rule's value: nullopt when there is nothing to write (missing input, empty result).
+  // The rule's value: nullopt when the rule is skipped (missing input); the empty value (null)
+  // when its expression gave `()`.
   bool compute(const map_rule& m, std::vector<json>& args, bool missing, std::optional<json>& value,
                std::string& why) const {
     if (!m.eval) {
@@ -319,8 +320,7 @@ class compiled_transform final : public transform {
       return true;
     }
     try {
-      auto v = m.eval(args);
-      if (!v.is_null()) value = std::move(v);
+      value = m.eval(args);  // may be empty: removes a metadata field, writes no payload field
       return true;
     } catch (const std::exception& e) {
       if (missing) return true;  // a missing input skips the rule
@@ -331,6 +331,13 @@ class compiled_transform final : public transform {
 
   bool emit(const map_rule& m, const field_ref& target, const field_path& to, json value, message_state& st, ojson& out,
             std::string& why) const {
+    if (value.is_null()) {  // AIO: setting a metadata field to () removes it
+      if (target.what == field_ref::kind::user_property)
+        std::erase_if(st.r.properties, [&](const auto& kv) { return kv.first == to[0]; });
+      else if (target.what == field_ref::kind::content_type)
+        st.r.content_type.reset();
+      return true;
+    }
     switch (target.what) {
       case field_ref::kind::payload:
         set_path(out, to, ojson(std::move(value)));

@@ -217,6 +217,20 @@ TEST(Transform, MetadataInAndOut) {
   EXPECT_EQ(r.properties, (user_properties{{"priority", "high"}, {"region", "west"}}));
 }
 
+TEST(Transform, AnEmptyResultRemovesAMetadataFieldAndWritesNoPayloadField) {
+  auto t = compile(json::parse(R"j({"map": [
+      {"inputs": ["x", "y"], "output": "$metadata.user_property.priority", "expression": "if($1 == (), $2, $1)"},
+      {"inputs": ["x", "y"], "output": "$metadata.system_property.content_type", "expression": "if($1 == (), $2, $1)"},
+      {"inputs": ["x", "y"], "output": "out", "expression": "if($1 == (), $2, $1)"},
+      {"inputs": ["z"], "output": "z"}]})j"));
+  auto r = msg(R"j({"z": 1})j");
+  r.properties = {{"priority", "high"}, {"keep", "me"}};
+  r.content_type = "application/json";
+  EXPECT_EQ(pass(*t, r), ojson::parse(R"j({"z": 1})j"));
+  EXPECT_EQ(r.properties, (user_properties{{"keep", "me"}}));
+  EXPECT_FALSE(r.content_type);
+}
+
 TEST(Transform, StagesRunEnrichFilterMapWhateverTheListingOrder) {
   // The filter reads `temperature`, which the map removes: it still sees the source's field.
   auto t =

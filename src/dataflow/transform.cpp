@@ -163,11 +163,21 @@ class compiled_transform final : public transform {
         continue;
       }
       if (missing || result.is_null()) continue;
-      why = f.where + ": the expression gave " + result.dump() + ", not true or false";
+      why = f.where + ": the expression gave " + result.dump().substr(0, 100) + ", not true or false";
       return outcome::error;
     }
-    if (!maps.empty()) return run_map(st, why);
-    return outcome::pass;
+    if (maps.empty()) return outcome::pass;
+    // An error leaves the record as it came: keep what the map may change before it fails.
+    auto topic = r.topic;
+    auto properties = r.properties;
+    auto content_type = r.content_type;
+    const auto result = run_map(st, why);
+    if (result == outcome::error) {
+      r.topic = std::move(topic);
+      r.properties = std::move(properties);
+      r.content_type = std::move(content_type);
+    }
+    return result;
   }
 
  private:
@@ -344,7 +354,7 @@ class compiled_transform final : public transform {
         return true;
       case field_ref::kind::topic:
         if (!value.is_string() || value.get<std::string>().empty()) {
-          why = m.where + ": $metadata.topic must be a non-empty string, not " + value.dump();
+          why = m.where + ": $metadata.topic must be a non-empty string, not " + value.dump().substr(0, 100);
           return false;
         }
         st.r.topic = value.get<std::string>();

@@ -231,6 +231,20 @@ TEST(Transform, AnEmptyResultRemovesAMetadataFieldAndWritesNoPayloadField) {
   EXPECT_FALSE(r.content_type);
 }
 
+TEST(Transform, AMapErrorLeavesTheRecordAsItCame) {
+  auto t = compile(json::parse(R"j({"map": [
+      {"inputs": ["site"], "output": "$metadata.user_property.site"},
+      {"inputs": ["site"], "output": "$metadata.topic"},
+      {"inputs": ["n"], "output": "twice", "expression": "$1 * 2"}]})j"));
+  auto r = msg(R"j({"site": "plant1", "n": "not a number"})j", "in/topic");
+  std::string why;
+  EXPECT_EQ(t->apply(r, why), outcome::error);
+  EXPECT_NE(why.find(base + "/map/2"), std::string::npos) << why;
+  EXPECT_EQ(r.topic, "in/topic");
+  EXPECT_TRUE(r.properties.empty());
+  EXPECT_EQ(r.payload, R"j({"site": "plant1", "n": "not a number"})j");
+}
+
 TEST(Transform, StagesRunEnrichFilterMapWhateverTheListingOrder) {
   // The filter reads `temperature`, which the map removes: it still sees the source's field.
   auto t =

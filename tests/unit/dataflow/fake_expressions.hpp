@@ -1,6 +1,6 @@
 // A test double for the expression language: a fixed table of the few expressions these tests
 // use, each a lambda. It is NOT the language (src/dataflow/expr/ is): it lets the rule
-// machinery (transform.cpp) be tested apart from it. Like the language, a missing input ($n is
+// machinery (transform_compile.cpp, transform.cpp) be tested apart from it. Like the language, a missing input ($n is
 // null, AIO's `()`) makes arithmetic and comparisons throw.
 #pragma once
 

@@ -1,6 +1,7 @@
 #include "statestore/engine.hpp"
 
 #include <chrono>
+#include <unordered_set>
 
 #include <spdlog/spdlog.h>
 
@@ -129,6 +130,51 @@ void engine::submit(operator_request r, std::function<void(operator_reply)> done
   cv_.notify_one();
 }
 
+engine::watch_id engine::watch(std::string key, watch_callback changed) {
+  const watch_id id = next_watch_.fetch_add(1);
+  {
+    std::lock_guard g(watch_mu_);
+    pending_watches_.emplace(id, watcher{std::move(key), std::move(changed)});
+  }
+  job j;
+  j.watch = id;
+  j.arrived = std::chrono::steady_clock::now();
+  {
+    std::lock_guard g(mu_);
+    queue_.push_back(std::move(j));
+  }
+  cv_.notify_one();
+  return id;
+}
+
+void engine::unwatch(watch_id id) {
+  std::lock_guard g(watch_mu_);
+  watchers_.erase(id);
+  pending_watches_.erase(id);
+}
+
+void engine::notify_watchers(const std::vector<mutation>& stored, const std::vector<const job*>& new_watches) {
+  std::lock_guard g(watch_mu_);
+  const auto current = [this](const std::string& key) -> std::optional<std::string> {
+    if (const auto* rec = svc_.peek(key)) return rec->value;
+    return std::nullopt;
+  };
+  if (!watchers_.empty() && !stored.empty()) {
+    std::unordered_set<std::string_view> changed;
+    for (const auto& m : stored) changed.insert(m.key);
+    for (auto& [id, w] : watchers_)
+      if (changed.contains(w.key)) w.changed(current(w.key));
+  }
+  // Registered after this batch's changes were told: a new watcher's first value already has them.
+  for (const job* j : new_watches) {
+    auto it = pending_watches_.find(j->watch);
+    if (it == pending_watches_.end()) continue;  // unwatched before it was registered
+    auto& w = watchers_.emplace(it->first, std::move(it->second)).first->second;
+    pending_watches_.erase(it);
+    w.changed(current(w.key));
+  }
+}
+
 response engine::execute_operator(job& j, effects& fx) {
   const auto& r = j.op->first;
   if (r.op != operator_request::verb::list) return svc_.execute(j.req, fx);
@@ -195,7 +241,12 @@ void engine::process(std::deque<job>& jobs) {
   std::vector<std::pair<const job*, response>> replies;
   replies.reserve(jobs.size());
   std::size_t first_writer = jobs.size();  // replies from here on saw this batch's changes
+  std::vector<const job*> new_watches;
   for (auto& j : jobs) {
+    if (j.watch != 0) {
+      new_watches.push_back(&j);
+      continue;
+    }
     if (j.closed_only) {
       svc_.connection_closed(j.req.connection_id);
       continue;
@@ -223,6 +274,10 @@ void engine::process(std::deque<job>& jobs) {
     }
   }
   svc_.keep_changes();
+  if (stored)
+    notify_watchers(fx.writes, new_watches);
+  else
+    notify_watchers({}, new_watches);
   for (std::size_t i = 0; i < replies.size(); ++i) {
     auto& [j, resp] = replies[i];
     if (j->op) {

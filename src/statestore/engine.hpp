@@ -10,7 +10,9 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
+#include <unordered_map>
 
 #include "broker/broker.hpp"
 #include "broker/latency_histogram.hpp"
@@ -56,6 +58,17 @@ class engine final : public broker::topic_service {
   };
   void submit(operator_request r, std::function<void(operator_reply)> done);
 
+  // In-process watchers (the dataflows' datasets): what KEYNOTIFY is to an MQTT client, without
+  // the round trips. `changed` is called on the engine's thread, first with the key's value once
+  // the watch is registered (nullopt: no such key), then after every change of the key that was
+  // durably stored (SET, DEL, VDEL, expiry, operator writes) with its new value. It must not
+  // block nor call watch/unwatch. After unwatch returns, `changed` is not running and is never
+  // called again (unwatch must not be called from a `changed`).
+  using watch_id = std::uint64_t;
+  using watch_callback = std::function<void(std::optional<std::string>)>;
+  watch_id watch(std::string key, watch_callback changed);
+  void unwatch(watch_id id);
+
   service_stats stats() const;
   std::size_t size() const;
   // False from a refused write until one succeeds (docs/persistence.md).
@@ -78,6 +91,7 @@ class engine final : public broker::topic_service {
     std::shared_ptr<std::pair<operator_request, std::function<void(operator_reply)>>> op;
     operator_reply listed;  // list: the page, read when executed
     std::chrono::steady_clock::time_point arrived{};
+    watch_id watch = 0;  // set: registers this in-process watch (req.payload holds the key)
   };
   void run();
   void process(std::deque<job>& jobs);
@@ -86,6 +100,14 @@ class engine final : public broker::topic_service {
   response execute_operator(job& j, effects& fx);
   void answer_operator(const job& j, const response& resp, bool failed);
   static constexpr std::uint64_t retry_interval_ms = 1000;
+  // After a batch is stored: calls the watchers of the keys it changed, then registers the
+  // watches it carried with the key's current (stored) value.
+  void notify_watchers(const std::vector<mutation>& stored, const std::vector<const job*>& new_watches);
+
+  struct watcher {
+    std::string key;
+    watch_callback changed;
+  };
 
   broker::broker& broker_;
   std::unique_ptr<backend> backend_;
@@ -102,6 +124,11 @@ class engine final : public broker::topic_service {
   broker::latency_histogram request_latency_;
   service_stats stats_snapshot_;
   std::size_t size_snapshot_ = 0;
+  // Watchers are called with watch_mu_ held, so that unwatch can promise no call after it.
+  std::mutex watch_mu_;
+  std::atomic<watch_id> next_watch_{1};
+  std::unordered_map<watch_id, watcher> pending_watches_;  // queued, not registered yet
+  std::unordered_map<watch_id, watcher> watchers_;
 };
 
 std::uint64_t system_wall_ms();

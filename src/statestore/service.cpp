@@ -270,6 +270,11 @@ void service::connection_closed(std::uint64_t connection_id) {
   watches_by_connection_.erase(it);
 }
 
+const key_record* service::peek(std::string_view key) const {
+  auto it = keys_.find(std::string(key));
+  return it == keys_.end() ? nullptr : &it->second;
+}
+
 key_record* service::find_live(std::string_view key_view, effects& fx) {
   const std::string key(key_view);
   auto it = keys_.find(key);

@@ -96,6 +96,9 @@ class service {
   std::vector<std::pair<std::string, const key_record*>> list(std::string_view prefix, std::string_view after,
                                                               std::size_t limit, bool& more) const;
 
+  // The stored record of `key`, without expiring it or counting a retrieval (null: none).
+  const key_record* peek(std::string_view key) const;
+
   const service_stats& stats() const noexcept { return stats_; }
   std::size_t size() const noexcept { return keys_.size(); }
 

@@ -14,6 +14,7 @@
 
 #include "app/admin_setup.hpp"
 #include "app/command_line.hpp"
+#include "app/dataflow_setup.hpp"
 #include "app/json_log_formatter.hpp"
 #include "app/security_settings.hpp"
 #include "broker/broker.hpp"
@@ -208,6 +209,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "edgemq: %s\n", why.c_str());
     return 2;
   }
+  // Declared after the broker: a runner still set on an early return goes before it.
+  edgemq::app::dataflow_services dataflows;
+  if (auto rc = edgemq::app::load_dataflow_definitions(cfg, cl, dataflows, log)) return *rc;
   // SIGHUP (signal thread) and POST /api/v1/reload (admin thread) may reload at the same time:
   // one at a time.
   std::mutex reload_mu;
@@ -226,7 +230,8 @@ int main(int argc, char** argv) {
   std::unique_ptr<edgemq::admin::admin_server> admin;
   std::string admin_where;
   if (cfg.admin.enabled) {
-    admin = edgemq::app::make_admin_server(core, cfg, std::move(admin_token), status, store, log);
+    admin = edgemq::app::make_admin_server(core, cfg, std::move(admin_token), status, store,
+                                           dataflows.definitions.get(), log);
     try {
       admin_where = ", admin on " + edgemq::config::format_admin(cfg.admin, admin->start());
     } catch (const edgemq::admin::setup_error& e) {
@@ -249,6 +254,7 @@ int main(int argc, char** argv) {
     log->critical("{}", e.what());
     return 1;
   }
+  edgemq::app::start_dataflows(dataflows, core, cfg, log);
   cfg.server.on_stopping = [&status] { status.stopping.store(true, std::memory_order_release); };
   edgemq::net::server srv(core, cfg.server, log);
   try {
@@ -284,8 +290,9 @@ int main(int argc, char** argv) {
   log->info("edgemq {} ready: MQTT on {}{} (data dir {})", edgemq::version_string, where, admin_where, cfg.data_dir);
   std::fflush(stdout);
   srv.run_until_signal();
-  if (admin) admin->stop();      // before the stores its readiness reads go away
-  if (store) store->stop();      // after the connections: they may still have had requests queued
-  if (durable) durable->stop();  // everything journaled so far is written
+  if (admin) admin->stop();                // before the stores its readiness reads go away
+  edgemq::app::stop_dataflows(dataflows);  // before the broker and the state store they use
+  if (store) store->stop();                // after the connections: they may still have had requests queued
+  if (durable) durable->stop();            // everything journaled so far is written
   return 0;
 }

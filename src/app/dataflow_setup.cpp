@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "app/command_line.hpp"
+#include "broker/log_safe.hpp"
 #include "dataflow/document.hpp"
 
 namespace edgemq::app {
@@ -105,7 +106,7 @@ std::optional<int> load_dataflow_definitions(const config::daemon_config& cfg, c
     log->critical("dataflows: {}", error);
     return 1;
   }
-  for (const auto& s : skipped) log->error("dataflows: {}", s);
+  for (const auto& s : skipped) log->error("dataflows: {}", edgemq::log_safe(s, 2048));  // the text of stored documents
   const auto dataflows = out.definitions->list(dataflow::resource_kind::dataflow).size();
   const auto endpoints = out.definitions->list(dataflow::resource_kind::endpoint).size() - 1;  // `default`
   if (dataflows + endpoints > 0)

@@ -66,9 +66,15 @@ json scalar(const YAML::Node& n) {
   return text;  // another tag (!custom): the text
 }
 
-json convert(const YAML::Node& n, int depth) {
+// Values one YAML document may expand to. Aliases are expanded, so a small text can name an
+// exponential number of values ("billion laughs"); no definition comes near this.
+constexpr std::size_t max_values = 200'000;
+
+json convert(const YAML::Node& n, int depth, std::size_t& budget) {
   // Deeper than any definition needs; bounds the recursion on hostile input.
   if (depth > 64) throw std::runtime_error("nested more than 64 levels deep");
+  if (budget == 0) throw std::runtime_error("more than " + std::to_string(max_values) + " values (aliases expanded)");
+  --budget;
   switch (n.Type()) {
     case YAML::NodeType::Undefined:
     case YAML::NodeType::Null:
@@ -77,14 +83,14 @@ json convert(const YAML::Node& n, int depth) {
       return scalar(n);
     case YAML::NodeType::Sequence: {
       json a = json::array();
-      for (const auto& e : n) a.push_back(convert(e, depth + 1));
+      for (const auto& e : n) a.push_back(convert(e, depth + 1, budget));
       return a;
     }
     case YAML::NodeType::Map: {
       json o = json::object();
       for (const auto& kv : n) {
         if (!kv.first.IsScalar()) throw std::runtime_error("a mapping key must be a scalar");
-        o[kv.first.Scalar()] = convert(kv.second, depth + 1);
+        o[kv.first.Scalar()] = convert(kv.second, depth + 1, budget);
       }
       return o;
     }
@@ -118,7 +124,8 @@ bool is_definition_file(std::string_view file_name) {
 }
 
 json yaml_to_json(const std::string& text) {
-  return convert(YAML::Load(text), 0);
+  std::size_t budget = max_values;
+  return convert(YAML::Load(text), 0, budget);
 }
 
 bool parse_documents(const std::string& text, text_format format, std::vector<json>& out, std::string& error) {
@@ -127,7 +134,8 @@ bool parse_documents(const std::string& text, text_format format, std::vector<js
     try {
       for (const auto& node : YAML::LoadAll(text)) {
         if (node.IsNull()) continue;  // an empty document (a trailing or doubled ---)
-        out.push_back(convert(node, 0));
+        std::size_t budget = max_values;
+        out.push_back(convert(node, 0, budget));
       }
     } catch (const YAML::Exception& e) {
       error = yaml_error(e);

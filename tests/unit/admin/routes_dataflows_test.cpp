@@ -41,8 +41,8 @@ class DataflowRoutes : public ::testing::Test {
 
 TEST_F(DataflowRoutes, OffIs404) {
   ctx.dataflows = nullptr;
-  for (const auto* t : {"/api/v1/dataflows", "/api/v1/dataflows/x", "/api/v1/dataflow-endpoints",
-                        "/api/v1/dataflow-endpoints/x"}) {
+  for (const auto* t :
+       {"/api/v1/dataflows", "/api/v1/dataflows/x", "/api/v1/dataflow-endpoints", "/api/v1/dataflow-endpoints/x"}) {
     const auto r = call("GET", t);
     EXPECT_EQ(r.status, 404u) << t;
     EXPECT_EQ(code(r), "dataflows_disabled") << t;

@@ -84,6 +84,23 @@ TEST(DataflowDocument, DeepNestingIsRefused) {
   EXPECT_NE(error.find("64 levels"), std::string::npos) << error;
 }
 
+// Aliases are expanded: nine levels of ten aliases each would be 10^9 values.
+TEST(DataflowDocument, AliasBombIsRefused) {
+  std::string text = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n";
+  for (int i = 1; i < 9; ++i) {
+    const auto prev = "*a" + std::to_string(i - 1);
+    text += "a" + std::to_string(i) + ": &a" + std::to_string(i) + " [";
+    for (int k = 0; k < 10; ++k) text += (k ? ", " : "") + prev;
+    text += "]\n";
+  }
+  std::vector<json> docs;
+  std::string error;
+  EXPECT_FALSE(parse_documents(text, text_format::yaml, docs, error));
+  EXPECT_NE(error.find("aliases expanded"), std::string::npos) << error;
+  // A few aliases are fine.
+  EXPECT_EQ(yaml_to_json("a: &x {b: 1}\nc: *x\n")["c"], json({{"b", 1}}));
+}
+
 TEST(DataflowDocument, FormatsByFileNameAndContentType) {
   EXPECT_EQ(format_of_file("x.yaml"), text_format::yaml);
   EXPECT_EQ(format_of_file("x.yml"), text_format::yaml);

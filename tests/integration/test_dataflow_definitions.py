@@ -303,6 +303,8 @@ class DeclaredAndPersistedTest(unittest.TestCase):
         self.assertEqual(api.request("PUT", "/api/v1/dataflows/kept", local_dataflow("kept", mode="Disabled"))[0], 201)
         self.assertEqual(api.request("PUT", "/api/v1/dataflows/gone", local_dataflow("gone"))[0], 201)
         self.assertEqual(api.request("DELETE", "/api/v1/dataflows/gone")[0], 204)
+        with open(os.path.join(data, "dataflow-definitions.json")) as f:
+            self.assertEqual([x["metadata"]["name"] for x in json.load(f)["dataflows"]], ["kept"])
         d.stop()
         d, api = self.start(data_dir=data)
         code, body = api.request("GET", "/api/v1/dataflows/kept")
@@ -321,6 +323,8 @@ class DeclaredAndPersistedTest(unittest.TestCase):
         path = self.write("syntax/y.yml", "kind: Dataflow\nspec: [unclosed\n")
         err = self.run_bad(["--dataflows", os.path.dirname(path)])
         self.assertIn("edgemq: dataflow definitions in %s: YAML syntax error at line" % path, err)
+        err = self.run_bad(["--dataflows", ""])
+        self.assertIn("edgemq: --dataflows: must not be empty", err)
         err = self.run_bad(["--dataflows", os.path.join(self.tmp, "missing")])
         self.assertIn("edgemq: --dataflows '%s': not a directory" % os.path.join(self.tmp, "missing"), err)
         # Config documents: reported as config errors with the full pointer.

@@ -12,6 +12,7 @@
 #include "admin/prometheus.hpp"
 #include "admin/routes.hpp"
 #include "broker/broker.hpp"
+#include "dataflow/definition_store.hpp"
 
 namespace edgemq::admin {
 namespace {
@@ -183,6 +184,12 @@ http_response handle(const admin_context& ctx, const http_request& req) {
   if (auto topic = tail(path, "/api/v1/retained/")) return retained_route(ctx, req, *topic);
   if (path == "/api/v1/statestore/keys") return get ? list_keys(ctx, req, t->query) : method_not_allowed("GET");
   if (auto key = tail(path, "/api/v1/statestore/keys/")) return key_route(ctx, req, *key);
+  using dataflow::resource_kind;
+  if (path == "/api/v1/dataflows") return list_definitions(ctx, req, t->query, resource_kind::dataflow);
+  if (auto name = tail(path, "/api/v1/dataflows/")) return definition_route(ctx, req, *name, resource_kind::dataflow);
+  if (path == "/api/v1/dataflow-endpoints") return list_definitions(ctx, req, t->query, resource_kind::endpoint);
+  if (auto name = tail(path, "/api/v1/dataflow-endpoints/"))
+    return definition_route(ctx, req, *name, resource_kind::endpoint);
   return error_response(404, "not_found", "no such path: " + path);
 }
 

@@ -6,6 +6,10 @@
 
 #include "admin/route_util.hpp"
 
+namespace edgemq::dataflow {
+enum class resource_kind;
+}
+
 namespace edgemq::admin {
 
 // routes_clients.cpp: /api/v1/clients, /api/v1/clients/{id}, /api/v1/sessions/{id}
@@ -24,5 +28,11 @@ http_response key_route(const admin_context& ctx, const http_request& req, const
 // routes_commands.cpp: POST /api/v1/clients/{id}/commands/{name}
 http_response command_route(const admin_context& ctx, const http_request& req, const std::string& client_id,
                             const std::string& name);
+
+// routes_dataflows.cpp: /api/v1/dataflows[/{name}], /api/v1/dataflow-endpoints[/{name}]
+http_response list_definitions(const admin_context& ctx, const http_request& req, const query_map& q,
+                               dataflow::resource_kind kind);
+http_response definition_route(const admin_context& ctx, const http_request& req, const std::string& name,
+                               dataflow::resource_kind kind);
 
 }  // namespace edgemq::admin

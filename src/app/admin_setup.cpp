@@ -93,6 +93,7 @@ static_assert(static_cast<int>(admin::kv_reply::status::unavailable) ==
 std::unique_ptr<admin::admin_server> make_admin_server(broker::broker& core, const config::daemon_config& cfg,
                                                        std::string token, const daemon_status& status,
                                                        const std::unique_ptr<statestore::engine>& store,
+                                                       dataflow::definition_store* dataflows,
                                                        std::shared_ptr<spdlog::logger> log) {
   admin::admin_context ctx{core, {}, edgemq::version_string, std::move(token), {}, {}, {}, cfg.admin.command_topic, {}};
   ctx.listeners = [&status] {
@@ -109,6 +110,7 @@ std::unique_ptr<admin::admin_server> make_admin_server(broker::broker& core, con
     return r;
   };
   if (cfg.statestore.enabled) ctx.statestore = statestore_hook(status, store);
+  ctx.dataflows = dataflows;
   ctx.reload = [&status] {
     if (!status.started.load(std::memory_order_acquire) || !status.reload)
       return admin::reload_report{{}, {{"daemon", "still starting"}}};

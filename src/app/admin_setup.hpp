@@ -15,6 +15,9 @@
 namespace edgemq::statestore {
 class engine;
 }
+namespace edgemq::dataflow {
+class definition_store;
+}
 
 namespace edgemq::app {
 
@@ -37,10 +40,11 @@ struct daemon_status {
 };
 
 // `store` is read only after status.started (it is set before, or stays null when the state
-// store is off).
+// store is off). `dataflows` (may be null: the routes answer 404) outlives the server.
 std::unique_ptr<admin::admin_server> make_admin_server(broker::broker& core, const config::daemon_config& cfg,
                                                        std::string token, const daemon_status& status,
                                                        const std::unique_ptr<statestore::engine>& store,
+                                                       dataflow::definition_store* dataflows,
                                                        std::shared_ptr<spdlog::logger> log);
 
 }  // namespace edgemq::app

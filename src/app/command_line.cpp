@@ -57,6 +57,7 @@ void command_line::apply(config::daemon_config& cfg) const {
   }
   if (admin_command_topic) cfg.admin.command_topic = *admin_command_topic;
   if (admin_token_file) cfg.admin.token_file = *admin_token_file;
+  if (dataflows_dir) cfg.dataflows.dir = *dataflows_dir;
   // --tls-cert/--tls-key serve an https:// admin address too (given with --admin or in the file).
   if (cfg.admin.https && !tls.cert.empty()) cfg.admin.tls.cert = tls.cert;
   if (cfg.admin.https && !tls.key.empty()) cfg.admin.tls.key = tls.key;
@@ -72,7 +73,7 @@ std::optional<int> parse_command_line(int argc, char** argv, command_line& out) 
   app.set_version_flag("--version", std::string("edgemq ") + edgemq::version_string);
   std::vector<std::string> listen;
   std::string data_dir, log_level, log_format, workers, password_file, ws_max_frame_size, authz_file, admin,
-      admin_token_file, admin_command_topic;
+      admin_token_file, admin_command_topic, dataflows_dir;
   // The last of a repeated option wins, so a wrapper can append an override.
   const auto last = CLI::MultiOptionPolicy::TakeLast;
   app.add_option("-c,--config", out.config_file, "JSON configuration file (see config/edgemq.json)")
@@ -110,6 +111,11 @@ std::optional<int> parse_command_line(int argc, char** argv, command_line& out) 
       ->multi_option_policy(last);
   // (--listen beyond loopback needs --password-file or --allow-anonymous: checked in main, once
   // the configuration file is applied too.)
+  app.add_option("--dataflows", dataflows_dir,
+                 "load the Dataflow and DataflowEndpoint definitions in DIR (.json, .yaml, .yml; Azure IoT "
+                 "Operations resource documents) at start-up; an invalid one exits 2")
+      ->type_name("DIR")
+      ->multi_option_policy(last);
   app.add_option("-d,--data-dir", data_dir, "directory for persistent data (default ./data)")
       ->type_name("DIR")
       ->multi_option_policy(last);
@@ -206,6 +212,10 @@ std::optional<int> parse_command_line(int argc, char** argv, command_line& out) 
   if (app.get_option("--data-dir")->count() > 0) {
     if (data_dir.empty()) return usage_error("--data-dir: must not be empty");
     out.data_dir = data_dir;
+  }
+  if (app.get_option("--dataflows")->count() > 0) {
+    if (dataflows_dir.empty()) return usage_error("--dataflows: must not be empty");
+    out.dataflows_dir = dataflows_dir;
   }
   if (app.get_option("--password-file")->count() > 0) {
     if (password_file.empty()) return usage_error("--password-file: must not be empty");

@@ -30,6 +30,7 @@ struct command_line {
   std::optional<config::admin_options> admin;      // --admin URL
   std::optional<std::string> admin_token_file;     // --admin-token-file FILE
   std::optional<std::string> admin_command_topic;  // --admin-command-topic TEMPLATE
+  std::optional<std::string> dataflows_dir;        // --dataflows DIR
   // --tls-cert, --tls-key, --tls-client-ca, --tls-require-client-cert, --tls-min-version,
   // --tls-ciphers: for the mqtts:// and wss:// listeners given by --listen.
   config::tls_options tls;  // --allow-anonymous: every listener lets clients in without credentials

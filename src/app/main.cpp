@@ -14,6 +14,8 @@
 
 #include "app/admin_setup.hpp"
 #include "app/command_line.hpp"
+#include "app/dataflow_definitions.hpp"
+#include "app/dataflow_setup.hpp"
 #include "app/json_log_formatter.hpp"
 #include "app/security_settings.hpp"
 #include "broker/broker.hpp"
@@ -208,6 +210,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "edgemq: %s\n", why.c_str());
     return 2;
   }
+  std::unique_ptr<edgemq::dataflow::definition_store> dataflow_definitions;  // the admin API's, the runner's
+  if (auto rc = edgemq::app::load_dataflow_definitions(cfg, cl, dataflow_definitions, log)) return *rc;
   // SIGHUP (signal thread) and POST /api/v1/reload (admin thread) may reload at the same time:
   // one at a time.
   std::mutex reload_mu;
@@ -217,6 +221,7 @@ int main(int argc, char** argv) {
   };
   std::unique_ptr<edgemq::persistence::durable_broker_store> durable;
   std::unique_ptr<edgemq::statestore::engine> store;
+  std::unique_ptr<edgemq::dataflow::runner> dataflows;  // after the broker and the stores, before them on exit
   std::vector<std::uint16_t> ports;
   // The admin server comes up before the stores are restored: /healthz answers during a long
   // restore, /readyz says 503 until the MQTT listeners accept.
@@ -226,7 +231,8 @@ int main(int argc, char** argv) {
   std::unique_ptr<edgemq::admin::admin_server> admin;
   std::string admin_where;
   if (cfg.admin.enabled) {
-    admin = edgemq::app::make_admin_server(core, cfg, std::move(admin_token), status, store, log);
+    admin = edgemq::app::make_admin_server(core, cfg, std::move(admin_token), status, store, dataflow_definitions.get(),
+                                           log);
     try {
       admin_where = ", admin on " + edgemq::config::format_admin(cfg.admin, admin->start());
     } catch (const edgemq::admin::setup_error& e) {
@@ -240,6 +246,7 @@ int main(int argc, char** argv) {
   try {
     if (cfg.persistence.enabled) durable = start_persistence(core, cfg, log);
     if (cfg.statestore.enabled) store = start_statestore(core, cfg, log);
+    dataflows = edgemq::app::make_dataflow_runtime(core, cfg, store.get(), log);
   } catch (const edgemq::persistence::in_use_error& e) {
     // Another process that does not take our data dir lock (an older edgemq, a tool).
     log->critical("{}", e.what());
@@ -249,6 +256,7 @@ int main(int argc, char** argv) {
     log->critical("{}", e.what());
     return 1;
   }
+  dataflow_definitions->attach(dataflows.get());  // every definition starts on the runner
   cfg.server.on_stopping = [&status] { status.stopping.store(true, std::memory_order_release); };
   edgemq::net::server srv(core, cfg.server, log);
   try {
@@ -284,8 +292,10 @@ int main(int argc, char** argv) {
   log->info("edgemq {} ready: MQTT on {}{} (data dir {})", edgemq::version_string, where, admin_where, cfg.data_dir);
   std::fflush(stdout);
   srv.run_until_signal();
-  if (admin) admin->stop();      // before the stores its readiness reads go away
-  if (store) store->stop();      // after the connections: they may still have had requests queued
-  if (durable) durable->stop();  // everything journaled so far is written
+  if (admin) admin->stop();        // before the stores its readiness reads go away
+  dataflow_definitions->detach();  // no more runner calls from the admin API (stopped above anyway)
+  dataflows.reset();               // before the broker and the state store it uses
+  if (store) store->stop();        // after the connections: they may still have had requests queued
+  if (durable) durable->stop();    // everything journaled so far is written
   return 0;
 }

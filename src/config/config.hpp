@@ -36,6 +36,14 @@ struct jwt_options {
   bool enabled() const noexcept { return !key_files.empty() || !jwks_file.empty(); }
 };
 
+// Dataflow definitions declared at start-up (docs/dataflows.md): a directory of .json/.yaml/.yml
+// files and documents in the config file. The documents are kept as JSON text so the config
+// stays free of the dataflow library; they are validated when the daemon loads them.
+struct dataflow_options {
+  std::string dir;                     // empty: none
+  std::vector<std::string> documents;  // each one Dataflow or DataflowEndpoint resource, JSON text
+};
+
 struct daemon_config {
   server_options server;
   broker::limits limits;
@@ -48,6 +56,7 @@ struct daemon_config {
   statestore_options statestore;
   persistence_options persistence;
   admin_options admin;
+  dataflow_options dataflows;
 };
 
 struct config_error {

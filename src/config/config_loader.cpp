@@ -352,6 +352,26 @@ std::vector<config_error> apply_json_unguarded(const std::string& text, daemon_c
       .key("audiences", string_list(jw.audiences, "accepted aud claims"))
       .key("leeway_s", integer(jw.leeway_s, errors, 0, 3600));
 
+  object_reader dataflows(doc.value("dataflows", json::object()), "/dataflows", errors);
+  dataflows
+      .key("dir",
+           [&](const json& v, const std::string& p) {
+             if (!v.is_string() || v.get<std::string>().empty())
+               errors.push_back({p, "must be a non-empty string (a directory of .json/.yaml definitions)"});
+             else
+               cfg.dataflows.dir = v.get<std::string>();
+           })
+      .key("documents", [&](const json& v, const std::string& p) {
+        if (!v.is_array()) return errors.push_back({p, "must be an array of Dataflow and DataflowEndpoint documents"});
+        cfg.dataflows.documents.clear();
+        for (std::size_t i = 0; i < v.size(); ++i) {
+          if (!v[i].is_object())
+            errors.push_back({p + "/" + std::to_string(i), "must be a resource document (an object)"});
+          else
+            cfg.dataflows.documents.push_back(v[i].dump());
+        }
+      });
+
   object_reader top(doc, "", errors);
   top.key("listeners", [&](const json& v, const std::string& p) { read_listeners(v, p, cfg, errors); })
       .key("data_dir",
@@ -406,7 +426,8 @@ std::vector<config_error> apply_json_unguarded(const std::string& text, daemon_c
       .key("queue", [&](const json&, const std::string&) { queue.run(); })
       .key("statestore", [&](const json&, const std::string&) { statestore.run(); })
       .key("persistence", [&](const json&, const std::string&) { persistence.run(); })
-      .key("jwt", [&](const json&, const std::string&) { jwt.run(); });
+      .key("jwt", [&](const json&, const std::string&) { jwt.run(); })
+      .key("dataflows", [&](const json&, const std::string&) { dataflows.run(); });
   top.run();
   if (!jw.enabled() && (!jw.issuer.empty() || !jw.audiences.empty()))
     errors.push_back(

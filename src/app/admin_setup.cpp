@@ -93,7 +93,7 @@ static_assert(static_cast<int>(admin::kv_reply::status::unavailable) ==
 std::unique_ptr<admin::admin_server> make_admin_server(broker::broker& core, const config::daemon_config& cfg,
                                                        std::string token, const daemon_status& status,
                                                        const std::unique_ptr<statestore::engine>& store,
-                                                       std::shared_ptr<spdlog::logger> log) {
+                                                       std::shared_ptr<spdlog::logger> log, devices::hub* devices) {
   admin::admin_context ctx{core, {}, edgemq::version_string, std::move(token), {}, {}, {}, cfg.admin.command_topic, {}};
   ctx.listeners = [&status] {
     return status.started.load(std::memory_order_acquire) ? status.listeners : std::vector<std::string>{};
@@ -109,6 +109,7 @@ std::unique_ptr<admin::admin_server> make_admin_server(broker::broker& core, con
     return r;
   };
   if (cfg.statestore.enabled) ctx.statestore = statestore_hook(status, store);
+  ctx.devices = devices;  // answers `unavailable` until started with the stores
   ctx.reload = [&status] {
     if (!status.started.load(std::memory_order_acquire) || !status.reload)
       return admin::reload_report{{}, {{"daemon", "still starting"}}};

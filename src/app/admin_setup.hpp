@@ -16,6 +16,10 @@ namespace edgemq::statestore {
 class engine;
 }
 
+namespace edgemq::devices {
+class hub;
+}
+
 namespace edgemq::app {
 
 struct command_line;
@@ -41,6 +45,7 @@ struct daemon_status {
 std::unique_ptr<admin::admin_server> make_admin_server(broker::broker& core, const config::daemon_config& cfg,
                                                        std::string token, const daemon_status& status,
                                                        const std::unique_ptr<statestore::engine>& store,
-                                                       std::shared_ptr<spdlog::logger> log);
+                                                       std::shared_ptr<spdlog::logger> log,
+                                                       devices::hub* devices = nullptr);
 
 }  // namespace edgemq::app

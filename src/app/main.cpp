@@ -14,10 +14,12 @@
 
 #include "app/admin_setup.hpp"
 #include "app/command_line.hpp"
+#include "app/devices_setup.hpp"
 #include "app/json_log_formatter.hpp"
 #include "app/security_settings.hpp"
 #include "broker/broker.hpp"
 #include "config/config.hpp"
+#include "devices/device_hub.hpp"
 #include "edgemq/version.hpp"
 #include "net/server.hpp"
 #include "persistence/data_dir_lock.hpp"
@@ -177,6 +179,7 @@ int main(int argc, char** argv) {
   edgemq::config::resolve_listener_auth(cfg);
   std::string admin_token;
   if (auto rc = edgemq::app::check_admin(cfg, cl, admin_token)) return *rc;
+  if (auto rc = edgemq::app::load_device_policies(cfg)) return *rc;
 
   std::error_code ec;
   std::filesystem::create_directories(cfg.data_dir, ec);
@@ -215,6 +218,8 @@ int main(int argc, char** argv) {
     std::lock_guard g(reload_mu);
     security.reload();
   };
+  // Registered with the broker before anything accepts; loaded once the state store runs.
+  auto devices = edgemq::app::make_device_hub(core, cfg, log);
   std::unique_ptr<edgemq::persistence::durable_broker_store> durable;
   std::unique_ptr<edgemq::statestore::engine> store;
   std::vector<std::uint16_t> ports;
@@ -226,7 +231,7 @@ int main(int argc, char** argv) {
   std::unique_ptr<edgemq::admin::admin_server> admin;
   std::string admin_where;
   if (cfg.admin.enabled) {
-    admin = edgemq::app::make_admin_server(core, cfg, std::move(admin_token), status, store, log);
+    admin = edgemq::app::make_admin_server(core, cfg, std::move(admin_token), status, store, log, devices.get());
     try {
       admin_where = ", admin on " + edgemq::config::format_admin(cfg.admin, admin->start());
     } catch (const edgemq::admin::setup_error& e) {
@@ -240,6 +245,7 @@ int main(int argc, char** argv) {
   try {
     if (cfg.persistence.enabled) durable = start_persistence(core, cfg, log);
     if (cfg.statestore.enabled) store = start_statestore(core, cfg, log);
+    if (devices) edgemq::app::start_device_hub(*devices, store.get(), log);
   } catch (const edgemq::persistence::in_use_error& e) {
     // Another process that does not take our data dir lock (an older edgemq, a tool).
     log->critical("{}", e.what());
@@ -284,6 +290,7 @@ int main(int argc, char** argv) {
   log->info("edgemq {} ready: MQTT on {}{} (data dir {})", edgemq::version_string, where, admin_where, cfg.data_dir);
   std::fflush(stdout);
   srv.run_until_signal();
+  if (devices) devices->stop();  // pending direct methods answer (timeout) while the admin server runs
   if (admin) admin->stop();      // before the stores its readiness reads go away
   if (store) store->stop();      // after the connections: they may still have had requests queued
   if (durable) durable->stop();  // everything journaled so far is written

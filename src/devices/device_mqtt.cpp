@@ -1,5 +1,7 @@
 // The device side of the hub: CONNECT decisions, the `$iothub/...` requests, telemetry
 // annotation, direct methods, cloud-to-device messages and lifecycle events (device_hub.hpp).
+#include <algorithm>
+
 #include <spdlog/spdlog.h>
 
 #include "broker/log_safe.hpp"
@@ -150,7 +152,8 @@ void device_hub::disconnect_device(const std::string& id, bool end) {
     for (const auto& [cid, c] : connections_)
       if (c.device_id == id) clients.push_back(c.client_id);
   }
-  clients.push_back(id);  // an offline device's session too, when ending
+  // An offline device's session too, when ending it.
+  if (std::find(clients.begin(), clients.end(), id) == clients.end()) clients.push_back(id);
   for (const auto& client : clients) {
     if (end)
       broker_.sessions().end_session(client, rc::not_authorized);

@@ -5,6 +5,7 @@
 // The SDKs are used only through their public API, as an application would.
 'use strict';
 
+const fs = require('fs');
 const readline = require('readline');
 const { Client: DeviceClient, Message, SharedAccessSignature } = require('azure-iot-device');
 const { Mqtt } = require('azure-iot-device-mqtt');
@@ -45,6 +46,10 @@ async function openDevice(cmd) {
   const client = cmd.sas
     ? DeviceClient.fromSharedAccessSignature(cmd.sas, Mqtt)
     : DeviceClient.fromConnectionString(cmd.connectionString, Mqtt);
+  // X.509 ("x509=true" in the connection string): the certificate and key the device presents.
+  if (cmd.certFile) {
+    await client.setOptions({ cert: fs.readFileSync(cmd.certFile, 'utf8'), key: fs.readFileSync(cmd.keyFile, 'utf8') });
+  }
   const name = cmd.name;
   client.on('message', (msg) => {
     const properties = {};

@@ -18,6 +18,7 @@ import secrets
 import shutil
 import socket
 import ssl
+import subprocess
 import tempfile
 import time
 import unittest
@@ -78,6 +79,7 @@ class DevicesSdkTest(unittest.TestCase):
         config = {"devices": {"hostname": HOSTNAME, "service_policies": [{"name": POLICY, "key": cls.policy_key}]}}
         cls.daemon = EdgemqDaemon(config=config, extra_args=[
             "--listen", "mqtts://127.0.0.1:%d" % MQTTS_PORT, "--tls-cert", cert, "--tls-key", key,
+            "--tls-client-ca", cls.pki.ca,
             "--admin", "https://127.0.0.1:%d" % ADMIN_PORT, "--admin-token-file", token_file])
         cls.daemon.start()
         cls.mqtt_port = [port for tls, port in ready_ports(cls.daemon) if not tls][0]
@@ -303,6 +305,26 @@ class DevicesSdkTest(unittest.TestCase):
             self.assertLess(time.monotonic(), deadline, "still connected after being disabled")
         err = self.agent.fails("sendEvent", name=d["deviceId"], data="after disable")
         self.assertEqual(err["name"], "UnauthorizedError", err)
+
+    def test_x509_device_registered_by_thumbprint(self):
+        cert, key = self.pki.client
+        out = subprocess.run(["openssl", "x509", "-in", cert, "-noout", "-fingerprint", "-sha1"], capture_output=True,
+                             text=True, check=True).stdout
+        thumbprint = out.split("=", 1)[1].strip().replace(":", "")
+        device_id = "x509-" + secrets.token_hex(3)
+        d = self.agent.call("create", device={"deviceId": device_id, "authentication": {
+            "x509Thumbprint": {"primaryThumbprint": thumbprint, "secondaryThumbprint": thumbprint}}})
+        self.assertEqual(d["authentication"]["type"], "selfSigned", d)
+        cs = "HostName=%s;DeviceId=%s;x509=true" % (HOSTNAME, device_id)
+        self.agent.call("open", name=device_id, connectionString=cs, certFile=cert, keyFile=key)
+        self.addCleanup(self._close_quietly, device_id)
+        sub = self.observer("devices/%s/messages/events/#" % device_id)
+        self.agent.call("sendEvent", name=device_id, data="from a certificate")
+        self.assertEqual(sub.get().payload, b"from a certificate")
+        # Another certificate of the same CA is not this device.
+        other = self.pki.leaf("mallory-" + device_id, "mallory", "ca", days="1")
+        err = self.agent.fails("open", name=device_id + "-m", connectionString=cs, certFile=other[0], keyFile=other[1])
+        self.assertIn("Not authorized", err["message"], err)
 
     def test_expired_sas_refused(self):
         d, _ = self.new_device("exp")

@@ -352,8 +352,29 @@ std::vector<std::string> segments(std::string_view path) {
 
 }  // namespace
 
+namespace {
+
+// IoT Hub service APIs the SDK offers that edgemq does not implement: answered 501 with IoT Hub's
+// error body (after authorization), so the SDK reports what is missing rather than a 401 from
+// the operator API.
+constexpr std::string_view unimplemented_prefixes[] = {"/jobs", "/statistics/", "/configurations", "/digitaltwins/",
+                                                       "/messages/"};
+
+http_response unimplemented(const std::string& what) {
+  return hub_error(501, "NotImplemented", "edgemq does not implement IoT Hub's " + what);
+}
+
+bool prefix_of(std::string_view path, std::string_view prefix) {
+  return path.starts_with(prefix) &&
+         (prefix.ends_with("/") || path.size() == prefix.size() || path[prefix.size()] == '/');
+}
+
+}  // namespace
+
 bool is_iothub_path(const std::string& path) {
-  return path == "/devices" || path.starts_with("/devices/") || path.starts_with("/twins/");
+  if (path == "/devices" || path.starts_with("/devices/") || path.starts_with("/twins/")) return true;
+  return std::any_of(std::begin(unimplemented_prefixes), std::end(unimplemented_prefixes),
+                     [&](std::string_view p) { return prefix_of(path, p); });
 }
 
 http_response iothub_route(const admin_context& ctx, const http_request& req, const std::string& path,
@@ -363,6 +384,10 @@ http_response iothub_route(const admin_context& ctx, const http_request& req, co
   const bool sas = req.authorization.starts_with("SharedAccessSignature ");
   if (sas ? !sas_authorized(ctx, req.authorization) : !operator_authorized)
     return hub_error(401, "IotHubUnauthorizedAccess", "Unauthorized");
+  for (const auto p : unimplemented_prefixes)
+    if (prefix_of(path, p)) return unimplemented(std::string(p.substr(1, p.find('/', 1) - 1)) + " API");
+  if ((path == "/devices" || path == "/devices/") && req.method == "POST")
+    return unimplemented("bulk registry operations");
   for (const auto& [k, v] : q)
     if (k != "api-version" && k != "top")
       return hub_error(400, "ArgumentInvalid", "unknown query parameter '" + k + "'");
@@ -377,6 +402,7 @@ http_response iothub_route(const admin_context& ctx, const http_request& req, co
   if (twins && parts.size() == 1) return twin_route(ctx, req, id);
   if (twins && parts.size() == 2 && parts[1] == "methods") return method_route(ctx, req, id);
   if (!twins && parts.size() == 1) return device_route(ctx, req, id);
+  if (parts.size() >= 2 && parts[1] == "modules") return unimplemented("modules");
   // IoT Hub spells it deviceBound; the SDKs' own paths use devicebound: both are accepted.
   if (!twins && parts.size() == 3 && parts[1] == "messages" && lower(parts[2]) == "devicebound")
     return c2d_route(ctx, req, id);

@@ -285,6 +285,26 @@ TEST_F(RoutesDevicesTest, QueryReturnsEveryTwin) {
                    "ArgumentInvalid");
 }
 
+// The SDK's other service APIs get IoT Hub's error body saying what is missing, not the
+// operator API's 401.
+TEST_F(RoutesDevicesTest, UnimplementedIotHubApisSaySo) {
+  create("d1");
+  for (const auto& [method, target] :
+       std::vector<std::pair<std::string, std::string>>{{"GET", "/statistics/devices?api-version=2021-04-12"},
+                                                        {"POST", "/jobs/create?api-version=2021-04-12"},
+                                                        {"GET", "/jobs/v2/query"},
+                                                        {"GET", "/configurations"},
+                                                        {"POST", "/devices?api-version=2021-04-12"},
+                                                        {"GET", "/devices/d1/modules"},
+                                                        {"GET", "/twins/d1/modules/m1"},
+                                                        {"POST", "/twins/d1/modules/m1/methods"}})
+    expect_hub_error(call(method, target, "{}"), 501, "NotImplemented");
+  expect_hub_error(call("GET", "/jobs", "", {}, "Bearer nope"), 401, "IotHubUnauthorizedAccess");
+  // Paths that merely start like them are the operator API's.
+  EXPECT_EQ(call("GET", "/jobsx", "", {}, "Bearer operator-token").status, 404u);
+  EXPECT_EQ(body(call("GET", "/jobsx", "", {}, "Bearer operator-token")).at("code"), "not_found");
+}
+
 TEST_F(RoutesDevicesTest, OffWithoutAHub) {
   ctx.devices = nullptr;
   EXPECT_EQ(call("GET", "/devices", "", {}, "Bearer operator-token").status, 404u);

@@ -211,12 +211,10 @@ http_response twin_route(const admin_context& ctx, const http_request& req, cons
   if (req.method != "PATCH") return method_not_allowed("GET, PATCH");
   json patch;
   if (auto bad = json_body(req, patch)) return *bad;
-  for (const auto& [k, v] : patch.items()) {
-    // A twin document as GET returned it may come back whole; only tags and desired change.
-    if (k == "tags" || k == "properties") {
-      if (!v.is_object() && !v.is_null()) return hub_error(400, "ArgumentInvalid", k + " must be an object");
-    }
-  }
+  // Only tags and desired properties change here (other members, as GET returns them, are ignored).
+  for (const char* k : {"tags", "properties"})
+    if (auto v = patch.find(k); v != patch.end() && !v->is_object() && !v->is_null())
+      return hub_error(400, "ArgumentInvalid", std::string(k) + " must be an object");
   if (auto p = patch.find("properties"); p != patch.end() && p->is_object() && p->contains("reported"))
     return hub_error(400, "ArgumentInvalid", "reported properties are written by the device only");
   auto r = hub_error(503, "ServiceUnavailable", "The twin store did not answer in time");

@@ -477,8 +477,8 @@ void read_service_policies(const json& v, const std::string& path, std::vector<s
 
 std::vector<std::size_t> open_listeners(const daemon_config& cfg) {
   std::vector<std::size_t> open;
-  // Credentials are checked (passwords, tokens): anonymous only where allowed.
-  if (!cfg.password_file.empty() || cfg.jwt.enabled()) return open;
+  // Credentials are checked (passwords, tokens, IoT Hub devices): anonymous only where allowed.
+  if (!cfg.password_file.empty() || cfg.jwt.enabled() || cfg.devices.enabled) return open;
   for (std::size_t i = 0; i < cfg.server.listeners.size(); ++i) {
     const auto& l = cfg.server.listeners[i];
     // A client certificate verified against client_ca is an authentication.
@@ -496,7 +496,11 @@ void resolve_listener_auth(daemon_config& cfg) {
   for (auto& l : cfg.server.listeners) {
     // Every client of a require_client_cert listener has been authenticated by its certificate.
     const bool mtls = uses_tls(l.scheme) && l.tls.require_client_cert;
-    if (!l.allow_anonymous) l.allow_anonymous = (cfg.password_file.empty() && !cfg.jwt.enabled()) || mtls;
+    // With only IoT Hub devices checked (docs/devices.md), other clients stay anonymous on
+    // loopback and are refused beyond it unless the listener allows them.
+    const bool devices_only_beyond_loopback = cfg.devices.enabled && !is_loopback(l.host);
+    if (!l.allow_anonymous)
+      l.allow_anonymous = (cfg.password_file.empty() && !cfg.jwt.enabled() && !devices_only_beyond_loopback) || mtls;
   }
 }
 

@@ -40,3 +40,28 @@ TEST(DevicesConfig, BadValuesNameTheirPath) {
 
 }  // namespace
 }  // namespace edgemq::config
+
+namespace edgemq::config {
+namespace {
+
+// Devices authenticate themselves, so a listener beyond loopback may serve them without a password
+// file; other clients there are refused unless the listener allows anonymous clients, while
+// loopback listeners stay open as without devices.
+TEST(DevicesConfig, DevicesCountAsAuthenticationBeyondLoopbackOnly) {
+  daemon_config cfg;
+  ASSERT_TRUE(apply_json(R"({"listeners": ["0.0.0.0:8883", "127.0.0.1:1883",
+      {"address": "0.0.0.0:1884", "allow_anonymous": true}], "devices": {"hostname": "h"}})",
+                         cfg)
+                  .empty());
+  EXPECT_TRUE(open_listeners(cfg).empty());
+  resolve_listener_auth(cfg);
+  EXPECT_EQ(cfg.server.listeners[0].allow_anonymous, false);
+  EXPECT_EQ(cfg.server.listeners[1].allow_anonymous, true);
+  EXPECT_EQ(cfg.server.listeners[2].allow_anonymous, true);
+  daemon_config without;
+  ASSERT_TRUE(apply_json(R"({"listeners": ["0.0.0.0:8883"]})", without).empty());
+  EXPECT_EQ(open_listeners(without).size(), 1u);
+}
+
+}  // namespace
+}  // namespace edgemq::config

@@ -261,6 +261,15 @@ class DevicesSdkTest(unittest.TestCase):
                                patch={"properties": {"desired": {"interval": 60}}})
         self.assertEqual((err["name"], err["statusCode"]), ("InvalidEtagError", 412), err)
 
+    def test_desired_change_while_offline_reaches_the_device_on_reconnect(self):
+        d, cs = self.open_device("twoff")
+        device_id = d["deviceId"]
+        self.agent.call("getTwin", name=device_id)
+        self.agent.call("close", name=device_id)
+        self.agent.call("serviceUpdateTwin", deviceId=device_id, patch={"properties": {"desired": {"mode": "eco"}}})
+        self.agent.call("open", name=device_id, connectionString=cs)
+        self.assertEqual(self.agent.call("getTwin", name=device_id)["desired"]["mode"], "eco")
+
     # ------------------------------------------------------------------ direct methods
     def test_direct_method_answered_by_the_device(self):
         d, _ = self.open_device("meth")

@@ -81,18 +81,33 @@ class DevicesSdkTest(unittest.TestCase):
             "--listen", "mqtts://127.0.0.1:%d" % MQTTS_PORT, "--tls-cert", cert, "--tls-key", key,
             "--tls-client-ca", cls.pki.ca,
             "--admin", "https://127.0.0.1:%d" % ADMIN_PORT, "--admin-token-file", token_file])
-        cls.daemon.start()
-        cls.mqtt_port = [port for tls, port in ready_ports(cls.daemon) if not tls][0]
-        env = dict(os.environ, NODE_EXTRA_CA_CERTS=cls.pki.ca, NODE_OPTIONS="--dns-result-order=ipv4first")
-        cls.agent = SdkAgent(env=env)
-        cls.service_cs = "HostName=%s;SharedAccessKeyName=%s;SharedAccessKey=%s" % (HOSTNAME, POLICY, cls.policy_key)
-        cls.agent.call("serviceConnect", connectionString=cls.service_cs)
+        cls.agent = None
+        try:
+            cls.daemon.start()
+            cls.mqtt_port = [port for tls, port in ready_ports(cls.daemon) if not tls][0]
+            env = dict(os.environ, NODE_EXTRA_CA_CERTS=cls.pki.ca, NODE_OPTIONS="--dns-result-order=ipv4first")
+            cls.agent = SdkAgent(env=env)
+            cls.service_cs = "HostName=%s;SharedAccessKeyName=%s;SharedAccessKey=%s" % (HOSTNAME, POLICY,
+                                                                                         cls.policy_key)
+            cls.agent.call("serviceConnect", connectionString=cls.service_cs)
+        except BaseException:
+            cls._cleanup()  # tearDownClass does not run when setUpClass fails
+            raise
 
     @classmethod
     def tearDownClass(cls):
         try:
             cls.agent.close()
             cls.daemon.stop(expect_rc=0)
+        finally:
+            shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    @classmethod
+    def _cleanup(cls):
+        try:
+            if cls.agent is not None:
+                cls.agent.close()
+            cls.daemon.cleanup()
         finally:
             shutil.rmtree(cls.tmp, ignore_errors=True)
 

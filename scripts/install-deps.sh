@@ -17,24 +17,31 @@ want=("${BUILD_PKGS[@]}")
 [ "${1:-}" = "--sanitize" ] && want+=("${TEST_PKGS[@]}" "${SANITIZE_PKGS[@]}")
 tests=false
 [ "${1:-}" = "--test" ] || [ "${1:-}" = "--sanitize" ] && tests=true
-# Node.js runs the browser test's driver; a machine that already has it (with its npm) keeps it.
+# Node.js runs the browser test's driver and the Azure IoT SDK tests; a machine that already has it (with its npm) keeps it.
 $tests && ! command -v npm >/dev/null && want+=(nodejs npm)
 
-# playwright-core from package-lock.json (npm ci downloads no browser: the test uses Debian's chromium).
-install_browser_driver() {
-  local dir
-  dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tests/browser"
-  if $tests && [ ! -d "$dir/node_modules/playwright-core" ]; then
-    echo "installing: playwright-core (npm ci in tests/browser)"
-    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
-  fi
+# The tests' npm packages, each pinned by its package-lock.json and installed with `npm ci`:
+# playwright-core (tests/browser; no browser is downloaded: the test uses Debian's chromium) and the
+# Azure IoT SDKs for Node.js (tests/devices: azure-iot-device, azure-iot-device-mqtt, azure-iothub).
+install_node_packages() {
+  local root dir marker dir_marker
+  root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tests"
+  $tests || return 0
+  for dir_marker in browser:playwright-core devices:azure-iothub; do
+    dir="$root/${dir_marker%%:*}"
+    marker="${dir_marker#*:}"
+    if [ ! -d "$dir/node_modules/$marker" ]; then
+      echo "installing: npm packages of tests/${dir_marker%%:*} (npm ci)"
+      (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+    fi
+  done
 }
 missing=()
 for p in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ ${#missing[@]} -eq 0 ]; then
-  install_browser_driver
+  install_node_packages
   exit 0
 fi
 echo "installing: ${missing[*]}"
@@ -42,4 +49,4 @@ SUDO=""
 [ "$(id -u)" -ne 0 ] && SUDO=sudo
 $SUDO apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
-install_browser_driver
+install_node_packages

@@ -162,6 +162,8 @@ http_response handle(const admin_context& ctx, const http_request& req) {
   if (path == "/" || path.starts_with("/dashboard/"))
     return get ? dashboard_file(path, req.if_none_match) : method_not_allowed("GET");
 
+  // IoT Hub's service API authorizes its own way (a service policy's SAS, or the bearer token).
+  if (ctx.devices && is_iothub_path(path)) return iothub_route(ctx, req, path, t->query, authorized(ctx, req));
   if (!authorized(ctx, req)) {
     auto r = error_response(401, "unauthorized", "a valid 'Authorization: Bearer TOKEN' header is required");
     r.authenticate = true;

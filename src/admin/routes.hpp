@@ -35,4 +35,10 @@ http_response list_definitions(const admin_context& ctx, const http_request& req
 http_response definition_route(const admin_context& ctx, const http_request& req, const std::string& name,
                                dataflow::resource_kind kind);
 
+// routes_devices.cpp: IoT Hub's service API (/devices..., /twins/...), with its own authorization
+// (a service policy's SharedAccessSignature, or the operator's bearer token: `operator_authorized`).
+bool is_iothub_path(const std::string& path);
+http_response iothub_route(const admin_context& ctx, const http_request& req, const std::string& path,
+                           const query_map& q, bool operator_authorized);
+
 }  // namespace edgemq::admin

@@ -94,7 +94,7 @@ std::unique_ptr<admin::admin_server> make_admin_server(broker::broker& core, con
                                                        std::string token, const daemon_status& status,
                                                        const std::unique_ptr<statestore::engine>& store,
                                                        dataflow::definition_store* dataflows,
-                                                       std::shared_ptr<spdlog::logger> log) {
+                                                       std::shared_ptr<spdlog::logger> log, devices::hub* devices) {
   admin::admin_context ctx{core, {}, edgemq::version_string, std::move(token), {}, {}, {}, cfg.admin.command_topic, {}};
   ctx.listeners = [&status] {
     return status.started.load(std::memory_order_acquire) ? status.listeners : std::vector<std::string>{};
@@ -111,6 +111,7 @@ std::unique_ptr<admin::admin_server> make_admin_server(broker::broker& core, con
   };
   if (cfg.statestore.enabled) ctx.statestore = statestore_hook(status, store);
   ctx.dataflows = dataflows;
+  ctx.devices = devices;  // answers `unavailable` until started with the stores
   ctx.reload = [&status] {
     if (!status.started.load(std::memory_order_acquire) || !status.reload)
       return admin::reload_report{{}, {{"daemon", "still starting"}}};

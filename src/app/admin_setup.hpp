@@ -19,6 +19,10 @@ namespace edgemq::dataflow {
 class definition_store;
 }
 
+namespace edgemq::devices {
+class hub;
+}
+
 namespace edgemq::app {
 
 struct command_line;
@@ -45,6 +49,7 @@ std::unique_ptr<admin::admin_server> make_admin_server(broker::broker& core, con
                                                        std::string token, const daemon_status& status,
                                                        const std::unique_ptr<statestore::engine>& store,
                                                        dataflow::definition_store* dataflows,
-                                                       std::shared_ptr<spdlog::logger> log);
+                                                       std::shared_ptr<spdlog::logger> log,
+                                                       devices::hub* devices = nullptr);
 
 }  // namespace edgemq::app

@@ -56,6 +56,11 @@ void command_line::apply(config::daemon_config& cfg) const {
     cfg.admin.command_topic = topic;
   }
   if (admin_command_topic) cfg.admin.command_topic = *admin_command_topic;
+  if (devices_hostname) {
+    cfg.devices.hostname = *devices_hostname;
+    cfg.devices.enabled = true;
+  }
+  if (devices_policies_file) cfg.devices.service_policies_file = *devices_policies_file;
   if (admin_token_file) cfg.admin.token_file = *admin_token_file;
   if (dataflows_dir) cfg.dataflows.dir = *dataflows_dir;
   // --tls-cert/--tls-key serve an https:// admin address too (given with --admin or in the file).
@@ -137,7 +142,15 @@ std::optional<int> parse_command_line(int argc, char** argv, command_line& out) 
                  "reloaded on SIGHUP")
       ->type_name("FILE")
       ->multi_option_policy(last);
-  std::string jwks, jwt_issuer, jwt_leeway;
+  std::string jwks, jwt_issuer, jwt_leeway, devices_hostname, devices_policies;
+  app.add_option("--devices-hostname", devices_hostname,
+                 "serve IoT Hub's device API for this HostName (device MQTT dialect; docs/devices.md)")
+      ->type_name("NAME")
+      ->multi_option_policy(last);
+  app.add_option("--devices-service-policies-file", devices_policies,
+                 "shared access policies of the IoT Hub service API: JSON [{\"name\": ..., \"key\": BASE64}]")
+      ->type_name("FILE")
+      ->multi_option_policy(last);
   app.add_option("--jwt-key", out.jwt_keys,
                  "public key (PEM: PUBLIC KEY or CERTIFICATE; RSA for RS256, EC P-256 for ES256) that K8S-SAT "
                  "tokens are verified with; repeatable; reloaded on SIGHUP")
@@ -232,6 +245,14 @@ std::optional<int> parse_command_line(int argc, char** argv, command_line& out) 
   if (app.get_option("--jwks")->count() > 0) {
     if (jwks.empty()) return usage_error("--jwks: must not be empty");
     out.jwks = jwks;
+  }
+  if (app.get_option("--devices-hostname")->count() > 0) {
+    if (devices_hostname.empty()) return usage_error("--devices-hostname: must not be empty");
+    out.devices_hostname = devices_hostname;
+  }
+  if (app.get_option("--devices-service-policies-file")->count() > 0) {
+    if (devices_policies.empty()) return usage_error("--devices-service-policies-file: must not be empty");
+    out.devices_policies_file = devices_policies;
   }
   if (app.get_option("--jwt-issuer")->count() > 0) {
     if (jwt_issuer.empty()) return usage_error("--jwt-issuer: must not be empty");

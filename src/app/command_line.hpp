@@ -36,6 +36,9 @@ struct command_line {
   config::tls_options tls;  // --allow-anonymous: every listener lets clients in without credentials
   // --ws-max-frame-size: for the ws:// and wss:// listeners given by --listen (0: the default).
   std::uint64_t ws_max_frame_size = 0;
+  // --devices-hostname NAME, --devices-service-policies-file FILE (docs/devices.md).
+  std::optional<std::string> devices_hostname;
+  std::optional<std::string> devices_policies_file;
 
   // Overlays the options given on `cfg` (the command line wins over the file).
   void apply(config::daemon_config& cfg) const;

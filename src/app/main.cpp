@@ -16,10 +16,12 @@
 #include "app/command_line.hpp"
 #include "app/dataflow_definitions.hpp"
 #include "app/dataflow_setup.hpp"
+#include "app/devices_setup.hpp"
 #include "app/json_log_formatter.hpp"
 #include "app/security_settings.hpp"
 #include "broker/broker.hpp"
 #include "config/config.hpp"
+#include "devices/device_hub.hpp"
 #include "edgemq/version.hpp"
 #include "net/server.hpp"
 #include "persistence/data_dir_lock.hpp"
@@ -179,6 +181,7 @@ int main(int argc, char** argv) {
   edgemq::config::resolve_listener_auth(cfg);
   std::string admin_token;
   if (auto rc = edgemq::app::check_admin(cfg, cl, admin_token)) return *rc;
+  if (auto rc = edgemq::app::load_device_policies(cfg)) return *rc;
 
   std::error_code ec;
   std::filesystem::create_directories(cfg.data_dir, ec);
@@ -219,6 +222,8 @@ int main(int argc, char** argv) {
     std::lock_guard g(reload_mu);
     security.reload();
   };
+  // Registered with the broker before anything accepts; loaded once the state store runs.
+  auto devices = edgemq::app::make_device_hub(core, cfg, log);
   std::unique_ptr<edgemq::persistence::durable_broker_store> durable;
   std::unique_ptr<edgemq::statestore::engine> store;
   std::unique_ptr<edgemq::dataflow::runner> dataflows;  // after the broker and the stores, before them on exit
@@ -232,7 +237,7 @@ int main(int argc, char** argv) {
   std::string admin_where;
   if (cfg.admin.enabled) {
     admin = edgemq::app::make_admin_server(core, cfg, std::move(admin_token), status, store, dataflow_definitions.get(),
-                                           log);
+                                           log, devices.get());
     try {
       admin_where = ", admin on " + edgemq::config::format_admin(cfg.admin, admin->start());
     } catch (const edgemq::admin::setup_error& e) {
@@ -246,6 +251,7 @@ int main(int argc, char** argv) {
   try {
     if (cfg.persistence.enabled) durable = start_persistence(core, cfg, log);
     if (cfg.statestore.enabled) store = start_statestore(core, cfg, log);
+    if (devices) edgemq::app::start_device_hub(*devices, store.get(), log);
     dataflows = edgemq::app::make_dataflow_runtime(core, cfg, store.get(), log);
   } catch (const edgemq::persistence::in_use_error& e) {
     // Another process that does not take our data dir lock (an older edgemq, a tool).
@@ -292,6 +298,7 @@ int main(int argc, char** argv) {
   log->info("edgemq {} ready: MQTT on {}{} (data dir {})", edgemq::version_string, where, admin_where, cfg.data_dir);
   std::fflush(stdout);
   srv.run_until_signal();
+  if (devices) devices->stop();    // pending direct methods answer (timeout) while the admin server runs
   if (admin) admin->stop();        // before the stores its readiness reads go away
   dataflow_definitions->detach();  // no more runner calls from the admin API (stopped above anyway)
   dataflows.reset();               // before the broker and the state store it uses

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "broker/connect_interceptor.hpp"
 #include "broker/counters.hpp"
 #include "broker/latency_histogram.hpp"
 #include "broker/limits.hpp"
@@ -36,6 +37,10 @@ class broker {
   counters& stats() noexcept { return counters_; }
   authenticator_registry& authenticators() noexcept { return *auth_; }
   reserved_topics& services() noexcept { return services_; }
+  // The dialect hook ahead of the listeners' authentication (connect_interceptor.hpp): set at
+  // start-up, before the listeners accept, then read-only (null: none).
+  void set_connect_interceptor(connect_interceptor* i) noexcept { interceptor_ = i; }
+  connect_interceptor* interceptor() const noexcept { return interceptor_; }
 
   // The security settings of listener `listener` (its index in the server's listeners).
   // Replaceable at any time (reload); a CONNECT uses the snapshot current when it arrives.
@@ -117,6 +122,7 @@ class broker {
   session_registry sessions_;
   std::unique_ptr<authenticator_registry> auth_;
   reserved_topics services_;
+  connect_interceptor* interceptor_ = nullptr;
   mutable std::mutex security_mu_;
   std::vector<std::shared_ptr<const listener_security>> security_;  // by listener index
   durable_store* durable_ = nullptr;

@@ -69,6 +69,20 @@ void client_channel::on_connect(mqtt::connect& c) {
   }
   security_ = broker_.security(listener_);
   if (!c.props.authentication_method) {
+    // A dialect that decides its own CONNECTs (the IoT Hub devices) before the listener's chain.
+    if (auto* hook = broker_.interceptor()) {
+      if (auto d = hook->on_connect(c, peer_cert_.get(), connection_id_)) {
+        if (d->code != mqtt::reason_code::success) {
+          bump(broker_.stats().auth_failures);
+          if (log_)
+            log_->info("client '{}' refused: {} (user '{}')", log_safe(c.client_id), d->why,
+                       log_safe(c.username.value_or("")));
+          return refuse(d->code);
+        }
+        dialect_ = std::make_unique<connect_decision>(std::move(*d));
+        return accept(c, nullptr);
+      }
+    }
     if (const auto rc = check_credentials(c); rc != mqtt::reason_code::success) {
       bump(broker_.stats().auth_failures);
       if (log_)
@@ -172,6 +186,14 @@ bool client_channel::authorize_connect(const mqtt::connect& c, const auth_step* 
   auto p = std::make_shared<principal>();
   p->client_id = client_id_;
   const bool cert_cn = peer_cert_ && !peer_cert_->subject_cn.empty();
+  if (dialect_) {  // the interceptor established who it is and what it may do
+    p->username = dialect_->username;
+    if (peer_cert_) p->attributes = peer_cert_->subject;
+    peer_cert_.reset();
+    principal_ = std::move(p);
+    permissions_ = dialect_->permissions;
+    return true;
+  }
   // A username is an identity only once something vouched for it: the password file, a client
   // certificate or the enhanced authentication method. Without a password file the CONNECT's
   // username is unchecked text (the client is anonymous, as in mosquitto), so a policy naming
@@ -286,6 +308,10 @@ void client_channel::accept(mqtt::connect& c, const auth_step* enhanced) {
   if (attached.session_present) {
     if (permissions_) drop_unauthorized_subscriptions();
     resend_inflight();
+  }
+  if (dialect_) {
+    dialect_.reset();
+    if (auto* hook = broker_.interceptor()) hook->on_connected(id(), connection_id_);
   }
   pull();
 }

@@ -36,7 +36,8 @@ void client_channel::on_publish(mqtt::publish& p, bool has_props) {
   if (broker_owned_topic(p.topic)) return deny_publish(p);
   if (permissions_ && !permissions_->may_publish(p.topic)) return deny_publish(p);  // the policy's
   if (auto* svc = broker_.services().find(p.topic)) {
-    // A reserved topic: its service consumes the message; it is not routed.
+    // A reserved topic: its service consumes the message; it is not routed (unless the service
+    // says so: publish_context::route).
     if (p.qos == mqtt::qos::exactly_once) {
       auto sl = session_->lock();
       if (session_->inbound_qos2_.contains(p.packet_id)) {
@@ -45,15 +46,20 @@ void client_channel::on_publish(mqtt::publish& p, bool has_props) {
         return send_plain_ack(mqtt::packet_type::pubrec, p.packet_id, mqtt::reason_code::success);
       }
     }
-    const auto rc = svc->on_publish({id(), connection_id_, version_, permissions_}, p);
+    const publish_context ctx{id(), connection_id_, version_, permissions_};
+    const auto rc = svc->on_publish(ctx, p);
     if (mqtt::is_error(rc)) return fail(rc);
-    if (p.qos == mqtt::qos::at_least_once) send_plain_ack(mqtt::packet_type::puback, p.packet_id, rc);
-    if (p.qos == mqtt::qos::exactly_once) {
-      send_plain_ack(mqtt::packet_type::pubrec, p.packet_id, rc);
-      auto sl = session_->lock();
-      session_->inbound_qos2_.insert(p.packet_id);
+    if (ctx.route) {
+      has_props = true;  // the service may have added properties
+    } else {
+      if (p.qos == mqtt::qos::at_least_once) send_plain_ack(mqtt::packet_type::puback, p.packet_id, rc);
+      if (p.qos == mqtt::qos::exactly_once) {
+        send_plain_ack(mqtt::packet_type::pubrec, p.packet_id, rc);
+        auto sl = session_->lock();
+        session_->inbound_qos2_.insert(p.packet_id);
+      }
+      return;
     }
-    return;
   }
 
   mqtt::reason_code ack = mqtt::reason_code::success;

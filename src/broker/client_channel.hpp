@@ -189,6 +189,7 @@ class client_channel {
     return *aliases_;
   }
   std::unique_ptr<mqtt::connect> pending_connect_;  // while enhanced authentication runs
+  std::unique_ptr<connect_decision> dialect_;       // from CONNECT to CONNACK: the interceptor let it in
   std::unique_ptr<auth_exchange> auth_;
   std::string auth_method_;
   clock::time_point last_rx_{};

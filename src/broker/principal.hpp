@@ -28,6 +28,9 @@ struct principal {
 struct peer_certificate {
   std::string subject_cn;
   attribute_map subject;  // short names ("CN", "O", "OU", "C", ...) to values
+  // The certificate's thumbprints (SHA-1 and SHA-256 of its DER, upper-case hex), as IoT Hub's
+  // registry names X.509 devices (devices/device_hub).
+  std::string sha1_thumbprint, sha256_thumbprint;
 };
 
 }  // namespace edgemq::broker

@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "broker/authorizer.hpp"
@@ -23,6 +24,10 @@ struct publish_context {
   // The client's authorization (null: no policy on its listener), handed to the service so it
   // can check what the request touches (state store keys) on its own thread, without a lookup.
   std::shared_ptr<const client_permissions> permissions;
+  // Set by a service that only annotates messages (the IoT Hub telemetry's property bag, a
+  // prefix service): the channel then routes the message, as the service left it, as usual
+  // (retained, durable, acknowledged once stored) instead of acknowledging it consumed.
+  mutable bool route = false;
 };
 
 class topic_service {
@@ -39,19 +44,33 @@ class reserved_topics {
  public:
   void add(std::string topic, topic_service* s) {
     by_topic_[std::move(topic)] = s;
-    if (std::find(all_.begin(), all_.end(), s) == all_.end()) all_.push_back(s);
+    remember(s);
+  }
+  // Every topic starting with `prefix` (the IoT Hub dialect's `$iothub/` and `devices/`). Exact
+  // topics win; among prefixes the first added that matches. Few prefixes are expected.
+  void add_prefix(std::string prefix, topic_service* s) {
+    by_prefix_.emplace_back(std::move(prefix), s);
+    remember(s);
   }
   topic_service* find(const std::string& topic) const {
-    if (by_topic_.empty()) return nullptr;
-    auto it = by_topic_.find(topic);
-    return it == by_topic_.end() ? nullptr : it->second;
+    if (!by_topic_.empty()) {
+      auto it = by_topic_.find(topic);
+      if (it != by_topic_.end()) return it->second;
+    }
+    for (const auto& [prefix, s] : by_prefix_)
+      if (topic.starts_with(prefix)) return s;
+    return nullptr;
   }
   void connection_closed(std::string_view client_id, std::uint64_t connection_id) const {
     for (auto* s : all_) s->on_connection_closed(client_id, connection_id);
   }
 
  private:
+  void remember(topic_service* s) {
+    if (std::find(all_.begin(), all_.end(), s) == all_.end()) all_.push_back(s);
+  }
   std::unordered_map<std::string, topic_service*> by_topic_;
+  std::vector<std::pair<std::string, topic_service*>> by_prefix_;
   std::vector<topic_service*> all_;
 };
 

@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "broker/limits.hpp"
 #include "config/server_options.hpp"
 
@@ -44,6 +46,29 @@ struct dataflow_options {
   std::vector<std::string> documents;  // each one Dataflow or DataflowEndpoint resource, JSON text
 };
 
+struct config_error {
+  std::string path;     // JSON pointer, e.g. "/mqtt/max_packet_size"
+  std::string message;  // what is wrong with it
+};
+
+// IoT Hub's device API at the edge (docs/devices.md). On when a hostname is set (or "enabled":
+// true, which then needs one).
+struct service_policy {
+  std::string name;  // e.g. "iothubowner"
+  std::string key;   // base64
+};
+struct devices_options {
+  bool enabled = false;
+  std::string hostname;  // the HostName of connection strings; device usernames and SAS `sr` name it
+  std::vector<service_policy> service_policies;
+  std::string service_policies_file;  // JSON: [{"name": ..., "key": ...}], read at start-up
+};
+
+// Reads a list of shared access policies ([{"name", "key"}], key base64) at JSON path `path`
+// (also used for service_policies_file), appending problems to `errors`.
+void read_service_policies(const nlohmann::json& v, const std::string& path, std::vector<service_policy>& out,
+                           std::vector<config_error>& errors);
+
 struct daemon_config {
   server_options server;
   broker::limits limits;
@@ -57,11 +82,7 @@ struct daemon_config {
   persistence_options persistence;
   admin_options admin;
   dataflow_options dataflows;
-};
-
-struct config_error {
-  std::string path;     // JSON pointer, e.g. "/mqtt/max_packet_size"
-  std::string message;  // what is wrong with it
+  devices_options devices;
 };
 
 // Overlays the JSON document `text` on `cfg`. Returns every error found; `cfg` is only

@@ -1,3 +1,4 @@
+#include <cctype>
 #include <fstream>
 #include <functional>
 #include <limits>
@@ -371,6 +372,14 @@ std::vector<config_error> apply_json_unguarded(const std::string& text, daemon_c
             cfg.dataflows.documents.push_back(v[i].dump());
         }
       });
+  auto& dv = cfg.devices;
+  object_reader devices(doc.value("devices", json::object()), "/devices", errors);
+  devices.key("enabled", boolean(dv.enabled, errors))
+      .key("hostname", non_empty_string(dv.hostname, "the IoT Hub host name devices and SDKs use"))
+      .key("service_policies",
+           [&](const json& v, const std::string& p) { read_service_policies(v, p, dv.service_policies, errors); })
+      .key("service_policies_file",
+           non_empty_string(dv.service_policies_file, "a JSON file of shared access policies"));
 
   object_reader top(doc, "", errors);
   top.key("listeners", [&](const json& v, const std::string& p) { read_listeners(v, p, cfg, errors); })
@@ -427,8 +436,12 @@ std::vector<config_error> apply_json_unguarded(const std::string& text, daemon_c
       .key("statestore", [&](const json&, const std::string&) { statestore.run(); })
       .key("persistence", [&](const json&, const std::string&) { persistence.run(); })
       .key("jwt", [&](const json&, const std::string&) { jwt.run(); })
-      .key("dataflows", [&](const json&, const std::string&) { dataflows.run(); });
+      .key("dataflows", [&](const json&, const std::string&) { dataflows.run(); })
+      .key("devices", [&](const json&, const std::string&) { devices.run(); });
   top.run();
+  if (!dv.hostname.empty() && !doc.value("devices", json::object()).contains("enabled")) dv.enabled = true;
+  if (dv.enabled && dv.hostname.empty())
+    errors.push_back({"/devices/hostname", "required when devices are enabled (the IoT Hub HostName)"});
   if (!jw.enabled() && (!jw.issuer.empty() || !jw.audiences.empty()))
     errors.push_back(
         {"/jwt", "\"issuer\" and \"audiences\" need \"keys\" or \"jwks\" (the keys tokens are checked with)"});
@@ -436,10 +449,56 @@ std::vector<config_error> apply_json_unguarded(const std::string& text, daemon_c
 }
 }  // namespace
 
+void read_service_policies(const json& v, const std::string& path, std::vector<service_policy>& out,
+                           std::vector<config_error>& errors) {
+  if (!v.is_array()) {
+    errors.push_back({path, "must be an array of {\"name\": ..., \"key\": BASE64}"});
+    return;
+  }
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    const std::string p = path + "/" + std::to_string(i);
+    const auto& e = v[i];
+    if (!e.is_object()) {
+      errors.push_back({p, "must be an object {\"name\": ..., \"key\": BASE64}"});
+      continue;
+    }
+    service_policy sp;
+    bool ok = true;
+    for (const auto& [k, val] : e.items()) {
+      if (k != "name" && k != "key") {
+        errors.push_back({p + "/" + k, "unknown key"});
+        ok = false;
+      }
+    }
+    if (!e.contains("name") || !e["name"].is_string() || e["name"].get<std::string>().empty()) {
+      errors.push_back({p + "/name", "must be a non-empty string (the policy name, e.g. iothubowner)"});
+      ok = false;
+    } else {
+      sp.name = e["name"].get<std::string>();
+    }
+    const auto base64 = [](const std::string& s) {
+      if (s.empty() || s.size() % 4 != 0) return false;
+      for (std::size_t j = 0; j < s.size(); ++j) {
+        const char c = s[j];
+        const bool pad = c == '=' && j + 2 >= s.size();
+        if (!pad && !std::isalnum(static_cast<unsigned char>(c)) && c != '+' && c != '/') return false;
+      }
+      return true;
+    };
+    if (!e.contains("key") || !e["key"].is_string() || !base64(e["key"].get<std::string>())) {
+      errors.push_back({p + "/key", "must be a base64 string (the policy's shared access key)"});
+      ok = false;
+    } else {
+      sp.key = e["key"].get<std::string>();
+    }
+    if (ok) out.push_back(std::move(sp));
+  }
+}
+
 std::vector<std::size_t> open_listeners(const daemon_config& cfg) {
   std::vector<std::size_t> open;
-  // Credentials are checked (passwords, tokens): anonymous only where allowed.
-  if (!cfg.password_file.empty() || cfg.jwt.enabled()) return open;
+  // Credentials are checked (passwords, tokens, IoT Hub devices): anonymous only where allowed.
+  if (!cfg.password_file.empty() || cfg.jwt.enabled() || cfg.devices.enabled) return open;
   for (std::size_t i = 0; i < cfg.server.listeners.size(); ++i) {
     const auto& l = cfg.server.listeners[i];
     // A client certificate verified against client_ca is an authentication.
@@ -457,7 +516,11 @@ void resolve_listener_auth(daemon_config& cfg) {
   for (auto& l : cfg.server.listeners) {
     // Every client of a require_client_cert listener has been authenticated by its certificate.
     const bool mtls = uses_tls(l.scheme) && l.tls.require_client_cert;
-    if (!l.allow_anonymous) l.allow_anonymous = (cfg.password_file.empty() && !cfg.jwt.enabled()) || mtls;
+    // With only IoT Hub devices checked (docs/devices.md), other clients stay anonymous on
+    // loopback and are refused beyond it unless the listener allows them.
+    const bool devices_only_beyond_loopback = cfg.devices.enabled && !is_loopback(l.host);
+    if (!l.allow_anonymous)
+      l.allow_anonymous = (cfg.password_file.empty() && !cfg.jwt.enabled() && !devices_only_beyond_loopback) || mtls;
   }
 }
 

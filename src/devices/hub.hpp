@@ -13,6 +13,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -93,6 +94,11 @@ class hub {
   virtual void invoke_method(method_request r, std::function<void(status, method_response)> done) = 0;
   // Cloud-to-device: queued in the device's session (delivered now or when it reconnects).
   virtual status send_c2d(const std::string& id, c2d_message m) = 0;
+  // The configured IoT Hub host name ("devices.hostname"): service SAS tokens sign it as `sr`.
+  virtual std::string hostname() const = 0;
+  // The key (base64) of the shared access policy `policy` ("devices.service_policies" and
+  // "devices.service_policies_file"), or nullopt when no such policy is configured.
+  virtual std::optional<std::string> service_key(const std::string& policy) const = 0;
 };
 
 // SharedAccessSignature tokens (both sides). `sr` is signed exactly as sent.

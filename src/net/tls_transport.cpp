@@ -269,6 +269,20 @@ std::optional<broker::peer_certificate> tls_transport::peer_certificate() const 
     OPENSSL_free(utf8);
   }
   if (auto cn = out.subject.find("CN"); cn != out.subject.end()) out.subject_cn = cn->second;
+  const auto thumbprint = [cert](const EVP_MD* md) {
+    unsigned char d[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    std::string hex;
+    if (X509_digest(cert, md, d, &n) != 1) return hex;
+    static constexpr char digits[] = "0123456789ABCDEF";
+    for (unsigned int i = 0; i < n; ++i) {
+      hex.push_back(digits[d[i] >> 4]);
+      hex.push_back(digits[d[i] & 0xF]);
+    }
+    return hex;
+  };
+  out.sha1_thumbprint = thumbprint(EVP_sha1());
+  out.sha256_thumbprint = thumbprint(EVP_sha256());
   return out;
 }
 

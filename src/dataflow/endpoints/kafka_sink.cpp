@@ -158,6 +158,7 @@ class kafka_sink final : public sink {
     rd_kafka_conf_set_opaque(conf, this);
     rd_kafka_conf_set_dr_msg_cb(conf, &kafka_sink::on_delivery);
     rd_kafka_conf_set_error_cb(conf, &kafka_sink::on_error);
+    rd_kafka_conf_set_log_cb(conf, &kafka_sink::on_log);  // into the daemon's log, not stderr
     if (!setup_error_.empty()) {
       rd_kafka_conf_destroy(conf);
       if (log_) log_->error("kafka sink {}: {}", dataflow_, setup_error_);
@@ -240,6 +241,16 @@ class kafka_sink final : public sink {
     if (self->log_)
       self->log_->warn("kafka sink {}: {}: {}", self->dataflow_,
                        rd_kafka_err2name(static_cast<rd_kafka_resp_err_t>(err)), log_safe(reason));
+  }
+
+  // librdkafka's own threads call this: spdlog loggers are thread-safe.
+  static void on_log(const rd_kafka_t* rk, int level, const char* fac, const char* buf) {
+    auto* self = static_cast<kafka_sink*>(rd_kafka_opaque(rk));
+    if (!self || !self->log_) return;
+    if (level <= 4)
+      self->log_->warn("kafka sink {}: {}: {}", self->dataflow_, fac, log_safe(buf));
+    else
+      self->log_->debug("kafka sink {}: {}: {}", self->dataflow_, fac, log_safe(buf));
   }
 
   // Every record of the batch has its report: ok only if all were acknowledged; otherwise the

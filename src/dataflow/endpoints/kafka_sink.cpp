@@ -81,7 +81,7 @@ class kafka_sink final : public sink {
       create_producer();
     }
     if (!rk_) {
-      finish(std::move(done), send_result{false, setup_error_, 0});
+      finish(std::move(done), send_result{false, setup_error_.empty() ? "kafka: not started" : setup_error_, 0});
       return;
     }
     auto b = std::make_unique<batch_state>();

@@ -2,12 +2,16 @@
 // names with the destination, a timestamp and a sequence, and errors as failed sends that recover.
 #include "dataflow/endpoints/file_sink.hpp"
 
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+#include <sys/resource.h>
 
+#include "broker/broker.hpp"
+#include "dataflow/endpoint_kind.hpp"
 #include "sink_test_support.hpp"
 
 namespace edgemq::dataflow {
@@ -132,6 +136,56 @@ TEST(FileSink, NeverAppendsToAnEarlierFile) {
   const auto files = files_in(s.directory);
   ASSERT_EQ(files.size(), 2u);
   EXPECT_EQ(files[1].filename(), "df-20260101T000000Z-000002.jsonl");
+}
+
+// A write cut short (here by RLIMIT_FSIZE, as a full disk would): the failed batch leaves no
+// partial line behind, and the retry goes to a new file.
+TEST(FileSink, PartialWriteIsCutBack) {
+  temp_dir t;
+  boost::asio::io_context io;
+  file_settings s;
+  s.directory = t.path.string();
+  auto sink = make_file_sink(s, "df", io, nullptr);
+  ASSERT_TRUE(test::send_and_wait(io, *sink, test::numbered(0, 2))->ok);
+  const auto first_size = fs::file_size(files_in(t.path).at(0));
+
+  std::signal(SIGXFSZ, SIG_IGN);  // EFBIG instead of the signal
+  rlimit old{};
+  ::getrlimit(RLIMIT_FSIZE, &old);
+  rlimit small = old;
+  small.rlim_cur = first_size + 50;  // room for part of the next batch only
+  ::setrlimit(RLIMIT_FSIZE, &small);
+  auto r = test::send_and_wait(io, *sink, test::numbered(2, 2));
+  ::setrlimit(RLIMIT_FSIZE, &old);
+  ASSERT_TRUE(r);
+  EXPECT_FALSE(r->ok);
+  EXPECT_NE(r->error.find("File too large"), std::string::npos) << r->error;
+  EXPECT_EQ(fs::file_size(files_in(t.path).at(0)), first_size);  // cut back to whole lines
+
+  r = test::send_and_wait(io, *sink, test::numbered(2, 2));
+  ASSERT_TRUE(r && r->ok) << r->error;
+  EXPECT_EQ(files_in(t.path).size(), 2u);
+  const auto lines = lines_in(t.path);  // parses every line: none is partial
+  ASSERT_EQ(lines.size(), 4u);
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(lines[i].at("payload").at("n"), i);
+}
+
+// What the runtime does: the kind's factory, from the definition, with the data directory.
+TEST(FileSink, KindMakesTheSinkFromTheDefinition) {
+  temp_dir t;
+  boost::asio::io_context io;
+  broker::broker core(broker::limits{});
+  const auto spec = nlohmann::json::parse(
+      R"({"endpointType": "LocalStorage", "localStorageSettings": {"persistentVolumeClaimRef": "pvc"}})");
+  const endpoint_args args{"df", "store", spec, "site/a", {}, io, nullptr, core, t.path.string()};
+  auto sink = find_endpoint_kind("LocalStorage")->make_sink(args);
+  ASSERT_TRUE(sink);
+  sink->start();
+  ASSERT_TRUE(test::send_and_wait(io, *sink, test::numbered(0, 2))->ok);
+  const auto files = files_in(t.path / "pvc");
+  ASSERT_EQ(files.size(), 1u);
+  EXPECT_EQ(files[0].filename().string().rfind("site_a-", 0), 0u);
+  EXPECT_EQ(lines_in(t.path / "pvc").size(), 2u);
 }
 
 }  // namespace

@@ -81,13 +81,15 @@ class connection : public std::enable_shared_from_this<connection> {
     // once more on a new connection (the batch may arrive twice, which at least once allows).
     const bool reused = tcp_ || tls_;
     auto r = co_await attempt(body, count);
-    if (!r.ok && reused && !answered_) r = co_await attempt(body, count);
+    // (Not after a timeout: the server was there but slow, and waiting twice helps nobody.)
+    if (!r.ok && reused && !answered_ && !timed_out_ && !stopped) r = co_await attempt(body, count);
     co_return r;
   }
 
  private:
   asio::awaitable<send_result> attempt(const std::string& body, std::size_t count) {
     answered_ = false;
+    timed_out_ = false;
     const auto deadline = s_.timeout;
     if (!tcp_ && !tls_) {
       if (auto err = co_await connect(deadline); !err.empty()) {
@@ -115,6 +117,7 @@ class connection : public std::enable_shared_from_this<connection> {
       ec = co_await exchange(*tcp_, req, res);
     if (ec) {
       close();
+      timed_out_ = ec == beast::error::timeout;
       co_return send_result{false, "POST " + s_.url + ": " + describe(ec), 0};
     }
     answered_ = true;
@@ -176,6 +179,7 @@ class connection : public std::enable_shared_from_this<connection> {
   std::optional<beast::tcp_stream> tcp_;
   std::optional<beast::ssl_stream<beast::tcp_stream>> tls_;
   bool answered_ = false;
+  bool timed_out_ = false;
 };
 
 class http_sink final : public sink {

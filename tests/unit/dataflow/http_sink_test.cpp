@@ -36,9 +36,10 @@ class webhook_server {
  public:
   struct options {
     std::function<int(std::size_t)> status = [](std::size_t) { return 200; };
-    bool close_each = false;    // "Connection: close" and close after each response
-    bool silent_close = false;  // close after each response while promising keep-alive
-    bool hang = false;          // read requests, never answer
+    bool close_each = false;            // "Connection: close" and close after each response
+    bool silent_close = false;          // close after each response while promising keep-alive
+    bool hang = false;                  // read requests, never answer
+    std::size_t hang_after = SIZE_MAX;  // answer this many requests, then hang
     asio::ssl::context* tls = nullptr;
     unsigned short port = 0;
   };
@@ -101,7 +102,7 @@ class webhook_server {
         requests_.push_back(req);
         index = requests_.size() - 1;
       }
-      if (o_.hang) continue;
+      if (o_.hang || index >= o_.hang_after) continue;
       const int status = o_.status(index);
       http::response<http::string_body> res{static_cast<http::status>(status), 11};
       res.body() = status < 300 ? "ok" : "come back later";
@@ -219,6 +220,20 @@ TEST(HttpSink, TimesOut) {
   EXPECT_FALSE(r->ok);
   EXPECT_NE(r->error.find("timed out"), std::string::npos) << r->error;
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
+}
+
+TEST(HttpSink, TimeoutOnAKeptAliveConnectionIsNotRetriedAtOnce) {
+  // Answers the first request, then hangs: the second request, on the kept-alive connection,
+  // fails after one timeout, without a second attempt on a new connection.
+  webhook_server server({.hang_after = 1});
+  asio::io_context io;
+  auto sink = make_http_sink(settings_for(url(server.port()), 1), io, nullptr);
+  ASSERT_TRUE(test::send_and_wait(io, *sink, test::numbered(0, 1))->ok);
+  auto r = test::send_and_wait(io, *sink, test::numbered(1, 1), 10s);
+  ASSERT_TRUE(r);
+  EXPECT_FALSE(r->ok);
+  EXPECT_NE(r->error.find("timed out"), std::string::npos) << r->error;
+  EXPECT_EQ(server.requests().size(), 2u);
 }
 
 TEST(HttpSink, StopLeavesTheBatchUnanswered) {

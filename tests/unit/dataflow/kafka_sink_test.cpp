@@ -216,6 +216,26 @@ TEST_F(KafkaSink, MissingSaslSecretFailsEverySendSayingWhy) {
   EXPECT_NE(r->error.find("/nonexistent/edgemq-secret"), std::string::npos) << r->error;
 }
 
+TEST_F(KafkaSink, SaslSecretIsReadFromTheSecretDirectory) {
+  // The mock cluster does not speak SASL: what this shows is that the secret files are read and
+  // librdkafka takes the SASL configuration, so the batch fails at delivery, not at setup.
+  char tmpl[] = "/tmp/edgemq-kafka-secret-XXXXXX";
+  const std::filesystem::path dir = ::mkdtemp(tmpl);
+  std::ofstream(dir / "username") << "$ConnectionString\n";
+  std::ofstream(dir / "password")
+      << "Endpoint=sb://x.servicebus.windows.net/;SharedAccessKeyName=k;SharedAccessKey=v\n";
+  auto s = settings();
+  s.sasl_mechanism = "PLAIN";
+  s.sasl_secret = dir.string();
+  auto sink = make_kafka_sink(s, "telemetry", "df7", io_, nullptr);
+  sink->start();
+  auto r = test::send_and_wait(io_, *sink, test::numbered(0, 1));
+  std::filesystem::remove_all(dir);
+  ASSERT_TRUE(r);
+  EXPECT_FALSE(r->ok);
+  EXPECT_NE(r->error.find("1 of 1 records not delivered"), std::string::npos) << r->error;
+}
+
 TEST_F(KafkaSink, StopLeavesTheBatchUnanswered) {
   ASSERT_EQ(rd_kafka_mock_broker_set_down(mock_, -1), RD_KAFKA_RESP_ERR_NO_ERROR);
   auto sink = make_kafka_sink(settings(), "ordered", "df6", io_, nullptr);

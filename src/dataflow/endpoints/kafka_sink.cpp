@@ -9,6 +9,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <fcntl.h>
 #include <librdkafka/rdkafka.h>
 #include <spdlog/spdlog.h>
@@ -55,7 +56,8 @@ class kafka_sink final : public sink {
         dataflow_(std::move(dataflow)),
         io_(io),
         log_(std::move(log)),
-        wakeup_(io) {}
+        wakeup_(io),
+        deadline_(io) {}
   ~kafka_sink() override { stop(); }
 
   void start() override {
@@ -101,6 +103,7 @@ class kafka_sink final : public sink {
       ++b->outstanding;
     }
     inflight_ = std::move(b);
+    arm_deadline();
     if (inflight_->outstanding == 0)
       complete(local_error);
     else
@@ -112,6 +115,7 @@ class kafka_sink final : public sink {
     stopped_ = true;
     *alive_ = false;
     destroy_producer();
+    deadline_.cancel();
     boost::system::error_code ec;
     wakeup_.close(ec);
     if (pipe_write_ >= 0) ::close(pipe_write_);
@@ -176,6 +180,9 @@ class kafka_sink final : public sink {
     rd_kafka_queue_t* q = rd_kafka_queue_get_main(rk_);
     rd_kafka_queue_io_event_enable(q, pipe_write_, "1", 1);
     rd_kafka_queue_destroy(q);
+    // librdkafka signals only when the queue turns non-empty: an event queued before the line
+    // above would never be signalled, nor anything after it. One drain now closes that gap.
+    signal_self();
   }
 
   void destroy_producer() {
@@ -256,6 +263,7 @@ class kafka_sink final : public sink {
   // Every record of the batch has its report: ok only if all were acknowledged; otherwise the
   // leading acknowledged ones still leave the buffer.
   void complete(const std::string& local_error) {
+    deadline_.cancel();
     auto b = std::move(inflight_);
     send_result r;
     const auto n = b->results.size();
@@ -283,6 +291,25 @@ class kafka_sink final : public sink {
     });
   }
 
+  void signal_self() {
+    // Non-blocking: when the pipe is full, the reader is woken anyway.
+    if (pipe_write_ >= 0 && ::write(pipe_write_, "1", 1) < 0) {
+    }
+  }
+
+  // A safety net over message.timeout.ms: should librdkafka never report on a record (it
+  // should), the batch would hold the dataflow forever. Purging makes librdkafka report every
+  // record still queued or in flight as failed, and the batch completes the usual way.
+  void arm_deadline() {
+    deadline_.expires_after(std::chrono::seconds(s_.timeout_seconds + 5));
+    deadline_.async_wait([this, alive = alive_, batch = inflight_.get()](boost::system::error_code ec) {
+      if (ec || !*alive || !rk_ || inflight_.get() != batch) return;
+      if (log_) log_->warn("kafka sink {}: no delivery report in time; purging the batch", dataflow_);
+      rd_kafka_purge(rk_, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+      signal_self();
+    });
+  }
+
   void wait() {
     wakeup_.async_wait(asio::posix::stream_descriptor::wait_read, [this, alive = alive_](boost::system::error_code ec) {
       if (ec || !*alive) return;
@@ -302,6 +329,7 @@ class kafka_sink final : public sink {
   asio::io_context& io_;
   std::shared_ptr<spdlog::logger> log_;
   asio::posix::stream_descriptor wakeup_;
+  asio::steady_timer deadline_;
   int pipe_write_ = -1;
   rd_kafka_t* rk_ = nullptr;
   std::string setup_error_;

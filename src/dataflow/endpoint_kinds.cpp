@@ -8,6 +8,10 @@ const std::vector<endpoint_kind>& endpoint_kinds() {
   static const std::vector<endpoint_kind> kinds = [] {
     std::vector<endpoint_kind> k;
     // k.push_back(mqtt_endpoint_kind());
+    k.push_back(http_endpoint_kind());
+    k.push_back(file_endpoint_kind());
+    k.push_back(local_storage_endpoint_kind());
+    k.push_back(kafka_endpoint_kind());
     return k;
   }();
   return kinds;

@@ -6,10 +6,11 @@
 
 namespace edgemq::dataflow {
 
-endpoint_kind mqtt_endpoint_kind();   // Mqtt: a remote broker, or `default` (the local one)
-endpoint_kind http_endpoint_kind();   // Http (ours): webhook
-endpoint_kind file_endpoint_kind();   // File (ours) and LocalStorage: JSON Lines files
-endpoint_kind kafka_endpoint_kind();  // Kafka (librdkafka)
+endpoint_kind mqtt_endpoint_kind();           // Mqtt: a remote broker, or `default` (the local one)
+endpoint_kind http_endpoint_kind();           // Http (ours): webhook
+endpoint_kind file_endpoint_kind();           // File (ours): JSON Lines files
+endpoint_kind local_storage_endpoint_kind();  // LocalStorage (AIO): the same, in the claim's directory
+endpoint_kind kafka_endpoint_kind();          // Kafka (librdkafka)
 
 }  // namespace edgemq::dataflow
 

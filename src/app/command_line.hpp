@@ -35,6 +35,7 @@ struct command_line {
   config::tls_options tls;  // --allow-anonymous: every listener lets clients in without credentials
   // --ws-max-frame-size: for the ws:// and wss:// listeners given by --listen (0: the default).
   std::uint64_t ws_max_frame_size = 0;
+  std::optional<bool> events;  // --events on|off: lifecycle events on $edgemq/events/...
 
   // Overlays the options given on `cfg` (the command line wins over the file).
   void apply(config::daemon_config& cfg) const;

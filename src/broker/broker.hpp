@@ -11,6 +11,7 @@
 
 #include "broker/counters.hpp"
 #include "broker/latency_histogram.hpp"
+#include "broker/lifecycle_events.hpp"
 #include "broker/limits.hpp"
 #include "broker/listener_security.hpp"
 #include "broker/memory_release.hpp"
@@ -36,6 +37,8 @@ class broker {
   counters& stats() noexcept { return counters_; }
   authenticator_registry& authenticators() noexcept { return *auth_; }
   reserved_topics& services() noexcept { return services_; }
+  // Connect, disconnect, subscribe, unsubscribe and session expiry as messages (limits::lifecycle_events).
+  lifecycle_events& events() noexcept { return events_; }
 
   // The security settings of listener `listener` (its index in the server's listeners).
   // Replaceable at any time (reload); a CONNECT uses the snapshot current when it arrives.
@@ -117,6 +120,7 @@ class broker {
   session_registry sessions_;
   std::unique_ptr<authenticator_registry> auth_;
   reserved_topics services_;
+  lifecycle_events events_{*this};
   mutable std::mutex security_mu_;
   std::vector<std::shared_ptr<const listener_security>> security_;  // by listener index
   durable_store* durable_ = nullptr;

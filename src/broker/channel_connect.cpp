@@ -287,6 +287,8 @@ void client_channel::accept(mqtt::connect& c, const auth_step* enhanced) {
     if (permissions_) drop_unauthorized_subscriptions();
     resend_inflight();
   }
+  std::string listener;
+  broker_.events().connected(event_self(listener), c.clean_start, attached.session_present);
   pull();
 }
 

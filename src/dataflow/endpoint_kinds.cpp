@@ -7,7 +7,7 @@ const std::vector<endpoint_kind>& endpoint_kinds() {
   // One line per endpoint type (endpoints/kinds.hpp declares the functions).
   static const std::vector<endpoint_kind> kinds = [] {
     std::vector<endpoint_kind> k;
-    // k.push_back(mqtt_endpoint_kind());
+    k.push_back(mqtt_endpoint_kind());
     return k;
   }();
   return kinds;

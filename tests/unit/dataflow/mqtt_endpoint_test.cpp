@@ -5,6 +5,8 @@
 // source hands messages over and PUBACKs only when the runtime acks.
 #include <optional>
 
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <spdlog/sinks/null_sink.h>
@@ -13,6 +15,7 @@
 #include "broker/broker.hpp"
 #include "dataflow/endpoint_kind.hpp"
 #include "dataflow/endpoints/mqtt_settings.hpp"
+#include "edgemq/mqtt/codec.hpp"
 #include "mosquitto_process.hpp"
 
 namespace edgemq::dataflow {
@@ -121,6 +124,8 @@ TEST_F(MqttEndpointTest, SinkPublishesWithTheTemplateAndPropertiesAndIsAckedAfte
   auto b = rec("plant/line2/temp", "22");
   const auto r = send_when_up(*s, {a, b});
   ASSERT_TRUE(r.ok) << r.error;
+  // Connected: capped by mosquitto's Receive Maximum (max_inflight_messages, 20 by default).
+  EXPECT_EQ(s->max_batch(), 20u);
   ASSERT_TRUE(wait_for([&] { return data_lines(*obs, "factory/line").size() == 2; }));
   const auto got = data_lines(*obs, "factory/line");
   EXPECT_EQ(got[0], "factory/line1|21.5|1|text/plain|unit:C site:north");
@@ -338,6 +343,35 @@ TEST_F(MqttEndpointTest, SourcePausedHoldsMessagesUntilResumed) {
   src->resume();
   EXPECT_TRUE(run_until(io_, [&] { return std::find(got.begin(), got.end(), "held") != got.end(); }));
   src->stop();
+}
+
+// A "broker" that answers CONNACK and then falls silent: the keep alive (1 s here) notices within
+// 1.5 keep alives, and the QoS 1 message waiting for its PUBACK fails.
+TEST_F(MqttEndpointTest, KeepAliveDetectsASilentBroker) {
+  namespace asio = boost::asio;
+  using tcp = asio::ip::tcp;
+  tcp::acceptor acceptor(io_, {asio::ip::address_v4::loopback(), 0});
+  tcp::socket peer(io_);
+  std::string connack;
+  mqtt::encode(mqtt::connack{}, mqtt::protocol_version::v5, connack);
+  std::vector<char> in(4096);
+  bool answered = false;
+  acceptor.async_accept(peer, [&](boost::system::error_code ec) {
+    ASSERT_FALSE(ec);
+    peer.async_read_some(asio::buffer(in), [&](boost::system::error_code, std::size_t) {  // the CONNECT
+      asio::async_write(peer, asio::buffer(connack), [&](boost::system::error_code, std::size_t) { answered = true; });
+    });
+  });
+  auto s = make_sink(plain(acceptor.local_endpoint().port(), {{"keepAliveSeconds", 1}}), "x");
+  s->start();
+  ASSERT_TRUE(run_until(io_, [&] { return answered; }));
+  run_until(
+      io_, [] { return false; }, 50ms);  // the CONNACK is read
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto r = send(*s, {rec("a", "1")}, 10s);
+  EXPECT_FALSE(r.ok);
+  EXPECT_NE(r.error.find("keep alive"), std::string::npos) << r.error;
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 4s);
 }
 
 }  // namespace

@@ -86,6 +86,7 @@ struct mqtt_client::impl : std::enable_shared_from_this<impl> {
   std::uint16_t next_id_ = 1;
   std::uint16_t sub_id_ = 1;
 
+  std::vector<std::function<void()>> settle_waiters_;
   message_handler on_message_;
   std::function<void(bool, const std::string&)> on_state_;
 
@@ -325,6 +326,13 @@ struct mqtt_client::impl : std::enable_shared_from_this<impl> {
     schedule_ping(gen);
     drain_waiting();
     if (on_state_) on_state_(true, {});
+    settled();
+  }
+
+  void settled() {
+    auto waiters = std::move(settle_waiters_);
+    settle_waiters_.clear();
+    for (auto& w : waiters) w();
   }
 
   void on_publish(std::uint64_t gen, mqtt::publish p) {
@@ -418,6 +426,7 @@ struct mqtt_client::impl : std::enable_shared_from_this<impl> {
     for (auto& [p, d] : waiting) d(false, "connection lost: " + why);
     for (auto& d : queued) d(false, "connection lost: " + why);
     if (was_up && on_state_) on_state_(false, why);
+    if (!was_up) settled();
     if (state_ != state::waiting) return;  // a callback stopped us
     backoff_ = backoff_.count() == 0 ? opts_.backoff_min : std::min(backoff_ * 2, opts_.backoff_max);
     auto self = shared_from_this();
@@ -460,6 +469,7 @@ struct mqtt_client::impl : std::enable_shared_from_this<impl> {
     out_done_.clear();
     on_message_ = nullptr;
     on_state_ = nullptr;
+    settle_waiters_.clear();
   }
 };
 
@@ -484,6 +494,15 @@ void mqtt_client::stop() {
 }
 bool mqtt_client::connected() const {
   return impl_->state_ == impl::state::connected;
+}
+bool mqtt_client::connecting() const {
+  return impl_->state_ == impl::state::connecting;
+}
+void mqtt_client::when_settled(std::function<void()> f) {
+  if (impl_->state_ == impl::state::connecting)
+    impl_->settle_waiters_.push_back(std::move(f));
+  else
+    asio::post(impl_->io_, std::move(f));
 }
 std::size_t mqtt_client::send_quota() const {
   return impl_->quota();

@@ -55,6 +55,11 @@ class mqtt_client {
   void stop();
 
   bool connected() const;
+  // A connection attempt is under way (started, or retried after the backoff).
+  bool connecting() const;
+  // Runs `f` once the current attempt has an outcome (connected or failed); at once (posted) when
+  // none is under way. Dropped by stop().
+  void when_settled(std::function<void()> f);
   // The publishes this client keeps in flight at most: maxInflightMessages, or the server's
   // Receive Maximum when lower. More wait in the client until acknowledgements free a slot.
   std::size_t send_quota() const;

@@ -90,6 +90,19 @@ void mqtt_sink::stop() {
 }
 
 void mqtt_sink::send(std::span<const record> batch, std::function<void(send_result)> done) {
+  if (!client_->connected() && client_->connecting()) {
+    // Connecting (at start-up, or retrying): answer once this attempt has its outcome rather than
+    // failing a batch that a few milliseconds would have let through.
+    auto copy = std::make_shared<std::vector<record>>(batch.begin(), batch.end());
+    client_->when_settled([this, copy, done = std::move(done)]() mutable {
+      send_now(std::span<const record>(*copy), [copy, done = std::move(done)](send_result r) { done(std::move(r)); });
+    });
+    return;
+  }
+  send_now(batch, std::move(done));
+}
+
+void mqtt_sink::send_now(std::span<const record> batch, std::function<void(send_result)> done) {
   struct state {
     std::vector<char> acked;
     std::size_t pending = 0;

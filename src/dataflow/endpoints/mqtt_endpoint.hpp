@@ -27,6 +27,7 @@ class mqtt_sink final : public sink {
   void stop() override;
 
  private:
+  void send_now(std::span<const record> batch, std::function<void(send_result)> done);
   boost::asio::io_context& io_;
   std::shared_ptr<spdlog::logger> log_;
   std::string template_;

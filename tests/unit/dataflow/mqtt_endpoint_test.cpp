@@ -133,6 +133,16 @@ TEST_F(MqttEndpointTest, SinkPublishesWithTheTemplateAndPropertiesAndIsAckedAfte
   s->stop();
 }
 
+// The first batch after start() waits for the connection attempt instead of failing at once.
+TEST_F(MqttEndpointTest, SinkSendRightAfterStartWaitsForTheConnection) {
+  mosquitto_process m(tmp_.path);
+  m.start();
+  auto s = make_sink(plain(m.port()), "first/x");
+  s->start();
+  const auto r = send(*s, {rec("a", "1")});
+  EXPECT_TRUE(r.ok) << r.error;
+}
+
 TEST_F(MqttEndpointTest, SinkFailsWhileTheBrokerIsDownAndDeliversOnceItIsUp) {
   mosquitto_process m(tmp_.path);  // not started: its port refuses connections
   auto s = make_sink(plain(m.port()), "out/${inputTopic}");

@@ -91,6 +91,9 @@ struct mqtt_client::impl : std::enable_shared_from_this<impl> {
   std::function<void(bool, const std::string&)> on_state_;
 
   const mqtt_settings& s() const { return opts_.settings; }
+  mqtt::protocol_version version() const {
+    return s().v311 ? mqtt::protocol_version::v311 : mqtt::protocol_version::v5;
+  }
   std::string where() const { return s().host + ":" + std::to_string(s().port); }
 
   std::size_t quota() const { return std::min<std::size_t>(s().max_inflight, server_receive_max_); }
@@ -174,7 +177,7 @@ struct mqtt_client::impl : std::enable_shared_from_this<impl> {
 
   void send_connect(std::uint64_t gen) {
     mqtt::connect c;
-    c.version = mqtt::protocol_version::v5;
+    c.version = version();
     c.client_id = opts_.client_id;
     c.clean_start = opts_.clean_start;
     c.keep_alive = s().keep_alive_s;
@@ -198,7 +201,7 @@ struct mqtt_client::impl : std::enable_shared_from_this<impl> {
   }
 
   void send(const mqtt::packet& p, publish_done done = nullptr) {
-    if (mqtt::encode(p, mqtt::protocol_version::v5, out_)) {
+    if (mqtt::encode(p, version(), out_)) {
       if (done) post_done(std::move(done), false, "the message cannot be encoded as MQTT (too large?)");
       return;
     }
@@ -258,7 +261,7 @@ struct mqtt_client::impl : std::enable_shared_from_this<impl> {
         fail(gen, std::string("malformed input from the broker: ") + std::string(mqtt::to_string(f.error)));
         return false;
       }
-      auto p = mqtt::decode(f.value.header, f.value.body, mqtt::protocol_version::v5);
+      auto p = mqtt::decode(f.value.header, f.value.body, version());
       used += f.value.size;
       if (!p) {
         fail(gen, "undecodable packet from the broker: " + p.error().message());
@@ -342,8 +345,7 @@ struct mqtt_client::impl : std::enable_shared_from_this<impl> {
       ack = [weak, gen, id = p.packet_id] {
         auto self = weak.lock();
         if (!self || self->generation_ != gen || self->state_ != state::connected) return;
-        mqtt::encode_plain_ack(mqtt::packet_type::puback, id, mqtt::reason_code::success, mqtt::protocol_version::v5,
-                               self->out_);
+        mqtt::encode_plain_ack(mqtt::packet_type::puback, id, mqtt::reason_code::success, self->version(), self->out_);
         self->flush();
       };
     } else if (p.qos == mqtt::qos::exactly_once) {
@@ -454,7 +456,7 @@ struct mqtt_client::impl : std::enable_shared_from_this<impl> {
     if (state_ == state::connected && !write_busy_) {
       // A polite DISCONNECT when the socket is idle (best effort, without waiting).
       std::string bye;
-      mqtt::encode(mqtt::disconnect{}, mqtt::protocol_version::v5, bye);
+      mqtt::encode(mqtt::disconnect{}, version(), bye);
       boost::system::error_code ignored;
       with_stream([&](auto& stream) {
         if constexpr (std::is_same_v<std::decay_t<decltype(stream)>, tcp::socket>)

@@ -112,7 +112,7 @@ void validate_mqtt_settings(const json& spec, const std::string& path, problems&
   const checker c{base, out};
   check_unknown(s,
                 {"host", "tls", "authentication", "clientIdPrefix", "qos", "retain", "sessionExpirySeconds",
-                 "maxInflightMessages", "keepAliveSeconds", "protocol", "cloudEventAttributes"},
+                 "maxInflightMessages", "keepAliveSeconds", "protocol", "cloudEventAttributes", "protocolVersion"},
                 c);
   std::string h;
   std::uint16_t p = 0;
@@ -135,6 +135,10 @@ void validate_mqtt_settings(const json& spec, const std::string& path, problems&
     else if (!enum_is(s["protocol"], "mqtt"))
       c.add("protocol", "must be Mqtt");
   }
+  if (s.contains("protocolVersion") &&
+      (!s["protocolVersion"].is_string() ||
+       (s["protocolVersion"].get<std::string>() != "5" && s["protocolVersion"].get<std::string>() != "3.1.1")))
+    c.add("protocolVersion", "must be \"5\" or \"3.1.1\"");
   if (s.contains("cloudEventAttributes") && !enum_is(s["cloudEventAttributes"], "propagate") &&
       !enum_is(s["cloudEventAttributes"], "createorremap"))
     c.add("cloudEventAttributes", "must be Propagate or CreateOrRemap");
@@ -170,6 +174,7 @@ mqtt_settings read_mqtt_settings(const json& spec) {
   m.session_expiry_s = s.value("sessionExpirySeconds", std::uint32_t{3600});
   m.max_inflight = s.value("maxInflightMessages", std::uint16_t{100});
   m.keep_alive_s = s.value("keepAliveSeconds", std::uint16_t{60});
+  m.v311 = s.value("protocolVersion", "5") == "3.1.1";
   return m;
 }
 

@@ -35,6 +35,9 @@ struct mqtt_settings {
   std::uint32_t session_expiry_s = 3600;
   std::uint16_t max_inflight = 100;
   std::uint16_t keep_alive_s = 60;
+  // edgemq's own `protocolVersion`: "5" (default) or "3.1.1" (no properties, no session expiry:
+  // a source keeps its session with clean session off).
+  bool v311 = false;
 };
 
 // Checks spec.mqttSettings (`path` is the spec's pointer); appends problems.

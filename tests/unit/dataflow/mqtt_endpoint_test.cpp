@@ -355,6 +355,34 @@ TEST_F(MqttEndpointTest, SourcePausedHoldsMessagesUntilResumed) {
   src->stop();
 }
 
+// MQTT 3.1.1 (edgemq's protocolVersion "3.1.1"): both ends work; properties cannot travel.
+TEST_F(MqttEndpointTest, Mqtt311SinkAndSource) {
+  mosquitto_process m(tmp_.path);
+  m.start();
+  const auto spec = plain(m.port(), {{"protocolVersion", "3.1.1"}});
+  std::vector<record> got;
+  auto src = make_source(spec, {"v3/#"}, "v3in");
+  src->start([&](record r, std::function<void()> ack) {
+    got.push_back(std::move(r));
+    ack();
+  });
+  auto s = make_sink(spec, "v3/${inputTopic.1}", "v3out");
+  s->start();
+  auto a = rec("hello/x", "three");
+  a.properties = {{"k", "v"}};
+  // Until the source is subscribed, what the sink sends goes nowhere: send until one arrives.
+  ASSERT_TRUE(run_until(io_, [&] {
+    const auto r = send(*s, {a});
+    EXPECT_TRUE(r.ok) << r.error;
+    run_until(
+        io_, [&] { return !got.empty(); }, 100ms);
+    return !got.empty();
+  }));
+  EXPECT_EQ(got[0].topic, "v3/hello");
+  EXPECT_EQ(got[0].payload, "three");
+  EXPECT_TRUE(got[0].properties.empty());  // 3.1.1 has none (with MQTT 5 they travel: the first test)
+}
+
 // A "broker" that answers CONNACK and then falls silent: the keep alive (1 s here) notices within
 // 1.5 keep alives, and the QoS 1 message waiting for its PUBACK fails.
 TEST_F(MqttEndpointTest, KeepAliveDetectsASilentBroker) {

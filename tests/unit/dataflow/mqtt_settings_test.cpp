@@ -116,6 +116,8 @@ TEST(MqttSettings, ProblemsWithTheirPointers) {
   ASSERT_EQ(ps.size(), 1u) << paths(ps);
   EXPECT_EQ(ps[0].path, "/spec/mqttSettings/authentication/usernamePasswordSettings/secretRef");
   EXPECT_EQ(check({{"host", "h:0"}}).size(), 1u);
+  EXPECT_TRUE(check({{"host", "h:1"}, {"protocolVersion", "3.1.1"}}).empty());
+  EXPECT_EQ(check({{"host", "h:1"}, {"protocolVersion", 4}}).at(0).path, "/spec/mqttSettings/protocolVersion");
   EXPECT_EQ(check({{"host", "h:65536"}}).size(), 1u);
   EXPECT_EQ(check(json::object()).at(0).path, "/spec/mqttSettings/host");
   problems out;

@@ -79,6 +79,7 @@ class DataflowMqttTest(unittest.TestCase):
     def setUp(self):
         self.assertIsNotNone(shutil.which("mosquitto"), "Debian's mosquitto is needed")
         self.tmp = tempfile.mkdtemp(prefix="edgemq-dfmqtt-")
+        os.chmod(self.tmp, 0o755)  # mosquitto started as root runs as user `mosquitto`
         self.addCleanup(shutil.rmtree, self.tmp, True)
         self.mport = free_port()
         os.makedirs(os.path.join(self.tmp, "mosq"))

@@ -130,10 +130,8 @@ void validate_mqtt_settings(const json& spec, const std::string& path, problems&
   check_integer(s, "maxInflightMessages", 1, 65535, c);
   check_integer(s, "keepAliveSeconds", 0, 65535, c);
   if (s.contains("protocol")) {
-    if (enum_is(s["protocol"], "websockets"))
-      c.add("protocol", "WebSockets is not supported by edgemq's MQTT endpoint yet: use Mqtt (MQTT over TCP or TLS)");
-    else if (!enum_is(s["protocol"], "mqtt"))
-      c.add("protocol", "must be Mqtt");
+    if (!enum_is(s["protocol"], "websockets") && !enum_is(s["protocol"], "mqtt"))
+      c.add("protocol", "must be Mqtt or WebSockets");
   }
   if (s.contains("protocolVersion") &&
       (!s["protocolVersion"].is_string() ||
@@ -175,6 +173,7 @@ mqtt_settings read_mqtt_settings(const json& spec) {
   m.max_inflight = s.value("maxInflightMessages", std::uint16_t{100});
   m.keep_alive_s = s.value("keepAliveSeconds", std::uint16_t{60});
   m.v311 = s.value("protocolVersion", "5") == "3.1.1";
+  m.websockets = s.contains("protocol") && enum_is(s["protocol"], "websockets");
   return m;
 }
 

@@ -38,6 +38,9 @@ struct mqtt_settings {
   // edgemq's own `protocolVersion`: "5" (default) or "3.1.1" (no properties, no session expiry:
   // a source keeps its session with clean session off).
   bool v311 = false;
+  // protocol: WebSockets (MQTT over RFC 6455, subprotocol "mqtt", binary frames) on ws_path.
+  bool websockets = false;
+  std::string ws_path = "/mqtt";
 };
 
 // Checks spec.mqttSettings (`path` is the spec's pointer); appends problems.

@@ -203,3 +203,49 @@ class background {
 };
 
 }  // namespace edgemq::dataflow::testing
+
+namespace edgemq::dataflow::testing {
+
+// The edgemq daemon as a remote broker with a TCP and a ws:// listener (for the WebSocket test).
+class edgemq_process {
+ public:
+  explicit edgemq_process(fs::path dir) : dir_(std::move(dir)) {}
+  ~edgemq_process() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGTERM);
+      ::waitpid(pid_, nullptr, 0);
+    }
+  }
+  void start(const std::string& bin) {
+    if (::access(bin.c_str(), X_OK) != 0)
+      throw std::runtime_error(bin + " is not built (cmake --build build --target edgemq)");
+    const auto out = dir_ / "edgemq.out";
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      const int fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+      ::dup2(fd, 1);
+      ::dup2(fd, 2);
+      const auto data = (dir_ / "edgemq-data").string();
+      ::execl(bin.c_str(), bin.c_str(), "--listen", "127.0.0.1:0", "--listen", "ws://127.0.0.1:0/mqtt", "--data-dir",
+              data.c_str(), static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    // "ready: MQTT on 127.0.0.1:P1, ws://127.0.0.1:P2/mqtt (data dir ...)"
+    if (!wait_for([&] { return slurp(out).find("ready: MQTT on ") != std::string::npos; }))
+      throw std::runtime_error("edgemq did not start: " + slurp(out));
+    const auto text = slurp(out);
+    const auto at = text.find("ready: MQTT on 127.0.0.1:") + std::string("ready: MQTT on 127.0.0.1:").size();
+    tcp_port_ = static_cast<std::uint16_t>(std::stoul(text.substr(at)));
+    const auto ws = text.find("ws://127.0.0.1:", at) + std::string("ws://127.0.0.1:").size();
+    ws_port_ = static_cast<std::uint16_t>(std::stoul(text.substr(ws)));
+  }
+  std::uint16_t tcp_port() const { return tcp_port_; }
+  std::uint16_t ws_port() const { return ws_port_; }
+
+ private:
+  fs::path dir_;
+  pid_t pid_ = -1;
+  std::uint16_t tcp_port_ = 0, ws_port_ = 0;
+};
+
+}  // namespace edgemq::dataflow::testing

@@ -383,6 +383,41 @@ TEST_F(MqttEndpointTest, Mqtt311SinkAndSource) {
   EXPECT_TRUE(got[0].properties.empty());  // 3.1.1 has none (with MQTT 5 they travel: the first test)
 }
 
+// protocol WebSockets: both ends over ws:// (edgemq's own listener: Debian's mosquitto has no
+// WebSockets), observed with mosquitto_sub/mosquitto_pub on the same broker's TCP listener.
+TEST_F(MqttEndpointTest, WebSocketsSinkAndSource) {
+  edgemq_process e(tmp_.path);
+  e.start(EDGEMQ_DAEMON);
+  const json spec = {{"endpointType", "Mqtt"},
+                     {"mqttSettings",
+                      {{"host", "127.0.0.1:" + std::to_string(e.ws_port())},
+                       {"tls", {{"mode", "Disabled"}}},
+                       {"protocol", "WebSockets"}}}};
+  auto obs = observer(e.tcp_port(), "ws/#", "ws/ready");
+  auto s = make_sink(spec, "ws/${inputTopic.2}");
+  s->start();
+  auto a = rec("in/over/x", std::string(70000, 'w'));  // a 64-bit length frame
+  a.properties = {{"k", "v"}};
+  const auto r = send(*s, {a, rec("in/small/y", "tiny")});
+  ASSERT_TRUE(r.ok) << r.error;
+  ASSERT_TRUE(wait_for([&] { return data_lines(*obs, "ws/").size() == 2; }));
+  EXPECT_EQ(data_lines(*obs, "ws/")[1], "ws/small|tiny|0||");
+
+  std::vector<record> got;
+  auto src = make_source(spec, {"up/#"}, "wsin");
+  src->start([&](record r, std::function<void()> ack) {
+    got.push_back(std::move(r));
+    ack();
+  });
+  int tick = 0;
+  ASSERT_TRUE(run_until(io_, [&] {
+    if (tick++ % 10 == 0)
+      run("mosquitto_pub -h 127.0.0.1 -p " + std::to_string(e.tcp_port()) + " -q 1 -t up/1 -m over-ws");
+    return !got.empty();
+  }));
+  EXPECT_EQ(got[0].payload, "over-ws");
+}
+
 // A "broker" that answers CONNACK and then falls silent: the keep alive (1 s here) notices within
 // 1.5 keep alives, and the QoS 1 message waiting for its PUBACK fails.
 TEST_F(MqttEndpointTest, KeepAliveDetectsASilentBroker) {

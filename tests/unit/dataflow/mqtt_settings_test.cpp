@@ -99,7 +99,7 @@ TEST(MqttSettings, ProblemsWithTheirPointers) {
                    {"maxInflightMessages", 0},
                    {"keepAliveSeconds", -1},
                    {"sessionExpirySeconds", "1h"},
-                   {"protocol", "WebSockets"},
+                   {"protocol", "Pigeon"},
                    {"colour", "blue"}});
   std::set<std::string> got;
   for (const auto& p : ps) got.insert(p.path);
@@ -110,7 +110,9 @@ TEST(MqttSettings, ProblemsWithTheirPointers) {
                                    "/spec/mqttSettings/keepAliveSeconds", "/spec/mqttSettings/sessionExpirySeconds",
                                    "/spec/mqttSettings/protocol", "/spec/mqttSettings/colour"}))
       << paths(ps);
-  EXPECT_NE(paths(ps).find("WebSockets is not supported"), std::string::npos);
+  EXPECT_NE(paths(ps).find("must be Mqtt or WebSockets"), std::string::npos);
+  EXPECT_TRUE(check({{"host", "h:1"}, {"protocol", "WebSockets"}}).empty());
+  EXPECT_TRUE(read_mqtt_settings(json{{"mqttSettings", {{"host", "h:1"}, {"protocol", "WebSockets"}}}}).websockets);
 
   ps = check({{"host", "h:1"}, {"authentication", {{"method", "UsernamePassword"}}}});
   ASSERT_EQ(ps.size(), 1u) << paths(ps);

@@ -12,11 +12,9 @@
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
-#include <openssl/evp.h>
-#include <openssl/rand.h>
-#include <openssl/sha.h>
 #include <spdlog/spdlog.h>
 
+#include "dataflow/endpoints/mqtt_ws.hpp"
 #include "edgemq/mqtt/codec.hpp"
 #include "edgemq/mqtt/frame_parser.hpp"
 
@@ -42,35 +40,6 @@ std::string read_secret_file(const std::string& path, std::string& error) {
   auto s = ss.str();
   while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();  // `echo secret > file`
   return s;
-}
-
-std::string base64(const unsigned char* data, int n) {
-  std::string out(4 * ((n + 2) / 3), '\0');
-  const int len = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data, n);
-  out.resize(static_cast<std::size_t>(len));
-  return out;
-}
-
-// A client frame (FIN, masked, as RFC 6455 5.3 requires of clients) around `payload`.
-void append_ws_frame(std::string& out, std::uint8_t opcode, std::string_view payload) {
-  out += static_cast<char>(0x80 | opcode);
-  const auto n = payload.size();
-  if (n < 126) {
-    out += static_cast<char>(0x80 | n);
-  } else if (n <= 0xFFFF) {
-    out += static_cast<char>(0x80 | 126);
-    out += static_cast<char>(n >> 8);
-    out += static_cast<char>(n & 0xFF);
-  } else {
-    out += static_cast<char>(0x80 | 127);
-    for (int i = 7; i >= 0; --i) out += static_cast<char>((static_cast<std::uint64_t>(n) >> (8 * i)) & 0xFF);
-  }
-  unsigned char mask[4];
-  RAND_bytes(mask, 4);
-  out.append(reinterpret_cast<const char*>(mask), 4);
-  const auto start = out.size();
-  out.append(payload);
-  for (std::size_t i = 0; i < n; ++i) out[start + i] = static_cast<char>(out[start + i] ^ mask[i % 4]);
 }
 
 bool is_ip_address(const std::string& host) {
@@ -211,14 +180,10 @@ struct mqtt_client::impl : std::enable_shared_from_this<impl> {
 
   void after_transport(std::uint64_t gen) {
     if (!s().websockets) return send_connect(gen);
-    unsigned char key[16];
-    RAND_bytes(key, sizeof key);
-    ws_key_ = base64(key, sizeof key);
+    ws_key_ = ws_client::make_key();
     ws_in_.clear();
     ws_ctrl_.clear();
-    ws_handshake_ = "GET " + s().ws_path + " HTTP/1.1\r\nHost: " + where() +
-                    "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + ws_key_ +
-                    "\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: mqtt\r\n\r\n";
+    ws_handshake_ = ws_client::upgrade_request(where(), s().ws_path, ws_key_);
     auto self = shared_from_this();
     with_stream([&](auto& stream) {
       asio::async_write(stream, asio::buffer(ws_handshake_), [self, gen](boost::system::error_code ec, std::size_t) {
@@ -243,80 +208,22 @@ struct mqtt_client::impl : std::enable_shared_from_this<impl> {
           if (r.size() > 16384) return self->fail(gen, "WebSocket handshake: response too large");
           return self->read_ws_response(gen);
         }
-        std::string head = r.substr(0, end);
+        const std::string head = r.substr(0, end);
         self->ws_in_ = r.substr(end + 4);  // frames that came with the response
         r.clear();
-        if (head.rfind("HTTP/1.1 101", 0) != 0)
-          return self->fail(gen, "WebSocket handshake refused: " + head.substr(0, head.find("\r\n")));
-        // Sec-WebSocket-Accept = base64(SHA-1(key + GUID)) (RFC 6455 4.2.2).
-        const std::string magic = self->ws_key_ + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
-        unsigned char digest[SHA_DIGEST_LENGTH];
-        SHA1(reinterpret_cast<const unsigned char*>(magic.data()), magic.size(), digest);
-        std::string lower = head;
-        for (auto& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-        const auto at = lower.find("\r\nsec-websocket-accept:");
-        std::string accept;
-        if (at != std::string::npos) {
-          auto v = head.substr(at + 24, head.find("\r\n", at + 2) - at - 24);
-          v.erase(0, v.find_first_not_of(" \t"));
-          v.erase(v.find_last_not_of(" \t") + 1);
-          accept = v;
-        }
-        if (accept != base64(digest, SHA_DIGEST_LENGTH))
-          return self->fail(gen, "WebSocket handshake: wrong Sec-WebSocket-Accept");
+        if (auto why = ws_client::check_upgrade_response(head, self->ws_key_); !why.empty())
+          return self->fail(gen, why + " (" + self->where() + ")");
         self->send_connect(gen);  // the server speaks only after our CONNECT: ws_in_ is empty
       });
     });
   }
 
-  // WebSocket frames from the server (never masked) in ws_in_: data appended to acc_, pings
-  // answered; false (failed) on a close frame or a protocol error.
+  // WebSocket frames from the server in ws_in_ into acc_; pings answered. False: failed.
   bool unframe(std::uint64_t gen) {
-    std::size_t pos = 0;
-    while (ws_in_.size() - pos >= 2) {
-      const auto b0 = static_cast<std::uint8_t>(ws_in_[pos]);
-      const auto b1 = static_cast<std::uint8_t>(ws_in_[pos + 1]);
-      std::uint64_t len = b1 & 0x7F;
-      std::size_t hdr = 2;
-      if (len == 126) hdr = 4;
-      if (len == 127) hdr = 10;
-      if (ws_in_.size() - pos < hdr) break;
-      if (len == 126)
-        len = (static_cast<std::uint8_t>(ws_in_[pos + 2]) << 8) | static_cast<std::uint8_t>(ws_in_[pos + 3]);
-      if (len == 127) {
-        len = 0;
-        for (int i = 0; i < 8; ++i) len = (len << 8) | static_cast<std::uint8_t>(ws_in_[pos + 2 + i]);
-      }
-      if (b1 & 0x80) {
-        fail(gen, "WebSocket: a masked frame from the server");
-        return false;
-      }
-      if (len > max_inbound_packet) {
-        fail(gen, "WebSocket: frame too large");
-        return false;
-      }
-      if (ws_in_.size() - pos - hdr < len) break;
-      const std::string_view payload(ws_in_.data() + pos + hdr, static_cast<std::size_t>(len));
-      switch (b0 & 0x0F) {
-        case 0:
-        case 2:
-          acc_.append(payload);
-          break;
-        case 9:
-          append_ws_frame(ws_ctrl_, 10, payload);  // pong
-          break;
-        case 10:
-          break;
-        case 8:
-          fail(gen, "WebSocket closed by " + where());
-          return false;
-        default:
-          fail(gen, "WebSocket: unexpected frame (MQTT travels in binary frames)");
-          return false;
-      }
-      pos += hdr + static_cast<std::size_t>(len);
+    if (auto why = ws_client::unframe(ws_in_, acc_, ws_ctrl_, max_inbound_packet); !why.empty()) {
+      fail(gen, why);
+      return false;
     }
-    ws_in_.erase(0, pos);
     if (!ws_ctrl_.empty()) flush();
     return true;
   }
@@ -361,7 +268,7 @@ struct mqtt_client::impl : std::enable_shared_from_this<impl> {
     if (s().websockets) {
       writing_.clear();
       writing_.swap(ws_ctrl_);
-      if (!out_.empty()) append_ws_frame(writing_, 2, out_);  // one binary frame per write
+      if (!out_.empty()) ws_client::append_frame(writing_, 2, out_);  // one binary frame per write
     } else {
       writing_.swap(out_);
     }

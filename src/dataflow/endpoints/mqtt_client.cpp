@@ -520,8 +520,12 @@ struct mqtt_client::impl : std::enable_shared_from_this<impl> {
     if (state_ == state::stopped) return;
     if (state_ == state::connected && !write_busy_) {
       // A polite DISCONNECT when the socket is idle (best effort, without waiting).
-      std::string bye;
-      mqtt::encode(mqtt::disconnect{}, version(), bye);
+      std::string packet, bye;
+      mqtt::encode(mqtt::disconnect{}, version(), packet);
+      if (s().websockets)
+        ws_client::append_frame(bye, 2, packet);
+      else
+        bye = std::move(packet);
       boost::system::error_code ignored;
       with_stream([&](auto& stream) {
         if constexpr (std::is_same_v<std::decay_t<decltype(stream)>, tcp::socket>)

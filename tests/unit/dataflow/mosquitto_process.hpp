@@ -239,6 +239,7 @@ class edgemq_process {
     const auto ws = text.find("ws://127.0.0.1:", at) + std::string("ws://127.0.0.1:").size();
     ws_port_ = static_cast<std::uint16_t>(std::stoul(text.substr(ws)));
   }
+  std::string output() const { return slurp(dir_ / "edgemq.out"); }
   std::uint16_t tcp_port() const { return tcp_port_; }
   std::uint16_t ws_port() const { return ws_port_; }
 

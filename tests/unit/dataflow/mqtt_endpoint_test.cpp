@@ -402,6 +402,11 @@ TEST_F(MqttEndpointTest, WebSocketsSinkAndSource) {
   ASSERT_TRUE(r.ok) << r.error;
   ASSERT_TRUE(wait_for([&] { return data_lines(*obs, "ws/").size() == 2; }));
   EXPECT_EQ(data_lines(*obs, "ws/")[1], "ws/small|tiny|0||");
+  s->stop();  // its DISCONNECT goes in a WebSocket frame too
+  EXPECT_TRUE(wait_for([&] {
+    return e.output().find("client 'edgemq-df' disconnected from 127.0.0.1") != std::string::npos &&
+           e.output().find("normal DISCONNECT") != std::string::npos;
+  })) << e.output();
 
   std::vector<record> got;
   auto src = make_source(spec, {"up/#"}, "wsin");

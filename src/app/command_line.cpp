@@ -63,6 +63,7 @@ void command_line::apply(config::daemon_config& cfg) const {
   if (devices_policies_file) cfg.devices.service_policies_file = *devices_policies_file;
   if (admin_token_file) cfg.admin.token_file = *admin_token_file;
   if (dataflows_dir) cfg.dataflows.dir = *dataflows_dir;
+  if (events) cfg.limits.lifecycle_events = *events;
   // --tls-cert/--tls-key serve an https:// admin address too (given with --admin or in the file).
   if (cfg.admin.https && !tls.cert.empty()) cfg.admin.tls.cert = tls.cert;
   if (cfg.admin.https && !tls.key.empty()) cfg.admin.tls.key = tls.key;
@@ -78,7 +79,7 @@ std::optional<int> parse_command_line(int argc, char** argv, command_line& out) 
   app.set_version_flag("--version", std::string("edgemq ") + edgemq::version_string);
   std::vector<std::string> listen;
   std::string data_dir, log_level, log_format, workers, password_file, ws_max_frame_size, authz_file, admin,
-      admin_token_file, admin_command_topic, dataflows_dir;
+      admin_token_file, admin_command_topic, dataflows_dir, events;
   // The last of a repeated option wins, so a wrapper can append an override.
   const auto last = CLI::MultiOptionPolicy::TakeLast;
   app.add_option("-c,--config", out.config_file, "JSON configuration file (see config/edgemq.json)")
@@ -181,6 +182,11 @@ std::optional<int> parse_command_line(int argc, char** argv, command_line& out) 
                  "every admin request must carry 'Authorization: Bearer TOKEN', TOKEN the content of FILE")
       ->type_name("FILE")
       ->multi_option_policy(last);
+  app.add_option("--events", events,
+                 "on|off: publish client and session lifecycle events on $edgemq/events/... (default on; "
+                 "docs/dataflows.md, \"Lifecycle events\")")
+      ->type_name("on|off")
+      ->multi_option_policy(last);
   app.add_flag("--allow-anonymous", out.allow_anonymous,
                "let clients without credentials in on every listener (needed for a listener beyond loopback "
                "without --password-file)");
@@ -275,6 +281,10 @@ std::optional<int> parse_command_line(int argc, char** argv, command_line& out) 
     if (const auto why = config::check_command_topic(admin_command_topic); !why.empty())
       return usage_error("--admin-command-topic '" + admin_command_topic + "': " + why);
     out.admin_command_topic = admin_command_topic;
+  }
+  if (app.get_option("--events")->count() > 0) {
+    if (events != "on" && events != "off") return usage_error("--events: must be on or off, got '" + events + "'");
+    out.events = events == "on";
   }
   if (app.get_option("--admin-token-file")->count() > 0) {
     if (admin_token_file.empty()) return usage_error("--admin-token-file: must not be empty");

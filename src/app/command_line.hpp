@@ -39,6 +39,7 @@ struct command_line {
   // --devices-hostname NAME, --devices-service-policies-file FILE (docs/devices.md).
   std::optional<std::string> devices_hostname;
   std::optional<std::string> devices_policies_file;
+  std::optional<bool> events;  // --events on|off: lifecycle events on $edgemq/events/...
 
   // Overlays the options given on `cfg` (the command line wins over the file).
   void apply(config::daemon_config& cfg) const;

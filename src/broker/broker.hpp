@@ -12,6 +12,7 @@
 #include "broker/connect_interceptor.hpp"
 #include "broker/counters.hpp"
 #include "broker/latency_histogram.hpp"
+#include "broker/lifecycle_events.hpp"
 #include "broker/limits.hpp"
 #include "broker/listener_security.hpp"
 #include "broker/memory_release.hpp"
@@ -41,6 +42,8 @@ class broker {
   // start-up, before the listeners accept, then read-only (null: none).
   void set_connect_interceptor(connect_interceptor* i) noexcept { interceptor_ = i; }
   connect_interceptor* interceptor() const noexcept { return interceptor_; }
+  // Connect, disconnect, subscribe, unsubscribe and session expiry as messages (limits::lifecycle_events).
+  lifecycle_events& events() noexcept { return events_; }
 
   // The security settings of listener `listener` (its index in the server's listeners).
   // Replaceable at any time (reload); a CONNECT uses the snapshot current when it arrives.
@@ -123,6 +126,7 @@ class broker {
   std::unique_ptr<authenticator_registry> auth_;
   reserved_topics services_;
   connect_interceptor* interceptor_ = nullptr;
+  lifecycle_events events_{*this};
   mutable std::mutex security_mu_;
   std::vector<std::shared_ptr<const listener_security>> security_;  // by listener index
   durable_store* durable_ = nullptr;

@@ -313,6 +313,8 @@ void client_channel::accept(mqtt::connect& c, const auth_step* enhanced) {
     dialect_.reset();
     if (auto* hook = broker_.interceptor()) hook->on_connected(id(), connection_id_);
   }
+  std::string listener;
+  broker_.events().connected(event_self(listener), c.clean_start, attached.session_present);
   pull();
 }
 

@@ -1,5 +1,6 @@
 // SUBSCRIBE and UNSUBSCRIBE: the index, the session's record of it, retained delivery.
 #include "broker/client_channel.hpp"
+#include "broker/lifecycle_events.hpp"
 #include "broker/topic_access.hpp"
 #include "edgemq/mqtt/topic.hpp"
 
@@ -37,7 +38,8 @@ void client_channel::on_subscribe(const mqtt::subscribe& s) {
       parse_shared_filter(e.filter, name, plain);
     }
     // With a policy: the filter must be covered by a granted one (auth/topic_cover.hpp).
-    if (filter_reaches_other_clients(plain, id()) || private_filter(plain) ||
+    // Under the private namespace only the lifecycle events are subscribable.
+    if (filter_reaches_other_clients(plain, id()) || (private_filter(plain) && !events_filter(plain)) ||
         (permissions_ && !permissions_->may_subscribe(plain))) {
       bump(broker_.stats().subscribe_denied);
       ack.codes.push_back(mqtt::reason_code::not_authorized);  // 3.1.1: 0x80
@@ -84,6 +86,22 @@ void client_channel::on_subscribe(const mqtt::subscribe& s) {
   send(ack);  // SUBACK precedes the retained messages it triggers
   for (auto& d : retained) session_->enqueue(std::move(d));
   if (!retained.empty()) pull();
+  emit_filters_event(
+      true, s.entries.size(), [&](std::size_t i) { return std::string_view(s.entries[i].filter); }, ack.codes);
+}
+
+template <class FilterAt>
+void client_channel::emit_filters_event(bool subscribed, std::size_t n, FilterAt&& filter_at,
+                                        const std::vector<mqtt::reason_code>& codes) {
+  if (!broker_.config().lifecycle_events) return;
+  std::vector<event_filter> filters;
+  filters.reserve(n);
+  for (std::size_t i = 0; i < n && i < codes.size(); ++i) filters.push_back({filter_at(i), codes[i]});
+  std::string listener;
+  if (subscribed)
+    broker_.events().subscribed(event_self(listener), filters);
+  else
+    broker_.events().unsubscribed(event_self(listener), filters);
 }
 
 void client_channel::on_unsubscribe(const mqtt::unsubscribe& u) {
@@ -99,6 +117,8 @@ void client_channel::on_unsubscribe(const mqtt::unsubscribe& u) {
   }
   save_subscriptions();
   send(ack);
+  emit_filters_event(
+      false, u.filters.size(), [&](std::size_t i) { return std::string_view(u.filters[i]); }, ack.codes);
 }
 
 void client_channel::save_subscriptions() {

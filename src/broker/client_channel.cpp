@@ -125,7 +125,7 @@ void client_channel::fail(mqtt::reason_code rc) {
   bump(broker_.stats().protocol_errors);
   if (log_)
     log_->info("client '{}': closing on {} (0x{:02X})", log_safe(id()), mqtt::to_string(rc), static_cast<int>(rc));
-  note_close(fmt::format("protocol error: {} (0x{:02X})", mqtt::to_string(rc), static_cast<int>(rc)));
+  note_close(fmt::format("protocol error: {} (0x{:02X})", mqtt::to_string(rc), static_cast<int>(rc)), rc);
   // No DISCONNECT before a successful CONNACK (MQTT-3.14.0-1): during enhanced authentication
   // the refusal is the CONNACK itself.
   if (v5() && state_ == state::connected)
@@ -141,22 +141,22 @@ void client_channel::kick(mqtt::reason_code why) {
   if (v5() && state_ == state::connected) send(mqtt::disconnect{why, {}});
   switch (why) {
     case mqtt::reason_code::keep_alive_timeout:
-      note_close("keep-alive timeout");
+      note_close("keep-alive timeout", why);
       break;
     case mqtt::reason_code::session_taken_over:
-      note_close("taken over by a new connection");
+      note_close("taken over by a new connection", why);
       break;
     case mqtt::reason_code::administrative_action:
-      note_close("administrative action");
+      note_close("administrative action", why);
       break;
     case mqtt::reason_code::server_shutting_down:
-      note_close("server shutdown");
+      note_close("server shutdown", why);
       break;
     case mqtt::reason_code::maximum_connect_time:
-      note_close("credentials expired");
+      note_close("credentials expired", why);
       break;
     default:
-      note_close(fmt::format("{} (0x{:02X})", mqtt::to_string(why), static_cast<int>(why)));
+      note_close(fmt::format("{} (0x{:02X})", mqtt::to_string(why), static_cast<int>(why)), why);
   }
   closing_ = true;
 }
@@ -174,9 +174,9 @@ void client_channel::on_disconnect(const mqtt::disconnect& d) {
   }
   if (!v5() || d.code != mqtt::reason_code::disconnect_with_will) will_.reset();  // MQTT-3.14.4-3
   if (v5() && d.code != mqtt::reason_code::success)
-    note_close(fmt::format("DISCONNECT {} (0x{:02X})", mqtt::to_string(d.code), static_cast<int>(d.code)));
+    note_close(fmt::format("DISCONNECT {} (0x{:02X})", mqtt::to_string(d.code), static_cast<int>(d.code)), d.code);
   else
-    note_close("normal DISCONNECT");
+    note_close("normal DISCONNECT", mqtt::reason_code::normal_disconnection);
   closing_ = true;
 }
 
@@ -215,10 +215,18 @@ void client_channel::on_close(clock::time_point now) {
       bump(broker_.stats().wills_published);
       broker_.publish(now_will);
     }
+    std::string listener;
+    broker_.events().disconnected(event_self(listener), close_code_,
+                                  close_reason_.empty() ? std::string_view("socket closed") : close_reason_);
   }
   state_ = state::closed;
   closing_ = true;
   self_.reset();  // break the link <-> channel cycle
+}
+
+event_client client_channel::event_self(std::string& listener) const {
+  listener = listener_name_ ? *listener_name_ : std::to_string(listener_);
+  return {id(), principal_ ? &principal_->username : nullptr, listener, version_};
 }
 
 bool client_channel::keep_alive_expired(clock::time_point now) const {

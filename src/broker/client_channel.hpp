@@ -132,6 +132,10 @@ class client_channel {
   void on_pubcomp(std::uint16_t packet_id);
   void on_subscribe(const mqtt::subscribe& s);
   void on_unsubscribe(const mqtt::unsubscribe& u);
+  // The subscribed/unsubscribed lifecycle event: filter i and its SUBACK/UNSUBACK code.
+  template <class FilterAt>
+  void emit_filters_event(bool subscribed, std::size_t n, FilterAt&& filter_at,
+                          const std::vector<mqtt::reason_code>& codes);
   void on_disconnect(const mqtt::disconnect& d);
 
   void resend_inflight();
@@ -163,9 +167,20 @@ class client_channel {
   // Why the connection ends, for the disconnect line (set where the end is decided; empty: the
   // socket closed under us). Static strings, except protocol errors that name their code.
   std::string close_reason_;
+  // The reason code the end came with (a DISCONNECT's, or the broker's own), for the
+  // disconnected event; unset when the socket closed under us.
+  std::optional<mqtt::reason_code> close_code_;
   void note_close(std::string why) {
     if (close_reason_.empty()) close_reason_ = std::move(why);
   }
+  void note_close(std::string why, mqtt::reason_code rc) {
+    if (close_reason_.empty()) {
+      close_reason_ = std::move(why);
+      close_code_ = rc;
+    }
+  }
+  // This connection as lifecycle events describe it; `listener` holds the listener's name.
+  event_client event_self(std::string& listener) const;
   std::shared_ptr<const listener_security> security_;  // taken at CONNECT
   std::shared_ptr<const principal> principal_;
   std::shared_ptr<const client_permissions> permissions_;

@@ -32,6 +32,8 @@ struct limits {
   // Longer client ids are refused (CONNACK 0x85 / 0x02): ids end up in topics built from them
   // (the state store's notification topic carries the id in hex), in the store and in logs.
   std::size_t max_client_id_length = 256;
+  // Lifecycle events on $edgemq/events/... (lifecycle_events.hpp); `events.enabled` in the config.
+  bool lifecycle_events = true;
 };
 
 }  // namespace edgemq::broker

@@ -98,7 +98,8 @@ void session_registry::end_locked(const session_ptr& s, std::vector<message_ptr>
   if (auto it = sessions_.find(s->client_id()); it != sessions_.end() && it->second == s) sessions_.erase(it);
 }
 
-std::size_t session_registry::expire(clock::time_point now, std::vector<message_ptr>& due_wills) {
+std::size_t session_registry::expire(clock::time_point now, std::vector<message_ptr>& due_wills,
+                                     std::vector<std::string>* expired_ids) {
   std::lock_guard g(mu_);
   std::vector<session_ptr> expired;
   for (auto& [id, s] : sessions_) {
@@ -112,7 +113,10 @@ std::size_t session_registry::expire(clock::time_point now, std::vector<message_
     if (s->expiry_interval_ == 0xFFFFFFFF) continue;
     if (now - s->disconnected_at_ >= std::chrono::seconds(s->expiry_interval_)) expired.push_back(s);
   }
-  for (auto& s : expired) end_locked(s, &due_wills);
+  for (auto& s : expired) {
+    if (expired_ids) expired_ids->push_back(s->client_id());
+    end_locked(s, &due_wills);
+  }
   bump(stats_.sessions_expired, expired.size());  // MQTT-3.1.2-8: the will at session end
   return expired.size();
 }

@@ -41,7 +41,9 @@ class session_registry {
 
   // Ends offline sessions whose expiry interval has passed and collects wills whose delay has
   // passed (or whose session ended first): the caller publishes them.
-  std::size_t expire(clock::time_point now, std::vector<message_ptr>& due_wills);
+  // `expired_ids`, if given, receives the client ids of the sessions ended (lifecycle events).
+  std::size_t expire(clock::time_point now, std::vector<message_ptr>& due_wills,
+                     std::vector<std::string>* expired_ids = nullptr);
 
   session_ptr find(const std::string& client_id) const;
 

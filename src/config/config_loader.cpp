@@ -312,6 +312,9 @@ std::vector<config_error> apply_json_unguarded(const std::string& text, daemon_c
           ss.node_id = v.get<std::string>();
       });
 
+  object_reader events(doc.value("events", json::object()), "/events", errors);
+  events.key("enabled", boolean(lim.lifecycle_events, errors));
+
   auto& ps = cfg.persistence;
   object_reader persistence(doc.value("persistence", json::object()), "/persistence", errors);
   persistence.key("enabled", boolean(ps.enabled, errors))
@@ -434,6 +437,7 @@ std::vector<config_error> apply_json_unguarded(const std::string& text, daemon_c
       .key("mqtt", [&](const json&, const std::string&) { mqtt.run(); })
       .key("queue", [&](const json&, const std::string&) { queue.run(); })
       .key("statestore", [&](const json&, const std::string&) { statestore.run(); })
+      .key("events", [&](const json&, const std::string&) { events.run(); })
       .key("persistence", [&](const json&, const std::string&) { persistence.run(); })
       .key("jwt", [&](const json&, const std::string&) { jwt.run(); })
       .key("dataflows", [&](const json&, const std::string&) { dataflows.run(); })

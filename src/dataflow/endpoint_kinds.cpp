@@ -7,7 +7,7 @@ const std::vector<endpoint_kind>& endpoint_kinds() {
   // One line per endpoint type (endpoints/kinds.hpp declares the functions).
   static const std::vector<endpoint_kind> kinds = [] {
     std::vector<endpoint_kind> k;
-    // k.push_back(mqtt_endpoint_kind());
+    k.push_back(mqtt_endpoint_kind());
     k.push_back(http_endpoint_kind());
     k.push_back(file_endpoint_kind());
     k.push_back(local_storage_endpoint_kind());

@@ -222,5 +222,31 @@ TEST_F(ChannelAuthzTest, AResumedSessionKeepsOnlyWhatIsStillGranted) {
   EXPECT_EQ(b_.stats().subscribe_denied.load(), 1u);
 }
 
+// Lifecycle events (lifecycle_events.hpp) are subscribable only with a grant covering the filter,
+// and show the username only because the password check vouched for it.
+TEST_F(ChannelAuthzTest, LifecycleEventsNeedAGrantAndShowTheVouchedUsername) {
+  client denied(b_);
+  denied.connect("d1");
+  denied.send(m::subscribe{1, {{"$edgemq/events/#", {}}}, {}});
+  EXPECT_EQ(denied.one<m::suback>().codes, std::vector<m::reason_code>{m::reason_code::not_authorized});
+
+  auto p = std::make_shared<fake_permissions>();
+  p->sub = {"$edgemq/events/#"};
+  use(p);
+  client l(b_);
+  l.connect("l1");
+  l.send(m::subscribe{1, {{"$edgemq/events/#", {}}}, {}});
+  auto first = l.received();
+  ASSERT_FALSE(first.empty());
+  EXPECT_EQ(std::get<m::suback>(first[0]).codes, std::vector<m::reason_code>{m::reason_code::granted_qos_0});
+  client c(b_);
+  c.connect("c9", "alice");
+  auto got = l.received();
+  ASSERT_EQ(got.size(), 1u);
+  const auto& ev = std::get<m::publish>(got[0]);
+  EXPECT_EQ(ev.topic, "$edgemq/events/clients/connected/c9");
+  EXPECT_NE(ev.payload.find(R"("username":"alice")"), std::string::npos) << ev.payload;
+}
+
 }  // namespace
 }  // namespace edgemq::broker

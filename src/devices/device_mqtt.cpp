@@ -55,6 +55,7 @@ std::optional<broker::connect_decision> device_hub::on_connect(const mqtt::conne
   auto it = entries_.find(u->device_id);
   if (it == entries_.end()) return refuse(rc::bad_user_name_or_password, "unknown device");
   const device& d = it->second.d;
+  std::optional<broker::clock::time_point> expires_at;
   if (c.password) {
     const auto token = parse_sas_token(*c.password);
     if (!token) return refuse(rc::bad_user_name_or_password, "password is not a SharedAccessSignature");
@@ -70,6 +71,8 @@ std::optional<broker::connect_decision> device_hub::on_connect(const mqtt::conne
     const bool good = (!d.primary_key.empty() && verify_sas(*token, d.primary_key, now_s)) ||
                       (!d.secondary_key.empty() && verify_sas(*token, d.secondary_key, now_s));
     if (!good) return refuse(rc::bad_user_name_or_password, "SAS token signature wrong or expired");
+    // verify_sas checked that `se` is a number after now.
+    expires_at = broker_.now() + std::chrono::seconds(std::stoull(token->se) - now_s);
   } else if (cert && !cert->sha1_thumbprint.empty()) {
     bool good = false;
     if (d.auth_type == "selfSigned") {
@@ -90,6 +93,7 @@ std::optional<broker::connect_decision> device_hub::on_connect(const mqtt::conne
   ok.code = rc::success;
   ok.username = client_id;
   ok.permissions = std::make_shared<device_permissions>(u->device_id, u->module_id);
+  ok.expires_at = expires_at;
   return ok;
 }
 

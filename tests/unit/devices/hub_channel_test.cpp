@@ -208,6 +208,15 @@ TEST_F(HubChannelTest, DisablingOrDeletingADeviceClosesItsConnection) {
   EXPECT_FALSE(hub_.get_device("dev2"));
 }
 
+TEST_F(HubChannelTest, TheConnectionEndsWhenItsSasTokenExpires) {
+  auto& d1 = connect("dev1", key1_);  // a token valid for 3600 s
+  const auto left = d1.ch.credentials_expiry() - broker::clock::now();
+  EXPECT_GT(left, std::chrono::seconds(3590));
+  EXPECT_LE(left, std::chrono::seconds(3600));
+  EXPECT_EQ(d1.ch.timer_expired(broker::clock::now() + std::chrono::seconds(3601)),
+            mqtt::reason_code::maximum_connect_time);
+}
+
 TEST_F(HubChannelTest, ConnectionStateFollowsTheConnection) {
   auto& d1 = connect("dev1", key1_);
   EXPECT_TRUE(hub_.get_device("dev1")->connected);

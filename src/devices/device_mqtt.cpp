@@ -87,8 +87,7 @@ std::optional<broker::connect_decision> device_hub::on_connect(const mqtt::conne
   }
   // Checked after the credentials, so a disabled device's existence is told only to its holder.
   if (!d.enabled) return refuse(rc::not_authorized, "device disabled");
-  connections_[connection_id] = connection{u->device_id, u->module_id, client_id, false};
-  lk.unlock();
+  lk.unlock();  // registered in on_connected: a CONNECT refused after this (its will) never closes
   broker::connect_decision ok;
   ok.code = rc::success;
   ok.username = client_id;
@@ -98,12 +97,15 @@ std::optional<broker::connect_decision> device_hub::on_connect(const mqtt::conne
 }
 
 void device_hub::on_connected(std::string_view client_id, std::uint64_t connection_id) {
+  // The client id is "deviceId" or "deviceId/moduleId" (on_connect insisted; ids have no '/').
+  const auto slash = client_id.find('/');
+  connection conn{std::string(client_id.substr(0, slash)),
+                  slash == std::string_view::npos ? std::string() : std::string(client_id.substr(slash + 1)),
+                  std::string(client_id), true};
   std::unique_lock lk(mu_);
-  auto c = connections_.find(connection_id);
-  if (c == connections_.end()) return;
-  c->second.confirmed = true;
-  if (!c->second.module_id.empty()) return;
-  const std::string id = c->second.device_id;
+  const auto& c = connections_.insert_or_assign(connection_id, std::move(conn)).first->second;
+  if (!c.module_id.empty()) return;
+  const std::string id = c.device_id;
   auto it = entries_.find(id);
   if (it == entries_.end()) return;
   auto& e = it->second;

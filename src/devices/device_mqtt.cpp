@@ -298,6 +298,10 @@ void device_hub::push_desired(const std::string& id, const json& patch, std::uin
 // ---- direct methods --------------------------------------------------------------------------
 
 void device_hub::invoke_method(method_request r, std::function<void(status, method_response)> done) {
+  // The name becomes a topic level: no separators, wildcards or query.
+  if (r.method_name.empty() || r.method_name.find_first_of("/+#?") != std::string::npos ||
+      r.method_name.find('\0') != std::string::npos)
+    return done(status::bad_request, {});
   std::string rid;
   {
     std::lock_guard g(mu_);
@@ -395,8 +399,9 @@ status device_hub::send_c2d(const std::string& id, c2d_message m) {
   if (m.content_type) props.content_type = *m.content_type;
   if (m.correlation_id) props.correlation_data = *m.correlation_id;
   if (m.expiry) {
-    props.message_expiry_interval = static_cast<std::uint32_t>(m.expiry->count());
-    msg->expires_at = broker_.now() + *m.expiry;
+    const auto secs = std::clamp<std::int64_t>(m.expiry->count(), 1, 0xFFFFFFFF);
+    props.message_expiry_interval = static_cast<std::uint32_t>(secs);
+    msg->expires_at = broker_.now() + std::chrono::seconds(secs);
   }
   msg->props = std::move(props);
   broker_.publish(msg);

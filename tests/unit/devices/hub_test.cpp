@@ -188,6 +188,10 @@ TEST_F(HubTest, MethodsToAnOfflineDeviceAnswerDeviceOffline) {
   hub_->invoke_method({"nope", "reboot", {}, std::chrono::seconds(1)},
                       [&](status s, method_response) { q.set_value(s); });
   EXPECT_EQ(q.get_future().get(), status::not_found);
+  std::promise<status> bad;
+  hub_->invoke_method({"dev1", "a/b", {}, std::chrono::seconds(1)},
+                      [&](status s, method_response) { bad.set_value(s); });
+  EXPECT_EQ(bad.get_future().get(), status::bad_request);
   EXPECT_EQ(hub_->send_c2d("nope", {}), status::not_found);
   EXPECT_EQ(hub_->send_c2d("dev1", {}), status::ok);
 }

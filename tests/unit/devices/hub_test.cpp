@@ -237,6 +237,25 @@ TEST_F(ConnectTest, SasTokenWithThePrimaryOrSecondaryKeyLetsTheDeviceIn) {
   EXPECT_EQ(r->code, mqtt::reason_code::success);
 }
 
+TEST_F(ConnectTest, AModuleConnectsWithItsDevicesKeyAndGetsOnlyItsTopics) {
+  const auto d = put(named("dev1")).second;
+  const std::string user = "hub.local/dev1/edge-mod/?api-version=2021-04-12";
+  auto r = connect("dev1/edge-mod", user, device_token("hub.local/devices/dev1/modules/edge-mod", d.primary_key, se_));
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->code, mqtt::reason_code::success) << r->why;
+  EXPECT_EQ(r->username, "dev1/edge-mod");
+  EXPECT_TRUE(r->permissions->may_publish("devices/dev1/modules/edge-mod/messages/events/"));
+  EXPECT_FALSE(r->permissions->may_publish("devices/dev1/messages/events/"));
+  EXPECT_TRUE(r->permissions->may_subscribe("devices/dev1/modules/edge-mod/inputs/#"));
+  EXPECT_FALSE(r->permissions->may_subscribe("devices/dev1/messages/devicebound/#"));
+  // Another module's token, or the client id of the device itself, is refused.
+  EXPECT_EQ(
+      connect("dev1/edge-mod", user, device_token("hub.local/devices/dev1/modules/other", d.primary_key, se_))->code,
+      mqtt::reason_code::bad_user_name_or_password);
+  EXPECT_EQ(connect("dev1", user, device_token("hub.local/devices/dev1", d.primary_key, se_))->code,
+            mqtt::reason_code::client_identifier_not_valid);
+}
+
 TEST_F(ConnectTest, OtherUsernamesGoToTheListenersChain) {
   put(named("dev1"));
   EXPECT_FALSE(connect("dev1", std::nullopt, "x"));

@@ -254,6 +254,7 @@ void client_channel::accept(mqtt::connect& c, const auth_step* enhanced) {
     expiry = c.clean_start ? 0 : 0xFFFFFFFF;
 
   if (enhanced && enhanced->expires_at) credentials_expire_ = *enhanced->expires_at;
+  if (dialect_ && dialect_->expires_at) credentials_expire_ = *dialect_->expires_at;
   keep_alive_ = c.keep_alive;
   if (lim.max_keep_alive != 0 && (keep_alive_ == 0 || keep_alive_ > lim.max_keep_alive)) {
     keep_alive_ = lim.max_keep_alive;

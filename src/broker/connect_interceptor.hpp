@@ -5,6 +5,7 @@
 // the listener's policy). Every other CONNECT goes through the existing chain unchanged.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -23,6 +24,9 @@ struct connect_decision {
   mqtt::reason_code code = mqtt::reason_code::not_authorized;
   std::string username;
   std::shared_ptr<const client_permissions> permissions;
+  // When the credentials stop being valid (a SAS token's `se`), on the broker's steady clock: the
+  // connection ends then (DISCONNECT 0xA0), as IoT Hub ends it; unset: never.
+  std::optional<std::chrono::steady_clock::time_point> expires_at;
   std::string why;  // for the refusal's log line, no secrets
 };
 

@@ -89,7 +89,7 @@ class device_hub final : public hub, public broker::topic_service, public broker
   };
   struct connection {
     std::string device_id, module_id, client_id;
-    bool confirmed = false;  // CONNACK sent
+    bool confirmed = false;  // CONNACK sent (always, since they are registered then)
   };
   struct pending_method {
     std::string device_id;

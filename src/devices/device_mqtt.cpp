@@ -55,6 +55,7 @@ std::optional<broker::connect_decision> device_hub::on_connect(const mqtt::conne
   auto it = entries_.find(u->device_id);
   if (it == entries_.end()) return refuse(rc::bad_user_name_or_password, "unknown device");
   const device& d = it->second.d;
+  std::optional<broker::clock::time_point> expires_at;
   if (c.password) {
     const auto token = parse_sas_token(*c.password);
     if (!token) return refuse(rc::bad_user_name_or_password, "password is not a SharedAccessSignature");
@@ -70,6 +71,8 @@ std::optional<broker::connect_decision> device_hub::on_connect(const mqtt::conne
     const bool good = (!d.primary_key.empty() && verify_sas(*token, d.primary_key, now_s)) ||
                       (!d.secondary_key.empty() && verify_sas(*token, d.secondary_key, now_s));
     if (!good) return refuse(rc::bad_user_name_or_password, "SAS token signature wrong or expired");
+    // verify_sas checked that `se` is a number after now.
+    expires_at = broker_.now() + std::chrono::seconds(std::stoull(token->se) - now_s);
   } else if (cert && !cert->sha1_thumbprint.empty()) {
     bool good = false;
     if (d.auth_type == "selfSigned") {
@@ -84,22 +87,25 @@ std::optional<broker::connect_decision> device_hub::on_connect(const mqtt::conne
   }
   // Checked after the credentials, so a disabled device's existence is told only to its holder.
   if (!d.enabled) return refuse(rc::not_authorized, "device disabled");
-  connections_[connection_id] = connection{u->device_id, u->module_id, client_id, false};
-  lk.unlock();
+  lk.unlock();  // registered in on_connected: a CONNECT refused after this (its will) never closes
   broker::connect_decision ok;
   ok.code = rc::success;
   ok.username = client_id;
   ok.permissions = std::make_shared<device_permissions>(u->device_id, u->module_id);
+  ok.expires_at = expires_at;
   return ok;
 }
 
 void device_hub::on_connected(std::string_view client_id, std::uint64_t connection_id) {
+  // The client id is "deviceId" or "deviceId/moduleId" (on_connect insisted; ids have no '/').
+  const auto slash = client_id.find('/');
+  connection conn{std::string(client_id.substr(0, slash)),
+                  slash == std::string_view::npos ? std::string() : std::string(client_id.substr(slash + 1)),
+                  std::string(client_id), true};
   std::unique_lock lk(mu_);
-  auto c = connections_.find(connection_id);
-  if (c == connections_.end()) return;
-  c->second.confirmed = true;
-  if (!c->second.module_id.empty()) return;
-  const std::string id = c->second.device_id;
+  const auto& c = connections_.insert_or_assign(connection_id, std::move(conn)).first->second;
+  if (!c.module_id.empty()) return;
+  const std::string id = c.device_id;
   auto it = entries_.find(id);
   if (it == entries_.end()) return;
   auto& e = it->second;
@@ -292,6 +298,10 @@ void device_hub::push_desired(const std::string& id, const json& patch, std::uin
 // ---- direct methods --------------------------------------------------------------------------
 
 void device_hub::invoke_method(method_request r, std::function<void(status, method_response)> done) {
+  // The name becomes a topic level: no separators, wildcards or query.
+  if (r.method_name.empty() || r.method_name.find_first_of("/+#?") != std::string::npos ||
+      r.method_name.find('\0') != std::string::npos)
+    return done(status::bad_request, {});
   std::string rid;
   {
     std::lock_guard g(mu_);
@@ -389,8 +399,9 @@ status device_hub::send_c2d(const std::string& id, c2d_message m) {
   if (m.content_type) props.content_type = *m.content_type;
   if (m.correlation_id) props.correlation_data = *m.correlation_id;
   if (m.expiry) {
-    props.message_expiry_interval = static_cast<std::uint32_t>(m.expiry->count());
-    msg->expires_at = broker_.now() + *m.expiry;
+    const auto secs = std::clamp<std::int64_t>(m.expiry->count(), 1, 0xFFFFFFFF);
+    props.message_expiry_interval = static_cast<std::uint32_t>(secs);
+    msg->expires_at = broker_.now() + std::chrono::seconds(secs);
   }
   msg->props = std::move(props);
   broker_.publish(msg);

@@ -244,6 +244,10 @@ class DevicesMqttTest(unittest.TestCase):
         # The secondary key works as well as the primary.
         self.device("wrong", sas_token("wrong", key_of("wrong2")))
 
+    def test_the_connection_ends_when_its_sas_token_expires(self):
+        dev = self.device("wrong", sas_token("wrong", key_of("wrong"), se=int(time.time()) + 2))
+        self.assertTrue(dev.disconnected.wait(TIMEOUT), "still connected after the token expired")
+
     def test_disabled_device_is_refused(self):
         self.assertEqual(rc_of(self.device("off", expect_success=False)), 5)
 

@@ -208,6 +208,52 @@ TEST_F(HubChannelTest, DisablingOrDeletingADeviceClosesItsConnection) {
   EXPECT_FALSE(hub_.get_device("dev2"));
 }
 
+TEST_F(HubChannelTest, TheConnectionEndsWhenItsSasTokenExpires) {
+  auto& d1 = connect("dev1", key1_);  // a token valid for 3600 s
+  const auto left = d1.ch.credentials_expiry() - broker::clock::now();
+  EXPECT_GT(left, std::chrono::seconds(3590));
+  EXPECT_LE(left, std::chrono::seconds(3600));
+  EXPECT_EQ(d1.ch.timer_expired(broker::clock::now() + std::chrono::seconds(3601)),
+            mqtt::reason_code::maximum_connect_time);
+}
+
+// Events are routed like any message; clients cannot subscribe to $edgemq/... yet (the lifecycle
+// events work opens it), so the watcher's subscription is put into the index directly.
+TEST_F(HubChannelTest, LifecycleEventsArePublished) {
+  clients_.push_back(std::make_unique<device_client>(core_, mqtt::protocol_version::v5));
+  auto& watcher = *clients_.back();
+  mqtt::connect con;
+  con.client_id = "watcher";
+  watcher.send(con);
+  watcher.received();
+  core_.subscriptions().subscribe("$edgemq/events/devices/#",
+                                  {core_.sessions().find("watcher").get(), {mqtt::qos::at_least_once}, 0});
+  const auto events = [&] {
+    std::vector<std::pair<std::string, json>> out;
+    for (auto& p : watcher.publishes()) out.emplace_back(p.topic, json::parse(p.payload));
+    return out;
+  };
+  create("dev3");
+  auto& d3 = connect("dev3", hub_.get_device("dev3")->primary_key);
+  d3.publish("$iothub/twin/PATCH/properties/reported/?$rid=1", R"({"a":1})");
+  d3.ch.on_close(broker::clock::now());
+  hub_.delete_device("dev3", {}, [](status) {});
+  auto got = events();
+  std::vector<std::string> topics;
+  for (auto& [t, body] : got) {
+    topics.push_back(t);
+    EXPECT_EQ(body["deviceId"], "dev3");
+    EXPECT_TRUE(body.contains("time"));
+  }
+  EXPECT_EQ(topics, (std::vector<std::string>{
+                        "$edgemq/events/devices/dev3/created", "$edgemq/events/devices/dev3/connected",
+                        "$edgemq/events/devices/dev3/twinChanged", "$edgemq/events/devices/dev3/disconnected",
+                        "$edgemq/events/devices/dev3/deleted"}));
+  ASSERT_EQ(got.size(), 5u);
+  EXPECT_EQ(got[2].second["properties"]["reported"], json::parse(R"({"a":1})"));
+  EXPECT_EQ(got[1].second["event"], "connected");
+}
+
 TEST_F(HubChannelTest, ConnectionStateFollowsTheConnection) {
   auto& d1 = connect("dev1", key1_);
   EXPECT_TRUE(hub_.get_device("dev1")->connected);

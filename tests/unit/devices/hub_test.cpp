@@ -188,6 +188,10 @@ TEST_F(HubTest, MethodsToAnOfflineDeviceAnswerDeviceOffline) {
   hub_->invoke_method({"nope", "reboot", {}, std::chrono::seconds(1)},
                       [&](status s, method_response) { q.set_value(s); });
   EXPECT_EQ(q.get_future().get(), status::not_found);
+  std::promise<status> bad;
+  hub_->invoke_method({"dev1", "a/b", {}, std::chrono::seconds(1)},
+                      [&](status s, method_response) { bad.set_value(s); });
+  EXPECT_EQ(bad.get_future().get(), status::bad_request);
   EXPECT_EQ(hub_->send_c2d("nope", {}), status::not_found);
   EXPECT_EQ(hub_->send_c2d("dev1", {}), status::ok);
 }
@@ -231,6 +235,25 @@ TEST_F(ConnectTest, SasTokenWithThePrimaryOrSecondaryKeyLetsTheDeviceIn) {
   auto r = connect("dev1", "HUB.local/dev1/?api-version=x", device_token("hub.local/devices/dev1", d.primary_key, se_));
   ASSERT_TRUE(r);
   EXPECT_EQ(r->code, mqtt::reason_code::success);
+}
+
+TEST_F(ConnectTest, AModuleConnectsWithItsDevicesKeyAndGetsOnlyItsTopics) {
+  const auto d = put(named("dev1")).second;
+  const std::string user = "hub.local/dev1/edge-mod/?api-version=2021-04-12";
+  auto r = connect("dev1/edge-mod", user, device_token("hub.local/devices/dev1/modules/edge-mod", d.primary_key, se_));
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->code, mqtt::reason_code::success) << r->why;
+  EXPECT_EQ(r->username, "dev1/edge-mod");
+  EXPECT_TRUE(r->permissions->may_publish("devices/dev1/modules/edge-mod/messages/events/"));
+  EXPECT_FALSE(r->permissions->may_publish("devices/dev1/messages/events/"));
+  EXPECT_TRUE(r->permissions->may_subscribe("devices/dev1/modules/edge-mod/inputs/#"));
+  EXPECT_FALSE(r->permissions->may_subscribe("devices/dev1/messages/devicebound/#"));
+  // Another module's token, or the client id of the device itself, is refused.
+  EXPECT_EQ(
+      connect("dev1/edge-mod", user, device_token("hub.local/devices/dev1/modules/other", d.primary_key, se_))->code,
+      mqtt::reason_code::bad_user_name_or_password);
+  EXPECT_EQ(connect("dev1", user, device_token("hub.local/devices/dev1", d.primary_key, se_))->code,
+            mqtt::reason_code::client_identifier_not_valid);
 }
 
 TEST_F(ConnectTest, OtherUsernamesGoToTheListenersChain) {

@@ -14,6 +14,7 @@
 
 #include "app/admin_setup.hpp"
 #include "app/command_line.hpp"
+#include "app/dataflow_setup.hpp"
 #include "app/json_log_formatter.hpp"
 #include "app/security_settings.hpp"
 #include "broker/broker.hpp"
@@ -217,6 +218,7 @@ int main(int argc, char** argv) {
   };
   std::unique_ptr<edgemq::persistence::durable_broker_store> durable;
   std::unique_ptr<edgemq::statestore::engine> store;
+  std::unique_ptr<edgemq::dataflow::runtime> dataflows;  // after the broker and the stores, before them on exit
   std::vector<std::uint16_t> ports;
   // The admin server comes up before the stores are restored: /healthz answers during a long
   // restore, /readyz says 503 until the MQTT listeners accept.
@@ -240,6 +242,7 @@ int main(int argc, char** argv) {
   try {
     if (cfg.persistence.enabled) durable = start_persistence(core, cfg, log);
     if (cfg.statestore.enabled) store = start_statestore(core, cfg, log);
+    dataflows = edgemq::app::make_dataflow_runtime(core, cfg, store.get(), log);
   } catch (const edgemq::persistence::in_use_error& e) {
     // Another process that does not take our data dir lock (an older edgemq, a tool).
     log->critical("{}", e.what());
@@ -284,8 +287,9 @@ int main(int argc, char** argv) {
   log->info("edgemq {} ready: MQTT on {}{} (data dir {})", edgemq::version_string, where, admin_where, cfg.data_dir);
   std::fflush(stdout);
   srv.run_until_signal();
-  if (admin) admin->stop();      // before the stores its readiness reads go away
-  if (store) store->stop();      // after the connections: they may still have had requests queued
-  if (durable) durable->stop();  // everything journaled so far is written
+  if (admin) admin->stop();          // before the stores its readiness reads go away
+  if (dataflows) dataflows->stop();  // its in-process clients end their sessions' connections
+  if (store) store->stop();          // after the connections: they may still have had requests queued
+  if (durable) durable->stop();      // everything journaled so far is written
   return 0;
 }

@@ -36,6 +36,18 @@ struct jwt_options {
   bool enabled() const noexcept { return !key_files.empty() || !jwks_file.empty(); }
 };
 
+// The dataflows' disk buffers, one per dataflow (docs/dataflows.md, "At least once and the disk
+// buffer"): the bound of each and what happens when a record does not fit.
+struct dataflow_buffer_options {
+  std::uint64_t max_bytes = std::uint64_t{256} << 20;  // encoded records
+  std::uint64_t max_messages = 1'000'000;
+  std::string when_full = "drop_oldest";  // "drop_oldest" | "stop" (pause the source)
+};
+
+struct dataflow_options {
+  dataflow_buffer_options buffer;
+};
+
 struct daemon_config {
   server_options server;
   broker::limits limits;
@@ -48,6 +60,7 @@ struct daemon_config {
   statestore_options statestore;
   persistence_options persistence;
   admin_options admin;
+  dataflow_options dataflows;
 };
 
 struct config_error {

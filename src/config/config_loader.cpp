@@ -352,6 +352,22 @@ std::vector<config_error> apply_json_unguarded(const std::string& text, daemon_c
       .key("audiences", string_list(jw.audiences, "accepted aud claims"))
       .key("leeway_s", integer(jw.leeway_s, errors, 0, 3600));
 
+  auto& dfb = cfg.dataflows.buffer;
+  object_reader dataflows(doc.value("dataflows", json::object()), "/dataflows", errors);
+  dataflows.key("buffer", [&](const json& v, const std::string& p) {
+    object_reader(v, p, errors)
+        .key("max_bytes", integer(dfb.max_bytes, errors, 1024, std::uint64_t{1} << 50))
+        .key("max_messages", integer(dfb.max_messages, errors, 1, std::uint64_t{1} << 40))
+        .key("when_full",
+             [&](const json& w, const std::string& wp) {
+               if (!w.is_string() || (w.get<std::string>() != "drop_oldest" && w.get<std::string>() != "stop"))
+                 errors.push_back({wp, "must be \"drop_oldest\" or \"stop\" (pause the source)"});
+               else
+                 dfb.when_full = w.get<std::string>();
+             })
+        .run();
+  });
+
   object_reader top(doc, "", errors);
   top.key("listeners", [&](const json& v, const std::string& p) { read_listeners(v, p, cfg, errors); })
       .key("data_dir",
@@ -406,7 +422,8 @@ std::vector<config_error> apply_json_unguarded(const std::string& text, daemon_c
       .key("queue", [&](const json&, const std::string&) { queue.run(); })
       .key("statestore", [&](const json&, const std::string&) { statestore.run(); })
       .key("persistence", [&](const json&, const std::string&) { persistence.run(); })
-      .key("jwt", [&](const json&, const std::string&) { jwt.run(); });
+      .key("jwt", [&](const json&, const std::string&) { jwt.run(); })
+      .key("dataflows", [&](const json&, const std::string&) { dataflows.run(); });
   top.run();
   if (!jw.enabled() && (!jw.issuer.empty() || !jw.audiences.empty()))
     errors.push_back(

@@ -21,11 +21,7 @@ namespace asio = boost::asio;
 
 struct runtime::impl {
   impl(broker::broker& core, runtime_options o, std::shared_ptr<spdlog::logger> l)
-      : core(core),
-        opts(std::move(o)),
-        log(std::move(l)),
-        db((std::filesystem::path(opts.data_dir) / "dataflows").string()),
-        work(asio::make_work_guard(io)) {
+      : core(core), opts(std::move(o)), log(std::move(l)), work(asio::make_work_guard(io)) {
     thread = std::thread([this] {
       for (;;) {
         try {
@@ -41,7 +37,8 @@ struct runtime::impl {
   broker::broker& core;
   runtime_options opts;
   std::shared_ptr<spdlog::logger> log;
-  buffer_db db;
+  // Opened with the first dataflow: a daemon without dataflows has no buffer database.
+  std::unique_ptr<buffer_db> db;
   asio::io_context io;
   asio::executor_work_guard<asio::io_context::executor_type> work;
   std::thread thread;
@@ -130,7 +127,15 @@ struct runtime::impl {
     }
     if (!r.pipe) {
       pipeline_settings ps{opts.buffer, opts.retry_initial, opts.retry_max};
-      r.pipe = std::make_unique<pipeline>(io, db, df->name, ps, r.stats, log);
+      try {
+        if (!db) db = std::make_unique<buffer_db>((std::filesystem::path(opts.data_dir) / "dataflows").string());
+        r.pipe = std::make_unique<pipeline>(io, *db, df->name, ps, r.stats, log);
+      } catch (const std::exception& e) {
+        r.stats->set_state("Failed");
+        r.stats->error(e.what());
+        if (log) log->error("dataflow '{}' failed: {}", df->name, e.what());
+        return;
+      }
     } else {
       r.pipe->stop();  // replaced: the buffer stays and goes to the new destination
     }
@@ -165,8 +170,10 @@ struct runtime::impl {
   void remove(const std::string& name) {
     const auto it = flows.find(name);
     if (it == flows.end()) return;
-    it->second.pipe->stop();
-    it->second.pipe->erase();
+    if (it->second.pipe) {
+      it->second.pipe->stop();
+      it->second.pipe->erase();
+    }
     if (it->second.local_source) end_local_session(name);
     flows.erase(it);
     std::lock_guard g(stats_mu);
@@ -186,8 +193,10 @@ struct runtime::impl {
   }
 
   void stop_all() {
-    for (auto& [name, r] : flows) r.pipe->stop();
+    for (auto& [name, r] : flows)
+      if (r.pipe) r.pipe->stop();
     flows.clear();
+    db.reset();
   }
 };
 

@@ -42,8 +42,9 @@ struct runtime_totals {
 
 class runtime final : public runner {
  public:
-  // Opens the buffer database (throws as persistence::open_rocksdb does) and starts the I/O
-  // thread. `core` must outlive the runtime.
+  // Starts the I/O thread. The buffer database (data_dir/dataflows) is opened with the first
+  // dataflow; if it cannot be, that dataflow fails (state Failed, lastError says why). `core`
+  // must outlive the runtime.
   runtime(broker::broker& core, runtime_options opts, std::shared_ptr<spdlog::logger> log);
   ~runtime() override;  // stop()
   runtime(const runtime&) = delete;

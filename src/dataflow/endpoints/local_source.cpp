@@ -91,10 +91,12 @@ class local_source final : public source {
                     mqtt::to_string(c.code));
       return;
     }
-    // Subscribed again even with a session present: the definition may list new topics.
+    // Subscribed again even with a session present: the definition may list new topics. Retained
+    // messages only for a new subscription, not again after every restart.
     mqtt::subscribe s;
     s.packet_id = 1;
-    for (const auto& t : topics_) s.entries.push_back({t, {mqtt::qos::at_least_once, true, true, {}}});
+    for (const auto& t : topics_)
+      s.entries.push_back({t, {mqtt::qos::at_least_once, true, true, mqtt::retain_handling::send_if_new}});
     if (!s.entries.empty()) client_->send(s);
   }
 

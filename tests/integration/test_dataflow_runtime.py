@@ -13,7 +13,7 @@ import signal
 import time
 import unittest
 
-from support.edgemq_harness import RestartableDaemon
+from support.edgemq_harness import RestartableDaemon, run_edgemq
 from support.paho_helper import PahoClient
 
 TIMEOUT = 20.0
@@ -156,6 +156,27 @@ class DataflowRuntimeTest(unittest.TestCase):
             if p not in firsts:
                 firsts.append(p)
         self.assertEqual(firsts, [b"m%d" % i for i in range(total)])
+
+
+class DataflowBufferSettingsTest(unittest.TestCase):
+    """dataflows.buffer.* and --dataflow-buffer-*: a bad value exits 2 naming the key or flag."""
+
+    def test_bad_flags_exit_2(self):
+        for args, named in ((["--dataflow-buffer-when-full", "block"], "--dataflow-buffer-when-full"),
+                            (["--dataflow-buffer-max-messages", "0"], "--dataflow-buffer-max-messages"),
+                            (["--dataflow-buffer-max-bytes", "12"], "--dataflow-buffer-max-bytes")):
+            r = run_edgemq(args)
+            self.assertEqual(r.returncode, 2, r.stderr)
+            self.assertIn(named, r.stderr)
+
+    def test_bad_config_keys_exit_2(self):
+        import tempfile
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+            json.dump({"dataflows": {"buffer": {"when_full": "block"}}}, f)
+        self.addCleanup(os.unlink, f.name)
+        r = run_edgemq(["--config", f.name])
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("/dataflows/buffer/when_full", r.stderr)
 
 
 if __name__ == "__main__":

@@ -137,13 +137,16 @@ class DataflowRuntimeTest(unittest.TestCase):
         sub = self.subscriber(clean=False)
         pub = self.client()
         total = 400
-        # Published with QoS 1 (each acknowledged: in the dataflow's session or its buffer), then
-        # the daemon is killed while the dataflow is still republishing them.
-        self.publish(pub, 0, total)
-        first = sub.get(timeout=TIMEOUT)
+        # Published with QoS 1 as fast as the broker takes them, every one acknowledged (so it is
+        # in the dataflow's session or its buffer), then the daemon is killed while the dataflow
+        # is (most likely) still republishing them.
+        infos = [pub.client.publish("in/line1", b"m%d" % i, qos=1) for i in range(total)]
+        for info in infos:
+            info.wait_for_publish(TIMEOUT)
+            self.assertTrue(info.is_published())
         self.daemon.restart(signal.SIGKILL)
         # What the first subscriber connection received (and acknowledged) before the kill.
-        payloads = [first.payload] + [m.payload for m in sub.drain()]
+        payloads = [m.payload for m in sub.drain()]
         sub = self.subscriber(clean=False)
         deadline = time.monotonic() + TIMEOUT
         while len(set(payloads)) < total:

@@ -68,7 +68,11 @@ struct local_client::state final : broker::link, std::enable_shared_from_this<lo
   void drain() {
     if (draining || closed) return;
     draining = true;
-    for (;;) {
+    for (int round = 0;; ++round) {
+      if (round == 16) {  // a busy session: let the thread's other dataflows have a turn
+        asio::post(io, [self = shared_from_this()] { self->drain(); });
+        break;
+      }
       if (!channel->has_output()) {
         if (channel->budget_hit()) channel->pull();
         if (!channel->has_output()) break;

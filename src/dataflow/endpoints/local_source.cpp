@@ -3,6 +3,7 @@
 // queues what arrives while the dataflow is paused, disabled or the daemon restarts. A message
 // is acknowledged (PUBACK) only once the runtime has it in the disk buffer; until then the broker
 // keeps it in the session and sends it again after a reconnect (at least once).
+#include <algorithm>
 #include <chrono>
 
 #include <boost/asio/io_context.hpp>
@@ -90,6 +91,15 @@ class local_source final : public source {
         log_->error("dataflow source {}: the broker refused the connection ({})", log_safe(client_id_),
                     mqtt::to_string(c.code));
       return;
+    }
+    // A resumed session keeps the filters of an earlier definition: those no longer listed go.
+    if (c.session_present) {
+      mqtt::unsubscribe u;
+      u.packet_id = 2;
+      if (const auto d = core_.sessions().describe(client_id_))
+        for (const auto& sub : d->subscriptions)
+          if (std::find(topics_.begin(), topics_.end(), sub.filter) == topics_.end()) u.filters.push_back(sub.filter);
+      if (!u.filters.empty()) client_->send(u);
     }
     // Subscribed again even with a session present: the definition may list new topics. Retained
     // messages only for a new subscription, not again after every restart.

@@ -172,6 +172,18 @@ TEST_F(LocalEndpointsTest, RepublishesToAnotherTopicAndResumesAfterARestart) {
   const auto t = rt_->totals();
   EXPECT_EQ(t.sent, 10u);
 
+  // Replaced with other dataSources: the session keeps only the new ones.
+  rt_->apply(def({"in2/#"}, "out/${inputTopic.2}"), {});
+  publish(pub, "in/line1", "old-topic", 40);
+  publish(pub, "in2/line2", "new-topic", 41);
+  ASSERT_TRUE(wait_for([&] { return sub.poll().size() >= 31; }));
+  EXPECT_EQ(sub.poll().back().payload, "new-topic");
+  EXPECT_EQ(sub.poll().size(), 31u);  // in/line1 was published before in2/line2: it would have come first
+  const auto d = core_.sessions().describe("$edgemq-dataflow-republish");
+  ASSERT_TRUE(d);
+  ASSERT_EQ(d->subscriptions.size(), 1u);
+  EXPECT_EQ(d->subscriptions[0].filter, "in2/#");
+
   // Removed: its session ends, so nothing queues for it any more.
   rt_->remove("republish");
   EXPECT_FALSE(core_.sessions().find("$edgemq-dataflow-republish"));

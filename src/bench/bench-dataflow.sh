@@ -23,13 +23,17 @@ cat > "$TMP/defs/bench.json" <<'JSON'
    {"operationType": "Source", "sourceSettings": {"endpointRef": "default", "dataSources": ["in/#"]}},
    {"operationType": "Destination", "destinationSettings": {"endpointRef": "default", "dataDestination": "out/bench"}}]}}
 JSON
+# Session queues large enough for the whole burst (the default, 1000 per session, drops what a
+# slower consumer, the dataflow's source session included, has not taken yet: queue_full).
+echo '{"queue": {"max_messages": 10000000, "max_bytes": 4294967296}}' > "$TMP/edgemq.json"
 run() {  # $1: label, $2: topic the subscriber counts, $3: definitions directory
   rm -rf "$TMP/data"
-  "$BUILD/src/app/edgemq" --listen 127.0.0.1:0 --data-dir "$TMP/data" --dataflows "$3" --log-level info \
+  "$BUILD/src/app/edgemq" --listen 127.0.0.1:0 --data-dir "$TMP/data" --dataflows "$3" --config "$TMP/edgemq.json" --log-level info \
     --workers 1 > "$TMP/log" 2>&1 &
   PID=$!
-  while ! grep -q "ready: MQTT on" "$TMP/log"; do sleep 0.05; done
-  PORT=$(sed -n 's/.*ready: MQTT on mqtt:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$TMP/log")
+  while ! grep -q "ready: MQTT on .*(data dir" "$TMP/log"; do sleep 0.05; done
+  PORT=$(sed -n 's/.*ready: MQTT on [a-z:/]*127.0.0.1:\([0-9]*\).*/\1/p' "$TMP/log")
+  [ -n "$PORT" ] || { cat "$TMP/log"; exit 1; }
   /usr/bin/python3 - "$PORT" "$N" "$SIZE" "$PID" "$1" "$2" <<'PY'
 import sys, threading, time
 import paho.mqtt.client as mqtt

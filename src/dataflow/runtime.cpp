@@ -19,6 +19,23 @@ namespace edgemq::dataflow {
 
 namespace asio = boost::asio;
 
+namespace {
+
+// The JSON pointer of builtInTransformationSettings in the document, for problems.
+std::string transformation_path(const dataflow_definition& df) {
+  const auto spec = df.document.find("spec");
+  if (spec != df.document.end() && spec->is_object()) {
+    const auto ops = spec->find("operations");
+    if (ops != spec->end() && ops->is_array())
+      for (std::size_t i = 0; i < ops->size(); ++i)
+        if ((*ops)[i].is_object() && (*ops)[i].value("operationType", "") == "BuiltInTransformation")
+          return "/spec/operations/" + std::to_string(i) + "/builtInTransformationSettings";
+  }
+  return "/spec/operations";
+}
+
+}  // namespace
+
 struct runtime::impl {
   impl(broker::broker& core, runtime_options o, std::shared_ptr<spdlog::logger> l)
       : core(core), opts(std::move(o)), log(std::move(l)), work(asio::make_work_guard(io)) {
@@ -96,7 +113,7 @@ struct runtime::impl {
     if (!df.transformation.is_null()) {
       if (!opts.compile) return "transformations are not available in this build";
       problems out;
-      t = opts.compile(df.transformation, "/spec/operations/builtInTransformationSettings", out);
+      t = opts.compile(df.transformation, transformation_path(df), out);
       if (!t)
         return out.empty() ? "the transformation does not compile" : out.front().path + ": " + out.front().message;
     }

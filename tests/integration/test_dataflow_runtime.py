@@ -1,8 +1,9 @@
 """Dataflow runtime (issue 13, "Processing" and "At least once"; docs/dataflows.md): a dataflow
 from local topics to the local broker (republish to another topic) loaded with --dataflows DIR,
-seen by a paho subscriber; messages published while the dataflow is Disabled, while the daemon
-restarts and across a kill -9 in the middle of the flow are delivered after, in order, none
-lost; the runtime's counters in $SYS.
+seen by a paho subscriber; messages published while the dataflow's sink fails (kept in the disk
+buffer across a restart), while the dataflow is Disabled, while the daemon restarts and across a
+kill -9 in the middle of the flow are delivered after, in order, none lost; the runtime's
+counters in $SYS.
 
 Needs --dataflows (the definitions branch); the runtime's own behaviour is also proven by the
 unit tests in tests/unit/dataflow (runtime_test, local_endpoints_test, disk_buffer_test)."""
@@ -51,9 +52,9 @@ class DataflowRuntimeTest(unittest.TestCase):
         for c in self.clients:
             c.close()
 
-    def write_flow(self, mode="Enabled"):
+    def write_flow(self, mode="Enabled", destination="out/${inputTopic.2}"):
         with open(os.path.join(self.defs, "republish.json"), "w") as f:
-            json.dump(dataflow_doc("republish", ["in/#"], "out/${inputTopic.2}", mode), f)
+            json.dump(dataflow_doc("republish", ["in/#"], destination, mode), f)
 
     def client(self, client_id=None, clean=True, session_expiry=None):
         c = PahoClient(self.daemon.host, self.daemon.port, client_id=client_id, clean=clean,
@@ -130,6 +131,27 @@ class DataflowRuntimeTest(unittest.TestCase):
             by_topic.setdefault(m.topic, []).append(m.payload)
         self.assertEqual(by_topic["out/line1"], [b"m%d" % i for i in range(10, 30)])
         self.assertEqual(by_topic["out/line2"], [b"m%d" % i for i in range(30, 35)])
+
+    def test_messages_buffered_while_the_sink_fails_are_delivered_after_a_restart_in_order(self):
+        # The local broker refuses the sink's publishes ($SYS is not writable by clients): the
+        # records stay in the dataflow's disk buffer (the source has acknowledged them: they are
+        # nowhere else), across a restart, until the fixed definition sends them.
+        self.write_flow(destination="$SYS/not-allowed")
+        self.daemon.start()
+        sub = self.subscriber(clean=False)
+        pub = self.client()
+        self.publish(pub, 0, 30)
+        sys = self.client()
+        sys.subscribe("$SYS/broker/dataflows/buffered_messages", qos=0)
+        deadline = time.monotonic() + TIMEOUT
+        while sys.get(timeout=TIMEOUT).payload != b"30":
+            self.assertLess(time.monotonic(), deadline, "the buffer never held the 30 records")
+        self.daemon.stop()
+        self.write_flow()
+        self.daemon.start()
+        sub = self.subscriber(clean=False)
+        got = self.received(sub, 30)
+        self.assertEqual([m.payload for m in got], [b"m%d" % i for i in range(30)])
 
     def test_kill_9_in_the_middle_of_the_flow_loses_nothing(self):
         self.write_flow()

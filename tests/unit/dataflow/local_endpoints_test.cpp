@@ -214,5 +214,33 @@ TEST_F(LocalEndpointsTest, DisabledKeepsMessagesInTheSessionUntilEnabled) {
   EXPECT_EQ(payloads(sub.poll()), (std::vector<std::string>{"before", "while-off-1", "while-off-2"}));
 }
 
+TEST_F(LocalEndpointsTest, RefusedPublishesStayBufferedAndGoToTheReplacedDestination) {
+  test_client sub(core_), pub(core_);
+  sub.connect("sub");
+  m::subscribe s;
+  s.packet_id = 1;
+  s.entries.push_back({"fixed/#", {m::qos::at_least_once}});
+  sub.send(s);
+  pub.connect("pub");
+  start_runtime();
+  // Clients may not publish under $SYS: the broker refuses each PUBACK (0x87), the sink fails.
+  rt_->apply(def({"in/#"}, "$SYS/not-allowed"), {});
+  for (int i = 0; i < 3; ++i) publish(pub, "in/a", "m" + std::to_string(i), static_cast<std::uint16_t>(i + 1));
+  ASSERT_TRUE(wait_for([&] {
+    const auto st = rt_->status("republish");
+    return st["received"] == 3 && st["sendFailures"].get<int>() >= 2;
+  }));
+  auto st = rt_->status("republish");
+  EXPECT_EQ(st["buffer"]["messages"], 3);
+  EXPECT_EQ(st["sent"], 0);
+  EXPECT_EQ(st["lastError"], "the local broker refused a message (not authorized)");
+  EXPECT_TRUE(sub.poll().empty());
+
+  rt_->apply(def({"in/#"}, "fixed/out"), {});  // the buffer goes to the new destination
+  ASSERT_TRUE(wait_for([&] { return sub.poll().size() == 3; }));
+  EXPECT_EQ(payloads(sub.poll()), (std::vector<std::string>{"m0", "m1", "m2"}));
+  ASSERT_TRUE(wait_for([&] { return rt_->status("republish")["buffer"]["messages"] == 0; }));
+}
+
 }  // namespace
 }  // namespace edgemq::dataflow

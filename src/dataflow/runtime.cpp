@@ -1,5 +1,6 @@
 #include "dataflow/runtime.hpp"
 
+#include <atomic>
 #include <filesystem>
 #include <future>
 #include <map>
@@ -43,6 +44,7 @@ struct runtime::impl {
       for (;;) {
         try {
           io.run();
+          thread_done = true;
           return;
         } catch (const std::exception& e) {  // an endpoint's bug must not end the process
           if (log) log->error("dataflow runtime: {}", e.what());
@@ -59,7 +61,8 @@ struct runtime::impl {
   asio::io_context io;
   asio::executor_work_guard<asio::io_context::executor_type> work;
   std::thread thread;
-  bool stopped = false;
+  std::atomic<bool> stopped{false};
+  std::atomic<bool> thread_done{false};
 
   struct running {
     std::shared_ptr<dataflow_stats> stats;
@@ -74,16 +77,21 @@ struct runtime::impl {
   template <class F>
   void run(F&& f) {
     if (io.get_executor().running_in_this_thread()) return f();
-    std::promise<void> done;
-    asio::post(io, [&] {
+    auto done = std::make_shared<std::promise<void>>();
+    auto result = done->get_future();
+    asio::post(io, [&f, done] {
       try {
         f();
-        done.set_value();
+        done->set_value();
       } catch (...) {
-        done.set_exception(std::current_exception());
+        done->set_exception(std::current_exception());
       }
     });
-    done.get_future().get();
+    // A call racing with stop() may never run: it gives up once the thread has ended (so `f`
+    // is not running either).
+    while (result.wait_for(std::chrono::milliseconds(100)) != std::future_status::ready)
+      if (thread_done) return;
+    result.get();
   }
 
   endpoint_args args(const dataflow_definition& df, const std::string& endpoint, const nlohmann::json& spec) {

@@ -76,6 +76,18 @@ constexpr catalog_entry catalog[] = {
     {"persistence/write_failures", "edgemq_persistence_write_failures_total", C, "Broker journal writes that failed."},
     {"persistence/dropped_changes", "edgemq_persistence_dropped_changes_total", C,
      "Journal changes given up after failures."},
+    {"dataflows/defined", "edgemq_dataflows", G, "Dataflows the runtime knows (running, disabled or failed)."},
+    {"dataflows/running", "edgemq_dataflows_running", G, "Dataflows running."},
+    {"dataflows/received", "edgemq_dataflow_received_total", C, "Records dataflows took from their sources."},
+    {"dataflows/dropped", "edgemq_dataflow_filtered_total", C, "Records a dataflow's filter dropped."},
+    {"dataflows/failed", "edgemq_dataflow_transform_errors_total", C,
+     "Records a dataflow's transformation refused (never sent)."},
+    {"dataflows/sent", "edgemq_dataflow_sent_total", C, "Records dataflow destinations acknowledged."},
+    {"dataflows/send_failures", "edgemq_dataflow_send_failures_total", C, "Failed sends (each retried)."},
+    {"dataflows/evicted", "edgemq_dataflow_evicted_total", C,
+     "Records a full dataflow buffer dropped (when_full drop_oldest, or larger than the buffer)."},
+    {"dataflows/buffered_messages", "edgemq_dataflow_buffered_messages", G, "Records in the dataflows' disk buffers."},
+    {"dataflows/buffered_bytes", "edgemq_dataflow_buffered_bytes", G, "Bytes in the dataflows' disk buffers."},
 };
 
 constexpr std::string_view skipped[] = {"messages/received", "messages/sent", "messages/dropped"};

@@ -64,6 +64,9 @@ void command_line::apply(config::daemon_config& cfg) const {
   if (admin_token_file) cfg.admin.token_file = *admin_token_file;
   if (dataflows_dir) cfg.dataflows.dir = *dataflows_dir;
   if (events) cfg.limits.lifecycle_events = *events;
+  if (dataflow_buffer_max_bytes) cfg.dataflows.buffer.max_bytes = *dataflow_buffer_max_bytes;
+  if (dataflow_buffer_max_messages) cfg.dataflows.buffer.max_messages = *dataflow_buffer_max_messages;
+  if (dataflow_buffer_when_full) cfg.dataflows.buffer.when_full = *dataflow_buffer_when_full;
   // --tls-cert/--tls-key serve an https:// admin address too (given with --admin or in the file).
   if (cfg.admin.https && !tls.cert.empty()) cfg.admin.tls.cert = tls.cert;
   if (cfg.admin.https && !tls.key.empty()) cfg.admin.tls.key = tls.key;
@@ -121,6 +124,19 @@ std::optional<int> parse_command_line(int argc, char** argv, command_line& out) 
                  "load the Dataflow and DataflowEndpoint definitions in DIR (.json, .yaml, .yml; Azure IoT "
                  "Operations resource documents) at start-up; an invalid one exits 2")
       ->type_name("DIR")
+  std::string df_max_bytes, df_max_messages, df_when_full;
+  app.add_option("--dataflow-buffer-max-bytes", df_max_bytes,
+                 "bound of each dataflow's disk buffer in bytes, 1024 to 2^50 (default 268435456)")
+      ->type_name("BYTES")
+      ->multi_option_policy(last);
+  app.add_option("--dataflow-buffer-max-messages", df_max_messages,
+                 "bound of each dataflow's disk buffer in messages, 1 to 2^40 (default 1000000)")
+      ->type_name("N")
+      ->multi_option_policy(last);
+  app.add_option("--dataflow-buffer-when-full", df_when_full,
+                 "a full dataflow buffer: drop_oldest (default) or stop (pause the source; the broker keeps "
+                 "the messages in the dataflow's session)")
+      ->type_name("POLICY")
       ->multi_option_policy(last);
   app.add_option("-d,--data-dir", data_dir, "directory for persistent data (default ./data)")
       ->type_name("DIR")
@@ -270,6 +286,30 @@ std::optional<int> parse_command_line(int argc, char** argv, command_line& out) 
       return usage_error("--jwt-leeway: must be a whole number of seconds between 0 and 3600, got '" + jwt_leeway +
                          "'");
     out.jwt_leeway = static_cast<std::uint32_t>(std::stoul(jwt_leeway));
+  }
+  const auto whole = [](const std::string& text, std::uint64_t min, std::uint64_t max) -> std::optional<std::uint64_t> {
+    if (text.empty() || text.size() > 19 || text.find_first_not_of("0123456789") != std::string::npos)
+      return std::nullopt;
+    const auto n = std::stoull(text);
+    if (n < min || n > max) return std::nullopt;
+    return n;
+  };
+  if (app.get_option("--dataflow-buffer-max-bytes")->count() > 0) {
+    out.dataflow_buffer_max_bytes = whole(df_max_bytes, 1024, std::uint64_t{1} << 50);
+    if (!out.dataflow_buffer_max_bytes)
+      return usage_error("--dataflow-buffer-max-bytes: must be a whole number between 1024 and 2^50, got '" +
+                         df_max_bytes + "'");
+  }
+  if (app.get_option("--dataflow-buffer-max-messages")->count() > 0) {
+    out.dataflow_buffer_max_messages = whole(df_max_messages, 1, std::uint64_t{1} << 40);
+    if (!out.dataflow_buffer_max_messages)
+      return usage_error("--dataflow-buffer-max-messages: must be a whole number between 1 and 2^40, got '" +
+                         df_max_messages + "'");
+  }
+  if (app.get_option("--dataflow-buffer-when-full")->count() > 0) {
+    if (df_when_full != "drop_oldest" && df_when_full != "stop")
+      return usage_error("--dataflow-buffer-when-full: must be drop_oldest or stop, got '" + df_when_full + "'");
+    out.dataflow_buffer_when_full = df_when_full;
   }
   if (app.get_option("--admin")->count() > 0) {
     config::admin_options a;

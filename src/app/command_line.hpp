@@ -31,6 +31,10 @@ struct command_line {
   std::optional<std::string> admin_token_file;     // --admin-token-file FILE
   std::optional<std::string> admin_command_topic;  // --admin-command-topic TEMPLATE
   std::optional<std::string> dataflows_dir;        // --dataflows DIR
+  // --dataflow-buffer-max-bytes, --dataflow-buffer-max-messages, --dataflow-buffer-when-full.
+  std::optional<std::uint64_t> dataflow_buffer_max_bytes;
+  std::optional<std::uint64_t> dataflow_buffer_max_messages;
+  std::optional<std::string> dataflow_buffer_when_full;
   // --tls-cert, --tls-key, --tls-client-ca, --tls-require-client-cert, --tls-min-version,
   // --tls-ciphers: for the mqtts:// and wss:// listeners given by --listen.
   config::tls_options tls;  // --allow-anonymous: every listener lets clients in without credentials

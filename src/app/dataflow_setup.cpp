@@ -1,24 +1,44 @@
 #include "app/dataflow_setup.hpp"
 
-#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "broker/broker.hpp"
+#include "dataflow/datasets.hpp"
+#include "dataflow/transform.hpp"
 
 namespace edgemq::app {
-namespace {
 
-// PLACEHOLDER until the runtime branch lands (the lead takes the runtime's dataflow_setup at that
-// merge): accepts every definition and runs none.
-class idle_runner final : public dataflow::runner {
- public:
-  void apply(std::shared_ptr<const dataflow::dataflow_definition>, const dataflow::endpoint_map&) override {}
-  void remove(const std::string&) override {}
-  nlohmann::json status(const std::string&) const override { return nullptr; }
-};
-
-}  // namespace
-
-std::unique_ptr<dataflow::runner> make_dataflow_runtime(broker::broker&, const config::daemon_config&,
-                                                        statestore::engine*, const std::shared_ptr<spdlog::logger>&) {
-  return std::make_unique<idle_runner>();
+std::unique_ptr<dataflow::runtime> make_dataflow_runtime(broker::broker& core, const config::daemon_config& cfg,
+                                                         statestore::engine* store,
+                                                         const std::shared_ptr<spdlog::logger>& log) {
+  dataflow::runtime_options o;
+  o.data_dir = cfg.data_dir;
+  o.buffer.max_bytes = cfg.dataflows.buffer.max_bytes;
+  o.buffer.max_messages = cfg.dataflows.buffer.max_messages;
+  o.buffer.when_full = cfg.dataflows.buffer.when_full == "stop" ? dataflow::buffer_limits::policy::stop
+                                                                : dataflow::buffer_limits::policy::drop_oldest;
+  // The transformation, its datasets read from the state store and kept fresh by its watch API
+  // (no GET per message). The cache lives as long as the runtime, which stops before the store.
+  auto datasets = store ? std::make_shared<dataflow::dataset_cache>(dataflow::statestore_dataset_source(*store))
+                        : nullptr;
+  o.compile = [datasets](const nlohmann::json& s, const std::string& path, dataflow::problems& out) {
+    return dataflow::compile_transform(s, path, out, datasets);
+  };
+  auto rt = std::make_unique<dataflow::runtime>(core, std::move(o), log);
+  core.add_sys_source([r = rt.get()](const broker::broker::sys_put& put) {
+    const auto t = r->totals();
+    put("$SYS/broker/dataflows/defined", t.dataflows);
+    put("$SYS/broker/dataflows/running", t.running);
+    put("$SYS/broker/dataflows/received", t.received);
+    put("$SYS/broker/dataflows/dropped", t.dropped);
+    put("$SYS/broker/dataflows/failed", t.failed);
+    put("$SYS/broker/dataflows/sent", t.sent);
+    put("$SYS/broker/dataflows/send_failures", t.send_failures);
+    put("$SYS/broker/dataflows/evicted", t.evicted);
+    put("$SYS/broker/dataflows/buffered_messages", t.buffered_messages);
+    put("$SYS/broker/dataflows/buffered_bytes", t.buffered_bytes);
+  });
+  return rt;
 }
 
 }  // namespace edgemq::app

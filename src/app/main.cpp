@@ -226,7 +226,7 @@ int main(int argc, char** argv) {
   auto devices = edgemq::app::make_device_hub(core, cfg, log);
   std::unique_ptr<edgemq::persistence::durable_broker_store> durable;
   std::unique_ptr<edgemq::statestore::engine> store;
-  std::unique_ptr<edgemq::dataflow::runner> dataflows;  // after the broker and the stores, before them on exit
+  std::unique_ptr<edgemq::dataflow::runtime> dataflows;  // after the broker and the stores, before them on exit
   std::vector<std::uint16_t> ports;
   // The admin server comes up before the stores are restored: /healthz answers during a long
   // restore, /readyz says 503 until the MQTT listeners accept.
@@ -298,11 +298,11 @@ int main(int argc, char** argv) {
   log->info("edgemq {} ready: MQTT on {}{} (data dir {})", edgemq::version_string, where, admin_where, cfg.data_dir);
   std::fflush(stdout);
   srv.run_until_signal();
-  if (devices) devices->stop();    // pending direct methods answer (timeout) while the admin server runs
-  if (admin) admin->stop();        // before the stores its readiness reads go away
-  dataflow_definitions->detach();  // no more runner calls from the admin API (stopped above anyway)
-  dataflows.reset();               // before the broker and the state store it uses
-  if (store) store->stop();        // after the connections: they may still have had requests queued
-  if (durable) durable->stop();    // everything journaled so far is written
+  if (devices) devices->stop();      // pending direct methods answer (timeout) while the admin server runs
+  if (admin) admin->stop();          // before the stores its readiness reads go away
+  dataflow_definitions->detach();    // no more runner calls from the admin API (stopped above anyway)
+  if (dataflows) dataflows->stop();  // its in-process clients end their sessions' connections
+  if (store) store->stop();          // after the connections: they may still have had requests queued
+  if (durable) durable->stop();      // everything journaled so far is written
   return 0;
 }

@@ -106,6 +106,9 @@ class session {
   // The store, when this session outlives its connection (expiry interval > 0).
   durable_store* durable() const noexcept { return expiry_interval_ != 0 ? store_ : nullptr; }
   durable_store* store() const noexcept { return store_; }
+  // Session lock held. Start-up only: the sessions a store restored exist before the broker is
+  // given that store (broker::set_durable_store), and must journal their changes to it too.
+  void set_store_locked(durable_store* s) noexcept { store_ = s; }
   session_image image_locked(std::uint64_t disconnected_wall_ms) const;
   std::uint64_t next_seq_ = 1;
   bool persisted_ = false;  // records of this session may exist in the store

@@ -121,6 +121,15 @@ std::size_t session_registry::expire(clock::time_point now, std::vector<message_
   return expired.size();
 }
 
+void session_registry::set_store(durable_store* s) {
+  std::lock_guard g(mu_);
+  store_ = s;
+  for (auto& [id, sess] : sessions_) {
+    auto sl = sess->lock();
+    sess->set_store_locked(s);
+  }
+}
+
 session_ptr session_registry::restore(restored_session r, clock::time_point now) {
   auto s = std::make_shared<session>(r.image.client_id, limits_, stats_, store_);
   std::vector<stored_subscription> subs;

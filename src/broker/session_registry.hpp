@@ -47,7 +47,8 @@ class session_registry {
 
   session_ptr find(const std::string& client_id) const;
 
-  void set_store(durable_store* s) noexcept { store_ = s; }
+  // Also given to the sessions already there (restored from that store before it was set).
+  void set_store(durable_store* s);
   // Start-up: an offline session as the durable store had it.
   struct restored_session {
     session_image image;

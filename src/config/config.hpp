@@ -38,12 +38,21 @@ struct jwt_options {
   bool enabled() const noexcept { return !key_files.empty() || !jwks_file.empty(); }
 };
 
+// The dataflows' disk buffers, one per dataflow (docs/dataflows.md, "At least once and the disk
+// buffer"): the bound of each and what happens when a record does not fit.
+struct dataflow_buffer_options {
+  std::uint64_t max_bytes = std::uint64_t{256} << 20;  // encoded records
+  std::uint64_t max_messages = 1'000'000;
+  std::string when_full = "drop_oldest";  // "drop_oldest" | "stop" (pause the source)
+};
+
 // Dataflow definitions declared at start-up (docs/dataflows.md): a directory of .json/.yaml/.yml
 // files and documents in the config file. The documents are kept as JSON text so the config
 // stays free of the dataflow library; they are validated when the daemon loads them.
 struct dataflow_options {
   std::string dir;                     // empty: none
   std::vector<std::string> documents;  // each one Dataflow or DataflowEndpoint resource, JSON text
+  dataflow_buffer_options buffer;
 };
 
 struct config_error {

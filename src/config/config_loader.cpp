@@ -356,6 +356,7 @@ std::vector<config_error> apply_json_unguarded(const std::string& text, daemon_c
       .key("audiences", string_list(jw.audiences, "accepted aud claims"))
       .key("leeway_s", integer(jw.leeway_s, errors, 0, 3600));
 
+  auto& dfb = cfg.dataflows.buffer;
   object_reader dataflows(doc.value("dataflows", json::object()), "/dataflows", errors);
   dataflows
       .key("dir",
@@ -374,6 +375,19 @@ std::vector<config_error> apply_json_unguarded(const std::string& text, daemon_c
           else
             cfg.dataflows.documents.push_back(v[i].dump());
         }
+      })
+      .key("buffer", [&](const json& v, const std::string& p) {
+        object_reader(v, p, errors)
+            .key("max_bytes", integer(dfb.max_bytes, errors, 1024, std::uint64_t{1} << 50))
+            .key("max_messages", integer(dfb.max_messages, errors, 1, std::uint64_t{1} << 40))
+            .key("when_full",
+                 [&](const json& w, const std::string& wp) {
+                   if (!w.is_string() || (w.get<std::string>() != "drop_oldest" && w.get<std::string>() != "stop"))
+                     errors.push_back({wp, "must be \"drop_oldest\" or \"stop\" (pause the source)"});
+                   else
+                     dfb.when_full = w.get<std::string>();
+                 })
+            .run();
       });
   auto& dv = cfg.devices;
   object_reader devices(doc.value("devices", json::object()), "/devices", errors);

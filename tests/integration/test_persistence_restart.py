@@ -336,6 +336,24 @@ class SessionRestartTest(RestartTestBase):
     def test_queued_messages_delivered_after_kill9(self):
         self._queued_delivered(SIGKILL)
 
+    def test_messages_queued_for_a_restored_session_survive_the_next_restart(self):
+        # The session comes back from the store at the first restart and stays offline; what is
+        # queued for it then must be journaled too (the store is given to the broker after it
+        # restored the sessions), so it is still there after the second restart.
+        s = self.paho("restored", clean=False, session_expiry=LONG_EXPIRY)
+        s.subscribe_opts("restored/#", 1)
+        s.disconnect()
+        self.restart(SIGTERM)
+        pub = self.publisher()
+        for i in range(5):
+            pub.publish("restored/t", b"q%d" % i, qos=1)
+        pub.close()
+        self.restart(SIGTERM)
+        s = self.resume("restored")
+        self.assertTrue(s.session_present)
+        got = self.until_marker(s, "restored/marker")
+        self.assertEqual([m.payload for m in got if m.topic == "restored/t"], [b"q%d" % i for i in range(5)])
+
     def _session_expired_while_down(self, sig):
         u = "sexp"
         short = self.paho("sexp-short", session_expiry=2)

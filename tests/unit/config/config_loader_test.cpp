@@ -1,3 +1,5 @@
+#include <set>
+
 #include <gtest/gtest.h>
 
 #include "config/config.hpp"
@@ -235,6 +237,26 @@ TEST(ConfigLoader, NumberOutOfRangeIsAConfigurationError) {
   const auto errors = apply_json(R"({"workers": 1e999})", cfg);
   ASSERT_EQ(errors.size(), 1u);
   EXPECT_NE(errors[0].message.find("not a valid configuration"), std::string::npos) << errors[0].message;
+}
+
+TEST(ConfigLoader, DataflowBufferKeys) {
+  daemon_config cfg;
+  EXPECT_EQ(cfg.dataflows.buffer.when_full, "drop_oldest");
+  auto errors = apply_json(R"({"dataflows": {"buffer": {"max_bytes": 1048576, "max_messages": 10,
+                                                        "when_full": "stop"}}})",
+                           cfg);
+  ASSERT_TRUE(errors.empty()) << errors[0].path << ": " << errors[0].message;
+  EXPECT_EQ(cfg.dataflows.buffer.max_bytes, 1048576u);
+  EXPECT_EQ(cfg.dataflows.buffer.max_messages, 10u);
+  EXPECT_EQ(cfg.dataflows.buffer.when_full, "stop");
+
+  errors = apply_json(R"({"dataflows": {"buffer": {"when_full": "block", "max_messages": 0, "max_bytes": 1,
+                                                   "size": 3}}})",
+                      cfg);
+  std::set<std::string> paths;
+  for (const auto& e : errors) paths.insert(e.path);
+  EXPECT_EQ(paths, (std::set<std::string>{"/dataflows/buffer/when_full", "/dataflows/buffer/max_messages",
+                                          "/dataflows/buffer/max_bytes", "/dataflows/buffer/size"}));
 }
 
 }  // namespace

@@ -124,6 +124,7 @@ std::optional<int> parse_command_line(int argc, char** argv, command_line& out) 
                  "load the Dataflow and DataflowEndpoint definitions in DIR (.json, .yaml, .yml; Azure IoT "
                  "Operations resource documents) at start-up; an invalid one exits 2")
       ->type_name("DIR")
+      ->multi_option_policy(last);
   std::string df_max_bytes, df_max_messages, df_when_full;
   app.add_option("--dataflow-buffer-max-bytes", df_max_bytes,
                  "bound of each dataflow's disk buffer in bytes, 1024 to 2^50 (default 268435456)")

@@ -1,6 +1,6 @@
 """The reference's AIO example dataflow end to end (docs/dataflows.md, "The AIO example"): the
 YAML of /work/shared/reference/aio-broker-and-dataflows.md section 5, as it is, from
-examples/dataflows/, loaded with --dataflows DIR beside a Kafka DataflowEndpoint pointing at
+examples/dataflows/yaml/, loaded with --dataflows DIR, its Kafka DataflowEndpoint pointed at
 librdkafka's mock cluster (tests/tools/kafka_mock_cluster.cpp, real TCP on loopback).
 
 Thermostats publish JSON on thermostats/<id>/telemetry/temperature/...; the dataset
@@ -74,20 +74,13 @@ class AioExampleDataflowTest(unittest.TestCase):
         cls.kafka = KafkaMock("telemetry")
         cls.dir = os.path.join(os.environ.get("TMPDIR", "/tmp"), "edgemq-df-example-%d" % os.getpid())
         os.makedirs(cls.dir, exist_ok=True)
-        # The example dataflow exactly as the reference has it.
-        shutil.copy(os.path.join(EXAMPLES, "my-dataflow.yaml"), cls.dir)
-        # Its Kafka endpoint, pointed at the mock cluster (no TLS, no SASL there).
-        with open(os.path.join(cls.dir, "kafka-endpoint.yaml"), "w") as f:
-            f.write("apiVersion: connectivity.iotoperations.azure.com/v1\n"
-                    "kind: DataflowEndpoint\n"
-                    "metadata: { name: kafka-endpoint, namespace: azure-iot-operations }\n"
-                    "spec:\n"
-                    "  endpointType: Kafka\n"
-                    "  kafkaSettings:\n"
-                    "    host: \"%s\"\n"
-                    "    tls: { mode: Disabled }\n"
-                    "    authentication: { method: Anonymous }\n"
-                    "    batching: { mode: Enabled, latencyMs: 5, maxMessages: 100 }\n" % cls.kafka.bootstrap)
+        # examples/dataflows/yaml/aio-example.yaml: the reference's dataflow exactly as AIO documents
+        # it, and its Kafka endpoint, here pointed at the mock cluster instead of localhost:9092.
+        with open(os.path.join(EXAMPLES, "yaml", "aio-example.yaml")) as f:
+            text = f.read()
+        assert "host: localhost:9092" in text
+        with open(os.path.join(cls.dir, "aio-example.yaml"), "w") as f:
+            f.write(text.replace("host: localhost:9092", "host: \"%s\"" % cls.kafka.bootstrap))
         cls.admin = AdminDaemon(TOKEN, "edgemq-df-example-", config={"dataflows": {"dir": cls.dir}})
         cls.daemon = cls.admin.daemon
 

@@ -19,8 +19,8 @@ std::unique_ptr<dataflow::runtime> make_dataflow_runtime(broker::broker& core, c
                                                                 : dataflow::buffer_limits::policy::drop_oldest;
   // The transformation, its datasets read from the state store and kept fresh by its watch API
   // (no GET per message). The cache lives as long as the runtime, which stops before the store.
-  auto datasets = store ? std::make_shared<dataflow::dataset_cache>(dataflow::statestore_dataset_source(*store))
-                        : nullptr;
+  auto datasets =
+      store ? std::make_shared<dataflow::dataset_cache>(dataflow::statestore_dataset_source(*store)) : nullptr;
   o.compile = [datasets](const nlohmann::json& s, const std::string& path, dataflow::problems& out) {
     return dataflow::compile_transform(s, path, out, datasets);
   };

@@ -366,16 +366,18 @@ std::vector<config_error> apply_json_unguarded(const std::string& text, daemon_c
              else
                cfg.dataflows.dir = v.get<std::string>();
            })
-      .key("documents", [&](const json& v, const std::string& p) {
-        if (!v.is_array()) return errors.push_back({p, "must be an array of Dataflow and DataflowEndpoint documents"});
-        cfg.dataflows.documents.clear();
-        for (std::size_t i = 0; i < v.size(); ++i) {
-          if (!v[i].is_object())
-            errors.push_back({p + "/" + std::to_string(i), "must be a resource document (an object)"});
-          else
-            cfg.dataflows.documents.push_back(v[i].dump());
-        }
-      })
+      .key("documents",
+           [&](const json& v, const std::string& p) {
+             if (!v.is_array())
+               return errors.push_back({p, "must be an array of Dataflow and DataflowEndpoint documents"});
+             cfg.dataflows.documents.clear();
+             for (std::size_t i = 0; i < v.size(); ++i) {
+               if (!v[i].is_object())
+                 errors.push_back({p + "/" + std::to_string(i), "must be a resource document (an object)"});
+               else
+                 cfg.dataflows.documents.push_back(v[i].dump());
+             }
+           })
       .key("buffer", [&](const json& v, const std::string& p) {
         object_reader(v, p, errors)
             .key("max_bytes", integer(dfb.max_bytes, errors, 1024, std::uint64_t{1} << 50))

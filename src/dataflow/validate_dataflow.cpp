@@ -3,6 +3,7 @@
 // local broker (`default`) is the source or the destination.
 #include <set>
 
+#include "dataflow/endpoints/mqtt_settings.hpp"
 #include "dataflow/transform.hpp"
 #include "dataflow/validate.hpp"
 #include "edgemq/mqtt/topic.hpp"
@@ -113,6 +114,11 @@ void destination_settings(const json& s, const std::string& path, const endpoint
   if (d == s.end()) return out.push_back({p, "missing (the topic, path or name to write to)"});
   if (!d->is_string() || d->get<std::string>().empty()) return out.push_back({p, "must be a non-empty string"});
   df.data_destination = d->get<std::string>();
+  // A topic (the local broker, an Mqtt endpoint): a template of ${inputTopic[.N]} that must give a
+  // topic name, so a bad one is refused here rather than failing every record at run time.
+  const auto e = endpoints.find(df.destination_endpoint);
+  if (df.destination_endpoint == default_endpoint || (e != endpoints.end() && e->second->type == "Mqtt"))
+    validate_topic_template(df.data_destination, p, out);
 }
 
 }  // namespace

@@ -169,6 +169,24 @@ TEST(DataflowValidate, DataSourcesAndDestination) {
   EXPECT_EQ(pointers(d), std::vector<std::string>{"/spec/operations/1/destinationSettings/dataDestination"});
 }
 
+TEST(DataflowValidate, TopicDestinationsAreCheckedTemplates) {
+  // The local broker and an Mqtt endpoint publish to dataDestination: it must give a topic name.
+  const std::string ptr = "/spec/operations/1/destinationSettings/dataDestination";
+  for (const std::string dest : {"default", "remote"}) {
+    auto d = dataflow_doc(dest == "default" ? "remote" : "default", dest);
+    d["spec"]["operations"][1]["destinationSettings"]["dataDestination"] = "factory/${inputTopic.2}";
+    EXPECT_TRUE(pointers(d).empty()) << dest;
+    d["spec"]["operations"][1]["destinationSettings"]["dataDestination"] = "out/#";
+    EXPECT_EQ(pointers(d), std::vector<std::string>{ptr}) << dest;
+    d["spec"]["operations"][1]["destinationSettings"]["dataDestination"] = "x/${inputTopic.0}";
+    EXPECT_EQ(pointers(d), std::vector<std::string>{ptr}) << dest;
+  }
+  // A Kafka topic is not an MQTT topic: "#" is its business.
+  auto d = dataflow_doc("default", "kafka");
+  d["spec"]["operations"][1]["destinationSettings"]["dataDestination"] = "out#";
+  EXPECT_TRUE(pointers(d).empty());
+}
+
 TEST(DataflowValidate, UnknownKeys) {
   auto d = dataflow_doc();
   d["spec"]["requestDiskPersistence"] = "Enabled";  // AIO's: accepted

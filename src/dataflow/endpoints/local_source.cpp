@@ -13,6 +13,7 @@
 #include "broker/log_safe.hpp"
 #include "dataflow/endpoints/kinds.hpp"
 #include "dataflow/endpoints/local_client.hpp"
+#include "dataflow/endpoints/publish_record.hpp"
 
 namespace edgemq::dataflow {
 namespace {
@@ -24,23 +25,6 @@ constexpr std::uint32_t session_expiry_s = 24 * 3600;
 // PUBLISHes the broker sends before our acknowledgements: past it, the session queues the rest.
 constexpr std::uint16_t receive_maximum = 256;
 constexpr auto reconnect_after = std::chrono::seconds(1);
-
-record to_record(mqtt::publish& p) {
-  record r;
-  r.topic = std::move(p.topic);
-  r.payload = std::move(p.payload);
-  r.properties = std::move(p.props.user_properties);
-  r.content_type = std::move(p.props.content_type);
-  r.response_topic = std::move(p.props.response_topic);
-  r.correlation_data = std::move(p.props.correlation_data);
-  r.message_expiry_s = p.props.message_expiry_interval;
-  r.qos = static_cast<std::uint8_t>(p.qos);
-  r.retain = p.retain;
-  r.timestamp_ms = static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-          .count());
-  return r;
-}
 
 class local_source final : public source {
  public:
@@ -120,7 +104,7 @@ class local_source final : public source {
   void on_publish(mqtt::publish& p) {
     const auto id = p.packet_id;
     const bool needs_ack = p.qos != mqtt::qos::at_most_once;
-    auto r = to_record(p);
+    auto r = record_from_publish(std::move(p));
     // The acknowledgement goes to the connection that received the message: after a reconnect
     // the broker sends it again anyway.
     std::weak_ptr<local_client> client = client_;

@@ -9,15 +9,10 @@
 
 #include "broker/log_safe.hpp"
 #include "dataflow/endpoints/kinds.hpp"
+#include "dataflow/endpoints/publish_record.hpp"
 
 namespace edgemq::dataflow {
 namespace {
-
-std::uint64_t wall_ms() {
-  return static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-          .count());
-}
 
 mqtt::publish to_publish(const record& r, std::string topic, const mqtt_settings& s) {
   mqtt::publish p;
@@ -31,21 +26,6 @@ mqtt::publish to_publish(const record& r, std::string topic, const mqtt_settings
   p.props.correlation_data = r.correlation_data;
   p.props.message_expiry_interval = r.message_expiry_s;
   return p;
-}
-
-record to_record(mqtt::publish&& p) {
-  record r;
-  r.topic = std::move(p.topic);
-  r.payload = std::move(p.payload);
-  r.properties = std::move(p.props.user_properties);
-  r.content_type = std::move(p.props.content_type);
-  r.response_topic = std::move(p.props.response_topic);
-  r.correlation_data = std::move(p.props.correlation_data);
-  r.message_expiry_s = p.props.message_expiry_interval;
-  r.qos = static_cast<std::uint8_t>(p.qos);
-  r.retain = p.retain;
-  r.timestamp_ms = wall_ms();
-  return r;
 }
 
 mqtt_client::options client_options(const endpoint_args& a, bool source) {
@@ -165,7 +145,7 @@ void mqtt_source::start(handler on_record) {
 
 void mqtt_source::deliver(mqtt::publish p, std::function<void()> ack) {
   // The PUBACK goes when the runtime says the record is safe (in its buffer): at least once.
-  on_record_(to_record(std::move(p)), std::move(ack));
+  on_record_(record_from_publish(std::move(p)), std::move(ack));
 }
 
 void mqtt_source::pause() {

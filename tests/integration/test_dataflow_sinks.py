@@ -9,6 +9,7 @@ The definitions are loaded with `--dataflows DIR` (one JSON document per file, a
 apply would take them)."""
 
 import glob
+import http.client
 import http.server
 import json
 import os
@@ -19,6 +20,7 @@ import threading
 import time
 import unittest
 
+from support.admin_daemon import AdminDaemon
 from support.edgemq_harness import EdgemqDaemon
 from support.paho_helper import PahoClient
 
@@ -256,3 +258,101 @@ class DataflowSinksTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class WebhookOutageTest(unittest.TestCase):
+    """The issue's outage: the webhook is down (connection refused) for 30 seconds while messages
+    keep coming, then back. Every message arrives, in order, duplicates only as whole batches sent
+    again, and the dataflow's status counted it all: the failed sends, the buffered records, the
+    records sent."""
+
+    OUTAGE_S = 30.0
+    TOKEN = "outage-token"
+
+    @classmethod
+    def setUpClass(cls):
+        cls.webhook = Webhook()
+        cls.webhook.start()
+        cls.defs = tempfile.mkdtemp(prefix="edgemq-dataflows-outage-")
+        docs = {
+            "hook.json": document("DataflowEndpoint", "hook", {
+                "endpointType": "Http",
+                "httpSettings": {"url": "http://127.0.0.1:%d/ingest" % cls.webhook.port,
+                                 "batching": {"maxMessages": 10}, "timeoutSeconds": 5}}),
+            "to-hook.json": dataflow("to-hook", "outage/#", "hook", "ingest"),
+        }
+        for fname, doc in docs.items():
+            with open(os.path.join(cls.defs, fname), "w") as f:
+                json.dump(doc, f)
+        cls.admin = AdminDaemon(cls.TOKEN, "edgemq-outage-", config={"dataflows": {"dir": cls.defs}})
+        cls.daemon = cls.admin.daemon
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            cls.admin.stop()
+        finally:
+            cls.webhook.stop()
+            shutil.rmtree(cls.defs, ignore_errors=True)
+
+    def status(self):
+        conn = http.client.HTTPConnection("127.0.0.1", self.admin.admin_port, timeout=TIMEOUT)
+        conn.request("GET", "/api/v1/dataflows/to-hook", headers={"Authorization": "Bearer " + self.TOKEN})
+        r = conn.getresponse()
+        body = json.loads(r.read())
+        conn.close()
+        self.assertEqual(r.status, 200, body)
+        return body["status"]
+
+    def numbered(self):
+        return [r["payload"]["n"] for r in self.webhook.records()
+                if isinstance(r["payload"], dict) and "n" in r["payload"]]
+
+    def test_webhook_down_for_30_seconds_then_back(self):
+        pub = PahoClient(self.daemon.host, self.daemon.port)
+        pub.connect()
+        self.addCleanup(pub.close)
+        probes = [0]
+
+        def send_probe():
+            pub.publish("outage/probe", b"probe", qos=1)
+            probes[0] += 1
+        probe = Every(0.5, send_probe)
+
+        def probes_arrived():  # every probe sent, so the counters below start from a quiet dataflow
+            probe()
+            return sum(r["payload"] == "probe" for r in self.webhook.records()) >= probes[0]
+        wait_for(probes_arrived, DELIVERY_TIMEOUT, "the first messages through the webhook dataflow")
+        wait_for(lambda: self.status()["received"] == self.status()["sent"], TIMEOUT, "the probes counted")
+        before = self.status()
+
+        self.webhook.stop()
+        n, i = 0, 0
+        start = time.monotonic()
+        while time.monotonic() - start < self.OUTAGE_S:  # a message every 0.25 s, for 30 s
+            pub.publish("outage/dev%d" % (i % 4), json.dumps({"n": i}), qos=1)
+            i += 1
+            time.sleep(0.25)
+        n = i
+        during = self.status()
+        self.assertEqual(self.numbered(), [], "delivered while the webhook was down")
+        self.assertGreater(during["sendFailures"], before["sendFailures"])
+        self.assertIsNotNone(during["lastError"])
+        self.assertEqual(during["buffer"]["messages"], n)  # all of it waits in the disk buffer
+        self.assertEqual(during["state"], "Running")
+
+        self.webhook.start()  # the same port
+        wait_for(lambda: set(self.numbered()) >= set(range(n)), DELIVERY_TIMEOUT,
+                 "all %d messages at the webhook after the outage" % n)
+        got = self.numbered()
+        first_seen = list(dict.fromkeys(got))
+        self.assertEqual(first_seen, list(range(n)), "order of first arrival")
+        self.assertLessEqual(len(got) - n, 10, "more duplicates than one resent batch")
+
+        def drained():
+            st = self.status()
+            return st["buffer"]["messages"] == 0 and st["sent"] - before["sent"] >= n
+        wait_for(drained, TIMEOUT, "the buffer drained and the records counted as sent")
+        after = self.status()
+        self.assertEqual(after["received"] - before["received"], n)
+        self.assertEqual(after["buffer"]["evicted"], 0)

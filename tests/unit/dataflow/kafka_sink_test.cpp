@@ -149,7 +149,10 @@ TEST_F(KafkaSink, BrokerDownFailsTheBatchThenEverythingArrivesInOrder) {
   EXPECT_FALSE(r->ok);
   EXPECT_EQ(r->accepted, 0u);
   EXPECT_NE(r->error.find("5 of 5 records not delivered"), std::string::npos) << r->error;
-  EXPECT_NE(r->error.find("timed out"), std::string::npos) << r->error;
+  // librdkafka's message timeout, or (on a loaded machine, first) the sink's own purge of a batch
+  // without delivery reports after timeoutSeconds + 5: either way the batch failed for good.
+  EXPECT_TRUE(r->error.find("timed out") != std::string::npos || r->error.find("Purged") != std::string::npos)
+      << r->error;
 
   // Back up: the runtime sends the same batch again (after its backoff; librdkafka's reconnect
   // backoff may fail a first attempt or two more), then goes on.

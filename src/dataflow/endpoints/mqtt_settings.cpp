@@ -65,8 +65,10 @@ void check_string(const json& o, const char* key, const checker& c) {
 }
 
 void check_unknown(const json& o, std::initializer_list<const char*> known, const checker& c) {
-  for (const auto& [k, v] : o.items())
+  for (const auto& item : o.items()) {
+    const auto& k = item.key();  // not a structured binding: clang 14 cannot capture one in the lambda
     if (std::none_of(known.begin(), known.end(), [&](const char* n) { return k == n; })) c.add(k, "unknown key");
+  }
 }
 
 void check_tls(const json& tls, const std::string& path, problems& out) {

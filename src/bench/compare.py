@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 """Side-by-side benchmark: edgemq and Debian's mosquitto on loopback, the same edgemq-bench
-scenarios against both in one run, alternating, several repetitions. Prints medians, the
-edgemq/mosquitto ratios, messages per broker CPU-second (from /proc), broker syscalls per
+scenarios against both in one run, alternating, several repetitions, with edgemq-limit (the
+minimal forwarder of ADR 0026, this machine's ceiling) as a third target for the scenarios it can
+serve (no wildcards, no TLS: the others are skipped for it and said so). Prints medians, the
+edgemq/mosquitto and edgemq/edgemq-limit ratios, messages per broker CPU-second (from /proc), broker syscalls per
 delivered message (strace -c on a separate short run), and RSS per idle connection. The "TLS"
 scenarios run over each broker's TLS listener (TLS 1.3, both brokers with OpenSSL's default
 suites; the certificates are made here with the openssl command); `edgemq-bench --tls --cafile`
@@ -27,6 +29,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 BUILD = os.environ.get("BUILD_DIR", os.path.join(ROOT, "build"))
 EDGEMQ = os.path.join(BUILD, "src", "app", "edgemq")
 BENCH = os.path.join(BUILD, "src", "bench", "edgemq-bench")
+LIMIT = os.path.join(BUILD, "src", "bench", "edgemq-limit")
+TARGETS = ("edgemq", "mosquitto", "limit")
 TICK = os.sysconf("SC_CLK_TCK")
 
 # (name, edgemq-bench arguments); a name ending in "TLS" runs against the brokers' TLS listeners.
@@ -44,6 +48,15 @@ SCENARIOS = [
     ("pairs x100 QoS1 TLS", ["-s", "pairs", "-n", "100", "-q", "1"]),
     ("latency 1000/s TLS", ["-s", "latency", "--rate", "1000"]),
 ]
+
+
+def limit_skip_reason(name, args):
+    """Why edgemq-limit cannot serve a scenario (None: it can): it has no TLS and exact topics only."""
+    if name.endswith("TLS"):
+        return "TLS"
+    if "fanin" in args:
+        return "wildcard subscription"
+    return None
 
 
 def make_certificates(tmp):
@@ -119,6 +132,12 @@ class Broker:
                 if time.time() > deadline:
                     raise RuntimeError("edgemq did not start")
             subprocess.Popen(["cat"], stdin=self.proc.stdout, stdout=subprocess.DEVNULL)
+        elif self.name == "limit":
+            self.proc = subprocess.Popen([LIMIT, "--port", "0"], stdout=subprocess.PIPE, text=True)
+            m = re.search(r"edgemq-limit ready on [0-9.]+:(\d+)", self.proc.stdout.readline())
+            if not m:
+                raise RuntimeError("edgemq-limit did not start")
+            self.port = int(m.group(1))
         else:
             self.port, self.tls_port = free_port(), free_port()
             conf = os.path.join(self.tmp, "mosquitto.conf")
@@ -194,45 +213,64 @@ def main():
     a = ap.parse_args()
     if not shutil.which("mosquitto"):
         subprocess.run(["apt-get", "install", "-y", "-qq", "mosquitto"], check=True)
-    subprocess.run(["cmake", "--build", BUILD, "-j2", "--target", "edgemq", "edgemq-bench"], check=True,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(["cmake", "--build", BUILD, "-j2", "--target", "edgemq", "edgemq-bench", "edgemq-limit"],
+                   check=True, stdout=subprocess.DEVNULL)
     tmp = tempfile.mkdtemp(prefix="edgemq-compare-")
     certs = make_certificates(tmp)
-    brokers = {n: Broker(n, tmp, certs).start() for n in ("edgemq", "mosquitto")}
+    brokers = {n: Broker(n, tmp, certs).start() for n in TARGETS}
     scenarios = SCENARIOS[:3] if a.quick else SCENARIOS
     if a.only:
         scenarios = [sc for sc in scenarios if any(o in sc[0] for o in a.only)]
-    results = {name: {"edgemq": [], "mosquitto": []} for name, _ in scenarios}
+    results = {name: {b: [] for b in TARGETS} for name, _ in scenarios}
     try:
         for rep in range(a.reps):
             for name, args in scenarios:
-                for b in (("edgemq", "mosquitto") if rep % 2 == 0 else ("mosquitto", "edgemq")):
+                for b in TARGETS[rep % 3:] + TARGETS[:rep % 3]:  # each target first in turn
+                    if b == "limit" and limit_skip_reason(name, args):
+                        continue
                     r = run_bench(brokers[b], name, args, a.duration)
                     results[name][b].append(r)
                     print("rep %d %-22s %-9s %9.0f msg/s p50 %6d us p99 %6d us broker cpu %.2f s" % (
                         rep, name, b, r.get("msg_per_s", 0), r.get("p50_us", 0), r.get("p99_us", 0),
                         r["broker_cpu_s"]), file=sys.stderr)
-        print("\n| scenario | edgemq msg/s | mosquitto msg/s | ratio | edgemq msg/CPU-s | mosquitto msg/CPU-s | ratio |"
-              " edgemq p50/p99 us | mosquitto p50/p99 us |")
-        print("|---|---|---|---|---|---|---|---|---|")
-        for name, _ in scenarios:
-            row = []
-            for b in ("edgemq", "mosquitto"):
+        # Ratios are edgemq's: "vs mosquitto" above 1 is faster than mosquitto, "vs limit" is the
+        # fraction of the ceiling edgemq reaches.
+        print("\n| scenario | edgemq msg/s | mosquitto msg/s | limit msg/s | vs mosquitto | vs limit |"
+              " edgemq msg/CPU-s | mosquitto msg/CPU-s | limit msg/CPU-s | vs mosquitto | vs limit |"
+              " edgemq p50/p99 us | mosquitto p50/p99 us | limit p50/p99 us |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+        skipped = []
+        for name, args in scenarios:
+            row = {}
+            for b in TARGETS:
                 rs = results[name][b]
+                if not rs:
+                    continue
                 rate = statistics.median(r.get("msg_per_s", 0) for r in rs)
                 per_cpu = statistics.median(r.get("delivered", 0) / max(r["broker_cpu_s"], 1e-3) for r in rs)
                 p50 = statistics.median(r.get("p50_us", 0) for r in rs)
                 p99 = statistics.median(r.get("p99_us", 0) for r in rs)
-                row.append((rate, per_cpu, p50, p99))
-            (er, ec, e50, e99), (mr, mc, m50, m99) = row
-            print("| %s | %.0f | %.0f | %.1fx | %.0f | %.0f | %.1fx | %d/%d | %d/%d |" % (
-                name, er, mr, er / max(mr, 1), ec, mc, ec / max(mc, 1), e50, e99, m50, m99))
+                row[b] = (rate, per_cpu, p50, p99)
+            (er, ec, e50, e99), (mr, mc, m50, m99) = row["edgemq"], row["mosquitto"]
+            if "limit" in row:
+                lr, lc, l50, l99 = row["limit"]
+                lim = ("%.0f" % lr, "%.2f" % (er / max(lr, 1)), "%.0f" % lc, "%.2f" % (ec / max(lc, 1)),
+                       "%d/%d" % (l50, l99))
+            else:
+                skipped.append("%s (%s)" % (name, limit_skip_reason(name, args)))
+                lim = ("skipped", "-", "skipped", "-", "-")
+            print("| %s | %.0f | %.0f | %s | %.1fx | %s | %.0f | %.0f | %s | %.1fx | %s | %d/%d | %d/%d | %s |" % (
+                name, er, mr, lim[0], er / max(mr, 1), lim[1], ec, mc, lim[2], ec / max(mc, 1), lim[3], e50, e99,
+                m50, m99, lim[4]))
+        if skipped:
+            print("\nedgemq-limit skipped (exact topics only, no TLS): " + ", ".join(skipped))
         if a.syscalls:
-            print("\n| scenario | edgemq syscalls/msg | mosquitto syscalls/msg |\n|---|---|---|")
+            print("\n| scenario | edgemq syscalls/msg | mosquitto syscalls/msg | limit syscalls/msg |\n"
+                  "|---|---|---|---|")
             for name, args in (("pairs x100 QoS0", SCENARIOS[0][1]), ("pairs x100 QoS1", SCENARIOS[1][1])):
-                e, _ = syscalls_per_message(brokers["edgemq"], args)
-                m, _ = syscalls_per_message(brokers["mosquitto"], args)
-                print("| %s | %.2f | %.2f |" % (name, e, m))
+                e, m, lim = (syscalls_per_message(brokers[b], args)[0] for b in TARGETS)
+                print("| %s | %.2f | %.2f | %.2f |" % (name, e, m, lim))
+        # edgemq-limit keeps no per-connection state worth comparing: memory is edgemq and mosquitto only.
         print("\n| idle connections | broker | connect rate /s | RSS per connection |\n|---|---|---|---|")
         for b in (("edgemq", "mosquitto") if a.conns else ()):
             brokers[b].stop()  # a fresh broker: memory freed by earlier runs would hide the growth

@@ -1,13 +1,18 @@
 """edgemq-bench runs its scenarios correctly against the real daemon (a short smoke run of the
-load generator: the benchmarks themselves are not tests)."""
+load generator: the benchmarks themselves are not tests), and edgemq-limit, the minimal forwarder
+the benchmark compares with, forwards what it is meant to (ADR 0026)."""
 
 import json
+import select
 import shutil
+import signal
 import subprocess
 import tempfile
 import unittest
 
-from support.constants import require_program
+from support import rawmqtt
+from support.constants import HOST, READY_TIMEOUT, STOP_TIMEOUT, require_program
+from support.paho_helper import PahoClient
 from support.edgemq_harness import DaemonTestCase, EdgemqDaemon
 from support.tls_pki import OPENSSL, Pki, ready_ports
 
@@ -100,6 +105,81 @@ class BenchToolTlsTest(unittest.TestCase):
         r = self.bench("--cafile", self.pki.other_ca, "-s", "pairs", "-n", "1")
         self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
         self.assertIn("TLS handshake failed: unable to get local issuer certificate", r.stderr)
+
+
+class LimitForwarderTest(unittest.TestCase):
+    """edgemq-limit on port 0: paho clients (3.1.1 and 5) get each message once at the QoS they
+    asked for, edgemq-bench's QoS 1 scenario completes against it, and it stops on SIGTERM."""
+
+    def setUp(self):
+        self.proc = subprocess.Popen([require_program("EDGEMQ_LIMIT"), "--port", "0"], stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True)
+        self.addCleanup(self.stop)
+        ready, _, _ = select.select([self.proc.stdout], [], [], READY_TIMEOUT)
+        line = self.proc.stdout.readline() if ready else ""
+        self.assertRegex(line, r"^edgemq-limit ready on 127\.0\.0\.1:\d+$")
+        self.port = int(line.rsplit(":", 1)[1])
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc.stdout.close()
+        self.proc.stderr.close()
+
+    def client(self, version):
+        c = PahoClient(HOST, self.port, version=version)
+        c.connect()
+        self.addCleanup(c.close)
+        return c
+
+    def test_qos0_and_qos1_arrive_once_for_311_and_5(self):
+        for sub_v, pub_v in ((4, 4), (5, 5), (4, 5), (5, 4)):
+            with self.subTest(subscriber=sub_v, publisher=pub_v):
+                sub, pub = self.client(sub_v), self.client(pub_v)
+                base = "limit/%d-%d" % (sub_v, pub_v)
+                self.assertEqual(sub.subscribe(base + "/q0", 0), [0])
+                self.assertEqual(sub.subscribe(base + "/q1", 1), [1])
+                pub.publish(base + "/q0", b"zero", qos=0)
+                pub.publish(base + "/q1", b"one", qos=1)  # waits for the forwarder's PUBACK
+                pub.publish(base + "/q0", b"down", qos=1)  # to a QoS 0 subscription: delivered at QoS 0
+                pub.publish(base + "/other", b"nobody", qos=0)
+                pub.publish(base + "/q1", b"end", qos=1)
+                got = sub.collect_until(base + "/q1", timeout=5) + sub.collect_until(base + "/q1", timeout=5)
+                self.assertEqual([(m.topic, m.payload, m.qos) for m in got],
+                                 [(base + "/q0", b"zero", 0), (base + "/q1", b"one", 1), (base + "/q0", b"down", 0),
+                                  (base + "/q1", b"end", 1)])
+                # One thread writing each socket in order: a second copy would have come before "end".
+                self.assertEqual(sub.drain(), [])
+
+    def test_wildcards_are_refused_in_the_suback_and_pingreq_is_answered(self):
+        for version, refused in ((4, 0x80), (5, 0xA1)):
+            raw = rawmqtt.RawClient(HOST, self.port, version=version)
+            self.addCleanup(raw.sock.close)
+            raw.send(rawmqtt.connect("w%d" % version, version=version))
+            self.assertEqual(raw.expect(rawmqtt.CONNACK).reason, 0)
+            raw.send(rawmqtt.subscribe(7, [("a/+", 1), ("a/#", 0), ("a/b", 1)], version=version))
+            ack = raw.expect(rawmqtt.SUBACK)
+            self.assertEqual((ack.packet_id, ack.reasons), (7, [refused, refused, 1]))
+            raw.send(rawmqtt.pingreq())
+            raw.expect(rawmqtt.PINGRESP)
+
+    def test_bench_qos1_pairs_and_fanout_complete(self):
+        for args in (["-s", "pairs", "-n", "5", "-q", "1"], ["-s", "fanout", "-n", "5", "-q", "1", "-V", "4"]):
+            r = subprocess.run([BENCH, "-p", str(self.port), "-d", "0.5"] + args, capture_output=True, text=True,
+                               timeout=60)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            out = json.loads(r.stdout.strip().splitlines()[-1])
+            self.assertEqual(out["errors"], 0)
+            self.assertGreater(out["delivered"], 100)
+
+    def test_sigterm_stops_it(self):
+        self.proc.send_signal(signal.SIGTERM)
+        self.assertEqual(self.proc.wait(STOP_TIMEOUT), 0)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,10 @@
 """Side-by-side benchmark: the state store through MQTT (edgemq-statestore-bench) against Debian's
 redis-server (redis-benchmark), the same numbers of concurrent clients, each with one request in
 flight (-P 1), the same value size, in one run, alternating, several repetitions. Prints a table
-of medians: ops/s, the edgemq/Redis ratio, and each daemon's CPU per operation (from /proc).
+of medians: ops/s, the edgemq/Redis ratio, each daemon's CPU per operation (from /proc) and each
+load generator's (getrusage of the finished child): on a small machine the generators share the
+cores with the daemons, and edgemq-statestore-bench runs a thread per client where redis-benchmark
+runs one event loop.
 
     src/bench/statestore_vs_redis.py [--reps 3] [--duration 3] [--clients 1,8,32,128] [--quick]
 
@@ -15,6 +18,7 @@ redis-tools (Debian packages) if they are missing, and exits 3 if that fails."""
 import argparse
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -40,6 +44,12 @@ def cpu_ticks(pid):
     with open("/proc/%d/stat" % pid) as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return int(fields[11]) + int(fields[12])
+
+
+def children_cpu_s():
+    """CPU seconds of the waited-for children so far: around one load generator run, its own CPU."""
+    u = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return u.ru_utime + u.ru_stime
 
 
 def free_port():
@@ -69,7 +79,8 @@ class Daemon:
                                       "--appendonly", "no", "--daemonize", "no", "--dir", self.tmp],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
-        while subprocess.run(["redis-cli", "-p", str(self.port), "ping"], capture_output=True).stdout.strip() != b"PONG":
+        ping = ["redis-cli", "-p", str(self.port), "ping"]
+        while subprocess.run(ping, capture_output=True).stdout.strip() != b"PONG":
             if time.monotonic() > deadline or self.proc.poll() is not None:
                 raise RuntimeError("redis-server did not start")
             time.sleep(0.05)
@@ -107,29 +118,31 @@ class Daemon:
 
 
 def run_edgemq(d, op, clients, duration, value_size):
-    before = cpu_ticks(d.proc.pid)
+    before, client_before = cpu_ticks(d.proc.pid), children_cpu_s()
     r = subprocess.run([SSBENCH, "--port", str(d.port), "--op", op, "-c", str(clients), "-s", str(duration),
                         "--value-size", str(value_size)], capture_output=True, text=True, timeout=duration + 120)
-    after = cpu_ticks(d.proc.pid)
+    after, client_after = cpu_ticks(d.proc.pid), children_cpu_s()
     if r.returncode != 0:
         raise RuntimeError("edgemq-statestore-bench failed: " + r.stdout + r.stderr)
     fields = dict(kv.split("=", 1) for kv in r.stdout.strip().splitlines()[-1].split())
     ops = int(fields["ops"])
     return {"ops_s": float(fields["ops_per_sec"]), "p50_us": float(fields["p50_us"]),
-            "cpu_us_op": (after - before) / TICK * 1e6 / max(ops, 1)}
+            "cpu_us_op": (after - before) / TICK * 1e6 / max(ops, 1),
+            "client_us_op": (client_after - client_before) * 1e6 / max(ops, 1)}
 
 
 def run_redis(d, op, clients, requests, value_size):
-    before = cpu_ticks(d.proc.pid)
+    before, client_before = cpu_ticks(d.proc.pid), children_cpu_s()
     r = subprocess.run(["redis-benchmark", "-p", str(d.port), "-t", op, "-c", str(clients), "-n", str(requests),
                         "-d", str(value_size), "-P", "1", "--csv"], capture_output=True, text=True, timeout=600)
-    after = cpu_ticks(d.proc.pid)
+    after, client_after = cpu_ticks(d.proc.pid), children_cpu_s()
     # --csv: a header line, then "SET","150375.94","0.190",... (rps, avg latency ms, min, p50, ...)
     rows = [line.replace('"', "").split(",") for line in r.stdout.splitlines() if line.startswith('"' + op.upper())]
     if r.returncode != 0 or not rows:
         raise RuntimeError("redis-benchmark failed: " + r.stdout + r.stderr)
     return {"ops_s": float(rows[-1][1]), "p50_us": float(rows[-1][4]) * 1000,
-            "cpu_us_op": (after - before) / TICK * 1e6 / requests}
+            "cpu_us_op": (after - before) / TICK * 1e6 / requests,
+            "client_us_op": (client_after - client_before) * 1e6 / requests}
 
 
 def main():
@@ -176,17 +189,19 @@ def main():
                     r = (run_edgemq(d, op, c, a.duration, a.value_size) if who == "edgemq" else
                          run_redis(redis, op, c, max(n, 1000), a.value_size))
                     res[key][who].append(r)
-                    print("rep %d %-8s c=%-4d %-6s %10.0f ops/s p50 %7.0f us cpu %6.1f us/op" % (
-                        rep, label, c, who, r["ops_s"], r["p50_us"], r["cpu_us_op"]), file=sys.stderr, flush=True)
+                    print("rep %d %-8s c=%-4d %-6s %10.0f ops/s p50 %7.0f us daemon cpu %6.1f us/op client cpu "
+                          "%6.1f us/op" % (rep, label, c, who, r["ops_s"], r["p50_us"], r["cpu_us_op"],
+                                           r["client_us_op"]), file=sys.stderr, flush=True)
         med = lambda rs, k: statistics.median(r[k] for r in rs)  # noqa: E731
         print("\n| op | clients | edgemq ops/s | Redis ops/s | edgemq/Redis | edgemq CPU µs/op | Redis CPU µs/op |"
-              " edgemq p50 µs | Redis p50 µs |")
-        print("|---|---|---|---|---|---|---|---|---|")
+              " edgemq p50 µs | Redis p50 µs | edgemq-statestore-bench CPU µs/op | redis-benchmark CPU µs/op |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|")
         for label, _, c, _ in rows:
             e, r = res[label + str(c)]["edgemq"], res[label + str(c)]["redis"]
-            print("| %s | %d | %.0f | %.0f | %.2f | %.1f | %.1f | %.0f | %.0f |" % (
+            print("| %s | %d | %.0f | %.0f | %.2f | %.1f | %.1f | %.0f | %.0f | %.1f | %.1f |" % (
                 label, c, med(e, "ops_s"), med(r, "ops_s"), med(e, "ops_s") / max(med(r, "ops_s"), 1),
-                med(e, "cpu_us_op"), med(r, "cpu_us_op"), med(e, "p50_us"), med(r, "p50_us")))
+                med(e, "cpu_us_op"), med(r, "cpu_us_op"), med(e, "p50_us"), med(r, "p50_us"), med(e, "client_us_op"),
+                med(r, "client_us_op")))
         print("\n%d repetitions, medians; edgemq %.1f s per run; value %d bytes; Redis without persistence; "
               "\"SET sync\" is edgemq with statestore.sync sync against the same Redis SET." % (
                   a.reps, a.duration, a.value_size))

@@ -1,10 +1,11 @@
 """Values every test helper shares, defined once: where the built programs are, the host the
 daemon listens on, how long to wait for it, and how to read its ready line.
 
-Programs: the environment variable CTest sets (EDGEMQ_BIN, EDGEMQ_CLI, EDGEMQ_BENCH, EDGEMQ_LIMIT)
-wins; without it the program is looked up in the build directory of the repository this file is
-in (<repo>/build/src/app/edgemq ...), so a checkout anywhere runs its own build. A program that is
-in neither place is a setup error, reported by require_program() with both places named.
+Programs: the environment variable CTest sets (EDGEMQ_BIN, EDGEMQ_CLI, EDGEMQ_BENCH, EDGEMQ_LIMIT,
+EDGEMQ_STATESTORE_BENCH) wins; without it the program is looked up in the build directory of the
+repository this file is in (<repo>/build/src/app/edgemq ...), so a checkout anywhere runs its own
+build. A program that is in neither place is a setup error, reported by require_program() with both
+places named.
 """
 
 import os
@@ -19,6 +20,8 @@ PROGRAMS = {
     "EDGEMQ_CLI": ("edgemq-cli", "src/cli/edgemq-cli", "edgemq-cli"),
     "EDGEMQ_BENCH": ("edgemq-bench", "src/bench/edgemq-bench", "edgemq-bench"),
     "EDGEMQ_LIMIT": ("edgemq-limit", "src/bench/edgemq-limit", "edgemq-limit"),
+    "EDGEMQ_STATESTORE_BENCH": ("edgemq-statestore-bench", "src/bench/edgemq-statestore-bench",
+                                "edgemq-statestore-bench"),
 }
 
 # Tests talk to the daemon over loopback only; port 0 lets the kernel pick a free port, which the

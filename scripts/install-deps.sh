@@ -7,8 +7,10 @@ BUILD_PKGS=(cmake g++ make ccache pkg-config
   librocksdb-dev libcli11-dev libbenchmark-dev libyaml-cpp-dev librdkafka-dev)
 # prometheus: promtool validates /metrics (test_admin); python3-jsonschema, python3-yaml: responses checked
 # against docs/openapi.yaml. yamllint, systemd (systemd-analyze): the deployment recipes (test_deployment).
-TEST_PKGS=(libgtest-dev libgmock-dev mosquitto-clients python3-paho-mqtt python3 prometheus python3-jsonschema
-  python3-yaml yamllint systemd)
+# mosquitto: the remote broker of the dataflow Mqtt endpoint tests; redis-server, redis-tools: the state
+# store beside Redis (src/bench/statestore_vs_redis.py, smoke-tested by test_bench_statestore).
+TEST_PKGS=(libgtest-dev libgmock-dev mosquitto mosquitto-clients python3-paho-mqtt python3 prometheus
+  python3-jsonschema python3-yaml yamllint systemd redis-server redis-tools)
 # scripts/sanitize.sh and scripts/fuzz.sh: clang and its sanitizer/libFuzzer runtimes (ADR 0010).
 # .ci/run's format check needs Debian 12's clang-format 14 (formatting differs between versions).
 SANITIZE_PKGS=(clang-14 clang libclang-rt-14-dev clang-format-14)

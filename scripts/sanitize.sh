@@ -38,8 +38,8 @@ configure() {  # build dir, EDGEMQ_SANITIZE value
 
 # Runs ctest in a build dir with the sanitizer options set; fails on a failed test or on any report.
 run_tests() {
-  local dir=$1
-  shift
+  local dir=$1 sanitizer=$2
+  shift 2
   local reports=$root/$dir/sanitizer-reports
   rm -rf "$reports"
   mkdir -p "$reports"
@@ -48,7 +48,7 @@ run_tests() {
     UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$reports/report" \
     LSAN_OPTIONS="print_suppressions=0" \
     TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:print_suppressions=0:suppressions=$root/tests/sanitizers/tsan.supp:log_path=$reports/report" \
-    ctest --test-dir "$dir" --output-on-failure -j"$JOBS" --timeout 600 "$@" || rc=1
+    EDGEMQ_SANITIZER="$sanitizer" ctest --test-dir "$dir" --output-on-failure -j"$JOBS" --timeout 600 "$@" || rc=1
   if compgen -G "$reports/*" >/dev/null; then
     for f in "$reports"/*; do
       echo "==== sanitizer report $f"
@@ -64,12 +64,12 @@ status=0
 if [ "$mode" = asan ] || [ "$mode" = all ]; then
   configure build-asan address
   cmake --build build-asan -j"$JOBS"
-  run_tests build-asan "$@" || status=1
+  run_tests build-asan address "$@" || status=1
 fi
 if [ "$mode" = tsan ] || [ "$mode" = all ]; then
   configure build-tsan thread
-  # Only what the multi-worker tests run: the daemon and the tools they call.
-  cmake --build build-tsan -j"$JOBS" --target edgemq edgemq-cli edgemq-bench
-  run_tests build-tsan -L "${TSAN_LABELS:-integration|conformance}" "$@" || status=1
+  # Only what the daemon tests run: the daemon and the tools they call.
+  cmake --build build-tsan -j"$JOBS" --target edgemq edgemq-cli edgemq-bench edgemq-limit edgemq-statestore-bench
+  run_tests build-tsan thread -L "${TSAN_LABELS:-integration|conformance}" "$@" || status=1
 fi
 exit $status

@@ -21,6 +21,7 @@ import unittest
 import urllib.parse
 
 from support.admin_daemon import AdminDaemon
+from support.constants import KAFKA_UNDER_TSAN, UNDER_TSAN
 from support.paho_helper import PahoClient
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -67,6 +68,7 @@ class KafkaMock:
         self.proc.stderr.close()
 
 
+@unittest.skipIf(UNDER_TSAN, KAFKA_UNDER_TSAN)
 class AioExampleDataflowTest(unittest.TestCase):
 
     @classmethod

@@ -2,10 +2,7 @@
 remote broker. Definitions are loaded with --dataflows DIR (issue 13). A dataflow from the local
 broker to mosquitto with the topic template `factory/${inputTopic.2}` (QoS 1, user properties
 carried); the remote broker down for a while and then back: every message arrives, in order, none
-lost (at least once); and a dataflow from mosquitto's topics to the local broker.
-
-Needs the dataflow runtime and the definitions loader (other branches of issue 13): without them
-the daemon refuses --dataflows and these tests FAIL (they are not skipped)."""
+lost (at least once); and a dataflow from mosquitto's topics to the local broker."""
 
 import json
 import os

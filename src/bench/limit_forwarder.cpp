@@ -26,6 +26,7 @@
 #include <netinet/tcp.h>
 #include <signal.h>
 #include <sys/epoll.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -33,8 +34,6 @@ namespace {
 
 constexpr std::size_t read_size = 256 * 1024;
 constexpr std::uint32_t max_remaining = 268'435'455;  // the largest MQTT remaining length
-
-volatile sig_atomic_t stopping = 0;
 
 struct conn;
 
@@ -63,15 +62,20 @@ struct string_hash {
 
 class forwarder {
  public:
-  explicit forwarder(int listen_fd) : lfd_(listen_fd), buf_(new char[read_size]) {
+  // SIGTERM/SIGINT arrive through signal_fd (blocked, read in the loop): a handler setting a flag
+  // races with the flag's check before epoll_wait, which ThreadSanitizer's deferred signal
+  // delivery turns into a hang.
+  forwarder(int listen_fd, int signal_fd) : lfd_(listen_fd), buf_(new char[read_size]) {
     ep_ = ::epoll_create1(EPOLL_CLOEXEC);
     epoll_event ev{EPOLLIN, {.ptr = nullptr}};
     ::epoll_ctl(ep_, EPOLL_CTL_ADD, lfd_, &ev);
+    epoll_event sev{EPOLLIN, {.ptr = &signal_tag_}};
+    ::epoll_ctl(ep_, EPOLL_CTL_ADD, signal_fd, &sev);
   }
 
   void run() {
     std::vector<epoll_event> events(1024);
-    while (!stopping) {
+    for (;;) {
       const int n = ::epoll_wait(ep_, events.data(), static_cast<int>(events.size()), -1);
       if (n < 0) {
         if (errno == EINTR) continue;
@@ -79,6 +83,7 @@ class forwarder {
         return;
       }
       for (int i = 0; i < n; ++i) {
+        if (events[i].data.ptr == &signal_tag_) return;  // SIGTERM or SIGINT
         auto* c = static_cast<conn*>(events[i].data.ptr);
         if (c == nullptr) {
           accept_all();
@@ -385,12 +390,9 @@ class forwarder {
   std::vector<std::unique_ptr<conn>> conns_;
   std::vector<conn*> dirty_;
   std::size_t dead_count_ = 0;
+  char signal_tag_ = 0;  // the address marks the signalfd's epoll events
   std::unordered_map<std::string, std::vector<subscriber>, string_hash, std::equal_to<>> topics_;
 };
-
-void on_signal(int) {
-  stopping = 1;
-}
 
 }  // namespace
 
@@ -414,10 +416,12 @@ int main(int argc, char** argv) {
       return a == "--help" || a == "-h" ? 0 : 2;
     }
   }
-  struct sigaction sa {};
-  sa.sa_handler = on_signal;  // no SA_RESTART: epoll_wait returns EINTR and the loop ends
-  ::sigaction(SIGTERM, &sa, nullptr);
-  ::sigaction(SIGINT, &sa, nullptr);
+  sigset_t stop_signals;
+  ::sigemptyset(&stop_signals);
+  ::sigaddset(&stop_signals, SIGTERM);
+  ::sigaddset(&stop_signals, SIGINT);
+  ::sigprocmask(SIG_BLOCK, &stop_signals, nullptr);
+  const int sfd = ::signalfd(-1, &stop_signals, SFD_NONBLOCK | SFD_CLOEXEC);
 
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   const int one = 1;
@@ -434,6 +438,6 @@ int main(int argc, char** argv) {
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
   std::printf("edgemq-limit ready on 127.0.0.1:%d\n", ntohs(addr.sin_port));
   std::fflush(stdout);
-  forwarder(fd).run();
+  forwarder(fd, sfd).run();
   return 0;
 }

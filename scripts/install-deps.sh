@@ -4,13 +4,16 @@
 set -euo pipefail
 BUILD_PKGS=(cmake g++ make ccache pkg-config
   libboost1.81-dev libboost-system1.81-dev libssl-dev libspdlog-dev nlohmann-json3-dev
-  librocksdb-dev libcli11-dev libbenchmark-dev libyaml-cpp-dev librdkafka-dev)
+  librocksdb-dev libcli11-dev libbenchmark-dev libyaml-cpp-dev librdkafka-dev libnats-dev)
 # prometheus: promtool validates /metrics (test_admin); python3-jsonschema, python3-yaml: responses checked
 # against docs/openapi.yaml. yamllint, systemd (systemd-analyze): the deployment recipes (test_deployment).
 # mosquitto: the remote broker of the dataflow Mqtt endpoint tests; redis-server, redis-tools: the state
 # store beside Redis (src/bench/statestore_vs_redis.py, smoke-tested by test_bench_statestore).
+# etcd-server, etcd-client, nats-server: the cluster tests start three of each (docs/cluster.md);
+# iproute2: their partition test's network namespaces.
 TEST_PKGS=(libgtest-dev libgmock-dev mosquitto mosquitto-clients python3-paho-mqtt python3 prometheus
-  python3-jsonschema python3-yaml yamllint systemd redis-server redis-tools)
+  python3-jsonschema python3-yaml yamllint systemd redis-server redis-tools etcd-server etcd-client nats-server
+  iproute2)
 # scripts/sanitize.sh and scripts/fuzz.sh: clang and its sanitizer/libFuzzer runtimes (ADR 0010).
 # .ci/run's format check needs Debian 12's clang-format 14 (formatting differs between versions).
 SANITIZE_PKGS=(clang-14 clang libclang-rt-14-dev clang-format-14)

@@ -7,7 +7,7 @@
 #include "admin/command_service.hpp"
 #include "app/command_line.hpp"
 #include "edgemq/version.hpp"
-#include "statestore/engine.hpp"
+#include "statestore/store.hpp"
 
 namespace edgemq::app {
 
@@ -55,7 +55,7 @@ namespace {
 
 // The admin module's state store values to the engine's operator requests and back.
 std::function<void(admin::kv_request, std::function<void(admin::kv_reply)>)> statestore_hook(
-    const daemon_status& status, const std::unique_ptr<statestore::engine>& store) {
+    const daemon_status& status, const std::unique_ptr<statestore::store>& store) {
   return [&status, &store](admin::kv_request r, std::function<void(admin::kv_reply)> done) {
     if (!status.started.load(std::memory_order_acquire) || !store) {
       admin::kv_reply out;
@@ -63,15 +63,15 @@ std::function<void(admin::kv_request, std::function<void(admin::kv_reply)>)> sta
       out.message = "the state store is starting";
       return done(std::move(out));
     }
-    using engine = statestore::engine;
-    engine::operator_request op;
-    op.op = static_cast<engine::operator_request::verb>(r.op);
+    using store_api = statestore::store;
+    store_api::operator_request op;
+    op.op = static_cast<store_api::operator_request::verb>(r.op);
     op.key = std::move(r.key);
     op.value = std::move(r.value);
     op.prefix = std::move(r.prefix);
     op.after = std::move(r.after);
     op.limit = r.limit;
-    store->submit(std::move(op), [done = std::move(done)](engine::operator_reply e) {
+    store->submit(std::move(op), [done = std::move(done)](store_api::operator_reply e) {
       admin::kv_reply out;
       out.code = static_cast<admin::kv_reply::status>(e.code);
       out.more = e.more;
@@ -84,15 +84,15 @@ std::function<void(admin::kv_request, std::function<void(admin::kv_reply)>)> sta
 
 // The two enums list the same cases in the same order (casts above).
 static_assert(static_cast<int>(admin::kv_request::verb::del) ==
-              static_cast<int>(statestore::engine::operator_request::verb::del));
+              static_cast<int>(statestore::store::operator_request::verb::del));
 static_assert(static_cast<int>(admin::kv_reply::status::unavailable) ==
-              static_cast<int>(statestore::engine::operator_reply::status::unavailable));
+              static_cast<int>(statestore::store::operator_reply::status::unavailable));
 
 }  // namespace
 
 std::unique_ptr<admin::admin_server> make_admin_server(broker::broker& core, const config::daemon_config& cfg,
                                                        std::string token, const daemon_status& status,
-                                                       const std::unique_ptr<statestore::engine>& store,
+                                                       const std::unique_ptr<statestore::store>& store,
                                                        dataflow::definition_store* dataflows,
                                                        std::shared_ptr<spdlog::logger> log, devices::hub* devices) {
   admin::admin_context ctx{core, {}, edgemq::version_string, std::move(token), {}, {}, {}, cfg.admin.command_topic, {}};

@@ -13,7 +13,7 @@
 #include "config/config.hpp"
 
 namespace edgemq::statestore {
-class engine;
+class store;
 }
 namespace edgemq::dataflow {
 class definition_store;
@@ -47,7 +47,7 @@ struct daemon_status {
 // store is off). `dataflows` (may be null: the routes answer 404) outlives the server.
 std::unique_ptr<admin::admin_server> make_admin_server(broker::broker& core, const config::daemon_config& cfg,
                                                        std::string token, const daemon_status& status,
-                                                       const std::unique_ptr<statestore::engine>& store,
+                                                       const std::unique_ptr<statestore::store>& store,
                                                        dataflow::definition_store* dataflows,
                                                        std::shared_ptr<spdlog::logger> log,
                                                        devices::hub* devices = nullptr);

@@ -64,6 +64,9 @@ void command_line::apply(config::daemon_config& cfg) const {
   if (admin_token_file) cfg.admin.token_file = *admin_token_file;
   if (dataflows_dir) cfg.dataflows.dir = *dataflows_dir;
   if (events) cfg.limits.lifecycle_events = *events;
+  if (cluster_node) cfg.cluster.node = *cluster_node;
+  if (etcd) cfg.cluster.etcd = *etcd;
+  if (nats) cfg.cluster.nats = *nats;
   if (dataflow_buffer_max_bytes) cfg.dataflows.buffer.max_bytes = *dataflow_buffer_max_bytes;
   if (dataflow_buffer_max_messages) cfg.dataflows.buffer.max_messages = *dataflow_buffer_max_messages;
   if (dataflow_buffer_when_full) cfg.dataflows.buffer.when_full = *dataflow_buffer_when_full;
@@ -199,6 +202,18 @@ std::optional<int> parse_command_line(int argc, char** argv, command_line& out) 
                  "every admin request must carry 'Authorization: Bearer TOKEN', TOKEN the content of FILE")
       ->type_name("FILE")
       ->multi_option_policy(last);
+  std::string cluster_node, etcd, nats;
+  app.add_option("--cluster-node", cluster_node,
+                 "run as node NAME of a cluster: the state store in etcd, messages between nodes over NATS "
+                 "(needs --etcd and --nats; docs/cluster.md)")
+      ->type_name("NAME")
+      ->multi_option_policy(last);
+  app.add_option("--etcd", etcd, "client URLs of the etcd members, http://HOST:PORT, comma-separated")
+      ->type_name("URL[,URL...]")
+      ->multi_option_policy(last);
+  app.add_option("--nats", nats, "URLs of the NATS servers, nats://HOST:PORT, comma-separated")
+      ->type_name("URL[,URL...]")
+      ->multi_option_policy(last);
   app.add_option("--events", events,
                  "on|off: publish client and session lifecycle events on $edgemq/events/... (default on; "
                  "docs/dataflows.md, \"Lifecycle events\")")
@@ -322,6 +337,33 @@ std::optional<int> parse_command_line(int argc, char** argv, command_line& out) 
     if (const auto why = config::check_command_topic(admin_command_topic); !why.empty())
       return usage_error("--admin-command-topic '" + admin_command_topic + "': " + why);
     out.admin_command_topic = admin_command_topic;
+  }
+  const auto split_list = [](const std::string& text) {
+    std::vector<std::string> parts;
+    std::size_t from = 0;
+    for (;;) {
+      const auto comma = text.find(',', from);
+      parts.push_back(text.substr(from, comma == std::string::npos ? std::string::npos : comma - from));
+      if (comma == std::string::npos) return parts;
+      from = comma + 1;
+    }
+  };
+  if (app.get_option("--cluster-node")->count() > 0) out.cluster_node = cluster_node;
+  if (app.get_option("--etcd")->count() > 0) out.etcd = split_list(etcd);
+  if (app.get_option("--nats")->count() > 0) out.nats = split_list(nats);
+  if (out.cluster_node || out.etcd || out.nats) {
+    config::cluster_options given;
+    given.node = out.cluster_node.value_or("");
+    given.etcd = out.etcd.value_or(std::vector<std::string>{});
+    given.nats = out.nats.value_or(std::vector<std::string>{});
+    std::vector<config::config_error> problems;
+    // Checked whole once the file is applied too (main); here only what the flags say alone.
+    if (out.cluster_node && out.etcd && out.nats) config::check_cluster(given, "", problems);
+    if (out.cluster_node && !out.cluster_node->empty() && problems.empty()) {
+      config::cluster_options name_only{given.node, {"http://x:1"}, {"nats://x:1"}};
+      config::check_cluster(name_only, "", problems);
+    }
+    if (!problems.empty()) return usage_error(problems.front().path + ": " + problems.front().message);
   }
   if (app.get_option("--events")->count() > 0) {
     if (events != "on" && events != "off") return usage_error("--events: must be on or off, got '" + events + "'");

@@ -44,6 +44,11 @@ struct command_line {
   std::optional<std::string> devices_hostname;
   std::optional<std::string> devices_policies_file;
   std::optional<bool> events;  // --events on|off: lifecycle events on $edgemq/events/...
+  // --cluster-node NAME, --etcd URL[,URL...], --nats URL[,URL...] (docs/cluster.md): each
+  // replaces the file's value when given.
+  std::optional<std::string> cluster_node;
+  std::optional<std::vector<std::string>> etcd;
+  std::optional<std::vector<std::string>> nats;
 
   // Overlays the options given on `cfg` (the command line wins over the file).
   void apply(config::daemon_config& cfg) const;

@@ -9,7 +9,7 @@
 namespace edgemq::app {
 
 std::unique_ptr<dataflow::runtime> make_dataflow_runtime(broker::broker& core, const config::daemon_config& cfg,
-                                                         statestore::engine* store,
+                                                         statestore::store* store,
                                                          const std::shared_ptr<spdlog::logger>& log) {
   dataflow::runtime_options o;
   o.data_dir = cfg.data_dir;

@@ -15,7 +15,7 @@ namespace edgemq::broker {
 class broker;
 }
 namespace edgemq::statestore {
-class engine;
+class store;
 }
 
 namespace edgemq::app {
@@ -24,7 +24,7 @@ namespace edgemq::app {
 // and registers its counters with $SYS and /metrics. `store` (null when the state store is off)
 // feeds the enrichment datasets.
 std::unique_ptr<dataflow::runtime> make_dataflow_runtime(broker::broker& core, const config::daemon_config& cfg,
-                                                         statestore::engine* store,
+                                                         statestore::store* store,
                                                          const std::shared_ptr<spdlog::logger>& log);
 
 }  // namespace edgemq::app

@@ -8,7 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "devices/device_hub.hpp"
-#include "statestore/engine.hpp"
+#include "statestore/store.hpp"
 
 namespace edgemq::app {
 
@@ -43,13 +43,13 @@ std::unique_ptr<devices::device_hub> make_device_hub(broker::broker& core, const
   return std::make_unique<devices::device_hub>(core, std::move(o), std::move(log));
 }
 
-void start_device_hub(devices::device_hub& hub, statestore::engine* store, const std::shared_ptr<spdlog::logger>& log) {
+void start_device_hub(devices::device_hub& hub, statestore::store* store, const std::shared_ptr<spdlog::logger>& log) {
   if (!store) {
     log->warn("devices: the state store is off, so the device registry and twins are kept in memory only");
     return hub.start({});
   }
   hub.start(
-      [store](statestore::engine::operator_request r, std::function<void(statestore::engine::operator_reply)> done) {
+      [store](statestore::store::operator_request r, std::function<void(statestore::store::operator_reply)> done) {
         store->submit(std::move(r), std::move(done));
       });
 }

@@ -15,7 +15,7 @@ namespace edgemq::broker {
 class broker;
 }
 namespace edgemq::statestore {
-class engine;
+class store;
 }
 namespace edgemq::devices {
 class device_hub;
@@ -33,6 +33,6 @@ std::unique_ptr<devices::device_hub> make_device_hub(broker::broker& core, const
 
 // Loads the registry and twins from `store` (null: the state store is off, devices stay in memory)
 // and starts serving. Throws std::runtime_error when the store cannot be read.
-void start_device_hub(devices::device_hub& hub, statestore::engine* store, const std::shared_ptr<spdlog::logger>& log);
+void start_device_hub(devices::device_hub& hub, statestore::store* store, const std::shared_ptr<spdlog::logger>& log);
 
 }  // namespace edgemq::app

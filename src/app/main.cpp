@@ -87,19 +87,9 @@ std::optional<int> check_tls_listeners(const edgemq::config::daemon_config& cfg,
   return std::nullopt;
 }
 
-std::unique_ptr<edgemq::statestore::engine> start_statestore(edgemq::broker::broker& core,
-                                                             const edgemq::config::daemon_config& cfg,
-                                                             const std::shared_ptr<spdlog::logger>& log) {
-  const auto path = (std::filesystem::path(cfg.data_dir) / "statestore").string();
-  auto backend = std::make_unique<edgemq::persistence::rocksdb_backend>(
-      path,
-      cfg.statestore.sync == "sync" ? edgemq::persistence::sync_policy::sync : edgemq::persistence::sync_policy::none);
-  edgemq::statestore::service_limits lim;
-  lim.max_keys = cfg.statestore.max_keys;
-  lim.max_bytes = cfg.statestore.max_bytes;
-  lim.node_id = cfg.statestore.node_id;
-  auto store = std::make_unique<edgemq::statestore::engine>(core, std::move(backend), lim, log);
-  core.add_sys_source([s = store.get()](const edgemq::broker::broker::sys_put& put) {
+// $SYS topics, /metrics and the request histogram of whichever store runs (local or cluster).
+void publish_statestore_figures(edgemq::broker::broker& core, edgemq::statestore::store& store) {
+  core.add_sys_source([s = &store](const edgemq::broker::broker::sys_put& put) {
     const auto st = s->stats();
     put("$SYS/broker/statestore/keys", s->size());
     put("$SYS/broker/statestore/insertions", st.insertions);
@@ -113,7 +103,23 @@ std::unique_ptr<edgemq::statestore::engine> start_statestore(edgemq::broker::bro
     put("$SYS/broker/statestore/storage/write_failures", s->write_failures());
   });
   core.add_histogram({"edgemq_statestore_request_duration_seconds",
-                      "State store requests, from arrival to the reply being published.", &store->request_latency()});
+                      "State store requests, from arrival to the reply being published.", &store.request_latency()});
+}
+
+std::unique_ptr<edgemq::statestore::store> start_statestore(edgemq::broker::broker& core,
+                                                            const edgemq::config::daemon_config& cfg,
+                                                            const std::shared_ptr<spdlog::logger>& log) {
+  const auto path = (std::filesystem::path(cfg.data_dir) / "statestore").string();
+  auto backend = std::make_unique<edgemq::persistence::rocksdb_backend>(
+      path,
+      cfg.statestore.sync == "sync" ? edgemq::persistence::sync_policy::sync : edgemq::persistence::sync_policy::none);
+  edgemq::statestore::service_limits lim;
+  lim.max_keys = cfg.statestore.max_keys;
+  lim.max_bytes = cfg.statestore.max_bytes;
+  lim.node_id = cfg.statestore.node_id;
+  std::unique_ptr<edgemq::statestore::store> store =
+      std::make_unique<edgemq::statestore::engine>(core, std::move(backend), lim, log);
+  publish_statestore_figures(core, *store);
   store->start();
   return store;
 }
@@ -176,6 +182,14 @@ int main(int argc, char** argv) {
       return fail_config(errors, cl.config_file);
   }
   cl.apply(cfg);
+  if (cl.cluster_node || cl.etcd || cl.nats) {  // the file's section was checked as it loaded
+    std::vector<edgemq::config::config_error> problems;
+    edgemq::config::check_cluster(cfg.cluster, "", problems);
+    if (!problems.empty()) {
+      std::fprintf(stderr, "edgemq: %s: %s\n", problems.front().path.c_str(), problems.front().message.c_str());
+      return 2;
+    }
+  }
   if (auto rc = check_tls_listeners(cfg, cl)) return *rc;
   if (auto open = edgemq::config::open_listeners(cfg); !open.empty()) return fail_open_listeners(open, cfg, cl);
   edgemq::config::resolve_listener_auth(cfg);
@@ -225,7 +239,7 @@ int main(int argc, char** argv) {
   // Registered with the broker before anything accepts; loaded once the state store runs.
   auto devices = edgemq::app::make_device_hub(core, cfg, log);
   std::unique_ptr<edgemq::persistence::durable_broker_store> durable;
-  std::unique_ptr<edgemq::statestore::engine> store;
+  std::unique_ptr<edgemq::statestore::store> store;
   std::unique_ptr<edgemq::dataflow::runtime> dataflows;  // after the broker and the stores, before them on exit
   std::vector<std::uint16_t> ports;
   // The admin server comes up before the stores are restored: /healthz answers during a long

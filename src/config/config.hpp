@@ -78,6 +78,19 @@ struct devices_options {
 void read_service_policies(const nlohmann::json& v, const std::string& path, std::vector<service_policy>& out,
                            std::vector<config_error>& errors);
 
+// Cluster mode (docs/cluster.md): on when a node name is set; the state store then lives in etcd
+// and messages cross nodes over NATS. Single node (empty name) needs neither.
+struct cluster_options {
+  std::string node;               // this node's name in the cluster: [A-Za-z0-9_-], 1..63 characters
+  std::vector<std::string> etcd;  // client URLs of the etcd members, http://HOST:PORT
+  std::vector<std::string> nats;  // URLs of the NATS servers, nats://HOST:PORT
+  bool enabled() const noexcept { return !node.empty(); }
+};
+
+// Checks a cluster section (node name, URL shapes, etcd and NATS both given when a node is),
+// appending problems under `path` ("/cluster" in the file, "" for the command line's names).
+void check_cluster(const cluster_options& c, const std::string& path, std::vector<config_error>& errors);
+
 struct daemon_config {
   server_options server;
   broker::limits limits;
@@ -92,6 +105,7 @@ struct daemon_config {
   admin_options admin;
   dataflow_options dataflows;
   devices_options devices;
+  cluster_options cluster;
 };
 
 // Overlays the JSON document `text` on `cfg`. Returns every error found; `cfg` is only

@@ -400,6 +400,12 @@ std::vector<config_error> apply_json_unguarded(const std::string& text, daemon_c
       .key("service_policies_file",
            non_empty_string(dv.service_policies_file, "a JSON file of shared access policies"));
 
+  auto& cl = cfg.cluster;
+  object_reader cluster(doc.value("cluster", json::object()), "/cluster", errors);
+  cluster.key("node", non_empty_string(cl.node, "this node's name in the cluster"))
+      .key("etcd", string_list(cl.etcd, "etcd client URLs, http://HOST:PORT"))
+      .key("nats", string_list(cl.nats, "NATS server URLs, nats://HOST:PORT"));
+
   object_reader top(doc, "", errors);
   top.key("listeners", [&](const json& v, const std::string& p) { read_listeners(v, p, cfg, errors); })
       .key("data_dir",
@@ -457,8 +463,10 @@ std::vector<config_error> apply_json_unguarded(const std::string& text, daemon_c
       .key("persistence", [&](const json&, const std::string&) { persistence.run(); })
       .key("jwt", [&](const json&, const std::string&) { jwt.run(); })
       .key("dataflows", [&](const json&, const std::string&) { dataflows.run(); })
-      .key("devices", [&](const json&, const std::string&) { devices.run(); });
+      .key("devices", [&](const json&, const std::string&) { devices.run(); })
+      .key("cluster", [&](const json&, const std::string&) { cluster.run(); });
   top.run();
+  if (doc.contains("cluster")) check_cluster(cl, "/cluster", errors);
   if (!dv.hostname.empty() && !doc.value("devices", json::object()).contains("enabled")) dv.enabled = true;
   if (dv.enabled && dv.hostname.empty())
     errors.push_back({"/devices/hostname", "required when devices are enabled (the IoT Hub HostName)"});

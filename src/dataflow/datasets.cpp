@@ -2,14 +2,14 @@
 
 #include <sstream>
 
-#include "statestore/engine.hpp"
+#include "statestore/store.hpp"
 
 namespace edgemq::dataflow {
 namespace {
 
 class engine_source final : public dataset_source {
  public:
-  explicit engine_source(statestore::engine& eng) : eng_(eng) {}
+  explicit engine_source(statestore::store& eng) : eng_(eng) {}
   std::shared_ptr<void> watch(const std::string& key,
                               std::function<void(std::optional<std::string>)> changed) override {
     const auto id = eng_.watch(key, std::move(changed));
@@ -18,12 +18,12 @@ class engine_source final : public dataset_source {
   }
 
  private:
-  statestore::engine& eng_;
+  statestore::store& eng_;
 };
 
 }  // namespace
 
-std::shared_ptr<dataset_source> statestore_dataset_source(statestore::engine& eng) {
+std::shared_ptr<dataset_source> statestore_dataset_source(statestore::store& eng) {
   return std::make_shared<engine_source>(eng);
 }
 

@@ -17,7 +17,7 @@
 #include <nlohmann/json.hpp>
 
 namespace edgemq::statestore {
-class engine;
+class store;
 }
 
 namespace edgemq::dataflow {
@@ -35,7 +35,7 @@ class dataset_source {
 // The state store engine as a dataset source (engine::watch/unwatch). The runtime builds its
 // cache as std::make_shared<dataset_cache>(statestore_dataset_source(engine)); the engine must
 // outlive the cache (the cache unwatches when destroyed).
-std::shared_ptr<dataset_source> statestore_dataset_source(statestore::engine& eng);
+std::shared_ptr<dataset_source> statestore_dataset_source(statestore::store& eng);
 
 class dataset_cache {
  public:

@@ -13,7 +13,7 @@ namespace edgemq::devices {
 namespace {
 
 using json = nlohmann::json;
-using engine = statestore::engine;
+using store_api = statestore::store;
 
 // If-Match as sent: "*", "\"etag\"", W/"etag" or a bare etag.
 std::string unquote(std::string s) {
@@ -107,15 +107,16 @@ void device_hub::write(std::vector<kv_write> kvs, std::function<void(bool)> done
   st->left = kvs.size();
   st->done = std::move(done);
   for (auto& [key, value] : kvs) {
-    engine::operator_request r;
-    r.op = value ? engine::operator_request::verb::put : engine::operator_request::verb::del;
+    store_api::operator_request r;
+    r.op = value ? store_api::operator_request::verb::put : store_api::operator_request::verb::del;
     r.key = std::move(key);
     if (value) r.value = std::move(*value);
-    submit_(std::move(r), [st](engine::operator_reply rep) {
+    submit_(std::move(r), [st](store_api::operator_reply rep) {
       bool last = false, ok = false;
       {
         std::lock_guard g(st->mu);
-        if (rep.code != engine::operator_reply::status::ok && rep.code != engine::operator_reply::status::not_found)
+        if (rep.code != store_api::operator_reply::status::ok &&
+            rep.code != store_api::operator_reply::status::not_found)
           st->ok = false;
         last = --st->left == 0;
         ok = st->ok;
@@ -128,19 +129,19 @@ void device_hub::write(std::vector<kv_write> kvs, std::function<void(bool)> done
 void device_hub::load(const submit_fn& submit) {
   // Every key under `prefix`, page by page, waiting for each (start-up only).
   const auto list_all = [&submit](std::string_view prefix) {
-    std::vector<engine::operator_item> all;
+    std::vector<store_api::operator_item> all;
     std::string after;
     while (true) {
-      engine::operator_request r;
-      r.op = engine::operator_request::verb::list;
+      store_api::operator_request r;
+      r.op = store_api::operator_request::verb::list;
       r.prefix = std::string(prefix);
       r.after = after;
       r.limit = 1000;
-      std::promise<engine::operator_reply> p;
+      std::promise<store_api::operator_reply> p;
       auto f = p.get_future();
-      submit(std::move(r), [&p](engine::operator_reply rep) { p.set_value(std::move(rep)); });
+      submit(std::move(r), [&p](store_api::operator_reply rep) { p.set_value(std::move(rep)); });
       auto rep = f.get();
-      if (rep.code != engine::operator_reply::status::ok)
+      if (rep.code != store_api::operator_reply::status::ok)
         throw std::runtime_error("devices: cannot read " + std::string(prefix) +
                                  " from the state store: " + rep.message);
       for (auto& i : rep.items) all.push_back(std::move(i));

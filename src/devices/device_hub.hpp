@@ -6,7 +6,7 @@
 //
 // State: the registry and twins in memory, authoritative, guarded by one mutex; every change is
 // written through to the state store (key layout: docs/devices.md, "Storage") and answered only
-// once written. Socket-free: the store is reached through a submit function (statestore::engine's
+// once written. Socket-free: the store is reached through a submit function (statestore::store's
 // operator requests in the daemon, a map in the tests).
 #pragma once
 
@@ -23,7 +23,7 @@
 #include "broker/broker.hpp"
 #include "broker/connect_interceptor.hpp"
 #include "devices/hub.hpp"
-#include "statestore/engine.hpp"
+#include "statestore/store.hpp"
 
 namespace spdlog {
 class logger;
@@ -45,8 +45,8 @@ struct hub_options {
 
 class device_hub final : public hub, public broker::topic_service, public broker::connect_interceptor {
  public:
-  using submit_fn = std::function<void(statestore::engine::operator_request,
-                                       std::function<void(statestore::engine::operator_reply)>)>;
+  using submit_fn =
+      std::function<void(statestore::store::operator_request, std::function<void(statestore::store::operator_reply)>)>;
 
   // Registers with `b` (the `$iothub/` and `devices/` prefixes, the connect interceptor): construct
   // before the listeners accept. Until start() device CONNECTs are refused (server unavailable).

@@ -24,7 +24,7 @@ class logger;
 
 namespace edgemq::statestore {
 
-class engine final : public broker::topic_service {
+class engine final : public store {
  public:
   // Loads the keys of `b` (throws std::runtime_error on a load failure) and registers the
   // request topic with the broker.
@@ -32,54 +32,26 @@ class engine final : public broker::topic_service {
          key_authorizer auth = {}, std::function<std::uint64_t()> wall_ms = {});
   ~engine() override;
 
-  void start();
-  void stop();
+  void start() override;
+  void stop() override;
 
   mqtt::reason_code on_publish(const broker::publish_context& ctx, mqtt::publish& p) override;
   void on_connection_closed(std::string_view client_id, std::uint64_t connection_id) override;
 
-  // Operator requests (the admin API, wired by src/app): queued with the MQTT requests and
-  // executed in the same order, in the same durable batch (a refused write answers
-  // `unavailable`, never a success), notifying KEYNOTIFY watchers as any change does. `done`
-  // is called on the engine's thread.
-  struct operator_item {
-    std::string key, value, version;
-  };
-  struct operator_request {
-    enum class verb : std::uint8_t { list, get, put, del } op = verb::get;
-    std::string key, value, prefix, after;
-    std::size_t limit = 100;
-  };
-  struct operator_reply {
-    enum class status : std::uint8_t { ok, not_found, refused, unavailable } code = status::ok;
-    std::vector<operator_item> items;
-    bool more = false;
-    std::string message;
-  };
-  void submit(operator_request r, std::function<void(operator_reply)> done);
+  // Operator requests are queued with the MQTT requests and executed in the same order, in the
+  // same durable batch; `done` is called on the engine's thread.
+  void submit(operator_request r, std::function<void(operator_reply)> done) override;
 
-  // In-process watchers (the dataflows' datasets): what KEYNOTIFY is to an MQTT client, without
-  // the round trips. `changed` is called on the engine's thread, first with the key's value once
-  // the watch is registered (nullopt: no such key), then after every change of the key that was
-  // durably stored (SET, DEL, VDEL, expiry, operator writes) with its new value. It must not
-  // block nor call watch/unwatch. After unwatch returns, `changed` is not running and is never
-  // called again (unwatch must not be called from a `changed`).
-  using watch_id = std::uint64_t;
-  using watch_callback = std::function<void(std::optional<std::string>)>;
-  watch_id watch(std::string key, watch_callback changed);
-  void unwatch(watch_id id);
+  // `changed` is called on the engine's thread, with watch_mu_ held.
+  watch_id watch(std::string key, watch_callback changed) override;
+  void unwatch(watch_id id) override;
 
-  service_stats stats() const;
-  std::size_t size() const;
+  service_stats stats() const override;
+  std::size_t size() const override;
   // False from a refused write until one succeeds (docs/persistence.md).
-  bool healthy() const noexcept { return healthy_.load(std::memory_order_relaxed); }
-  std::uint64_t write_failures() const noexcept { return write_failures_.load(std::memory_order_relaxed); }
-  // From a request's arrival to its reply being published (queueing, execution, the durable
-  // write): what a client of the state store waits.
-  const broker::latency_histogram& request_latency() const noexcept { return request_latency_; }
-
-  // The reply to a request whose change the backend refused.
-  static constexpr std::string_view storage_error = "the state store cannot write to its storage; try again later";
+  bool healthy() const noexcept override { return healthy_.load(std::memory_order_relaxed); }
+  std::uint64_t write_failures() const noexcept override { return write_failures_.load(std::memory_order_relaxed); }
+  const broker::latency_histogram& request_latency() const noexcept override { return request_latency_; }
 
  private:
   struct job {
@@ -130,7 +102,5 @@ class engine final : public broker::topic_service {
   std::unordered_map<watch_id, watcher> pending_watches_;  // queued, not registered yet
   std::unordered_map<watch_id, watcher> watchers_;
 };
-
-std::uint64_t system_wall_ms();
 
 }  // namespace edgemq::statestore

@@ -18,6 +18,7 @@
 #include "edgemq/statestore/hlc.hpp"
 #include "edgemq/statestore/protocol.hpp"
 #include "statestore/backend.hpp"
+#include "statestore/store.hpp"
 
 namespace edgemq::statestore {
 
@@ -59,11 +60,6 @@ struct service_limits {
   std::size_t max_bytes = std::size_t{1} << 30;  // keys + values
   std::uint64_t max_clock_skew_ms = 60'000;
   std::string node_id = "edgemq";
-};
-
-struct service_stats {
-  std::uint64_t insertions = 0, modifications = 0, deletions = 0, retrievals = 0, keynotify_requests = 0,
-                notifications = 0, denied = 0;  // denied: requests refused "not authorized"
 };
 
 class service {

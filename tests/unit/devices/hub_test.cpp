@@ -17,7 +17,7 @@ namespace edgemq::devices {
 namespace {
 
 using json = nlohmann::json;
-using engine = statestore::engine;
+using engine = statestore::store;
 
 // The engine's operator requests over a map; answers synchronously (the hub must not care).
 struct fake_store {

@@ -61,6 +61,14 @@ class CommandLineTest(unittest.TestCase):
         self.assertUsageError(["--listen", "127.0.0.1"], "--listen '127.0.0.1': '127.0.0.1' has no port")
         self.assertUsageError(["--config"], "--config")
         self.assertUsageError(["stray-argument"], "stray-argument")
+        # Cluster mode (docs/cluster.md): a node needs etcd and NATS URLs of the right shape.
+        self.assertUsageError(["--cluster-node", "a b", "--etcd", "http://127.0.0.1:2379", "--nats",
+                               "nats://127.0.0.1:4222"], "--cluster-node: must be 1 to 63 characters")
+        self.assertUsageError(["--cluster-node", "n1", "--etcd", "127.0.0.1:2379", "--nats", "nats://127.0.0.1:4222"],
+                              "--etcd: must be http://HOST:PORT, got '127.0.0.1:2379'")
+        self.assertUsageError(["--cluster-node", "n1", "--nats", "nats://127.0.0.1:4222"],
+                              "--etcd: required in cluster mode")
+        self.assertUsageError(["--etcd", "http://127.0.0.1:2379"], "--cluster-node: required when")
 
     def test_repeated_option_last_one_wins(self):
         # A wrapper (or a test harness) may append an override to a fixed command line.

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "admin/router.hpp"
+#include "text/text.hpp"
 
 namespace edgemq::admin {
 
@@ -35,9 +36,9 @@ std::string query_value(const query_map& q, const std::string& key);
 // `empty_ok` (optional bodies).
 std::optional<http_response> parse_json_body(const http_request& req, json& out, bool empty_ok);
 
-bool valid_utf8(std::string_view s);
-std::string base64_encode(std::string_view bytes);
-std::optional<std::string> base64_decode(std::string_view text);  // standard alphabet, padded
+using text::base64_decode;
+using text::base64_encode;
+using text::valid_utf8;
 
 // Bytes as JSON text: the text itself when valid UTF-8 ("utf-8"), else base64 ("base64").
 struct encoded {

@@ -12,6 +12,8 @@
 #include <string>
 #include <string_view>
 
+#include "text/text.hpp"
+
 namespace edgemq::auth {
 
 inline constexpr std::string_view scram_scheme = "$scram-sha-256$";
@@ -61,7 +63,7 @@ class scram_server {
   std::string error_;
 };
 
-std::string base64_encode(std::string_view bytes);
-std::optional<std::string> base64_decode(std::string_view text);  // standard alphabet, padded, strict
+using text::base64_decode;  // standard alphabet, padded, strict
+using text::base64_encode;
 
 }  // namespace edgemq::auth

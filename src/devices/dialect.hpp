@@ -10,6 +10,8 @@
 #include <utility>
 #include <vector>
 
+#include "text/text.hpp"
+
 namespace edgemq::devices {
 
 using property_list = std::vector<std::pair<std::string, std::string>>;
@@ -39,7 +41,7 @@ bool valid_device_id(std::string_view id);
 
 bool iequals(std::string_view a, std::string_view b);
 
-std::string base64_encode(std::string_view bytes);
+using text::base64_encode;
 // 32 random bytes, base64: a generated symmetric key.
 std::string random_key();
 // ISO 8601 UTC with 7 fractional digits as IoT Hub writes them ("2026-12-03T16:42:33.1230000Z").

@@ -7,25 +7,9 @@
 
 #include "devices/dialect.hpp"
 #include "devices/hub.hpp"
+#include "text/text.hpp"
 
 namespace edgemq::devices {
-namespace {
-
-std::optional<std::string> base64_decode(std::string_view in) {
-  if (in.size() % 4 != 0) return std::nullopt;
-  std::string out(in.size() / 4 * 3, '\0');
-  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(in.data()), static_cast<int>(in.size()));
-  if (n < 0) return std::nullopt;
-  std::size_t len = static_cast<std::size_t>(n);
-  if (!in.empty() && in.back() == '=') --len;
-  if (in.size() > 1 && in[in.size() - 2] == '=') --len;
-  out.resize(len);
-  return out;
-}
-
-}  // namespace
-
 std::optional<sas_token> parse_sas_token(std::string_view text) {
   constexpr std::string_view prefix = "SharedAccessSignature ";
   if (text.substr(0, prefix.size()) != prefix) return std::nullopt;
@@ -59,8 +43,8 @@ bool verify_sas(const sas_token& t, const std::string& key_b64, std::uint64_t no
   std::uint64_t expiry = 0;
   const auto [end, ec] = std::from_chars(t.se.data(), t.se.data() + t.se.size(), expiry);
   if (ec != std::errc{} || end != t.se.data() + t.se.size() || expiry <= now_s) return false;
-  const auto key = base64_decode(key_b64);
-  const auto sig = base64_decode(t.sig);
+  const auto key = text::base64_decode(key_b64);
+  const auto sig = text::base64_decode(t.sig);
   if (!key || !sig || key->empty()) return false;
   const std::string to_sign = t.sr + "\n" + t.se;
   unsigned char mac[EVP_MAX_MD_SIZE];

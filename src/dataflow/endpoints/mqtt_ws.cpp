@@ -6,14 +6,13 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
+#include "text/text.hpp"
+
 namespace edgemq::dataflow::ws_client {
 namespace {
 
-std::string base64(const unsigned char* data, int n) {
-  std::string out(4 * ((n + 2) / 3), '\0');
-  const int len = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data, n);
-  out.resize(static_cast<std::size_t>(len));
-  return out;
+std::string base64(const unsigned char* data, std::size_t n) {
+  return text::base64_encode(std::string_view(reinterpret_cast<const char*>(data), n));
 }
 
 }  // namespace

@@ -19,7 +19,4 @@ nlohmann::json record_to_json(const record& r);
 // The batch as a JSON array of record_to_json, serialized.
 std::string records_to_json_array(std::span<const record> batch);
 
-std::string base64_encode(std::string_view bytes);
-bool is_valid_utf8(std::string_view s);
-
 }  // namespace edgemq::dataflow

@@ -43,19 +43,6 @@ TEST(RecordJson, BinaryIsBase64) {
   EXPECT_NO_THROW(record_to_json(r).dump());
 }
 
-TEST(RecordJson, Base64AndUtf8) {
-  EXPECT_EQ(base64_encode(""), "");
-  EXPECT_EQ(base64_encode("f"), "Zg==");
-  EXPECT_EQ(base64_encode("fo"), "Zm8=");
-  EXPECT_EQ(base64_encode("foo"), "Zm9v");
-  EXPECT_EQ(base64_encode("foobar"), "Zm9vYmFy");
-  EXPECT_TRUE(is_valid_utf8("h\xc3\xa9llo \xe2\x82\xac \xf0\x9f\x98\x80"));
-  EXPECT_FALSE(is_valid_utf8("\xc3"));              // truncated
-  EXPECT_FALSE(is_valid_utf8("\xc0\xaf"));          // overlong
-  EXPECT_FALSE(is_valid_utf8("\xed\xa0\x80"));      // surrogate
-  EXPECT_FALSE(is_valid_utf8("\xf4\x90\x80\x80"));  // beyond U+10FFFF
-}
-
 TEST(RecordJson, BatchIsAnArrayInOrder) {
   std::vector<record> b(3);
   for (int i = 0; i < 3; ++i) b[i].payload = std::to_string(i);

@@ -50,7 +50,10 @@ std::uint8_t options_byte(const mqtt::subscribe_options& o) {
                                    (static_cast<std::uint8_t>(o.retain_handling) << 4));
 }
 
-mqtt::subscribe_options options_from(std::uint8_t b) {
+// Nullopt for bytes no SUBSCRIBE could have granted (QoS 3, retain handling 3, reserved bits):
+// such a record is corrupt, not a subscription to restore.
+std::optional<mqtt::subscribe_options> options_from(std::uint8_t b) {
+  if ((b & 0x03) == 0x03 || ((b >> 4) & 0x03) == 0x03 || (b & 0xC0) != 0) return std::nullopt;
   mqtt::subscribe_options o;
   o.qos = static_cast<mqtt::qos>(b & 0x03);
   o.no_local = b & 0x04;
@@ -148,7 +151,9 @@ std::optional<broker::session_image> decode_session(std::string_view in) {
   for (std::uint64_t i = 0; r.ok && i < n; ++i) {
     broker::stored_subscription sub;
     sub.filter = r.str();
-    sub.options = options_from(static_cast<std::uint8_t>(r.uint(1)));
+    const auto options = options_from(static_cast<std::uint8_t>(r.uint(1)));
+    if (!options) return std::nullopt;
+    sub.options = *options;
     sub.subscription_id = static_cast<std::uint32_t>(r.uint(4));
     s.subscriptions.push_back(std::move(sub));
   }

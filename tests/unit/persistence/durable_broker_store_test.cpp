@@ -58,6 +58,15 @@ TEST(BrokerRecords, RoundTrips) {
   EXPECT_EQ(sd->d.msg->origin_client_id, "publisher");
 
   EXPECT_FALSE(decode_session("\x09garbage"));  // unknown format version
+  // Option bytes no SUBSCRIBE grants are corruption, not a subscription to restore.
+  const std::string good = encode_session(s);
+  const auto options_at = good.size() - 5;  // the one subscription's options byte, then its id
+  ASSERT_EQ(static_cast<std::uint8_t>(good[options_at]) & 0x03, 0x02);
+  for (const std::uint8_t bad : {0x03, 0x30, 0x40, 0x80}) {
+    std::string corrupt = good;
+    corrupt[options_at] = static_cast<char>(bad);
+    EXPECT_FALSE(decode_session(corrupt)) << int(bad);
+  }
   EXPECT_FALSE(decode_delivery(std::string("\x01\x00", 2)));
   EXPECT_LT(message_key("c", 1), message_key("c", 2));
   EXPECT_LT(message_key("c", 255), message_key("c", 256));  // big-endian: numeric order

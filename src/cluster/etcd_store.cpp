@@ -1,5 +1,6 @@
 #include "cluster/etcd_store.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <deque>
@@ -185,6 +186,12 @@ struct etcd_store::impl : std::enable_shared_from_this<impl> {
   std::condition_variable ticker_cv_;
   std::thread ticker_;
   std::vector<std::uint64_t> watch_retries_;  // in-process watches whose first read failed
+  // A write is answered once the node's watch has seen its revision, so that its notifications
+  // (to this node's watchers) go out before its reply, as the single-node store does; at most
+  // `watch_wait` later if the watch lags.
+  static constexpr std::chrono::milliseconds watch_wait{1000};
+  std::int64_t watch_seen_ = 0;
+  std::multimap<std::int64_t, std::pair<std::chrono::steady_clock::time_point, std::function<void()>>> after_watch_;
 
   // --- in-process watchers under watch_mu_
   std::mutex watch_mu_;
@@ -496,13 +503,47 @@ struct etcd_store::impl : std::enable_shared_from_this<impl> {
              self->stats_.modifications += d.modify;
              self->stats_.deletions += d.remove;
            }
-           if (d.expires_at_ms) {
-             const auto rev = json_int(answer.value("header", json::object()), "revision");
-             self->arm_expiry(o->cmd.key, rev, *d.expires_at_ms);
+           const auto rev = json_int(answer.value("header", json::object()), "revision");
+           if (d.expires_at_ms) self->arm_expiry(o->cmd.key, rev, *d.expires_at_ms);
+           if (!writes) {
+             self->finish(o, std::move(d.reply), false);
+             return resume();
            }
-           self->finish(o, std::move(d.reply), false);
-           resume();
+           self->after_watch(rev, [self, o, reply = std::move(d.reply), resume = std::move(resume)]() mutable {
+             self->finish(o, std::move(reply), false);
+             resume();
+           });
          });
+  }
+
+  void after_watch(std::int64_t revision, std::function<void()> f) {
+    {
+      std::lock_guard g(mu_);
+      if (watch_seen_ < revision && !stopping_) {
+        after_watch_.emplace(revision, std::make_pair(std::chrono::steady_clock::now() + watch_wait, std::move(f)));
+        return;
+      }
+    }
+    f();
+  }
+
+  // Waiters up to `revision` (all of them when `revision` is max), and those waiting too long.
+  void release_waiters(std::int64_t revision) {
+    std::vector<std::function<void()>> ready;
+    {
+      std::lock_guard g(mu_);
+      if (revision > watch_seen_) watch_seen_ = revision;
+      const auto now = std::chrono::steady_clock::now();
+      for (auto it = after_watch_.begin(); it != after_watch_.end();) {
+        if (it->first <= watch_seen_ || it->second.first <= now || stopping_) {
+          ready.push_back(std::move(it->second.second));
+          it = after_watch_.erase(it);
+        } else {
+          ++it;
+        }
+      }
+    }
+    for (auto& f : ready) f();
   }
 
   // ------------------------------------------------------------------ KEYNOTIFY
@@ -638,7 +679,9 @@ struct etcd_store::impl : std::enable_shared_from_this<impl> {
       ch.version = version ? version->to_string() : tick().to_string();  // a deletion has no stored version
       changes.push_back(std::move(ch));
     }
-    if (changes.empty()) return;
+    std::int64_t last = 0;
+    for (const auto& e : events) last = std::max(last, json_int(e.value("kv", json::object()), "mod_revision"));
+    if (changes.empty()) return release_waiters(last);
     std::vector<std::pair<std::string, const change*>> to_send;
     {
       std::lock_guard g(mu_);
@@ -654,15 +697,18 @@ struct etcd_store::impl : std::enable_shared_from_this<impl> {
       }
     }
     for (const auto& [client, ch] : to_send) send_notification(client, *ch);
-    std::lock_guard g(watch_mu_);
-    for (auto& [id, w] : watchers_)
-      for (const auto& ch : changes) {
-        if (ch.key != w.key) continue;
-        if (w.min_revision == pending_revision)
-          w.held.push_back(ch);
-        else if (ch.revision >= w.min_revision)
-          w.changed(ch.value);
-      }
+    {
+      std::lock_guard g(watch_mu_);
+      for (auto& [id, w] : watchers_)
+        for (const auto& ch : changes) {
+          if (ch.key != w.key) continue;
+          if (w.min_revision == pending_revision)
+            w.held.push_back(ch);
+          else if (ch.revision >= w.min_revision)
+            w.changed(ch.value);
+        }
+    }
+    release_waiters(last);
   }
 
   void on_watch_error(const etcd_error& e) {
@@ -751,6 +797,16 @@ struct etcd_store::impl : std::enable_shared_from_this<impl> {
       }
       auto retries = std::move(watch_retries_);
       watch_retries_.clear();
+      const bool overdue =
+          !after_watch_.empty() && std::any_of(after_watch_.begin(), after_watch_.end(), [](const auto& w) {
+            return w.second.first <= std::chrono::steady_clock::now();
+          });
+      if (overdue) {
+        lk.unlock();
+        release_waiters(0);
+        lk.lock();
+        continue;
+      }
       const bool probe_now = std::chrono::steady_clock::now() >= next_probe;
       if (!due.empty() || !retries.empty() || probe_now) {
         lk.unlock();
@@ -766,6 +822,7 @@ struct etcd_store::impl : std::enable_shared_from_this<impl> {
       auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next_probe - std::chrono::steady_clock::now());
       if (!expiries_.empty())
         wait = std::min(wait, std::chrono::milliseconds(expiries_.begin()->first > now ? expiries_.begin()->first - now : 0));
+      if (!after_watch_.empty()) wait = std::min(wait, std::chrono::milliseconds(100));
       ticker_cv_.wait_for(lk, std::max(wait, std::chrono::milliseconds(1)));
     }
   }
@@ -815,8 +872,11 @@ void etcd_store::stop() {
   if (s.node_watch_) s.client_->cancel_watch(s.node_watch_);
   s.node_watch_ = 0;
   // Every call ends within the client's request timeout; its callback may still publish a reply.
-  std::unique_lock lk(s.mu_);
-  s.drained_.wait(lk, [&s] { return s.in_flight_ == 0; });
+  {
+    std::unique_lock lk(s.mu_);
+    s.drained_.wait(lk, [&s] { return s.in_flight_ == 0; });
+  }
+  s.release_waiters(0);  // stopping: every reply still waiting for the watch goes now
 }
 
 mqtt::reason_code etcd_store::on_publish(const broker::publish_context& ctx, mqtt::publish& p) {

@@ -135,19 +135,18 @@ struct etcd_client::impl {
 
   void connect(std::size_t m, std::function<void(boost::system::error_code, std::unique_ptr<connection>)> done) {
     auto c = std::make_unique<connection>(io);
-    resolver.async_resolve(
-        members[m].host, members[m].port,
-        [this, c = std::move(c), done = std::move(done)](boost::system::error_code ec,
-                                                        tcp::resolver::results_type results) mutable {
-          if (ec) return done(ec, nullptr);
-          auto* raw = c.get();
-          asio::async_connect(raw->sock, results,
-                              [c = std::move(c), done = std::move(done)](boost::system::error_code ec2,
-                                                                        const tcp::endpoint&) mutable {
-                                if (!ec2) c->sock.set_option(tcp::no_delay(true), ec2);
-                                done(ec2, ec2 ? nullptr : std::move(c));
-                              });
-        });
+    resolver.async_resolve(members[m].host, members[m].port,
+                           [this, c = std::move(c), done = std::move(done)](
+                               boost::system::error_code ec, tcp::resolver::results_type results) mutable {
+                             if (ec) return done(ec, nullptr);
+                             auto* raw = c.get();
+                             asio::async_connect(raw->sock, results,
+                                                 [c = std::move(c), done = std::move(done)](
+                                                     boost::system::error_code ec2, const tcp::endpoint&) mutable {
+                                                   if (!ec2) c->sock.set_option(tcp::no_delay(true), ec2);
+                                                   done(ec2, ec2 ? nullptr : std::move(c));
+                                                 });
+                           });
   }
 
   http::request<http::string_body> make_request(std::size_t m, const std::string& path, std::string body) const {
@@ -283,7 +282,8 @@ struct etcd_client::impl::request_op : std::enable_shared_from_this<request_op> 
     if (res.keep_alive()) client.idle[member].push_back(std::move(conn));
     conn.reset();
     if (status != 200 || answer.is_discarded())
-      return finish({etcd_error::kind::refused, message_of(answer, "HTTP " + std::to_string(status))}, std::move(answer));
+      return finish({etcd_error::kind::refused, message_of(answer, "HTTP " + std::to_string(status))},
+                    std::move(answer));
     finish({}, std::move(answer));
   }
 };
@@ -338,7 +338,7 @@ struct etcd_client::impl::watch_op : std::enable_shared_from_this<watch_op> {
         self->broken("no watch answer from " + self->client.members[self->member].url);
     });
     client.connect(member, [self = shared_from_this(), gen = generation](boost::system::error_code ec,
-                                                                          std::unique_ptr<connection> c) {
+                                                                         std::unique_ptr<connection> c) {
       if (self->cancelled || gen != self->generation) return;
       if (ec) return self->broken("cannot connect to " + self->client.members[self->member].url);
       self->conn = std::move(c);
@@ -363,16 +363,16 @@ struct etcd_client::impl::watch_op : std::enable_shared_from_this<watch_op> {
   void read_more(std::uint64_t gen) {
     parser->get().body().data = chunk;
     parser->get().body().size = sizeof chunk;
-    http::async_read_some(conn->sock, conn->buf, *parser, [self = shared_from_this(), gen](boost::system::error_code ec,
-                                                                                          std::size_t) {
-      if (self->cancelled || gen != self->generation) return;
-      if (ec && ec != http::error::need_buffer) return self->broken("watch stream broken");
-      const auto got = sizeof self->chunk - self->parser->get().body().size;
-      for (auto& line : self->lines.feed({self->chunk, got}))
-        if (!self->handle(line)) return;
-      if (self->parser->is_done()) return self->broken("watch stream ended");
-      self->read_more(gen);
-    });
+    http::async_read_some(conn->sock, conn->buf, *parser,
+                          [self = shared_from_this(), gen](boost::system::error_code ec, std::size_t) {
+                            if (self->cancelled || gen != self->generation) return;
+                            if (ec && ec != http::error::need_buffer) return self->broken("watch stream broken");
+                            const auto got = sizeof self->chunk - self->parser->get().body().size;
+                            for (auto& line : self->lines.feed({self->chunk, got}))
+                              if (!self->handle(line)) return;
+                            if (self->parser->is_done()) return self->broken("watch stream ended");
+                            self->read_more(gen);
+                          });
   }
 
   // False: the stream is over (reopened elsewhere, or cancelled).
@@ -517,8 +517,9 @@ void etcd_client::call(std::string path, nlohmann::json body, reply done) {
 std::pair<etcd_error, nlohmann::json> etcd_client::call_sync(std::string path, nlohmann::json body) {
   std::promise<std::pair<etcd_error, json>> p;
   auto f = p.get_future();
-  call(std::move(path), std::move(body),
-       [&p](const etcd_error& e, json answer) { p.set_value({e, std::move(answer)}); });
+  call(std::move(path), std::move(body), [&p](const etcd_error& e, json answer) {
+    p.set_value({e, std::move(answer)});
+  });
   return f.get();
 }
 

@@ -57,16 +57,15 @@ void decode_meta(const std::string& text, key_state& st) {
   auto m = json::parse(text, nullptr, false);
   if (!m.is_object()) return;
   if (auto ts = m.find("ts"); ts != m.end() && ts->is_string()) st.version = hlc::parse(ts->get<std::string>());
-  if (auto exp = m.find("exp"); exp != m.end() && exp->is_number_unsigned()) st.expires_at_ms = exp->get<std::uint64_t>();
+  if (auto exp = m.find("exp"); exp != m.end() && exp->is_number_unsigned())
+    st.expires_at_ms = exp->get<std::uint64_t>();
 }
 
 json compare_unchanged(const std::string& key, std::int64_t mod) {
   if (mod == 0)
     return {{"key", etcd_client::b64(key)}, {"target", "CREATE"}, {"result", "EQUAL"}, {"create_revision", "0"}};
-  return {{"key", etcd_client::b64(key)},
-          {"target", "MOD"},
-          {"result", "EQUAL"},
-          {"mod_revision", std::to_string(mod)}};
+  return {
+      {"key", etcd_client::b64(key)}, {"target", "MOD"}, {"result", "EQUAL"}, {"mod_revision", std::to_string(mod)}};
 }
 
 json range_of(const std::string& key) {
@@ -117,7 +116,7 @@ struct etcd_store::impl : std::enable_shared_from_this<impl> {
   struct registration {  // one client's KEYNOTIFY on one key
     std::uint64_t connection = 0;
     std::int64_t min_revision = pending_revision;  // pending: its first read has not answered
-    std::vector<change> held;                     // seen while pending
+    std::vector<change> held;                      // seen while pending
   };
   struct watcher {
     std::string key;
@@ -293,8 +292,7 @@ struct etcd_store::impl : std::enable_shared_from_this<impl> {
   // False when answered at once (a refused or local request).
   bool start(const std::shared_ptr<op>& o, std::uint64_t queue_id) {
     std::uint64_t denied = 0;
-    auto parsed =
-        statestore::parse_command(o->j.req, wall_ms_(), opts_.max_clock_skew_ms, auth_, denied);
+    auto parsed = statestore::parse_command(o->j.req, wall_ms_(), opts_.max_clock_skew_ms, auth_, denied);
     if (denied) {
       std::lock_guard g(mu_);
       stats_.denied += denied;
@@ -359,7 +357,7 @@ struct etcd_store::impl : std::enable_shared_from_this<impl> {
            }
            const auto now = self->wall_ms_();
            if (!st.live(now)) {
-             if (st.v_mod) self->arm_expiry(o->cmd.key, st.v_mod, now);  // expired, not yet deleted
+             if (st.v_mod) self->arm_expiry(o->cmd.key, st.v_mod, now);   // expired, not yet deleted
              self->finish(o, {resp3::null_bulk(), std::nullopt}, false);  // a miss carries no version
            } else {
              self->finish(o, {resp3::bulk(st.value), st.version ? st.version->to_string() : self->last_version()},
@@ -464,8 +462,7 @@ struct etcd_store::impl : std::enable_shared_from_this<impl> {
   void decide(const std::shared_ptr<op>& o, std::function<void()> resume) {
     if (++o->attempts > max_attempts) {
       if (o->lease) client_->revoke_lease(o->lease);
-      finish(o, unavailable_reply({etcd_error::kind::unavailable, "a key kept changing under the request"},
-                                  true),
+      finish(o, unavailable_reply({etcd_error::kind::unavailable, "a key kept changing under the request"}, true),
              true);
       return resume();
     }
@@ -476,9 +473,9 @@ struct etcd_store::impl : std::enable_shared_from_this<impl> {
       return resume();
     }
     const auto& k = o->cmd.key;
-    json txn = {{"compare", json::array({compare_unchanged(v_key(k), o->state.v_mod),
-                                         compare_unchanged(m_key(k), o->state.m_mod),
-                                         compare_unchanged(ft_key(k), o->state.ft_mod)})},
+    json txn = {{"compare",
+                 json::array({compare_unchanged(v_key(k), o->state.v_mod), compare_unchanged(m_key(k), o->state.m_mod),
+                              compare_unchanged(ft_key(k), o->state.ft_mod)})},
                 {"success", d.writes},
                 {"failure", read_txn(k)["success"]}};
     const bool writes = !d.writes.empty();
@@ -589,36 +586,37 @@ struct etcd_store::impl : std::enable_shared_from_this<impl> {
       reg.connection = r.connection_id;
       by_connection_[r.connection_id].insert({key, r.client_id});
     }
-    call("/v3/kv/range", json{{"key", etcd_client::b64(v_key(key))}, {"count_only", true}},
-         [self = shared_from_this(), o, resume = std::move(resume)](const etcd_error& e, json answer) {
-           const auto& key = o->cmd.key;
-           const auto& client = o->j.req.client_id;
-           std::vector<change> held;
-           {
-             std::lock_guard g(self->mu_);
-             auto k = self->keynotify_.find(key);
-             auto reg = k == self->keynotify_.end() ? decltype(k->second.end()){} : k->second.find(client);
-             if (k != self->keynotify_.end() && reg != k->second.end() && reg->second.min_revision == pending_revision) {
-               if (e) {
-                 self->by_connection_[reg->second.connection].erase({key, client});
-                 k->second.erase(reg);
-                 if (k->second.empty()) self->keynotify_.erase(k);
-               } else {
-                 reg->second.min_revision = json_int(answer.value("header", json::object()), "revision") + 1;
-                 for (auto& ch : reg->second.held)
-                   if (ch.revision >= reg->second.min_revision) held.push_back(std::move(ch));
-                 reg->second.held.clear();
-               }
-             }
-           }
-           if (e) {
-             self->finish(o, self->unavailable_reply(e, false), true);
-             return resume();
-           }
-           self->finish(o, {resp3::ok(), std::nullopt}, false);
-           for (auto& ch : held) self->send_notification(client, ch);
-           resume();
-         });
+    call(
+        "/v3/kv/range", json{{"key", etcd_client::b64(v_key(key))}, {"count_only", true}},
+        [self = shared_from_this(), o, resume = std::move(resume)](const etcd_error& e, json answer) {
+          const auto& key = o->cmd.key;
+          const auto& client = o->j.req.client_id;
+          std::vector<change> held;
+          {
+            std::lock_guard g(self->mu_);
+            auto k = self->keynotify_.find(key);
+            auto reg = k == self->keynotify_.end() ? decltype(k->second.end()){} : k->second.find(client);
+            if (k != self->keynotify_.end() && reg != k->second.end() && reg->second.min_revision == pending_revision) {
+              if (e) {
+                self->by_connection_[reg->second.connection].erase({key, client});
+                k->second.erase(reg);
+                if (k->second.empty()) self->keynotify_.erase(k);
+              } else {
+                reg->second.min_revision = json_int(answer.value("header", json::object()), "revision") + 1;
+                for (auto& ch : reg->second.held)
+                  if (ch.revision >= reg->second.min_revision) held.push_back(std::move(ch));
+                reg->second.held.clear();
+              }
+            }
+          }
+          if (e) {
+            self->finish(o, self->unavailable_reply(e, false), true);
+            return resume();
+          }
+          self->finish(o, {resp3::ok(), std::nullopt}, false);
+          for (auto& ch : held) self->send_notification(client, ch);
+          resume();
+        });
     return true;
   }
 
@@ -821,7 +819,8 @@ struct etcd_store::impl : std::enable_shared_from_this<impl> {
       }
       auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next_probe - std::chrono::steady_clock::now());
       if (!expiries_.empty())
-        wait = std::min(wait, std::chrono::milliseconds(expiries_.begin()->first > now ? expiries_.begin()->first - now : 0));
+        wait = std::min(wait,
+                        std::chrono::milliseconds(expiries_.begin()->first > now ? expiries_.begin()->first - now : 0));
       if (!after_watch_.empty()) wait = std::min(wait, std::chrono::milliseconds(100));
       ticker_cv_.wait_for(lk, std::max(wait, std::chrono::milliseconds(1)));
     }

@@ -26,7 +26,7 @@ class line_splitter {
 struct watch_message {
   enum class kind : std::uint8_t { created, events, canceled, error, other } type = kind::other;
   std::int64_t header_revision = 0;
-  std::int64_t compact_revision = 0;  // canceled because the start revision was compacted
+  std::int64_t compact_revision = 0;   // canceled because the start revision was compacted
   std::int64_t last_mod_revision = 0;  // the highest mod_revision among `events`
   nlohmann::json events = nlohmann::json::array();
   std::string error;  // error / canceled: etcd's message

@@ -1,15 +1,13 @@
 #include "statestore/service.hpp"
 
-#include "statestore/command.hpp"
-
 #include <algorithm>
 #include <charconv>
 
 #include "edgemq/mqtt/codec.hpp"
 #include "edgemq/statestore/resp3.hpp"
+#include "statestore/command.hpp"
 
 namespace edgemq::statestore {
-
 
 std::size_t notification_topic_size(std::string_view client_id, std::string_view key) {
   return reserved_response_prefix.size() + 1 + 2 * client_id.size() + notify_infix.size() + 2 * key.size();
@@ -45,7 +43,6 @@ std::error_code service::load(backend& b, effects& fx) {
   clock_.tick(now, &newest);
   return ec;
 }
-
 
 response service::execute(const request& r, effects& fx) {
   auto resp = dispatch(r, fx);

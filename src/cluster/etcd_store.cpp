@@ -134,10 +134,10 @@ struct etcd_store::impl : std::enable_shared_from_this<impl> {
     std::int64_t lease = 0;
   };
 
-  impl(broker::broker& br, std::shared_ptr<etcd_client> c, etcd_store_options o, std::shared_ptr<spdlog::logger> l,
+  impl(broker::broker& br, etcd_client* c, etcd_store_options o, std::shared_ptr<spdlog::logger> l,
        statestore::key_authorizer a, std::function<std::uint64_t()> w)
       : broker_(br),
-        client_(std::move(c)),
+        client_(c),
         opts_(std::move(o)),
         log_(std::move(l)),
         auth_(std::move(a)),
@@ -145,7 +145,7 @@ struct etcd_store::impl : std::enable_shared_from_this<impl> {
         clock_(opts_.node_id) {}
 
   broker::broker& broker_;
-  std::shared_ptr<etcd_client> client_;
+  etcd_client* client_;  // owned by the etcd_store, which outlives every use
   etcd_store_options opts_;
   std::shared_ptr<spdlog::logger> log_;
   statestore::key_authorizer auth_;
@@ -832,7 +832,8 @@ struct etcd_store::impl : std::enable_shared_from_this<impl> {
 etcd_store::etcd_store(broker::broker& br, std::shared_ptr<etcd_client> client, etcd_store_options opts,
                        std::shared_ptr<spdlog::logger> log, statestore::key_authorizer auth,
                        std::function<std::uint64_t()> wall_ms)
-    : impl_(std::make_shared<impl>(br, std::move(client), std::move(opts), std::move(log), std::move(auth),
+    : client_(std::move(client)),
+      impl_(std::make_shared<impl>(br, client_.get(), std::move(opts), std::move(log), std::move(auth),
                                    std::move(wall_ms))) {
   br.services().add(std::string(statestore::request_topic), this);
 }

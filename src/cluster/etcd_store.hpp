@@ -67,6 +67,9 @@ class etcd_store final : public statestore::store {
   struct impl;
 
  private:
+  // Declared first, destroyed last: the client's thread may drop the last reference to impl_
+  // (held by a callback it just ran), and must never be the one destroying the client.
+  std::shared_ptr<etcd_client> client_;
   std::shared_ptr<impl> impl_;
 };
 

@@ -13,6 +13,7 @@
 #include <spdlog/spdlog.h>
 
 #include "app/admin_setup.hpp"
+#include "app/cluster_setup.hpp"
 #include "app/command_line.hpp"
 #include "app/dataflow_definitions.hpp"
 #include "app/dataflow_setup.hpp"
@@ -264,7 +265,13 @@ int main(int argc, char** argv) {
   }
   try {
     if (cfg.persistence.enabled) durable = start_persistence(core, cfg, log);
-    if (cfg.statestore.enabled) store = start_statestore(core, cfg, log);
+    if (cfg.statestore.enabled && cfg.cluster.enabled()) {  // the state store in etcd (docs/cluster.md)
+      store = edgemq::app::make_cluster_statestore(core, cfg, log);
+      publish_statestore_figures(core, *store);
+      store->start();
+    } else if (cfg.statestore.enabled) {
+      store = start_statestore(core, cfg, log);
+    }
     if (devices) edgemq::app::start_device_hub(*devices, store.get(), log);
     dataflows = edgemq::app::make_dataflow_runtime(core, cfg, store.get(), log);
   } catch (const edgemq::persistence::in_use_error& e) {

@@ -7,6 +7,7 @@
 
 #include "broker/log_safe.hpp"
 #include "edgemq/statestore/resp3.hpp"
+#include "statestore/wire.hpp"
 
 namespace edgemq::statestore {
 
@@ -55,32 +56,13 @@ void engine::stop() {
 }
 
 mqtt::reason_code engine::on_publish(const broker::publish_context& ctx, mqtt::publish& p) {
-  const auto& rt = p.props.response_topic;
-  // A response topic that would answer into the store's own namespace is refused with a
-  // disconnect, as the AIO store does.
-  if (rt && (*rt == request_topic || rt->starts_with(reserved_response_prefix)))
-    return mqtt::reason_code::topic_name_invalid;
-  // Only MQTT 5 QoS 1 requests with both response properties are executed (1.1).
-  if (ctx.version != mqtt::protocol_version::v5 || p.qos != mqtt::qos::at_least_once || !rt ||
-      !p.props.correlation_data) {
-    if (log_)
-      log_->debug("state store: request from '{}' ignored (needs MQTT 5, QoS 1, response topic and correlation data)",
-                  log_safe(ctx.client_id));
-    return mqtt::reason_code::success;
-  }
+  mqtt::reason_code refusal{};
+  auto in = read_request(ctx, p, refusal, log_.get());
+  if (!in) return refusal;
   job j;
-  j.req.client_id = std::string(ctx.client_id);
-  j.req.connection_id = ctx.connection_id;
-  j.req.permissions = ctx.permissions;
-  j.req.payload = std::move(p.payload);
-  for (auto& [k, v] : p.props.user_properties) {
-    if (k == prop::timestamp)
-      j.req.timestamp = v;
-    else if (k == prop::fencing_token)
-      j.req.fencing_token = v;
-  }
-  j.response_topic = *rt;
-  j.correlation_data = *p.props.correlation_data;
+  j.req = std::move(in->req);
+  j.response_topic = std::move(in->response_topic);
+  j.correlation_data = std::move(in->correlation_data);
   j.arrived = std::chrono::steady_clock::now();
   {
     std::lock_guard g(mu_);
@@ -104,23 +86,8 @@ void engine::on_connection_closed(std::string_view client_id, std::uint64_t conn
 
 void engine::submit(operator_request r, std::function<void(operator_reply)> done) {
   job j;
-  j.req.client_id = "$admin";  // no watches are registered under it; keys are not checked (operators)
   j.arrived = std::chrono::steady_clock::now();
-  // Changes carry a timestamp as an SDK client's do: the operator's clock is the broker's.
-  j.req.timestamp = hlc{wall_ms_(), 0, "$admin"}.to_string();
-  switch (r.op) {
-    case operator_request::verb::get:
-      j.req.payload = resp3::request({"GET", r.key});
-      break;
-    case operator_request::verb::put:
-      j.req.payload = resp3::request({"SET", r.key, r.value});
-      break;
-    case operator_request::verb::del:
-      j.req.payload = resp3::request({"DEL", r.key});
-      break;
-    case operator_request::verb::list:
-      break;
-  }
+  j.req = operator_request_as(r, wall_ms_());
   j.op =
       std::make_shared<std::pair<operator_request, std::function<void(operator_reply)>>>(std::move(r), std::move(done));
   {
@@ -184,27 +151,9 @@ response engine::execute_operator(job& j, effects& fx) {
 }
 
 void engine::answer_operator(const job& j, const response& resp, bool failed) {
-  using status = operator_reply::status;
   const auto& [r, done] = *j.op;
-  operator_reply out;
-  if (failed) {
-    out.code = status::unavailable;
-    out.message = std::string(storage_error);
-    return done(std::move(out));
-  }
-  if (r.op == operator_request::verb::list) return done(j.listed);
-  const auto reply = resp3::parse_reply(resp.payload);
-  if (!reply || reply->type == resp3::reply::kind::error) {
-    out.code = status::refused;
-    out.message = reply ? reply->text : "malformed reply";
-  } else if (reply->type == resp3::reply::kind::null || (r.op == operator_request::verb::del && reply->number == 0)) {
-    out.code = status::not_found;
-  } else if (r.op == operator_request::verb::get) {
-    out.items.push_back({r.key, reply->text, resp.version.value_or("")});
-  } else if (r.op == operator_request::verb::put) {
-    out.items.push_back({r.key, r.value, resp.version.value_or("")});
-  }
-  done(std::move(out));
+  if (r.op == operator_request::verb::list && !failed) return done(j.listed);
+  done(operator_reply_from(r, resp, failed));
 }
 
 void engine::run() {
@@ -288,32 +237,10 @@ void engine::process(std::deque<job>& jobs) {
       resp.payload = resp3::error(storage_error);
       resp.version.reset();
     }
-    auto m = std::make_shared<broker::message>();
-    m->topic = j->response_topic;
-    m->payload = std::move(resp.payload);
-    m->qos = mqtt::qos::at_least_once;
-    auto& props = m->props.mut();
-    props.correlation_data = j->correlation_data;
-    props.content_type = "application/octet-stream";
-    props.user_properties.emplace_back(prop::status, status_ok);
-    props.user_properties.emplace_back(prop::protocol_version, "1.0");
-    if (resp.version) props.user_properties.emplace_back(prop::timestamp, *resp.version);
-    broker_.publish(m);
+    publish_reply(broker_, j->response_topic, j->correlation_data, std::move(resp));
     request_latency_.record(std::chrono::steady_clock::now() - j->arrived);
   }
-  for (auto& n : fx.notifications) {
-    auto m = std::make_shared<broker::message>();
-    m->topic = notification_topic(n.client_id, n.key);
-    m->payload = std::move(n.payload);
-    m->qos = mqtt::qos::at_least_once;
-    auto& props = m->props.mut();
-    props.content_type = "application/octet-stream";
-    props.user_properties.emplace_back(prop::timestamp, n.version);
-    broker::delivery d;
-    d.msg = m;
-    d.qos = mqtt::qos::at_least_once;
-    broker_.deliver_to(n.client_id, std::move(d));  // once, whatever its subscriptions match
-  }
+  for (auto& n : fx.notifications) deliver_notification(broker_, std::move(n));
   std::lock_guard g(mu_);
   stats_snapshot_ = svc_.stats();
   size_snapshot_ = svc_.size();

@@ -5,29 +5,9 @@
 
 #include "edgemq/mqtt/codec.hpp"
 #include "edgemq/statestore/resp3.hpp"
+#include "statestore/command.hpp"
 
 namespace edgemq::statestore {
-
-namespace err {
-constexpr std::string_view ts_skew =
-    "the request timestamp is too far in the future; ensure that the client and broker system clocks are synchronized";
-constexpr std::string_view ft_required = "a fencing token is required for this request";
-constexpr std::string_view ft_skew =
-    "the request fencing token timestamp is too far in the future; ensure that the client and broker system clocks are "
-    "synchronized";
-constexpr std::string_view ft_lower =
-    "the request fencing token is a lower version than the fencing token protecting the resource";
-constexpr std::string_view quota = "the quota has been exceeded";
-constexpr std::string_view syntax = "syntax error";
-constexpr std::string_view not_authorized = "not authorized";
-constexpr std::string_view unknown = "unknown command";
-constexpr std::string_view arity = "wrong number of arguments";
-constexpr std::string_view missing_ts = "missing timestamp";
-constexpr std::string_view malformed_ts = "malformed timestamp";
-constexpr std::string_view key_zero = "the key length is zero";
-constexpr std::string_view notify_too_long =
-    "the key and client id are too long for a notification topic (at most 65535 bytes, both in hex)";
-}  // namespace err
 
 std::size_t notification_topic_size(std::string_view client_id, std::string_view key) {
   return reserved_response_prefix.size() + 1 + 2 * client_id.size() + notify_infix.size() + 2 * key.size();
@@ -64,112 +44,43 @@ std::error_code service::load(backend& b, effects& fx) {
   return ec;
 }
 
-namespace {
-
-bool upper_equals(std::string_view a, std::string_view upper) {
-  return a.size() == upper.size() && std::equal(a.begin(), a.end(), upper.begin(), [](char x, char y) {
-           return (x >= 'a' && x <= 'z' ? x - 32 : x) == y;
-         });
-}
-
-std::optional<std::uint64_t> parse_ms(std::string_view s) {
-  std::uint64_t v = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || p != s.data() + s.size() || v == 0) return std::nullopt;
-  return v;
-}
-
-}  // namespace
-
 response service::execute(const request& r, effects& fx) {
   auto resp = dispatch(r, fx);
   // .NET refuses a SET reply without __ts, errors included: give those the store's current time.
   if (!resp.version) {
-    const auto parts = resp3::parse_request(r.payload);
-    if (parts && upper_equals((*parts)[0], "SET")) resp.version = clock_.last().to_string();
+    if (is_set_request(r.payload)) resp.version = clock_.last().to_string();
   }
   return resp;
 }
 
 response service::dispatch(const request& r, effects& fx) {
-  const auto parts = resp3::parse_request(r.payload);
-  if (!parts) return {resp3::error(err::syntax), std::nullopt};
-  const auto& args = *parts;
-  const auto verb = args[0];
-  const auto now = wall_ms_();
-
-  // Timestamps: malformed, or more than the allowed skew in the future, are refused.
-  std::optional<hlc> ts, ft;
-  if (r.timestamp) {
-    ts = hlc::parse(*r.timestamp);
-    if (!ts) return {resp3::error(err::malformed_ts), std::nullopt};
-    if (ts->wall_ms > now + limits_.max_clock_skew_ms) return {resp3::error(err::ts_skew), std::nullopt};
-  }
-  if (r.fencing_token) {
-    ft = hlc::parse(*r.fencing_token);
-    if (!ft) return {resp3::error(err::malformed_ts), std::nullopt};
-    if (ft->wall_ms > now + limits_.max_clock_skew_ms) return {resp3::error(err::ft_skew), std::nullopt};
-  }
-  const auto check_key = [&](std::string_view key, key_access access) -> std::optional<response> {
-    if (key.empty()) return response{resp3::error(err::key_zero), std::nullopt};
-    const bool allowed = (!auth_ || auth_(r.client_id, key, access)) &&
-                         (!r.permissions || (access == key_access::read ? r.permissions->may_read_key(key)
-                                                                        : r.permissions->may_write_key(key)));
-    if (!allowed) {
-      ++stats_.denied;
-      return response{resp3::error(err::not_authorized), std::nullopt};
-    }
-    return std::nullopt;
-  };
-
-  if (upper_equals(verb, "SET")) {
-    if (args.size() < 3) return {resp3::error(err::arity), std::nullopt};
-    if (auto e = check_key(args[1], key_access::write)) return *e;
-    if (!ts) return {resp3::error(err::missing_ts), std::nullopt};
-    return set(r, args, &*ts, ft ? &*ft : nullptr, fx);
-  }
-  if (upper_equals(verb, "GET")) {
-    if (args.size() != 2) return {resp3::error(err::arity), std::nullopt};
-    if (auto e = check_key(args[1], key_access::read)) return *e;
-    return get(args[1], fx);
-  }
-  if (upper_equals(verb, "DEL")) {
-    if (args.size() != 2) return {resp3::error(err::arity), std::nullopt};
-    if (auto e = check_key(args[1], key_access::write)) return *e;
-    return del(r, args[1], std::nullopt, ts ? &*ts : nullptr, ft ? &*ft : nullptr, fx);
-  }
-  if (upper_equals(verb, "VDEL")) {
-    if (args.size() != 3) return {resp3::error(err::arity), std::nullopt};
-    if (auto e = check_key(args[1], key_access::write)) return *e;
-    return del(r, args[1], args[2], ts ? &*ts : nullptr, ft ? &*ft : nullptr, fx);
-  }
-  if (upper_equals(verb, "KEYNOTIFY")) {
-    if (args.size() != 2 && args.size() != 3) return {resp3::error(err::arity), std::nullopt};
-    if (auto e = check_key(args[1], key_access::read)) return *e;
-    return keynotify(r, args);
+  auto parsed = parse_command(r, wall_ms_(), limits_.max_clock_skew_ms, auth_, stats_.denied);
+  if (auto* refused = std::get_if<response>(&parsed)) return std::move(*refused);
+  const auto& c = std::get<command>(parsed);
+  const hlc* ts = c.ts ? &*c.ts : nullptr;
+  const hlc* ft = c.ft ? &*c.ft : nullptr;
+  switch (c.op) {
+    case command::verb::set:
+      return set(r, c, ts, ft, fx);
+    case command::verb::get:
+      return get(c.key, fx);
+    case command::verb::del:
+      return del(r, c.key, std::nullopt, ts, ft, fx);
+    case command::verb::vdel:
+      return del(r, c.key, std::string_view(c.value), ts, ft, fx);
+    case command::verb::keynotify:
+    case command::verb::keynotify_stop:
+      return keynotify(r, c);
   }
   return {resp3::error(err::unknown), std::nullopt};
 }
 
-response service::set(const request& r, const std::vector<std::string_view>& args, const hlc* ts, const hlc* ft,
-                      effects& fx) {
-  // SET key value [NX|NEX] [PX ms], options in that order as the SDKs send them.
-  enum class cond { none, nx, nex } condition = cond::none;
-  std::optional<std::uint64_t> px;
-  for (std::size_t i = 3; i < args.size(); ++i) {
-    if (upper_equals(args[i], "NX") && condition == cond::none && !px)
-      condition = cond::nx;
-    else if (upper_equals(args[i], "NEX") && condition == cond::none && !px)
-      condition = cond::nex;
-    else if (upper_equals(args[i], "PX") && !px && i + 1 < args.size()) {
-      px = parse_ms(args[++i]);
-      if (!px) return {resp3::error(err::syntax), std::nullopt};
-    } else {
-      return {resp3::error(err::syntax), std::nullopt};
-    }
-  }
-  const std::string key(args[1]);
-  const auto value = args[2];
+response service::set(const request& r, const command& c, const hlc* ts, const hlc* ft, effects& fx) {
+  using cond = command::condition;
+  const auto condition = c.cond;
+  const auto& px = c.px;
+  const std::string& key = c.key;
+  const std::string_view value = c.value;
   key_record* existing = find_live(key, fx);
 
   // Fencing (1.5): a protected key needs a token at least as new as the one protecting it.
@@ -233,11 +144,10 @@ response service::del(const request& r, std::string_view key_view, const std::op
   return {resp3::integer(1), version.to_string()};
 }
 
-response service::keynotify(const request& r, const std::vector<std::string_view>& args) {
+response service::keynotify(const request& r, const command& c) {
   ++stats_.keynotify_requests;
-  const std::string key(args[1]);
-  if (args.size() == 3) {
-    if (!upper_equals(args[2], "STOP")) return {resp3::error(err::syntax), std::nullopt};
+  const std::string& key = c.key;
+  if (c.op == command::verb::keynotify_stop) {
     auto it = watches_.find(key);
     if (it == watches_.end() || !it->second.contains(r.client_id)) return {resp3::integer(0), std::nullopt};
     const auto conn = it->second[r.client_id];

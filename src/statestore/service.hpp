@@ -55,6 +55,8 @@ enum class key_access : std::uint8_t { read, write };
 // Authorization hook: Read = GET and KEYNOTIFY, Write = SET, DEL, VDEL.
 using key_authorizer = std::function<bool(const std::string& client_id, std::string_view key, key_access)>;
 
+struct command;
+
 struct service_limits {
   std::size_t max_keys = 1'000'000;
   std::size_t max_bytes = std::size_t{1} << 30;  // keys + values
@@ -100,11 +102,11 @@ class service {
 
  private:
   response dispatch(const request& r, effects& fx);
-  response set(const request& r, const std::vector<std::string_view>& args, const hlc* ts, const hlc* ft, effects& fx);
+  response set(const request& r, const command& c, const hlc* ts, const hlc* ft, effects& fx);
   response get(std::string_view key, effects& fx);
   response del(const request& r, std::string_view key, const std::optional<std::string_view>& expected, const hlc* ts,
                const hlc* ft, effects& fx);
-  response keynotify(const request& r, const std::vector<std::string_view>& args);
+  response keynotify(const request& r, const command& c);
   // Reads a key, expiring it first if its deadline has passed.
   key_record* find_live(std::string_view key, effects& fx);
   void erase(const std::string& key, const hlc& version, effects& fx);

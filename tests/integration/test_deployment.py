@@ -20,6 +20,7 @@ from support.edgemq_harness import EdgemqDaemon
 
 DOCKERFILE = os.path.join(REPO_ROOT, "docker", "Dockerfile")
 K8S_MANIFEST = os.path.join(REPO_ROOT, "deploy", "kubernetes", "edgemq.yaml")
+K8S_CLUSTER = os.path.join(REPO_ROOT, "deploy", "kubernetes", "cluster", "edgemq-cluster.yaml")
 CHART = os.path.join(REPO_ROOT, "deploy", "helm", "edgemq")
 RENDER = os.path.join(REPO_ROOT, "scripts", "render-chart.py")
 YAMLLINT_CONFIG = "{extends: default, rules: {line-length: {max: 160}, document-start: disable, comments: {min-spaces-from-content: 1}, truthy: {check-keys: false}, braces: {max-spaces-inside: 1}}}"
@@ -224,6 +225,29 @@ class DeploymentTest(unittest.TestCase):
         with open(K8S_MANIFEST) as f:
             config = self.check_statefulset(list(yaml.safe_load_all(f)))
         self.start_with(config)
+
+    def test_kubernetes_cluster_example_three_of_each_and_every_node_named_by_its_pod(self):
+        rc, out = yamllint(K8S_CLUSTER)
+        self.assertEqual(rc, 0, out)
+        with open(K8S_CLUSTER) as f:
+            objects = [o for o in yaml.safe_load_all(f) if o]
+        sets = {o["metadata"]["name"]: o for o in objects if o["kind"] == "StatefulSet"}
+        self.assertEqual(sorted(sets), ["edgemq", "etcd", "nats"])
+        for name, sts in sets.items():
+            self.assertEqual(sts["spec"]["replicas"], 3, name)
+            (c,) = sts["spec"]["template"]["spec"]["containers"]
+            env = {e["name"]: e for e in c.get("env", [])}
+            self.assertEqual(env["POD_NAME"]["valueFrom"]["fieldRef"]["fieldPath"], "metadata.name", name)
+        etcd_args = sets["etcd"]["spec"]["template"]["spec"]["containers"][0]["args"]
+        for flag in ("--pre-vote", "--experimental-enable-lease-checkpoint", "--auto-compaction-mode=revision"):
+            self.assertIn(flag, etcd_args)
+        args = sets["edgemq"]["spec"]["template"]["spec"]["containers"][0]["args"]
+        self.assertEqual(args[args.index("--cluster-node") + 1], "$(POD_NAME)")
+        self.assertEqual(len(args[args.index("--etcd") + 1].split(",")), 3)
+        self.assertEqual(len(args[args.index("--nats") + 1].split(",")), 3)
+        # The edgemq part holds what the single-node manifest holds (restricted profile, probes, services).
+        mine = [o for o in objects if o["metadata"]["labels"].get("app.kubernetes.io/name") == "edgemq"]
+        self.start_with(self.check_statefulset(mine))
 
     def render_chart(self, *sets):
         r = subprocess.run(["/usr/bin/python3", RENDER, CHART] + [a for s in sets for a in ("--set", s)],

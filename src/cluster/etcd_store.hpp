@@ -1,0 +1,76 @@
+// The state store of a cluster node (docs/cluster.md, ADR 0027): the AIO state store protocol
+// on the broker's request topic, every request executed against etcd, so that every node answers
+// as one store would. Request parsing, replies and error texts are the single-node store's
+// (statestore/command.hpp, statestore/wire.hpp); only where the keys live differs.
+//
+// Key layout: ss/v/<key> the raw value, ss/m/<key> its metadata (version HLC, PX deadline),
+// ss/ft/<key> its fencing token. A write is decided on a linearizable read of the three and
+// committed by one txn guarded by their mod revisions (a concurrent change makes it fail and
+// return the new state, and the request is decided again). KEYNOTIFY and in-process watches
+// are served from one etcd watch per node on ss/.
+//
+// Threads: requests arrive on connection threads and are queued per connection (a client's
+// requests are answered in order); etcd answers on the etcd client's thread; a ticker thread
+// deletes keys at their PX deadline and probes etcd every second (healthy(), size()).
+// Locks: mu_ (queues, KEYNOTIFY registrations, stats) and watch_mu_ (in-process watchers, held
+// while their callbacks run) are never held together; clock_mu_ is a leaf.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "broker/broker.hpp"
+#include "statestore/service.hpp"
+#include "statestore/store.hpp"
+
+namespace spdlog {
+class logger;
+}
+
+namespace edgemq::cluster {
+
+class etcd_client;
+
+struct etcd_store_options {
+  std::string node_id = "edgemq";  // the HLC node id of versions this node hands out
+  std::uint64_t max_clock_skew_ms = 60'000;
+  std::string prefix = "ss/";
+};
+
+class etcd_store final : public statestore::store {
+ public:
+  etcd_store(broker::broker& br, std::shared_ptr<etcd_client> client, etcd_store_options opts,
+             std::shared_ptr<spdlog::logger> log, statestore::key_authorizer auth = {},
+             std::function<std::uint64_t()> wall_ms = {});
+  ~etcd_store() override;
+
+  void start() override;
+  // Requests after stop() are answered with an error; returns once no etcd callback can reach
+  // the store.
+  void stop() override;
+
+  mqtt::reason_code on_publish(const broker::publish_context& ctx, mqtt::publish& p) override;
+  void on_connection_closed(std::string_view client_id, std::uint64_t connection_id) override;
+
+  void submit(operator_request r, std::function<void(operator_reply)> done) override;
+  watch_id watch(std::string key, watch_callback changed) override;
+  void unwatch(watch_id id) override;
+
+  statestore::service_stats stats() const override;
+  std::size_t size() const override;
+  bool healthy() const noexcept override;
+  std::uint64_t write_failures() const noexcept override;
+  const broker::latency_histogram& request_latency() const noexcept override;
+
+  struct impl;
+
+ private:
+  // Declared first, destroyed last: the client's thread may drop the last reference to impl_
+  // (held by a callback it just ran), and must never be the one destroying the client.
+  std::shared_ptr<etcd_client> client_;
+  std::shared_ptr<impl> impl_;
+};
+
+}  // namespace edgemq::cluster

@@ -17,6 +17,8 @@ using namespace persistence;
 namespace {
 // etcd's --max-txn-ops defaults to 128.
 constexpr std::size_t max_txn_ops = 100;
+// etcd's --max-request-bytes defaults to 1.5 MiB; base64 makes values 4/3 larger.
+constexpr std::size_t max_txn_bytes = 768 * 1024;
 // How long a batch is retried before its tickets fail (an etcd leader election takes ~2 s).
 constexpr auto write_deadline = std::chrono::milliseconds(4000);
 }  // namespace
@@ -29,9 +31,13 @@ replicated_session_store::replicated_session_store(broker::durable_store* local,
       log_(std::move(log)),
       etcd_(std::make_unique<session_etcd_http>(endpoints_, std::chrono::milliseconds(1500))) {}
 
-replicated_session_store::~replicated_session_store() { stop(); }
+replicated_session_store::~replicated_session_store() {
+  stop();
+}
 
-void replicated_session_store::start() { writer_ = std::thread([this] { run(); }); }
+void replicated_session_store::start() {
+  writer_ = std::thread([this] { run(); });
+}
 
 void replicated_session_store::stop() {
   {
@@ -80,9 +86,8 @@ std::uint64_t replicated_session_store::erase_session(const std::string& c) {
   return queue_locked({{op::kind::erase_range, prefix, session_etcd_http::prefix_end(prefix), 0}}, inner);
 }
 
-std::uint64_t replicated_session_store::put_message(const std::string& c, std::uint64_t seq,
-                                                    broker::stored_stage stage, std::uint16_t packet_id,
-                                                    const broker::delivery& d) {
+std::uint64_t replicated_session_store::put_message(const std::string& c, std::uint64_t seq, broker::stored_stage stage,
+                                                    std::uint16_t packet_id, const broker::delivery& d) {
   const auto expires = d.msg->expires_at ? broker::to_wall_ms(*d.msg->expires_at, broker::clock::now()) : 0;
   auto value = encode_delivery(stage, packet_id, d, expires);
   std::lock_guard g(mu_);
@@ -139,8 +144,7 @@ std::uint64_t replicated_session_store::decided_locked() const {
     const auto& p = pending_.front();
     if (p.etcd && p.ticket > etcd_done_) break;
     if (p.inner_upto > inner_decided) break;
-    if ((p.etcd && etcd_failed_.contains(p.ticket)) ||
-        (p.inner && local_->outcome_of(p.inner) == outcome::failed))
+    if ((p.etcd && etcd_failed_.contains(p.ticket)) || (p.inner && local_->outcome_of(p.inner) == outcome::failed))
       failed_.insert(p.ticket);
     decided_ = p.ticket;
     pending_.pop_front();
@@ -271,8 +275,11 @@ void replicated_session_store::run() {
       // that names a key twice), a range delete alone. Ops of one ticket never split.
       std::unordered_set<std::string> keys;
       batch.clear();
+      std::size_t bytes = 0;
       while (!ops_.empty() && batch.size() < max_txn_ops) {
         auto& o = ops_.front();
+        bytes += o.key.size() + o.value.size();
+        if (!batch.empty() && bytes > max_txn_bytes) break;
         if (o.k == op::kind::erase_range) {
           if (!batch.empty()) break;
           batch.push_back(std::move(o));

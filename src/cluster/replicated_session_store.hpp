@@ -80,7 +80,7 @@ class replicated_session_store final : public broker::durable_store {
   };
   struct pending_ticket {
     std::uint64_t ticket;
-    bool etcd;                // it has an etcd part
+    bool etcd;                 // it has an etcd part
     std::uint64_t inner_upto;  // local store tickets up to this one must be decided
     std::uint64_t inner;       // its own local ticket (0: none)
   };
@@ -99,7 +99,7 @@ class replicated_session_store final : public broker::durable_store {
   std::unique_ptr<session_etcd_http> etcd_;  // the writer thread's
 
   mutable std::mutex mu_;
-  std::condition_variable cv_;       // the writer waits for work, flush() for progress
+  std::condition_variable cv_;  // the writer waits for work, flush() for progress
   std::deque<op> ops_;
   mutable std::deque<pending_ticket> pending_;
   mutable std::set<std::uint64_t> failed_;

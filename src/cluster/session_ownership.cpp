@@ -22,7 +22,9 @@ namespace {
 using json = nlohmann::json;
 using b64 = session_etcd_http;
 
-std::string take_subject(const std::string& node) { return "edgemq.sessions." + node + ".take"; }
+std::string take_subject(const std::string& node) {
+  return "edgemq.sessions." + node + ".take";
+}
 
 std::int64_t to_i64(const json& v) {
   if (v.is_string()) return std::stoll(v.get<std::string>());
@@ -43,6 +45,7 @@ struct session_ownership::impl {
   natsSubscription* sub = nullptr;
 
   // Sync etcd clients for claims, one per concurrent claim (not thread-safe each).
+  std::mutex adopt_mu;  // claim(): checking for a local session and restoring one are one step
   std::mutex pool_mu;
   std::vector<std::unique_ptr<session_etcd_http>> pool;
 
@@ -96,16 +99,19 @@ struct session_ownership::impl {
     }
   }
 
-  // Makes this node the owner of `client_id`: the previous owner's name, or empty when there was
-  // none (or it was this node). Nullopt: etcd could not be reached.
-  std::optional<std::string> take_ownership(session_etcd_http& etcd, const std::string& client_id,
-                                            std::string& error) {
+  struct ownership {
+    bool already_mine = false;  // owned by this node under its current lease before this claim
+    std::string previous;       // the node it was taken from (empty: none held it)
+  };
+  // Makes this node the owner of `client_id`. Nullopt: etcd could not be reached.
+  std::optional<ownership> take_ownership(session_etcd_http& etcd, const std::string& client_id, std::string& error) {
     const auto key = b64::b64(session_owner_key(opts.root, client_id));
     const auto me = b64::b64(opts.node);
     const json put = {{"request_put", {{"key", key}, {"value", me}, {"lease", std::to_string(lease.load())}}}};
     json compare = {{{"key", key}, {"target", "CREATE"}, {"result", "EQUAL"}, {"create_revision", "0"}}};
     for (int attempt = 0; attempt < 5; ++attempt) {
-      const json txn = {{"compare", compare}, {"success", json::array({put})},
+      const json txn = {{"compare", compare},
+                        {"success", json::array({put})},
                         {"failure", json::array({{{"request_range", {{"key", key}}}}})}};
       auto a = etcd.post("/v3/kv/txn", txn, &error);
       if (!a) return std::nullopt;
@@ -115,7 +121,7 @@ struct session_ownership::impl {
       }
       if (a->value("succeeded", false)) {
         const auto prev = compare[0]["target"] == "VALUE" ? b64::unb64(compare[0]["value"].get<std::string>()) : "";
-        return prev == opts.node ? std::string() : prev;
+        return ownership{false, prev == opts.node ? std::string() : prev};
       }
       // Someone owns it: take it from that owner (compare its name), unless it is this node
       // under its current lease already.
@@ -128,7 +134,7 @@ struct session_ownership::impl {
       }
       const auto owner = kvs[0].value("value", std::string());
       if (b64::unb64(owner) == opts.node && to_i64(kvs[0].value("lease", json("0"))) == lease.load())
-        return std::string();
+        return ownership{true, {}};
       compare = {{{"key", key}, {"target", "VALUE"}, {"result", "EQUAL"}, {"value", owner}}};
     }
     error = "the owner of the client id kept changing";
@@ -150,9 +156,9 @@ struct session_ownership::impl {
   // The client's replicated records into the local registry (none: a new session).
   bool adopt(session_etcd_http& etcd, const std::string& client_id, std::string& error) {
     const auto prefix = session_records_prefix(opts.root, client_id);
-    auto a = etcd.post("/v3/kv/range",
-                       {{"key", b64::b64(prefix)}, {"range_end", b64::b64(session_etcd_http::prefix_end(prefix))}},
-                       &error);
+    auto a =
+        etcd.post("/v3/kv/range",
+                  {{"key", b64::b64(prefix)}, {"range_end", b64::b64(session_etcd_http::prefix_end(prefix))}}, &error);
     if (!a) return false;
     if (a->contains("error")) {
       error = a->dump();
@@ -165,8 +171,7 @@ struct session_ownership::impl {
     if (records.empty()) return true;
     auto d = decode_session_records(client_id, records, b.now(), broker::wall_now_ms());
     if (d.unreadable && log)
-      log->warn("cluster sessions: {} unreadable records of client '{}' skipped", d.unreadable,
-                log_safe(client_id));
+      log->warn("cluster sessions: {} unreadable records of client '{}' skipped", d.unreadable, log_safe(client_id));
     if (d.due_will) b.publish(d.due_will);
     if (!d.session) {
       store.erase_session(client_id);  // ended (expired) or orphan records
@@ -196,8 +201,7 @@ struct session_ownership::impl {
     const bool had = b.sessions().hand_over(client_id, mqtt::reason_code::session_taken_over);
     // What this node journaled for the session is in etcd before the new owner reads it.
     if (!store.flush(opts.takeover_timeout) && log)
-      log->warn("cluster sessions: etcd writes of client '{}' not flushed before its takeover",
-                log_safe(client_id));
+      log->warn("cluster sessions: etcd writes of client '{}' not flushed before its takeover", log_safe(client_id));
     if (had) {
       store.forget_local(client_id);
       if (log) log->info("cluster sessions: client '{}' taken over by another node", log_safe(client_id));
@@ -206,11 +210,13 @@ struct session_ownership::impl {
   }
 };
 
-session_ownership::session_ownership(broker::broker& b, replicated_session_store& store,
-                                     session_ownership_options opts, std::shared_ptr<spdlog::logger> log)
+session_ownership::session_ownership(broker::broker& b, replicated_session_store& store, session_ownership_options opts,
+                                     std::shared_ptr<spdlog::logger> log)
     : impl_(std::make_unique<impl>(b, store, std::move(opts), std::move(log))) {}
 
-session_ownership::~session_ownership() { stop(); }
+session_ownership::~session_ownership() {
+  stop();
+}
 
 void session_ownership::start() {
   auto& m = *impl_;
@@ -231,8 +237,7 @@ void session_ownership::start() {
   natsOptions_SetName(o, name.c_str());
   auto s = natsConnection_Connect(&m.nc, o);
   natsOptions_Destroy(o);
-  if (s == NATS_OK)
-    s = natsConnection_Subscribe(&m.sub, m.nc, take_subject(m.opts.node).c_str(), &impl::on_take, &m);
+  if (s == NATS_OK) s = natsConnection_Subscribe(&m.sub, m.nc, take_subject(m.opts.node).c_str(), &impl::on_take, &m);
   if (s == NATS_OK) s = natsConnection_Flush(m.nc);
   if (s != NATS_OK) {
     stop();
@@ -276,9 +281,17 @@ broker::session_claim session_ownership::claim(const std::string& client_id, boo
     m.give_back(std::move(etcd));
     return {mqtt::reason_code::server_unavailable, "cluster session directory unavailable: " + error};
   }
-  if (!prev->empty()) m.ask_to_hand_over(*prev, client_id);
+  if (!prev->previous.empty()) m.ask_to_hand_over(prev->previous, client_id);
+  // Two CONNECTs of one client id on this node at once: one of them restores the session.
+  std::lock_guard local(m.adopt_mu);
+  if (!prev->already_mine && m.b.sessions().find(client_id)) {
+    // A local session this node did not own: restored from its disk after a restart, or kept
+    // through a lost lease. etcd's copy is the one every acknowledged change went to.
+    m.b.sessions().hand_over(client_id, mqtt::reason_code::session_taken_over);
+    m.store.forget_local(client_id);
+  }
   if (m.b.sessions().find(client_id)) {
-    // Here already: the local attach resumes or replaces it.
+    // Owned here already: the local attach resumes or replaces it.
   } else if (clean_start) {
     m.store.erase_session(client_id);  // a copy left by a node that died
   } else if (!m.adopt(*etcd, client_id, error)) {
@@ -288,6 +301,8 @@ broker::session_claim session_ownership::claim(const std::string& client_id, boo
   return out;
 }
 
-bool session_ownership::hand_over(const std::string& client_id) { return impl_->hand_over(client_id); }
+bool session_ownership::hand_over(const std::string& client_id) {
+  return impl_->hand_over(client_id);
+}
 
 }  // namespace edgemq::cluster

@@ -54,7 +54,8 @@ decoded_session decode_session_records(std::string_view client_id,
           auto& sd = r->delivery;
           if (sd.expires_wall_ms && sd.expires_wall_ms <= wall) break;  // expired meanwhile: dropped
           if (sd.expires_wall_ms)
-            std::const_pointer_cast<broker::message>(sd.d.msg)->expires_at = broker::from_wall_ms(sd.expires_wall_ms, now);
+            std::const_pointer_cast<broker::message>(sd.d.msg)->expires_at =
+                broker::from_wall_ms(sd.expires_wall_ms, now);
           s.messages.push_back({sd.stage, {sd.packet_id, std::move(sd.d)}});
         }
         break;

@@ -24,9 +24,9 @@ std::string session_records_prefix(std::string_view root, std::string_view clien
 
 struct decoded_session {
   std::optional<broker::session_registry::restored_session> session;  // nullopt: none to resume
-  bool expired = false;         // there was one, but its expiry interval has passed
+  bool expired = false;          // there was one, but its expiry interval has passed
   broker::message_ptr due_will;  // a will whose delay passed (or whose session ended): publish it
-  std::size_t unreadable = 0;   // records skipped (corrupt or from a newer format)
+  std::size_t unreadable = 0;    // records skipped (corrupt or from a newer format)
 };
 
 // `records`: (persistence record key, value) pairs of one client, as read under its prefix.

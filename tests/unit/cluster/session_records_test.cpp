@@ -1,9 +1,10 @@
 // The cluster's copy of a persistent session (src/cluster/session_records.hpp): the records a
 // node writes through replicated_session_store come back as the same session on another node.
+#include "cluster/session_records.hpp"
+
 #include <gtest/gtest.h>
 
 #include "cluster/session_etcd_http.hpp"
-#include "cluster/session_records.hpp"
 #include "persistence/broker_records.hpp"
 
 namespace edgemq::cluster {
@@ -52,9 +53,9 @@ TEST(SessionRecords, RoundTripOfImageMessagesQos2AndWill) {
   records.emplace_back(session_key("dev-1"), encode_session(image("dev-1", 3600, wall - 1000)));
   // In-flight (awaiting PUBACK, packet id 12) and queued, written out of seq order.
   records.emplace_back(message_key("dev-1", 9), encode_delivery(broker::stored_stage::queued, 0,
-                                                               make_delivery("a/b/c", std::string("\0x", 2), 9), 0));
-  records.emplace_back(message_key("dev-1", 4), encode_delivery(broker::stored_stage::awaiting_ack, 12,
-                                                               make_delivery("a/z/c", "first", 4), 0));
+                                                                make_delivery("a/b/c", std::string("\0x", 2), 9), 0));
+  records.emplace_back(message_key("dev-1", 4),
+                       encode_delivery(broker::stored_stage::awaiting_ack, 12, make_delivery("a/z/c", "first", 4), 0));
   records.emplace_back(qos2_key("dev-1", 300), encode_qos2_record());
   broker::message will;
   will.topic = "dev/dead";
@@ -112,8 +113,8 @@ TEST(SessionRecords, ConnectedWhenItsNodeDiedCountsAsResumable) {
 
 TEST(SessionRecords, OrphanAndForeignRecordsAreNotASession) {
   std::vector<std::pair<std::string, std::string>> records;
-  records.emplace_back(message_key("c", 1), encode_delivery(broker::stored_stage::queued, 0,
-                                                           make_delivery("t", "p", 1), 0));
+  records.emplace_back(message_key("c", 1),
+                       encode_delivery(broker::stored_stage::queued, 0, make_delivery("t", "p", 1), 0));
   records.emplace_back(session_key("other"), encode_session(image("other", 100, 0)));
   records.emplace_back("garbage", "x");
   const auto d = decode_session_records("c", records, broker::clock::now(), 1);
@@ -125,10 +126,10 @@ TEST(SessionRecords, ExpiredMessagesAreDropped) {
   const std::uint64_t wall = 1'700'000'000'000;
   std::vector<std::pair<std::string, std::string>> records;
   records.emplace_back(session_key("c"), encode_session(image("c", 100, 0)));
-  records.emplace_back(message_key("c", 1), encode_delivery(broker::stored_stage::queued, 0,
-                                                           make_delivery("t", "old", 1), wall - 1));
-  records.emplace_back(message_key("c", 2), encode_delivery(broker::stored_stage::queued, 0,
-                                                           make_delivery("t", "new", 2), wall + 5000));
+  records.emplace_back(message_key("c", 1),
+                       encode_delivery(broker::stored_stage::queued, 0, make_delivery("t", "old", 1), wall - 1));
+  records.emplace_back(message_key("c", 2),
+                       encode_delivery(broker::stored_stage::queued, 0, make_delivery("t", "new", 2), wall + 5000));
   const auto d = decode_session_records("c", records, broker::clock::now(), wall);
   ASSERT_TRUE(d.session);
   ASSERT_EQ(d.session->messages.size(), 1u);
@@ -137,8 +138,8 @@ TEST(SessionRecords, ExpiredMessagesAreDropped) {
 }
 
 TEST(SessionEtcdHttp, Base64AndPrefixEnd) {
-  for (std::string raw : {std::string(), std::string("a"), std::string("ab"), std::string("abc"),
-                          std::string("\0\xff\x10key", 6)})
+  for (std::string raw :
+       {std::string(), std::string("a"), std::string("ab"), std::string("abc"), std::string("\0\xff\x10key", 6)})
     EXPECT_EQ(session_etcd_http::unb64(session_etcd_http::b64(raw)), raw);
   EXPECT_EQ(session_etcd_http::b64("ss/k1"), "c3MvazE=");
   EXPECT_EQ(session_etcd_http::prefix_end("ss/"), "ss0");

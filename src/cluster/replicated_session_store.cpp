@@ -19,24 +19,35 @@ namespace {
 constexpr std::size_t max_txn_ops = 100;
 // etcd's --max-request-bytes defaults to 1.5 MiB; base64 makes values 4/3 larger.
 constexpr std::size_t max_txn_bytes = 768 * 1024;
-// How long a batch is retried before its tickets fail (an etcd leader election takes ~2 s).
-constexpr auto write_deadline = std::chrono::milliseconds(4000);
 }  // namespace
 
 replicated_session_store::replicated_session_store(broker::durable_store* local, std::vector<std::string> etcd,
                                                    std::string root, std::shared_ptr<spdlog::logger> log)
+    : replicated_session_store(
+          local,
+          [client = std::make_shared<session_etcd_http>(std::move(etcd), std::chrono::milliseconds(1500))](
+              const nlohmann::json& txn, std::string& error) {
+            auto answer = client->post("/v3/kv/txn", txn, &error);
+            if (answer && answer->contains("error")) error = answer->dump();
+            return answer && !answer->contains("error");
+          },
+          std::move(root), std::move(log)) {}
+
+replicated_session_store::replicated_session_store(broker::durable_store* local, txn_writer writer, std::string root,
+                                                   std::shared_ptr<spdlog::logger> log,
+                                                   std::chrono::milliseconds write_deadline)
     : local_(local),
-      endpoints_(std::move(etcd)),
+      writer_(std::move(writer)),
       root_(std::move(root)),
       log_(std::move(log)),
-      etcd_(std::make_unique<session_etcd_http>(endpoints_, std::chrono::milliseconds(1500))) {}
+      write_deadline_(write_deadline) {}
 
 replicated_session_store::~replicated_session_store() {
   stop();
 }
 
 void replicated_session_store::start() {
-  writer_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] { run(); });
 }
 
 void replicated_session_store::stop() {
@@ -45,7 +56,7 @@ void replicated_session_store::stop() {
     stopping_ = true;
   }
   cv_.notify_all();
-  if (writer_.joinable()) writer_.join();
+  if (thread_.joinable()) thread_.join();
 }
 
 std::string replicated_session_store::key_of(const std::string& client_id, const std::string& record_key) const {
@@ -249,11 +260,11 @@ bool replicated_session_store::write(const std::vector<op>& batch) {
     }
   }
   const nlohmann::json body = {{"success", std::move(success)}};
-  const auto deadline = std::chrono::steady_clock::now() + write_deadline;
+  const auto deadline = std::chrono::steady_clock::now() + write_deadline_;
   std::string error;
   for (int attempt = 0;; ++attempt) {
-    if (auto answer = etcd_->post("/v3/kv/txn", body, &error); answer && !answer->contains("error")) return true;
-    if (std::chrono::steady_clock::now() + std::chrono::milliseconds(200) > deadline) break;
+    if (writer_(body, error)) return true;
+    if (std::chrono::steady_clock::now() + std::chrono::milliseconds(100) > deadline) break;
     {
       std::unique_lock g(mu_);
       if (stopping_ && attempt > 2) break;

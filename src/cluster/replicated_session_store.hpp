@@ -15,6 +15,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -23,6 +24,8 @@
 #include <thread>
 #include <utility>
 #include <vector>
+
+#include <nlohmann/json_fwd.hpp>
 
 #include "broker/durable_store.hpp"
 #include "broker/session_registry.hpp"
@@ -33,13 +36,17 @@ class logger;
 
 namespace edgemq::cluster {
 
-class session_etcd_http;
-
 class replicated_session_store final : public broker::durable_store {
  public:
   // `local`: the node's own store (null: persistence off), which must outlive this one.
   replicated_session_store(broker::durable_store* local, std::vector<std::string> etcd_endpoints, std::string root,
                            std::shared_ptr<spdlog::logger> log);
+  // Writes one transaction body (etcd's /v3/kv/txn JSON) and says whether etcd committed it; called
+  // on the writer thread only. The constructor above sends it to etcd; tests give their own.
+  using txn_writer = std::function<bool(const nlohmann::json& txn, std::string& error)>;
+  replicated_session_store(broker::durable_store* local, txn_writer writer, std::string root,
+                           std::shared_ptr<spdlog::logger> log,
+                           std::chrono::milliseconds write_deadline = std::chrono::milliseconds(4000));
   ~replicated_session_store() override;  // stop()
   void start();
   void stop();  // writes what is queued (bounded by the etcd timeout), then joins the writer
@@ -93,10 +100,10 @@ class replicated_session_store final : public broker::durable_store {
   bool write(const std::vector<op>& batch);
 
   broker::durable_store* local_;
-  std::vector<std::string> endpoints_;
+  txn_writer writer_;  // used by the writer thread only
   std::string root_;
   std::shared_ptr<spdlog::logger> log_;
-  std::unique_ptr<session_etcd_http> etcd_;  // the writer thread's
+  std::chrono::milliseconds write_deadline_;
 
   mutable std::mutex mu_;
   std::condition_variable cv_;  // the writer waits for work, flush() for progress
@@ -113,7 +120,7 @@ class replicated_session_store final : public broker::durable_store {
   bool stopping_ = false;
   std::uint64_t writes_ = 0, failures_ = 0;
   std::vector<std::pair<std::uint64_t, std::weak_ptr<broker::link>>> waiters_;
-  std::thread writer_;
+  std::thread thread_;
 };
 
 }  // namespace edgemq::cluster

@@ -1,7 +1,12 @@
 #include "app/cluster_setup.hpp"
 
+#include <spdlog/spdlog.h>
+
+#include "broker/broker.hpp"
 #include "cluster/etcd_client.hpp"
 #include "cluster/etcd_store.hpp"
+#include "cluster/replicated_session_store.hpp"
+#include "cluster/session_ownership.hpp"
 
 namespace edgemq::app {
 
@@ -14,6 +19,59 @@ std::unique_ptr<statestore::store> make_cluster_statestore(broker::broker& core,
   cluster::etcd_store_options so;
   so.node_id = cfg.cluster.node;
   return std::make_unique<cluster::etcd_store>(core, std::move(client), std::move(so), log);
+}
+
+namespace {
+
+class cluster_sessions_impl final : public cluster_sessions {
+ public:
+  cluster_sessions_impl(broker::broker& core, const config::daemon_config& cfg, std::shared_ptr<spdlog::logger> log)
+      : core_(core),
+        local_(core.durable()),
+        store_(local_, cfg.cluster.etcd, "edgemq/sessions/", log),
+        ownership_(core, store_, {cfg.cluster.node, cfg.cluster.etcd, cfg.cluster.nats}, log) {}
+
+  void start() {
+    store_.start();
+    ownership_.start();  // throws when etcd or NATS cannot be reached
+    core_.set_durable_store(&store_);
+    core_.set_session_directory(&ownership_);
+    core_.add_sys_source([this](const broker::broker::sys_put& put) {
+      put("$SYS/broker/cluster/sessions/etcd_writes", store_.etcd_writes());
+      put("$SYS/broker/cluster/sessions/etcd_write_failures", store_.etcd_failures());
+    });
+  }
+
+  void stop() override {
+    if (stopped_) return;
+    stopped_ = true;
+    // The broker keeps pointing at both (workers may still read them): after this, a claim
+    // finds no lease and no NATS connection, and the journal queues without a writer.
+    store_.stop();      // what was journaled is in etcd
+    ownership_.stop();  // then the client ids are free
+  }
+
+  ~cluster_sessions_impl() override { stop(); }
+
+ private:
+  broker::broker& core_;
+  broker::durable_store* local_;
+  cluster::replicated_session_store store_;
+  cluster::session_ownership ownership_;
+  bool stopped_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<cluster_sessions> start_cluster_sessions(broker::broker& core, const config::daemon_config& cfg,
+                                                         std::shared_ptr<spdlog::logger> log) {
+  if (!cfg.cluster.enabled()) return nullptr;
+  auto s = std::make_unique<cluster_sessions_impl>(core, cfg, log);
+  s->start();
+  if (log)
+    log->info("cluster sessions: node '{}' owns its clients' sessions through etcd; persistent sessions replicated",
+              cfg.cluster.node);
+  return s;
 }
 
 }  // namespace edgemq::app

@@ -23,4 +23,19 @@ namespace edgemq::app {
 std::unique_ptr<statestore::store> make_cluster_statestore(broker::broker& core, const config::daemon_config& cfg,
                                                            const std::shared_ptr<spdlog::logger>& log);
 
+// Sessions across nodes (docs/cluster.md, "Sessions across nodes"; docs/adr/0029): one owner per
+// client id in etcd, takeover over NATS, persistent sessions journaled to etcd beside the local
+// store. stop() before the local persistence stops: it writes what is queued, then releases this
+// node's client ids.
+class cluster_sessions {
+ public:
+  virtual ~cluster_sessions() = default;
+  virtual void stop() = 0;
+};
+
+// Null when not in cluster mode. Call after persistence started (it wraps the broker's durable
+// store) and before the listeners accept. Throws std::runtime_error when etcd or NATS cannot be reached.
+std::unique_ptr<cluster_sessions> start_cluster_sessions(broker::broker& core, const config::daemon_config& cfg,
+                                                         std::shared_ptr<spdlog::logger> log);
+
 }  // namespace edgemq::app

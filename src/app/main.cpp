@@ -240,6 +240,7 @@ int main(int argc, char** argv) {
   // Registered with the broker before anything accepts; loaded once the state store runs.
   auto devices = edgemq::app::make_device_hub(core, cfg, log);
   std::unique_ptr<edgemq::persistence::durable_broker_store> durable;
+  std::unique_ptr<edgemq::app::cluster_sessions> cluster_sessions;
   std::unique_ptr<edgemq::statestore::store> store;
   std::unique_ptr<edgemq::dataflow::runtime> dataflows;  // after the broker and the stores, before them on exit
   std::vector<std::uint16_t> ports;
@@ -265,6 +266,7 @@ int main(int argc, char** argv) {
   }
   try {
     if (cfg.persistence.enabled) durable = start_persistence(core, cfg, log);
+    cluster_sessions = edgemq::app::start_cluster_sessions(core, cfg, log);  // wraps the durable store
     if (cfg.statestore.enabled && cfg.cluster.enabled()) {  // the state store in etcd (docs/cluster.md)
       store = edgemq::app::make_cluster_statestore(core, cfg, log);
       publish_statestore_figures(core, *store);
@@ -324,6 +326,7 @@ int main(int argc, char** argv) {
   dataflow_definitions->detach();    // no more runner calls from the admin API (stopped above anyway)
   if (dataflows) dataflows->stop();  // its in-process clients end their sessions' connections
   if (store) store->stop();          // after the connections: they may still have had requests queued
-  if (durable) durable->stop();      // everything journaled so far is written
+  if (cluster_sessions) cluster_sessions->stop();  // journal in etcd, then this node's client ids freed
+  if (durable) durable->stop();                    // everything journaled so far is written
   return 0;
 }

@@ -18,6 +18,7 @@
 #include "broker/memory_release.hpp"
 #include "broker/reserved_topics.hpp"
 #include "broker/retained_store.hpp"
+#include "broker/session_directory.hpp"
 #include "broker/session_registry.hpp"
 #include "broker/topic_tree.hpp"
 
@@ -42,6 +43,10 @@ class broker {
   // start-up, before the listeners accept, then read-only (null: none).
   void set_connect_interceptor(connect_interceptor* i) noexcept { interceptor_ = i; }
   connect_interceptor* interceptor() const noexcept { return interceptor_; }
+  // Cluster mode: who owns each client id's session (session_directory.hpp). Set at start-up,
+  // before the listeners accept, then read-only (null: single node).
+  void set_session_directory(session_directory* d) noexcept { directory_ = d; }
+  session_directory* directory() const noexcept { return directory_; }
   // Connect, disconnect, subscribe, unsubscribe and session expiry as messages (limits::lifecycle_events).
   lifecycle_events& events() noexcept { return events_; }
 
@@ -126,6 +131,7 @@ class broker {
   std::unique_ptr<authenticator_registry> auth_;
   reserved_topics services_;
   connect_interceptor* interceptor_ = nullptr;
+  session_directory* directory_ = nullptr;
   lifecycle_events events_{*this};
   mutable std::mutex security_mu_;
   std::vector<std::shared_ptr<const listener_security>> security_;  // by listener index

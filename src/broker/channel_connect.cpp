@@ -265,6 +265,15 @@ void client_channel::accept(mqtt::connect& c, const auth_step* enhanced) {
   client_topic_alias_maximum_ = v5() ? c.props.topic_alias_maximum.value_or(0) : 0;
   if (c.will) will_ = std::make_unique<mqtt::will_message>(std::move(*c.will));
 
+  // Cluster mode: this node becomes the client id's one owner, its session brought here first.
+  if (auto* dir = broker_.directory()) {
+    if (const auto claim = dir->claim(client_id_, c.clean_start); claim.code != mqtt::reason_code::success) {
+      if (log_) log_->warn("client '{}' refused: {}", log_safe(client_id_), claim.why);
+      send(mqtt::connack{false, claim.code, {}});  // 3.1.1: 0x03 server unavailable
+      closing_ = true;
+      return;
+    }
+  }
   connection_info info{principal_ ? principal_->username : std::nullopt, listener_, version_,
                        static_cast<std::uint64_t>(wall_now_ms()), c.clean_start};
   auto attached = broker_.sessions().attach(client_id_, c.clean_start, expiry, self_, std::move(info));

@@ -255,6 +255,14 @@ std::optional<session_registry::session_detail> session_registry::describe(const
 }
 
 bool session_registry::end_session(const std::string& client_id, mqtt::reason_code why) {
+  return end_or_hand_over(client_id, why, false);
+}
+
+bool session_registry::hand_over(const std::string& client_id, mqtt::reason_code why) {
+  return end_or_hand_over(client_id, why, true);
+}
+
+bool session_registry::end_or_hand_over(const std::string& client_id, mqtt::reason_code why, bool keep_records) {
   std::shared_ptr<link> l;
   {
     std::lock_guard g(mu_);
@@ -266,6 +274,7 @@ bool session_registry::end_session(const std::string& client_id, mqtt::reason_co
       // Taken, not copied: an ended session must not hold its connection (which holds the
       // session) — detach() leaves an ended session alone, so nobody else would clear it.
       l = std::move(s->link_);
+      if (keep_records) s->persisted_ = false;  // end_locked leaves the store alone
     }
     end_locked(s);
   }

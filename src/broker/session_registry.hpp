@@ -114,10 +114,15 @@ class session_registry {
   // connection closes on its owner's thread and, finding its session ended, detaches without
   // touching it (as after a clean-start takeover). False when there is no such session.
   bool end_session(const std::string& client_id, mqtt::reason_code why);
+  // Cluster mode: another node takes the session of `client_id` over (session_directory.hpp). As
+  // end_session, except that the durable store is not told to erase it: its records are the copy
+  // the new owner reads (the caller drops this node's local copy). False when there is no such session.
+  bool hand_over(const std::string& client_id, mqtt::reason_code why);
 
  private:
   // Registry mutex held, session mutex not held. A pending will is moved to `wills`.
   void end_locked(const session_ptr& s, std::vector<message_ptr>* wills = nullptr);
+  bool end_or_hand_over(const std::string& client_id, mqtt::reason_code why, bool keep_records);
 
   topic_tree& tree_;
   const limits& limits_;

@@ -1,0 +1,334 @@
+#include "cluster/replicated_session_store.hpp"
+
+#include <unordered_set>
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "broker/link.hpp"
+#include "cluster/session_etcd_http.hpp"
+#include "cluster/session_records.hpp"
+#include "persistence/broker_records.hpp"
+
+namespace edgemq::cluster {
+
+using namespace persistence;
+
+namespace {
+// etcd's --max-txn-ops defaults to 128.
+constexpr std::size_t max_txn_ops = 100;
+// etcd's --max-request-bytes defaults to 1.5 MiB; base64 makes values 4/3 larger.
+constexpr std::size_t max_txn_bytes = 768 * 1024;
+}  // namespace
+
+replicated_session_store::replicated_session_store(broker::durable_store* local, std::vector<std::string> etcd,
+                                                   std::string root, std::shared_ptr<spdlog::logger> log)
+    : replicated_session_store(
+          local,
+          [client = std::make_shared<session_etcd_http>(std::move(etcd), std::chrono::milliseconds(1500))](
+              const nlohmann::json& txn, std::string& error) {
+            auto answer = client->post("/v3/kv/txn", txn, &error);
+            if (answer && answer->contains("error")) error = answer->dump();
+            return answer && !answer->contains("error");
+          },
+          std::move(root), std::move(log)) {}
+
+replicated_session_store::replicated_session_store(broker::durable_store* local, txn_writer writer, std::string root,
+                                                   std::shared_ptr<spdlog::logger> log,
+                                                   std::chrono::milliseconds write_deadline)
+    : local_(local),
+      writer_(std::move(writer)),
+      root_(std::move(root)),
+      log_(std::move(log)),
+      write_deadline_(write_deadline) {}
+
+replicated_session_store::~replicated_session_store() {
+  stop();
+}
+
+void replicated_session_store::start() {
+  thread_ = std::thread([this] { run(); });
+}
+
+void replicated_session_store::stop() {
+  {
+    std::lock_guard g(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+std::string replicated_session_store::key_of(const std::string& client_id, const std::string& record_key) const {
+  return session_records_prefix(root_, client_id) + record_key;
+}
+
+std::uint64_t replicated_session_store::queue_locked(std::vector<op> ops, std::uint64_t inner_ticket) {
+  const auto t = next_ticket_++;
+  if (inner_ticket) inner_upto_ = inner_ticket;
+  for (auto& o : ops) {
+    o.ticket = t;
+    ops_.push_back(std::move(o));
+  }
+  last_etcd_ticket_ = t;
+  pending_.push_back({t, true, inner_upto_, inner_ticket});
+  cv_.notify_all();
+  return t;
+}
+
+std::uint64_t replicated_session_store::local_only_locked(std::uint64_t inner_ticket) {
+  if (inner_ticket == 0) return 0;
+  const auto t = next_ticket_++;
+  inner_upto_ = inner_ticket;
+  pending_.push_back({t, false, inner_upto_, inner_ticket});
+  return t;
+}
+
+std::uint64_t replicated_session_store::save_session(const broker::session_image& s) {
+  std::lock_guard g(mu_);
+  const auto inner = local_ ? local_->save_session(s) : 0;
+  return queue_locked({{op::kind::put, key_of(s.client_id, session_key(s.client_id)), encode_session(s), 0}}, inner);
+}
+
+std::uint64_t replicated_session_store::erase_session(const std::string& c) {
+  std::lock_guard g(mu_);
+  const auto inner = local_ ? local_->erase_session(c) : 0;
+  const auto prefix = session_records_prefix(root_, c);
+  return queue_locked({{op::kind::erase_range, prefix, session_etcd_http::prefix_end(prefix), 0}}, inner);
+}
+
+std::uint64_t replicated_session_store::put_message(const std::string& c, std::uint64_t seq, broker::stored_stage stage,
+                                                    std::uint16_t packet_id, const broker::delivery& d) {
+  const auto expires = d.msg->expires_at ? broker::to_wall_ms(*d.msg->expires_at, broker::clock::now()) : 0;
+  auto value = encode_delivery(stage, packet_id, d, expires);
+  std::lock_guard g(mu_);
+  const auto inner = local_ ? local_->put_message(c, seq, stage, packet_id, d) : 0;
+  return queue_locked({{op::kind::put, key_of(c, message_key(c, seq)), std::move(value), 0}}, inner);
+}
+
+std::uint64_t replicated_session_store::erase_message(const std::string& c, std::uint64_t seq) {
+  std::lock_guard g(mu_);
+  const auto inner = local_ ? local_->erase_message(c, seq) : 0;
+  return queue_locked({{op::kind::erase, key_of(c, message_key(c, seq)), {}, 0}}, inner);
+}
+
+std::uint64_t replicated_session_store::put_inbound_qos2(const std::string& c, std::uint16_t id) {
+  std::lock_guard g(mu_);
+  const auto inner = local_ ? local_->put_inbound_qos2(c, id) : 0;
+  return queue_locked({{op::kind::put, key_of(c, qos2_key(c, id)), encode_qos2_record(), 0}}, inner);
+}
+
+std::uint64_t replicated_session_store::erase_inbound_qos2(const std::string& c, std::uint16_t id) {
+  std::lock_guard g(mu_);
+  const auto inner = local_ ? local_->erase_inbound_qos2(c, id) : 0;
+  return queue_locked({{op::kind::erase, key_of(c, qos2_key(c, id)), {}, 0}}, inner);
+}
+
+std::uint64_t replicated_session_store::put_retained(const broker::message& m) {
+  std::lock_guard g(mu_);
+  return local_ ? local_only_locked(local_->put_retained(m)) : 0;
+}
+
+std::uint64_t replicated_session_store::erase_retained(const std::string& topic) {
+  std::lock_guard g(mu_);
+  return local_ ? local_only_locked(local_->erase_retained(topic)) : 0;
+}
+
+std::uint64_t replicated_session_store::put_will(const std::string& c, const broker::message& will,
+                                                 std::uint64_t at_wall_ms) {
+  const auto expires = will.expires_at ? broker::to_wall_ms(*will.expires_at, broker::clock::now()) : 0;
+  auto value = encode_will_record(will, at_wall_ms, expires);
+  std::lock_guard g(mu_);
+  const auto inner = local_ ? local_->put_will(c, will, at_wall_ms) : 0;
+  return queue_locked({{op::kind::put, key_of(c, will_key(c)), std::move(value), 0}}, inner);
+}
+
+std::uint64_t replicated_session_store::erase_will(const std::string& c) {
+  std::lock_guard g(mu_);
+  const auto inner = local_ ? local_->erase_will(c) : 0;
+  return queue_locked({{op::kind::erase, key_of(c, will_key(c)), {}, 0}}, inner);
+}
+
+std::uint64_t replicated_session_store::decided_locked() const {
+  const auto inner_decided = local_ ? local_->decided() : 0;
+  while (!pending_.empty()) {
+    const auto& p = pending_.front();
+    if (p.etcd && p.ticket > etcd_done_) break;
+    if (p.inner_upto > inner_decided) break;
+    if ((p.etcd && etcd_failed_.contains(p.ticket)) || (p.inner && local_->outcome_of(p.inner) == outcome::failed))
+      failed_.insert(p.ticket);
+    decided_ = p.ticket;
+    pending_.pop_front();
+  }
+  // Outcomes are asked right after their decision: old ones need not be kept.
+  while (!failed_.empty() && *failed_.begin() + 100000 < decided_) failed_.erase(failed_.begin());
+  return decided_;
+}
+
+std::uint64_t replicated_session_store::decided() const {
+  std::lock_guard g(mu_);
+  return decided_locked();
+}
+
+broker::durable_store::outcome replicated_session_store::outcome_of(std::uint64_t ticket) const {
+  std::lock_guard g(mu_);
+  if (ticket > decided_locked()) return outcome::pending;
+  return failed_.contains(ticket) ? outcome::failed : outcome::durable;
+}
+
+void replicated_session_store::notify_when_decided(std::uint64_t ticket, std::weak_ptr<broker::link> l) {
+  {
+    std::lock_guard g(mu_);
+    if (ticket > decided_locked()) {
+      // The etcd part is written: what is left is the local store's, which notifies itself.
+      bool etcd_done = true;
+      std::uint64_t upto = 0;
+      for (const auto& p : pending_) {
+        if (p.ticket > ticket) break;
+        if (p.etcd && p.ticket > etcd_done_) etcd_done = false;
+        upto = p.inner_upto;
+      }
+      if (!etcd_done || !local_) {
+        waiters_.emplace_back(ticket, std::move(l));
+        return;
+      }
+      local_->notify_when_decided(upto, std::move(l));
+      return;
+    }
+  }
+  if (auto s = l.lock()) s->notify();
+}
+
+bool replicated_session_store::healthy() const {
+  std::lock_guard g(mu_);
+  return etcd_healthy_ && (!local_ || local_->healthy());
+}
+
+mqtt::reason_code replicated_session_store::refusal() const {
+  if (local_ && !local_->healthy()) return local_->refusal();
+  return mqtt::reason_code::unspecified_error;
+}
+
+bool replicated_session_store::flush(std::chrono::milliseconds timeout) {
+  std::unique_lock g(mu_);
+  const auto target = last_etcd_ticket_;
+  return cv_.wait_for(g, timeout, [&] { return etcd_done_ >= target || stopping_; }) && etcd_done_ >= target;
+}
+
+void replicated_session_store::forget_local(const std::string& client_id) {
+  std::lock_guard g(mu_);
+  if (local_) local_only_locked(local_->erase_session(client_id));
+}
+
+void replicated_session_store::adopt_local(const broker::session_registry::restored_session& s) {
+  if (!local_) return;
+  std::lock_guard g(mu_);
+  const auto& c = s.image.client_id;
+  local_only_locked(local_->erase_session(c));
+  local_only_locked(local_->save_session(s.image));
+  for (const auto& [stage, entry] : s.messages)
+    local_only_locked(local_->put_message(c, entry.second.seq, stage, entry.first, entry.second));
+  for (const auto id : s.inbound_qos2) local_only_locked(local_->put_inbound_qos2(c, id));
+  if (s.will) local_only_locked(local_->put_will(c, *s.will, s.will_at_wall_ms));
+}
+
+std::uint64_t replicated_session_store::etcd_writes() const {
+  std::lock_guard g(mu_);
+  return writes_;
+}
+
+std::uint64_t replicated_session_store::etcd_failures() const {
+  std::lock_guard g(mu_);
+  return failures_;
+}
+
+bool replicated_session_store::write(const std::vector<op>& batch) {
+  nlohmann::json success = nlohmann::json::array();
+  for (const auto& o : batch) {
+    switch (o.k) {
+      case op::kind::put:
+        success.push_back(
+            {{"request_put", {{"key", session_etcd_http::b64(o.key)}, {"value", session_etcd_http::b64(o.value)}}}});
+        break;
+      case op::kind::erase:
+        success.push_back({{"request_delete_range", {{"key", session_etcd_http::b64(o.key)}}}});
+        break;
+      case op::kind::erase_range:
+        success.push_back({{"request_delete_range",
+                            {{"key", session_etcd_http::b64(o.key)}, {"range_end", session_etcd_http::b64(o.value)}}}});
+        break;
+    }
+  }
+  const nlohmann::json body = {{"success", std::move(success)}};
+  const auto deadline = std::chrono::steady_clock::now() + write_deadline_;
+  std::string error;
+  for (int attempt = 0;; ++attempt) {
+    if (writer_(body, error)) return true;
+    if (std::chrono::steady_clock::now() + std::chrono::milliseconds(100) > deadline) break;
+    {
+      std::unique_lock g(mu_);
+      if (stopping_ && attempt > 2) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100 * std::min(attempt + 1, 5)));
+  }
+  if (log_) log_->error("cluster sessions: cannot write {} changes to etcd: {}", batch.size(), error);
+  return false;
+}
+
+void replicated_session_store::run() {
+  std::vector<op> batch;
+  for (;;) {
+    {
+      std::unique_lock g(mu_);
+      cv_.wait(g, [&] { return stopping_ || !ops_.empty(); });
+      if (ops_.empty()) return;  // stopping, and everything written
+      // One transaction: up to max_txn_ops changes, each key at most once (etcd refuses a txn
+      // that names a key twice), a range delete alone. Ops of one ticket never split.
+      std::unordered_set<std::string> keys;
+      batch.clear();
+      std::size_t bytes = 0;
+      while (!ops_.empty() && batch.size() < max_txn_ops) {
+        auto& o = ops_.front();
+        bytes += o.key.size() + o.value.size();
+        if (!batch.empty() && bytes > max_txn_bytes) break;
+        if (o.k == op::kind::erase_range) {
+          if (!batch.empty()) break;
+          batch.push_back(std::move(o));
+          ops_.pop_front();
+          break;
+        }
+        if (!keys.insert(o.key).second) break;
+        batch.push_back(std::move(o));
+        ops_.pop_front();
+      }
+    }
+    const bool ok = write(batch);
+    std::vector<std::pair<std::uint64_t, std::weak_ptr<broker::link>>> ready;
+    {
+      std::lock_guard g(mu_);
+      ++writes_;
+      if (!ok) {
+        ++failures_;
+        for (const auto& o : batch) etcd_failed_.insert(o.ticket);
+      }
+      etcd_healthy_ = ok;
+      etcd_done_ = std::max(etcd_done_, batch.back().ticket);
+      while (!etcd_failed_.empty() && *etcd_failed_.begin() + 100000 < etcd_done_)
+        etcd_failed_.erase(etcd_failed_.begin());
+      for (auto it = waiters_.begin(); it != waiters_.end();) {
+        if (it->first <= etcd_done_) {
+          ready.push_back(std::move(*it));
+          it = waiters_.erase(it);
+        } else {
+          ++it;
+        }
+      }
+    }
+    cv_.notify_all();
+    // Outside the mutex: notify_when_decided notifies at once what is decided and hands the rest
+    // to the local store.
+    for (auto& [t, l] : ready) notify_when_decided(t, std::move(l));
+  }
+}
+
+}  // namespace edgemq::cluster

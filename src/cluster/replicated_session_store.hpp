@@ -1,0 +1,126 @@
+// The broker's durable store in cluster mode (docs/adr/0029): every change to a persistent
+// session (its image, queued and in-flight deliveries, inbound QoS 2 ids, delayed will) goes to
+// the node's local store, if persistence is on, AND to etcd, where any node can read the session
+// back after this node dies. A ticket is decided once both copies have it: etcd answers a write
+// only after a majority of its members made it durable, so a PUBACK that waits for the ticket
+// (client_channel::send_ack) is sent only when the message is durable in more than one place.
+// Retained messages stay local (the routing layer's business).
+//
+// Threads: durable_store calls come from any worker, often under a session lock; they only queue
+// (this store's mutex, then the local store's: nothing calls back). One writer thread sends the
+// queue to etcd in transactions of up to max_txn_ops, in order; links are notified outside the mutex.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "broker/durable_store.hpp"
+#include "broker/session_registry.hpp"
+
+namespace spdlog {
+class logger;
+}
+
+namespace edgemq::cluster {
+
+class replicated_session_store final : public broker::durable_store {
+ public:
+  // `local`: the node's own store (null: persistence off), which must outlive this one.
+  replicated_session_store(broker::durable_store* local, std::vector<std::string> etcd_endpoints, std::string root,
+                           std::shared_ptr<spdlog::logger> log);
+  // Writes one transaction body (etcd's /v3/kv/txn JSON) and says whether etcd committed it; called
+  // on the writer thread only. The constructor above sends it to etcd; tests give their own.
+  using txn_writer = std::function<bool(const nlohmann::json& txn, std::string& error)>;
+  replicated_session_store(broker::durable_store* local, txn_writer writer, std::string root,
+                           std::shared_ptr<spdlog::logger> log,
+                           std::chrono::milliseconds write_deadline = std::chrono::milliseconds(4000));
+  ~replicated_session_store() override;  // stop()
+  void start();
+  void stop();  // writes what is queued (bounded by the etcd timeout), then joins the writer
+
+  std::uint64_t save_session(const broker::session_image& s) override;
+  std::uint64_t erase_session(const std::string& client_id) override;
+  std::uint64_t put_message(const std::string& client_id, std::uint64_t seq, broker::stored_stage stage,
+                            std::uint16_t packet_id, const broker::delivery& d) override;
+  std::uint64_t erase_message(const std::string& client_id, std::uint64_t seq) override;
+  std::uint64_t put_inbound_qos2(const std::string& client_id, std::uint16_t packet_id) override;
+  std::uint64_t erase_inbound_qos2(const std::string& client_id, std::uint16_t packet_id) override;
+  std::uint64_t put_retained(const broker::message& m) override;
+  std::uint64_t erase_retained(const std::string& topic) override;
+  std::uint64_t put_will(const std::string& client_id, const broker::message& will,
+                         std::uint64_t publish_at_wall_ms) override;
+  std::uint64_t erase_will(const std::string& client_id) override;
+  std::uint64_t decided() const override;
+  outcome outcome_of(std::uint64_t ticket) const override;
+  void notify_when_decided(std::uint64_t ticket, std::weak_ptr<broker::link> l) override;
+  bool healthy() const override;
+  mqtt::reason_code refusal() const override;
+
+  // Waits until every etcd change queued so far is written (or failed); false on timeout.
+  bool flush(std::chrono::milliseconds timeout);
+  // A session handed over to another node: this node's local copy goes, etcd's stays.
+  void forget_local(const std::string& client_id);
+  // A session brought here from etcd: the local store gets its records (etcd has them already).
+  void adopt_local(const broker::session_registry::restored_session& s);
+
+  std::uint64_t etcd_writes() const;  // transactions written, for /metrics
+  std::uint64_t etcd_failures() const;
+
+ private:
+  struct op {
+    enum class kind : std::uint8_t { put, erase, erase_range } k;
+    std::string key, value;  // value: the range end for erase_range
+    std::uint64_t ticket;
+  };
+  struct pending_ticket {
+    std::uint64_t ticket;
+    bool etcd;                 // it has an etcd part
+    std::uint64_t inner_upto;  // local store tickets up to this one must be decided
+    std::uint64_t inner;       // its own local ticket (0: none)
+  };
+  // Mutex held. Queues `ops` (etcd keys below the client's prefix) under one new ticket.
+  std::uint64_t queue_locked(std::vector<op> ops, std::uint64_t inner_ticket);
+  std::uint64_t local_only_locked(std::uint64_t inner_ticket);
+  std::string key_of(const std::string& client_id, const std::string& record_key) const;
+  std::uint64_t decided_locked() const;
+  void run();
+  bool write(const std::vector<op>& batch);
+
+  broker::durable_store* local_;
+  txn_writer writer_;  // used by the writer thread only
+  std::string root_;
+  std::shared_ptr<spdlog::logger> log_;
+  std::chrono::milliseconds write_deadline_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;  // the writer waits for work, flush() for progress
+  std::deque<op> ops_;
+  mutable std::deque<pending_ticket> pending_;
+  mutable std::set<std::uint64_t> failed_;
+  std::set<std::uint64_t> etcd_failed_;
+  mutable std::uint64_t decided_ = 0;
+  std::uint64_t next_ticket_ = 1;
+  std::uint64_t inner_upto_ = 0;
+  std::uint64_t last_etcd_ticket_ = 0;
+  std::uint64_t etcd_done_ = 0;
+  bool etcd_healthy_ = true;
+  bool stopping_ = false;
+  std::uint64_t writes_ = 0, failures_ = 0;
+  std::vector<std::pair<std::uint64_t, std::weak_ptr<broker::link>>> waiters_;
+  std::thread thread_;
+};
+
+}  // namespace edgemq::cluster

@@ -1,0 +1,308 @@
+#include "cluster/session_ownership.hpp"
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+
+#include <nats/nats.h>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "broker/broker.hpp"
+#include "broker/log_safe.hpp"
+#include "cluster/replicated_session_store.hpp"
+#include "cluster/session_etcd_http.hpp"
+#include "cluster/session_records.hpp"
+
+namespace edgemq::cluster {
+namespace {
+
+using json = nlohmann::json;
+using b64 = session_etcd_http;
+
+std::string take_subject(const std::string& node) {
+  return "edgemq.sessions." + node + ".take";
+}
+
+std::int64_t to_i64(const json& v) {
+  if (v.is_string()) return std::stoll(v.get<std::string>());
+  if (v.is_number_integer()) return v.get<std::int64_t>();
+  return 0;
+}
+
+}  // namespace
+
+struct session_ownership::impl {
+  broker::broker& b;
+  replicated_session_store& store;
+  session_ownership_options opts;
+  std::shared_ptr<spdlog::logger> log;
+
+  std::atomic<std::int64_t> lease{0};
+  natsConnection* nc = nullptr;
+  natsSubscription* sub = nullptr;
+
+  // Sync etcd clients for claims, one per concurrent claim (not thread-safe each).
+  std::mutex adopt_mu;  // claim(): checking for a local session and restoring one are one step
+  std::mutex pool_mu;
+  std::vector<std::unique_ptr<session_etcd_http>> pool;
+
+  std::mutex keeper_mu;
+  std::condition_variable keeper_cv;
+  bool stopping = false;
+  std::thread keeper;
+
+  impl(broker::broker& br, replicated_session_store& s, session_ownership_options o, std::shared_ptr<spdlog::logger> l)
+      : b(br), store(s), opts(std::move(o)), log(std::move(l)) {}
+
+  std::unique_ptr<session_etcd_http> take_client() {
+    std::lock_guard g(pool_mu);
+    if (pool.empty()) return std::make_unique<session_etcd_http>(opts.etcd, std::chrono::milliseconds(2000));
+    auto c = std::move(pool.back());
+    pool.pop_back();
+    return c;
+  }
+  void give_back(std::unique_ptr<session_etcd_http> c) {
+    std::lock_guard g(pool_mu);
+    pool.push_back(std::move(c));
+  }
+
+  std::int64_t grant(session_etcd_http& etcd, std::string& error) {
+    auto a = etcd.post("/v3/lease/grant", {{"TTL", opts.lease_ttl_s}}, &error);
+    if (!a || !a->contains("ID")) {
+      if (a) error = a->dump();
+      return 0;
+    }
+    return to_i64((*a)["ID"]);
+  }
+
+  // Keeps the lease alive every ttl/3; a lease etcd no longer knows is granted anew (the client
+  // ids it held were released meanwhile: their next CONNECT claims them again).
+  void keep_alive() {
+    session_etcd_http etcd(opts.etcd, std::chrono::milliseconds(1000));
+    const auto period = std::chrono::milliseconds(opts.lease_ttl_s * 1000 / 3);
+    std::unique_lock g(keeper_mu);
+    while (!keeper_cv.wait_for(g, period, [&] { return stopping; })) {
+      g.unlock();
+      std::string error;
+      auto a = etcd.post("/v3/lease/keepalive", {{"ID", std::to_string(lease.load())}}, &error);
+      const bool alive = a && a->contains("result") && to_i64((*a)["result"].value("TTL", json("0"))) > 0;
+      if (a && !alive) {
+        if (log) log->warn("cluster sessions: lease {} of node '{}' lost; granting a new one", lease.load(), opts.node);
+        if (const auto id = grant(etcd, error)) lease = id;
+      } else if (!a && log) {
+        log->warn("cluster sessions: cannot keep the node's lease alive: {}", error);
+      }
+      g.lock();
+    }
+  }
+
+  struct ownership {
+    bool already_mine = false;  // owned by this node under its current lease before this claim
+    std::string previous;       // the node it was taken from (empty: none held it)
+  };
+  // Makes this node the owner of `client_id`. Nullopt: etcd could not be reached.
+  std::optional<ownership> take_ownership(session_etcd_http& etcd, const std::string& client_id, std::string& error) {
+    const auto key = b64::b64(session_owner_key(opts.root, client_id));
+    const auto me = b64::b64(opts.node);
+    const json put = {{"request_put", {{"key", key}, {"value", me}, {"lease", std::to_string(lease.load())}}}};
+    json compare = {{{"key", key}, {"target", "CREATE"}, {"result", "EQUAL"}, {"create_revision", "0"}}};
+    for (int attempt = 0; attempt < 5; ++attempt) {
+      const json txn = {{"compare", compare},
+                        {"success", json::array({put})},
+                        {"failure", json::array({{{"request_range", {{"key", key}}}}})}};
+      auto a = etcd.post("/v3/kv/txn", txn, &error);
+      if (!a) return std::nullopt;
+      if (a->contains("error")) {
+        error = a->dump();
+        return std::nullopt;
+      }
+      if (a->value("succeeded", false)) {
+        const auto prev = compare[0]["target"] == "VALUE" ? b64::unb64(compare[0]["value"].get<std::string>()) : "";
+        return ownership{false, prev == opts.node ? std::string() : prev};
+      }
+      // Someone owns it: take it from that owner (compare its name), unless it is this node
+      // under its current lease already.
+      const auto& responses = (*a)["responses"];
+      if (responses.empty()) continue;
+      const auto& kvs = responses[0]["response_range"].value("kvs", json::array());
+      if (kvs.empty()) {
+        compare = {{{"key", key}, {"target", "CREATE"}, {"result", "EQUAL"}, {"create_revision", "0"}}};
+        continue;  // gone meanwhile (its lease ended)
+      }
+      const auto owner = kvs[0].value("value", std::string());
+      if (b64::unb64(owner) == opts.node && to_i64(kvs[0].value("lease", json("0"))) == lease.load())
+        return ownership{true, {}};
+      compare = {{{"key", key}, {"target", "VALUE"}, {"result", "EQUAL"}, {"value", owner}}};
+    }
+    error = "the owner of the client id kept changing";
+    return std::nullopt;
+  }
+
+  // Asks `node` to hand `client_id` over; false when it did not answer (dead, partitioned).
+  bool ask_to_hand_over(const std::string& node, const std::string& client_id) {
+    natsMsg* reply = nullptr;
+    const auto s = natsConnection_Request(&reply, nc, take_subject(node).c_str(), client_id.data(),
+                                          static_cast<int>(client_id.size()), opts.takeover_timeout.count());
+    if (reply) natsMsg_Destroy(reply);
+    if (s != NATS_OK && log)
+      log->warn("cluster sessions: node '{}' did not hand client '{}' over ({}); resuming from the replicated copy",
+                node, log_safe(client_id), natsStatus_GetText(s));
+    return s == NATS_OK;
+  }
+
+  // The client's replicated records into the local registry (none: a new session).
+  bool adopt(session_etcd_http& etcd, const std::string& client_id, std::string& error) {
+    const auto prefix = session_records_prefix(opts.root, client_id);
+    auto a =
+        etcd.post("/v3/kv/range",
+                  {{"key", b64::b64(prefix)}, {"range_end", b64::b64(session_etcd_http::prefix_end(prefix))}}, &error);
+    if (!a) return false;
+    if (a->contains("error")) {
+      error = a->dump();
+      return false;
+    }
+    std::vector<std::pair<std::string, std::string>> records;
+    for (const auto& kv : a->value("kvs", json::array()))
+      records.emplace_back(b64::unb64(kv.value("key", std::string())).substr(prefix.size()),
+                           b64::unb64(kv.value("value", std::string())));
+    if (records.empty()) return true;
+    auto d = decode_session_records(client_id, records, b.now(), broker::wall_now_ms());
+    if (d.unreadable && log)
+      log->warn("cluster sessions: {} unreadable records of client '{}' skipped", d.unreadable, log_safe(client_id));
+    if (d.due_will) b.publish(d.due_will);
+    if (!d.session) {
+      store.erase_session(client_id);  // ended (expired) or orphan records
+      return true;
+    }
+    store.adopt_local(*d.session);
+    const auto n = d.session->messages.size();
+    b.sessions().restore(std::move(*d.session), b.now());
+    if (log)
+      log->info("cluster sessions: session of client '{}' resumed from the replicated copy ({} messages)",
+                log_safe(client_id), n);
+    return true;
+  }
+
+  static void on_take(natsConnection* nc, natsSubscription*, natsMsg* msg, void* closure) {
+    auto* self = static_cast<impl*>(closure);
+    const std::string client_id(natsMsg_GetData(msg), static_cast<std::size_t>(natsMsg_GetDataLength(msg)));
+    const bool had = self->hand_over(client_id);
+    if (const char* reply = natsMsg_GetReply(msg)) {
+      const std::string answer = had ? "handed-over" : "none";
+      natsConnection_Publish(nc, reply, answer.data(), static_cast<int>(answer.size()));
+    }
+    natsMsg_Destroy(msg);
+  }
+
+  bool hand_over(const std::string& client_id) {
+    const bool had = b.sessions().hand_over(client_id, mqtt::reason_code::session_taken_over);
+    // What this node journaled for the session is in etcd before the new owner reads it.
+    if (!store.flush(opts.takeover_timeout) && log)
+      log->warn("cluster sessions: etcd writes of client '{}' not flushed before its takeover", log_safe(client_id));
+    if (had) {
+      store.forget_local(client_id);
+      if (log) log->info("cluster sessions: client '{}' taken over by another node", log_safe(client_id));
+    }
+    return had;
+  }
+};
+
+session_ownership::session_ownership(broker::broker& b, replicated_session_store& store, session_ownership_options opts,
+                                     std::shared_ptr<spdlog::logger> log)
+    : impl_(std::make_unique<impl>(b, store, std::move(opts), std::move(log))) {}
+
+session_ownership::~session_ownership() {
+  stop();
+}
+
+void session_ownership::start() {
+  auto& m = *impl_;
+  {
+    session_etcd_http etcd(m.opts.etcd, std::chrono::milliseconds(3000));
+    std::string error;
+    const auto id = m.grant(etcd, error);
+    if (!id) throw std::runtime_error("cluster sessions: cannot grant the node's etcd lease: " + error);
+    m.lease = id;
+  }
+  natsOptions* o = nullptr;
+  natsOptions_Create(&o);
+  std::vector<const char*> servers;
+  for (const auto& s : m.opts.nats) servers.push_back(s.c_str());
+  natsOptions_SetServers(o, servers.data(), static_cast<int>(servers.size()));
+  natsOptions_SetMaxReconnect(o, -1);
+  const auto name = "edgemq-sessions-" + m.opts.node;
+  natsOptions_SetName(o, name.c_str());
+  auto s = natsConnection_Connect(&m.nc, o);
+  natsOptions_Destroy(o);
+  if (s == NATS_OK) s = natsConnection_Subscribe(&m.sub, m.nc, take_subject(m.opts.node).c_str(), &impl::on_take, &m);
+  if (s == NATS_OK) s = natsConnection_Flush(m.nc);
+  if (s != NATS_OK) {
+    stop();
+    throw std::runtime_error(std::string("cluster sessions: cannot connect to NATS: ") + natsStatus_GetText(s));
+  }
+  m.keeper = std::thread([&m] { m.keep_alive(); });
+}
+
+void session_ownership::stop() {
+  auto& m = *impl_;
+  {
+    std::lock_guard g(m.keeper_mu);
+    m.stopping = true;
+  }
+  m.keeper_cv.notify_all();
+  if (m.keeper.joinable()) m.keeper.join();
+  if (m.sub) {
+    natsSubscription_Unsubscribe(m.sub);
+    natsSubscription_Destroy(m.sub);
+    m.sub = nullptr;
+  }
+  if (m.nc) {
+    natsConnection_Close(m.nc);
+    natsConnection_Destroy(m.nc);
+    m.nc = nullptr;
+  }
+  if (const auto id = m.lease.exchange(0)) {
+    // Released at once rather than after the TTL: the clients reconnecting elsewhere need not wait.
+    session_etcd_http etcd(m.opts.etcd, std::chrono::milliseconds(1000));
+    etcd.post("/v3/lease/revoke", {{"ID", std::to_string(id)}});
+  }
+}
+
+broker::session_claim session_ownership::claim(const std::string& client_id, bool clean_start) {
+  auto& m = *impl_;
+  auto etcd = m.take_client();
+  std::string error;
+  broker::session_claim out;
+  const auto prev = m.take_ownership(*etcd, client_id, error);
+  if (!prev) {
+    m.give_back(std::move(etcd));
+    return {mqtt::reason_code::server_unavailable, "cluster session directory unavailable: " + error};
+  }
+  if (!prev->previous.empty()) m.ask_to_hand_over(prev->previous, client_id);
+  // Two CONNECTs of one client id on this node at once: one of them restores the session.
+  std::lock_guard local(m.adopt_mu);
+  if (!prev->already_mine && m.b.sessions().find(client_id)) {
+    // A local session this node did not own: restored from its disk after a restart, or kept
+    // through a lost lease. etcd's copy is the one every acknowledged change went to.
+    m.b.sessions().hand_over(client_id, mqtt::reason_code::session_taken_over);
+    m.store.forget_local(client_id);
+  }
+  if (m.b.sessions().find(client_id)) {
+    // Owned here already: the local attach resumes or replaces it.
+  } else if (clean_start) {
+    m.store.erase_session(client_id);  // a copy left by a node that died
+  } else if (!m.adopt(*etcd, client_id, error)) {
+    out = {mqtt::reason_code::server_unavailable, "cannot read the replicated session: " + error};
+  }
+  m.give_back(std::move(etcd));
+  return out;
+}
+
+bool session_ownership::hand_over(const std::string& client_id) {
+  return impl_->hand_over(client_id);
+}
+
+}  // namespace edgemq::cluster

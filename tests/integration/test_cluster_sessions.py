@@ -1,0 +1,191 @@
+"""Sessions across nodes (docs/cluster.md, "Sessions across nodes"; docs/adr/0029): one owner per
+client id in etcd, takeover by connecting to another node (the old connection gets DISCONNECT 0x8E
+and the session comes along: subscriptions with their options, queued and in-flight messages),
+and persistent sessions that survive the death of their node (SIGKILL) because every change to
+them, and every message queued for them, was in etcd before it was acknowledged.
+
+Three etcd + three NATS (support/cluster_engines.py) shared by the module; three edgemq nodes for
+the takeover tests, two more of their own for the node-killing test.
+"""
+
+import time
+import unittest
+import uuid
+
+from support import rawmqtt as rm
+from support.cluster_engines import ClusterEngines, EdgemqCluster, missing_engines
+from support.edgemq_harness import EdgemqDaemon
+from support.paho_helper import PahoClient
+
+TIMEOUT = 10.0
+TAKEN_OVER = 0x8E
+
+
+def raw_connect(node, client_id, clean=False, expiry=300):
+    c = rm.RawClient(node.host, node.port, timeout=TIMEOUT)
+    c.send(rm.connect(client_id, clean=clean, properties=[(rm.P_SESSION_EXPIRY, expiry)]))
+    ack = c.expect(rm.CONNACK)
+    assert ack.reason == 0, "CONNACK refused: 0x%02X" % ack.reason
+    return c, ack
+
+
+def raw_subscribe(c, topic_filter, qos=1, sub_id=None):
+    pid = c.next_id()
+    props = [(rm.P_SUBSCRIPTION_IDENTIFIER, sub_id)] if sub_id else None
+    c.send(rm.subscribe(pid, [(topic_filter, qos)], properties=props))
+    ack = c.expect(rm.SUBACK)
+    assert ack.reasons == [qos], ack.reasons
+
+
+def publish_acked(node, topic, payloads, qos=1):
+    """Publishes each payload from a fresh client on `node` and waits for every PUBACK."""
+    p = PahoClient(node.host, node.port)
+    p.connect()
+    try:
+        for payload in payloads:
+            p.publish(topic, payload, qos=qos)
+    finally:
+        p.disconnect()
+
+
+@unittest.skipIf(missing_engines(), missing_engines() or "")
+class ClusterSessionsTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.engines = ClusterEngines().start()
+        try:
+            cls.cluster = EdgemqCluster(cls.engines).start()
+        except BaseException:
+            cls.engines.stop()
+            raise
+        cls.nodes = cls.cluster.nodes
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.cluster.stop()
+        cls.engines.stop()
+
+    def setUp(self):
+        self.clients = []
+
+    def tearDown(self):
+        for c in self.clients:
+            try:
+                c.close()
+            except Exception:  # noqa: BLE001 - already closed by the broker
+                pass
+
+    def unique(self, stem):
+        return "%s-%s" % (stem, uuid.uuid4().hex[:8])
+
+    def test_connecting_to_another_node_takes_the_session_over(self):
+        cid = self.unique("mover")
+        topic = "cl/%s/temp" % cid
+        old, ack = raw_connect(self.nodes[0], cid, clean=True)
+        self.clients.append(old)
+        self.assertFalse(ack.session_present)
+        raw_subscribe(old, "cl/%s/+" % cid, qos=1, sub_id=42)
+        # One message delivered and left unacknowledged: in flight on node1.
+        publish_acked(self.nodes[0], topic, [b"in-flight"])
+        p = old.expect(rm.PUBLISH)
+        self.assertEqual(p.payload, b"in-flight")
+
+        new, ack = raw_connect(self.nodes[1], cid, clean=False)
+        self.clients.append(new)
+        self.assertTrue(ack.session_present, "node2 must resume the session node1 held")
+        # node1's connection is told why it ends (MQTT-3.1.4-3: Session taken over).
+        got = old.read_until_closed(TIMEOUT)
+        disconnects = [x for x in got if x.type == rm.DISCONNECT]
+        self.assertEqual([d.reason for d in disconnects], [TAKEN_OVER], got)
+        # The unacknowledged message comes again, as a duplicate, with its subscription id.
+        again = new.expect(rm.PUBLISH)
+        self.assertEqual(again.payload, b"in-flight")
+        self.assertTrue(again.dup)
+        new.send(rm.ack(rm.PUBACK, again.packet_id))
+        # The subscription (filter, QoS, identifier) is on node2 now.
+        publish_acked(self.nodes[1], topic, [b"after"])
+        m = new.expect(rm.PUBLISH)
+        self.assertEqual(m.payload, b"after")
+        self.assertEqual(m.qos, 1)
+        self.assertEqual(m.props.get(rm.P_SUBSCRIPTION_IDENTIFIER), [42])
+
+    def test_messages_queued_offline_are_delivered_on_another_node(self):
+        cid = self.unique("offline")
+        topic = "cl/%s/q" % cid
+        c = PahoClient(self.nodes[0].host, self.nodes[0].port, client_id=cid, clean=False, session_expiry=300)
+        self.clients.append(c)
+        c.connect()
+        c.subscribe(topic, qos=1)
+        c.disconnect()
+        sent = [b"m%02d" % i for i in range(20)]
+        publish_acked(self.nodes[0], topic, sent)  # acknowledged: queued for the offline session
+
+        again = PahoClient(self.nodes[2].host, self.nodes[2].port, client_id=cid, clean=False, session_expiry=300)
+        self.clients.append(again)
+        again.connect()
+        self.assertTrue(again.session_present)
+        got = [again.get(TIMEOUT).payload for _ in sent]
+        self.assertEqual(got, sent)
+
+    def test_clean_start_on_another_node_discards_the_session(self):
+        cid = self.unique("fresh")
+        c = PahoClient(self.nodes[0].host, self.nodes[0].port, client_id=cid, clean=False, session_expiry=300)
+        self.clients.append(c)
+        c.connect()
+        c.subscribe("cl/%s/x" % cid, qos=1)
+        c.disconnect()
+        fresh = PahoClient(self.nodes[1].host, self.nodes[1].port, client_id=cid, clean=True, session_expiry=300)
+        self.clients.append(fresh)
+        fresh.connect()
+        self.assertFalse(fresh.session_present)
+        fresh.disconnect()
+        # The session node2 started (no subscriptions) is the one a third node resumes.
+        third = PahoClient(self.nodes[2].host, self.nodes[2].port, client_id=cid, clean=False, session_expiry=300)
+        self.clients.append(third)
+        third.connect()
+        self.assertTrue(third.session_present)
+        publish_acked(self.nodes[2], "cl/%s/x" % cid, [b"not for you"])
+        self.assertEqual(third.drain(), [])
+
+    def test_node_killed_clients_resume_on_another_node(self):
+        # Two nodes of its own, so the shared three stay up for the other tests.
+        victim = EdgemqDaemon(extra_args=self.engines.node_args("node4", 0))
+        survivor = EdgemqDaemon(extra_args=self.engines.node_args("node5", 1))
+        victim.start()
+        self.addCleanup(victim.cleanup)
+        survivor.start()
+        self.addCleanup(survivor.stop)
+
+        offline_id, online_id = self.unique("sleeper"), self.unique("awake")
+        offline_topic, online_topic = "cl/%s/q" % offline_id, "cl/%s/q" % online_id
+        sleeper = PahoClient(victim.host, victim.port, client_id=offline_id, clean=False, session_expiry=300)
+        self.clients.append(sleeper)
+        sleeper.connect()
+        sleeper.subscribe(offline_topic, qos=1)
+        sleeper.disconnect()
+        awake = PahoClient(victim.host, victim.port, client_id=online_id, clean=False, session_expiry=300)
+        self.clients.append(awake)
+        awake.connect()
+        awake.subscribe(online_topic, qos=1)
+        sent = [b"k%02d" % i for i in range(10)]
+        publish_acked(victim, offline_topic, sent)  # every one acknowledged before the kill
+
+        victim.kill()  # SIGKILL: no flush, no lease revoked
+        self.assertTrue(awake.disconnected.wait(TIMEOUT))
+
+        back = PahoClient(survivor.host, survivor.port, client_id=offline_id, clean=False, session_expiry=300)
+        self.clients.append(back)
+        back.connect()
+        self.assertTrue(back.session_present)
+        self.assertEqual([back.get(TIMEOUT).payload for _ in sent], sent)
+
+        awake2 = PahoClient(survivor.host, survivor.port, client_id=online_id, clean=False, session_expiry=300)
+        self.clients.append(awake2)
+        awake2.connect()
+        self.assertTrue(awake2.session_present, "a session connected when its node died resumes too")
+        publish_acked(survivor, online_topic, [b"still subscribed"])
+        self.assertEqual(awake2.get(TIMEOUT).payload, b"still subscribed")
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,245 @@
+// replicated_session_store (src/cluster/replicated_session_store.hpp): a change to a persistent
+// session is decided only once etcd committed it AND the local store has it, so a PUBACK that
+// waits for its ticket means "durable in more than one place"; etcd failures fail the ticket.
+// etcd is replaced by a transaction writer the test controls.
+#include "cluster/replicated_session_store.hpp"
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "broker/link.hpp"
+#include "cluster/session_etcd_http.hpp"
+#include "cluster/session_records.hpp"
+#include "persistence/broker_records.hpp"
+
+namespace edgemq::cluster {
+namespace {
+
+using outcome = broker::durable_store::outcome;
+
+// The local store: tickets decided when the test says.
+class fake_local final : public broker::durable_store {
+ public:
+  std::uint64_t save_session(const broker::session_image&) override { return next(); }
+  std::uint64_t erase_session(const std::string&) override { return next(); }
+  std::uint64_t put_message(const std::string&, std::uint64_t, broker::stored_stage, std::uint16_t,
+                            const broker::delivery&) override {
+    return next();
+  }
+  std::uint64_t erase_message(const std::string&, std::uint64_t) override { return next(); }
+  std::uint64_t put_inbound_qos2(const std::string&, std::uint16_t) override { return next(); }
+  std::uint64_t erase_inbound_qos2(const std::string&, std::uint16_t) override { return next(); }
+  std::uint64_t put_retained(const broker::message&) override { return next(); }
+  std::uint64_t erase_retained(const std::string&) override { return next(); }
+  std::uint64_t put_will(const std::string&, const broker::message&, std::uint64_t) override { return next(); }
+  std::uint64_t erase_will(const std::string&) override { return next(); }
+  std::uint64_t decided() const override { return decided_; }
+  outcome outcome_of(std::uint64_t t) const override { return t <= decided_ ? outcome::durable : outcome::pending; }
+  void notify_when_decided(std::uint64_t t, std::weak_ptr<broker::link> l) override {
+    if (t <= decided_) {
+      if (auto s = l.lock()) s->notify();
+    } else {
+      waiting_.emplace_back(t, std::move(l));
+    }
+  }
+  bool healthy() const override { return true; }
+  mqtt::reason_code refusal() const override { return mqtt::reason_code::unspecified_error; }
+
+  void decide_all() {
+    decided_ = issued_.load();
+    for (auto& [t, l] : waiting_)
+      if (auto s = l.lock()) s->notify();
+    waiting_.clear();
+  }
+
+ private:
+  std::uint64_t next() { return ++issued_; }
+  std::atomic<std::uint64_t> issued_{0}, decided_{0};
+  std::vector<std::pair<std::uint64_t, std::weak_ptr<broker::link>>> waiting_;
+};
+
+// etcd: holds every transaction until opened; answers `ok`.
+struct fake_etcd {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool open = false;
+  bool ok = true;
+  std::vector<nlohmann::json> txns;
+
+  replicated_session_store::txn_writer writer() {
+    return [this](const nlohmann::json& txn, std::string& error) {
+      std::unique_lock g(mu);
+      cv.wait(g, [&] { return open; });
+      txns.push_back(txn);
+      if (!ok) error = "refused by the test";
+      return ok;
+    };
+  }
+  void set(bool is_open, bool is_ok = true) {
+    {
+      std::lock_guard g(mu);
+      open = is_open;
+      ok = is_ok;
+    }
+    cv.notify_all();
+  }
+};
+
+struct counting_link final : broker::link {
+  std::atomic<int> notified{0};
+  void notify() override { ++notified; }
+  void kick(mqtt::reason_code) override {}
+};
+
+broker::delivery make_delivery(std::uint64_t seq) {
+  auto m = std::make_shared<broker::message>();
+  m->topic = "t";
+  m->payload = "p";
+  m->qos = mqtt::qos::at_least_once;
+  broker::delivery d;
+  d.msg = m;
+  d.qos = mqtt::qos::at_least_once;
+  d.seq = seq;
+  return d;
+}
+
+template <class F>
+bool eventually(F f) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (std::chrono::steady_clock::now() < until) {
+    if (f()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return f();
+}
+
+TEST(ReplicatedSessionStore, DecidedOnlyOnceEtcdAndTheLocalStoreHaveIt) {
+  fake_local local;
+  fake_etcd etcd;
+  replicated_session_store store(&local, etcd.writer(), "r/", nullptr);
+  store.start();
+  const auto t = store.put_message("c", 1, broker::stored_stage::queued, 0, make_delivery(1));
+  ASSERT_NE(t, 0u);
+  EXPECT_LT(store.decided(), t);
+  local.decide_all();  // the local disk has it, etcd not yet
+  EXPECT_LT(store.decided(), t);
+  EXPECT_EQ(store.outcome_of(t), outcome::pending);
+  etcd.set(true);
+  ASSERT_TRUE(store.flush(std::chrono::seconds(5)));
+  EXPECT_GE(store.decided(), t);
+  EXPECT_EQ(store.outcome_of(t), outcome::durable);
+  store.stop();
+}
+
+TEST(ReplicatedSessionStore, EtcdFirstThenTheLocalStore) {
+  fake_local local;
+  fake_etcd etcd;
+  etcd.set(true);
+  replicated_session_store store(&local, etcd.writer(), "r/", nullptr);
+  store.start();
+  auto link = std::make_shared<counting_link>();
+  const auto t = store.put_inbound_qos2("c", 7);
+  ASSERT_TRUE(store.flush(std::chrono::seconds(5)));
+  EXPECT_LT(store.decided(), t) << "the local store has not decided";
+  store.notify_when_decided(t, link);
+  EXPECT_EQ(link->notified, 0);
+  local.decide_all();
+  EXPECT_EQ(link->notified, 1);
+  EXPECT_GE(store.decided(), t);
+  store.stop();
+}
+
+TEST(ReplicatedSessionStore, WaitingLinkIsNotifiedWhenEtcdCommits) {
+  fake_etcd etcd;
+  replicated_session_store store(nullptr, etcd.writer(), "r/", nullptr);
+  store.start();
+  auto link = std::make_shared<counting_link>();
+  const auto t = store.save_session({"c", 60, 0, {}});
+  store.notify_when_decided(t, link);
+  EXPECT_EQ(link->notified, 0);
+  etcd.set(true);
+  EXPECT_TRUE(eventually([&] { return link->notified == 1; }));
+  EXPECT_EQ(store.outcome_of(t), outcome::durable);
+  store.stop();
+}
+
+TEST(ReplicatedSessionStore, EtcdRefusalFailsTheTicketAndTheStoreIsUnhealthyUntilAWriteSucceeds) {
+  fake_etcd etcd;
+  etcd.set(true, false);
+  replicated_session_store store(nullptr, etcd.writer(), "r/", nullptr, std::chrono::milliseconds(50));
+  store.start();
+  const auto t = store.put_message("c", 1, broker::stored_stage::queued, 0, make_delivery(1));
+  ASSERT_TRUE(store.flush(std::chrono::seconds(5)));
+  EXPECT_EQ(store.outcome_of(t), outcome::failed);
+  EXPECT_FALSE(store.healthy());
+  etcd.set(true, true);
+  const auto t2 = store.erase_message("c", 1);
+  ASSERT_TRUE(store.flush(std::chrono::seconds(5)));
+  EXPECT_EQ(store.outcome_of(t2), outcome::durable);
+  EXPECT_TRUE(store.healthy());
+  store.stop();
+}
+
+TEST(ReplicatedSessionStore, TransactionsNameEachKeyOnceAndKeepTheOrder) {
+  fake_etcd etcd;
+  replicated_session_store store(nullptr, etcd.writer(), "r/", nullptr);
+  store.start();
+  // Held while queued, so they all wait for the same writer pass.
+  store.put_message("c", 1, broker::stored_stage::queued, 0, make_delivery(1));
+  store.put_message("c", 2, broker::stored_stage::queued, 0, make_delivery(2));
+  store.put_message("c", 1, broker::stored_stage::awaiting_ack, 5, make_delivery(1));
+  store.erase_message("c", 1);
+  store.erase_session("c");
+  store.save_session({"c", 60, 0, {}});
+  etcd.set(true);
+  ASSERT_TRUE(store.flush(std::chrono::seconds(5)));
+  store.stop();
+  const auto prefix = session_records_prefix("r/", "c");
+  std::vector<std::string> order;
+  for (const auto& txn : etcd.txns) {
+    std::set<std::string> keys;
+    for (const auto& op : txn["success"]) {
+      const auto& body = op.contains("request_put") ? op["request_put"] : op["request_delete_range"];
+      const auto key = session_etcd_http::unb64(body["key"].get<std::string>());
+      EXPECT_TRUE(keys.insert(key).second) << "a key twice in one transaction";
+      ASSERT_EQ(key.compare(0, prefix.size(), prefix), 0);
+      order.push_back((op.contains("request_put")   ? "put "
+                       : body.contains("range_end") ? "range "
+                                                    : "del ") +
+                      key.substr(prefix.size()));
+    }
+  }
+  using namespace persistence;
+  const std::vector<std::string> expected = {"put " + message_key("c", 1),
+                                             "put " + message_key("c", 2),
+                                             "put " + message_key("c", 1),
+                                             "del " + message_key("c", 1),
+                                             "range ",
+                                             "put " + session_key("c")};
+  EXPECT_EQ(order, expected);
+}
+
+TEST(ReplicatedSessionStore, RetainedMessagesStayLocal) {
+  fake_local local;
+  fake_etcd etcd;
+  replicated_session_store store(&local, etcd.writer(), "r/", nullptr);
+  store.start();
+  broker::message m;
+  m.topic = "r";
+  const auto t = store.put_retained(m);
+  local.decide_all();
+  EXPECT_GE(store.decided(), t) << "no etcd write to wait for";
+  store.stop();
+  EXPECT_TRUE(etcd.txns.empty());
+  replicated_session_store no_local(nullptr, etcd.writer(), "r/", nullptr);
+  EXPECT_EQ(no_local.put_retained(m), 0u);
+}
+
+}  // namespace
+}  // namespace edgemq::cluster

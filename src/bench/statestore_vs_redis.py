@@ -1,13 +1,19 @@
 #!/usr/bin/python3
-"""Side-by-side benchmark: the state store through MQTT (edgemq-statestore-bench) against Debian's
-redis-server (redis-benchmark), the same numbers of concurrent clients, each with one request in
-flight (-P 1), the same value size, in one run, alternating, several repetitions. Prints a table
-of medians: ops/s, the edgemq/Redis ratio, each daemon's CPU per operation (from /proc) and each
-load generator's (getrusage of the finished child): on a small machine the generators share the
-cores with the daemons, and edgemq-statestore-bench runs a thread per client where redis-benchmark
-runs one event loop.
+"""Side-by-side benchmark: the state store through MQTT against Debian's redis-server
+(redis-benchmark), the same numbers of concurrent clients, each with one request in flight (-P 1),
+the same value size, in one run, alternating, several repetitions. Prints a table of medians:
+ops/s, the edgemq/Redis ratio, each daemon's CPU per operation (from /proc) and each load
+generator's (getrusage of the finished child): on a small machine the generators share the cores
+with the daemons.
+
+The edgemq generator is edgemq-statestore-load (ADR 0030): one thread, one epoll loop, requests
+encoded once per connection, like redis-benchmark's single event loop (redis-benchmark runs with
+its default of one thread). `--generator bench` uses the older edgemq-statestore-bench (a thread
+per client) instead. `--baseline BIN` also runs another edgemq binary (e.g. main's before a
+change) with `statestore.sync none` and `sync`, and adds its figures as columns.
 
     src/bench/statestore_vs_redis.py [--reps 3] [--duration 3] [--clients 1,8,32,128] [--quick]
+                                     [--baseline /path/to/old/edgemq]
 
 Redis runs without persistence (--save '' --appendonly no); edgemq twice, `statestore.sync none`
 (compared with Redis) and `sync` (SET only, at --sync-clients, the group-commit target of issue 15).
@@ -33,6 +39,7 @@ BUILD = os.environ.get("BUILD_DIR", os.path.join(ROOT, "build"))
 EDGEMQ = os.environ.get("EDGEMQ_BIN") or os.path.join(BUILD, "src", "app", "edgemq")
 SSBENCH = os.environ.get("EDGEMQ_STATESTORE_BENCH") or os.path.join(BUILD, "src", "bench",
                                                                      "edgemq-statestore-bench")
+SSLOAD = os.environ.get("EDGEMQ_STATESTORE_LOAD") or os.path.join(BUILD, "src", "bench", "edgemq-statestore-load")
 TICK = os.sysconf("SC_CLK_TCK")
 READY_RE = re.compile(r"ready: MQTT on [0-9.]+:(\d+)")
 REDIS_KEY = "key:__rand_int__"  # redis-benchmark's key without -r: one key, the literal text
@@ -70,8 +77,9 @@ def ensure_redis():
 
 
 class Daemon:
-    def __init__(self, name, tmp):
+    def __init__(self, name, tmp, binary=None):
         self.name, self.tmp, self.proc, self.port = name, tmp, None, None
+        self.binary = binary or EDGEMQ
 
     def start_redis(self):
         self.port = free_port()
@@ -87,13 +95,14 @@ class Daemon:
         return self
 
     def start_edgemq(self, sync):
-        cfg = os.path.join(self.tmp, "edgemq-%s.json" % sync)
+        cfg = os.path.join(self.tmp, "%s-%s.json" % (self.name, sync))
         with open(cfg, "w") as f:
             f.write('{"statestore": {"sync": "%s"}}' % sync)
-        self.log = os.path.join(self.tmp, "edgemq-%s.log" % sync)
+        self.log = os.path.join(self.tmp, "%s-%s.log" % (self.name, sync))
         with open(self.log, "w") as log:
-            self.proc = subprocess.Popen([EDGEMQ, "--listen", "127.0.0.1:0", "--data-dir",
-                                          os.path.join(self.tmp, "data-" + sync), "--config", cfg, "--log-level",
+            self.proc = subprocess.Popen([self.binary, "--listen", "127.0.0.1:0", "--data-dir",
+                                          os.path.join(self.tmp, self.name + "-data-" + sync), "--config", cfg,
+                                          "--log-level",
                                           "info"], stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30
         while self.port is None:
@@ -117,13 +126,13 @@ class Daemon:
                 self.proc.wait()
 
 
-def run_edgemq(d, op, clients, duration, value_size):
+def run_edgemq(d, op, clients, duration, value_size, generator):
     before, client_before = cpu_ticks(d.proc.pid), children_cpu_s()
-    r = subprocess.run([SSBENCH, "--port", str(d.port), "--op", op, "-c", str(clients), "-s", str(duration),
+    r = subprocess.run([SSLOAD if generator == "load" else SSBENCH, "--port", str(d.port), "--op", op, "-c", str(clients), "-s", str(duration),
                         "--value-size", str(value_size)], capture_output=True, text=True, timeout=duration + 120)
     after, client_after = cpu_ticks(d.proc.pid), children_cpu_s()
     if r.returncode != 0:
-        raise RuntimeError("edgemq-statestore-bench failed: " + r.stdout + r.stderr)
+        raise RuntimeError("the edgemq load generator failed: " + r.stdout + r.stderr)
     fields = dict(kv.split("=", 1) for kv in r.stdout.strip().splitlines()[-1].split())
     ops = int(fields["ops"])
     return {"ops_s": float(fields["ops_per_sec"]), "p50_us": float(fields["p50_us"]),
@@ -154,14 +163,19 @@ def main():
     ap.add_argument("--sync-clients", type=int, default=32)
     ap.add_argument("--value-size", type=int, default=16, help="bytes per value (edgemq-statestore-bench's default)")
     ap.add_argument("--quick", action="store_true", help="smoke run: 1 repetition of 1 s, 1 client")
-    ap.add_argument("--no-build", action="store_true", help="do not build edgemq and edgemq-statestore-bench first")
+    ap.add_argument("--no-build", action="store_true", help="do not build edgemq and the load generators first")
+    ap.add_argument("--generator", choices=("load", "bench"), default="load",
+                    help="edgemq-statestore-load (one epoll loop, default) or edgemq-statestore-bench (a thread "
+                    "per client)")
+    ap.add_argument("--baseline", help="another edgemq binary to run beside (its figures become extra columns)")
     a = ap.parse_args()
     if a.quick:
         a.reps, a.duration, a.clients, a.sync_clients = 1, 1, "1", 1
     clients = [int(c) for c in a.clients.split(",")]
     ensure_redis()
     if not a.no_build:
-        subprocess.run(["cmake", "--build", BUILD, "-j2", "--target", "edgemq", "edgemq-statestore-bench"], check=True,
+        subprocess.run(["cmake", "--build", BUILD, "-j2", "--target", "edgemq", "edgemq-statestore-bench",
+                        "edgemq-statestore-load"], check=True,
                        stdout=subprocess.DEVNULL)
     tmp = tempfile.mkdtemp(prefix="edgemq-ss-redis-")
     daemons = []
@@ -174,37 +188,50 @@ def main():
         daemons.append(none)
         sync = Daemon("edgemq-sync", tmp).start_edgemq("sync")
         daemons.append(sync)
-        # (label, op, clients, edgemq daemon)
-        rows = [(op.upper(), op, c, none) for c in clients for op in ("get", "set")]
-        rows.append(("SET sync", "set", a.sync_clients, sync))
-        res = {r[0] + str(r[2]): {"edgemq": [], "redis": []} for r in rows}
+        base = {}
+        if a.baseline:
+            base["none"] = Daemon("baseline", tmp, a.baseline).start_edgemq("none")
+            daemons.append(base["none"])
+            base["sync"] = Daemon("baseline", tmp, a.baseline).start_edgemq("sync")
+            daemons.append(base["sync"])
+        # (label, op, clients, edgemq daemon, baseline daemon)
+        rows = [(op.upper(), op, c, none, base.get("none")) for c in clients for op in ("get", "set")]
+        rows.append(("SET sync", "set", a.sync_clients, sync, base.get("sync")))
+        res = {r[0] + str(r[2]): {"edgemq": [], "redis": [], "baseline": []} for r in rows}
         for rep in range(a.reps):
-            for label, op, c, d in rows:
+            for label, op, c, d, bd in rows:
                 key = label + str(c)
                 prev = res[key]["redis"]
                 # Redis's run as long as edgemq's: its last rate times the duration (a first guess before).
                 n = int(prev[-1]["ops_s"] * a.duration) if prev else (2000 if a.quick else min(20000 * c, 200000))
-                order = ("edgemq", "redis") if rep % 2 == 0 else ("redis", "edgemq")
+                order = ["edgemq", "redis"] if rep % 2 == 0 else ["redis", "edgemq"]
+                if bd:
+                    order.insert(1, "baseline")
                 for who in order:
-                    r = (run_edgemq(d, op, c, a.duration, a.value_size) if who == "edgemq" else
-                         run_redis(redis, op, c, max(n, 1000), a.value_size))
+                    if who == "redis":
+                        r = run_redis(redis, op, c, max(n, 1000), a.value_size)
+                    else:
+                        r = run_edgemq(d if who == "edgemq" else bd, op, c, a.duration, a.value_size, a.generator)
                     res[key][who].append(r)
                     print("rep %d %-8s c=%-4d %-6s %10.0f ops/s p50 %7.0f us daemon cpu %6.1f us/op client cpu "
                           "%6.1f us/op" % (rep, label, c, who, r["ops_s"], r["p50_us"], r["cpu_us_op"],
                                            r["client_us_op"]), file=sys.stderr, flush=True)
         med = lambda rs, k: statistics.median(r[k] for r in rs)  # noqa: E731
+        gen = "edgemq-statestore-load" if a.generator == "load" else "edgemq-statestore-bench"
+        extra_head = " baseline ops/s | baseline CPU µs/op |" if a.baseline else ""
         print("\n| op | clients | edgemq ops/s | Redis ops/s | edgemq/Redis | edgemq CPU µs/op | Redis CPU µs/op |"
-              " edgemq p50 µs | Redis p50 µs | edgemq-statestore-bench CPU µs/op | redis-benchmark CPU µs/op |")
-        print("|---|---|---|---|---|---|---|---|---|---|---|")
-        for label, _, c, _ in rows:
-            e, r = res[label + str(c)]["edgemq"], res[label + str(c)]["redis"]
-            print("| %s | %d | %.0f | %.0f | %.2f | %.1f | %.1f | %.0f | %.0f | %.1f | %.1f |" % (
+              " edgemq p50 µs | Redis p50 µs | %s CPU µs/op | redis-benchmark CPU µs/op |%s" % (gen, extra_head))
+        print("|---|---|---|---|---|---|---|---|---|---|---|" + ("---|---|" if a.baseline else ""))
+        for label, _, c, _, _ in rows:
+            e, r, b = (res[label + str(c)][k] for k in ("edgemq", "redis", "baseline"))
+            extra = " %.0f | %.1f |" % (med(b, "ops_s"), med(b, "cpu_us_op")) if b else ""
+            print("| %s | %d | %.0f | %.0f | %.2f | %.1f | %.1f | %.0f | %.0f | %.1f | %.1f |%s" % (
                 label, c, med(e, "ops_s"), med(r, "ops_s"), med(e, "ops_s") / max(med(r, "ops_s"), 1),
                 med(e, "cpu_us_op"), med(r, "cpu_us_op"), med(e, "p50_us"), med(r, "p50_us"), med(e, "client_us_op"),
-                med(r, "client_us_op")))
+                med(r, "client_us_op"), extra))
         print("\n%d repetitions, medians; edgemq %.1f s per run; value %d bytes; Redis without persistence; "
-              "\"SET sync\" is edgemq with statestore.sync sync against the same Redis SET." % (
-                  a.reps, a.duration, a.value_size))
+              "\"SET sync\" is edgemq with statestore.sync sync against the same Redis SET; generator %s." % (
+                  a.reps, a.duration, a.value_size, gen))
     finally:
         for d in daemons:
             d.stop()

@@ -52,6 +52,7 @@ void client_channel::on_publish(mqtt::publish& p, bool has_props) {
     if (ctx.route) {
       has_props = true;  // the service may have added properties
     } else {
+      pull_hint_ = true;
       if (p.qos == mqtt::qos::at_least_once) send_plain_ack(mqtt::packet_type::puback, p.packet_id, rc);
       if (p.qos == mqtt::qos::exactly_once) {
         send_plain_ack(mqtt::packet_type::pubrec, p.packet_id, rc);

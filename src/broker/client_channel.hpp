@@ -13,6 +13,7 @@
 #include <span>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "broker/authenticator.hpp"
@@ -97,6 +98,10 @@ class client_channel {
   // The last pull() left deliveries queued only because its output budget (pull_bytes, or the
   // output limit) was spent: pull again once this output is written (nothing else will prompt it).
   bool budget_hit() const noexcept { return budget_hit_; }
+  // A service answered a request of this client while its data was handled (the state store's
+  // reply, ADR 0030): the reader pulls before it writes, so the acknowledgement and the answer
+  // leave in one write instead of two. Reset by reading it.
+  bool take_pull_hint() noexcept { return std::exchange(pull_hint_, false); }
   std::size_t output_bytes() const noexcept { return out_bytes_; }
   // Hands the pending output to the writer: `heads` and `chunks` must be empty and are swapped
   // with the channel's (so their capacity is reused on the next wake-up).
@@ -159,6 +164,7 @@ class client_channel {
   state state_ = state::awaiting_connect;
   bool closing_ = false;
   bool budget_hit_ = false;  // see budget_hit()
+  bool pull_hint_ = false;   // see take_pull_hint()
   mqtt::protocol_version version_ = mqtt::protocol_version::v5;
   std::uint32_t listener_ = 0;
   std::unique_ptr<peer_certificate> peer_cert_;       // heap-held: most connections have none

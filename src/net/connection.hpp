@@ -170,6 +170,7 @@ class basic_connection final : public broker::link,
       channel_->on_data(std::span<const std::uint8_t>(buf.data(), n), broker::clock::now());
       if (n < buf.size() || channel_->closing()) break;
     }
+    if (channel_->take_pull_hint()) channel_->pull();  // a service's answer joins its ack (ADR 0030)
     flush();
     if (eof) return finish();
     arm_keep_alive_after_connect();

@@ -15,7 +15,8 @@ constexpr std::string_view prefix = "s/";
 
 rocksdb_backend::rocksdb_backend(const std::string& path, sync_policy policy, rocksdb::Env* env)
     : path_(path), policy_(policy), env_(env) {
-  db_ = open_rocksdb(path, "state store", env);
+  // Read only by the load at start (the engine serves reads from memory): a vector memtable.
+  db_ = open_rocksdb(path, "state store", env, /*write_mostly=*/true);
 }
 
 rocksdb_backend::~rocksdb_backend() {
@@ -64,7 +65,7 @@ std::error_code rocksdb_backend::write(rocksdb::WriteBatch& wb) {
     st = db_->Write(wo, &wb);
   }
   // Still refused after an earlier failure: an I/O error needs the database reopened.
-  if (!st.ok() && failed_ && reopen_rocksdb(db_, path_, "state store", env_)) st = db_->Write(wo, &wb);
+  if (!st.ok() && failed_ && reopen_rocksdb(db_, path_, "state store", env_, /*write_mostly=*/true)) st = db_->Write(wo, &wb);
   failed_ = !st.ok();
   if (st.ok()) return {};
   return std::make_error_code(st.IsNoSpace() ? std::errc::no_space_on_device : std::errc::io_error);

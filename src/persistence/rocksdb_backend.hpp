@@ -32,6 +32,7 @@ class rocksdb_backend final : public statestore::backend {
   std::error_code load(const std::function<void(std::string, statestore::key_record)>& visit) override;
   std::error_code apply(const std::vector<statestore::mutation>& batch) override;
   std::error_code probe() override;
+  bool syncs() const noexcept override { return policy_ == sync_policy::sync; }
 
  private:
   std::error_code write(rocksdb::WriteBatch& wb);

@@ -7,6 +7,7 @@
 
 #include <rocksdb/db.h>
 #include <rocksdb/env.h>
+#include <rocksdb/memtablerep.h>
 #include <rocksdb/options.h>
 #include <spdlog/spdlog.h>
 
@@ -36,13 +37,18 @@ class spdlog_info_log final : public rocksdb::Logger {
 
 }  // namespace
 
-std::unique_ptr<rocksdb::DB> open_rocksdb(const std::string& path, const std::string& what, rocksdb::Env* env) {
+std::unique_ptr<rocksdb::DB> open_rocksdb(const std::string& path, const std::string& what, rocksdb::Env* env,
+                                          bool write_mostly) {
   rocksdb::Options opts;
   opts.create_if_missing = true;
   opts.paranoid_checks = true;
   opts.IncreaseParallelism(2);
   opts.OptimizeLevelStyleCompaction(64 << 20);
   opts.info_log = std::make_shared<spdlog_info_log>(what);
+  if (write_mostly) {
+    opts.memtable_factory = std::make_shared<rocksdb::VectorRepFactory>();
+    opts.allow_concurrent_memtable_write = false;  // the vector memtable takes one writer at a time
+  }
   if (env) opts.env = env;
   std::error_code ec;  // created first: RocksDB logs an error for a missing directory
   std::filesystem::create_directories(path, ec);
@@ -67,10 +73,10 @@ void close_rocksdb(std::unique_ptr<rocksdb::DB>& db, bool flush_wal) {
 }
 
 bool reopen_rocksdb(std::unique_ptr<rocksdb::DB>& db, const std::string& path, const std::string& what,
-                    rocksdb::Env* env) noexcept {
+                    rocksdb::Env* env, bool write_mostly) noexcept {
   close_rocksdb(db, false);
   try {
-    db = open_rocksdb(path, what, env);
+    db = open_rocksdb(path, what, env, write_mostly);
     return true;
   } catch (const std::exception& e) {
     spdlog::default_logger_raw()->warn("{}", e.what());

@@ -31,8 +31,12 @@ struct in_use_error : std::runtime_error {
 // RocksDB's own log goes to the process log (warnings and up), never to a LOG file beside the
 // data: on a full disk a failed LOG write makes Debian's RocksDB abort (an assertion in its
 // WritableFileWriter) where a failed data write is only an error. `env`: null for the default.
+// `write_mostly`: a database read only by iterating it at start (the state store, which serves
+// reads from memory): its memtable is an unsorted vector (an O(1) insert instead of a skip list's
+// O(log n); sorted once when flushed or iterated). Point reads (Get) would be linear: never for
+// a store that makes them (ADR 0030).
 std::unique_ptr<rocksdb::DB> open_rocksdb(const std::string& path, const std::string& what,
-                                          rocksdb::Env* env = nullptr);
+                                          rocksdb::Env* env = nullptr, bool write_mostly = false);
 
 // Closes the database (null is fine); `flush_wal` makes the WAL durable first, which must not be
 // asked of a database whose last write failed (the WAL writer asserts on a previous error).
@@ -42,7 +46,7 @@ void close_rocksdb(std::unique_ptr<rocksdb::DB>& db, bool flush_wal = true);
 // failed for good): closes the database without flushing its WAL and opens it again (the WAL is
 // replayed). False, with `db` null, if it cannot be opened yet; call again later.
 bool reopen_rocksdb(std::unique_ptr<rocksdb::DB>& db, const std::string& path, const std::string& what,
-                    rocksdb::Env* env) noexcept;
+                    rocksdb::Env* env, bool write_mostly = false) noexcept;
 
 // Whether a failure while opening or reading back a store means its data is unreadable: it is a
 // corruption_error. Lock, I/O and permission errors are not.

@@ -29,6 +29,10 @@ class backend {
   virtual std::error_code apply(const std::vector<mutation>& batch) = 0;
   // After a refused batch: checks that writes succeed again (writes nothing a load sees).
   virtual std::error_code probe() { return apply({}); }
+  // True if apply waits for the disk (fsync): the engine then gathers requests into one batch per
+  // wake-up (group commit). False (no sync, memory): the engine may apply a request on the thread
+  // that received it (ADR 0030). Unknown backends say true, the safe default.
+  virtual bool syncs() const noexcept { return true; }
 };
 
 // Keeps encoded records in a map: exercises the same encode/decode path as a real store.
@@ -54,6 +58,7 @@ class memory_backend final : public backend {
     ++batches_;
     return {};
   }
+  bool syncs() const noexcept override { return false; }
   std::size_t size() const {
     std::lock_guard g(mu_);
     return data_.size();

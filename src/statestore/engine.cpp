@@ -23,7 +23,10 @@ engine::engine(broker::broker& br, std::unique_ptr<backend> b, service_limits li
       backend_(std::move(b)),
       log_(std::move(log)),
       wall_ms_(wall_ms ? std::move(wall_ms) : system_wall_ms),
-      svc_(std::move(lim), wall_ms_, std::move(auth)) {
+      svc_(std::move(lim), wall_ms_, auth),
+      fast_reads_(!auth),
+      inline_writes_(!backend_->syncs()) {
+  max_clock_skew_ms_ = svc_.limits().max_clock_skew_ms;
   effects fx;
   svc_.enable_undo_journal();
   if (auto ec = svc_.load(*backend_, fx)) throw std::runtime_error("state store: cannot load keys: " + ec.message());
@@ -33,6 +36,9 @@ engine::engine(broker::broker& br, std::unique_ptr<backend> b, service_limits li
     if (log_) log_->info("state store: {} keys expired while the broker was down", fx.writes.size());
   }
   svc_.keep_changes();
+  svc_.for_each([this](const std::string& key, const key_record& rec) {
+    index_.put(key, {resp3::bulk(rec.value), rec.version.to_string(), rec.expires_at_ms.value_or(0)});
+  });
   size_snapshot_ = svc_.size();
   if (log_) log_->info("state store: {} keys loaded", svc_.size());
   broker_.services().add(std::string(request_topic), this);
@@ -59,17 +65,77 @@ mqtt::reason_code engine::on_publish(const broker::publish_context& ctx, mqtt::p
   mqtt::reason_code refusal{};
   auto in = read_request(ctx, p, refusal, log_.get());
   if (!in) return refusal;
+  if (fast_reads_ && pending_.load() == 0) {
+    const auto arrived = std::chrono::steady_clock::now();
+    if (fast_get(ctx, *in)) {
+      request_latency_.record(std::chrono::steady_clock::now() - arrived);
+      return mqtt::reason_code::success;
+    }
+  }
   job j;
   j.req = std::move(in->req);
   j.response_topic = std::move(in->response_topic);
   j.correlation_data = std::move(in->correlation_data);
   j.arrived = std::chrono::steady_clock::now();
+  if (inline_writes_ && pending_.load() == 0 && healthy()) {
+    std::optional<std::uint64_t> next;
+    bool done = false;
+    {
+      std::lock_guard e(exec_mu_);
+      if (pending_.load() == 0) {  // still nothing queued ahead of it: a batch of one, here
+        std::deque<job> one;
+        one.push_back(std::move(j));
+        process(one);
+        next = svc_.next_expiry_ms();
+        done = true;
+      }
+    }
+    if (done) {
+      if (next) {  // an expiry earlier than the engine thread's next wake-up: wake it
+        std::lock_guard g(mu_);
+        if (wake_at_ms_ == 0 || *next < wake_at_ms_) {
+          rearm_ = true;
+          cv_.notify_one();
+        }
+      }
+      return mqtt::reason_code::success;
+    }
+  }
+  enqueue(std::move(j));
+  return mqtt::reason_code::success;
+}
+
+void engine::enqueue(job j) {
+  pending_.fetch_add(1);
   {
     std::lock_guard g(mu_);
     queue_.push_back(std::move(j));
   }
   cv_.notify_one();
-  return mqtt::reason_code::success;
+}
+
+bool engine::fast_get(const broker::publish_context& ctx, const incoming& in) {
+  const auto parts = resp3::parse_request(in.req.payload);
+  if (!parts || parts->size() != 2) return false;
+  const auto verb = (*parts)[0];
+  if (verb.size() != 3 || (verb[0] | 0x20) != 'g' || (verb[1] | 0x20) != 'e' || (verb[2] | 0x20) != 't') return false;
+  const auto key = (*parts)[1];
+  if (key.empty() || (ctx.permissions && !ctx.permissions->may_read_key(key))) return false;  // the engine says why
+  for (const auto* v : {&in.req.timestamp, &in.req.fencing_token}) {
+    if (!*v) continue;
+    // A GET checks its timestamps as any request does; a bad one is answered by the engine.
+    const auto t = hlc::parse(**v);
+    if (!t || t->wall_ms > wall_ms_() + max_clock_skew_ms_) return false;
+  }
+  read_index::entry e;
+  const bool found = index_.get(key, e);
+  if (found && e.expires_at_ms != 0 && e.expires_at_ms <= wall_ms_()) return false;  // the engine expires it
+  fast_retrievals_.fetch_add(1, std::memory_order_relaxed);
+  if (found)
+    publish_reply(broker_, in.response_topic, in.correlation_data, response{std::move(e.reply), std::move(e.version)});
+  else
+    publish_reply(broker_, in.response_topic, in.correlation_data, response{resp3::null_bulk(), std::nullopt});
+  return true;
 }
 
 void engine::on_connection_closed(std::string_view client_id, std::uint64_t connection_id) {
@@ -77,11 +143,7 @@ void engine::on_connection_closed(std::string_view client_id, std::uint64_t conn
   j.closed_only = true;
   j.req.client_id = std::string(client_id);
   j.req.connection_id = connection_id;
-  {
-    std::lock_guard g(mu_);
-    queue_.push_back(std::move(j));
-  }
-  cv_.notify_one();
+  enqueue(std::move(j));
 }
 
 void engine::submit(operator_request r, std::function<void(operator_reply)> done) {
@@ -90,11 +152,7 @@ void engine::submit(operator_request r, std::function<void(operator_reply)> done
   j.req = operator_request_as(r, wall_ms_());
   j.op =
       std::make_shared<std::pair<operator_request, std::function<void(operator_reply)>>>(std::move(r), std::move(done));
-  {
-    std::lock_guard g(mu_);
-    queue_.push_back(std::move(j));
-  }
-  cv_.notify_one();
+  enqueue(std::move(j));
 }
 
 engine::watch_id engine::watch(std::string key, watch_callback changed) {
@@ -106,11 +164,7 @@ engine::watch_id engine::watch(std::string key, watch_callback changed) {
   job j;
   j.watch = id;
   j.arrived = std::chrono::steady_clock::now();
-  {
-    std::lock_guard g(mu_);
-    queue_.push_back(std::move(j));
-  }
-  cv_.notify_one();
+  enqueue(std::move(j));
   return id;
 }
 
@@ -160,21 +214,35 @@ void engine::run() {
   std::deque<job> batch;
   for (;;) {
     {
+      std::lock_guard g(mu_);
+      wake_at_ms_ = 0;  // recomputing: a fast path that adds an expiry meanwhile rearms the wait
+    }
+    std::optional<std::uint64_t> next;
+    {
+      std::lock_guard e(exec_mu_);
+      next = svc_.next_expiry_ms();
+    }
+    {
       std::unique_lock lk(mu_);
-      auto next = svc_.next_expiry_ms();
-      const auto pred = [&] { return stopping_ || !queue_.empty(); };
+      const auto pred = [&] { return stopping_ || !queue_.empty() || rearm_; };
       const auto now = wall_ms_();
       // Unhealthy: wake at least every retry interval to find out whether writes succeed again.
       if (!healthy()) next = std::min(next.value_or(~std::uint64_t{0}), now + retry_interval_ms);
+      wake_at_ms_ = next.value_or(~std::uint64_t{0});
       if (next)
         cv_.wait_for(lk, std::chrono::milliseconds(*next > now ? *next - now : 0), pred);
       else
         cv_.wait(lk, pred);
+      rearm_ = false;
       if (stopping_ && queue_.empty()) return;
       batch.swap(queue_);
     }
-    if (batch.empty() && !healthy()) retry_storage();
-    process(batch);
+    {
+      std::lock_guard e(exec_mu_);
+      if (batch.empty() && !healthy()) retry_storage();
+      process(batch);
+    }
+    pending_.fetch_sub(batch.size());
     batch.clear();
   }
 }
@@ -223,6 +291,16 @@ void engine::process(std::deque<job>& jobs) {
     }
   }
   svc_.keep_changes();
+  if (stored) {
+    // The read index follows the disk: updated once the batch is stored, before any reply.
+    for (const auto& m : fx.writes) {
+      if (m.record)
+        index_.put(m.key, {resp3::bulk(m.record->value), m.record->version.to_string(),
+                           m.record->expires_at_ms.value_or(0)});
+      else
+        index_.erase(m.key);
+    }
+  }
   if (stored)
     notify_watchers(fx.writes, new_watches);
   else
@@ -248,7 +326,9 @@ void engine::process(std::deque<job>& jobs) {
 
 service_stats engine::stats() const {
   std::lock_guard g(mu_);
-  return stats_snapshot_;
+  auto st = stats_snapshot_;
+  st.retrievals += fast_retrievals_.load(std::memory_order_relaxed);
+  return st;
 }
 
 std::size_t engine::size() const {

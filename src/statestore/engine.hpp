@@ -1,7 +1,16 @@
-// Runs the state store service on its own thread, behind the broker's reserved request topic:
-// requests are queued by the connection threads, executed in order, written to the backend in
-// one batch per wake-up (one fsync for many requests), then answered on each request's
-// Response Topic; notifications go straight to the watching client's session.
+// Runs the state store service behind the broker's reserved request topic: requests are queued
+// by the connection threads, executed in order on the engine's thread, written to the backend in
+// one batch per wake-up (one fsync for many requests), then answered on each request's Response
+// Topic; notifications go straight to the watching client's session.
+//
+// Fast paths (ADR 0030), taken only while nothing is queued (so a connection's requests keep
+// their order): a GET is answered on the connection's thread from the read index (the keys as
+// last stored); with a backend that does not sync, any other request is executed on the
+// connection's thread under exec_mu_, exactly as the engine thread would execute a batch of one.
+//
+// Threading: exec_mu_ guards svc_, the backend's writes and the read index's writes, and orders
+// every execution (engine thread and fast paths alike). Lock order: exec_mu_, then mu_ or
+// watch_mu_ (never exec_mu_ while holding mu_).
 #pragma once
 
 #include <atomic>
@@ -16,7 +25,9 @@
 
 #include "broker/broker.hpp"
 #include "broker/latency_histogram.hpp"
+#include "statestore/read_index.hpp"
 #include "statestore/service.hpp"
+#include "statestore/wire.hpp"
 
 namespace spdlog {
 class logger;
@@ -42,11 +53,14 @@ class engine final : public store {
   // same durable batch; `done` is called on the engine's thread.
   void submit(operator_request r, std::function<void(operator_reply)> done) override;
 
-  // `changed` is called on the engine's thread, with watch_mu_ held.
+  // `changed` is called with watch_mu_ held, on the thread that stored the change (the engine's,
+  // or with a backend that does not sync, a connection's thread).
   watch_id watch(std::string key, watch_callback changed) override;
   void unwatch(watch_id id) override;
 
   service_stats stats() const override;
+  // Requests queued for the engine thread or being executed there (fast paths wait for zero).
+  std::uint64_t queued() const noexcept { return pending_.load(); }
   std::size_t size() const override;
   // False from a refused write until one succeeds (docs/persistence.md).
   bool healthy() const noexcept override { return healthy_.load(std::memory_order_relaxed); }
@@ -66,7 +80,11 @@ class engine final : public store {
     watch_id watch = 0;  // set: registers this in-process watch (req.payload holds the key)
   };
   void run();
+  void enqueue(job j);
+  // With exec_mu_ held. Executes, stores, and answers `jobs`.
   void process(std::deque<job>& jobs);
+  // GET answered from the read index on the calling thread; false: take the queue.
+  bool fast_get(const broker::publish_context& ctx, const incoming& in);
   void retry_storage();
   // Executes an operator request like an MQTT one; list reads the key map directly.
   response execute_operator(job& j, effects& fx);
@@ -86,7 +104,19 @@ class engine final : public store {
   std::shared_ptr<spdlog::logger> log_;
   std::function<std::uint64_t()> wall_ms_;
   service svc_;
+  std::mutex exec_mu_;
+  read_index index_;
+  bool fast_reads_ = true;     // false with a key_authorizer hook (not known to be thread-safe)
+  bool inline_writes_ = false;  // the backend does not sync: execute on the connection's thread
+  std::uint64_t max_clock_skew_ms_ = 0;
+  // Jobs queued or being processed by the engine thread: fast paths wait for zero.
+  std::atomic<std::uint64_t> pending_{0};
+  std::atomic<std::uint64_t> fast_retrievals_{0};
   mutable std::mutex mu_;
+  // When the engine thread wakes for the next expiry (under mu_; 0 while it is recomputing it),
+  // and whether a fast path set an earlier one.
+  std::uint64_t wake_at_ms_ = 0;
+  bool rearm_ = false;
   std::condition_variable cv_;
   std::deque<job> queue_;
   bool stopping_ = false;

@@ -115,7 +115,8 @@ response service::set(const request& r, const command& c, const hlc* ts, const h
   bytes_ = bytes_ - old_bytes + new_bytes;
   track_expiry(key, rec);
   fx.writes.push_back({key, rec});
-  notify(key, resp3::request({"NOTIFY", "SET", "VALUE", value}), rec.version, fx);
+  if (watches_.contains(key))  // the notification is encoded only when someone watches
+    notify(key, resp3::request({"NOTIFY", "SET", "VALUE", value}), rec.version, fx);
   const auto version = rec.version.to_string();
   if (journal_on_) remember(key, existing ? std::optional<key_record>(std::move(*existing)) : std::nullopt);
   keys_.insert_or_assign(key, std::move(rec));

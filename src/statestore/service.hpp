@@ -97,6 +97,13 @@ class service {
   // The stored record of `key`, without expiring it or counting a retrieval (null: none).
   const key_record* peek(std::string_view key) const;
 
+  // Every stored record, in no order (the engine fills its read index at start).
+  template <class F>
+  void for_each(F&& f) const {
+    for (const auto& [key, rec] : keys_) f(key, rec);
+  }
+  const service_limits& limits() const noexcept { return limits_; }
+
   const service_stats& stats() const noexcept { return stats_; }
   std::size_t size() const noexcept { return keys_.size(); }
 

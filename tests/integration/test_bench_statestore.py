@@ -17,7 +17,8 @@ NUMBER = r"[0-9]+(?:\.[0-9]+)?"
 class StatestoreVsRedisSmokeTest(unittest.TestCase):
     def test_quick_run_prints_a_table_of_numbers(self):
         env = dict(os.environ, EDGEMQ_BIN=require_program("EDGEMQ_BIN"),
-                   EDGEMQ_STATESTORE_BENCH=require_program("EDGEMQ_STATESTORE_BENCH"))
+                   EDGEMQ_STATESTORE_BENCH=require_program("EDGEMQ_STATESTORE_BENCH"),
+                   EDGEMQ_STATESTORE_LOAD=require_program("EDGEMQ_STATESTORE_LOAD"))
         r = subprocess.run(["/usr/bin/python3", SCRIPT, "--quick", "--no-build"], capture_output=True, text=True,
                            env=env, timeout=240)
         if r.returncode == NO_REDIS:

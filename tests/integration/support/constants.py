@@ -22,6 +22,8 @@ PROGRAMS = {
     "EDGEMQ_LIMIT": ("edgemq-limit", "src/bench/edgemq-limit", "edgemq-limit"),
     "EDGEMQ_STATESTORE_BENCH": ("edgemq-statestore-bench", "src/bench/edgemq-statestore-bench",
                                 "edgemq-statestore-bench"),
+    "EDGEMQ_STATESTORE_LOAD": ("edgemq-statestore-load", "src/bench/edgemq-statestore-load",
+                               "edgemq-statestore-load"),
 }
 
 # Tests talk to the daemon over loopback only; port 0 lets the kernel pick a free port, which the

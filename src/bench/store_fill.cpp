@@ -1,6 +1,7 @@
 // edgemq-store-fill: writes N persistent sessions (each with one subscription) and M retained
 // messages straight into a broker database, to measure how long the daemon takes to start on a
-// large store. A benchmark helper, not a test.
+// large store (src/bench/bench-restart.sh) and what sessions and retained messages cost in memory
+// (src/bench/bench-memory.py). A benchmark helper, not a test.
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -14,11 +15,12 @@
 int main(int argc, char** argv) {
   CLI::App app{"edgemq-store-fill: fill a broker database for start-up measurements"};
   std::string data_dir;
-  std::size_t sessions = 100000, retained = 1000000, payload = 64;
+  std::size_t sessions = 100000, retained = 1000000, payload = 64, subscriptions = 1;
   app.add_option("--data-dir", data_dir)->required();
   app.add_option("--sessions", sessions);
   app.add_option("--retained", retained);
   app.add_option("--payload", payload);
+  app.add_option("--subscriptions", subscriptions, "subscriptions per session (memory per subscription)");
   CLI11_PARSE(app, argc, argv);
   using namespace edgemq;
   const auto path = (std::filesystem::path(data_dir) / "broker").string();
@@ -32,7 +34,11 @@ int main(int argc, char** argv) {
     s.client_id = "device-" + std::to_string(i);
     s.expiry_interval = 86400;
     s.disconnected_wall_ms = wall;
-    s.subscriptions.push_back({"devices/" + std::to_string(i) + "/cmd/#", {mqtt::qos::at_least_once}, 0});
+    for (std::size_t k = 0; k < subscriptions; ++k)
+      s.subscriptions.push_back(
+          {"devices/" + std::to_string(i) + (k ? "/" + std::to_string(k) : std::string()) + "/cmd/#",
+           {mqtt::qos::at_least_once},
+           0});
     store.save_session(s);
   }
   const std::string body(payload, 'r');

@@ -17,7 +17,13 @@ TEST_PKGS=(libgtest-dev libgmock-dev mosquitto mosquitto-clients python3-paho-mq
 # scripts/sanitize.sh and scripts/fuzz.sh: clang and its sanitizer/libFuzzer runtimes (ADR 0010).
 # .ci/run's format check needs Debian 12's clang-format 14 (formatting differs between versions).
 SANITIZE_PKGS=(clang-14 clang libclang-rt-14-dev clang-format-14)
+# --bench: what the benchmark scripts use beyond the build: python3-matplotlib draws the scaling plot
+# of src/bench/compare.py (docs/adr/0031-routing-close-to-the-limit.md), strace counts syscalls per
+# message (compare.py --syscalls) and fsyncs per message (bench-persistence.sh), mosquitto and Redis
+# are the references.
+BENCH_PKGS=(python3-matplotlib strace mosquitto redis-server redis-tools)
 want=("${BUILD_PKGS[@]}")
+[ "${1:-}" = "--bench" ] && want+=("${BENCH_PKGS[@]}")
 [ "${1:-}" = "--test" ] && want+=("${TEST_PKGS[@]}")
 [ "${1:-}" = "--sanitize" ] && want+=("${TEST_PKGS[@]}" "${SANITIZE_PKGS[@]}")
 tests=false

@@ -10,6 +10,12 @@ suites; the certificates are made here with the openssl command); `edgemq-bench 
 verifies the server.
 
     src/bench/compare.py [--reps 3] [--duration 5] [--quick] [--syscalls] [--only NAME] [--conns N]
+                         [--scaling | --no-scaling] [--plot PNG]
+
+A full run (`src/bench/compare.py --syscalls`, no --only) also measures how cost grows (messages per
+broker CPU-second at 10..5,000 pairs and fan-out to 10..10,000 subscribers, the three targets) and
+draws it with matplotlib (python3-matplotlib; without it the tables are printed and the plot skipped)
+into docs/images/routing-scaling.png. Broker CPU is counted over the measured window only.
 
 A benchmark, not a test. Installs mosquitto (Debian package) if it is missing."""
 
@@ -51,11 +57,9 @@ SCENARIOS = [
 
 
 def limit_skip_reason(name, args):
-    """Why edgemq-limit cannot serve a scenario (None: it can): it has no TLS and exact topics only."""
+    """Why edgemq-limit cannot serve a scenario (None: it can): it has no TLS."""
     if name.endswith("TLS"):
         return "TLS"
-    if "fanin" in args:
-        return "wildcard subscription"
     return None
 
 
@@ -174,14 +178,94 @@ def bench_target(broker, name):
 
 
 def run_bench(broker, name, args, duration):
+    """One edgemq-bench run. The broker's CPU time is read when the bench starts measuring ("# measuring")
+    and when it prints its result, before its connections close: set-up and teardown are left out."""
     before = cpu_ticks(broker.proc.pid)
-    r = subprocess.run([BENCH, "-d", str(duration)] + bench_target(broker, name) + args, capture_output=True,
-                       text=True, timeout=duration + 300)
-    after = cpu_ticks(broker.proc.pid)
-    line = r.stdout.strip().splitlines()[-1] if r.stdout.strip() else "{}"
-    res = json.loads(line)
+    p = subprocess.Popen([BENCH, "-d", str(duration)] + bench_target(broker, name) + args, stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL, text=True)
+    res, after = {}, None
+    for line in p.stdout:
+        if line.startswith("# measuring"):
+            before = cpu_ticks(broker.proc.pid)
+        elif line.startswith("{"):
+            after = cpu_ticks(broker.proc.pid)
+            res = json.loads(line)
+    p.wait(timeout=duration + 300)
+    if after is None:
+        after = cpu_ticks(broker.proc.pid)
     res["broker_cpu_s"] = (after - before) / TICK
     return res
+
+
+# How cost grows (issue 15): QoS 0, 64-byte payloads, messages per broker CPU-second as the number of
+# pairs and of fan-out subscribers grows. Connections are opened as fast as the broker takes them.
+SCALING = [("pairs", 10), ("pairs", 100), ("pairs", 1000), ("pairs", 5000), ("fanout", 10), ("fanout", 1000),
+           ("fanout", 10000)]
+
+
+def scaling_args(kind, n):
+    return ["-s", kind, "-n", str(n), "-q", "0", "--connect-rate", "0"]
+
+
+def run_scaling(brokers, reps, duration):
+    """{(kind, n): {target: [result, ...]}}, each target first in turn per repetition."""
+    out = {point: {b: [] for b in TARGETS} for point in SCALING}
+    for rep in range(reps):
+        for kind, n in SCALING:
+            for b in TARGETS[rep % 3:] + TARGETS[:rep % 3]:
+                r = run_bench(brokers[b], "scaling", scaling_args(kind, n), duration)
+                out[(kind, n)][b].append(r)
+                print("rep %d scaling %-6s x%-5d %-9s %9.0f msg/s broker cpu %.2f s (%.0f msg/CPU-s)" % (
+                    rep, kind, n, b, r.get("msg_per_s", 0), r["broker_cpu_s"],
+                    r.get("delivered", 0) / max(r["broker_cpu_s"], 1e-3)), file=sys.stderr)
+    return out
+
+
+def per_cpu(rs):
+    return statistics.median(r.get("delivered", 0) / max(r["broker_cpu_s"], 1e-3) for r in rs) if rs else 0
+
+
+def print_scaling(results):
+    print("\n| scaling (QoS 0, 64 B) | edgemq msg/CPU-s | mosquitto msg/CPU-s | limit msg/CPU-s | edgemq CPU µs/msg |"
+          " edgemq vs limit (per CPU) | edgemq msg/s | mosquitto msg/s | limit msg/s | edgemq vs limit (msg/s) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for (kind, n), by in results.items():
+        e, m, lim = (per_cpu(by[b]) for b in TARGETS)
+        er, mr, lr = (statistics.median(r.get("msg_per_s", 0) for r in by[b]) if by[b] else 0 for b in TARGETS)
+        print("| %s x%d | %.0f | %.0f | %.0f | %.3f | %.2f | %.0f | %.0f | %.0f | %.2f |" % (
+            kind, n, e, m, lim, 1e6 / max(e, 1), e / max(lim, 1), er, mr, lr, er / max(lr, 1)))
+    e100, e5000 = per_cpu(results[("pairs", 100)]["edgemq"]), per_cpu(results[("pairs", 5000)]["edgemq"])
+    if e100 and e5000:
+        print("\nedgemq CPU per message at 5,000 pairs / at 100 pairs: %.2f (target: at most 1.5)" % (e100 / e5000))
+
+
+def plot_scaling(results, path):
+    """Messages per broker CPU-second against pairs and fan-out subscribers, one line per target."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("\nno plot: matplotlib is missing (Debian: apt-get install python3-matplotlib, or "
+              "scripts/install-deps.sh --bench); the tables above are complete", file=sys.stderr)
+        return
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    labels = {"edgemq": "edgemq", "mosquitto": "mosquitto", "limit": "edgemq-limit (ceiling)"}
+    for ax, kind, xlabel in ((axes[0], "pairs", "publisher/subscriber pairs"),
+                             (axes[1], "fanout", "subscribers of one topic (fan-out)")):
+        points = [n for k, n in SCALING if k == kind]
+        for b in TARGETS:
+            ax.plot(points, [per_cpu(results[(kind, n)][b]) for n in points], marker="o", label=labels[b])
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("messages delivered per broker CPU-second")
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0].legend()
+    fig.suptitle("How cost grows: QoS 0, 64-byte payloads, loopback (src/bench/compare.py)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    print("\nplot: %s" % path, file=sys.stderr)
 
 
 def syscalls_per_message(broker, args):
@@ -210,7 +294,18 @@ def main():
     ap.add_argument("--syscalls", action="store_true", help="also measure syscalls per message (strace)")
     ap.add_argument("--conns", type=int, default=10000, help="idle connections for the memory measurement (0: skip)")
     ap.add_argument("--only", action="append", default=[], help="run the scenarios whose name contains this (repeatable)")
+    ap.add_argument("--scaling", action="store_true",
+                    help="also how cost grows (pairs x10..x5000, fan-out to 10..10000), with a plot; a full run "
+                         "(no --only, --quick) includes it")
+    ap.add_argument("--no-scaling", action="store_true", help="leave the scaling runs out of a full run")
+    ap.add_argument("--plot", default=os.path.join(ROOT, "docs", "images", "routing-scaling.png"),
+                    help="where the scaling plot goes (PNG)")
     a = ap.parse_args()
+    scaling = a.scaling or (not a.only and not a.quick and not a.no_scaling)
+    import resource
+    # 5,000 pairs and 10,000 subscribers: every process started here may open that many sockets.
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     if not shutil.which("mosquitto"):
         subprocess.run(["apt-get", "install", "-y", "-qq", "mosquitto"], check=True)
     subprocess.run(["cmake", "--build", BUILD, "-j2", "--target", "edgemq", "edgemq-bench", "edgemq-limit"],
@@ -223,6 +318,8 @@ def main():
         scenarios = [sc for sc in scenarios if any(o in sc[0] for o in a.only)]
     results = {name: {b: [] for b in TARGETS} for name, _ in scenarios}
     try:
+        if scaling:
+            scaled = run_scaling(brokers, a.reps, a.duration)
         for rep in range(a.reps):
             for name, args in scenarios:
                 for b in TARGETS[rep % 3:] + TARGETS[:rep % 3]:  # each target first in turn
@@ -263,7 +360,11 @@ def main():
                 name, er, mr, lim[0], er / max(mr, 1), lim[1], ec, mc, lim[2], ec / max(mc, 1), lim[3], e50, e99,
                 m50, m99, lim[4]))
         if skipped:
-            print("\nedgemq-limit skipped (exact topics only, no TLS): " + ", ".join(skipped))
+            print("\nedgemq-limit skipped (no TLS): " + ", ".join(skipped))
+        if scaling:
+            print_scaling(scaled)
+            os.makedirs(os.path.dirname(os.path.abspath(a.plot)), exist_ok=True)
+            plot_scaling(scaled, a.plot)
         if a.syscalls:
             print("\n| scenario | edgemq syscalls/msg | mosquitto syscalls/msg | limit syscalls/msg |\n"
                   "|---|---|---|---|")

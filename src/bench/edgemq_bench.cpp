@@ -481,6 +481,10 @@ int main(int argc, char** argv) {
     split[i % static_cast<std::size_t>(nthreads)].push_back(std::move(all[i]));
   std::vector<std::unique_ptr<worker>> workers;
   for (auto& s : split) workers.push_back(std::make_unique<worker>(o, st, std::move(s), fan));
+  // Marks the measured window on stdout (before the result line, which stays last): compare.py
+  // reads the broker's CPU time here and at the result, leaving out set-up and teardown.
+  std::printf("# measuring\n");
+  std::fflush(stdout);
   const auto start = clk::now();
   const auto end = start + std::chrono::duration_cast<clk::duration>(std::chrono::duration<double>(o.duration));
   std::vector<std::thread> threads;
@@ -513,5 +517,6 @@ int main(int argc, char** argv) {
       o.scenario.c_str(), o.n, o.qos, o.version, o.payload, elapsed, static_cast<unsigned long long>(sent),
       static_cast<unsigned long long>(delivered), rate, pct(0.5), pct(0.99), lat.empty() ? 0u : lat.back(),
       static_cast<unsigned long long>(st.errors.load()), cpu);
+  std::fflush(stdout);  // before the connections close at exit
   return st.errors.load() == 0 ? 0 : 3;
 }

@@ -1,8 +1,10 @@
 // edgemq-limit: the ceiling for the side-by-side benchmark (docs/adr/0026-edgemq-limit.md). A minimal
-// MQTT forwarder with no broker logic: CONNECT, SUBSCRIBE to exact topics, PINGREQ, DISCONNECT, and each
-// PUBLISH frame copied to the subscribers of exactly its topic. What a broker needs beyond this
-// (wildcards, sessions, retained messages, QoS 2, flow control, limits, auth, TLS) is left out on
-// purpose: the figure it gives is what this machine and load generator allow, not a broker.
+// MQTT forwarder with no broker logic: CONNECT, SUBSCRIBE, PINGREQ, DISCONNECT, and each PUBLISH frame
+// copied to the subscribers of exactly its topic (a hash lookup) and of any wildcard filter (`+`, `#`:
+// a naive walk over the wildcard filters, as many as fan-in needs; docs/adr/0031). What a broker needs
+// beyond this (a subscription index, one delivery per client for overlapping filters, sessions,
+// retained messages, QoS 2, flow control, limits, auth, TLS) is left out on purpose: the figure it
+// gives is what this machine and load generator allow, not a broker.
 //
 //   edgemq-limit [--port P]     (P = 0: the kernel picks one; the ready line names it)
 //
@@ -14,6 +16,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -42,6 +45,35 @@ struct subscriber {
   int qos;  // granted: 0 or 1
 };
 
+struct wildcard_subscriber {
+  std::string filter;
+  conn* c;
+  int qos;
+};
+
+// MQTT topic matching, naively: `+` one level, `#` the rest (and the parent level); a filter
+// starting with a wildcard does not match a `$` topic (MQTT-4.7.2-1).
+bool filter_matches(std::string_view filter, std::string_view topic) {
+  if (!topic.empty() && topic.front() == '$' && (filter.front() == '+' || filter.front() == '#')) return false;
+  std::size_t f = 0, t = 0;
+  for (;;) {
+    const std::size_t fe = std::min(filter.find('/', f), filter.size());
+    const std::string_view fl = filter.substr(f, fe - f);
+    if (fl == "#") return true;
+    if (t > topic.size()) return false;  // the topic has fewer levels
+    const std::size_t te = std::min(topic.find('/', t), topic.size());
+    if (fl != "+" && fl != topic.substr(t, te - t)) return false;
+    const bool f_end = fe == filter.size(), t_end = te == topic.size();
+    if (f_end || t_end) {
+      if (f_end && t_end) return true;
+      // "a/#" also matches "a": the filter's next level is a lone "#".
+      return t_end && filter.substr(fe + 1) == "#";
+    }
+    f = fe + 1;
+    t = te + 1;
+  }
+}
+
 struct conn {
   int fd = -1;
   int version = 0;  // 0 until CONNECT; then 4 (3.1.1) or 5
@@ -53,6 +85,7 @@ struct conn {
   std::size_t out_off = 0;
   std::uint16_t next_id = 1;        // packet ids for QoS 1 deliveries to this subscriber
   std::vector<std::string> topics;  // subscribed, for removal at close
+  bool wildcards = false;           // holds wildcard filters, removed at close
 };
 
 struct string_hash {
@@ -207,8 +240,14 @@ class forwarder {
       int qos = static_cast<std::uint8_t>(body[pos + 2 + n]) & 3;
       pos += 3 + n;
       if (qos > 1) qos = 1;  // QoS 2 is not served: granted as 1, which MQTT allows
-      if (filter.empty() || filter.find_first_of("+#") != std::string_view::npos) {
-        ack.push_back(c.version == 5 ? '\xA1' : '\x80');  // wildcards unsupported (v5: not supported)
+      if (filter.empty()) return kill(c);
+      if (filter.find_first_of("+#") != std::string_view::npos) {
+        bool found = false;
+        for (auto& w : wildcards_)
+          if (w.c == &c && w.filter == filter) w.qos = qos, found = true;
+        if (!found) wildcards_.push_back({std::string(filter), &c, qos});
+        c.wildcards = true;
+        ack.push_back(static_cast<char>(qos));
         continue;
       }
       auto& subs = topics_[std::string(filter)];
@@ -250,35 +289,53 @@ class forwarder {
     if (c.version == 5 && !skip_varint_block(body, pos)) return kill(c);
     const std::size_t payload_pos = pos;
 
-    const auto it = topics_.find(topic);
-    if (it == topics_.end()) return;
-    for (const auto& s : it->second) {
-      conn& d = *s.c;
-      if (d.dead) continue;
-      const int q = s.qos < qos ? s.qos : qos;
-      if (q == qos && d.version == c.version) {
-        // The common case: the frame as received; for QoS 1 only the packet id is the subscriber's.
-        const std::size_t at = d.out.size();
-        append(d, frame.data(), frame.size());
-        if (q) set_id(d, at + head + id_pos);
-        continue;
-      }
-      // QoS downgraded, or the versions differ (v5 has a properties block, 3.1.1 none): rebuild the
-      // variable header around the same topic and payload.
-      const std::string_view props =
-          c.version == 5 ? body.substr(props_pos, payload_pos - props_pos) : std::string_view("\x00", 1);
-      const std::size_t rem =
-          2 + tlen + (q ? 2 : 0) + (d.version == 5 ? props.size() : 0) + (body.size() - payload_pos);
-      char hdr[8] = {static_cast<char>(0x30 | (flags & 0x08) | (q << 1))};  // DUP kept, retain dropped
-      append(d, hdr, 1 + put_varint(hdr + 1, static_cast<std::uint32_t>(rem)));
-      append(d, body.data(), 2 + tlen);
-      if (q) {
-        append(d, "\x00\x00", 2);
-        set_id(d, d.out.size() - 2);
-      }
-      if (d.version == 5) append(d, props.data(), props.size());
-      append(d, body.data() + payload_pos, body.size() - payload_pos);
+    const publish_view pv{c, frame, body, head, id_pos, props_pos, payload_pos, tlen, flags, qos};
+    if (const auto it = topics_.find(topic); it != topics_.end())
+      for (const auto& s : it->second) deliver(pv, *s.c, s.qos);
+    for (const auto& w : wildcards_)
+      if (filter_matches(w.filter, topic)) deliver(pv, *w.c, w.qos);
+  }
+
+  // A PUBLISH as received, cut into its parts.
+  struct publish_view {
+    const conn& c;
+    std::string_view frame, body;
+    std::size_t head, id_pos, props_pos, payload_pos, tlen;
+    int flags;
+    int qos;
+  };
+
+  void deliver(const publish_view& p, conn& d, int sub_qos) {
+    const conn& c = p.c;
+    const std::string_view frame = p.frame, body = p.body;
+    const std::size_t head = p.head, id_pos = p.id_pos, props_pos = p.props_pos, payload_pos = p.payload_pos,
+                      tlen = p.tlen;
+    const int flags = p.flags;
+    const int qos = p.qos;
+    if (d.dead) return;
+    const int q = sub_qos < qos ? sub_qos : qos;
+    if (q == qos && d.version == c.version) {
+      // The common case: the frame as received; for QoS 1 only the packet id is the subscriber's.
+      const std::size_t at = d.out.size();
+      append(d, frame.data(), frame.size());
+      if (q) set_id(d, at + head + id_pos);
+      return;
     }
+    // QoS downgraded, or the versions differ (v5 has a properties block, 3.1.1 none): rebuild the
+    // variable header around the same topic and payload.
+    const std::string_view props =
+        c.version == 5 ? body.substr(props_pos, payload_pos - props_pos) : std::string_view("\x00", 1);
+    const std::size_t rem =
+        2 + tlen + (q ? 2 : 0) + (d.version == 5 ? props.size() : 0) + (body.size() - payload_pos);
+    char hdr[8] = {static_cast<char>(0x30 | (flags & 0x08) | (q << 1))};  // DUP kept, retain dropped
+    append(d, hdr, 1 + put_varint(hdr + 1, static_cast<std::uint32_t>(rem)));
+    append(d, body.data(), 2 + tlen);
+    if (q) {
+      append(d, "\x00\x00", 2);
+      set_id(d, d.out.size() - 2);
+    }
+    if (d.version == 5) append(d, props.data(), props.size());
+    append(d, body.data() + payload_pos, body.size() - payload_pos);
   }
 
   void set_id(conn& d, std::size_t at) {
@@ -378,6 +435,7 @@ class forwarder {
         std::erase_if(it->second, [&](const subscriber& s) { return s.c == &c; });
         if (it->second.empty()) topics_.erase(it);
       }
+      if (c.wildcards) std::erase_if(wildcards_, [&](const wildcard_subscriber& w) { return w.c == &c; });
       ::close(c.fd);  // also leaves the epoll set
       conns_[i] = std::move(conns_.back());
       conns_.pop_back();
@@ -392,6 +450,7 @@ class forwarder {
   std::size_t dead_count_ = 0;
   char signal_tag_ = 0;  // the address marks the signalfd's epoll events
   std::unordered_map<std::string, std::vector<subscriber>, string_hash, std::equal_to<>> topics_;
+  std::vector<wildcard_subscriber> wildcards_;  // matched one by one against every PUBLISH
 };
 
 }  // namespace
@@ -411,7 +470,7 @@ int main(int argc, char** argv) {
     } else {
       std::fprintf(stderr,
                    "usage: edgemq-limit [--port P]\n"
-                   "A minimal MQTT forwarder (exact topics, QoS 0/1, no broker logic) on 127.0.0.1:P, the\n"
+                   "A minimal MQTT forwarder (QoS 0/1, naive wildcards, no broker logic) on 127.0.0.1:P, the\n"
                    "ceiling for the benchmark; P = 0 picks a free port. docs/adr/0026-edgemq-limit.md\n");
       return a == "--help" || a == "-h" ? 0 : 2;
     }

@@ -21,7 +21,12 @@ class delivery_queue {
     items_.push_back(std::move(d));
   }
   void pop_front() {
-    items_[head_++] = delivery{};  // release the message now, not when the slot is reused
+    // Release the message now, not when the slot is reused; member by member, as a delivery
+    // taken by pull() was mostly moved from already (cheaper than assigning a new delivery).
+    auto& d = items_[head_++];
+    d.msg.reset();
+    if (d.share) d.share.reset();
+    if (d.subscription_ids.capacity()) std::vector<std::uint32_t>().swap(d.subscription_ids);
     if (head_ == items_.size())
       clear();
     else if (head_ >= 1024 && head_ * 2 >= items_.size())

@@ -1,6 +1,7 @@
 // Encoding of every packet for both versions. Bodies are built in a per-thread scratch buffer
 // so the remaining length is known before the fixed header is written.
 #include <algorithm>
+#include <cstring>
 #include <type_traits>
 
 #include "edgemq/mqtt/codec.hpp"
@@ -83,10 +84,11 @@ void publish_head_body(const publish& p, protocol_version v, std::string& b) {
 void encode_plain_ack(packet_type type, std::uint16_t packet_id, reason_code code, protocol_version v,
                       std::string& out) {
   const bool with_code = v5(v) && code != reason_code::success;  // short form, MQTT 5 3.4.2.1
-  put_u8(out, static_cast<std::uint8_t>((static_cast<std::uint8_t>(type) << 4) | fixed_header_flags(type)));
-  put_u8(out, with_code ? 3 : 2);
-  put_u16(out, packet_id);
-  if (with_code) put_u8(out, static_cast<std::uint8_t>(code));
+  // One append of the 4 or 5 bytes (every QoS 1 message costs one of these each way).
+  const char ack[5] = {static_cast<char>((static_cast<std::uint8_t>(type) << 4) | fixed_header_flags(type)),
+                       static_cast<char>(with_code ? 3 : 2), static_cast<char>(packet_id >> 8),
+                       static_cast<char>(packet_id & 0xFF), static_cast<char>(code)};
+  out.append(ack, with_code ? 5 : 4);
 }
 
 namespace {
@@ -275,12 +277,35 @@ std::error_code encode_publish_head(const publish_head& h, protocol_version v, s
   std::uint8_t header = 0x30 | static_cast<std::uint8_t>(static_cast<std::uint8_t>(h.qos) << 1);
   if (h.dup) header |= 0x08;
   if (h.retain) header |= 0x01;
-  put_u8(out, header);
-  write_varint(static_cast<std::uint32_t>(body + h.payload_size), out);
-  put_string(out, h.topic);
-  if (h.qos != qos::at_most_once) put_u16(out, h.packet_id);
+  // The fixed part (header, length, topic, packet id, properties length) has a known size: one
+  // resize and plain stores, not a capacity check per byte (it runs once per delivery;
+  // docs/adr/0031-routing-close-to-the-limit.md).
+  const auto remaining = static_cast<std::uint32_t>(body + h.payload_size);
+  const std::size_t fixed = 1 + varint_size(remaining) + 2 + h.topic.size() + (h.qos != qos::at_most_once ? 2 : 0) +
+                            (v5(v) ? varint_size(static_cast<std::uint32_t>(props_len)) : 0);
+  const std::size_t at = out.size();
+  out.resize(at + fixed);
+  auto* p = reinterpret_cast<std::uint8_t*>(out.data() + at);
+  const auto varint = [&p](std::uint32_t value) {
+    do {
+      std::uint8_t b = value & 0x7F;
+      value >>= 7;
+      if (value) b |= 0x80;
+      *p++ = b;
+    } while (value);
+  };
+  *p++ = header;
+  varint(remaining);
+  *p++ = static_cast<std::uint8_t>(h.topic.size() >> 8);
+  *p++ = static_cast<std::uint8_t>(h.topic.size() & 0xFF);
+  if (!h.topic.empty()) std::memcpy(p, h.topic.data(), h.topic.size());
+  p += h.topic.size();
+  if (h.qos != qos::at_most_once) {
+    *p++ = static_cast<std::uint8_t>(h.packet_id >> 8);
+    *p++ = static_cast<std::uint8_t>(h.packet_id & 0xFF);
+  }
   if (!v5(v)) return {};
-  write_varint(static_cast<std::uint32_t>(props_len), out);
+  varint(static_cast<std::uint32_t>(props_len));
   if (h.props)
     write_properties_body(out, *h.props, h.message_expiry);
   else if (h.message_expiry) {

@@ -1,6 +1,7 @@
 // Topic names, topic filters and matching (MQTT 5.0 section 4.7, 3.1.1 section 4.7).
 #include "edgemq/mqtt/topic.hpp"
 
+#include <string>
 #include <string_view>
 
 #include <gtest/gtest.h>
@@ -43,6 +44,33 @@ TEST(TopicName, WildcardsAndErrorsAroundNonAscii) {
   EXPECT_EQ(validate_topic_name("\xC3\xBC/#"sv), reason_code::topic_name_invalid);
   EXPECT_EQ(validate_topic_name("+/\xC0\x80"sv), reason_code::malformed_packet);  // bad UTF-8 wins over a wildcard
   EXPECT_EQ(validate_topic_name("\xC3\xBC\0"sv), reason_code::malformed_packet);
+}
+
+// The 8-bytes-at-a-time pass must hand every special byte to the byte loop, at every position of
+// a word and past it: a wildcard, a NUL, and non-ASCII (valid and ill-formed) in long names.
+TEST(TopicName, SpecialBytesAtEveryPositionOfLongNames) {
+  const std::string base(40, 'a');
+  EXPECT_EQ(validate_topic_name(base), reason_code::success);
+  for (std::size_t at = 0; at < base.size(); ++at) {
+    std::string n = base;
+    n[at] = '+';
+    EXPECT_EQ(validate_topic_name(n), reason_code::topic_name_invalid) << at;
+    n[at] = '#';
+    EXPECT_EQ(validate_topic_name(n), reason_code::topic_name_invalid) << at;
+    n[at] = '\0';
+    EXPECT_EQ(validate_topic_name(n), reason_code::malformed_packet) << at;
+    n[at] = '\x80';  // a lone continuation byte
+    EXPECT_EQ(validate_topic_name(n), reason_code::malformed_packet) << at;
+    if (at + 1 < base.size()) {
+      n = base;
+      n.replace(at, 2, "\xC3\xBC");
+      EXPECT_EQ(validate_topic_name(n), reason_code::success) << at;
+      if (at + 2 < base.size()) {
+        n.back() = '#';
+        EXPECT_EQ(validate_topic_name(n), reason_code::topic_name_invalid) << at;
+      }
+    }
+  }
 }
 
 // ------------------------------------------------------------------ validate_topic_filter

@@ -131,6 +131,24 @@ class ClusterSessionsTest(unittest.TestCase):
         got = [again.get(TIMEOUT).payload for _ in sent]
         self.assertEqual(got, sent)
 
+    def test_a_large_session_moves_whole(self):
+        # 12 MB queued (more than one etcd transaction, more than Beast's default 8 MB body).
+        cid = self.unique("bulky")
+        topic = "cl/%s/big" % cid
+        c = PahoClient(self.nodes[1].host, self.nodes[1].port, client_id=cid, clean=False, session_expiry=300)
+        self.clients.append(c)
+        c.connect()
+        c.subscribe(topic, qos=1)
+        c.disconnect()
+        sent = [(b"%03d" % i) * 40000 for i in range(100)]  # 120 kB each
+        publish_acked(self.nodes[1], topic, sent)
+        again = PahoClient(self.nodes[0].host, self.nodes[0].port, client_id=cid, clean=False, session_expiry=300)
+        self.clients.append(again)
+        again.connect()
+        self.assertTrue(again.session_present)
+        got = [again.get(TIMEOUT).payload for _ in sent]
+        self.assertEqual(got, sent)
+
     def test_clean_start_on_another_node_discards_the_session(self):
         cid = self.unique("fresh")
         c = PahoClient(self.nodes[0].host, self.nodes[0].port, client_id=cid, clean=False, session_expiry=300)

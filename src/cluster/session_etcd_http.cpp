@@ -49,8 +49,11 @@ struct session_etcd_http::impl {
       stream->expires_after(timeout);
       http::write(*stream, req);
       beast::flat_buffer buf;
-      http::response<http::string_body> res;
-      http::read(*stream, buf, res);
+      // A session's records can exceed Beast's default 8 MB body limit (its queued messages).
+      http::response_parser<http::string_body> parser;
+      parser.body_limit(std::uint64_t{1} << 31);
+      http::read(*stream, buf, parser);
+      auto res = parser.release();
       answer = std::move(res.body());
       if (!res.keep_alive()) stream.reset();
       // A 4xx is etcd's own refusal (a lost lease, a bad request): its JSON says why ("error").

@@ -86,14 +86,10 @@ struct session_ownership::impl {
     std::unique_lock g(keeper_mu);
     while (!keeper_cv.wait_for(g, period, [&] { return stopping; })) {
       g.unlock();
-      std::string error;
-      auto a = etcd.post("/v3/lease/keepalive", {{"ID", std::to_string(lease.load())}}, &error);
-      const bool alive = a && a->contains("result") && to_i64((*a)["result"].value("TTL", json("0"))) > 0;
-      if (a && !alive) {
-        if (log) log->warn("cluster sessions: lease {} of node '{}' lost; granting a new one", lease.load(), opts.node);
-        if (const auto id = grant(etcd, error)) lease = id;
-      } else if (!a && log) {
-        log->warn("cluster sessions: cannot keep the node's lease alive: {}", error);
+      try {
+        keep_alive_once(etcd);
+      } catch (const std::exception& e) {
+        if (log) log->warn("cluster sessions: lease keep-alive: {}", e.what());
       }
       g.lock();
     }
@@ -103,6 +99,18 @@ struct session_ownership::impl {
     bool already_mine = false;  // owned by this node under its current lease before this claim
     std::string previous;       // the node it was taken from (empty: none held it)
   };
+  void keep_alive_once(session_etcd_http& etcd) {
+    std::string error;
+    auto a = etcd.post("/v3/lease/keepalive", {{"ID", std::to_string(lease.load())}}, &error);
+    const bool alive = a && a->contains("result") && to_i64(a->at("result").value("TTL", json("0"))) > 0;
+    if (a && !alive) {
+      if (log) log->warn("cluster sessions: lease {} of node '{}' lost; granting a new one", lease.load(), opts.node);
+      if (const auto id = grant(etcd, error)) lease = id;
+    } else if (!a && log) {
+      log->warn("cluster sessions: cannot keep the node's lease alive: {}", error);
+    }
+  }
+
   // Makes this node the owner of `client_id`. Nullopt: etcd could not be reached.
   std::optional<ownership> take_ownership(session_etcd_http& etcd, const std::string& client_id, std::string& error) {
     const auto key = b64::b64(session_owner_key(opts.root, client_id));
@@ -125,9 +133,9 @@ struct session_ownership::impl {
       }
       // Someone owns it: take it from that owner (compare its name), unless it is this node
       // under its current lease already.
-      const auto& responses = (*a)["responses"];
+      const auto responses = a->value("responses", json::array());
       if (responses.empty()) continue;
-      const auto& kvs = responses[0]["response_range"].value("kvs", json::array());
+      const auto kvs = responses.at(0).value("response_range", json::object()).value("kvs", json::array());
       if (kvs.empty()) {
         compare = {{{"key", key}, {"target", "CREATE"}, {"result", "EQUAL"}, {"create_revision", "0"}}};
         continue;  // gone meanwhile (its lease ended)
@@ -189,7 +197,13 @@ struct session_ownership::impl {
   static void on_take(natsConnection* nc, natsSubscription*, natsMsg* msg, void* closure) {
     auto* self = static_cast<impl*>(closure);
     const std::string client_id(natsMsg_GetData(msg), static_cast<std::size_t>(natsMsg_GetDataLength(msg)));
-    const bool had = self->hand_over(client_id);
+    bool had = false;
+    try {  // nothing may unwind into libnats
+      had = self->hand_over(client_id);
+    } catch (const std::exception& e) {
+      if (self->log)
+        self->log->error("cluster sessions: handing client '{}' over failed: {}", log_safe(client_id), e.what());
+    }
     if (const char* reply = natsMsg_GetReply(msg)) {
       const std::string answer = had ? "handed-over" : "none";
       natsConnection_Publish(nc, reply, answer.data(), static_cast<int>(answer.size()));
@@ -272,6 +286,15 @@ void session_ownership::stop() {
 }
 
 broker::session_claim session_ownership::claim(const std::string& client_id, bool clean_start) {
+  // An answer of an unexpected shape (nlohmann throws) refuses the CONNECT, never the process.
+  try {
+    return claim_or_throw(client_id, clean_start);
+  } catch (const std::exception& e) {
+    return {mqtt::reason_code::server_unavailable, std::string("cluster session directory: ") + e.what()};
+  }
+}
+
+broker::session_claim session_ownership::claim_or_throw(const std::string& client_id, bool clean_start) {
   auto& m = *impl_;
   auto etcd = m.take_client();
   std::string error;

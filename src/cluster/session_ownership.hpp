@@ -59,6 +59,7 @@ class session_ownership final : public broker::session_directory {
   struct impl;
 
  private:
+  broker::session_claim claim_or_throw(const std::string& client_id, bool clean_start);
   std::unique_ptr<impl> impl_;
 };
 

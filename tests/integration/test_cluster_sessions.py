@@ -8,9 +8,13 @@ Three etcd + three NATS (support/cluster_engines.py) shared by the module; three
 the takeover tests, two more of their own for the node-killing test.
 """
 
+import signal
+import threading
 import time
 import unittest
 import uuid
+
+import paho.mqtt.client as mqtt
 
 from support import rawmqtt as rm
 from support.cluster_engines import ClusterEngines, EdgemqCluster, missing_engines
@@ -127,6 +131,24 @@ class ClusterSessionsTest(unittest.TestCase):
         got = [again.get(TIMEOUT).payload for _ in sent]
         self.assertEqual(got, sent)
 
+    def test_a_large_session_moves_whole(self):
+        # 12 MB queued (more than one etcd transaction, more than Beast's default 8 MB body).
+        cid = self.unique("bulky")
+        topic = "cl/%s/big" % cid
+        c = PahoClient(self.nodes[1].host, self.nodes[1].port, client_id=cid, clean=False, session_expiry=300)
+        self.clients.append(c)
+        c.connect()
+        c.subscribe(topic, qos=1)
+        c.disconnect()
+        sent = [(b"%03d" % i) * 40000 for i in range(100)]  # 120 kB each
+        publish_acked(self.nodes[1], topic, sent)
+        again = PahoClient(self.nodes[0].host, self.nodes[0].port, client_id=cid, clean=False, session_expiry=300)
+        self.clients.append(again)
+        again.connect()
+        self.assertTrue(again.session_present)
+        got = [again.get(TIMEOUT).payload for _ in sent]
+        self.assertEqual(got, sent)
+
     def test_clean_start_on_another_node_discards_the_session(self):
         cid = self.unique("fresh")
         c = PahoClient(self.nodes[0].host, self.nodes[0].port, client_id=cid, clean=False, session_expiry=300)
@@ -185,6 +207,116 @@ class ClusterSessionsTest(unittest.TestCase):
         self.assertTrue(awake2.session_present, "a session connected when its node died resumes too")
         publish_acked(survivor, online_topic, [b"still subscribed"])
         self.assertEqual(awake2.get(TIMEOUT).payload, b"still subscribed")
+
+    def test_node_killed_while_publishing_loses_no_acknowledged_message(self):
+        # The publisher streams QoS 1 messages to an offline persistent session on the victim,
+        # which is killed while acknowledgements are still coming: every message it acknowledged
+        # must reach the session resumed on the survivor.
+        victim = EdgemqDaemon(extra_args=self.engines.node_args("node6", 2))
+        survivor = EdgemqDaemon(extra_args=self.engines.node_args("node7", 0))
+        victim.start()
+        self.addCleanup(victim.cleanup)
+        survivor.start()
+        self.addCleanup(survivor.stop)
+        cid = self.unique("durable")
+        topic = "cl/%s/stream" % cid
+        sub = PahoClient(victim.host, victim.port, client_id=cid, clean=False, session_expiry=300)
+        self.clients.append(sub)
+        sub.connect()
+        sub.subscribe(topic, qos=1)
+        sub.disconnect()
+
+        # paho calls on_publish with its own lock held: record acknowledged mids only, and map
+        # them to payloads afterwards (never publish while holding `lock`).
+        acked_mids, lock = set(), threading.Lock()
+        payload_of = {}
+        pub = mqtt.Client(client_id=self.unique("streamer"), protocol=mqtt.MQTTv5, reconnect_on_failure=False)
+        pub.max_inflight_messages_set(20)
+
+        def on_publish(client, userdata, mid):
+            with lock:
+                acked_mids.add(mid)
+
+        pub.on_publish = on_publish
+        pub.connect(victim.host, victim.port)
+        pub.loop_start()
+        self.addCleanup(pub.loop_stop)
+        total = 400
+        for i in range(total):
+            payload_of[pub.publish(topic, b"s%04d" % i, qos=1).mid] = b"s%04d" % i
+        deadline = time.monotonic() + TIMEOUT
+        while time.monotonic() < deadline:
+            with lock:
+                if len(acked_mids) >= 30:
+                    break
+            time.sleep(0.001)  # polling the acknowledgement count, not waiting for time to pass
+        victim.kill()
+        with lock:
+            promised = {payload_of[m] for m in acked_mids}
+        self.assertGreaterEqual(len(promised), 30)
+        self.assertLess(len(promised), total, "the kill came after every acknowledgement: nothing was at risk")
+
+        back = PahoClient(survivor.host, survivor.port, client_id=cid, clean=False, session_expiry=300)
+        self.clients.append(back)
+        back.connect()
+        self.assertTrue(back.session_present)
+        got = set()
+        missing = promised
+        while missing:
+            got.add(back.get(TIMEOUT).payload)  # AssertionError names the wait if one never comes
+            missing = promised - got
+        self.assertFalse(missing)
+
+    def test_no_acknowledgement_before_etcd_has_the_message(self):
+        # With every etcd member stopped (SIGSTOP), a QoS 1 message for a persistent session is
+        # not acknowledged even though the node's own disk has it; the node then dies, and what
+        # it did acknowledge before is all on the node that resumes the session.
+        victim = EdgemqDaemon(extra_args=self.engines.node_args("node8", 1))
+        survivor = EdgemqDaemon(extra_args=self.engines.node_args("node9", 2))
+        victim.start()
+        self.addCleanup(victim.cleanup)
+        survivor.start()
+        self.addCleanup(survivor.stop)
+        cid = self.unique("careful")
+        topic = "cl/%s/t" % cid
+        sub = PahoClient(victim.host, victim.port, client_id=cid, clean=False, session_expiry=300)
+        self.clients.append(sub)
+        sub.connect()
+        sub.subscribe(topic, qos=1)
+        sub.disconnect()
+        before = [b"a%d" % i for i in range(5)]
+        publish_acked(victim, topic, before)
+
+        pub = mqtt.Client(client_id=self.unique("hasty"), protocol=mqtt.MQTTv5, reconnect_on_failure=False)
+        acked = threading.Event()
+        pub.on_publish = lambda client, userdata, mid: acked.set()
+        pub.connect(victim.host, victim.port)
+        pub.loop_start()
+        self.addCleanup(pub.loop_stop)
+
+        def resume_etcd():
+            for m in self.engines.etcd:
+                if m.alive():
+                    m.proc.send_signal(signal.SIGCONT)
+
+        self.addCleanup(resume_etcd)
+        for m in self.engines.etcd:
+            m.proc.send_signal(signal.SIGSTOP)
+        for i in range(5):
+            pub.publish(topic, b"b%d" % i, qos=1)
+        # An absence is checked: 1.5 s without any PUBACK (the node's disk answers in milliseconds).
+        self.assertFalse(acked.wait(1.5), "acknowledged while no etcd member could have it")
+        victim.kill()
+        resume_etcd()
+        self.engines.wait_healthy(15)
+
+        back = PahoClient(survivor.host, survivor.port, client_id=cid, clean=False, session_expiry=300)
+        self.clients.append(back)
+        back.connect()
+        self.assertTrue(back.session_present)
+        got = set()
+        while not set(before) <= got:
+            got.add(back.get(TIMEOUT).payload)
 
 
 if __name__ == "__main__":

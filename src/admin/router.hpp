@@ -144,7 +144,7 @@ struct admin_context {
   devices::hub* devices = nullptr;
   // Cluster mode: this node and the others as the message bus sees them, as a JSON document
   // (docs/openapi.yaml, ClusterStatus). Empty: single node (404).
-  std::function<std::string()> cluster;
+  std::function<std::string()> cluster = nullptr;
 };
 
 // Any thread; everything it reads is safe to read concurrently with the broker running.

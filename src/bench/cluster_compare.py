@@ -5,7 +5,7 @@ several repetitions. Across the cluster, the publishers connect to node1 and the
 node2 and node3 in turn, so every delivery crosses NATS (3 nats-server with routes, as the tests
 start them: tests/integration/support/cluster_engines.py; etcd members run too, unused by routing).
 Prints medians of delivered msg/s and latency percentiles, the cluster/single ratio, and the CPU
-seconds the brokers (all edgemq nodes) and the nats-servers spent per 1000 delivered messages
+microseconds the brokers (all edgemq nodes) and the nats-servers spent per delivered message
 (from /proc: survives a loaded machine better than wall-clock rates).
 
     src/bench/cluster_compare.py [--reps 3] [--duration 5] [--only NAME]
@@ -100,17 +100,17 @@ def main():
             cluster.stop()
 
     print("\n| scenario | single node msg/s | across nodes msg/s | ratio | p50/p99 us single | p50/p99 us across |"
-          " broker CPU s/1k msgs single | across (edgemq + nats) |")
+          " CPU us/msg single (edgemq) | across (edgemq nodes + nats-servers) |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for name, _ in scenarios:
         row = {}
         for t in ("single", "cluster"):
             rs = results[(name, t)]
             med = lambda k: statistics.median(r[k] for r in rs)  # noqa: E731
-            per_k = lambda k: statistics.median(1000 * r[k] / max(1, r["delivered"]) for r in rs)  # noqa: E731
+            per_k = lambda k: statistics.median(1e6 * r[k] / max(1, r["delivered"]) for r in rs)  # noqa: E731
             row[t] = (med("msg_per_s"), med("p50_us"), med("p99_us"), per_k("broker_cpu"), per_k("nats_cpu"))
         s, c = row["single"], row["cluster"]
-        print("| %s | %.0f | %.0f | %.2f | %d / %d | %d / %d | %.3f | %.3f + %.3f |" %
+        print("| %s | %.0f | %.0f | %.2f | %d / %d | %d / %d | %.2f | %.2f + %.2f |" %
               (name, s[0], c[0], c[0] / s[0] if s[0] else 0, s[1], s[2], c[1], c[2], s[3], c[3], c[4]))
 
 

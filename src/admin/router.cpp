@@ -89,11 +89,10 @@ http_response healthz() {
 
 http_response readyz(const admin_context& ctx) {
   const auto r = ctx.ready ? ctx.ready() : readiness{true};
-  const bool ok = r.started && r.persistence && r.statestore;
-  return json_response(
-      ok ? 200 : 503,
-      {{"ready", ok},
-       {"checks", {{"started", r.started}, {"persistence", r.persistence}, {"statestore", r.statestore}}}});
+  const bool ok = r.started && r.persistence && r.statestore && r.cluster;
+  json checks{{"started", r.started}, {"persistence", r.persistence}, {"statestore", r.statestore}};
+  if (ctx.cluster) checks["cluster"] = r.cluster;  // only in cluster mode
+  return json_response(ok ? 200 : 503, {{"ready", ok}, {"checks", std::move(checks)}});
 }
 
 http_response metrics(const admin_context& ctx) {
@@ -171,6 +170,13 @@ http_response handle(const admin_context& ctx, const http_request& req) {
   }
   if (path == "/metrics") return get ? metrics(ctx) : method_not_allowed("GET");
   if (path == "/api/v1/broker") return get ? broker_info(ctx) : method_not_allowed("GET");
+  if (path == "/api/v1/cluster") {
+    if (!ctx.cluster) return error_response(404, "not_found", "cluster mode is off (no --cluster-node)");
+    if (!get) return method_not_allowed("GET");
+    http_response r;
+    r.body = ctx.cluster();
+    return r;
+  }
   if (path == "/api/v1/reload") return req.method == "POST" ? reload(ctx) : method_not_allowed("POST");
   if (path == "/api/v1/clients") return get ? list_clients(ctx, req, t->query) : method_not_allowed("GET");
   // Ids, keys and topics are everything after their prefix (percent-decoded): they may contain '/'.

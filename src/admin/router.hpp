@@ -76,6 +76,7 @@ struct readiness {
   bool started = false;     // restore done, every MQTT listener bound and accepting
   bool persistence = true;  // the broker journal writes (true when persistence is off)
   bool statestore = true;   // the state store writes (true when it is off)
+  bool cluster = true;      // cluster mode: connected to NATS (true in single node)
 };
 
 // State store keys for operators. The admin module knows only these values; src/app connects
@@ -141,6 +142,9 @@ struct admin_context {
   dataflow::definition_store* dataflows = nullptr;
   // IoT Hub's service API (routes_devices.cpp: /devices, /twins with SAS authorization). Null: off.
   devices::hub* devices = nullptr;
+  // Cluster mode: this node and the others as the message bus sees them, as a JSON document
+  // (docs/openapi.yaml, ClusterStatus). Empty: single node (404).
+  std::function<std::string()> cluster = nullptr;
 };
 
 // Any thread; everything it reads is safe to read concurrently with the broker running.

@@ -107,8 +107,10 @@ std::unique_ptr<admin::admin_server> make_admin_server(broker::broker& core, con
     if (!r.started) return r;
     r.persistence = status.persistence_healthy();
     r.statestore = status.statestore_healthy();
+    if (status.cluster_connected) r.cluster = status.cluster_connected();
     return r;
   };
+  if (status.cluster_info) ctx.cluster = status.cluster_info;
   if (cfg.statestore.enabled) ctx.statestore = statestore_hook(status, store);
   ctx.dataflows = dataflows;
   ctx.devices = devices;  // answers `unavailable` until started with the stores

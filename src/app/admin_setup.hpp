@@ -39,6 +39,10 @@ struct daemon_status {
   std::vector<std::string> listeners;
   std::function<bool()> persistence_healthy = [] { return true; };
   std::function<bool()> statestore_healthy = [] { return true; };
+  // Cluster mode (cluster_setup.hpp): connected to NATS, and the node list as JSON. Set before
+  // the admin server is made; empty in single node.
+  std::function<bool()> cluster_connected;
+  std::function<std::string()> cluster_info;
   // The reload SIGHUP does (security files, TLS); set before `started`, from any thread.
   std::function<admin::reload_report()> reload;
 };

@@ -21,6 +21,7 @@
 #include "app/json_log_formatter.hpp"
 #include "app/security_settings.hpp"
 #include "broker/broker.hpp"
+#include "cluster/nats_bus.hpp"
 #include "config/config.hpp"
 #include "devices/device_hub.hpp"
 #include "edgemq/version.hpp"
@@ -249,6 +250,13 @@ int main(int argc, char** argv) {
   edgemq::app::daemon_status status;
   status.persistence_healthy = [&durable] { return !durable || durable->healthy(); };
   status.statestore_healthy = [&store] { return !store || store->healthy(); };
+  std::unique_ptr<edgemq::cluster::nats_bus> bus;  // routing between nodes (cluster mode)
+  try {
+    bus = edgemq::app::start_cluster_bus(core, cfg, status, log);
+  } catch (const std::exception& e) {
+    log->critical("{}", e.what());
+    return 1;
+  }
   std::unique_ptr<edgemq::admin::admin_server> admin;
   std::string admin_where;
   if (cfg.admin.enabled) {
@@ -323,6 +331,7 @@ int main(int argc, char** argv) {
   srv.run_until_signal();
   if (devices) devices->stop();      // pending direct methods answer (timeout) while the admin server runs
   if (admin) admin->stop();          // before the stores its readiness reads go away
+  if (bus) bus->stop();              // after the listeners: no more local publishes to forward
   dataflow_definitions->detach();    // no more runner calls from the admin API (stopped above anyway)
   if (dataflows) dataflows->stop();  // its in-process clients end their sessions' connections
   if (store) store->stop();          // after the connections: they may still have had requests queued

@@ -55,6 +55,11 @@ struct options {
   double connect_rate = 2000;  // connections per second (0: unlimited)
   bool tls = false;
   bench::tls_client_options tls_opts;
+  // Cluster runs (src/bench/cluster_compare.py): subscribers connect to these ports in turn
+  // (other nodes), publishers to `port`; `settle` seconds let the subscriptions cross the
+  // cluster before publishing starts.
+  std::vector<std::uint16_t> sub_ports;
+  double settle = 0;
 };
 
 // Set when --tls: every connection runs a TLS handshake first.
@@ -393,6 +398,8 @@ int main(int argc, char** argv) {
   app.add_option("--inflight", o.inflight, "per publisher");
   app.add_option("-t,--threads", o.threads)->check(CLI::Range(1, 64));
   app.add_option("--connect-rate", o.connect_rate, "connections/s during set-up (0: unlimited)");
+  app.add_option("--sub-port", o.sub_ports, "subscribers connect here, in turn (repeatable; default: --port)");
+  app.add_option("--settle", o.settle, "seconds between the subscriptions and the first publish");
   app.add_flag("--tls", o.tls, "MQTT over TLS (OpenSSL); without --cafile the server is not verified");
   app.add_option("--cafile", o.tls_opts.cafile, "verify the server's certificate against these CAs (PEM)")
       ->check(CLI::ExistingFile);
@@ -445,7 +452,9 @@ int main(int argc, char** argv) {
         const std::string filter = pairs                   ? base + "/t" + std::to_string(i)
                                    : o.scenario == "fanin" ? base + "/+"
                                                            : base + "/all";
-        all.push_back(open_client(o, base + "-s" + std::to_string(i), &filter));
+        options so = o;
+        if (!o.sub_ports.empty()) so.port = o.sub_ports[static_cast<std::size_t>(i) % o.sub_ports.size()];
+        all.push_back(open_client(so, base + "-s" + std::to_string(i), &filter));
       }
       for (int i = 0; i < pubs; ++i, pace()) {
         auto c = open_client(o, base + "-p" + std::to_string(i), nullptr);
@@ -463,6 +472,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   const double setup_s = std::chrono::duration<double>(clk::now() - setup_start).count();
+  if (o.settle > 0) std::this_thread::sleep_for(std::chrono::duration<double>(o.settle));
 
   if (o.scenario == "conns") {
     // Hold the idle connections for the duration (keep alive 300 s: no pings needed).

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "broker/authenticator.hpp"
+#include "broker/cluster_link.hpp"
 #include "broker/durable_store.hpp"
 #include "broker/topic_access.hpp"
 
@@ -66,13 +67,33 @@ void broker::set_durable_store(durable_store* s) {
   retained_.set_store(s);
 }
 
-std::size_t broker::route(const message_ptr& msg, std::uint64_t* ticket, bool count) {
+bool crosses_nodes(std::string_view topic) noexcept {
+  return !topic.empty() && topic.front() != '$' && !in_per_client_area(topic);
+}
+
+void broker::set_cluster_link(cluster_link* l) {
+  tree_.set_interest_listener(l);
+  link_.store(l, std::memory_order_release);
+}
+
+std::size_t broker::route_from_peer(const message_ptr& msg, std::string_view share_name,
+                                    std::string_view share_filter) {
+  const peer_target t{share_name, share_filter};
+  return route(msg, nullptr, false, &t);
+}
+
+std::size_t broker::route(const message_ptr& msg, std::uint64_t* ticket, bool count, const peer_target* peer) {
   if (count) {
     bump(counters_.received_by_qos[static_cast<std::size_t>(msg->qos)]);
     bump(counters_.payload_bytes_received, msg->payload.size());
   }
   std::uint64_t last = 0;
-  if (msg->retain && limits_.retain_available) last = retained_.put(msg);
+  if (msg->retain && limits_.retain_available && !peer) last = retained_.put(msg);
+  // Cluster mode: a local publish also goes to the other nodes, and to share groups only that
+  // way (NATS picks one node of the queue group, possibly this one, which then picks a member).
+  cluster_link* const link = peer ? nullptr : link_.load(std::memory_order_acquire);
+  const bool crosses = link && crosses_nodes(msg->topic);
+  const bool peer_share = peer && !peer->share_name.empty();
 
   thread_local std::vector<match_entry> matches;
   matches.clear();
@@ -80,12 +101,14 @@ std::size_t broker::route(const message_ptr& msg, std::uint64_t* ticket, bool co
   // Another client's state store topics never reach a session, whatever its filter (`#`).
   const bool per_client = in_per_client_area(msg->topic);
   const auto visit = [&](const subscriber& sub) {
+    if (peer_share) return;
     if (per_client && !may_receive(msg->topic, sub.s->client_id())) return;
     if (sub.options.no_local && sub.s->client_id() == msg->origin_client_id) return;  // MQTT-3.8.3-3
     matches.push_back(
         {sub.s, min_qos(msg->qos, sub.options.qos), sub.options.retain_as_published, sub.subscription_id, nullptr});
   };
   const auto visit_group = [&](const std::shared_ptr<share_group>& g) {
+    if (crosses || (peer && (!peer_share || g->name != peer->share_name || g->filter != peer->share_filter))) return;
     if (const subscriber* m = pick_member(*g, nullptr))
       if (!per_client || may_receive(msg->topic, m->s->client_id()))
         matches.push_back(
@@ -119,9 +142,12 @@ std::size_t broker::route(const message_ptr& msg, std::uint64_t* ticket, bool co
     }
   };
   tree_.match(msg->topic, visit, visit_group, deliver);
-  if (count) bump(counters_.messages_delivered, delivered);
+  if (crosses) link->forward(msg);
+  if (count || peer) bump(counters_.messages_delivered, delivered);
   if (ticket) *ticket = last;
-  return delivered;
+  // Forwarded: subscribers elsewhere may match, so the publisher is not told "no matching
+  // subscribers" (0x10) for it.
+  return delivered + (crosses ? 1 : 0);
 }
 
 void broker::reroute_shared(const session_ptr& leaving) {

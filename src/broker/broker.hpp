@@ -2,6 +2,7 @@
 // It knows packets and sessions, never sockets; connections reach it through client_channel.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -25,6 +26,7 @@
 namespace edgemq::broker {
 
 class authenticator_registry;
+class cluster_link;
 
 class broker {
  public:
@@ -70,6 +72,18 @@ class broker {
   // `ticket`, if given, receives the durable-store ticket to wait for before acknowledging the
   // message (0: nothing to wait for).
   std::size_t publish(const message_ptr& msg, std::uint64_t* ticket = nullptr) { return route(msg, ticket, true); }
+
+  // Cluster mode (cluster_link.hpp): set once at start-up, before the listeners accept, and
+  // cleared (null) before the link goes away. The subscriptions already in the index are
+  // reported to it at once. With a link, messages published here to topics that cross nodes
+  // reach share groups only through the link (the bus picks one member in the whole cluster).
+  void set_cluster_link(cluster_link* l);
+  cluster_link* link() const noexcept { return link_.load(std::memory_order_acquire); }
+  // A message that came from another node: delivered to this node's subscribers only, never
+  // forwarded. `share_name` empty: to every matching ordinary subscription (not share groups);
+  // set: to one local member of the group `$share/<share_name>/<share_filter>` only. Any thread.
+  std::size_t route_from_peer(const message_ptr& msg, std::string_view share_name = {},
+                              std::string_view share_filter = {});
 
   // Persistence: the store journaling every durable change (null: in memory only). Set before
   // start, after restoring what it holds.
@@ -120,7 +134,10 @@ class broker {
   }
 
  private:
-  std::size_t route(const message_ptr& msg, std::uint64_t* ticket, bool count);
+  struct peer_target {
+    std::string_view share_name, share_filter;
+  };
+  std::size_t route(const message_ptr& msg, std::uint64_t* ticket, bool count, const peer_target* peer = nullptr);
 
   limits limits_;
   counters counters_;
@@ -136,6 +153,7 @@ class broker {
   mutable std::mutex security_mu_;
   std::vector<std::shared_ptr<const listener_security>> security_;  // by listener index
   durable_store* durable_ = nullptr;
+  std::atomic<cluster_link*> link_{nullptr};
   // Guards the two registries (written at start-up by the composition root while the admin thread
   // may already read them; never held while anything but a source runs).
   mutable std::mutex registry_mu_;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <mutex>
 
+#include "broker/cluster_link.hpp"
 #include "broker/string_map.hpp"
 
 namespace edgemq::broker {
@@ -81,6 +82,7 @@ bool topic_tree::subscribe(std::string_view full_filter, const subscriber& sub) 
       grp->name = std::string(share_name);
       grp->filter = std::string(filter);
       git = n->groups.insert(n->groups.end(), std::move(grp));
+      if (interest_) interest_->interest_added(filter, share_name);
     }
     list = &(*git)->members;
   }
@@ -90,6 +92,7 @@ bool topic_tree::subscribe(std::string_view full_filter, const subscriber& sub) 
       return true;
     }
   }
+  if (!shared && list->empty() && interest_) interest_->interest_added(filter, {});
   list->push_back(sub);
   ++count_;
   return false;
@@ -123,6 +126,7 @@ bool topic_tree::unsubscribe(std::string_view full_filter, const session* s) {
   list->erase(it);
   --count_;
   removals_.fetch_add(1, std::memory_order_relaxed);
+  if (list->empty() && interest_) interest_->interest_removed(filter, shared ? share_name : std::string_view{});
   if (shared && list->empty()) n->groups.erase(git);
   // Prune empty branches so churn of unique topics does not grow the tree forever.
   while (n != root_.get() && n->empty()) {
@@ -189,6 +193,34 @@ void topic_tree::match(std::string_view topic, visit_fn visit_sub, group_fn visi
   }
   if (auto it = n->children.find(level); it != n->children.end()) match_from(it->second.get(), next, last, visit);
   if (done) done();
+}
+
+namespace {
+
+template <class Node>
+void report_interest(const Node* n, std::string& path, cluster_link& l) {
+  if (!n->subscribers.empty()) l.interest_added(path, {});
+  for (const auto& g : n->groups) l.interest_added(path, g->name);
+  for (const auto& [level, child] : n->children) {
+    const auto size = path.size();
+    if (n->parent) path += '/';
+    path += child->level;
+    report_interest(child.get(), path, l);
+    path.resize(size);
+  }
+}
+
+}  // namespace
+
+void topic_tree::set_interest_listener(cluster_link* l) {
+  std::unique_lock g(mu_);
+  interest_ = l;
+  if (!l) return;
+  std::string path;
+  for (const auto& [level, child] : root_->children) {
+    path = child->level;
+    report_interest(child.get(), path, *l);
+  }
 }
 
 void topic_tree::with_shared_lock(const std::function<void()>& f) const {

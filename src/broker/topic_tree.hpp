@@ -39,6 +39,8 @@ struct share_group {
 // invalid share name or no filter after it (MQTT-4.8.2-1, 4.8.2-2).
 bool parse_shared_filter(std::string_view full, std::string_view& name, std::string_view& filter);
 
+class cluster_link;
+
 class topic_tree {
  public:
   topic_tree();
@@ -57,6 +59,11 @@ class topic_tree {
              function_ref<void(const std::shared_ptr<share_group>&)> visit_group = {},
              function_ref<void()> done = {}) const;
 
+  // Cluster mode: `l` hears every distinct filter and share group appear and go (cluster_link's
+  // interest calls, under the exclusive lock). Those already here are reported at once, under
+  // the same lock, so none is missed or reported twice. Null: off.
+  void set_interest_listener(cluster_link* l);
+
   // Runs `f` with the shared lock held (for work on share groups outside a match).
   void with_shared_lock(const std::function<void()>& f) const;
 
@@ -74,6 +81,7 @@ class topic_tree {
   std::size_t count_ = 0;
   std::size_t nodes_ = 0;
   std::atomic<std::uint64_t> removals_{0};
+  cluster_link* interest_ = nullptr;  // guarded by mu_
 };
 
 }  // namespace edgemq::broker

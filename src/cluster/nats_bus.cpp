@@ -1,0 +1,570 @@
+#include "cluster/nats_bus.hpp"
+
+#include <array>
+#include <atomic>
+#include <condition_variable>
+#include <cstdlib>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <random>
+#include <stdexcept>
+#include <thread>
+#include <unordered_map>
+
+#include <nats/nats.h>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "broker/broker.hpp"
+#include "broker/log_safe.hpp"
+#include "cluster/bus_codec.hpp"
+#include "cluster/subject_map.hpp"
+
+namespace edgemq::cluster {
+
+namespace {
+
+constexpr const char* nodes_subject = "edgemq.nodes";
+constexpr const char* retained_subject = "edgemq.retained";
+constexpr const char* sync_subject = "edgemq.retained.sync";
+constexpr std::size_t dedup_window = 1024;  // copies of one message arrive within this many from its origin
+
+using steady = std::chrono::steady_clock;
+
+std::string random_hex() {
+  std::random_device rd;
+  std::uint64_t v = (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+struct counter {
+  std::atomic<std::uint64_t> v{0};
+  void add(std::uint64_t n = 1) { v.fetch_add(n, std::memory_order_relaxed); }
+  std::uint64_t get() const { return v.load(std::memory_order_relaxed); }
+};
+
+}  // namespace
+
+// Threads: MQTT workers call forward/interest_* (they only take mu_); the sender thread owns the
+// NATS subscriptions and publishes; libnats' delivery thread (global delivery: one thread for
+// every subscription) runs on_message, which takes dedup_mu_ or nodes_mu_ and calls into the
+// broker with none held. Lock order: the tree's lock, then mu_ (interest calls come under it).
+struct nats_bus::impl {
+  // One NATS subscription's meaning, kept alive until stop (a late callback may still read it).
+  struct sub_ctx {
+    impl* self;
+    enum class kind { plain, share, retained, nodes, sync } k;
+    std::string share_name, filter;
+  };
+  struct interest_op {
+    bool add;
+    std::string filter, share_name;
+  };
+
+  broker::broker& core;
+  nats_bus_options opts;
+  std::shared_ptr<spdlog::logger> log;
+  std::string instance;
+
+  natsConnection* nc = nullptr;
+  std::atomic<bool> attached{false};
+  std::atomic<bool> closing{false};  // stop() began: a disconnection is expected
+
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<broker::message_ptr> out;
+  std::size_t out_bytes = 0;
+  std::vector<interest_op> ops;
+  bool stopping = false;
+  std::thread sender;
+
+  // Sender thread only.
+  std::map<std::pair<std::string, std::string>, std::vector<natsSubscription*>> subs;
+  std::vector<natsSubscription*> fixed_subs;
+  std::uint64_t seq = 0;
+  bool synced = false;
+  steady::time_point next_beat{};
+  bool warned_large = false;
+
+  std::mutex contexts_mu;
+  std::vector<std::unique_ptr<sub_ctx>> contexts;
+
+  std::mutex dedup_mu;
+  std::unordered_map<std::string, std::array<std::uint64_t, dedup_window>> recent;
+
+  mutable std::mutex nc_mu;  // nc's status read (figures, admin) against its destruction (stop)
+  mutable std::mutex nodes_mu;
+  std::map<std::string, steady::time_point> nodes_seen;  // other nodes, by name
+
+  counter out_n, in_n, drop_full, drop_large, drop_nats, own, dups, malformed, reconnects, synced_n;
+  std::atomic<std::uint64_t> nsubs{0}, queued{0};
+
+  impl(broker::broker& c, nats_bus_options o, std::shared_ptr<spdlog::logger> l)
+      : core(c), opts(std::move(o)), log(std::move(l)), instance(opts.node + "." + random_hex()) {}
+
+  sub_ctx* make_ctx(sub_ctx::kind k, std::string share = {}, std::string filter = {}) {
+    auto c = std::make_unique<sub_ctx>(sub_ctx{this, k, std::move(share), std::move(filter)});
+    auto* p = c.get();
+    std::lock_guard g(contexts_mu);
+    contexts.push_back(std::move(c));
+    return p;
+  }
+
+  bool is_connected() const { return nc && natsConnection_Status(nc) == NATS_CONN_STATUS_CONNECTED; }
+
+  // --- sender thread ---------------------------------------------------------------------------
+
+  void run() {
+    while (true) {
+      std::deque<broker::message_ptr> batch;
+      std::vector<interest_op> todo;
+      {
+        std::unique_lock g(mu);
+        cv.wait_until(g, next_beat, [&] { return stopping || !out.empty() || !ops.empty(); });
+        if (stopping) return;
+        batch.swap(out);
+        out_bytes = 0;
+        queued.store(0, std::memory_order_relaxed);
+        todo.swap(ops);
+      }
+      for (auto& op : todo) apply(op);
+      if (!synced && is_connected()) catch_up();
+      for (auto& m : batch) send(*m);
+      if (steady::now() >= next_beat) {
+        beat(false);
+        next_beat = steady::now() + opts.heartbeat;
+      }
+    }
+  }
+
+  void apply(const interest_op& op) {
+    if (op.filter.starts_with('$')) return;  // matches only node-local topics (broker::crosses_nodes)
+    const auto key = std::make_pair(op.filter, op.share_name);
+    if (!op.add) {
+      auto it = subs.find(key);
+      if (it == subs.end()) return;
+      for (auto* s : it->second) {
+        natsSubscription_Unsubscribe(s);
+        natsSubscription_Destroy(s);
+        nsubs.fetch_sub(1, std::memory_order_relaxed);
+      }
+      subs.erase(it);
+      return;
+    }
+    if (subs.contains(key)) return;
+    auto& list = subs[key];
+    const bool share = !op.share_name.empty();
+    auto* ctx = make_ctx(share ? sub_ctx::kind::share : sub_ctx::kind::plain, op.share_name, op.filter);
+    const auto queue = share ? queue_name(op.share_name, op.filter) : std::string();
+    for (const auto& subject : filter_to_subjects(op.filter)) {
+      natsSubscription* s = nullptr;
+      const auto st = share ? natsConnection_QueueSubscribe(&s, nc, subject.c_str(), queue.c_str(), &on_message, ctx)
+                            : natsConnection_Subscribe(&s, nc, subject.c_str(), &on_message, ctx);
+      if (st != NATS_OK) {
+        log->warn("cluster: cannot subscribe to NATS subject '{}': {}", log_safe(subject), natsStatus_GetText(st));
+        continue;
+      }
+      natsSubscription_SetPendingLimits(s, -1, 256 << 20);
+      list.push_back(s);
+      nsubs.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+
+  natsStatus publish(const std::string& subject, const header_list& h, const char* reply, std::string_view data) {
+    natsMsg* m = nullptr;
+    auto st = natsMsg_Create(&m, subject.c_str(), reply, data.data(), static_cast<int>(data.size()));
+    for (std::size_t i = 0; st == NATS_OK && i < h.size(); ++i)
+      st = natsMsgHeader_Add(m, h[i].first.c_str(), h[i].second.c_str());
+    if (st == NATS_OK) st = natsConnection_PublishMsg(nc, m);
+    natsMsg_Destroy(m);
+    return st;
+  }
+
+  void send(const broker::message& m) {
+    const auto max = natsConnection_GetMaxPayload(nc);
+    const auto h = encode_headers(m, instance, ++seq, core.now());
+    std::size_t hsize = 0;
+    for (const auto& [k, v] : h) hsize += k.size() + v.size() + 4;
+    if (max > 0 && m.payload.size() + hsize + m.topic.size() > static_cast<std::size_t>(max)) {
+      drop_large.add();
+      if (!warned_large)
+        log->warn("cluster: a message on '{}' ({} bytes) exceeds NATS max_payload ({}): it stays on this node",
+                  log_safe(m.topic), m.payload.size(), max);
+      warned_large = true;
+      return;
+    }
+    const auto subject = topic_to_subject(m.topic);
+    auto st = publish(subject, h, nullptr, m.payload);
+    // Retained messages are stored on every node, whatever its subscriptions.
+    if (st == NATS_OK && m.retain) {
+      auto hr = h;
+      hr.emplace_back(hdr::topic, header_escape(m.topic));
+      st = publish(retained_subject, hr, nullptr, m.payload);
+    }
+    if (st == NATS_OK)
+      out_n.add();
+    else
+      drop_nats.add();
+  }
+
+  void beat(bool leaving) {
+    const nlohmann::json j{{"node", opts.node}, {"instance", instance}, {"leaving", leaving}};
+    const auto s = j.dump();
+    natsConnection_Publish(nc, nodes_subject, s.data(), static_cast<int>(s.size()));
+    if (leaving) natsConnection_FlushTimeout(nc, 500);
+  }
+
+  // Retained messages a peer already holds (once, when first connected): a request on
+  // sync_subject answered by one peer (a queue group) with one NATS message per retained
+  // message and a last one marked hdr::end.
+  void catch_up() {
+    synced = true;
+    natsInbox* inbox = nullptr;
+    natsSubscription* sub = nullptr;
+    if (natsInbox_Create(&inbox) == NATS_OK && natsConnection_SubscribeSync(&sub, nc, inbox) == NATS_OK) {
+      const nlohmann::json req{{"node", opts.node}, {"instance", instance}};
+      const auto body = req.dump();
+      natsConnection_PublishRequest(nc, sync_subject, inbox, body.data(), static_cast<int>(body.size()));
+      std::size_t got = 0;
+      while (true) {
+        natsMsg* m = nullptr;
+        if (natsSubscription_NextMsg(&m, sub, static_cast<std::int64_t>(opts.sync_timeout.count())) != NATS_OK) break;
+        const char* end = nullptr;
+        const bool done = natsMsg_IsNoResponders(m) || natsMsgHeader_Get(m, hdr::end, &end) == NATS_OK;
+        if (!done) {
+          if (auto msg = decode(m); msg.msg) {
+            core.retained().put(msg.msg);
+            ++got;
+          }
+        }
+        natsMsg_Destroy(m);
+        if (done) break;
+      }
+      synced_n.add(got);
+      if (got) log->info("cluster: {} retained messages from a peer", got);
+    }
+    if (sub) natsSubscription_Destroy(sub);
+    if (inbox) natsInbox_Destroy(inbox);
+    // Now this node answers others' catch-ups too.
+    natsSubscription* s = nullptr;
+    if (natsConnection_QueueSubscribe(&s, nc, sync_subject, "sync", &on_message, make_ctx(sub_ctx::kind::sync)) ==
+        NATS_OK)
+      fixed_subs.push_back(s);
+  }
+
+  static void on_disconnected(natsConnection*, void* closure) {
+    auto* i = static_cast<impl*>(closure);
+    if (!i->closing.load(std::memory_order_acquire)) i->log->warn("cluster: disconnected from NATS, reconnecting");
+  }
+  static void on_reconnected(natsConnection* nc, void* closure) {
+    auto* i = static_cast<impl*>(closure);
+    i->reconnects.add();
+    char url[256] = "";
+    natsConnection_GetConnectedUrl(nc, url, sizeof url);
+    i->log->info("cluster: reconnected to NATS at {}", url);
+    std::lock_guard g(i->mu);
+    i->cv.notify_one();
+  }
+  static void on_connected(natsConnection*, void* closure) {
+    auto* i = static_cast<impl*>(closure);
+    i->log->info("cluster: connected to NATS");
+    std::lock_guard g(i->mu);
+    i->cv.notify_one();  // the catch-up waits for the connection
+  }
+
+  bus_figures figures() const {
+    bus_figures f;
+    {
+      std::lock_guard n(nc_mu);
+      std::lock_guard g(nodes_mu);
+      f.connected = is_connected();
+      const auto now = steady::now();
+      for (const auto& [name, seen] : nodes_seen)
+        if (now - seen < opts.node_timeout) ++f.nodes_up;
+      if (f.connected) ++f.nodes_up;
+    }
+    f.messages_out = out_n.get();
+    f.messages_in = in_n.get();
+    f.dropped_queue_full = drop_full.get();
+    f.dropped_too_large = drop_large.get();
+    f.dropped_nats = drop_nats.get();
+    f.own_skipped = own.get();
+    f.duplicates_skipped = dups.get();
+    f.malformed = malformed.get();
+    f.reconnects = reconnects.get();
+    f.subscriptions = nsubs.load(std::memory_order_relaxed);
+    f.retained_synced = synced_n.get();
+    f.queued = queued.load(std::memory_order_relaxed);
+    return f;
+  }
+
+  std::vector<node_status> node_list() const {
+    std::vector<node_status> v;
+    std::lock_guard n(nc_mu);
+    std::lock_guard g(nodes_mu);
+    const auto now = steady::now();
+    v.push_back({opts.node, true, is_connected(), 0});
+    for (const auto& [name, seen] : nodes_seen) {
+      const auto ago = std::chrono::duration_cast<std::chrono::milliseconds>(now - seen).count();
+      v.push_back({name, false, now - seen < opts.node_timeout, ago});
+    }
+    return v;
+  }
+
+  // --- delivery thread -----------------------------------------------------------------------
+
+  static std::vector<std::string> header_values(natsMsg* m, const char* key) {
+    const char** vals = nullptr;
+    int n = 0;
+    std::vector<std::string> out;
+    if (natsMsgHeader_Values(m, key, &vals, &n) == NATS_OK) {
+      for (int i = 0; i < n; ++i) out.emplace_back(vals[i]);
+      std::free(vals);
+    }
+    return out;
+  }
+
+  decoded decode(natsMsg* m) {
+    decoded d;
+    auto topic = subject_to_topic(natsMsg_GetSubject(m));
+    if (!topic) {  // retained copies and catch-up replies: the topic is in a header
+      auto t = header_values(m, hdr::topic);
+      if (t.empty() || !(topic = header_unescape(t.front()))) return d;
+    }
+    const auto* data = natsMsg_GetData(m);
+    const auto len = natsMsg_GetDataLength(m);
+    return decode_message(
+        std::move(*topic), std::string_view(data ? data : "", static_cast<std::size_t>(len)),
+        [m](const char* key) { return header_values(m, key); }, core.now());
+  }
+
+  // True the first time (origin, seq) is seen: a node with overlapping subscriptions ("a/+" and
+  // "a/#") gets one NATS copy per subscription.
+  bool first_copy(const std::string& origin, std::uint64_t s) {
+    std::lock_guard g(dedup_mu);
+    auto& ring = recent[origin];
+    auto& slot = ring[s % dedup_window];
+    if (slot == s) return false;
+    slot = s;
+    return true;
+  }
+
+  static void on_message(natsConnection*, natsSubscription*, natsMsg* m, void* closure) {
+    auto* ctx = static_cast<sub_ctx*>(closure);
+    ctx->self->handle(*ctx, m);
+    natsMsg_Destroy(m);
+  }
+
+  void handle(const sub_ctx& ctx, natsMsg* m) {
+    if (!attached.load(std::memory_order_acquire)) return;
+    switch (ctx.k) {
+      case sub_ctx::kind::nodes:
+        return on_heartbeat(m);
+      case sub_ctx::kind::sync:
+        return answer_sync(m);
+      default:
+        break;
+    }
+    auto d = decode(m);
+    if (!d.msg) {
+      malformed.add();
+      return;
+    }
+    // A share group's copy comes back to its own node too (NATS picked this node's queue member).
+    if (ctx.k != sub_ctx::kind::share && d.origin == instance) {
+      own.add();
+      return;
+    }
+    if (ctx.k == sub_ctx::kind::retained) {
+      core.retained().put(d.msg);
+      return;
+    }
+    if (ctx.k == sub_ctx::kind::plain && !first_copy(d.origin, d.seq)) {
+      dups.add();
+      return;
+    }
+    in_n.add();
+    if (ctx.k == sub_ctx::kind::share)
+      core.route_from_peer(d.msg, ctx.share_name, ctx.filter);
+    else
+      core.route_from_peer(d.msg);
+  }
+
+  void on_heartbeat(natsMsg* m) {
+    const auto* data = natsMsg_GetData(m);
+    auto j = nlohmann::json::parse(data ? data : "", data ? data + natsMsg_GetDataLength(m) : nullptr, nullptr, false);
+    if (!j.is_object() || !j.contains("node") || !j["node"].is_string()) return;
+    const auto name = j["node"].get<std::string>();
+    if (name == opts.node) return;
+    std::lock_guard g(nodes_mu);
+    if (j.value("leaving", false))
+      nodes_seen.erase(name);
+    else
+      nodes_seen[name] = steady::now();
+  }
+
+  void answer_sync(natsMsg* req) {
+    const char* reply = natsMsg_GetReply(req);
+    if (!reply) return;
+    std::string after;
+    bool more = true;
+    const auto max = natsConnection_GetMaxPayload(nc);
+    while (more) {
+      const auto page = core.retained().list("#", after, 256, core.now(), more);
+      for (const auto& msg : page) {
+        after = msg->topic;
+        if (!broker::crosses_nodes(msg->topic)) continue;
+        if (max > 0 && msg->payload.size() + msg->topic.size() * 2 + 512 > static_cast<std::size_t>(max)) continue;
+        auto h = encode_headers(*msg, instance, 0, core.now());
+        h.emplace_back(hdr::topic, header_escape(msg->topic));
+        publish(reply, h, nullptr, msg->payload);
+      }
+      if (page.empty()) break;
+    }
+    publish(reply, {{hdr::end, "1"}}, nullptr, {});
+  }
+};
+
+nats_bus::nats_bus(broker::broker& core, nats_bus_options opts, std::shared_ptr<spdlog::logger> log)
+    : impl_(std::make_shared<impl>(core, std::move(opts), std::move(log))) {}
+
+nats_bus::~nats_bus() {
+  stop();
+}
+
+void nats_bus::start() {
+  auto& i = *impl_;
+  natsOptions* o = nullptr;
+  if (natsOptions_Create(&o) != NATS_OK) throw std::runtime_error("cluster: cannot create NATS options");
+  std::vector<const char*> urls;
+  for (const auto& u : i.opts.urls) urls.push_back(u.c_str());
+  auto st = natsOptions_SetServers(o, urls.data(), static_cast<int>(urls.size()));
+  // In the order given: a node lists its nearest (same host, same zone) server first.
+  if (st == NATS_OK) st = natsOptions_SetNoRandomize(o, true);
+  if (st == NATS_OK) st = natsOptions_SetName(o, ("edgemq " + i.opts.node).c_str());
+  // One delivery thread for every subscription (not one thread per filter), in arrival order.
+  if (st == NATS_OK) st = natsOptions_UseGlobalMessageDelivery(o, true);
+  if (st == NATS_OK) st = natsOptions_SetMaxReconnect(o, -1);  // forever: NATS members come back
+  if (st == NATS_OK) st = natsOptions_SetReconnectWait(o, 250);
+  if (st == NATS_OK) st = natsOptions_SetReconnectJitter(o, 100, 100);
+  if (st == NATS_OK) st = natsOptions_SetPingInterval(o, 2000);
+  if (st == NATS_OK) st = natsOptions_SetMaxPingsOut(o, 2);
+  if (st == NATS_OK) st = natsOptions_SetReconnectBufSize(o, 8 * 1024 * 1024);
+  if (st == NATS_OK) st = natsOptions_SetDisconnectedCB(o, &impl::on_disconnected, &i);
+  if (st == NATS_OK) st = natsOptions_SetReconnectedCB(o, &impl::on_reconnected, &i);
+  if (st == NATS_OK) st = natsOptions_SetRetryOnFailedConnect(o, true, &impl::on_connected, &i);
+  if (st == NATS_OK) {
+    st = natsConnection_Connect(&i.nc, o);
+    if (st == NATS_NOT_YET_CONNECTED) st = NATS_OK;  // keeps trying in the background
+  }
+  natsOptions_Destroy(o);
+  if (st != NATS_OK) throw std::runtime_error(std::string("cluster: NATS: ") + natsStatus_GetText(st));
+
+  const auto fixed = [&](const char* subject, impl::sub_ctx::kind k) {
+    natsSubscription* s = nullptr;
+    if (natsConnection_Subscribe(&s, i.nc, subject, &impl::on_message, i.make_ctx(k)) == NATS_OK)
+      i.fixed_subs.push_back(s);
+  };
+  fixed(nodes_subject, impl::sub_ctx::kind::nodes);
+  fixed(retained_subject, impl::sub_ctx::kind::retained);
+  i.attached.store(true, std::memory_order_release);
+  // Reports the filters already subscribed (restored sessions) through interest_added.
+  i.core.set_cluster_link(this);
+  i.sender = std::thread([&i] { i.run(); });
+
+  std::weak_ptr<impl> weak = impl_;
+  i.core.add_sys_source([weak](const broker::broker::sys_put& put) {
+    auto self = weak.lock();
+    if (!self) return;
+    const auto f = self->figures();
+    put("$SYS/broker/cluster/nats/connected", f.connected ? 1 : 0);
+    put("$SYS/broker/cluster/nodes", f.nodes_up);
+    put("$SYS/broker/cluster/messages/out", f.messages_out);
+    put("$SYS/broker/cluster/messages/in", f.messages_in);
+    put("$SYS/broker/cluster/dropped/queue_full", f.dropped_queue_full);
+    put("$SYS/broker/cluster/dropped/too_large", f.dropped_too_large);
+    put("$SYS/broker/cluster/dropped/nats", f.dropped_nats);
+    put("$SYS/broker/cluster/skipped/own", f.own_skipped);
+    put("$SYS/broker/cluster/skipped/duplicate", f.duplicates_skipped);
+    put("$SYS/broker/cluster/skipped/malformed", f.malformed);
+    put("$SYS/broker/cluster/nats/reconnects", f.reconnects);
+    put("$SYS/broker/cluster/nats/subscriptions", f.subscriptions);
+    put("$SYS/broker/cluster/retained/synced", f.retained_synced);
+    put("$SYS/broker/cluster/queue/messages", f.queued);
+  });
+}
+
+void nats_bus::stop() {
+  auto& i = *impl_;
+  if (!i.nc) return;
+  i.core.set_cluster_link(nullptr);  // no more forward/interest calls once this returns
+  {
+    std::lock_guard g(i.mu);
+    i.stopping = true;
+  }
+  i.cv.notify_one();
+  if (i.sender.joinable()) i.sender.join();
+  i.attached.store(false, std::memory_order_release);
+  i.closing.store(true, std::memory_order_release);
+  if (i.is_connected()) i.beat(true);
+  std::lock_guard g(i.nc_mu);  // figures() reads nc under it
+  natsConnection_Close(i.nc);  // handle() ignores what still arrives (attached is off)
+  for (auto& [key, list] : i.subs)
+    for (auto* s : list) natsSubscription_Destroy(s);
+  for (auto* s : i.fixed_subs) natsSubscription_Destroy(s);
+  i.subs.clear();
+  i.fixed_subs.clear();
+  natsConnection_Destroy(i.nc);
+  i.nc = nullptr;
+}
+
+bool nats_bus::connected() const {
+  std::lock_guard g(impl_->nc_mu);
+  return impl_->is_connected();
+}
+
+bus_figures nats_bus::figures() const {
+  return impl_->figures();
+}
+
+std::vector<node_status> nats_bus::nodes() const {
+  return impl_->node_list();
+}
+
+void nats_bus::forward(const broker::message_ptr& msg) {
+  auto& i = *impl_;
+  const auto size = msg->payload.size() + msg->topic.size();
+  {
+    std::lock_guard g(i.mu);
+    if (i.out.size() >= i.opts.queue_messages || i.out_bytes + size > i.opts.queue_bytes) {
+      i.drop_full.add();
+      return;
+    }
+    i.out.push_back(msg);
+    i.out_bytes += size;
+    i.queued.store(i.out.size(), std::memory_order_relaxed);
+    if (i.out.size() > 1) return;  // the sender is already awake (or will swap the batch)
+  }
+  i.cv.notify_one();
+}
+
+void nats_bus::interest_added(std::string_view filter, std::string_view share_name) {
+  {
+    std::lock_guard g(impl_->mu);
+    impl_->ops.push_back({true, std::string(filter), std::string(share_name)});
+  }
+  impl_->cv.notify_one();
+}
+
+void nats_bus::interest_removed(std::string_view filter, std::string_view share_name) {
+  {
+    std::lock_guard g(impl_->mu);
+    impl_->ops.push_back({false, std::string(filter), std::string(share_name)});
+  }
+  impl_->cv.notify_one();
+}
+
+}  // namespace edgemq::cluster

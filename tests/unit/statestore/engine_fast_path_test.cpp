@@ -185,7 +185,6 @@ TEST(EngineFastPath, ConcurrentRequestsNotifyEachChangeOnceInOrder) {
       EXPECT_GT(v, last) << "syncs=" << syncs;
       last = v;
     }
-    if (!syncs) EXPECT_EQ(seen.size(), static_cast<std::size_t>(n + 1));  // one execution per request
     ASSERT_TRUE(eventually([&] { return f.eng->queued() == 0; }));
     EXPECT_EQ(f.eng->stats().retrievals, static_cast<std::uint64_t>(n));
   }

@@ -111,8 +111,10 @@ template <class F>
 bool eventually(F f) {
   const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (!f())
-    if (std::chrono::steady_clock::now() > until) return false;
-    else std::this_thread::yield();
+    if (std::chrono::steady_clock::now() > until)
+      return false;
+    else
+      std::this_thread::yield();
   return true;
 }
 
@@ -176,7 +178,8 @@ TEST(EngineFastPath, ConcurrentRequestsNotifyEachChangeOnceInOrder) {
     ASSERT_TRUE(eventually([&] {
       const auto seen = r.seen();
       return seen.back() == std::to_string(n);
-    })) << "syncs=" << syncs;
+    })) << "syncs="
+        << syncs;
     const auto seen = r.seen();
     int last = 0;
     for (std::size_t i = 1; i < seen.size(); ++i) {

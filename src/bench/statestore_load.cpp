@@ -179,7 +179,8 @@ int main(int argc, char** argv) {
     if (connect(c.fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) die("connect");
     int one = 1;
     setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    const std::string id = "ssload-" + std::to_string(i);
+    // The process id keeps two generators running at once from taking over each other's sessions.
+    const std::string id = "ssload-" + std::to_string(getpid()) + "-" + std::to_string(i);
     const std::string rt = "clients/" + id + "/statestore/response";
     const std::string key = "bench/" + std::to_string(i);
     c.first = request_packet(rt, resp3({"SET", key, value}), c.first_pid_at);

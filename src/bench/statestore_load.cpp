@@ -8,13 +8,6 @@
 //
 // Prints one line: op= clients= ops= seconds= ops_per_sec= p50_us= p99_us= errors=
 // A reply starting with '-' (a RESP3 error) counts as an error; any error makes the exit status 1.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/epoll.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <array>
 #include <cerrno>
 #include <chrono>
@@ -25,6 +18,12 @@
 #include <vector>
 
 #include <CLI/CLI.hpp>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 namespace {
 
@@ -71,9 +70,9 @@ std::string request_packet(const std::string& response_topic, const std::string&
   put_str(props, "c1");
   props.push_back(0x26);  // user property __ts (an HLC timestamp: wall ms, counter, node)
   put_str(props, "__ts");
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                      std::chrono::system_clock::now().time_since_epoch())
-                      .count();
+  const auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
   char ts[64];
   std::snprintf(ts, sizeof ts, "%015lld:00000:load", static_cast<long long>(ms));
   put_str(props, ts);
@@ -89,11 +88,11 @@ struct conn {
   int fd = -1;
   int index = 0;
   enum class phase { connack, suback, running } state = phase::connack;
-  std::string first;     // the first request (a SET: GET runs read a key that exists)
-  std::string request;   // the steady request, encoded once
+  std::string first;    // the first request (a SET: GET runs read a key that exists)
+  std::string request;  // the steady request, encoded once
   std::size_t first_pid_at = 0, pid_at = 0;
   std::uint16_t pid = 1;
-  std::string in;        // capacity kept: no allocation once warm
+  std::string in;  // capacity kept: no allocation once warm
   std::size_t in_off = 0;
   std::string out;
   clk::time_point sent{};
@@ -180,7 +179,8 @@ int main(int argc, char** argv) {
     if (connect(c.fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) die("connect");
     int one = 1;
     setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    const std::string id = "ssload-" + std::to_string(i);
+    // The process id keeps two generators running at once from taking over each other's sessions.
+    const std::string id = "ssload-" + std::to_string(getpid()) + "-" + std::to_string(i);
     const std::string rt = "clients/" + id + "/statestore/response";
     const std::string key = "bench/" + std::to_string(i);
     c.first = request_packet(rt, resp3({"SET", key, value}), c.first_pid_at);

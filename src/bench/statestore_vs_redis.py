@@ -140,6 +140,27 @@ def run_edgemq(d, op, clients, duration, value_size, generator):
             "client_us_op": (client_after - client_before) * 1e6 / max(ops, 1)}
 
 
+def fsync_p50_us(directory, n=100):
+    """p50 of fdatasync after a 200-byte write, in the directory the daemons write to, over blocks
+    written before (so only data is flushed, no size or extent change): the lower bound of a commit
+    under SET with `sync` (ops/s <= clients / commit latency, one request in flight each)."""
+    path = os.path.join(directory, "fsync-probe")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        os.write(fd, b"\0" * (200 * n))
+        os.fsync(fd)
+        times = []
+        for i in range(n):
+            os.pwrite(fd, b"x" * 200, 200 * i)
+            t = time.perf_counter()
+            os.fdatasync(fd)
+            times.append(time.perf_counter() - t)
+    finally:
+        os.close(fd)
+        os.unlink(path)
+    return statistics.median(times) * 1e6
+
+
 def run_redis(d, op, clients, requests, value_size):
     before, client_before = cpu_ticks(d.proc.pid), children_cpu_s()
     r = subprocess.run(["redis-benchmark", "-p", str(d.port), "-t", op, "-c", str(clients), "-n", str(requests),
@@ -198,6 +219,7 @@ def main():
         rows = [(op.upper(), op, c, none, base.get("none")) for c in clients for op in ("get", "set")]
         rows.append(("SET sync", "set", a.sync_clients, sync, base.get("sync")))
         res = {r[0] + str(r[2]): {"edgemq": [], "redis": [], "baseline": []} for r in rows}
+        fsyncs = []
         for rep in range(a.reps):
             for label, op, c, d, bd in rows:
                 key = label + str(c)
@@ -213,6 +235,8 @@ def main():
                     else:
                         r = run_edgemq(d if who == "edgemq" else bd, op, c, a.duration, a.value_size, a.generator)
                     res[key][who].append(r)
+                    if label == "SET sync" and who == "edgemq":
+                        fsyncs.append(fsync_p50_us(tmp))
                     print("rep %d %-8s c=%-4d %-6s %10.0f ops/s p50 %7.0f us daemon cpu %6.1f us/op client cpu "
                           "%6.1f us/op" % (rep, label, c, who, r["ops_s"], r["p50_us"], r["cpu_us_op"],
                                            r["client_us_op"]), file=sys.stderr, flush=True)
@@ -229,6 +253,11 @@ def main():
                 label, c, med(e, "ops_s"), med(r, "ops_s"), med(e, "ops_s") / max(med(r, "ops_s"), 1),
                 med(e, "cpu_us_op"), med(r, "cpu_us_op"), med(e, "p50_us"), med(r, "p50_us"), med(e, "client_us_op"),
                 med(r, "client_us_op"), extra))
+        fs = statistics.median(fsyncs)
+        print("\nfdatasync p50 in the data directory (preallocated file, after each SET sync run, median): %.0f µs; "
+              "with one request in flight per client and every client in each commit, SET sync at %d clients "
+              "could reach %d / %.0f µs = %.0f ops/s." % (
+                  fs, a.sync_clients, a.sync_clients, fs, a.sync_clients / fs * 1e6))
         print("\n%d repetitions, medians; edgemq %.1f s per run; value %d bytes; Redis without persistence; "
               "\"SET sync\" is edgemq with statestore.sync sync against the same Redis SET; generator %s." % (
                   a.reps, a.duration, a.value_size, gen))

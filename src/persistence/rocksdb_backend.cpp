@@ -65,7 +65,8 @@ std::error_code rocksdb_backend::write(rocksdb::WriteBatch& wb) {
     st = db_->Write(wo, &wb);
   }
   // Still refused after an earlier failure: an I/O error needs the database reopened.
-  if (!st.ok() && failed_ && reopen_rocksdb(db_, path_, "state store", env_, /*write_mostly=*/true)) st = db_->Write(wo, &wb);
+  if (!st.ok() && failed_ && reopen_rocksdb(db_, path_, "state store", env_, /*write_mostly=*/true))
+    st = db_->Write(wo, &wb);
   failed_ = !st.ok();
   if (st.ok()) return {};
   return std::make_error_code(st.IsNoSpace() ? std::errc::no_space_on_device : std::errc::io_error);

@@ -35,8 +35,8 @@ struct in_use_error : std::runtime_error {
 // reads from memory): its memtable is an unsorted vector (an O(1) insert instead of a skip list's
 // O(log n); sorted once when flushed or iterated). Point reads (Get) would be linear: never for
 // a store that makes them (ADR 0030).
-std::unique_ptr<rocksdb::DB> open_rocksdb(const std::string& path, const std::string& what,
-                                          rocksdb::Env* env = nullptr, bool write_mostly = false);
+std::unique_ptr<rocksdb::DB> open_rocksdb(const std::string& path, const std::string& what, rocksdb::Env* env = nullptr,
+                                          bool write_mostly = false);
 
 // Closes the database (null is fine); `flush_wal` makes the WAL durable first, which must not be
 // asked of a database whose last write failed (the WAL writer asserts on a previous error).

@@ -295,8 +295,8 @@ void engine::process(std::deque<job>& jobs) {
     // The read index follows the disk: updated once the batch is stored, before any reply.
     for (const auto& m : fx.writes) {
       if (m.record)
-        index_.put(m.key, {resp3::bulk(m.record->value), m.record->version.to_string(),
-                           m.record->expires_at_ms.value_or(0)});
+        index_.put(m.key,
+                   {resp3::bulk(m.record->value), m.record->version.to_string(), m.record->expires_at_ms.value_or(0)});
       else
         index_.erase(m.key);
     }

@@ -106,7 +106,7 @@ class engine final : public store {
   service svc_;
   std::mutex exec_mu_;
   read_index index_;
-  bool fast_reads_ = true;     // false with a key_authorizer hook (not known to be thread-safe)
+  bool fast_reads_ = true;      // false with a key_authorizer hook (not known to be thread-safe)
   bool inline_writes_ = false;  // the backend does not sync: execute on the connection's thread
   std::uint64_t max_clock_skew_ms_ = 0;
   // Jobs queued or being processed by the engine thread: fast paths wait for zero.

@@ -22,8 +22,8 @@ namespace edgemq::statestore {
 class read_index {
  public:
   struct entry {
-    std::string reply;    // RESP3 bulk string of the value
-    std::string version;  // the record's HLC as text (__ts of the reply)
+    std::string reply;                // RESP3 bulk string of the value
+    std::string version;              // the record's HLC as text (__ts of the reply)
     std::uint64_t expires_at_ms = 0;  // 0: never
   };
 

@@ -111,8 +111,10 @@ template <class F>
 bool eventually(F f) {
   const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (!f())
-    if (std::chrono::steady_clock::now() > until) return false;
-    else std::this_thread::yield();
+    if (std::chrono::steady_clock::now() > until)
+      return false;
+    else
+      std::this_thread::yield();
   return true;
 }
 
@@ -147,6 +149,58 @@ TEST(EngineFastPath, GetIsAnsweredOnTheReceivingThreadFromStoredKeys) {
   EXPECT_EQ(f.eng->stats().retrievals, 2u);
 }
 
+// A backend whose apply waits until released: a batch stays in flight as long as the test wants.
+class gated_backend final : public backend {
+ public:
+  std::error_code load(const std::function<void(std::string, key_record)>& visit) override {
+    return inner_.load(visit);
+  }
+  std::error_code apply(const std::vector<mutation>& batch) override {
+    std::unique_lock lk(mu_);
+    ++waiting_;
+    cv_.notify_all();
+    cv_.wait(lk, [&] { return open_; });
+    return inner_.apply(batch);
+  }
+  void wait_until_applying() {
+    std::unique_lock lk(mu_);
+    cv_.wait_for(lk, std::chrono::seconds(10), [&] { return waiting_ > 0; });
+  }
+  void open() {
+    std::lock_guard g(mu_);
+    open_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int waiting_ = 0;
+  bool open_ = false;
+  memory_backend inner_;
+};
+
+// A GET never overtakes an earlier request still queued for (or being stored by) the engine
+// thread: it would answer from the read index without the SET before it.
+TEST(EngineFastPath, GetWaitsBehindQueuedRequests) {
+  broker::broker core{broker::limits{}};
+  auto b = std::make_unique<gated_backend>();
+  auto* gate = b.get();
+  engine eng{core, std::move(b), service_limits{}, nullptr};
+  eng.start();
+  auto set = request({"SET", "a", "one"});
+  auto get = request({"GET", "a"});
+  const broker::publish_context ctx{"c", 1, mqtt::protocol_version::v5, nullptr};
+  ASSERT_EQ(eng.on_publish(ctx, set), mqtt::reason_code::success);
+  gate->wait_until_applying();
+  ASSERT_EQ(eng.on_publish(ctx, get), mqtt::reason_code::success);
+  EXPECT_EQ(eng.stats().retrievals, 0u);  // queued behind the SET, not answered here
+  EXPECT_EQ(eng.queued(), 2u);
+  gate->open();
+  EXPECT_TRUE(eventually([&] { return eng.queued() == 0 && eng.stats().retrievals == 1; }));
+  eng.stop();
+}
+
 // Writers on several threads (MQTT requests, operator requests) and readers at once: the watched
 // key's changes reach the watcher in the order they were made, none twice.
 TEST(EngineFastPath, ConcurrentRequestsNotifyEachChangeOnceInOrder) {
@@ -176,7 +230,8 @@ TEST(EngineFastPath, ConcurrentRequestsNotifyEachChangeOnceInOrder) {
     ASSERT_TRUE(eventually([&] {
       const auto seen = r.seen();
       return seen.back() == std::to_string(n);
-    })) << "syncs=" << syncs;
+    })) << "syncs="
+        << syncs;
     const auto seen = r.seen();
     int last = 0;
     for (std::size_t i = 1; i < seen.size(); ++i) {
@@ -185,7 +240,6 @@ TEST(EngineFastPath, ConcurrentRequestsNotifyEachChangeOnceInOrder) {
       EXPECT_GT(v, last) << "syncs=" << syncs;
       last = v;
     }
-    if (!syncs) EXPECT_EQ(seen.size(), static_cast<std::size_t>(n + 1));  // one execution per request
     ASSERT_TRUE(eventually([&] { return f.eng->queued() == 0; }));
     EXPECT_EQ(f.eng->stats().retrievals, static_cast<std::uint64_t>(n));
   }

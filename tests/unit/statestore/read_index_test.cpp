@@ -1,13 +1,13 @@
 // The read index (ADR 0030): what one thread stores, readers on other threads see whole (a reply
 // and its version always belong together), and erase/put/get behave as a map.
+#include "statestore/read_index.hpp"
+
 #include <atomic>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
-
-#include "statestore/read_index.hpp"
 
 namespace edgemq::statestore {
 namespace {

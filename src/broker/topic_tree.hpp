@@ -52,8 +52,8 @@ class topic_tree {
 
   // Calls `visit` for every ordinary subscription matching `topic` and `visit_group` for every
   // matching share group, then `done`, all with the shared lock held (so the sessions seen stay
-  // alive until `done` returns). `visit` and `visit_group` may not call into any topic_tree (this
-  // one's lock is held, and the per-thread remembered match below is being read or written).
+  // alive until `done` returns). None may call back into this tree, and `visit` and `visit_group`
+  // into no topic_tree at all (the per-thread remembered match below is being read or written).
   // What a topic matched is remembered per thread until the tree next changes (match_cache in
   // topic_tree.cpp): a publisher sending to the same topics again skips the walk.
   void match(std::string_view topic, function_ref<void(const subscriber&)> visit,

@@ -4,6 +4,8 @@
 # acknowledged message (fsync + fdatasync counted by strace --seccomp-bpf, which stops the broker on
 # those calls only; "-" without strace). A benchmark, not a test.
 #   src/bench/bench-persistence.sh [seconds-per-run]
+# POLICIES="batch off" CLIENTS=16 REPS=3 narrow it (each repetition runs every policy in turn, so the
+# ones compared share the machine's load).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SECS=${1:-5}
@@ -16,8 +18,9 @@ trap cleanup EXIT
 STRACE=()
 command -v strace >/dev/null && STRACE=(strace -f --seccomp-bpf -e trace=fsync,fdatasync -c -o "$TMP/strace")
 printf '%-22s %8s %12s %8s %8s %12s\n' policy clients "msgs/s" "p50 us" "p99 us" "fsyncs/msg"
-for policy in sync batch none off; do
-  for c in 1 16; do
+for rep in $(seq "${REPS:-1}"); do
+for policy in ${POLICIES:-sync batch none off}; do
+  for c in ${CLIENTS:-1 16}; do
     rm -rf "$TMP/data"
     if [ "$policy" = off ]; then persist='"enabled": false'; else persist="\"sync\": \"$policy\", \"batch_ms\": 5"; fi
     printf '{"persistence": {%s}, "statestore": {"enabled": false}, "queue": {"max_messages": 100000000, "max_bytes": 17179869184}, "log_level": "warn"}' "$persist" > "$TMP/cfg.json"
@@ -40,4 +43,5 @@ for policy in sync batch none off; do
     label=$policy; [ "$policy" = batch ] && label="batch (5 ms)"
     printf '%-22s %8s %12s %8s %8s %12s\n' "$label" "$c" "$(field msgs_per_sec)" "$(field p50_us)" "$(field p99_us)" "$fsyncs"
   done
+done
 done

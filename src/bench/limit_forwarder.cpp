@@ -12,11 +12,11 @@
 // usually drains it), so no extra read just to see EAGAIN as edge-triggered needs, and a socket with
 // more pending simply comes back next turn after the others had theirs. Each socket is written once per
 // turn, after all readable sockets were processed.
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -325,8 +325,7 @@ class forwarder {
     // variable header around the same topic and payload.
     const std::string_view props =
         c.version == 5 ? body.substr(props_pos, payload_pos - props_pos) : std::string_view("\x00", 1);
-    const std::size_t rem =
-        2 + tlen + (q ? 2 : 0) + (d.version == 5 ? props.size() : 0) + (body.size() - payload_pos);
+    const std::size_t rem = 2 + tlen + (q ? 2 : 0) + (d.version == 5 ? props.size() : 0) + (body.size() - payload_pos);
     char hdr[8] = {static_cast<char>(0x30 | (flags & 0x08) | (q << 1))};  // DUP kept, retain dropped
     append(d, hdr, 1 + put_varint(hdr + 1, static_cast<std::uint32_t>(rem)));
     append(d, body.data(), 2 + tlen);

@@ -1,6 +1,8 @@
 #include "broker/topic_tree.hpp"
 
 #include <algorithm>
+#include <array>
+#include <atomic>
 #include <mutex>
 
 #include "broker/cluster_link.hpp"
@@ -52,7 +54,42 @@ void for_each_level(std::string_view topic, F&& f) {
 
 }  // namespace
 
-topic_tree::topic_tree() : root_(std::make_unique<node>()) {}
+namespace {
+
+std::uint64_t next_version() noexcept {
+  static std::atomic<std::uint64_t> v{0};
+  return v.fetch_add(1, std::memory_order_relaxed) + 1;
+}
+
+// Per thread, the subscriptions and share groups a topic matched, as pointers into the tree, valid
+// while the tree keeps the version they were recorded at (every change to the tree, made under its
+// exclusive lock, takes a new version; readers hold the shared lock while they use them). Direct
+// mapped by the topic's hash. Pairs and fan-in publishers send to the same few topics again and
+// again: a hit costs one hash and one comparison instead of a hash lookup per level
+// (docs/adr/0031-routing-close-to-the-limit.md). Long topics and wide matches are not remembered,
+// which bounds the memory (slots x (max_topic + max_matches pointers)) per worker.
+struct match_cache {
+  static constexpr std::size_t slots = 256;
+  static constexpr std::size_t max_topic = 256;
+  static constexpr std::size_t max_matches = 64;
+  struct entry {
+    const void* tree = nullptr;
+    std::uint64_t version = 0;
+    std::string topic;
+    std::vector<const subscriber*> subs;
+    std::vector<const std::shared_ptr<share_group>*> groups;
+  };
+  std::array<entry, slots> entries;
+
+  static entry& slot(std::string_view topic) {
+    thread_local match_cache c;
+    return c.entries[hash_string(topic) & (slots - 1)];
+  }
+};
+
+}  // namespace
+
+topic_tree::topic_tree() : root_(std::make_unique<node>()), version_(next_version()) {}
 topic_tree::~topic_tree() = default;
 
 bool topic_tree::subscribe(std::string_view full_filter, const subscriber& sub) {
@@ -60,6 +97,7 @@ bool topic_tree::subscribe(std::string_view full_filter, const subscriber& sub) 
   std::string_view filter = full_filter;
   const bool shared = parse_shared_filter(full_filter, share_name, filter);
   std::unique_lock g(mu_);
+  version_ = next_version();
   node* n = root_.get();
   for_each_level(filter, [&](std::string_view level) {
     auto it = n->children.find(level);
@@ -103,6 +141,7 @@ bool topic_tree::unsubscribe(std::string_view full_filter, const session* s) {
   std::string_view filter = full_filter;
   const bool shared = parse_shared_filter(full_filter, share_name, filter);
   std::unique_lock g(mu_);
+  version_ = next_version();
   node* n = root_.get();
   bool found = true;
   for_each_level(filter, [&](std::string_view level) {
@@ -179,7 +218,29 @@ void match_from(const Node* n, std::string_view rest, bool at_end, const visitor
 void topic_tree::match(std::string_view topic, visit_fn visit_sub, group_fn visit_group,
                        function_ref<void()> done) const {
   std::shared_lock g(mu_);
-  const visitors visit{visit_sub, visit_group};
+  auto& e = match_cache::slot(topic);
+  if (e.tree == this && e.version == version_ && e.topic == topic) {
+    for (const subscriber* s : e.subs) visit_sub(*s);
+    if (visit_group)
+      for (const auto* grp : e.groups) visit_group(*grp);
+    if (done) done();
+    return;
+  }
+  // Walk the tree, remembering what matched (unless the topic or the match is too large).
+  bool record = topic.size() <= match_cache::max_topic;
+  e.tree = nullptr;
+  e.subs.clear();
+  e.groups.clear();
+  const auto room = [&] { return record = record && e.subs.size() + e.groups.size() < match_cache::max_matches; };
+  const auto sub = [&](const subscriber& s) {
+    if (room()) e.subs.push_back(&s);
+    visit_sub(s);
+  };
+  const auto group = [&](const std::shared_ptr<share_group>& grp) {
+    if (room()) e.groups.push_back(&grp);
+    if (visit_group) visit_group(grp);
+  };
+  const visitors visit{sub, group};
   const bool dollar = !topic.empty() && topic.front() == '$';
   // The root has no subscribers of its own; descend into the first level.
   const node* n = root_.get();
@@ -192,6 +253,11 @@ void topic_tree::match(std::string_view topic, visit_fn visit_sub, group_fn visi
     if (n->plus) match_from(n->plus, next, last, visit);
   }
   if (auto it = n->children.find(level); it != n->children.end()) match_from(it->second.get(), next, last, visit);
+  if (record) {  // else not remembered: the topic or the match is too large (the vectors stay small)
+    e.tree = this;
+    e.version = version_;
+    e.topic.assign(topic);
+  }
   if (done) done();
 }
 

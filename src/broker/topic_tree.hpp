@@ -54,7 +54,10 @@ class topic_tree {
 
   // Calls `visit` for every ordinary subscription matching `topic` and `visit_group` for every
   // matching share group, then `done`, all with the shared lock held (so the sessions seen stay
-  // alive until `done` returns). None may call back into the tree.
+  // alive until `done` returns). None may call back into this tree, and `visit` and `visit_group`
+  // into no topic_tree at all (the per-thread remembered match below is being read or written).
+  // What a topic matched is remembered per thread until the tree next changes (match_cache in
+  // topic_tree.cpp): a publisher sending to the same topics again skips the walk.
   void match(std::string_view topic, function_ref<void(const subscriber&)> visit,
              function_ref<void(const std::shared_ptr<share_group>&)> visit_group = {},
              function_ref<void()> done = {}) const;
@@ -80,6 +83,10 @@ class topic_tree {
   std::unique_ptr<node> root_;
   std::size_t count_ = 0;
   std::size_t nodes_ = 0;
+  // Changes with every subscribe and unsubscribe (exclusive lock), drawn from one process-wide
+  // counter so that no two tree states share a value: a match remembered for an earlier state, or
+  // for a tree since destroyed at the same address, never matches it.
+  std::uint64_t version_;
   std::atomic<std::uint64_t> removals_{0};
   cluster_link* interest_ = nullptr;  // guarded by mu_
 };

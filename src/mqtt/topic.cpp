@@ -32,7 +32,8 @@ reason_code validate_topic_name(std::string_view name) noexcept {
   std::size_t i = 0;
   while (i + 8 <= name.size() && !special_word(name.data() + i)) i += 8;
   // The tail: the last 8 bytes (overlapping what was checked) settle it when they are plain.
-  if (i >= 8 && i < name.size() && i + 8 > name.size() && !special_word(name.data() + name.size() - 8)) return reason_code::success;
+  if (i >= 8 && i < name.size() && i + 8 > name.size() && !special_word(name.data() + name.size() - 8))
+    return reason_code::success;
   // One pass for the usual ASCII name; anything else takes the full UTF-8 check. Invalid UTF-8
   // is reported before a wildcard.
   bool wildcard = false;

@@ -1,7 +1,12 @@
 #include "broker/topic_tree.hpp"
 
 #include <algorithm>
+#include <memory>
+#include <new>
 #include <set>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -32,6 +37,53 @@ TEST_F(TopicTreeTest, ExactAndWildcards) {
   EXPECT_EQ(matches("sport/tennis/player1"), (std::multiset<std::string>{"a", "b"}));
   EXPECT_EQ(matches("sport/golf/player1"), (std::multiset<std::string>{"b"}));
   EXPECT_TRUE(matches("sport/tennis/player2").empty());
+}
+
+// A topic's matches are remembered per thread until the tree changes: every subscribe and
+// unsubscribe in between, and a tree made anew (even at the same address), must be seen at once.
+TEST_F(TopicTreeTest, RememberedMatchesFollowEveryChange) {
+  EXPECT_TRUE(matches("r/x").empty());
+  sub(a_, "r/x");
+  EXPECT_EQ(matches("r/x"), (std::multiset<std::string>{"a"}));
+  EXPECT_EQ(matches("r/x"), (std::multiset<std::string>{"a"}));  // remembered
+  sub(b_, "r/+");
+  EXPECT_EQ(matches("r/x"), (std::multiset<std::string>{"a", "b"}));
+  tree_.subscribe("r/x", subscriber{&a_, {mqtt::qos::at_least_once}, 7});  // replaced in place
+  std::vector<std::pair<mqtt::qos, std::uint32_t>> seen;
+  tree_.match("r/x", [&](const subscriber& s) {
+    if (s.s == &a_) seen.emplace_back(s.options.qos, s.subscription_id);
+  });
+  EXPECT_EQ(seen, (std::vector<std::pair<mqtt::qos, std::uint32_t>>{{mqtt::qos::at_least_once, 7}}));
+  EXPECT_TRUE(tree_.unsubscribe("r/x", &a_));
+  EXPECT_EQ(matches("r/x"), (std::multiset<std::string>{"b"}));
+  EXPECT_TRUE(tree_.unsubscribe("r/+", &b_));
+  EXPECT_TRUE(matches("r/x").empty());
+  // Share groups are remembered too, and handed to the group visitor.
+  tree_.subscribe("$share/g/r/x", subscriber{&a_, {}, 0});
+  for (int i = 0; i < 2; ++i) {
+    std::size_t groups = 0;
+    tree_.match(
+        "r/x", [](const subscriber&) {}, [&](const std::shared_ptr<share_group>& g) { groups += g->members.size(); });
+    EXPECT_EQ(groups, 1u);
+  }
+  // A new tree in the same storage starts with nothing remembered.
+  sub(a_, "same/place");
+  EXPECT_EQ(matches("same/place").size(), 1u);
+  tree_.~topic_tree();
+  new (&tree_) topic_tree();
+  EXPECT_TRUE(matches("same/place").empty());
+}
+
+// A match wider than what is remembered is walked every time, and still complete.
+TEST_F(TopicTreeTest, WideMatchesAreComplete) {
+  std::vector<std::unique_ptr<session>> many;
+  for (int i = 0; i < 100; ++i) {
+    many.push_back(std::make_unique<session>("s" + std::to_string(i), lim_, stats_));
+    sub(*many.back(), i % 2 ? "wide/+" : "wide/t");
+  }
+  for (int round = 0; round < 2; ++round) EXPECT_EQ(matches("wide/t").size(), 100u);
+  tree_.unsubscribe("wide/t", many[0].get());
+  EXPECT_EQ(matches("wide/t").size(), 99u);
 }
 
 TEST_F(TopicTreeTest, MultiLevelMatchesParentLevel) {

@@ -28,8 +28,8 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUILD = os.environ.get("BUILD_DIR", os.path.join(ROOT, "build"))
 EDGEMQ = os.environ.get("EDGEMQ_BIN", os.path.join(BUILD, "src", "app", "edgemq"))  # another daemon: before/after
-BENCH = os.path.join(BUILD, "src", "bench", "edgemq-bench")
-FILL = os.path.join(BUILD, "src", "bench", "edgemq-store-fill")
+BENCH = os.environ.get("EDGEMQ_BENCH", os.path.join(BUILD, "src", "bench", "edgemq-bench"))
+FILL = os.environ.get("EDGEMQ_STORE_FILL", os.path.join(BUILD, "src", "bench", "edgemq-store-fill"))
 
 
 def rss_kb(pid):
@@ -96,7 +96,7 @@ def start_on_store(tmp, sessions, retained, subscriptions=1):
         # which a broker's restart on its own database would not do again.
         p, _, _ = start_edgemq(tmp, data)
         settled_rss(p.pid)
-        time.sleep(2)
+        time.sleep(min(2.0, 0.1 + (sessions * subscriptions + retained) / 500000))  # let its compaction run
         stop(p)
     p, _, ready = start_edgemq(tmp, data)
     try:

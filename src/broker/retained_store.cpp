@@ -14,6 +14,8 @@ void retained_entry::deleter::operator()(retained_entry* e) const noexcept {
   ::operator delete(e);
 }
 
+static_assert(sizeof(retained_entry) == 24, "the header ADR 0032 counts on");
+
 retained_entry::ptr retained_entry::make(const message& m) {
   const auto origin = std::string_view(m.origin_client_id).substr(0, 0xFFFF);
   void* mem = ::operator new(sizeof(retained_entry) + m.topic.size() + origin.size() + m.payload.size());

@@ -92,6 +92,8 @@ class durable_broker_store final : public broker::durable_store {
   const broker::latency_histogram& commit_latency() const noexcept { return commit_latency_; }
 
  private:
+  // restore() less the memory release after it.
+  std::vector<broker::message_ptr> restore_records(broker::broker& b);
   struct op {
     enum class kind : std::uint8_t { put, erase, erase_range } type;
     std::string key;

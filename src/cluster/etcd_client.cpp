@@ -10,6 +10,7 @@
 #include "cluster/etcd_client.hpp"
 
 #include <atomic>
+#include <cerrno>
 #include <future>
 #include <map>
 #include <set>
@@ -23,6 +24,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 #include <nlohmann/json.hpp>
+#include <sys/socket.h>
 
 #include "cluster/etcd_watch_stream.hpp"
 
@@ -123,12 +125,10 @@ struct etcd_client::impl {
     while (!idle[m].empty()) {
       auto c = std::move(idle[m].back());
       idle[m].pop_back();
-      boost::system::error_code ec;
-      c->sock.non_blocking(true, ec);
-      char probe;
-      c->sock.read_some(asio::buffer(&probe, 1), ec);
-      c->sock.non_blocking(false, ec);
-      if (ec == asio::error::would_block) return c;
+      // Peeks without blocking: nothing to read (EAGAIN) is the only sign of a usable connection.
+      char byte;
+      const auto n = ::recv(c->sock.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return c;
     }
     return nullptr;
   }

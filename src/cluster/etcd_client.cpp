@@ -172,7 +172,8 @@ struct etcd_client::impl::request_op : std::enable_shared_from_this<request_op> 
         done(std::move(d)),
         deadline(clock_type::now() + c.opts.request_timeout),
         timer(c.io),
-        pause(c.io) {}
+        pause(c.io),
+        attempt_timer(c.io) {}
 
   impl& client;
   std::string path, body;
@@ -180,6 +181,10 @@ struct etcd_client::impl::request_op : std::enable_shared_from_this<request_op> 
   reply done;
   clock_type::time_point deadline;
   asio::steady_timer timer, pause;
+  // A request that changes nothing gives each member a third of the deadline: an isolated
+  // member that never answers must not use up the time another would answer in.
+  asio::steady_timer attempt_timer;
+  std::uint64_t attempt_gen = 0;  // handlers of an abandoned attempt see a newer one and stop
   std::unique_ptr<connection> conn;
   std::size_t member = 0;
   std::size_t tried_this_round = 0;
@@ -206,6 +211,7 @@ struct etcd_client::impl::request_op : std::enable_shared_from_this<request_op> 
     finished = true;
     timer.cancel();
     pause.cancel();
+    attempt_timer.cancel();
     auto self = shared_from_this();
     client.requests.erase(self);
     auto cb = std::move(done);
@@ -231,18 +237,32 @@ struct etcd_client::impl::request_op : std::enable_shared_from_this<request_op> 
     }
     ++tried_this_round;
     member = client.current;
+    const auto gen = ++attempt_gen;
+    if (retry_anywhere) {
+      attempt_timer.expires_after(std::max(client.opts.request_timeout / 3, std::chrono::milliseconds(200)));
+      attempt_timer.async_wait([self = shared_from_this(), gen](boost::system::error_code ec) {
+        if (ec || self->finished || gen != self->attempt_gen) return;
+        if (self->conn) {
+          boost::system::error_code ignored;
+          self->conn->sock.close(ignored);
+        }
+        self->failed_after_sending("no answer from " + self->client.members[self->member].url + " in time");
+      });
+    }
     req = client.make_request(member, path, body);
-    if ((conn = client.take_idle(member))) return send();
-    client.connect(member, [self = shared_from_this()](boost::system::error_code ec, std::unique_ptr<connection> c) {
-      if (self->finished) return;
-      if (ec) return self->failed_before_sending("cannot connect to " + self->client.members[self->member].url);
-      self->conn = std::move(c);
-      if (self->timed_out) return self->attempt();
-      self->send();
-    });
+    if ((conn = client.take_idle(member))) return send(gen);
+    client.connect(
+        member, [self = shared_from_this(), gen](boost::system::error_code ec, std::unique_ptr<connection> c) {
+          if (self->finished || gen != self->attempt_gen) return;
+          if (ec) return self->failed_before_sending("cannot connect to " + self->client.members[self->member].url);
+          self->conn = std::move(c);
+          if (self->timed_out) return self->attempt();
+          self->send(gen);
+        });
   }
 
   void failed_before_sending(const std::string& why) {
+    ++attempt_gen;
     last_problem = why;
     conn.reset();
     client.rotate_from(member);
@@ -250,6 +270,7 @@ struct etcd_client::impl::request_op : std::enable_shared_from_this<request_op> 
   }
 
   void failed_after_sending(const std::string& why) {
+    ++attempt_gen;
     conn.reset();
     client.rotate_from(member);
     if (!retry_anywhere) return unavailable(why + " (outcome unknown)");
@@ -257,18 +278,21 @@ struct etcd_client::impl::request_op : std::enable_shared_from_this<request_op> 
     attempt();
   }
 
-  void send() {
-    http::async_write(conn->sock, req, [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
-      if (self->finished) return;
+  void send(std::uint64_t gen) {
+    http::async_write(conn->sock, req, [self = shared_from_this(), gen](boost::system::error_code ec, std::size_t) {
+      if (self->finished || gen != self->attempt_gen) return;
       if (ec) return self->failed_before_sending("cannot write to " + self->client.members[self->member].url);
       self->res = {};
       http::async_read(self->conn->sock, self->conn->buf, self->res,
-                       [self](boost::system::error_code ec2, std::size_t) { self->on_answer(ec2); });
+                       [self, gen](boost::system::error_code ec2, std::size_t) {
+                         if (gen == self->attempt_gen) self->on_answer(ec2);
+                       });
     });
   }
 
   void on_answer(boost::system::error_code ec) {
     if (finished) return;
+    attempt_timer.cancel();
     const auto& url = client.members[member].url;
     if (ec) return failed_after_sending("no answer from " + url);
     auto answer = json::parse(res.body(), nullptr, false);

@@ -10,6 +10,7 @@
 #include "cluster/etcd_client.hpp"
 
 #include <atomic>
+#include <cerrno>
 #include <future>
 #include <map>
 #include <set>
@@ -23,6 +24,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 #include <nlohmann/json.hpp>
+#include <sys/socket.h>
 
 #include "cluster/etcd_watch_stream.hpp"
 
@@ -107,7 +109,7 @@ struct etcd_client::impl {
   // I/O thread only from here.
   std::size_t current = 0;
   bool stopping = false;
-  std::vector<std::vector<std::unique_ptr<connection>>> idle;
+  std::vector<std::vector<std::shared_ptr<connection>>> idle;
   std::set<std::shared_ptr<request_op>> requests;
   std::map<watch_id, std::shared_ptr<watch_op>> watches;
   std::map<std::int64_t, std::shared_ptr<lease_op>> leases;
@@ -119,22 +121,20 @@ struct etcd_client::impl {
   }
 
   // A pooled connection whose peer has not closed it (a FIN or an RST is waiting), or null.
-  std::unique_ptr<connection> take_idle(std::size_t m) {
+  std::shared_ptr<connection> take_idle(std::size_t m) {
     while (!idle[m].empty()) {
       auto c = std::move(idle[m].back());
       idle[m].pop_back();
-      boost::system::error_code ec;
-      c->sock.non_blocking(true, ec);
-      char probe;
-      c->sock.read_some(asio::buffer(&probe, 1), ec);
-      c->sock.non_blocking(false, ec);
-      if (ec == asio::error::would_block) return c;
+      // Peeks without blocking: nothing to read (EAGAIN) is the only sign of a usable connection.
+      char byte;
+      const auto n = ::recv(c->sock.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return c;
     }
     return nullptr;
   }
 
-  void connect(std::size_t m, std::function<void(boost::system::error_code, std::unique_ptr<connection>)> done) {
-    auto c = std::make_unique<connection>(io);
+  void connect(std::size_t m, std::function<void(boost::system::error_code, std::shared_ptr<connection>)> done) {
+    auto c = std::make_shared<connection>(io);
     resolver.async_resolve(members[m].host, members[m].port,
                            [this, c = std::move(c), done = std::move(done)](
                                boost::system::error_code ec, tcp::resolver::results_type results) mutable {
@@ -172,7 +172,8 @@ struct etcd_client::impl::request_op : std::enable_shared_from_this<request_op> 
         done(std::move(d)),
         deadline(clock_type::now() + c.opts.request_timeout),
         timer(c.io),
-        pause(c.io) {}
+        pause(c.io),
+        attempt_timer(c.io) {}
 
   impl& client;
   std::string path, body;
@@ -180,12 +181,15 @@ struct etcd_client::impl::request_op : std::enable_shared_from_this<request_op> 
   reply done;
   clock_type::time_point deadline;
   asio::steady_timer timer, pause;
-  std::unique_ptr<connection> conn;
+  // A request that changes nothing gives each member a third of the deadline: an isolated
+  // member that never answers must not use up the time another would answer in.
+  asio::steady_timer attempt_timer;
+  std::uint64_t attempt_gen = 0;  // handlers of an abandoned attempt see a newer one and stop
+  std::shared_ptr<connection> conn;
   std::size_t member = 0;
   std::size_t tried_this_round = 0;
   bool finished = false, timed_out = false;
   http::request<http::string_body> req;
-  http::response<http::string_body> res;
   std::string last_problem = "no member answered";
 
   void start() {
@@ -206,6 +210,7 @@ struct etcd_client::impl::request_op : std::enable_shared_from_this<request_op> 
     finished = true;
     timer.cancel();
     pause.cancel();
+    attempt_timer.cancel();
     auto self = shared_from_this();
     client.requests.erase(self);
     auto cb = std::move(done);
@@ -231,18 +236,32 @@ struct etcd_client::impl::request_op : std::enable_shared_from_this<request_op> 
     }
     ++tried_this_round;
     member = client.current;
+    const auto gen = ++attempt_gen;
+    if (retry_anywhere) {
+      attempt_timer.expires_after(std::max(client.opts.request_timeout / 3, std::chrono::milliseconds(200)));
+      attempt_timer.async_wait([self = shared_from_this(), gen](boost::system::error_code ec) {
+        if (ec || self->finished || gen != self->attempt_gen) return;
+        if (self->conn) {
+          boost::system::error_code ignored;
+          self->conn->sock.close(ignored);
+        }
+        self->failed_after_sending("no answer from " + self->client.members[self->member].url + " in time");
+      });
+    }
     req = client.make_request(member, path, body);
-    if ((conn = client.take_idle(member))) return send();
-    client.connect(member, [self = shared_from_this()](boost::system::error_code ec, std::unique_ptr<connection> c) {
-      if (self->finished) return;
-      if (ec) return self->failed_before_sending("cannot connect to " + self->client.members[self->member].url);
-      self->conn = std::move(c);
-      if (self->timed_out) return self->attempt();
-      self->send();
-    });
+    if ((conn = client.take_idle(member))) return send(gen);
+    client.connect(
+        member, [self = shared_from_this(), gen](boost::system::error_code ec, std::shared_ptr<connection> c) {
+          if (self->finished || gen != self->attempt_gen) return;
+          if (ec) return self->failed_before_sending("cannot connect to " + self->client.members[self->member].url);
+          self->conn = std::move(c);
+          if (self->timed_out) return self->attempt();
+          self->send(gen);
+        });
   }
 
   void failed_before_sending(const std::string& why) {
+    ++attempt_gen;
     last_problem = why;
     conn.reset();
     client.rotate_from(member);
@@ -250,6 +269,7 @@ struct etcd_client::impl::request_op : std::enable_shared_from_this<request_op> 
   }
 
   void failed_after_sending(const std::string& why) {
+    ++attempt_gen;
     conn.reset();
     client.rotate_from(member);
     if (!retry_anywhere) return unavailable(why + " (outcome unknown)");
@@ -257,18 +277,23 @@ struct etcd_client::impl::request_op : std::enable_shared_from_this<request_op> 
     attempt();
   }
 
-  void send() {
-    http::async_write(conn->sock, req, [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
-      if (self->finished) return;
+  // Each pending operation holds its connection (`c`): an attempt abandoned by a timer drops the
+  // op's reference, and the socket and buffer live until the cancelled operation has completed.
+  void send(std::uint64_t gen) {
+    auto c = conn;
+    http::async_write(c->sock, req, [self = shared_from_this(), gen, c](boost::system::error_code ec, std::size_t) {
+      if (self->finished || gen != self->attempt_gen) return;
       if (ec) return self->failed_before_sending("cannot write to " + self->client.members[self->member].url);
-      self->res = {};
-      http::async_read(self->conn->sock, self->conn->buf, self->res,
-                       [self](boost::system::error_code ec2, std::size_t) { self->on_answer(ec2); });
+      auto res = std::make_shared<http::response<http::string_body>>();
+      http::async_read(c->sock, c->buf, *res, [self, gen, c, res](boost::system::error_code ec2, std::size_t) {
+        if (gen == self->attempt_gen) self->on_answer(ec2, *res);
+      });
     });
   }
 
-  void on_answer(boost::system::error_code ec) {
+  void on_answer(boost::system::error_code ec, const http::response<http::string_body>& res) {
     if (finished) return;
+    attempt_timer.cancel();
     const auto& url = client.members[member].url;
     if (ec) return failed_after_sending("no answer from " + url);
     auto answer = json::parse(res.body(), nullptr, false);
@@ -313,12 +338,12 @@ struct etcd_client::impl::watch_op : std::enable_shared_from_this<watch_op> {
   std::function<void(const etcd_error&)> on_error;
   asio::steady_timer pause;
   asio::steady_timer opening;  // a member that does not answer the watch within the request timeout is left
-  std::unique_ptr<connection> conn;
+  std::shared_ptr<connection> conn;
   std::size_t member = 0;
   bool cancelled = false;
   std::uint64_t generation = 0;  // handlers of an abandoned stream see a newer one and stop
   http::request<http::string_body> req;
-  std::unique_ptr<http::response_parser<http::buffer_body>> parser;
+  std::shared_ptr<http::response_parser<http::buffer_body>> parser;  // held by its pending read too
   char chunk[16384];
   line_splitter lines;
 
@@ -338,24 +363,25 @@ struct etcd_client::impl::watch_op : std::enable_shared_from_this<watch_op> {
         self->broken("no watch answer from " + self->client.members[self->member].url);
     });
     client.connect(member, [self = shared_from_this(), gen = generation](boost::system::error_code ec,
-                                                                         std::unique_ptr<connection> c) {
+                                                                         std::shared_ptr<connection> c) {
       if (self->cancelled || gen != self->generation) return;
       if (ec) return self->broken("cannot connect to " + self->client.members[self->member].url);
-      self->conn = std::move(c);
-      http::async_write(self->conn->sock, self->req, [self, gen](boost::system::error_code ec2, std::size_t) {
+      self->conn = c;
+      // Pending operations hold the connection and parser they use (see request_op::send).
+      http::async_write(c->sock, self->req, [self, gen, c](boost::system::error_code ec2, std::size_t) {
         if (self->cancelled || gen != self->generation) return;
         if (ec2) return self->broken("cannot write to " + self->client.members[self->member].url);
-        self->parser = std::make_unique<http::response_parser<http::buffer_body>>();
-        self->parser->body_limit(boost::none);
+        auto p = std::make_shared<http::response_parser<http::buffer_body>>();
+        p->body_limit(boost::none);
+        self->parser = p;
         self->lines = {};
-        http::async_read_header(self->conn->sock, self->conn->buf, *self->parser,
-                                [self, gen](boost::system::error_code ec3, std::size_t) {
-                                  if (self->cancelled || gen != self->generation) return;
-                                  if (ec3 || self->parser->get().result_int() != 200)
-                                    return self->broken("watch refused by " + self->client.members[self->member].url);
-                                  self->opening.cancel();
-                                  self->read_more(gen);
-                                });
+        http::async_read_header(c->sock, c->buf, *p, [self, gen, c, p](boost::system::error_code ec3, std::size_t) {
+          if (self->cancelled || gen != self->generation) return;
+          if (ec3 || self->parser->get().result_int() != 200)
+            return self->broken("watch refused by " + self->client.members[self->member].url);
+          self->opening.cancel();
+          self->read_more(gen);
+        });
       });
     });
   }
@@ -363,16 +389,17 @@ struct etcd_client::impl::watch_op : std::enable_shared_from_this<watch_op> {
   void read_more(std::uint64_t gen) {
     parser->get().body().data = chunk;
     parser->get().body().size = sizeof chunk;
-    http::async_read_some(conn->sock, conn->buf, *parser,
-                          [self = shared_from_this(), gen](boost::system::error_code ec, std::size_t) {
-                            if (self->cancelled || gen != self->generation) return;
-                            if (ec && ec != http::error::need_buffer) return self->broken("watch stream broken");
-                            const auto got = sizeof self->chunk - self->parser->get().body().size;
-                            for (auto& line : self->lines.feed({self->chunk, got}))
-                              if (!self->handle(line)) return;
-                            if (self->parser->is_done()) return self->broken("watch stream ended");
-                            self->read_more(gen);
-                          });
+    http::async_read_some(
+        conn->sock, conn->buf, *parser,
+        [self = shared_from_this(), gen, c = conn, p = parser](boost::system::error_code ec, std::size_t) {
+          if (self->cancelled || gen != self->generation) return;
+          if (ec && ec != http::error::need_buffer) return self->broken("watch stream broken");
+          const auto got = sizeof self->chunk - self->parser->get().body().size;
+          for (auto& line : self->lines.feed({self->chunk, got}))
+            if (!self->handle(line)) return;
+          if (self->parser->is_done()) return self->broken("watch stream ended");
+          self->read_more(gen);
+        });
   }
 
   // False: the stream is over (reopened elsewhere, or cancelled).

@@ -129,7 +129,7 @@ struct etcd_store::impl : std::enable_shared_from_this<impl> {
     job j;
     command cmd;
     key_state state;
-    bool state_read = false;  // false: assumed absent (the guards will tell)
+    bool state_read = false;  // false: a guess (the node's mirror, or absent) that the guards check
     int attempts = 0;
     std::int64_t lease = 0;
   };
@@ -191,6 +191,49 @@ struct etcd_store::impl : std::enable_shared_from_this<impl> {
   static constexpr std::chrono::milliseconds watch_wait{1000};
   std::int64_t watch_seen_ = 0;
   std::multimap<std::int64_t, std::pair<std::chrono::steady_clock::time_point, std::function<void()>>> after_watch_;
+
+  // --- the keys as last seen on the node's watch (leaf lock): a write's first guess, so that
+  // it usually commits in one txn; a stale guess only makes the guards fail and return the truth.
+  std::mutex mirror_mu_;
+  std::unordered_map<std::string, key_state> mirror_;
+
+  key_state guess(const std::string& key) {
+    std::lock_guard g(mirror_mu_);
+    auto it = mirror_.find(key);
+    return it == mirror_.end() ? key_state{} : it->second;
+  }
+
+  void mirror(const json& events) {
+    const std::string vp = opts_.prefix + "v/", mp = opts_.prefix + "m/", fp = opts_.prefix + "ft/";
+    std::lock_guard g(mirror_mu_);
+    for (const auto& e : events) {
+      const auto& kv = e.value("kv", json::object());
+      const auto key = etcd_client::unb64(kv.value("key", ""));
+      const bool put = e.value("type", "PUT") == "PUT";
+      const auto rev = put ? json_int(kv, "mod_revision") : 0;
+      const auto value = put ? etcd_client::unb64(kv.value("value", "")) : std::string();
+      key_state* st = nullptr;
+      if (key.starts_with(vp)) {
+        st = &mirror_[key.substr(vp.size())];
+        st->v_mod = rev;
+        st->value = value;
+      } else if (key.starts_with(mp)) {
+        st = &mirror_[key.substr(mp.size())];
+        st->m_mod = rev;
+        st->version.reset();
+        st->expires_at_ms.reset();
+        if (put) decode_meta(value, *st);
+      } else if (key.starts_with(fp)) {
+        st = &mirror_[key.substr(fp.size())];
+        st->ft_mod = rev;
+        st->ft = put ? hlc::parse(value) : std::nullopt;
+      }
+      if (st && !st->v_mod && !st->m_mod && !st->ft_mod) {
+        const auto prefix_len = key.starts_with(vp) ? vp.size() : key.starts_with(mp) ? mp.size() : fp.size();
+        mirror_.erase(key.substr(prefix_len));
+      }
+    }
+  }
 
   // --- in-process watchers under watch_mu_
   std::mutex watch_mu_;
@@ -304,6 +347,8 @@ struct etcd_store::impl : std::enable_shared_from_this<impl> {
       return false;
     }
     o->cmd = std::move(std::get<command>(parsed));
+    if (o->cmd.op == command::verb::set || o->cmd.op == command::verb::del || o->cmd.op == command::verb::vdel)
+      o->state = guess(o->cmd.key);  // not read: the guards of the first txn check it
     auto resume = [self = shared_from_this(), queue_id] { self->pump(queue_id); };
     switch (o->cmd.op) {
       case command::verb::keynotify_stop:
@@ -650,6 +695,7 @@ struct etcd_store::impl : std::enable_shared_from_this<impl> {
   // ------------------------------------------------------------------ the node's watch
   void on_watch_events(const json& events) {
     healthy_.store(true);
+    mirror(events);
     const std::string vp = opts_.prefix + "v/", mp = opts_.prefix + "m/";
     std::map<std::pair<std::string, std::int64_t>, std::optional<hlc>> versions;  // from ss/m/ puts
     for (const auto& e : events) {

@@ -4,10 +4,11 @@
 // (statestore/command.hpp, statestore/wire.hpp); only where the keys live differs.
 //
 // Key layout: ss/v/<key> the raw value, ss/m/<key> its metadata (version HLC, PX deadline),
-// ss/ft/<key> its fencing token. A write is decided on a linearizable read of the three and
-// committed by one txn guarded by their mod revisions (a concurrent change makes it fail and
-// return the new state, and the request is decided again). KEYNOTIFY and in-process watches
-// are served from one etcd watch per node on ss/.
+// ss/ft/<key> its fencing token. A write is decided on the node's view of the three (kept from
+// its watch) and committed by one txn guarded by their mod revisions: when the view was stale
+// (or a concurrent change came first) the txn fails, returns the current state, and the request
+// is decided again on that. GETs are linearizable reads. KEYNOTIFY and in-process watches are
+// served from one etcd watch per node on ss/.
 //
 // Threads: requests arrive on connection threads and are queued per connection (a client's
 // requests are answered in order); etcd answers on the etcd client's thread; a ticker thread

@@ -44,7 +44,6 @@ class ClusterStateStoreTest(unittest.TestCase):
 
     def setUp(self):
         self.clients = []
-        self.n = getattr(self, "n", 0)
 
     def tearDown(self):
         for c in self.clients:

@@ -1,7 +1,8 @@
 """The state store test suites (protocol, fencing, KEYNOTIFY and expiry, leased locks) run
-unchanged against node 2 of a three-node cluster whose state store is in etcd (docs/cluster.md):
+against node 2 of a three-node cluster whose state store is in etcd (docs/cluster.md):
 one state store test suite for both backends. The classes are the single-node modules' own,
-imported as modules (so they do not run twice here); only where the daemon comes from changes.
+imported as modules (so they do not run twice here); only where the daemon comes from changes,
+and the one test that checks the version's node id expects the cluster node's name.
 Left out, with the reason: quotas (not enforced in a cluster: etcd's backend quota is the
 limit) and restarts of the single node's RocksDB (test_statestore_persistence)."""
 

@@ -77,7 +77,6 @@ std::unique_ptr<cluster_sessions> start_cluster_sessions(broker::broker& core, c
   return s;
 }
 
-
 std::unique_ptr<cluster::nats_bus> start_cluster_bus(broker::broker& core, const config::daemon_config& cfg,
                                                      daemon_status& status, std::shared_ptr<spdlog::logger> log) {
   if (!cfg.cluster.enabled()) return nullptr;

@@ -30,7 +30,6 @@ struct daemon_status;
 std::unique_ptr<cluster::nats_bus> start_cluster_bus(broker::broker& core, const config::daemon_config& cfg,
                                                      daemon_status& status, std::shared_ptr<spdlog::logger> log);
 
-
 // The state store in etcd (ADR 0027) in place of the local one, not started yet: versions carry
 // the cluster node's name as their HLC node id. Requires cfg.cluster.enabled().
 std::unique_ptr<statestore::store> make_cluster_statestore(broker::broker& core, const config::daemon_config& cfg,

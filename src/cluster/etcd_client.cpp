@@ -27,6 +27,7 @@
 #include <sys/socket.h>
 
 #include "cluster/etcd_watch_stream.hpp"
+#include "text/text.hpp"
 
 namespace edgemq::cluster {
 
@@ -615,62 +616,12 @@ void etcd_client::revoke_lease(std::int64_t lease_id) {
 
 // ---------------------------------------------------------------------------------------------
 
-namespace {
-constexpr char b64_alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-}
-
 std::string etcd_client::b64(std::string_view raw) {
-  std::string out;
-  out.reserve((raw.size() + 2) / 3 * 4);
-  std::size_t i = 0;
-  for (; i + 2 < raw.size(); i += 3) {
-    const std::uint32_t v = (std::uint8_t(raw[i]) << 16) | (std::uint8_t(raw[i + 1]) << 8) | std::uint8_t(raw[i + 2]);
-    out += b64_alphabet[(v >> 18) & 63];
-    out += b64_alphabet[(v >> 12) & 63];
-    out += b64_alphabet[(v >> 6) & 63];
-    out += b64_alphabet[v & 63];
-  }
-  if (i + 1 == raw.size()) {
-    const std::uint32_t v = std::uint8_t(raw[i]) << 16;
-    out += b64_alphabet[(v >> 18) & 63];
-    out += b64_alphabet[(v >> 12) & 63];
-    out += "==";
-  } else if (i + 2 == raw.size()) {
-    const std::uint32_t v = (std::uint8_t(raw[i]) << 16) | (std::uint8_t(raw[i + 1]) << 8);
-    out += b64_alphabet[(v >> 18) & 63];
-    out += b64_alphabet[(v >> 12) & 63];
-    out += b64_alphabet[(v >> 6) & 63];
-    out += '=';
-  }
-  return out;
+  return text::base64_encode(raw);
 }
 
-std::string etcd_client::unb64(std::string_view text) {
-  const auto value = [](char ch) -> int {
-    if (ch >= 'A' && ch <= 'Z') return ch - 'A';
-    if (ch >= 'a' && ch <= 'z') return ch - 'a' + 26;
-    if (ch >= '0' && ch <= '9') return ch - '0' + 52;
-    if (ch == '+' || ch == '-') return 62;
-    if (ch == '/' || ch == '_') return 63;
-    return -1;
-  };
-  while (!text.empty() && text.back() == '=') text.remove_suffix(1);
-  if (text.size() % 4 == 1) return {};
-  std::string out;
-  out.reserve(text.size() * 3 / 4);
-  std::uint32_t acc = 0;
-  int bits = 0;
-  for (char ch : text) {
-    const int v = value(ch);
-    if (v < 0) return {};
-    acc = (acc << 6) | static_cast<std::uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += static_cast<char>((acc >> bits) & 0xFF);
-    }
-  }
-  return out;
+std::string etcd_client::unb64(std::string_view encoded) {
+  return text::base64_decode(encoded).value_or(std::string());
 }
 
 std::string etcd_client::prefix_end(std::string_view prefix) {

@@ -6,6 +6,9 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include "cluster/etcd_client.hpp"
+#include "text/text.hpp"
+
 namespace edgemq::cluster {
 
 namespace beast = boost::beast;
@@ -108,73 +111,16 @@ std::optional<nlohmann::json> session_etcd_http::post(const std::string& path, c
   return std::nullopt;
 }
 
-namespace {
-constexpr char b64_chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-}
-
 std::string session_etcd_http::b64(std::string_view raw) {
-  std::string out;
-  out.reserve((raw.size() + 2) / 3 * 4);
-  std::size_t i = 0;
-  for (; i + 2 < raw.size(); i += 3) {
-    const unsigned v = (static_cast<unsigned char>(raw[i]) << 16) | (static_cast<unsigned char>(raw[i + 1]) << 8) |
-                       static_cast<unsigned char>(raw[i + 2]);
-    out += b64_chars[(v >> 18) & 63];
-    out += b64_chars[(v >> 12) & 63];
-    out += b64_chars[(v >> 6) & 63];
-    out += b64_chars[v & 63];
-  }
-  if (i < raw.size()) {
-    unsigned v = static_cast<unsigned char>(raw[i]) << 16;
-    if (i + 1 < raw.size()) v |= static_cast<unsigned char>(raw[i + 1]) << 8;
-    out += b64_chars[(v >> 18) & 63];
-    out += b64_chars[(v >> 12) & 63];
-    out += i + 1 < raw.size() ? b64_chars[(v >> 6) & 63] : '=';
-    out += '=';
-  }
-  return out;
+  return text::base64_encode(raw);
 }
 
-std::string session_etcd_http::unb64(std::string_view text) {
-  std::string out;
-  unsigned v = 0;
-  int bits = 0;
-  for (const char c : text) {
-    int d;
-    if (c >= 'A' && c <= 'Z')
-      d = c - 'A';
-    else if (c >= 'a' && c <= 'z')
-      d = c - 'a' + 26;
-    else if (c >= '0' && c <= '9')
-      d = c - '0' + 52;
-    else if (c == '+')
-      d = 62;
-    else if (c == '/')
-      d = 63;
-    else if (c == '=')
-      break;
-    else
-      return {};
-    v = (v << 6) | static_cast<unsigned>(d);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += static_cast<char>((v >> bits) & 0xFF);
-    }
-  }
-  return out;
+std::string session_etcd_http::unb64(std::string_view encoded) {
+  return text::base64_decode(encoded).value_or(std::string());
 }
 
 std::string session_etcd_http::prefix_end(std::string_view prefix) {
-  std::string end(prefix);
-  while (!end.empty()) {
-    if (static_cast<unsigned char>(end.back()) < 0xFF) {
-      end.back() = static_cast<char>(static_cast<unsigned char>(end.back()) + 1);
-      return end;
-    }
-    end.pop_back();
-  }
-  return std::string(1, '\0');  // every key
+  return etcd_client::prefix_end(prefix);
 }
 
 }  // namespace edgemq::cluster

@@ -1,5 +1,6 @@
 #include "cluster/replicated_session_store.hpp"
 
+#include <limits>
 #include <unordered_set>
 
 #include <nlohmann/json.hpp>
@@ -165,6 +166,15 @@ std::uint64_t replicated_session_store::decided_locked() const {
   return decided_;
 }
 
+std::uint64_t replicated_session_store::etcd_written_through_locked() const {
+  // etcd parts are written in ticket order: the first one not written bounds the rest. A ticket
+  // without an etcd part (a retained message, a local-only copy) never raises etcd_done_ itself,
+  // so waiting for etcd_done_ >= ticket would never end for it.
+  for (const auto& p : pending_)
+    if (p.etcd && p.ticket > etcd_done_) return p.ticket - 1;
+  return std::numeric_limits<std::uint64_t>::max();
+}
+
 std::uint64_t replicated_session_store::decided() const {
   std::lock_guard g(mu_);
   return decided_locked();
@@ -180,17 +190,16 @@ void replicated_session_store::notify_when_decided(std::uint64_t ticket, std::we
   {
     std::lock_guard g(mu_);
     if (ticket > decided_locked()) {
-      // The etcd part is written: what is left is the local store's, which notifies itself.
-      bool etcd_done = true;
+      // Until every etcd part up to `ticket` is written, the writer thread keeps the link; after,
+      // what is left is the local store's, which notifies itself.
+      if (!local_ || ticket > etcd_written_through_locked()) {
+        waiters_.emplace_back(ticket, std::move(l));
+        return;
+      }
       std::uint64_t upto = 0;
       for (const auto& p : pending_) {
         if (p.ticket > ticket) break;
-        if (p.etcd && p.ticket > etcd_done_) etcd_done = false;
         upto = p.inner_upto;
-      }
-      if (!etcd_done || !local_) {
-        waiters_.emplace_back(ticket, std::move(l));
-        return;
       }
       local_->notify_when_decided(upto, std::move(l));
       return;
@@ -315,8 +324,9 @@ void replicated_session_store::run() {
       etcd_done_ = std::max(etcd_done_, batch.back().ticket);
       while (!etcd_failed_.empty() && *etcd_failed_.begin() + 100000 < etcd_done_)
         etcd_failed_.erase(etcd_failed_.begin());
+      const auto through = etcd_written_through_locked();
       for (auto it = waiters_.begin(); it != waiters_.end();) {
-        if (it->first <= etcd_done_) {
+        if (it->first <= through) {
           ready.push_back(std::move(*it));
           it = waiters_.erase(it);
         } else {

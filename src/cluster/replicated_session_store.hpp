@@ -96,6 +96,8 @@ class replicated_session_store final : public broker::durable_store {
   std::uint64_t local_only_locked(std::uint64_t inner_ticket);
   std::string key_of(const std::string& client_id, const std::string& record_key) const;
   std::uint64_t decided_locked() const;
+  // Highest ticket up to which every etcd part is written (or failed).
+  std::uint64_t etcd_written_through_locked() const;
   void run();
   bool write(const std::vector<op>& batch);
 

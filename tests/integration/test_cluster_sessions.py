@@ -169,6 +169,44 @@ class ClusterSessionsTest(unittest.TestCase):
         publish_acked(self.nodes[2], "cl/%s/x" % cid, [b"not for you"])
         self.assertEqual(third.drain(), [])
 
+    def test_retained_qos1_publish_behind_an_etcd_write_is_acknowledged(self):
+        # A retained message stays on its node (no etcd part), but its ticket can come right after a
+        # session change that etcd has not answered yet: once etcd answers, the PUBACK must come
+        # (it used to wait for an etcd write of its own, which never comes). etcd is stopped
+        # (SIGSTOP) so that the session change is still in flight when the publish arrives.
+        node = self.nodes[0]
+        topic = "cl/%s/config" % self.unique("kept")
+        cid = self.unique("retainer")
+        pub, _ = raw_connect(node, cid, clean=True, expiry=300)
+        self.clients.append(pub)
+
+        def resume_etcd():
+            for m in self.engines.etcd:
+                if m.alive():
+                    m.proc.send_signal(signal.SIGCONT)
+
+        self.addCleanup(resume_etcd)
+        for m in self.engines.etcd:
+            m.proc.send_signal(signal.SIGSTOP)
+        # One connection, so in this order: a change to the persistent session (to etcd), then the
+        # retained QoS 1 publish (local only).
+        pub.send(rm.subscribe(pub.next_id(), [("cl/%s/other" % cid, 1)]))
+        pid = pub.next_id()
+        pub.send(rm.publish(topic, b"v1", qos=1, packet_id=pid, retain=True))
+        pub.expect(rm.SUBACK)
+        resume_etcd()
+        self.engines.wait_healthy(15)
+        ack = pub.expect(rm.PUBACK)
+        self.assertEqual(ack.packet_id, pid)
+
+        # Retained on that node, and clearing it (an empty retained payload) is acknowledged too.
+        sub, _ = raw_connect(node, self.unique("reader"), clean=True, expiry=0)
+        self.clients.append(sub)
+        raw_subscribe(sub, topic, qos=1)
+        kept = sub.expect(rm.PUBLISH)
+        self.assertEqual((kept.payload, kept.retain), (b"v1", True))
+        self.assertIsNotNone(sub.publish(topic, b"", qos=1, retain=True))
+
     def test_node_killed_clients_resume_on_another_node(self):
         # Two nodes of its own, so the shared three stay up for the other tests.
         victim = EdgemqDaemon(extra_args=self.engines.node_args("node4", 0))

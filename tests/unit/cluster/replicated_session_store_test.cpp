@@ -41,26 +41,35 @@ class fake_local final : public broker::durable_store {
   std::uint64_t erase_will(const std::string&) override { return next(); }
   std::uint64_t decided() const override { return decided_; }
   outcome outcome_of(std::uint64_t t) const override { return t <= decided_ ? outcome::durable : outcome::pending; }
+  // Called by the store's writer thread too: the waiters are locked.
   void notify_when_decided(std::uint64_t t, std::weak_ptr<broker::link> l) override {
-    if (t <= decided_) {
-      if (auto s = l.lock()) s->notify();
-    } else {
-      waiting_.emplace_back(t, std::move(l));
+    {
+      std::lock_guard g(mu_);
+      if (t > decided_) {
+        waiting_.emplace_back(t, std::move(l));
+        return;
+      }
     }
+    if (auto s = l.lock()) s->notify();
   }
   bool healthy() const override { return true; }
   mqtt::reason_code refusal() const override { return mqtt::reason_code::unspecified_error; }
 
   void decide_all() {
-    decided_ = issued_.load();
-    for (auto& [t, l] : waiting_)
+    std::vector<std::pair<std::uint64_t, std::weak_ptr<broker::link>>> wake;
+    {
+      std::lock_guard g(mu_);
+      decided_ = issued_.load();
+      wake.swap(waiting_);
+    }
+    for (auto& [t, l] : wake)
       if (auto s = l.lock()) s->notify();
-    waiting_.clear();
   }
 
  private:
   std::uint64_t next() { return ++issued_; }
   std::atomic<std::uint64_t> issued_{0}, decided_{0};
+  std::mutex mu_;
   std::vector<std::pair<std::uint64_t, std::weak_ptr<broker::link>>> waiting_;
 };
 
@@ -239,6 +248,35 @@ TEST(ReplicatedSessionStore, RetainedMessagesStayLocal) {
   EXPECT_TRUE(etcd.txns.empty());
   replicated_session_store no_local(nullptr, etcd.writer(), "r/", nullptr);
   EXPECT_EQ(no_local.put_retained(m), 0u);
+}
+
+// A retained message has no etcd part, but its ticket comes after one that has: a PUBACK waiting
+// for it registered while that etcd write was in flight must still be notified once the write
+// lands (it used to wait for an etcd write of its own ticket, which never comes).
+TEST(ReplicatedSessionStore, LocalOnlyTicketQueuedBehindAnEtcdWriteIsNotified) {
+  for (const bool local_first : {true, false}) {
+    SCOPED_TRACE(local_first ? "local store decides first" : "etcd commits first");
+    fake_local local;
+    fake_etcd etcd;
+    replicated_session_store store(&local, etcd.writer(), "r/", nullptr);
+    store.start();
+    const auto before = store.erase_session("c");  // a connecting client's session: to etcd
+    broker::message m;
+    m.topic = "r";
+    const auto t = store.put_retained(m);  // then its retained QoS 1 publish: local only
+    ASSERT_GT(t, before);
+    auto link = std::make_shared<counting_link>();
+    store.notify_when_decided(t, link);
+    if (local_first) local.decide_all();
+    EXPECT_EQ(link->notified, 0);
+    etcd.set(true);
+    ASSERT_TRUE(store.flush(std::chrono::seconds(5)));
+    if (!local_first) local.decide_all();
+    EXPECT_TRUE(eventually([&] { return link->notified == 1; })) << "the PUBACK would wait forever";
+    EXPECT_GE(store.decided(), t);
+    EXPECT_EQ(store.outcome_of(t), outcome::durable);
+    store.stop();
+  }
 }
 
 }  // namespace

@@ -1,50 +1,46 @@
-// A broker message as NATS headers + payload (docs/cluster.md "Routing between nodes"): the MQTT 5
-// properties a subscriber sees (user properties in order, content type, response topic,
-// correlation data, payload format, the expiry left), QoS and retain flag, and the origin (node
-// instance, sequence number, publishing client for no-local). libnats-free: the bus copies these
-// pairs into a natsMsg. Values are percent-escaped (subject_map.hpp, header_escape).
+// A broker message as one NATS payload: a compact binary envelope, then the MQTT payload
+// (docs/cluster.md "Routing between nodes", ADR 0028). The envelope carries what NATS headers
+// carried before (no natsMsg header table to build or parse per message: that allocation was ~30 %
+// of the publishing node's time): the origin (node instance, sequence number, publishing client for
+// no-local), QoS and retain flag, the MQTT 5 properties a subscriber sees (user properties in
+// order, content type, response topic, correlation data, payload format, the expiry left), the
+// topic on subjects that are not the topic's (retained copies, catch-up replies) and the catch-up's
+// end marker. libnats-free: unit-tested in tests/unit/cluster/bus_codec_test.cpp.
+//
+// Layout (integers are LEB128 varints, strings a varint length then the bytes):
+//   0xEB, version 1, flags (bits 0-1 QoS, 2 retain, 3 client, 4 payload format, 5 content type,
+//   6 response topic, 7 correlation data), flags2 (bit 0 expiry, 1 user properties, 2 topic,
+//   3 end; others must be 0), seq, origin, then in flag order: client, format (one byte),
+//   content type, response topic, correlation data, expiry, user property count and key/value
+//   pairs, topic; the rest is the MQTT payload.
 #pragma once
 
 #include <cstdint>
-#include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
-#include <utility>
-#include <vector>
 
 #include "broker/message.hpp"
 
 namespace edgemq::cluster {
 
-using header_list = std::vector<std::pair<std::string, std::string>>;
+constexpr std::uint8_t envelope_magic = 0xEB;
+constexpr std::uint8_t envelope_version = 1;
 
-namespace hdr {
-constexpr const char* origin = "Em-Origin";  // "<node>.<instance hex>": skips own messages, keys dedup
-constexpr const char* seq = "Em-Seq";        // per origin instance, from 1
-constexpr const char* client = "Em-Client";  // the publishing client (no-local on other nodes)
-constexpr const char* qos = "Em-Qos";
-constexpr const char* retain = "Em-Retain";
-constexpr const char* format = "Mq-Pfi";
-constexpr const char* content_type = "Mq-Ct";
-constexpr const char* response_topic = "Mq-Rt";
-constexpr const char* correlation = "Mq-Cd";
-constexpr const char* expiry = "Mq-Exp";   // seconds left when it left the origin
-constexpr const char* user = "Mq-Up";      // one value per user property, "<key>=<value>", in order
-constexpr const char* end = "Em-End";      // retained catch-up: the last reply
-constexpr const char* topic = "Em-Topic";  // on subjects that are not the topic's (retained, catch-up)
-}  // namespace hdr
-
-header_list encode_headers(const broker::message& m, std::string_view origin, std::uint64_t seq,
-                           broker::clock::time_point now);
+// Appends `m` (envelope then payload) to `out` (cleared first; its capacity is reused).
+// with_topic: also carry m.topic (for subjects that do not spell it).
+void encode_envelope(std::string& out, const broker::message& m, std::string_view origin, std::uint64_t seq,
+                     broker::clock::time_point now, bool with_topic);
+// The catch-up's last reply: no message.
+std::string encode_end_marker(std::string_view origin);
 
 struct decoded {
-  broker::message_ptr msg;  // null: the headers were malformed
+  broker::message_ptr msg;  // null: malformed (or the end marker)
   std::string origin;
   std::uint64_t seq = 0;
+  bool end = false;  // the catch-up's end marker
 };
-// `values(key)` returns every value of header `key`, in order (empty: absent).
-decoded decode_message(std::string topic, std::string_view payload,
-                       const std::function<std::vector<std::string>(const char* key)>& values,
-                       broker::clock::time_point now);
+// `subject_topic`: the topic the subject spells (nullopt: the envelope must carry it).
+decoded decode_envelope(std::optional<std::string> subject_topic, std::string_view data, broker::clock::time_point now);
 
 }  // namespace edgemq::cluster

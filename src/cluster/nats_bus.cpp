@@ -88,6 +88,7 @@ struct nats_bus::impl {
   bool synced = false;
   steady::time_point next_beat{};
   bool warned_large = false;
+  std::string buf, subject;  // reused for every message: no allocation once grown
 
   std::mutex contexts_mu;
   std::vector<std::unique_ptr<sub_ctx>> contexts;
@@ -118,9 +119,9 @@ struct nats_bus::impl {
   // --- sender thread ---------------------------------------------------------------------------
 
   void run() {
+    std::deque<broker::message_ptr> batch;  // swapped with `out`: its blocks are reused
+    std::vector<interest_op> todo;
     while (true) {
-      std::deque<broker::message_ptr> batch;
-      std::vector<interest_op> todo;
       {
         std::unique_lock g(mu);
         cv.wait_until(g, next_beat, [&] { return stopping || !out.empty() || !ops.empty(); });
@@ -132,7 +133,10 @@ struct nats_bus::impl {
       }
       for (auto& op : todo) apply(op);
       if (!synced && is_connected()) catch_up();
-      for (auto& m : batch) send(*m);
+      const auto now = core.now();
+      for (auto& m : batch) send(*m, now);
+      batch.clear();
+      todo.clear();
       if (steady::now() >= next_beat) {
         beat(false);
         next_beat = steady::now() + opts.heartbeat;
@@ -173,22 +177,16 @@ struct nats_bus::impl {
     }
   }
 
-  natsStatus publish(const std::string& subject, const header_list& h, const char* reply, std::string_view data) {
-    natsMsg* m = nullptr;
-    auto st = natsMsg_Create(&m, subject.c_str(), reply, data.data(), static_cast<int>(data.size()));
-    for (std::size_t i = 0; st == NATS_OK && i < h.size(); ++i)
-      st = natsMsgHeader_Add(m, h[i].first.c_str(), h[i].second.c_str());
-    if (st == NATS_OK) st = natsConnection_PublishMsg(nc, m);
-    natsMsg_Destroy(m);
-    return st;
+  // One plain NATS publish per copy: the envelope travels in the payload (bus_codec.hpp), no
+  // natsMsg or header table is built.
+  natsStatus publish(const char* subject, std::string_view data) {
+    return natsConnection_Publish(nc, subject, data.data(), static_cast<int>(data.size()));
   }
 
-  void send(const broker::message& m) {
+  void send(const broker::message& m, broker::clock::time_point now) {
     const auto max = natsConnection_GetMaxPayload(nc);
-    const auto h = encode_headers(m, instance, ++seq, core.now());
-    std::size_t hsize = 0;
-    for (const auto& [k, v] : h) hsize += k.size() + v.size() + 4;
-    if (max > 0 && m.payload.size() + hsize + m.topic.size() > static_cast<std::size_t>(max)) {
+    encode_envelope(buf, m, instance, ++seq, now, false);
+    if (max > 0 && buf.size() > static_cast<std::size_t>(max)) {
       drop_large.add();
       if (!warned_large)
         log->warn("cluster: a message on '{}' ({} bytes) exceeds NATS max_payload ({}): it stays on this node",
@@ -196,13 +194,13 @@ struct nats_bus::impl {
       warned_large = true;
       return;
     }
-    const auto subject = topic_to_subject(m.topic);
-    auto st = publish(subject, h, nullptr, m.payload);
-    // Retained messages are stored on every node, whatever its subscriptions.
+    subject = topic_to_subject(m.topic);
+    auto st = publish(subject.c_str(), buf);
+    // Retained messages are stored on every node, whatever its subscriptions (the same sequence
+    // number: a different subject, so no dedup conflict).
     if (st == NATS_OK && m.retain) {
-      auto hr = h;
-      hr.emplace_back(hdr::topic, header_escape(m.topic));
-      st = publish(retained_subject, hr, nullptr, m.payload);
+      encode_envelope(buf, m, instance, seq, now, true);
+      st = max > 0 && buf.size() > static_cast<std::size_t>(max) ? NATS_MAX_PAYLOAD : publish(retained_subject, buf);
     }
     if (st == NATS_OK)
       out_n.add();
@@ -219,7 +217,7 @@ struct nats_bus::impl {
 
   // Retained messages a peer already holds (once, when first connected): a request on
   // sync_subject answered by one peer (a queue group) with one NATS message per retained
-  // message and a last one marked hdr::end.
+  // message and a last one, the envelope's end marker.
   void catch_up() {
     synced = true;
     natsInbox* inbox = nullptr;
@@ -232,10 +230,11 @@ struct nats_bus::impl {
       while (true) {
         natsMsg* m = nullptr;
         if (natsSubscription_NextMsg(&m, sub, static_cast<std::int64_t>(opts.sync_timeout.count())) != NATS_OK) break;
-        const char* end = nullptr;
-        const bool done = natsMsg_IsNoResponders(m) || natsMsgHeader_Get(m, hdr::end, &end) == NATS_OK;
+        bool done = natsMsg_IsNoResponders(m);
         if (!done) {
-          if (auto msg = decode(m); msg.msg) {
+          auto msg = decode(m);
+          done = msg.end;
+          if (msg.msg) {
             core.retained().put(msg.msg);
             ++got;
           }
@@ -316,29 +315,12 @@ struct nats_bus::impl {
 
   // --- delivery thread -----------------------------------------------------------------------
 
-  static std::vector<std::string> header_values(natsMsg* m, const char* key) {
-    const char** vals = nullptr;
-    int n = 0;
-    std::vector<std::string> out;
-    if (natsMsgHeader_Values(m, key, &vals, &n) == NATS_OK) {
-      for (int i = 0; i < n; ++i) out.emplace_back(vals[i]);
-      std::free(vals);
-    }
-    return out;
-  }
-
   decoded decode(natsMsg* m) {
-    decoded d;
-    auto topic = subject_to_topic(natsMsg_GetSubject(m));
-    if (!topic) {  // retained copies and catch-up replies: the topic is in a header
-      auto t = header_values(m, hdr::topic);
-      if (t.empty() || !(topic = header_unescape(t.front()))) return d;
-    }
+    // Retained copies and catch-up replies: the topic is in the envelope, not the subject.
     const auto* data = natsMsg_GetData(m);
     const auto len = natsMsg_GetDataLength(m);
-    return decode_message(
-        std::move(*topic), std::string_view(data ? data : "", static_cast<std::size_t>(len)),
-        [m](const char* key) { return header_values(m, key); }, core.now());
+    return decode_envelope(subject_to_topic(natsMsg_GetSubject(m)),
+                           std::string_view(data ? data : "", static_cast<std::size_t>(len)), core.now());
   }
 
   // True the first time (origin, seq) is seen: a node with overlapping subscriptions ("a/+" and
@@ -406,6 +388,7 @@ struct nats_bus::impl {
       nodes_seen[name] = steady::now();
   }
 
+  std::string sync_buf;  // delivery thread only
   void answer_sync(natsMsg* req) {
     const char* reply = natsMsg_GetReply(req);
     if (!reply) return;
@@ -417,14 +400,13 @@ struct nats_bus::impl {
       for (const auto& msg : page) {
         after = msg->topic;
         if (!broker::crosses_nodes(msg->topic)) continue;
-        if (max > 0 && msg->payload.size() + msg->topic.size() * 2 + 512 > static_cast<std::size_t>(max)) continue;
-        auto h = encode_headers(*msg, instance, 0, core.now());
-        h.emplace_back(hdr::topic, header_escape(msg->topic));
-        publish(reply, h, nullptr, msg->payload);
+        encode_envelope(sync_buf, *msg, instance, 0, core.now(), true);
+        if (max > 0 && sync_buf.size() > static_cast<std::size_t>(max)) continue;
+        publish(reply, sync_buf);
       }
       if (page.empty()) break;
     }
-    publish(reply, {{hdr::end, "1"}}, nullptr, {});
+    publish(reply, encode_end_marker(instance));
   }
 };
 

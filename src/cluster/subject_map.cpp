@@ -140,20 +140,4 @@ std::string queue_name(std::string_view share_name, std::string_view filter) {
   return out;
 }
 
-std::string header_escape(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (unsigned char c : s) {
-    if (c > 0x20 && c < 0x7F && c != '%' && c != '=')
-      out += static_cast<char>(c);
-    else
-      put_escaped(out, c);
-  }
-  return out;
-}
-
-std::optional<std::string> header_unescape(std::string_view s) {
-  return unescape(s);
-}
-
 }  // namespace edgemq::cluster

@@ -26,9 +26,4 @@ std::vector<std::string> filter_to_subjects(std::string_view filter);
 // group name on two filters is two groups. No whitespace, one to one.
 std::string queue_name(std::string_view share_name, std::string_view filter);
 
-// Percent-encoding for NATS header values: printable ASCII except '%' and '=' kept, every other
-// byte as %XX (so values carry binary correlation data, spaces and line breaks safely).
-std::string header_escape(std::string_view s);
-std::optional<std::string> header_unescape(std::string_view s);
-
 }  // namespace edgemq::cluster

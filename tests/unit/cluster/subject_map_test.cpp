@@ -60,14 +60,5 @@ TEST(subject_map, queue_names_differ_per_group_and_filter_and_have_no_whitespace
   EXPECT_EQ(q, "mqtt:my%20group:a%20b/#");
 }
 
-TEST(subject_map, header_values_round_trip_binary_data) {
-  const std::string bin("\x00\x01\r\n=%: x\xff", 10);
-  const auto esc = header_escape(bin);
-  EXPECT_EQ(esc.find_first_of(" \r\n="), std::string::npos);
-  EXPECT_EQ(header_unescape(esc), bin);
-  EXPECT_EQ(header_escape("plain-text/json"), "plain-text/json");
-  EXPECT_FALSE(header_unescape("%4"));
-}
-
 }  // namespace
 }  // namespace edgemq::cluster

@@ -69,7 +69,7 @@ fi
 if [ "$mode" = tsan ] || [ "$mode" = all ]; then
   configure build-tsan thread
   # Only what the daemon tests run: the daemon and the tools they call.
-  cmake --build build-tsan -j"$JOBS" --target edgemq edgemq-cli edgemq-bench edgemq-limit edgemq-statestore-bench
+  cmake --build build-tsan -j"$JOBS" --target edgemq edgemq-cli edgemq-bench edgemq-limit edgemq-statestore-bench edgemq-statestore-load
   run_tests build-tsan thread -L "${TSAN_LABELS:-integration|conformance}" "$@" || status=1
 fi
 exit $status

@@ -11,6 +11,7 @@
 
 #include <gtest/gtest.h>
 
+#include "../statestore/watch_recorder.hpp"
 #include "broker/broker.hpp"
 #include "cluster/etcd_client.hpp"
 #include "cluster/etcd_store.hpp"
@@ -24,29 +25,7 @@ using namespace std::chrono_literals;
 using op = statestore::store::operator_request;
 using reply = statestore::store::operator_reply;
 
-class recorder {
- public:
-  statestore::store::watch_callback callback() {
-    return [this](std::optional<std::string> v) {
-      std::lock_guard g(mu_);
-      seen_.push_back(std::move(v));
-      cv_.notify_all();
-    };
-  }
-  bool wait_for(std::size_t n) {
-    std::unique_lock lk(mu_);
-    return cv_.wait_for(lk, 10s, [&] { return seen_.size() >= n; });
-  }
-  std::vector<std::optional<std::string>> seen() {
-    std::lock_guard g(mu_);
-    return seen_;
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<std::optional<std::string>> seen_;
-};
+using recorder = statestore::testing::watch_recorder;
 
 // One cluster node's store: its own broker and etcd client.
 struct node {

@@ -18,6 +18,7 @@
 #include "edgemq/statestore/protocol.hpp"
 #include "edgemq/statestore/resp3.hpp"
 #include "statestore/engine.hpp"
+#include "watch_recorder.hpp"
 
 namespace edgemq::statestore {
 namespace {
@@ -42,29 +43,7 @@ class test_backend final : public backend {
   std::atomic<std::thread::id> applied_by_{};
 };
 
-class recorder {
- public:
-  engine::watch_callback callback() {
-    return [this](std::optional<std::string> v) {
-      std::lock_guard g(mu_);
-      seen_.push_back(std::move(v));
-      cv_.notify_all();
-    };
-  }
-  bool wait_for(std::size_t n) {
-    std::unique_lock lk(mu_);
-    return cv_.wait_for(lk, std::chrono::seconds(10), [&] { return seen_.size() >= n; });
-  }
-  std::vector<std::optional<std::string>> seen() {
-    std::lock_guard g(mu_);
-    return seen_;
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<std::optional<std::string>> seen_;
-};
+using recorder = statestore::testing::watch_recorder;
 
 mqtt::publish request(std::initializer_list<std::string_view> args) {
   mqtt::publish p;

@@ -15,6 +15,7 @@
 #include "edgemq/statestore/protocol.hpp"
 #include "edgemq/statestore/resp3.hpp"
 #include "statestore/engine.hpp"
+#include "watch_recorder.hpp"
 
 namespace edgemq::statestore {
 namespace {
@@ -35,29 +36,9 @@ class switchable_backend final : public backend {
   memory_backend inner_;
 };
 
-// What a watcher was told, in order; waits for the n-th call with a deadline.
-class recorder {
- public:
-  engine::watch_callback callback() {
-    return [this](std::optional<std::string> v) {
-      std::lock_guard g(mu_);
-      seen_.push_back(std::move(v));
-      cv_.notify_all();
-    };
-  }
-  bool wait_for(std::size_t n) {
-    std::unique_lock lk(mu_);
-    return cv_.wait_for(lk, std::chrono::seconds(5), [&] { return seen_.size() >= n; });
-  }
-  std::vector<std::optional<std::string>> seen() {
-    std::lock_guard g(mu_);
-    return seen_;
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<std::optional<std::string>> seen_;
+// What a watcher was told, in order; waits 5 s for the n-th call.
+struct recorder : statestore::testing::watch_recorder {
+  recorder() : watch_recorder(std::chrono::seconds(5)) {}
 };
 
 class EngineWatchTest : public ::testing::Test {

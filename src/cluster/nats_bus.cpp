@@ -120,7 +120,7 @@ struct nats_bus::impl {
 
   void run() {
     std::deque<broker::message_ptr> batch;  // swapped with `out`: its blocks are reused
-    std::vector<interest_op> todo;
+    std::vector<interest_op> interest_batch;
     while (true) {
       {
         std::unique_lock g(mu);
@@ -129,14 +129,14 @@ struct nats_bus::impl {
         batch.swap(out);
         out_bytes = 0;
         queued.store(0, std::memory_order_relaxed);
-        todo.swap(ops);
+        interest_batch.swap(ops);
       }
-      for (auto& op : todo) apply(op);
+      for (auto& op : interest_batch) apply(op);
       if (!synced && is_connected()) catch_up();
       const auto now = core.now();
       for (auto& m : batch) send(*m, now);
       batch.clear();
-      todo.clear();
+      interest_batch.clear();
       if (steady::now() >= next_beat) {
         beat(false);
         next_beat = steady::now() + opts.heartbeat;

@@ -77,6 +77,15 @@ std::uint64_t replicated_session_store::queue_locked(std::vector<op> ops, std::u
   return t;
 }
 
+std::uint64_t replicated_session_store::refused_locked(std::uint64_t inner_ticket) {
+  const auto t = next_ticket_++;
+  if (inner_ticket) inner_upto_ = inner_ticket;
+  pending_.push_back({t, false, inner_upto_, inner_ticket});
+  failed_.insert(t);
+  cv_.notify_all();
+  return t;
+}
+
 std::uint64_t replicated_session_store::local_only_locked(std::uint64_t inner_ticket) {
   if (inner_ticket == 0) return 0;
   const auto t = next_ticket_++;
@@ -104,7 +113,8 @@ std::uint64_t replicated_session_store::put_message(const std::string& c, std::u
   auto value = encode_delivery(stage, packet_id, d, expires);
   std::lock_guard g(mu_);
   const auto inner = local_ ? local_->put_message(c, seq, stage, packet_id, d) : 0;
-  return queue_locked({{op::kind::put, key_of(c, message_key(c, seq)), std::move(value), 0}}, inner);
+  if (!value) return refused_locked(inner);
+  return queue_locked({{op::kind::put, key_of(c, message_key(c, seq)), std::move(*value), 0}}, inner);
 }
 
 std::uint64_t replicated_session_store::erase_message(const std::string& c, std::uint64_t seq) {
@@ -141,7 +151,8 @@ std::uint64_t replicated_session_store::put_will(const std::string& c, const bro
   auto value = encode_will_record(will, at_wall_ms, expires);
   std::lock_guard g(mu_);
   const auto inner = local_ ? local_->put_will(c, will, at_wall_ms) : 0;
-  return queue_locked({{op::kind::put, key_of(c, will_key(c)), std::move(value), 0}}, inner);
+  if (!value) return refused_locked(inner);
+  return queue_locked({{op::kind::put, key_of(c, will_key(c)), std::move(*value), 0}}, inner);
 }
 
 std::uint64_t replicated_session_store::erase_will(const std::string& c) {

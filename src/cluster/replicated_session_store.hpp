@@ -94,6 +94,9 @@ class replicated_session_store final : public broker::durable_store {
   // Mutex held. Queues `ops` (etcd keys below the client's prefix) under one new ticket.
   std::uint64_t queue_locked(std::vector<op> ops, std::uint64_t inner_ticket);
   std::uint64_t local_only_locked(std::uint64_t inner_ticket);
+  // Mutex held. A change that cannot be written (its record could not be encoded): a ticket
+  // that fails, decided in order with the others.
+  std::uint64_t refused_locked(std::uint64_t inner_ticket);
   std::string key_of(const std::string& client_id, const std::string& record_key) const;
   std::uint64_t decided_locked() const;
   // Highest ticket up to which every etcd part is written (or failed).

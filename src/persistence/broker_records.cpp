@@ -90,7 +90,7 @@ std::string qos2_key(std::string_view c, std::uint16_t id) {
   return k;
 }
 
-std::string encode_message(const broker::message& m, std::uint64_t expires_wall_ms) {
+std::optional<std::string> encode_message(const broker::message& m, std::uint64_t expires_wall_ms) {
   std::string out;
   put_uint(out, expires_wall_ms, 8);
   put_str(out, m.origin_client_id);
@@ -102,7 +102,10 @@ std::string encode_message(const broker::message& m, std::uint64_t expires_wall_
   p.packet_id = m.qos == mqtt::qos::at_most_once ? 0 : 1;
   p.props = m.props.get();
   std::string packet;
-  mqtt::encode(p, mqtt::protocol_version::v5, packet);
+  // Only a message at the very limit of max_packet_size can fail here (a 3.1.1 PUBLISH whose
+  // MQTT 5 form is one byte longer than a packet may be): refused, so that it is never
+  // acknowledged as stored while its record could not be read back.
+  if (mqtt::encode(p, mqtt::protocol_version::v5, packet)) return std::nullopt;
   put_str(out, packet);
   return out;
 }
@@ -161,8 +164,8 @@ std::optional<broker::session_image> decode_session(std::string_view in) {
   return s;
 }
 
-std::string encode_delivery(broker::stored_stage stage, std::uint16_t packet_id, const broker::delivery& d,
-                            std::uint64_t expires_wall_ms) {
+std::optional<std::string> encode_delivery(broker::stored_stage stage, std::uint16_t packet_id,
+                                           const broker::delivery& d, std::uint64_t expires_wall_ms) {
   std::string out(1, static_cast<char>(broker_record_format));
   put_uint(out, static_cast<std::uint8_t>(stage), 1);
   put_uint(out, packet_id, 2);
@@ -170,8 +173,9 @@ std::string encode_delivery(broker::stored_stage stage, std::uint16_t packet_id,
   put_uint(out, d.retain ? 1 : 0, 1);
   put_uint(out, d.subscription_ids.size(), 2);
   for (auto id : d.subscription_ids) put_uint(out, id, 4);
-  out += encode_message(*d.msg, expires_wall_ms);
-  return out;
+  auto message = encode_message(*d.msg, expires_wall_ms);
+  if (!message) return std::nullopt;
+  return out += *message;
 }
 
 std::optional<stored_delivery> decode_delivery(std::string_view in) {
@@ -233,8 +237,10 @@ std::optional<timed_message> decode_timed(std::string_view in) {
 
 }  // namespace
 
-std::string encode_retained_record(const broker::message& m, std::uint64_t expires_wall_ms) {
-  return std::string(1, static_cast<char>(broker_record_format)) + encode_message(m, expires_wall_ms);
+std::optional<std::string> encode_retained_record(const broker::message& m, std::uint64_t expires_wall_ms) {
+  auto message = encode_message(m, expires_wall_ms);
+  if (!message) return std::nullopt;
+  return std::string(1, static_cast<char>(broker_record_format)) + *message;
 }
 
 std::optional<timed_message> decode_retained_record(std::string_view value) {
@@ -272,10 +278,13 @@ std::optional<qos2_record> decode_qos2_record(std::string_view key, std::string_
   return r;
 }
 
-std::string encode_will_record(const broker::message& will, std::uint64_t at_wall_ms, std::uint64_t expires_wall_ms) {
+std::optional<std::string> encode_will_record(const broker::message& will, std::uint64_t at_wall_ms,
+                                              std::uint64_t expires_wall_ms) {
+  auto message = encode_message(will, expires_wall_ms);
+  if (!message) return std::nullopt;
   std::string v(1, static_cast<char>(broker_record_format));
   put_uint(v, at_wall_ms, 8);
-  return v + encode_message(will, expires_wall_ms);
+  return v += *message;
 }
 
 std::optional<will_record> decode_will_record(std::string_view key, std::string_view value) {

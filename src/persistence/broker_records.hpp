@@ -23,7 +23,9 @@ std::string will_key(std::string_view client_id);
 std::string client_range_begin(char kind, std::string_view client_id);
 std::string client_range_end(char kind, std::string_view client_id);
 
-std::string encode_message(const broker::message& m, std::uint64_t expires_wall_ms);
+// Nullopt: the message cannot be stored (its MQTT 5 PUBLISH would exceed the largest packet);
+// the caller refuses the write rather than storing a record that cannot be read back.
+std::optional<std::string> encode_message(const broker::message& m, std::uint64_t expires_wall_ms);
 // Returns the message and its expiry deadline (0: none).
 std::optional<std::pair<broker::message, std::uint64_t>> decode_message(std::string_view& in);
 
@@ -36,8 +38,8 @@ struct stored_delivery {
   broker::delivery d;
   std::uint64_t expires_wall_ms = 0;
 };
-std::string encode_delivery(broker::stored_stage stage, std::uint16_t packet_id, const broker::delivery& d,
-                            std::uint64_t expires_wall_ms);
+std::optional<std::string> encode_delivery(broker::stored_stage stage, std::uint16_t packet_id,
+                                           const broker::delivery& d, std::uint64_t expires_wall_ms);
 std::optional<stored_delivery> decode_delivery(std::string_view in);
 
 // Whole records (key and value), one pair of functions per kind. The key's first byte is the
@@ -54,7 +56,7 @@ struct timed_message {
 };
 
 // Retained message: key retained_key(topic).
-std::string encode_retained_record(const broker::message& m, std::uint64_t expires_wall_ms);
+std::optional<std::string> encode_retained_record(const broker::message& m, std::uint64_t expires_wall_ms);
 std::optional<timed_message> decode_retained_record(std::string_view value);
 
 // Session: key session_key(client id); value encode_session(). The image's client id comes from the key.
@@ -76,7 +78,8 @@ struct qos2_record {
 std::optional<qos2_record> decode_qos2_record(std::string_view key, std::string_view value);
 
 // A will waiting for its delay: key will_key(client id); published at `at_wall_ms`.
-std::string encode_will_record(const broker::message& will, std::uint64_t at_wall_ms, std::uint64_t expires_wall_ms);
+std::optional<std::string> encode_will_record(const broker::message& will, std::uint64_t at_wall_ms,
+                                              std::uint64_t expires_wall_ms);
 struct will_record {
   std::string client_id;
   std::uint64_t at_wall_ms = 0;

@@ -42,6 +42,24 @@ void durable_broker_store::stop() {
   if (writer_.joinable()) writer_.join();
 }
 
+std::uint64_t durable_broker_store::queue(std::optional<std::string> value, op o) {
+  if (!value) return refuse();
+  o.value = std::move(*value);
+  return queue({std::move(o)});
+}
+
+std::uint64_t durable_broker_store::refuse() {
+  std::uint64_t ticket;
+  {
+    std::lock_guard g(mu_);
+    ticket = ++last_ticket_;
+    refused_.push_back(ticket);
+  }
+  refused_writes_.fetch_add(1, std::memory_order_relaxed);
+  cv_.notify_one();
+  return ticket;
+}
+
 std::uint64_t durable_broker_store::queue(std::vector<op> ops) {
   std::uint64_t ticket;
   {
@@ -80,13 +98,21 @@ void durable_broker_store::decide(std::uint64_t ticket, bool durable) {
     std::lock_guard g(mu_);
     const auto from = decided_.load(std::memory_order_relaxed) + 1;
     if (ticket < from) return;
-    if (!durable) {
-      if (!failed_.empty() && failed_.back().second + 1 == from)
-        failed_.back().second = ticket;
+    const auto mark_failed = [&](std::uint64_t first, std::uint64_t last) {
+      if (!failed_.empty() && failed_.back().second + 1 == first)
+        failed_.back().second = last;
       else
-        failed_.emplace_back(from, ticket);
-      last_failed_.store(ticket, std::memory_order_release);
+        failed_.emplace_back(first, last);
+      last_failed_.store(last, std::memory_order_release);
+    };
+    if (!durable) {
+      mark_failed(from, ticket);
+    } else {
+      // Refused writes (nothing to write) fail alone, in ticket order, among the durable ones.
+      for (const auto t : refused_)
+        if (t >= from && t <= ticket) mark_failed(t, t);
     }
+    std::erase_if(refused_, [&](std::uint64_t t) { return t <= ticket; });
     decided_.store(ticket, std::memory_order_release);
     auto end = waiters_.upper_bound(ticket);
     for (auto it = waiters_.begin(); it != end; ++it) wake.push_back(std::move(it->second));
@@ -161,7 +187,7 @@ void durable_broker_store::run() {
     bool stopping = false;
     {
       std::unique_lock lk(mu_);
-      const auto ready = [&] { return stopping_ || !pending_.empty(); };
+      const auto ready = [&] { return stopping_ || !pending_.empty() || !refused_.empty(); };
       if (!healthy())
         cv_.wait_until(lk, next_retry, ready);
       else if (unsynced)
@@ -238,7 +264,7 @@ std::uint64_t durable_broker_store::put_message(const std::string& c, std::uint6
                                                 std::uint16_t packet_id, const broker::delivery& d) {
   const auto now = broker::clock::now();
   const auto expires = d.msg->expires_at ? broker::to_wall_ms(*d.msg->expires_at, now) : 0;
-  return queue({{op::kind::put, message_key(c, seq), encode_delivery(stage, packet_id, d, expires)}});
+  return queue(encode_delivery(stage, packet_id, d, expires), {op::kind::put, message_key(c, seq), {}});
 }
 
 std::uint64_t durable_broker_store::erase_message(const std::string& c, std::uint64_t seq) {
@@ -255,7 +281,7 @@ std::uint64_t durable_broker_store::erase_inbound_qos2(const std::string& c, std
 
 std::uint64_t durable_broker_store::put_retained(const broker::message& m) {
   const auto expires = m.expires_at ? broker::to_wall_ms(*m.expires_at, broker::clock::now()) : 0;
-  return queue({{op::kind::put, retained_key(m.topic), encode_retained_record(m, expires)}});
+  return queue(encode_retained_record(m, expires), {op::kind::put, retained_key(m.topic), {}});
 }
 
 std::uint64_t durable_broker_store::erase_retained(const std::string& topic) {
@@ -265,7 +291,7 @@ std::uint64_t durable_broker_store::erase_retained(const std::string& topic) {
 std::uint64_t durable_broker_store::put_will(const std::string& c, const broker::message& will,
                                              std::uint64_t at_wall_ms) {
   const auto expires = will.expires_at ? broker::to_wall_ms(*will.expires_at, broker::clock::now()) : 0;
-  return queue({{op::kind::put, will_key(c), encode_will_record(will, at_wall_ms, expires)}});
+  return queue(encode_will_record(will, at_wall_ms, expires), {op::kind::put, will_key(c), {}});
 }
 
 std::uint64_t durable_broker_store::erase_will(const std::string& c) {

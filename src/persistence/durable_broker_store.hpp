@@ -22,6 +22,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -88,6 +89,8 @@ class durable_broker_store final : public broker::durable_store {
   std::uint64_t batches_written() const noexcept { return batches_.load(std::memory_order_relaxed); }
   std::uint64_t write_failures() const noexcept { return write_failures_.load(std::memory_order_relaxed); }
   std::uint64_t dropped_changes() const noexcept { return dropped_.load(std::memory_order_relaxed); }
+  // Writes refused before reaching the disk (a message too large to store).
+  std::uint64_t refused_writes() const noexcept { return refused_writes_.load(std::memory_order_relaxed); }
   // How long one group commit takes: the batch written (and, with `sync`, fsynced) in RocksDB.
   const broker::latency_histogram& commit_latency() const noexcept { return commit_latency_; }
 
@@ -100,6 +103,10 @@ class durable_broker_store final : public broker::durable_store {
     std::string value;  // put: the value; erase_range: the end key
   };
   std::uint64_t queue(std::vector<op> ops);
+  // One put whose value could not be encoded (nullopt) is refused: its ticket fails.
+  std::uint64_t queue(std::optional<std::string> value, op o);
+  // A ticket that fails without a write, decided in order with the others.
+  std::uint64_t refuse();
   void run();
   // Writes `batch` (sync as the policy says); false if the disk refused it.
   bool write(const std::vector<op>& batch);
@@ -122,12 +129,14 @@ class durable_broker_store final : public broker::durable_store {
   // Failed ticket ranges [first, last], oldest first, guarded by mu_: one per outage, since
   // every ticket queued while unhealthy fails too.
   std::vector<std::pair<std::uint64_t, std::uint64_t>> failed_;
+  std::vector<std::uint64_t> refused_;  // refuse()d tickets not decided yet, ascending; guarded by mu_
   std::atomic<std::uint64_t> decided_{0};
   std::atomic<std::uint64_t> last_failed_{0};
   broker::latency_histogram commit_latency_;  // highest failed ticket: the fast path's bound
   std::atomic<bool> healthy_{true};
   std::atomic<mqtt::reason_code> refusal_{mqtt::reason_code::unspecified_error};
   std::atomic<std::uint64_t> batches_{0};
+  std::atomic<std::uint64_t> refused_writes_{0};
   std::atomic<std::uint64_t> write_failures_{0};
   std::atomic<std::uint64_t> dropped_{0};
   // Writer thread only.

@@ -47,14 +47,18 @@ void raw(std::string_view in) {
     check(again && same_session(*s, *again));
   }
   if (const auto d = p::decode_delivery(in)) {
-    const auto again = p::decode_delivery(p::encode_delivery(d->stage, d->packet_id, d->d, d->expires_wall_ms));
+    // A record that decoded was encodable once: re-encoding must succeed.
+    const auto enc = p::encode_delivery(d->stage, d->packet_id, d->d, d->expires_wall_ms);
+    check(enc.has_value());
+    const auto again = p::decode_delivery(*enc);
     check(again && same_delivery(*d, *again));
   }
   std::string_view rest = in;
   if (const auto m = p::decode_message(rest)) {
     check(rest.size() < in.size());
     const auto enc = p::encode_message(m->first, m->second);
-    std::string_view e = enc;
+    check(enc.has_value());
+    std::string_view e = *enc;
     const auto again = p::decode_message(e);
     check(again && e.empty() && again->second == m->second && same_message(m->first, again->first));
   }
@@ -102,7 +106,8 @@ void structured(byte_source& src) {
   const auto m = make_message(src);
   const auto expires = src.uint(8);
   const auto enc = p::encode_message(m, expires);
-  std::string_view e = enc;
+  check(enc.has_value());
+  std::string_view e = *enc;
   const auto m2 = p::decode_message(e);
   check(m2 && e.empty() && m2->second == expires && same_message(m, m2->first));
 
@@ -114,7 +119,9 @@ void structured(byte_source& src) {
   for (int n = src.byte() % 4; n > 0; --n) d.d.subscription_ids.push_back(static_cast<std::uint32_t>(src.uint(4)));
   d.d.msg = std::make_shared<b::message>(make_message(src));
   d.expires_wall_ms = src.uint(8);
-  const auto d2 = p::decode_delivery(p::encode_delivery(d.stage, d.packet_id, d.d, d.expires_wall_ms));
+  const auto denc = p::encode_delivery(d.stage, d.packet_id, d.d, d.expires_wall_ms);
+  check(denc.has_value());
+  const auto d2 = p::decode_delivery(*denc);
   check(d2 && same_delivery(d, *d2));
 }
 

@@ -52,15 +52,15 @@ TEST(SessionRecords, RoundTripOfImageMessagesQos2AndWill) {
   std::vector<std::pair<std::string, std::string>> records;
   records.emplace_back(session_key("dev-1"), encode_session(image("dev-1", 3600, wall - 1000)));
   // In-flight (awaiting PUBACK, packet id 12) and queued, written out of seq order.
-  records.emplace_back(message_key("dev-1", 9), encode_delivery(broker::stored_stage::queued, 0,
-                                                                make_delivery("a/b/c", std::string("\0x", 2), 9), 0));
+  records.emplace_back(message_key("dev-1", 9), *encode_delivery(broker::stored_stage::queued, 0,
+                                                                 make_delivery("a/b/c", std::string("\0x", 2), 9), 0));
   records.emplace_back(message_key("dev-1", 4),
-                       encode_delivery(broker::stored_stage::awaiting_ack, 12, make_delivery("a/z/c", "first", 4), 0));
+                       *encode_delivery(broker::stored_stage::awaiting_ack, 12, make_delivery("a/z/c", "first", 4), 0));
   records.emplace_back(qos2_key("dev-1", 300), encode_qos2_record());
   broker::message will;
   will.topic = "dev/dead";
   will.payload = "bye";
-  records.emplace_back(will_key("dev-1"), encode_will_record(will, wall + 60'000, 0));
+  records.emplace_back(will_key("dev-1"), *encode_will_record(will, wall + 60'000, 0));
 
   const auto d = decode_session_records("dev-1", records, now, wall);
   ASSERT_TRUE(d.session);
@@ -96,7 +96,7 @@ TEST(SessionRecords, ExpiredSessionIsNotResumedAndItsWillIsDue) {
   records.emplace_back(session_key("c"), encode_session(image("c", 10, wall - 11'000)));
   broker::message will;
   will.topic = "w";
-  records.emplace_back(will_key("c"), encode_will_record(will, wall + 60'000, 0));
+  records.emplace_back(will_key("c"), *encode_will_record(will, wall + 60'000, 0));
   const auto d = decode_session_records("c", records, broker::clock::now(), wall);
   EXPECT_FALSE(d.session);
   EXPECT_TRUE(d.expired);
@@ -114,7 +114,7 @@ TEST(SessionRecords, ConnectedWhenItsNodeDiedCountsAsResumable) {
 TEST(SessionRecords, OrphanAndForeignRecordsAreNotASession) {
   std::vector<std::pair<std::string, std::string>> records;
   records.emplace_back(message_key("c", 1),
-                       encode_delivery(broker::stored_stage::queued, 0, make_delivery("t", "p", 1), 0));
+                       *encode_delivery(broker::stored_stage::queued, 0, make_delivery("t", "p", 1), 0));
   records.emplace_back(session_key("other"), encode_session(image("other", 100, 0)));
   records.emplace_back("garbage", "x");
   const auto d = decode_session_records("c", records, broker::clock::now(), 1);
@@ -127,9 +127,9 @@ TEST(SessionRecords, ExpiredMessagesAreDropped) {
   std::vector<std::pair<std::string, std::string>> records;
   records.emplace_back(session_key("c"), encode_session(image("c", 100, 0)));
   records.emplace_back(message_key("c", 1),
-                       encode_delivery(broker::stored_stage::queued, 0, make_delivery("t", "old", 1), wall - 1));
+                       *encode_delivery(broker::stored_stage::queued, 0, make_delivery("t", "old", 1), wall - 1));
   records.emplace_back(message_key("c", 2),
-                       encode_delivery(broker::stored_stage::queued, 0, make_delivery("t", "new", 2), wall + 5000));
+                       *encode_delivery(broker::stored_stage::queued, 0, make_delivery("t", "new", 2), wall + 5000));
   const auto d = decode_session_records("c", records, broker::clock::now(), wall);
   ASSERT_TRUE(d.session);
   ASSERT_EQ(d.session->messages.size(), 1u);

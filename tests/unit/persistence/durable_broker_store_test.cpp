@@ -44,7 +44,7 @@ TEST(BrokerRecords, RoundTrips) {
   d.qos = mqtt::qos::at_least_once;
   d.retain = true;
   d.subscription_ids = {3, 9};
-  auto sd = decode_delivery(encode_delivery(broker::stored_stage::awaiting_pubcomp, 42, d, 999));
+  auto sd = decode_delivery(*encode_delivery(broker::stored_stage::awaiting_pubcomp, 42, d, 999));
   ASSERT_TRUE(sd);
   EXPECT_EQ(sd->stage, broker::stored_stage::awaiting_pubcomp);
   EXPECT_EQ(sd->packet_id, 42);
@@ -87,12 +87,12 @@ TEST(BrokerRecords, WholeRecordsPerKind) {
   EXPECT_FALSE(record_kind_of(""));
 
   const auto m = make_message("a/b", "payload", mqtt::qos::at_least_once);
-  auto r = decode_retained_record(encode_retained_record(*m, 777));
+  auto r = decode_retained_record(*encode_retained_record(*m, 777));
   ASSERT_TRUE(r);
   EXPECT_EQ(r->msg.topic, "a/b");
   EXPECT_EQ(r->msg.payload, "payload");
   EXPECT_EQ(r->expires_wall_ms, 777u);
-  EXPECT_FALSE(decode_retained_record("\x09" + encode_message(*m, 0)));
+  EXPECT_FALSE(decode_retained_record("\x09" + *encode_message(*m, 0)));
 
   broker::session_image img{"ignored", 60, 5, {}};
   auto s = decode_session_record(session_key(std::string("client\0x", 8)), encode_session(img));
@@ -103,13 +103,14 @@ TEST(BrokerRecords, WholeRecordsPerKind) {
   broker::delivery d;
   d.msg = m;
   d.qos = mqtt::qos::at_least_once;
-  auto md = decode_message_record(message_key("cl", 258), encode_delivery(broker::stored_stage::awaiting_ack, 9, d, 0));
+  auto md =
+      decode_message_record(message_key("cl", 258), *encode_delivery(broker::stored_stage::awaiting_ack, 9, d, 0));
   ASSERT_TRUE(md);
   EXPECT_EQ(md->client_id, "cl");
   EXPECT_EQ(md->delivery.d.seq, 258u);
   EXPECT_EQ(md->delivery.packet_id, 9);
-  EXPECT_FALSE(decode_message_record("Mcl", encode_delivery(broker::stored_stage::queued, 0, d, 0)));
-  EXPECT_FALSE(decode_message_record(std::string("M\0", 2), encode_delivery(broker::stored_stage::queued, 0, d, 0)));
+  EXPECT_FALSE(decode_message_record("Mcl", *encode_delivery(broker::stored_stage::queued, 0, d, 0)));
+  EXPECT_FALSE(decode_message_record(std::string("M\0", 2), *encode_delivery(broker::stored_stage::queued, 0, d, 0)));
 
   auto q = decode_qos2_record(qos2_key("cl", 513), encode_qos2_record());
   ASSERT_TRUE(q);
@@ -118,13 +119,27 @@ TEST(BrokerRecords, WholeRecordsPerKind) {
   EXPECT_FALSE(decode_qos2_record("Q", encode_qos2_record()));
   EXPECT_FALSE(decode_qos2_record(qos2_key("cl", 1), "\x09"));
 
-  auto w = decode_will_record(will_key("cl"), encode_will_record(*m, 123456, 999));
+  auto w = decode_will_record(will_key("cl"), *encode_will_record(*m, 123456, 999));
   ASSERT_TRUE(w);
   EXPECT_EQ(w->client_id, "cl");
   EXPECT_EQ(w->at_wall_ms, 123456u);
   EXPECT_EQ(w->will.expires_wall_ms, 999u);
   EXPECT_EQ(w->will.msg.topic, "a/b");
   EXPECT_FALSE(decode_will_record(will_key("cl"), std::string("\x01\0\0", 3)));  // truncated time
+}
+
+// A 3.1.1 PUBLISH may be one byte shorter than its MQTT 5 form, so a message at the packet size
+// limit (here: a topic longer than a string field) cannot be stored: every encoder says so
+// instead of writing a record that restore() could not read.
+TEST(BrokerRecords, AMessageThatCannotBeEncodedIsRefusedByEveryRecordKind) {
+  auto m = make_message(std::string(70'000, 't'), "p", mqtt::qos::at_least_once);
+  broker::delivery d;
+  d.msg = m;
+  d.qos = mqtt::qos::at_least_once;
+  EXPECT_FALSE(encode_message(*m, 0));
+  EXPECT_FALSE(encode_delivery(broker::stored_stage::queued, 0, d, 0));
+  EXPECT_FALSE(encode_retained_record(*m, 0));
+  EXPECT_FALSE(encode_will_record(*m, 1, 0));
 }
 
 struct counting_link : broker::link {
@@ -188,6 +203,43 @@ TEST_F(DurableStoreTest, CommitNotifiesWaitersAndStateComesBack) {
   EXPECT_TRUE(s->inbound_qos2_.contains(12));
   EXPECT_EQ(s->next_seq_, 3u);
   EXPECT_EQ(b.subscriptions().size(), 1u);
+}
+
+// The refused write fails alone: the tickets around it are written and durable, its waiter is
+// woken, and nothing of it reaches the disk.
+TEST_F(DurableStoreTest, AWriteThatCannotBeEncodedFailsAloneAndIsNeverAcknowledged) {
+  {
+    auto store = open();
+    broker::broker b{broker::limits{}};
+    store->restore(b);
+    store->start();
+    broker::delivery good;
+    good.msg = make_message("t/1", "fits", mqtt::qos::at_least_once);
+    good.qos = mqtt::qos::at_least_once;
+    broker::delivery too_big = good;
+    too_big.msg = make_message(std::string(70'000, 't'), "does not fit", mqtt::qos::at_least_once);
+    store->save_session({"c", 3600, broker::wall_now_ms(), {{"#", {mqtt::qos::at_least_once}, 0}}});
+    const auto before = store->put_message("c", 1, broker::stored_stage::queued, 0, good);
+    const auto refused = store->put_message("c", 2, broker::stored_stage::queued, 0, too_big);
+    const auto after = store->put_message("c", 3, broker::stored_stage::queued, 0, good);
+    auto l = std::make_shared<counting_link>();
+    store->notify_when_decided(refused, l);
+    store->stop();
+    EXPECT_EQ(l->notified.load(), 1);
+    EXPECT_EQ(store->outcome_of(before), broker::durable_store::outcome::durable);
+    EXPECT_EQ(store->outcome_of(refused), broker::durable_store::outcome::failed);
+    EXPECT_EQ(store->outcome_of(after), broker::durable_store::outcome::durable);
+    EXPECT_EQ(store->refused_writes(), 1u);
+    EXPECT_TRUE(store->healthy());  // the disk is fine: only that message was refused
+  }
+  auto store = open();
+  broker::broker b{broker::limits{}};
+  store->restore(b);
+  auto s = b.sessions().find("c");
+  ASSERT_TRUE(s);
+  auto sl = s->lock();
+  ASSERT_EQ(s->queue_.size(), 2u);
+  for (const auto& d : s->queue_) EXPECT_EQ(d.msg->topic, "t/1");
 }
 
 TEST_F(DurableStoreTest, SessionsThatExpiredWhileDownAreGoneAndTheirWillIsDue) {

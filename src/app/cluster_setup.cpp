@@ -42,6 +42,7 @@ class cluster_sessions_impl final : public cluster_sessions {
     core_.add_sys_source([this](const broker::broker::sys_put& put) {
       put("$SYS/broker/cluster/sessions/etcd_writes", store_.etcd_writes());
       put("$SYS/broker/cluster/sessions/etcd_write_failures", store_.etcd_failures());
+      put("$SYS/broker/cluster/sessions/fenced_writes", store_.fenced_writes());
     });
   }
 

@@ -1,5 +1,6 @@
 #include "cluster/replicated_session_store.hpp"
 
+#include <algorithm>
 #include <limits>
 #include <unordered_set>
 
@@ -7,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "broker/link.hpp"
+#include "broker/log_safe.hpp"
 #include "cluster/session_etcd_http.hpp"
 #include "cluster/session_records.hpp"
 #include "persistence/broker_records.hpp"
@@ -29,8 +31,11 @@ replicated_session_store::replicated_session_store(broker::durable_store* local,
           [client = std::make_shared<session_etcd_http>(std::move(etcd), std::chrono::milliseconds(1500))](
               const nlohmann::json& txn, std::string& error) {
             auto answer = client->post("/v3/kv/txn", txn, &error);
-            if (answer && answer->contains("error")) error = answer->dump();
-            return answer && !answer->contains("error");
+            if (answer && answer->contains("error")) {
+              error = answer->dump();
+              answer.reset();
+            }
+            return answer;
           },
           std::move(root), std::move(log)) {}
 
@@ -45,6 +50,11 @@ replicated_session_store::replicated_session_store(broker::durable_store* local,
 
 replicated_session_store::~replicated_session_store() {
   stop();
+}
+
+void replicated_session_store::fence_by_owner(std::string node, fenced_handler fenced) {
+  node_ = std::move(node);
+  fenced_ = std::move(fenced);
 }
 
 void replicated_session_store::start() {
@@ -64,11 +74,13 @@ std::string replicated_session_store::key_of(const std::string& client_id, const
   return session_records_prefix(root_, client_id) + record_key;
 }
 
-std::uint64_t replicated_session_store::queue_locked(std::vector<op> ops, std::uint64_t inner_ticket) {
+std::uint64_t replicated_session_store::queue_locked(const std::string& client_id, std::vector<op> ops,
+                                                     std::uint64_t inner_ticket) {
   const auto t = next_ticket_++;
   if (inner_ticket) inner_upto_ = inner_ticket;
   for (auto& o : ops) {
     o.ticket = t;
+    o.client = client_id;
     ops_.push_back(std::move(o));
   }
   last_etcd_ticket_ = t;
@@ -97,14 +109,15 @@ std::uint64_t replicated_session_store::local_only_locked(std::uint64_t inner_ti
 std::uint64_t replicated_session_store::save_session(const broker::session_image& s) {
   std::lock_guard g(mu_);
   const auto inner = local_ ? local_->save_session(s) : 0;
-  return queue_locked({{op::kind::put, key_of(s.client_id, session_key(s.client_id)), encode_session(s), 0}}, inner);
+  return queue_locked(
+      s.client_id, {{op::kind::put, key_of(s.client_id, session_key(s.client_id)), encode_session(s), 0, {}}}, inner);
 }
 
 std::uint64_t replicated_session_store::erase_session(const std::string& c) {
   std::lock_guard g(mu_);
   const auto inner = local_ ? local_->erase_session(c) : 0;
   const auto prefix = session_records_prefix(root_, c);
-  return queue_locked({{op::kind::erase_range, prefix, session_etcd_http::prefix_end(prefix), 0}}, inner);
+  return queue_locked(c, {{op::kind::erase_range, prefix, session_etcd_http::prefix_end(prefix), 0, {}}}, inner);
 }
 
 std::uint64_t replicated_session_store::put_message(const std::string& c, std::uint64_t seq, broker::stored_stage stage,
@@ -114,25 +127,25 @@ std::uint64_t replicated_session_store::put_message(const std::string& c, std::u
   std::lock_guard g(mu_);
   const auto inner = local_ ? local_->put_message(c, seq, stage, packet_id, d) : 0;
   if (!value) return refused_locked(inner);
-  return queue_locked({{op::kind::put, key_of(c, message_key(c, seq)), std::move(*value), 0}}, inner);
+  return queue_locked(c, {{op::kind::put, key_of(c, message_key(c, seq)), std::move(*value), 0, {}}}, inner);
 }
 
 std::uint64_t replicated_session_store::erase_message(const std::string& c, std::uint64_t seq) {
   std::lock_guard g(mu_);
   const auto inner = local_ ? local_->erase_message(c, seq) : 0;
-  return queue_locked({{op::kind::erase, key_of(c, message_key(c, seq)), {}, 0}}, inner);
+  return queue_locked(c, {{op::kind::erase, key_of(c, message_key(c, seq)), {}, 0, {}}}, inner);
 }
 
 std::uint64_t replicated_session_store::put_inbound_qos2(const std::string& c, std::uint16_t id) {
   std::lock_guard g(mu_);
   const auto inner = local_ ? local_->put_inbound_qos2(c, id) : 0;
-  return queue_locked({{op::kind::put, key_of(c, qos2_key(c, id)), encode_qos2_record(), 0}}, inner);
+  return queue_locked(c, {{op::kind::put, key_of(c, qos2_key(c, id)), encode_qos2_record(), 0, {}}}, inner);
 }
 
 std::uint64_t replicated_session_store::erase_inbound_qos2(const std::string& c, std::uint16_t id) {
   std::lock_guard g(mu_);
   const auto inner = local_ ? local_->erase_inbound_qos2(c, id) : 0;
-  return queue_locked({{op::kind::erase, key_of(c, qos2_key(c, id)), {}, 0}}, inner);
+  return queue_locked(c, {{op::kind::erase, key_of(c, qos2_key(c, id)), {}, 0, {}}}, inner);
 }
 
 std::uint64_t replicated_session_store::put_retained(const broker::message& m) {
@@ -152,13 +165,13 @@ std::uint64_t replicated_session_store::put_will(const std::string& c, const bro
   std::lock_guard g(mu_);
   const auto inner = local_ ? local_->put_will(c, will, at_wall_ms) : 0;
   if (!value) return refused_locked(inner);
-  return queue_locked({{op::kind::put, key_of(c, will_key(c)), std::move(*value), 0}}, inner);
+  return queue_locked(c, {{op::kind::put, key_of(c, will_key(c)), std::move(*value), 0, {}}}, inner);
 }
 
 std::uint64_t replicated_session_store::erase_will(const std::string& c) {
   std::lock_guard g(mu_);
   const auto inner = local_ ? local_->erase_will(c) : 0;
-  return queue_locked({{op::kind::erase, key_of(c, will_key(c)), {}, 0}}, inner);
+  return queue_locked(c, {{op::kind::erase, key_of(c, will_key(c)), {}, 0, {}}}, inner);
 }
 
 std::uint64_t replicated_session_store::decided_locked() const {
@@ -235,6 +248,16 @@ bool replicated_session_store::flush(std::chrono::milliseconds timeout) {
   return cv_.wait_for(g, timeout, [&] { return etcd_done_ >= target || stopping_; }) && etcd_done_ >= target;
 }
 
+void replicated_session_store::begin_hand_over(const std::string& client_id, std::string new_owner) {
+  std::lock_guard g(mu_);
+  handing_over_[client_id] = std::move(new_owner);
+}
+
+void replicated_session_store::end_hand_over(const std::string& client_id) {
+  std::lock_guard g(mu_);
+  handing_over_.erase(client_id);
+}
+
 void replicated_session_store::forget_local(const std::string& client_id) {
   std::lock_guard g(mu_);
   if (local_) local_only_locked(local_->erase_session(client_id));
@@ -262,28 +285,89 @@ std::uint64_t replicated_session_store::etcd_failures() const {
   return failures_;
 }
 
-bool replicated_session_store::write(const std::vector<op>& batch) {
-  nlohmann::json success = nlohmann::json::array();
+std::uint64_t replicated_session_store::fenced_writes() const {
+  std::lock_guard g(mu_);
+  return fenced_writes_;
+}
+
+nlohmann::json replicated_session_store::transaction(const std::vector<op>& batch, const std::vector<std::string>& skip,
+                                                     std::vector<owner_check>& compared) const {
+  using nlohmann::json;
+  const auto b64 = [](std::string_view raw) { return session_etcd_http::b64(raw); };
+  json success = json::array();
+  compared.clear();
+  {
+    std::lock_guard g(mu_);
+    for (const auto& o : batch) {
+      if (node_.empty() || std::find(skip.begin(), skip.end(), o.client) != skip.end()) continue;
+      if (std::find_if(compared.begin(), compared.end(), [&](const auto& c) { return c.first == o.client; }) !=
+          compared.end())
+        continue;
+      const auto h = handing_over_.find(o.client);
+      compared.emplace_back(o.client, h == handing_over_.end() ? node_ : h->second);
+    }
+  }
   for (const auto& o : batch) {
+    if (std::find(skip.begin(), skip.end(), o.client) != skip.end()) continue;
     switch (o.k) {
       case op::kind::put:
-        success.push_back(
-            {{"request_put", {{"key", session_etcd_http::b64(o.key)}, {"value", session_etcd_http::b64(o.value)}}}});
+        success.push_back({{"request_put", {{"key", b64(o.key)}, {"value", b64(o.value)}}}});
         break;
       case op::kind::erase:
-        success.push_back({{"request_delete_range", {{"key", session_etcd_http::b64(o.key)}}}});
+        success.push_back({{"request_delete_range", {{"key", b64(o.key)}}}});
         break;
       case op::kind::erase_range:
-        success.push_back({{"request_delete_range",
-                            {{"key", session_etcd_http::b64(o.key)}, {"range_end", session_etcd_http::b64(o.value)}}}});
+        success.push_back({{"request_delete_range", {{"key", b64(o.key)}, {"range_end", b64(o.value)}}}});
         break;
     }
   }
-  const nlohmann::json body = {{"success", std::move(success)}};
+  json body = {{"success", std::move(success)}};
+  if (compared.empty()) return body;
+  // Each client's owner key must name this node; when one does not, the failure branch reads
+  // them all so the writer knows whose changes to refuse (a missing key compares unequal).
+  json compare = json::array(), failure = json::array();
+  for (const auto& [c, expected] : compared) {
+    const auto owner = b64(session_owner_key(root_, c));
+    compare.push_back({{"key", owner}, {"target", "VALUE"}, {"result", "EQUAL"}, {"value", b64(expected)}});
+    failure.push_back({{"request_range", {{"key", owner}}}});
+  }
+  body["compare"] = std::move(compare);
+  body["failure"] = std::move(failure);
+  return body;
+}
+
+replicated_session_store::write_result replicated_session_store::write(const std::vector<op>& batch) {
+  write_result out;
+  std::vector<std::string> skip;  // the fenced clients
+  std::vector<owner_check> compared;
   const auto deadline = std::chrono::steady_clock::now() + write_deadline_;
   std::string error;
   for (int attempt = 0;; ++attempt) {
-    if (writer_(body, error)) return true;
+    const auto body = transaction(batch, skip, compared);
+    if (body["success"].empty()) {
+      out.written = true;  // every change in it was fenced
+      return out;
+    }
+    if (auto answer = writer_(body, error)) {
+      if (compared.empty() || answer->value("succeeded", false)) {
+        out.written = true;
+        return out;
+      }
+      // Some client is not ours (any more): refuse its changes, write the others'.
+      const auto responses = answer->value("responses", nlohmann::json::array());
+      bool found = false;
+      for (std::size_t i = 0; i < compared.size() && i < responses.size(); ++i) {
+        const auto kvs =
+            responses[i].value("response_range", nlohmann::json::object()).value("kvs", nlohmann::json::array());
+        const auto owner = kvs.empty() ? std::string() : session_etcd_http::unb64(kvs[0].value("value", std::string()));
+        if (owner == compared[i].second) continue;
+        skip.push_back(compared[i].first);
+        out.fenced.emplace_back(compared[i].first, owner);
+        found = true;
+      }
+      if (found || attempt < 3) continue;  // not found: the owner changed back meanwhile; compare again
+      error = "the owners of the clients kept changing";
+    }
     if (std::chrono::steady_clock::now() + std::chrono::milliseconds(100) > deadline) break;
     {
       std::unique_lock g(mu_);
@@ -292,7 +376,7 @@ bool replicated_session_store::write(const std::vector<op>& batch) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100 * std::min(attempt + 1, 5)));
   }
   if (log_) log_->error("cluster sessions: cannot write {} changes to etcd: {}", batch.size(), error);
-  return false;
+  return out;
 }
 
 void replicated_session_store::run() {
@@ -322,7 +406,8 @@ void replicated_session_store::run() {
         ops_.pop_front();
       }
     }
-    const bool ok = write(batch);
+    auto result = write(batch);
+    const bool ok = result.written;
     std::vector<std::pair<std::uint64_t, std::weak_ptr<broker::link>>> ready;
     {
       std::lock_guard g(mu_);
@@ -330,6 +415,13 @@ void replicated_session_store::run() {
       if (!ok) {
         ++failures_;
         for (const auto& o : batch) etcd_failed_.insert(o.ticket);
+      }
+      for (const auto& o : batch) {
+        const auto fenced = std::find_if(result.fenced.begin(), result.fenced.end(),
+                                         [&](const auto& f) { return f.first == o.client; });
+        if (fenced == result.fenced.end()) continue;
+        etcd_failed_.insert(o.ticket);
+        ++fenced_writes_;
       }
       etcd_healthy_ = ok;
       etcd_done_ = std::max(etcd_done_, batch.back().ticket);
@@ -349,6 +441,15 @@ void replicated_session_store::run() {
     // Outside the mutex: notify_when_decided notifies at once what is decided and hands the rest
     // to the local store.
     for (auto& [t, l] : ready) notify_when_decided(t, std::move(l));
+    for (const auto& [client, owner] : result.fenced) {
+      if (log_ && owner.empty())
+        log_->warn("cluster sessions: changes of client '{}' refused: no node owns it (this node's lease lapsed)",
+                   log_safe(client));
+      else if (log_)
+        log_->warn("cluster sessions: changes of client '{}' refused: node '{}' owns it now", log_safe(client),
+                   log_safe(owner));
+      if (fenced_) fenced_(client, owner);
+    }
   }
 }
 

@@ -6,9 +6,17 @@
 // (client_channel::send_ack) is sent only when the message is durable in more than one place.
 // Retained messages stay local (the routing layer's business).
 //
+// Fencing (docs/cluster.md, "One owner"): with fence_by_owner(), every transaction compares the
+// owner key of each client it writes (`<root>o/<client>` == this node). A node that lost a client
+// while cut off from the others (its lease lapsed, another node took the client over) cannot
+// overwrite what the new owner writes: its late changes fail (their tickets fail, so nothing they
+// carry is acknowledged) and the client's session here ends (fenced handler), while the changes
+// of the other clients in the same transaction are written.
+//
 // Threads: durable_store calls come from any worker, often under a session lock; they only queue
 // (this store's mutex, then the local store's: nothing calls back). One writer thread sends the
-// queue to etcd in transactions of up to max_txn_ops, in order; links are notified outside the mutex.
+// queue to etcd in transactions of up to max_txn_ops, in order; links are notified, and the fenced
+// handler called, outside the mutex.
 #pragma once
 
 #include <chrono>
@@ -16,6 +24,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -41,13 +50,19 @@ class replicated_session_store final : public broker::durable_store {
   // `local`: the node's own store (null: persistence off), which must outlive this one.
   replicated_session_store(broker::durable_store* local, std::vector<std::string> etcd_endpoints, std::string root,
                            std::shared_ptr<spdlog::logger> log);
-  // Writes one transaction body (etcd's /v3/kv/txn JSON) and says whether etcd committed it; called
-  // on the writer thread only. The constructor above sends it to etcd; tests give their own.
-  using txn_writer = std::function<bool(const nlohmann::json& txn, std::string& error)>;
+  // Sends one transaction body (etcd's /v3/kv/txn JSON) and returns etcd's answer (its JSON:
+  // "succeeded", "responses"), or nullopt when etcd did not take it (`error` says why); called on
+  // the writer thread only. The constructor above sends it to etcd; tests give their own.
+  using txn_writer = std::function<std::optional<nlohmann::json>(const nlohmann::json& txn, std::string& error)>;
   replicated_session_store(broker::durable_store* local, txn_writer writer, std::string root,
                            std::shared_ptr<spdlog::logger> log,
                            std::chrono::milliseconds write_deadline = std::chrono::milliseconds(4000));
   ~replicated_session_store() override;  // stop()
+  // Before start(): writes of a client go through only while its owner key names `node`. A client
+  // found owned by another node (`owner`), or by none, is given to `fenced` (writer thread, no lock
+  // held) once per refused transaction.
+  using fenced_handler = std::function<void(const std::string& client_id, const std::string& owner)>;
+  void fence_by_owner(std::string node, fenced_handler fenced);
   void start();
   void stop();  // writes what is queued (bounded by the etcd timeout), then joins the writer
 
@@ -71,6 +86,12 @@ class replicated_session_store final : public broker::durable_store {
 
   // Waits until every etcd change queued so far is written (or failed); false on timeout.
   bool flush(std::chrono::milliseconds timeout);
+  // Handing `client_id` over to `new_owner`: that node took the owner key before asking, and
+  // reads the session only once this node answered (after a flush()), so meanwhile this node's
+  // changes of the client are written while the key names `new_owner`. After end_hand_over(),
+  // they are fenced again.
+  void begin_hand_over(const std::string& client_id, std::string new_owner);
+  void end_hand_over(const std::string& client_id);
   // A session handed over to another node: this node's local copy goes, etcd's stays.
   void forget_local(const std::string& client_id);
   // A session brought here from etcd: the local store gets its records (etcd has them already).
@@ -78,12 +99,18 @@ class replicated_session_store final : public broker::durable_store {
 
   std::uint64_t etcd_writes() const;  // transactions written, for /metrics
   std::uint64_t etcd_failures() const;
+  std::uint64_t fenced_writes() const;  // changes refused because another node owns their client
 
  private:
   struct op {
     enum class kind : std::uint8_t { put, erase, erase_range } k;
     std::string key, value;  // value: the range end for erase_range
     std::uint64_t ticket;
+    std::string client;  // whose session (the owner key compared when fencing)
+  };
+  struct write_result {
+    bool written = false;  // etcd took the transaction (less the fenced clients' changes)
+    std::vector<std::pair<std::string, std::string>> fenced;  // (client id, its owner: "" for none)
   };
   struct pending_ticket {
     std::uint64_t ticket;
@@ -92,7 +119,7 @@ class replicated_session_store final : public broker::durable_store {
     std::uint64_t inner;       // its own local ticket (0: none)
   };
   // Mutex held. Queues `ops` (etcd keys below the client's prefix) under one new ticket.
-  std::uint64_t queue_locked(std::vector<op> ops, std::uint64_t inner_ticket);
+  std::uint64_t queue_locked(const std::string& client_id, std::vector<op> ops, std::uint64_t inner_ticket);
   std::uint64_t local_only_locked(std::uint64_t inner_ticket);
   // Mutex held. A change that cannot be written (its record could not be encoded): a ticket
   // that fails, decided in order with the others.
@@ -102,13 +129,20 @@ class replicated_session_store final : public broker::durable_store {
   // Highest ticket up to which every etcd part is written (or failed).
   std::uint64_t etcd_written_through_locked() const;
   void run();
-  bool write(const std::vector<op>& batch);
+  write_result write(const std::vector<op>& batch);
+  // (client id, the owner its changes need: this node, or the one it is being handed over to)
+  using owner_check = std::pair<std::string, std::string>;
+  nlohmann::json transaction(const std::vector<op>& batch, const std::vector<std::string>& skip,
+                             std::vector<owner_check>& compared) const;
 
   broker::durable_store* local_;
   txn_writer writer_;  // used by the writer thread only
   std::string root_;
   std::shared_ptr<spdlog::logger> log_;
   std::chrono::milliseconds write_deadline_;
+  std::string node_;  // fencing: the owner name compared (empty: no fencing)
+  fenced_handler fenced_;
+  std::map<std::string, std::string> handing_over_;  // mu_: client id -> the node taking it over
 
   mutable std::mutex mu_;
   std::condition_variable cv_;  // the writer waits for work, flush() for progress
@@ -123,7 +157,7 @@ class replicated_session_store final : public broker::durable_store {
   std::uint64_t etcd_done_ = 0;
   bool etcd_healthy_ = true;
   bool stopping_ = false;
-  std::uint64_t writes_ = 0, failures_ = 0;
+  std::uint64_t writes_ = 0, failures_ = 0, fenced_writes_ = 0;
   std::vector<std::pair<std::uint64_t, std::weak_ptr<broker::link>>> waiters_;
   std::thread thread_;
 };

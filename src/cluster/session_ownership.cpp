@@ -41,6 +41,7 @@ struct session_ownership::impl {
   std::shared_ptr<spdlog::logger> log;
 
   std::atomic<std::int64_t> lease{0};
+  std::mutex lease_mu;  // renew_lease(): one new lease for a lost one, whoever notices first
   natsConnection* nc = nullptr;
   natsSubscription* sub = nullptr;
 
@@ -78,6 +79,19 @@ struct session_ownership::impl {
     return to_i64((*a)["ID"]);
   }
 
+  // The node's lease `stale` is gone from etcd (a cut longer than its TTL): grant a new one, unless
+  // another thread did already. The client ids it held were released meanwhile; those still
+  // connected here are fenced at their next write (replicated_session_store) and claim again.
+  bool renew_lease(session_etcd_http& etcd, std::int64_t stale, std::string& error) {
+    std::lock_guard g(lease_mu);
+    if (lease.load() != stale) return true;
+    const auto id = grant(etcd, error);
+    if (!id) return false;
+    lease = id;
+    if (log) log->warn("cluster sessions: lease {} of node '{}' lost; granted {}", stale, opts.node, id);
+    return true;
+  }
+
   // Keeps the lease alive every ttl/3; a lease etcd no longer knows is granted anew (the client
   // ids it held were released meanwhile: their next CONNECT claims them again).
   void keep_alive() {
@@ -101,11 +115,11 @@ struct session_ownership::impl {
   };
   void keep_alive_once(session_etcd_http& etcd) {
     std::string error;
-    auto a = etcd.post("/v3/lease/keepalive", {{"ID", std::to_string(lease.load())}}, &error);
+    const auto id = lease.load();
+    auto a = etcd.post("/v3/lease/keepalive", {{"ID", std::to_string(id)}}, &error);
     const bool alive = a && a->contains("result") && to_i64(a->at("result").value("TTL", json("0"))) > 0;
     if (a && !alive) {
-      if (log) log->warn("cluster sessions: lease {} of node '{}' lost; granting a new one", lease.load(), opts.node);
-      if (const auto id = grant(etcd, error)) lease = id;
+      if (!renew_lease(etcd, id, error) && log) log->warn("cluster sessions: cannot grant a new lease: {}", error);
     } else if (!a && log) {
       log->warn("cluster sessions: cannot keep the node's lease alive: {}", error);
     }
@@ -115,9 +129,11 @@ struct session_ownership::impl {
   std::optional<ownership> take_ownership(session_etcd_http& etcd, const std::string& client_id, std::string& error) {
     const auto key = b64::b64(session_owner_key(opts.root, client_id));
     const auto me = b64::b64(opts.node);
-    const json put = {{"request_put", {{"key", key}, {"value", me}, {"lease", std::to_string(lease.load())}}}};
     json compare = {{{"key", key}, {"target", "CREATE"}, {"result", "EQUAL"}, {"create_revision", "0"}}};
+    bool renewed = false;
     for (int attempt = 0; attempt < 5; ++attempt) {
+      const auto my_lease = lease.load();
+      const json put = {{"request_put", {{"key", key}, {"value", me}, {"lease", std::to_string(my_lease)}}}};
       const json txn = {{"compare", compare},
                         {"success", json::array({put})},
                         {"failure", json::array({{{"request_range", {{"key", key}}}}})}};
@@ -125,6 +141,14 @@ struct session_ownership::impl {
       if (!a) return std::nullopt;
       if (a->contains("error")) {
         error = a->dump();
+        // Back from a cut longer than the lease: the keeper would notice within a third of the
+        // TTL; this CONNECT need not be refused meanwhile.
+        if (!renewed && error.find("lease not found") != std::string::npos) {
+          renewed = true;
+          if (!renew_lease(etcd, my_lease, error)) return std::nullopt;
+          --attempt;
+          continue;
+        }
         return std::nullopt;
       }
       if (a->value("succeeded", false)) {
@@ -141,7 +165,7 @@ struct session_ownership::impl {
         continue;  // gone meanwhile (its lease ended)
       }
       const auto owner = kvs[0].value("value", std::string());
-      if (b64::unb64(owner) == opts.node && to_i64(kvs[0].value("lease", json("0"))) == lease.load())
+      if (b64::unb64(owner) == opts.node && to_i64(kvs[0].value("lease", json("0"))) == my_lease)
         return ownership{true, {}};
       compare = {{{"key", key}, {"target", "VALUE"}, {"result", "EQUAL"}, {"value", owner}}};
     }
@@ -152,8 +176,13 @@ struct session_ownership::impl {
   // Asks `node` to hand `client_id` over; false when it did not answer (dead, partitioned).
   bool ask_to_hand_over(const std::string& node, const std::string& client_id) {
     natsMsg* reply = nullptr;
-    const auto s = natsConnection_Request(&reply, nc, take_subject(node).c_str(), client_id.data(),
-                                          static_cast<int>(client_id.size()), opts.takeover_timeout.count());
+    // "<this node>\0<client id>": the old owner writes its last changes while the owner key names
+    // this node (no MQTT string holds U+0000, so the split is unambiguous).
+    std::string request = opts.node;
+    request += '\0';
+    request += client_id;
+    const auto s = natsConnection_Request(&reply, nc, take_subject(node).c_str(), request.data(),
+                                          static_cast<int>(request.size()), opts.takeover_timeout.count());
     if (reply) natsMsg_Destroy(reply);
     if (s != NATS_OK && log)
       log->warn("cluster sessions: node '{}' did not hand client '{}' over ({}); resuming from the replicated copy",
@@ -196,10 +225,13 @@ struct session_ownership::impl {
 
   static void on_take(natsConnection* nc, natsSubscription*, natsMsg* msg, void* closure) {
     auto* self = static_cast<impl*>(closure);
-    const std::string client_id(natsMsg_GetData(msg), static_cast<std::size_t>(natsMsg_GetDataLength(msg)));
+    const std::string request(natsMsg_GetData(msg), static_cast<std::size_t>(natsMsg_GetDataLength(msg)));
+    const auto split = request.find('\0');
+    const auto requester = split == std::string::npos ? std::string() : request.substr(0, split);
+    const auto client_id = split == std::string::npos ? request : request.substr(split + 1);
     bool had = false;
     try {  // nothing may unwind into libnats
-      had = self->hand_over(client_id);
+      had = self->hand_over(client_id, requester);
     } catch (const std::exception& e) {
       if (self->log)
         self->log->error("cluster sessions: handing client '{}' over failed: {}", log_safe(client_id), e.what());
@@ -211,10 +243,14 @@ struct session_ownership::impl {
     natsMsg_Destroy(msg);
   }
 
-  bool hand_over(const std::string& client_id) {
+  bool hand_over(const std::string& client_id, const std::string& new_owner) {
     const bool had = b.sessions().hand_over(client_id, mqtt::reason_code::session_taken_over);
-    // What this node journaled for the session is in etcd before the new owner reads it.
-    if (!store.flush(opts.takeover_timeout) && log)
+    // What this node journaled for the session is in etcd before the new owner reads it. The new
+    // owner holds the owner key already: these last writes are fenced against its name.
+    if (!new_owner.empty()) store.begin_hand_over(client_id, new_owner);
+    const bool flushed = store.flush(opts.takeover_timeout);
+    if (!new_owner.empty()) store.end_hand_over(client_id);
+    if (!flushed && log)
       log->warn("cluster sessions: etcd writes of client '{}' not flushed before its takeover", log_safe(client_id));
     if (had) {
       store.forget_local(client_id);
@@ -226,7 +262,13 @@ struct session_ownership::impl {
 
 session_ownership::session_ownership(broker::broker& b, replicated_session_store& store, session_ownership_options opts,
                                      std::shared_ptr<spdlog::logger> log)
-    : impl_(std::make_unique<impl>(b, store, std::move(opts), std::move(log))) {}
+    : impl_(std::make_unique<impl>(b, store, std::move(opts), std::move(log))) {
+  // The session of a client this node no longer owns ends here (its connection gets 0x8E): the
+  // client reconnects and claims it again, from etcd's copy, wherever it lands.
+  store.fence_by_owner(impl_->opts.node, [&m = *impl_](const std::string& client_id, const std::string&) {
+    if (m.b.sessions().hand_over(client_id, mqtt::reason_code::session_taken_over)) m.store.forget_local(client_id);
+  });
+}
 
 session_ownership::~session_ownership() {
   stop();
@@ -324,8 +366,8 @@ broker::session_claim session_ownership::claim_or_throw(const std::string& clien
   return out;
 }
 
-bool session_ownership::hand_over(const std::string& client_id) {
-  return impl_->hand_over(client_id);
+bool session_ownership::hand_over(const std::string& client_id, const std::string& new_owner) {
+  return impl_->hand_over(client_id, new_owner);
 }
 
 }  // namespace edgemq::cluster

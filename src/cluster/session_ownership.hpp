@@ -5,7 +5,9 @@
 // `edgemq.sessions.<node>.take`) to hand the session over (its connection gets DISCONNECT 0x8E,
 // its pending etcd writes are flushed), then reads the session's replicated records from etcd
 // (replicated_session_store) into the local registry. A previous owner that does not answer
-// (dead) changes nothing: the records in etcd are what it acknowledged.
+// (dead) changes nothing: the records in etcd are what it acknowledged. One that answers late, or
+// comes back from a partition, is fenced (docs/adr/0033): its journal writes compare the owner
+// key, and the session of a client it no longer owns ends there (0x8E).
 //
 // Threads: claim() runs on the CONNECT's worker and blocks for its round trips; take requests
 // arrive on libnats' thread; the lease is kept alive by a thread of its own. No broker lock is
@@ -53,8 +55,8 @@ class session_ownership final : public broker::session_directory {
 
   broker::session_claim claim(const std::string& client_id, bool clean_start) override;
 
-  // Another node takes `client_id` over (the NATS handler; public for tests).
-  bool hand_over(const std::string& client_id);
+  // Node `new_owner` takes `client_id` over (the NATS handler; public for tests).
+  bool hand_over(const std::string& client_id, const std::string& new_owner);
 
   struct impl;
 

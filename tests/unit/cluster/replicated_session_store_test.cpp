@@ -82,12 +82,15 @@ struct fake_etcd {
   std::vector<nlohmann::json> txns;
 
   replicated_session_store::txn_writer writer() {
-    return [this](const nlohmann::json& txn, std::string& error) {
+    return [this](const nlohmann::json& txn, std::string& error) -> std::optional<nlohmann::json> {
       std::unique_lock g(mu);
       cv.wait(g, [&] { return open; });
       txns.push_back(txn);
-      if (!ok) error = "refused by the test";
-      return ok;
+      if (!ok) {
+        error = "refused by the test";
+        return std::nullopt;
+      }
+      return nlohmann::json{{"succeeded", true}};
     };
   }
   void set(bool is_open, bool is_ok = true) {

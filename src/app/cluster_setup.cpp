@@ -21,6 +21,8 @@ std::unique_ptr<statestore::store> make_cluster_statestore(broker::broker& core,
   auto client = std::make_shared<cluster::etcd_client>(std::move(eo));
   cluster::etcd_store_options so;
   so.node_id = cfg.cluster.node;
+  so.quota.max_keys = cfg.statestore.max_keys;
+  so.quota.max_bytes = cfg.statestore.max_bytes;
   return std::make_unique<cluster::etcd_store>(core, std::move(client), std::move(so), log);
 }
 

@@ -47,6 +47,18 @@ struct key_state {
   bool live(std::uint64_t now) const { return v_mod != 0 && !(expires_at_ms && *expires_at_ms <= now); }
 };
 
+// The node's view of the store: each key's three etcd keys, and the quota's count of the keys
+// and bytes (key + value) of the live-or-not-yet-deleted ones (those with an ss/v/ entry).
+struct key_view {
+  explicit key_view(const std::string& prefix) : vp(prefix + "v/"), mp(prefix + "m/"), fp(prefix + "ft/") {}
+  std::string vp, mp, fp;
+  std::unordered_map<std::string, key_state> keys;
+  statestore::quota_usage usage;
+
+  // An etcd key put at `mod`, or deleted; keys outside ss/{v,m,ft}/ are not the store's.
+  void apply(const std::string& etcd_key, bool put, std::int64_t mod, const std::string& value);
+};
+
 std::string encode_meta(const hlc& version, std::optional<std::uint64_t> expires) {
   json m = {{"ts", version.to_string()}};
   if (expires) m["exp"] = *expires;
@@ -80,6 +92,41 @@ json put_of(const std::string& key, std::string_view value, std::int64_t lease) 
 
 json delete_of(const std::string& key) {
   return {{"request_delete_range", {{"key", etcd_client::b64(key)}}}};
+}
+
+void key_view::apply(const std::string& etcd_key, bool put, std::int64_t mod, const std::string& value) {
+  const bool is_v = etcd_key.starts_with(vp), is_m = !is_v && etcd_key.starts_with(mp),
+             is_ft = !is_v && !is_m && etcd_key.starts_with(fp);
+  if (!is_v && !is_m && !is_ft) return;
+  const auto key = etcd_key.substr(is_v ? vp.size() : is_m ? mp.size() : fp.size());
+  auto it = keys.find(key);
+  if (it == keys.end()) {
+    if (!put) return;
+    it = keys.emplace(key, key_state{}).first;
+  }
+  auto& st = it->second;
+  if (!put) mod = 0;
+  if (is_v) {
+    if (st.v_mod) {
+      --usage.keys;
+      usage.bytes -= statestore::quota_usage::entry_bytes(key, st.value);
+    }
+    st.v_mod = mod;
+    st.value = put ? value : std::string();
+    if (st.v_mod) {
+      ++usage.keys;
+      usage.bytes += statestore::quota_usage::entry_bytes(key, st.value);
+    }
+  } else if (is_m) {
+    st.m_mod = mod;
+    st.version.reset();
+    st.expires_at_ms.reset();
+    if (put) decode_meta(value, st);
+  } else {
+    st.ft_mod = mod;
+    st.ft = put ? hlc::parse(value) : std::nullopt;
+  }
+  if (!st.v_mod && !st.m_mod && !st.ft_mod) keys.erase(it);
 }
 
 std::optional<json> first_kv(const json& response) {
@@ -185,6 +232,8 @@ struct etcd_store::impl : std::enable_shared_from_this<impl> {
   std::condition_variable ticker_cv_;
   std::thread ticker_;
   std::vector<std::uint64_t> watch_retries_;  // in-process watches whose first read failed
+  bool reload_view_ = false;                  // the ticker reads every key again at reload_at_
+  std::chrono::steady_clock::time_point reload_at_{};
   // A write is answered once the node's watch has seen its revision, so that its notifications
   // (to this node's watchers) go out before its reply, as the single-node store does; at most
   // `watch_wait` later if the watch lags.
@@ -192,47 +241,79 @@ struct etcd_store::impl : std::enable_shared_from_this<impl> {
   std::int64_t watch_seen_ = 0;
   std::multimap<std::int64_t, std::pair<std::chrono::steady_clock::time_point, std::function<void()>>> after_watch_;
 
-  // --- the keys as last seen on the node's watch (leaf lock): a write's first guess, so that
-  // it usually commits in one txn; a stale guess only makes the guards fail and return the truth.
+  // --- the keys as read at start and then seen on the node's watch (leaf lock): a write's first
+  // guess, so that it usually commits in one txn (a stale guess only makes the guards fail and
+  // return the truth), and the quota's count.
   std::mutex mirror_mu_;
-  std::unordered_map<std::string, key_state> mirror_;
+  key_view view_{opts_.prefix};
+  bool view_loaded_ = false;  // false until the first read of every key answered
+  static constexpr int load_page = 1000;
 
   key_state guess(const std::string& key) {
     std::lock_guard g(mirror_mu_);
-    auto it = mirror_.find(key);
-    return it == mirror_.end() ? key_state{} : it->second;
+    auto it = view_.keys.find(key);
+    return it == view_.keys.end() ? key_state{} : it->second;
+  }
+
+  bool view_loaded() {
+    std::lock_guard g(mirror_mu_);
+    return view_loaded_;
+  }
+
+  // The view's count without `key`: a SET is judged on the other keys as this node has seen them
+  // and on `key` as the request knows it (possibly read more recently than the view).
+  statestore::quota_usage usage_without(const std::string& key) {
+    std::lock_guard g(mirror_mu_);
+    auto u = view_.usage;
+    if (auto it = view_.keys.find(key); it != view_.keys.end() && it->second.v_mod) {
+      --u.keys;
+      u.bytes -= statestore::quota_usage::entry_bytes(key, it->second.value);
+    }
+    return u;
   }
 
   void mirror(const json& events) {
-    const std::string vp = opts_.prefix + "v/", mp = opts_.prefix + "m/", fp = opts_.prefix + "ft/";
     std::lock_guard g(mirror_mu_);
     for (const auto& e : events) {
       const auto& kv = e.value("kv", json::object());
-      const auto key = etcd_client::unb64(kv.value("key", ""));
       const bool put = e.value("type", "PUT") == "PUT";
-      const auto rev = put ? json_int(kv, "mod_revision") : 0;
-      const auto value = put ? etcd_client::unb64(kv.value("value", "")) : std::string();
-      key_state* st = nullptr;
-      if (key.starts_with(vp)) {
-        st = &mirror_[key.substr(vp.size())];
-        st->v_mod = rev;
-        st->value = value;
-      } else if (key.starts_with(mp)) {
-        st = &mirror_[key.substr(mp.size())];
-        st->m_mod = rev;
-        st->version.reset();
-        st->expires_at_ms.reset();
-        if (put) decode_meta(value, *st);
-      } else if (key.starts_with(fp)) {
-        st = &mirror_[key.substr(fp.size())];
-        st->ft_mod = rev;
-        st->ft = put ? hlc::parse(value) : std::nullopt;
-      }
-      if (st && !st->v_mod && !st->m_mod && !st->ft_mod) {
-        const auto prefix_len = key.starts_with(vp) ? vp.size() : key.starts_with(mp) ? mp.size() : fp.size();
-        mirror_.erase(key.substr(prefix_len));
-      }
+      view_.apply(etcd_client::unb64(kv.value("key", "")), put, put ? json_int(kv, "mod_revision") : 0,
+                  put ? etcd_client::unb64(kv.value("value", "")) : std::string());
     }
+  }
+
+  // Reads every key of the store, at one revision and a page at a time, into a fresh view that
+  // replaces the node's: the revision read, 0 when etcd could not be read. The watch must not be
+  // applying events meanwhile (start, or the ticker with the watch cancelled); call_sync, so
+  // never on the client's thread.
+  std::int64_t load_view() {
+    key_view fresh(opts_.prefix);
+    const auto end = etcd_client::prefix_end(opts_.prefix);
+    std::string from = opts_.prefix;
+    std::int64_t revision = 0;
+    for (;;) {
+      json q = {
+          {"key", etcd_client::b64(from)}, {"range_end", etcd_client::b64(end)}, {"limit", std::to_string(load_page)}};
+      if (revision) q["revision"] = std::to_string(revision);
+      auto [e, answer] = client_->call_sync("/v3/kv/range", std::move(q));
+      if (e) {
+        if (e.code == etcd_error::kind::unavailable) healthy_.store(false);
+        if (log_) log_->warn("state store: cannot read its keys ({}); trying again", e.message);
+        return 0;
+      }
+      if (!revision) revision = json_int(answer.value("header", json::object()), "revision");
+      const auto kvs = answer.value("kvs", json::array());
+      for (const auto& kv : kvs)
+        fresh.apply(etcd_client::unb64(kv.value("key", "")), true, json_int(kv, "mod_revision"),
+                    etcd_client::unb64(kv.value("value", "")));
+      if (!answer.value("more", false) || kvs.empty()) break;
+      from = etcd_client::unb64(kvs.back().value("key", "")) + std::string(1, '\0');
+    }
+    healthy_.store(true);
+    std::lock_guard g(mirror_mu_);
+    view_ = std::move(fresh);
+    view_loaded_ = true;
+    return revision;
   }
 
   // --- in-process watchers under watch_mu_
@@ -456,6 +537,17 @@ struct etcd_store::impl : std::enable_shared_from_this<impl> {
     if ((c.cond == command::condition::nx && live) ||
         (c.cond == command::condition::nex && live && st.value != c.value))
       return refusal({resp3::integer(-1), tick(ts).to_string()});
+    // The quota (single node's rule) on this node's view of the other keys: writes it has not
+    // seen yet (other nodes', or in flight through this one) are not counted, so concurrent
+    // inserts can overshoot max_keys/max_bytes by those writes (docs/cluster.md).
+    auto usage = usage_without(c.key);
+    if (live) {
+      ++usage.keys;
+      usage.bytes += statestore::quota_usage::entry_bytes(c.key, st.value);
+    }
+    if (statestore::quota_exceeded(opts_.quota, usage, c.key, c.value,
+                                   live ? std::optional<std::string_view>(st.value) : std::nullopt))
+      return refusal({resp3::error(err::quota), last_version()});
     const auto version = tick(ts);
     std::optional<hlc> ft;
     if (live && st.ft)
@@ -509,6 +601,11 @@ struct etcd_store::impl : std::enable_shared_from_this<impl> {
       if (o->lease) client_->revoke_lease(o->lease);
       finish(o, unavailable_reply({etcd_error::kind::unavailable, "a key kept changing under the request"}, true),
              true);
+      return resume();
+    }
+    if (o->cmd.op == command::verb::set && !view_loaded()) {  // the quota cannot be judged yet
+      if (o->lease) client_->revoke_lease(o->lease);
+      finish(o, unavailable_reply({etcd_error::kind::unavailable, "the keys have not been read yet"}, true), true);
       return resume();
     }
     auto d = o->cmd.op == command::verb::set ? decide_set(*o) : decide_del(*o);
@@ -759,10 +856,48 @@ struct etcd_store::impl : std::enable_shared_from_this<impl> {
     if (e.code == etcd_error::kind::unavailable) {
       healthy_.store(false);
       if (log_) log_->warn("state store: {} (resuming)", e.message);
-    } else if (log_) {
-      // Compacted past the last revision seen: changes in between cannot be told.
-      log_->error("state store: {}; KEYNOTIFY resumes from now, changes in the gap are not notified", e.message);
+    } else {
+      // Compacted past the last revision seen: changes in between cannot be told, and the view
+      // (the quota's count) may have missed some: it is read again.
+      if (log_)
+        log_->error("state store: {}; KEYNOTIFY resumes from now, changes in the gap are not notified", e.message);
+      {
+        std::lock_guard g(mu_);
+        reload_view_ = true;
+        reload_at_ = std::chrono::steady_clock::now();
+      }
+      ticker_cv_.notify_all();
     }
+  }
+
+  // The node's watch, from `revision` (0: now).
+  void start_watch(std::int64_t revision) {
+    std::weak_ptr<impl> weak = shared_from_this();
+    node_watch_ = client_->watch(
+        opts_.prefix, etcd_client::prefix_end(opts_.prefix), revision,
+        [weak](const json& events, std::int64_t) {
+          if (auto self = weak.lock()) self->on_watch_events(events);
+        },
+        [weak](const etcd_error& e) {
+          if (auto self = weak.lock()) self->on_watch_error(e);
+        });
+  }
+
+  // Reads every key and watches from there (the ticker, never with mu_ held): at start when etcd
+  // could not be read, and after a watch that could not resume. The old watch is cancelled first,
+  // so that no change is applied or notified twice.
+  void reload_view() {
+    if (node_watch_) client_->cancel_watch(node_watch_);
+    node_watch_ = 0;
+    const auto revision = load_view();
+    if (!revision) {
+      std::lock_guard g(mu_);
+      reload_view_ = true;
+      reload_at_ = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+      return;
+    }
+    start_watch(revision + 1);
+    release_waiters(revision);
   }
 
   // ------------------------------------------------------------------ in-process watches
@@ -852,8 +987,11 @@ struct etcd_store::impl : std::enable_shared_from_this<impl> {
         continue;
       }
       const bool probe_now = std::chrono::steady_clock::now() >= next_probe;
-      if (!due.empty() || !retries.empty() || probe_now) {
+      const bool reload_now = reload_view_ && std::chrono::steady_clock::now() >= reload_at_;
+      if (reload_now) reload_view_ = false;
+      if (!due.empty() || !retries.empty() || probe_now || reload_now) {
         lk.unlock();
+        if (reload_now) reload_view();
         for (auto& [key, rev] : due) expire(key, rev);
         for (auto id : retries) first_read(id);
         if (probe_now) {
@@ -868,6 +1006,9 @@ struct etcd_store::impl : std::enable_shared_from_this<impl> {
         wait = std::min(wait,
                         std::chrono::milliseconds(expiries_.begin()->first > now ? expiries_.begin()->first - now : 0));
       if (!after_watch_.empty()) wait = std::min(wait, std::chrono::milliseconds(100));
+      if (reload_view_)
+        wait = std::min(
+            wait, std::chrono::duration_cast<std::chrono::milliseconds>(reload_at_ - std::chrono::steady_clock::now()));
       ticker_cv_.wait_for(lk, std::max(wait, std::chrono::milliseconds(1)));
     }
   }
@@ -890,18 +1031,17 @@ etcd_store::~etcd_store() {
 
 void etcd_store::start() {
   auto& s = *impl_;
-  std::weak_ptr<impl> weak = impl_;
-  const auto vp = s.opts_.prefix;
-  // One watch per node on every key of the store, from now: KEYNOTIFY and in-process watchers
-  // of every key are served from it.
-  s.node_watch_ = s.client_->watch(
-      vp, etcd_client::prefix_end(vp), 0,
-      [weak](const json& events, std::int64_t) {
-        if (auto self = weak.lock()) self->on_watch_events(events);
-      },
-      [weak](const etcd_error& e) {
-        if (auto self = weak.lock()) self->on_watch_error(e);
-      });
+  // Every key read at one revision (the view: first guesses and the quota's count), then one
+  // watch per node on every key of the store from the next: KEYNOTIFY and in-process watchers of
+  // every key are served from it. Until etcd answers, SETs get the storage error and the ticker
+  // tries again every second.
+  if (const auto revision = s.load_view()) {
+    s.start_watch(revision + 1);
+  } else {
+    std::lock_guard g(s.mu_);
+    s.reload_view_ = true;
+    s.reload_at_ = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+  }
   s.ticker_ = std::thread([&s] { s.run_ticker(); });
   if (s.log_) s.log_->info("state store: in etcd (cluster node '{}')", s.opts_.node_id);
 }

@@ -10,6 +10,13 @@
 // is decided again on that. GETs are linearizable reads. KEYNOTIFY and in-process watches are
 // served from one etcd watch per node on ss/.
 //
+// The node's view (every key, read at start and kept by the watch from there, read again when
+// the watch could not resume) also counts the keys and bytes for statestore.max_keys/max_bytes:
+// a SET is judged by the single node's rule (statestore/quota.hpp) on that count. Each node
+// judges on its own view, not inside the txn: writes committed but not yet seen on this node's
+// watch (through other nodes, or in flight through this one) are not counted, so concurrent
+// inserts can take the store over the limits by the writes in flight at that moment.
+//
 // Threads: requests arrive on connection threads and are queued per connection (a client's
 // requests are answered in order); etcd answers on the etcd client's thread; a ticker thread
 // deletes keys at their PX deadline and probes etcd every second (healthy(), size()).
@@ -23,6 +30,7 @@
 #include <string>
 
 #include "broker/broker.hpp"
+#include "statestore/quota.hpp"
 #include "statestore/service.hpp"
 #include "statestore/store.hpp"
 
@@ -38,6 +46,7 @@ struct etcd_store_options {
   std::string node_id = "edgemq";  // the HLC node id of versions this node hands out
   std::uint64_t max_clock_skew_ms = 60'000;
   std::string prefix = "ss/";
+  statestore::quota_limits quota;  // statestore.max_keys, statestore.max_bytes
 };
 
 class etcd_store final : public statestore::store {

@@ -6,6 +6,7 @@
 #include "edgemq/mqtt/codec.hpp"
 #include "edgemq/statestore/resp3.hpp"
 #include "statestore/command.hpp"
+#include "statestore/quota.hpp"
 
 namespace edgemq::statestore {
 
@@ -92,9 +93,10 @@ response service::set(const request& r, const command& c, const hlc* ts, const h
   if ((condition == cond::nx && existing) || (condition == cond::nex && existing && existing->value != value))
     return {resp3::integer(-1), clock_.tick(wall_ms_(), ts).to_string()};
 
-  const std::size_t new_bytes = key.size() + value.size();
-  const std::size_t old_bytes = existing ? key.size() + existing->value.size() : 0;
-  if ((!existing && keys_.size() >= limits_.max_keys) || bytes_ - old_bytes + new_bytes > limits_.max_bytes)
+  const std::size_t new_bytes = quota_usage::entry_bytes(key, value);
+  const std::size_t old_bytes = existing ? quota_usage::entry_bytes(key, existing->value) : 0;
+  if (quota_exceeded({limits_.max_keys, limits_.max_bytes}, {keys_.size(), bytes_}, key, value,
+                     existing ? std::optional<std::string_view>(existing->value) : std::nullopt))
     return {resp3::error(err::quota), clock_.last().to_string()};
 
   const auto now = wall_ms_();

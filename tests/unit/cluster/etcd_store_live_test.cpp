@@ -1,6 +1,7 @@
 // The cluster's state store against a real etcd, through the paths the MQTT tests do not reach:
 // operator requests (the admin API, devices), in-process watches (dataflow datasets) seeing changes
-// made through another node, and health and the storage error while etcd is down.
+// made through another node, health and the storage error while etcd is down, and the quota
+// (statestore.max_keys/max_bytes) judged on the node's view of the keys.
 #include <chrono>
 #include <condition_variable>
 #include <future>
@@ -17,6 +18,7 @@
 #include "cluster/etcd_store.hpp"
 #include "edgemq/statestore/hlc.hpp"
 #include "single_etcd.hpp"
+#include "statestore/command.hpp"
 
 namespace edgemq::cluster {
 namespace {
@@ -29,13 +31,14 @@ using recorder = statestore::testing::watch_recorder;
 
 // One cluster node's store: its own broker and etcd client.
 struct node {
-  node(const std::string& url, const std::string& name) {
+  node(const std::string& url, const std::string& name, statestore::quota_limits quota = {}) {
     etcd_options o;
     o.endpoints = {url};
     o.request_timeout = 1500ms;
     client = std::make_shared<etcd_client>(o);
     etcd_store_options so;
     so.node_id = name;
+    so.quota = quota;
     store = std::make_unique<etcd_store>(core, client, so, nullptr);
   }
   reply call(op::verb v, std::string key = {}, std::string value = {}, std::string prefix = {}, std::string after = {},
@@ -150,6 +153,65 @@ TEST_F(EtcdStoreLive, UnhealthyAndStorageErrorWhileEtcdIsDown) {
   ASSERT_EQ(got.code, reply::status::ok);
   EXPECT_EQ(got.items[0].value, "before");
   a.store->stop();
+}
+
+bool refused_for_quota(const reply& r) {
+  return r.code == reply::status::refused && r.message == statestore::err::quota;
+}
+
+TEST_F(EtcdStoreLive, QuotaOfKeys) {
+  node a(etcd_.url(), "node-a", {.max_keys = 3, .max_bytes = 1 << 20});
+  a.store->start();
+  ASSERT_TRUE(a.wait_healthy(true));
+  // A write is answered once the node's watch saw it: the next request is judged with it counted.
+  for (const char* k : {"k1", "k2", "k3"}) EXPECT_EQ(a.call(op::verb::put, k, "v").code, reply::status::ok);
+  EXPECT_TRUE(refused_for_quota(a.call(op::verb::put, "k4", "v")));
+  EXPECT_EQ(a.call(op::verb::get, "k4").code, reply::status::not_found);
+  EXPECT_EQ(a.call(op::verb::put, "k1", "overwritten").code, reply::status::ok);  // not a new key
+  EXPECT_EQ(a.call(op::verb::del, "k2").code, reply::status::ok);                 // frees room
+  EXPECT_EQ(a.call(op::verb::put, "k4", "v").code, reply::status::ok);
+  EXPECT_TRUE(refused_for_quota(a.call(op::verb::put, "k5", "v")));
+  a.store->stop();
+}
+
+TEST_F(EtcdStoreLive, QuotaOfBytes) {
+  node a(etcd_.url(), "node-a", {.max_keys = 100, .max_bytes = 20});  // keys + values
+  a.store->start();
+  ASSERT_TRUE(a.wait_healthy(true));
+  EXPECT_EQ(a.call(op::verb::put, "a", std::string(9, 'x')).code, reply::status::ok);   // 10 bytes
+  EXPECT_EQ(a.call(op::verb::put, "b", std::string(9, 'x')).code, reply::status::ok);   // 20
+  EXPECT_TRUE(refused_for_quota(a.call(op::verb::put, "c", "")));                       // 21
+  EXPECT_TRUE(refused_for_quota(a.call(op::verb::put, "a", std::string(10, 'x'))));     // 21
+  EXPECT_EQ(a.call(op::verb::put, "a", std::string(8, 'x')).code, reply::status::ok);   // 19: the old value counts
+  EXPECT_EQ(a.call(op::verb::put, "c", "").code, reply::status::ok);                    // 20
+  EXPECT_EQ(a.call(op::verb::del, "b").code, reply::status::ok);                        // 10
+  EXPECT_EQ(a.call(op::verb::put, "a", std::string(18, 'x')).code, reply::status::ok);  // 20
+  a.store->stop();
+}
+
+TEST_F(EtcdStoreLive, QuotaCountsKeysWrittenThroughAnotherNode) {
+  node a(etcd_.url(), "node-a", {.max_keys = 2, .max_bytes = 1 << 20}), b(etcd_.url(), "node-b");
+  b.store->start();
+  ASSERT_TRUE(b.wait_healthy(true));
+  EXPECT_EQ(b.call(op::verb::put, "old", "1").code, reply::status::ok);
+  a.store->start();  // reads every key: "old" counts
+  ASSERT_TRUE(a.wait_healthy(true));
+  recorder x, old;
+  a.store->watch("x", x.callback());
+  a.store->watch("old", old.callback());
+  ASSERT_TRUE(x.wait_for(1));  // the current values first
+  ASSERT_TRUE(old.wait_for(1));
+  EXPECT_EQ(b.call(op::verb::put, "x", "1").code, reply::status::ok);
+  ASSERT_TRUE(x.wait_for(2));  // node a's watch saw it: the view counts it
+  EXPECT_TRUE(refused_for_quota(a.call(op::verb::put, "mine", "v")));
+  EXPECT_EQ(a.call(op::verb::put, "x", "2").code, reply::status::ok);  // an existing key
+  EXPECT_EQ(b.call(op::verb::del, "old").code, reply::status::ok);
+  ASSERT_TRUE(old.wait_for(2));
+  EXPECT_EQ(a.call(op::verb::put, "mine", "v").code, reply::status::ok);
+  ASSERT_TRUE(x.wait_for(3));
+  EXPECT_EQ(x.seen(), (std::vector<std::optional<std::string>>{std::nullopt, "1", "2"}));
+  a.store->stop();
+  b.store->stop();
 }
 
 }  // namespace

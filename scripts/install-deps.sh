@@ -10,10 +10,11 @@ BUILD_PKGS=(cmake g++ make ccache pkg-config
 # mosquitto: the remote broker of the dataflow Mqtt endpoint tests; redis-server, redis-tools: the state
 # store beside Redis (src/bench/statestore_vs_redis.py, smoke-tested by test_bench_statestore).
 # etcd-server, etcd-client, nats-server: the cluster tests start three of each (docs/cluster.md);
-# iproute2: their partition test's network namespaces.
+# iproute2: their partition test's network namespaces. chromium: the headless browser test_dashboard drives
+# (through playwright-core, below; no browser is downloaded by npm).
 TEST_PKGS=(libgtest-dev libgmock-dev mosquitto mosquitto-clients python3-paho-mqtt python3 prometheus
   python3-jsonschema python3-yaml yamllint systemd redis-server redis-tools etcd-server etcd-client nats-server
-  iproute2)
+  iproute2 chromium)
 # scripts/sanitize.sh and scripts/fuzz.sh: clang and its sanitizer/libFuzzer runtimes (ADR 0010).
 # .ci/run's format check needs Debian 12's clang-format 14 (formatting differs between versions).
 SANITIZE_PKGS=(clang-14 clang libclang-rt-14-dev clang-format-14)

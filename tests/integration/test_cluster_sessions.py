@@ -387,17 +387,19 @@ class ClusterSessionsTest(unittest.TestCase):
         self.clients.append(c)
         c.send(rm.connect(cid, clean=True, properties=[(rm.P_SESSION_EXPIRY, 300)],
                           will={"topic": topic, "payload": b"node died", "qos": 1,
-                                "properties": [(rm.P_WILL_DELAY, 1)]}))
+                                "properties": [(rm.P_WILL_DELAY, 3)]}))
         self.assertEqual(c.expect(rm.CONNACK).reason, 0)
         c.close()  # the network drops: the will waits for its delay, journaled
         deadline = time.monotonic() + TIMEOUT
         while not self.will_journaled(cid):
             self.assertLess(time.monotonic(), deadline, "the delayed will never reached etcd")
             time.sleep(0.02)  # polling etcd for the record, not waiting for time to pass
+        # Killed well within the delay (3 s, not 1: the victim must not publish the will itself).
+        self.assertEqual(watcher.drain(), [], "the will came before its node died")
         victim.kill()
         killed = time.monotonic()
 
-        # Bound: the lease (4 s) + one janitor round (1 s) + the delay, with slack for the machine.
+        # Bound: the delay, the lease (4 s), one janitor round (1 s), with slack for the machine.
         m = watcher.get(15.0)
         self.assertEqual((m.topic, m.payload), (topic, b"node died"))
         self.assertLess(time.monotonic() - killed, 15.0)

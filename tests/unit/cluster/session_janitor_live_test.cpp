@@ -99,6 +99,7 @@ class SessionJanitorLive : public ::testing::Test {
       std::lock_guard g(mu_);
       published_.push_back(m->topic);
     };
+    o.begin_sweep = [this](const std::string& c) { return c != claimed_here_; };
     o.after_claim = [this](const std::string& c) {
       if (after_claim_) after_claim_(c);
     };
@@ -114,6 +115,7 @@ class SessionJanitorLive : public ::testing::Test {
   std::mutex mu_;
   std::vector<std::string> published_;
   std::function<void(const std::string&)> after_claim_;
+  std::string claimed_here_;  // a CONNECT of this client id is being claimed on the janitor's node
 };
 
 TEST_F(SessionJanitorLive, AnExpiredUnownedSessionIsSweptOwnedAndUnexpiredOnesAreKept) {
@@ -186,6 +188,23 @@ TEST_F(SessionJanitorLive, ASessionAClientClaimsMeanwhileIsNotTouched) {
   EXPECT_EQ(records_of("c"), 3u) << "the janitor erased a session a client had just claimed";
   EXPECT_TRUE(published().empty()) << "the will was published though its client came back";
   EXPECT_EQ(get(session_owner_key(root, "c")), "node-b") << "the janitor released the new owner's key";
+}
+
+// On the janitor's own node, a CONNECT claiming the client id would find the owner key its own:
+// the janitor leaves the client id to it (session_ownership::begin_sweep says no).
+TEST_F(SessionJanitorLive, AClientIdBeingClaimedOnTheJanitorsNodeIsSkipped) {
+  const auto wall = broker::wall_now_ms();
+  write_session("here", 10, wall - 11'000);
+  claimed_here_ = "here";
+  auto j = janitor("node-a");
+  const auto r = j->run_once();
+  EXPECT_EQ(r.unowned, 1u);
+  EXPECT_EQ(r.examined, 0u);
+  EXPECT_EQ(records_of("here"), 2u);
+  EXPECT_EQ(get(session_owner_key(root, "here")), "") << "claimed while a CONNECT here was claiming it";
+  claimed_here_.clear();
+  EXPECT_EQ(j->run_once().swept, 1u);
+  EXPECT_EQ(records_of("here"), 0u);
 }
 
 TEST_F(SessionJanitorLive, OnlyTheElectedNodeWorksAndAnotherTakesOverWhenItsLeaseEnds) {

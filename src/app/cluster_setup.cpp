@@ -9,6 +9,7 @@
 #include "cluster/etcd_store.hpp"
 #include "cluster/nats_bus.hpp"
 #include "cluster/replicated_session_store.hpp"
+#include "cluster/session_janitor.hpp"
 #include "cluster/session_ownership.hpp"
 
 namespace edgemq::app {
@@ -28,23 +29,39 @@ std::unique_ptr<statestore::store> make_cluster_statestore(broker::broker& core,
 
 namespace {
 
+cluster::session_janitor_options janitor_options(broker::broker& core, const config::daemon_config& cfg,
+                                                 cluster::session_ownership& ownership) {
+  cluster::session_janitor_options o;
+  o.node = cfg.cluster.node;
+  o.etcd = cfg.cluster.etcd;
+  o.lease = [&ownership] { return ownership.lease(); };
+  o.publish = [&core](const broker::message_ptr& will) { core.publish(will); };
+  o.begin_sweep = [&ownership](const std::string& id) { return ownership.begin_sweep(id); };
+  o.end_sweep = [&ownership](const std::string& id) { ownership.end_sweep(id); };
+  return o;
+}
+
 class cluster_sessions_impl final : public cluster_sessions {
  public:
   cluster_sessions_impl(broker::broker& core, const config::daemon_config& cfg, std::shared_ptr<spdlog::logger> log)
       : core_(core),
         local_(core.durable()),
         store_(local_, cfg.cluster.etcd, "edgemq/sessions/", log),
-        ownership_(core, store_, {cfg.cluster.node, cfg.cluster.etcd, cfg.cluster.nats}, log) {}
+        ownership_(core, store_, {cfg.cluster.node, cfg.cluster.etcd, cfg.cluster.nats}, log),
+        janitor_(janitor_options(core, cfg, ownership_), log) {}
 
   void start() {
     store_.start();
     ownership_.start();  // throws when etcd or NATS cannot be reached
+    janitor_.start();    // the sessions no node holds: expired ones swept, due wills published
     core_.set_durable_store(&store_);
     core_.set_session_directory(&ownership_);
     core_.add_sys_source([this](const broker::broker::sys_put& put) {
       put("$SYS/broker/cluster/sessions/etcd_writes", store_.etcd_writes());
       put("$SYS/broker/cluster/sessions/etcd_write_failures", store_.etcd_failures());
       put("$SYS/broker/cluster/sessions/fenced_writes", store_.fenced_writes());
+      put("$SYS/broker/cluster/sessions/swept", janitor_.swept());
+      put("$SYS/broker/cluster/sessions/wills_published", janitor_.wills_published());
     });
   }
 
@@ -53,6 +70,7 @@ class cluster_sessions_impl final : public cluster_sessions {
     stopped_ = true;
     // The broker keeps pointing at both (workers may still read them): after this, a claim
     // finds no lease and no NATS connection, and the journal queues without a writer.
+    janitor_.stop();    // its claims released while the lease is still there
     store_.stop();      // what was journaled is in etcd
     ownership_.stop();  // then the client ids are free
   }
@@ -64,6 +82,7 @@ class cluster_sessions_impl final : public cluster_sessions {
   broker::durable_store* local_;
   cluster::replicated_session_store store_;
   cluster::session_ownership ownership_;
+  cluster::session_janitor janitor_;
   bool stopped_ = false;
 };
 

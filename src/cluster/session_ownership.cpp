@@ -2,7 +2,9 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <map>
 #include <mutex>
+#include <set>
 #include <stdexcept>
 #include <thread>
 
@@ -49,6 +51,12 @@ struct session_ownership::impl {
   std::mutex adopt_mu;  // claim(): checking for a local session and restoring one are one step
   std::mutex pool_mu;
   std::vector<std::unique_ptr<session_etcd_http>> pool;
+
+  // The janitor and this node's CONNECTs never work on one client id at once (begin_sweep()).
+  std::mutex sweep_mu;
+  std::condition_variable sweep_cv;
+  std::set<std::string> sweeping;
+  std::map<std::string, int> claiming;  // client id -> CONNECTs claiming it here
 
   std::mutex keeper_mu;
   std::condition_variable keeper_cv;
@@ -338,6 +346,19 @@ broker::session_claim session_ownership::claim(const std::string& client_id, boo
 
 broker::session_claim session_ownership::claim_or_throw(const std::string& client_id, bool clean_start) {
   auto& m = *impl_;
+  {
+    std::unique_lock g(m.sweep_mu);
+    m.sweep_cv.wait(g, [&] { return !m.sweeping.contains(client_id); });
+    ++m.claiming[client_id];
+  }
+  struct claimed {
+    impl& m;
+    const std::string& id;
+    ~claimed() {
+      std::lock_guard g(m.sweep_mu);
+      if (--m.claiming[id] == 0) m.claiming.erase(id);
+    }
+  } claiming{m, client_id};
   auto etcd = m.take_client();
   std::string error;
   broker::session_claim out;
@@ -368,6 +389,25 @@ broker::session_claim session_ownership::claim_or_throw(const std::string& clien
 
 bool session_ownership::hand_over(const std::string& client_id, const std::string& new_owner) {
   return impl_->hand_over(client_id, new_owner);
+}
+
+std::int64_t session_ownership::lease() const {
+  return impl_->lease.load();
+}
+
+bool session_ownership::begin_sweep(const std::string& client_id) {
+  std::lock_guard g(impl_->sweep_mu);
+  if (impl_->claiming.contains(client_id)) return false;
+  impl_->sweeping.insert(client_id);
+  return true;
+}
+
+void session_ownership::end_sweep(const std::string& client_id) {
+  {
+    std::lock_guard g(impl_->sweep_mu);
+    impl_->sweeping.erase(client_id);
+  }
+  impl_->sweep_cv.notify_all();
 }
 
 }  // namespace edgemq::cluster

@@ -58,6 +58,14 @@ class session_ownership final : public broker::session_directory {
   // Node `new_owner` takes `client_id` over (the NATS handler; public for tests).
   bool hand_over(const std::string& client_id, const std::string& new_owner);
 
+  // The node's current lease (0: none), for the session janitor's claims.
+  std::int64_t lease() const;
+  // The session janitor (session_janitor.hpp) works on a client id only while no CONNECT of it is
+  // being claimed on this node (false: one is), and a CONNECT claiming it here waits until the
+  // janitor's end_sweep(): claiming as this node, the two would otherwise find the owner key theirs.
+  bool begin_sweep(const std::string& client_id);
+  void end_sweep(const std::string& client_id);
+
   struct impl;
 
  private:

@@ -8,6 +8,7 @@ Three etcd + three NATS (support/cluster_engines.py) shared by the module; three
 the takeover tests, two more of their own for the node-killing test.
 """
 
+import base64
 import signal
 import threading
 import time
@@ -17,7 +18,7 @@ import uuid
 import paho.mqtt.client as mqtt
 
 from support import rawmqtt as rm
-from support.cluster_engines import ClusterEngines, EdgemqCluster, missing_engines
+from support.cluster_engines import ClusterEngines, EdgemqCluster, http_json, missing_engines
 from support.edgemq_harness import EdgemqDaemon
 from support.paho_helper import PahoClient
 
@@ -355,6 +356,56 @@ class ClusterSessionsTest(unittest.TestCase):
         got = set()
         while not set(before) <= got:
             got.add(back.get(TIMEOUT).payload)
+
+    def will_journaled(self, client_id):
+        """True once etcd holds the delayed will record of `client_id` (its key starts with 'W')."""
+        prefix = ("edgemq/sessions/s/%s/" % client_id.encode().hex()).encode()
+        end = prefix[:-1] + b"0"  # '/' + 1
+        url = self.engines.etcd_urls[0] + "/v3/kv/range"
+        body = {"key": base64.b64encode(prefix).decode(), "range_end": base64.b64encode(end).decode(),
+                "keys_only": True}
+        keys = [base64.b64decode(kv["key"]) for kv in http_json(url, body).get("kvs", [])]
+        return any(k[len(prefix):].startswith(b"W") for k in keys)
+
+    def test_the_delayed_will_of_a_client_of_a_dead_node_is_published(self):
+        # A persistent client with a Will Delay Interval drops its connection (no DISCONNECT) on
+        # the victim, which journals the delayed will to etcd and is then SIGKILLed before the
+        # delay passes: the session janitor of a surviving node publishes the will once the
+        # victim's lease is gone. (A connection still open when its node dies has no will record:
+        # that will is lost, docs/cluster.md.)
+        victim = EdgemqDaemon(extra_args=self.engines.node_args("node10", 0))
+        victim.start()
+        self.addCleanup(victim.cleanup)
+        cid = self.unique("testament")
+        topic = "cl/%s/will" % cid
+        watcher = PahoClient(self.nodes[1].host, self.nodes[1].port, client_id=self.unique("watcher"))
+        self.clients.append(watcher)
+        watcher.connect()
+        watcher.subscribe(topic, qos=1)
+
+        c = rm.RawClient(victim.host, victim.port, timeout=TIMEOUT)
+        self.clients.append(c)
+        c.send(rm.connect(cid, clean=True, properties=[(rm.P_SESSION_EXPIRY, 300)],
+                          will={"topic": topic, "payload": b"node died", "qos": 1,
+                                "properties": [(rm.P_WILL_DELAY, 3)]}))
+        self.assertEqual(c.expect(rm.CONNACK).reason, 0)
+        c.close()  # the network drops: the will waits for its delay, journaled
+        deadline = time.monotonic() + TIMEOUT
+        while not self.will_journaled(cid):
+            self.assertLess(time.monotonic(), deadline, "the delayed will never reached etcd")
+            time.sleep(0.02)  # polling etcd for the record, not waiting for time to pass
+        # Killed well within the delay (3 s, not 1: the victim must not publish the will itself).
+        self.assertEqual(watcher.drain(), [], "the will came before its node died")
+        victim.kill()
+        killed = time.monotonic()
+
+        # Bound: the delay, the lease (4 s), one janitor round (1 s), with slack for the machine.
+        m = watcher.get(15.0)
+        self.assertEqual((m.topic, m.payload), (topic, b"node died"))
+        self.assertLess(time.monotonic() - killed, 15.0)
+        # Published once (the janitor deleted the record in the same step).
+        self.assertFalse(self.will_journaled(cid))
+        self.assertEqual(watcher.drain(), [])
 
 
 if __name__ == "__main__":

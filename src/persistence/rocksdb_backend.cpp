@@ -36,7 +36,7 @@ std::error_code rocksdb_backend::load(const std::function<void(std::string, stat
   return {};
 }
 
-std::error_code rocksdb_backend::apply(const std::vector<statestore::mutation>& batch) {
+rocksdb::WriteBatch rocksdb_backend::batch_of(const std::vector<statestore::mutation>& batch) {
   rocksdb::WriteBatch wb;
   std::string key;
   for (const auto& m : batch) {
@@ -47,26 +47,50 @@ std::error_code rocksdb_backend::apply(const std::vector<statestore::mutation>& 
     else
       wb.Delete(key);
   }
-  return write(wb);
+  return wb;
+}
+
+std::error_code rocksdb_backend::apply(const std::vector<statestore::mutation>& batch) {
+  auto wb = batch_of(batch);
+  return write(wb, policy_ == sync_policy::sync);
+}
+
+std::error_code rocksdb_backend::write_unsynced(const std::vector<statestore::mutation>& batch) {
+  auto wb = batch_of(batch);
+  return write(wb, false);
+}
+
+std::error_code rocksdb_backend::sync() {
+  if (policy_ != sync_policy::sync) return {};
+  std::shared_lock g(db_mu_);
+  const auto st = db_ ? db_->SyncWAL() : rocksdb::Status::IOError("database closed");
+  if (st.ok()) return {};
+  failed_ = true;  // the next write resumes or reopens the database
+  return std::make_error_code(st.IsNoSpace() ? std::errc::no_space_on_device : std::errc::io_error);
 }
 
 std::error_code rocksdb_backend::probe() {
   rocksdb::WriteBatch wb;
   wb.Put("~probe", {});  // outside the "s/" prefix: never loaded
-  return write(wb);
+  return write(wb, policy_ == sync_policy::sync);
 }
 
-std::error_code rocksdb_backend::write(rocksdb::WriteBatch& wb) {
+std::error_code rocksdb_backend::write(rocksdb::WriteBatch& wb, bool sync) {
   rocksdb::WriteOptions wo;
-  wo.sync = policy_ == sync_policy::sync;
+  wo.sync = sync;
   auto st = rocksdb::Status::IOError("database closed");
-  if (db_) {
-    if (failed_) db_->Resume();  // Busy while RocksDB recovers from a full disk by itself
-    st = db_->Write(wo, &wb);
+  {
+    std::shared_lock g(db_mu_);
+    if (db_) {
+      if (failed_) db_->Resume();  // Busy while RocksDB recovers from a full disk by itself
+      st = db_->Write(wo, &wb);
+    }
   }
   // Still refused after an earlier failure: an I/O error needs the database reopened.
-  if (!st.ok() && failed_ && reopen_rocksdb(db_, path_, "state store", env_, /*write_mostly=*/true))
-    st = db_->Write(wo, &wb);
+  if (!st.ok() && failed_) {
+    std::unique_lock g(db_mu_);
+    if (reopen_rocksdb(db_, path_, "state store", env_, /*write_mostly=*/true)) st = db_->Write(wo, &wb);
+  }
   failed_ = !st.ok();
   if (st.ok()) return {};
   return std::make_error_code(st.IsNoSpace() ? std::errc::no_space_on_device : std::errc::io_error);

@@ -3,7 +3,9 @@
 // `sync` policy it is fsynced before the batch returns (and so before anyone is answered).
 #pragma once
 
+#include <atomic>
 #include <memory>
+#include <shared_mutex>
 #include <string>
 
 #include "statestore/backend.hpp"
@@ -33,15 +35,23 @@ class rocksdb_backend final : public statestore::backend {
   std::error_code apply(const std::vector<statestore::mutation>& batch) override;
   std::error_code probe() override;
   bool syncs() const noexcept override { return policy_ == sync_policy::sync; }
+  // With `sync`: written to the WAL without fsync, then one SyncWAL for every batch written before
+  // it (RocksDB allows both at once). With `none`, sync() has nothing to do.
+  std::error_code write_unsynced(const std::vector<statestore::mutation>& batch) override;
+  std::error_code sync() override;
 
  private:
-  std::error_code write(rocksdb::WriteBatch& wb);
+  std::error_code write(rocksdb::WriteBatch& wb, bool sync);
+  static rocksdb::WriteBatch batch_of(const std::vector<statestore::mutation>& batch);
 
+  // Shared by writes and syncs (which RocksDB runs concurrently); exclusive while the database is
+  // reopened after a refused write.
+  std::shared_mutex db_mu_;
   std::unique_ptr<rocksdb::DB> db_;
   std::string path_;
   sync_policy policy_;
   rocksdb::Env* env_;
-  bool failed_ = false;  // the last write was refused
+  std::atomic<bool> failed_{false};  // the last write or sync was refused
 };
 
 }  // namespace edgemq::persistence

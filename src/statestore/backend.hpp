@@ -33,6 +33,13 @@ class backend {
   // wake-up (group commit). False (no sync, memory): the engine may apply a request on the thread
   // that received it (ADR 0030). Unknown backends say true, the safe default.
   virtual bool syncs() const noexcept { return true; }
+  // Group commit in two steps, so that the next batch is executed and written while this one
+  // syncs (ADR 0030, "Pipelined group commit"): write_unsynced() applies a batch atomically but
+  // makes it durable only once a later sync() returned without error. Called on one thread each
+  // (the engine's, the syncer's), possibly at the same time. Defaults: durable at once, nothing
+  // left to sync.
+  virtual std::error_code write_unsynced(const std::vector<mutation>& batch) { return apply(batch); }
+  virtual std::error_code sync() { return {}; }
 };
 
 // Keeps encoded records in a map: exercises the same encode/decode path as a real store.

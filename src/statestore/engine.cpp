@@ -1,7 +1,8 @@
 #include "statestore/engine.hpp"
 
+#include <algorithm>
 #include <chrono>
-#include <unordered_set>
+#include <unordered_map>
 
 #include <spdlog/spdlog.h>
 
@@ -25,7 +26,8 @@ engine::engine(broker::broker& br, std::unique_ptr<backend> b, service_limits li
       wall_ms_(wall_ms ? std::move(wall_ms) : system_wall_ms),
       svc_(std::move(lim), wall_ms_, auth),
       fast_reads_(!auth),
-      inline_writes_(!backend_->syncs()) {
+      inline_writes_(!backend_->syncs()),
+      pipelined_(backend_->syncs()) {
   max_clock_skew_ms_ = svc_.limits().max_clock_skew_ms;
   effects fx;
   svc_.enable_undo_journal();
@@ -49,6 +51,7 @@ engine::~engine() {
 }
 
 void engine::start() {
+  if (pipelined_) syncer_ = std::thread([this] { run_syncer(); });
   thread_ = std::thread([this] { run(); });
 }
 
@@ -59,6 +62,12 @@ void engine::stop() {
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+  {
+    std::lock_guard g(sync_mu_);
+    sync_stopping_ = true;
+  }
+  sync_cv_.notify_all();
+  if (syncer_.joinable()) syncer_.join();  // after answering what was written
 }
 
 mqtt::reason_code engine::on_publish(const broker::publish_context& ctx, mqtt::publish& p) {
@@ -181,10 +190,12 @@ void engine::notify_watchers(const std::vector<mutation>& stored, const std::vec
     return std::nullopt;
   };
   if (!watchers_.empty() && !stored.empty()) {
-    std::unordered_set<std::string_view> changed;
-    for (const auto& m : stored) changed.insert(m.key);
+    // The value this batch stored (a later batch may be executed already, not yet stored).
+    std::unordered_map<std::string_view, const std::optional<key_record>*> changed;
+    for (const auto& m : stored) changed[m.key] = &m.record;
     for (auto& [id, w] : watchers_)
-      if (changed.contains(w.key)) w.changed(current(w.key));
+      if (const auto it = changed.find(w.key); it != changed.end())
+        w.changed(*it->second ? std::optional<std::string>((*it->second)->value) : std::nullopt);
   }
   // Registered after this batch's changes were told: a new watcher's first value already has them.
   for (const job* j : new_watches) {
@@ -237,13 +248,81 @@ void engine::run() {
       if (stopping_ && queue_.empty()) return;
       batch.swap(queue_);
     }
+    // A watch's first value must not run ahead of the disk: no batch in the syncer's hands before
+    // or after the one that registers it.
+    const bool watches = pipelined_ && std::any_of(batch.begin(), batch.end(), [](const job& j) { return j.watch; });
+    if (watches) wait_syncer_drained();
+    const auto n = batch.size();
+    bool handed = false;
     {
       std::lock_guard e(exec_mu_);
       if (batch.empty() && !healthy()) retry_storage();
-      process(batch);
+      handed = process(batch);
     }
-    pending_.fetch_sub(batch.size());
+    if (!handed) pending_.fetch_sub(n);
+    if (watches) wait_syncer_drained();
     batch.clear();
+  }
+}
+
+void engine::wait_syncer_drained() {
+  std::unique_lock lk(sync_mu_);
+  drained_cv_.wait(lk, [&] { return written_.empty() && !syncing_; });
+}
+
+void engine::run_syncer() {
+  std::deque<executed_batch> todo;
+  for (;;) {
+    {
+      std::unique_lock lk(sync_mu_);
+      sync_cv_.wait(lk, [&] { return sync_stopping_ || !written_.empty(); });
+      if (written_.empty()) return;  // stopping, and everything answered
+      todo.swap(written_);
+      syncing_ = true;
+    }
+    // One fsync for every batch written before it: those in `todo`.
+    const bool wrote =
+        std::any_of(todo.begin(), todo.end(), [](const executed_batch& b) { return b.stored && !b.fx.writes.empty(); });
+    const auto ec = wrote ? backend_->sync() : std::error_code{};
+    std::size_t jobs = 0;
+    {
+      std::lock_guard e(exec_mu_);
+      if (ec) {
+        // Every change not yet synced ran ahead of the disk: taken back, and the batches written
+        // since (executed on top of these) fail with them.
+        svc_.undo_changes();
+        {
+          std::lock_guard g(sync_mu_);
+          for (auto& b : written_) todo.push_back(std::move(b));
+          written_.clear();
+        }
+        for (auto& b : todo) b.stored = false;
+        write_failures_.fetch_add(1, std::memory_order_relaxed);
+        if (healthy_.exchange(false) && log_)
+          log_->critical(
+              "state store: sync of {} batches failed ({}): answering changes with an error until writes "
+              "succeed",
+              todo.size(), ec.message());
+      } else {
+        std::size_t kept = 0;
+        for (const auto& b : todo) kept += b.changes;
+        svc_.keep_oldest_changes(kept);
+      }
+      for (auto& b : todo) {
+        answer(b);
+        jobs += b.jobs.size();
+      }
+      std::lock_guard g(mu_);
+      stats_snapshot_ = svc_.stats();
+      size_snapshot_ = svc_.size();
+    }
+    pending_.fetch_sub(jobs);
+    todo.clear();
+    {
+      std::lock_guard g(sync_mu_);
+      syncing_ = false;
+    }
+    drained_cv_.notify_all();
   }
 }
 
@@ -253,15 +332,35 @@ void engine::retry_storage() {
   if (log_) log_->warn("state store: writes succeed again");
 }
 
-void engine::process(std::deque<job>& jobs) {
-  effects fx;
-  std::vector<std::pair<const job*, response>> replies;
+bool engine::process(std::deque<job>& jobs) {
+  executed_batch b;
+  execute(jobs, b, pipelined_);
+  if (pipelined_) {
+    b.jobs = std::move(jobs);  // the replies' job pointers stay valid: a deque's move keeps its elements
+    {
+      std::lock_guard g(sync_mu_);
+      written_.push_back(std::move(b));
+    }
+    sync_cv_.notify_one();
+    return true;
+  }
+  if (b.stored) svc_.keep_changes();
+  answer(b);
+  std::lock_guard g(mu_);
+  stats_snapshot_ = svc_.stats();
+  size_snapshot_ = svc_.size();
+  return false;
+}
+
+void engine::execute(std::deque<job>& jobs, executed_batch& b, bool pipelined) {
+  auto& fx = b.fx;
+  auto& replies = b.replies;
   replies.reserve(jobs.size());
-  std::size_t first_writer = jobs.size();  // replies from here on saw this batch's changes
-  std::vector<const job*> new_watches;
+  const auto mark = svc_.changes_journaled();
+  b.first_writer = jobs.size();
   for (auto& j : jobs) {
     if (j.watch != 0) {
-      new_watches.push_back(&j);
+      b.new_watches.push_back(&j);
       continue;
     }
     if (j.closed_only) {
@@ -269,29 +368,34 @@ void engine::process(std::deque<job>& jobs) {
       continue;
     }
     replies.emplace_back(&j, j.op ? execute_operator(j, fx) : svc_.execute(j.req, fx));
-    if (first_writer == jobs.size() && svc_.changed_since_kept()) first_writer = replies.size() - 1;
+    if (b.first_writer == jobs.size() && svc_.changes_journaled() > mark) b.first_writer = replies.size() - 1;
   }
   svc_.expire(fx);
   // One durable batch for everything this wake-up changed, before anything is answered. A batch
   // the disk refuses is taken back from memory and its requests are answered with an error: a
   // reply never reports (or shows) a change that is not stored.
-  bool stored = true;
   if (!fx.writes.empty()) {
-    if (auto ec = backend_->apply(fx.writes)) {
-      stored = false;
-      svc_.undo_changes();
-      fx.notifications.clear();
+    if (auto ec = pipelined ? backend_->write_unsynced(fx.writes) : backend_->apply(fx.writes)) {
+      b.stored = false;
+      svc_.undo_changes_since(mark);
       write_failures_.fetch_add(1, std::memory_order_relaxed);
       if (healthy_.exchange(false) && log_)
         log_->critical(
             "state store: write of {} keys failed ({}): answering changes with an error until writes succeed",
             fx.writes.size(), ec.message());
-    } else if (!healthy_.exchange(true) && log_) {
+    } else if (!pipelined && !healthy_.exchange(true) && log_) {
       log_->warn("state store: writes succeed again");
     }
   }
-  svc_.keep_changes();
-  if (stored) {
+  b.changes = svc_.changes_journaled() - mark;
+}
+
+void engine::answer(executed_batch& b) {
+  auto& fx = b.fx;
+  if (!b.stored) fx.notifications.clear();
+  if (b.stored && !fx.writes.empty() && pipelined_ && !healthy_.exchange(true) && log_)
+    log_->warn("state store: writes succeed again");
+  if (b.stored) {
     // The read index follows the disk: updated once the batch is stored, before any reply.
     for (const auto& m : fx.writes) {
       if (m.record)
@@ -301,17 +405,18 @@ void engine::process(std::deque<job>& jobs) {
         index_.erase(m.key);
     }
   }
-  if (stored)
-    notify_watchers(fx.writes, new_watches);
+  if (b.stored)
+    notify_watchers(fx.writes, b.new_watches);
   else
-    notify_watchers({}, new_watches);
-  for (std::size_t i = 0; i < replies.size(); ++i) {
-    auto& [j, resp] = replies[i];
+    notify_watchers({}, b.new_watches);
+  for (std::size_t i = 0; i < b.replies.size(); ++i) {
+    auto& [j, resp] = b.replies[i];
+    const bool refused = !b.stored && i >= b.first_writer;
     if (j->op) {
-      answer_operator(*j, resp, !stored && i >= first_writer);
+      answer_operator(*j, resp, refused);
       continue;
     }
-    if (!stored && i >= first_writer) {
+    if (refused) {
       resp.payload = resp3::error(storage_error);
       resp.version.reset();
     }
@@ -319,9 +424,6 @@ void engine::process(std::deque<job>& jobs) {
     request_latency_.record(std::chrono::steady_clock::now() - j->arrived);
   }
   for (auto& n : fx.notifications) deliver_notification(broker_, std::move(n));
-  std::lock_guard g(mu_);
-  stats_snapshot_ = svc_.stats();
-  size_snapshot_ = svc_.size();
 }
 
 service_stats engine::stats() const {

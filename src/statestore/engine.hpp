@@ -8,9 +8,17 @@
 // last stored); with a backend that does not sync, any other request is executed on the
 // connection's thread under exec_mu_, exactly as the engine thread would execute a batch of one.
 //
+// Pipelined group commit (ADR 0030), with a backend that syncs: the engine thread executes a
+// batch and writes it without fsync, then hands it to the syncer thread, which runs one fsync for
+// every batch written before it and only then updates the read index, tells watchers and
+// answers; meanwhile the engine executes and writes the next batch. A failed sync takes back
+// every batch not yet synced (their changes ran ahead of the disk) and answers their writers with
+// the storage error. A batch registering in-process watches waits for the syncer to drain, before
+// and after, so a watcher's first value is never ahead of the disk.
+//
 // Threading: exec_mu_ guards svc_, the backend's writes and the read index's writes, and orders
-// every execution (engine thread and fast paths alike). Lock order: exec_mu_, then mu_ or
-// watch_mu_ (never exec_mu_ while holding mu_).
+// every execution (engine thread and fast paths alike). Lock order: exec_mu_, then mu_, watch_mu_
+// or sync_mu_ (never exec_mu_ while holding one of those).
 #pragma once
 
 #include <atomic>
@@ -79,10 +87,27 @@ class engine final : public store {
     std::chrono::steady_clock::time_point arrived{};
     watch_id watch = 0;  // set: registers this in-process watch (req.payload holds the key)
   };
+  // One wake-up's jobs, executed: what answering them needs once their changes are stored.
+  struct executed_batch {
+    std::deque<job> jobs;  // moved in when pipelined (replies and new_watches point into it)
+    effects fx;
+    std::vector<std::pair<const job*, response>> replies;
+    std::size_t first_writer = 0;  // replies from here on saw this batch's changes
+    std::vector<const job*> new_watches;
+    std::size_t changes = 0;  // undo journal entries it added, kept once synced
+    bool stored = true;
+  };
   void run();
+  void run_syncer();
   void enqueue(job j);
-  // With exec_mu_ held. Executes, stores, and answers `jobs`.
-  void process(std::deque<job>& jobs);
+  // With exec_mu_ held. Executes and stores `jobs`, then answers them; pipelined (a backend that
+  // syncs), the jobs go to the syncer instead and true is returned (it answers and counts them).
+  bool process(std::deque<job>& jobs);
+  // With exec_mu_ held. Executes `jobs` and writes their changes (without fsync when pipelined).
+  void execute(std::deque<job>& jobs, executed_batch& b, bool pipelined);
+  // With exec_mu_ held. The batch's changes are stored (or refused: b.stored): index, watchers, replies.
+  void answer(executed_batch& b);
+  void wait_syncer_drained();
   // GET answered from the read index on the calling thread; false: take the queue.
   bool fast_get(const broker::publish_context& ctx, const incoming& in);
   void retry_storage();
@@ -121,6 +146,15 @@ class engine final : public store {
   std::deque<job> queue_;
   bool stopping_ = false;
   std::thread thread_;
+  // The syncer: batches written, waiting for their fsync (under sync_mu_).
+  bool pipelined_ = false;
+  std::mutex sync_mu_;
+  std::condition_variable sync_cv_;     // the syncer waits for batches
+  std::condition_variable drained_cv_;  // the engine thread waits for the syncer to drain
+  std::deque<executed_batch> written_;
+  bool syncing_ = false;
+  bool sync_stopping_ = false;
+  std::thread syncer_;
   std::atomic<bool> healthy_{true};
   std::atomic<std::uint64_t> write_failures_{0};
   broker::latency_histogram request_latency_;

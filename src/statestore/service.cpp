@@ -215,9 +215,18 @@ void service::remember(const std::string& key, std::optional<key_record> previou
   journal_.emplace_back(key, std::move(previous));
 }
 
+void service::keep_oldest_changes(std::size_t n) {
+  journal_.erase(journal_.begin(), journal_.begin() + static_cast<std::ptrdiff_t>(std::min(n, journal_.size())));
+}
+
 void service::undo_changes() {
+  undo_changes_since(0);
+}
+
+void service::undo_changes_since(std::size_t mark) {
   // Newest first, so a key changed twice ends with the record it had before the batch.
-  for (auto it = journal_.rbegin(); it != journal_.rend(); ++it) {
+  for (auto it = journal_.rbegin();
+       it != journal_.rend() - static_cast<std::ptrdiff_t>(std::min(mark, journal_.size())); ++it) {
     auto& [key, previous] = *it;
     if (auto cur = keys_.find(key); cur != keys_.end()) {
       untrack_expiry(key, cur->second);
@@ -230,7 +239,7 @@ void service::undo_changes() {
       keys_.emplace(key, std::move(*previous));
     }
   }
-  journal_.clear();
+  journal_.resize(std::min(mark, journal_.size()));
 }
 
 void service::notify(const std::string& key, const std::string& payload, const hlc& version, effects& fx) {

@@ -88,6 +88,12 @@ class service {
   bool changed_since_kept() const noexcept { return !journal_.empty(); }
   void keep_changes() noexcept { journal_.clear(); }
   void undo_changes();
+  // Pipelined batches (engine): the journal holds the changes of every batch not yet synced, in
+  // order. A batch marks where its changes start, keeps the oldest ones once synced, or takes
+  // back its own when its write is refused.
+  std::size_t changes_journaled() const noexcept { return journal_.size(); }
+  void keep_oldest_changes(std::size_t n);
+  void undo_changes_since(std::size_t mark);
 
   // Live keys starting with `prefix` and sorting after `after` (empty: from the start), in key
   // order, at most `limit`; `more`: further keys match. O(keys): for operators, not the hot path.

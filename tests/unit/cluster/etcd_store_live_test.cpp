@@ -17,7 +17,7 @@
 #include "cluster/etcd_client.hpp"
 #include "cluster/etcd_store.hpp"
 #include "edgemq/statestore/hlc.hpp"
-#include "single_etcd.hpp"
+#include "live_etcd_fixture.hpp"
 #include "statestore/command.hpp"
 
 namespace edgemq::cluster {
@@ -68,16 +68,7 @@ struct node {
   std::unique_ptr<etcd_store> store;
 };
 
-class EtcdStoreLive : public ::testing::Test {
- protected:
-  void SetUp() override {
-    if (!live::etcd_bin()) GTEST_SKIP() << "etcd not installed (Debian package etcd-server)";
-    etcd_.start();
-    etcd_client probe(etcd_options{{etcd_.url()}, 1000ms});
-    ASSERT_TRUE(live::wait_up(probe, 20s));
-  }
-  live::single_etcd etcd_;
-};
+class EtcdStoreLive : public live::live_etcd_test {};
 
 TEST_F(EtcdStoreLive, OperatorRequestsPutGetListDelete) {
   node a(etcd_.url(), "node-a");

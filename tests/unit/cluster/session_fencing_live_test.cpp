@@ -18,7 +18,7 @@
 #include "cluster/replicated_session_store.hpp"
 #include "cluster/session_etcd_http.hpp"
 #include "cluster/session_records.hpp"
-#include "single_etcd.hpp"
+#include "live_etcd_fixture.hpp"
 
 namespace edgemq::cluster {
 namespace {
@@ -55,13 +55,11 @@ broker::delivery make_delivery(const std::string& payload) {
   return d;
 }
 
-class SessionFencingLive : public ::testing::Test {
+class SessionFencingLive : public live::live_etcd_test {
  protected:
   void SetUp() override {
-    if (!live::etcd_bin()) GTEST_SKIP() << "etcd not installed (Debian package etcd-server)";
-    etcd_.start();
-    etcd_client probe(etcd_options{{etcd_.url()}, 1000ms});
-    ASSERT_TRUE(live::wait_up(probe, 20s));
+    live::live_etcd_test::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
     http_ = std::make_unique<session_etcd_http>(std::vector<std::string>{etcd_.url()}, 2000ms);
   }
 
@@ -102,7 +100,6 @@ class SessionFencingLive : public ::testing::Test {
     return fenced_;
   }
 
-  live::single_etcd etcd_;
   std::unique_ptr<session_etcd_http> http_;
   std::mutex mu_;
   std::vector<std::pair<std::string, std::string>> fenced_;

@@ -15,8 +15,8 @@
 #include "cluster/session_etcd_http.hpp"
 #include "cluster/session_janitor.hpp"
 #include "cluster/session_records.hpp"
+#include "live_etcd_fixture.hpp"
 #include "persistence/broker_records.hpp"
-#include "single_etcd.hpp"
 
 namespace edgemq::cluster {
 namespace {
@@ -37,13 +37,11 @@ broker::delivery make_delivery(const std::string& payload) {
   return d;
 }
 
-class SessionJanitorLive : public ::testing::Test {
+class SessionJanitorLive : public live::live_etcd_test {
  protected:
   void SetUp() override {
-    if (!live::etcd_bin()) GTEST_SKIP() << "etcd not installed (Debian package etcd-server)";
-    etcd_.start();
-    etcd_client probe(etcd_options{{etcd_.url()}, 1000ms});
-    ASSERT_TRUE(live::wait_up(probe, 20s));
+    live::live_etcd_test::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
     http_ = std::make_unique<session_etcd_http>(std::vector<std::string>{etcd_.url()}, 2000ms);
   }
 
@@ -110,7 +108,6 @@ class SessionJanitorLive : public ::testing::Test {
     return published_;
   }
 
-  live::single_etcd etcd_;
   std::unique_ptr<session_etcd_http> http_;
   std::mutex mu_;
   std::vector<std::string> published_;

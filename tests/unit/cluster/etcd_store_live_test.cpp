@@ -73,7 +73,7 @@ class EtcdStoreLive : public ::testing::Test {
   void SetUp() override {
     if (!live::etcd_bin()) GTEST_SKIP() << "etcd not installed (Debian package etcd-server)";
     etcd_.start();
-    etcd_client probe(etcd_options{{etcd_.url()}, 1000ms});
+    etcd_client probe(etcd_options{{etcd_.url()}, 1000ms, {}});
     ASSERT_TRUE(live::wait_up(probe, 20s));
   }
   live::single_etcd etcd_;

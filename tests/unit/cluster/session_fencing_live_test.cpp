@@ -60,7 +60,7 @@ class SessionFencingLive : public ::testing::Test {
   void SetUp() override {
     if (!live::etcd_bin()) GTEST_SKIP() << "etcd not installed (Debian package etcd-server)";
     etcd_.start();
-    etcd_client probe(etcd_options{{etcd_.url()}, 1000ms});
+    etcd_client probe(etcd_options{{etcd_.url()}, 1000ms, {}});
     ASSERT_TRUE(live::wait_up(probe, 20s));
     http_ = std::make_unique<session_etcd_http>(std::vector<std::string>{etcd_.url()}, 2000ms);
   }

@@ -159,6 +159,34 @@ TEST_F(EtcdTls, AServerCertificateFromAnotherCaIsRefusedClearly) {
   EXPECT_NE(error.find("certificate was refused"), std::string::npos) << error;
 }
 
+TEST(EtcdTlsHostName, ACertificateForAnotherHostIsRefused) {
+  if (!etcd_bin() || !installed("/usr/bin/openssl")) GTEST_SKIP() << "etcd or openssl not installed";
+  test_pki pki;
+  ASSERT_TRUE(pki.ok());
+  // Signed by the trusted CA, so only the name check can refuse it.
+  single_etcd etcd(live::etcd_tls_files{pki.misnamed_cert(), pki.misnamed_key(), pki.ca()});
+  etcd.start();
+  etcd_options o;
+  o.endpoints = {etcd.url()};
+  o.request_timeout = 1500ms;
+  o.security = tls_files(pki.ca(), pki.client_cert(), pki.client_key());
+  etcd_client c(o);
+  // etcd has no event to await when it starts: until it listens, the error is a refused connection.
+  etcd_error err;
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  do {
+    err = c.call_sync("/v3/kv/range", range("k")).first;
+  } while (err.message.find("TLS handshake") == std::string::npos && std::chrono::steady_clock::now() < deadline);
+  EXPECT_EQ(err.code, etcd_error::kind::unavailable);
+  EXPECT_NE(err.message.find("certificate was refused"), std::string::npos) << err.message;
+  EXPECT_NE(err.message.find("mismatch"), std::string::npos) << err.message;
+
+  session_etcd_http s({etcd.url()}, 1500ms, o.security);
+  std::string error;
+  EXPECT_FALSE(s.post("/v3/kv/range", range("k"), &error));
+  EXPECT_NE(error.find("mismatch"), std::string::npos) << error;
+}
+
 TEST_F(EtcdTls, AnUnreadableCaFileIsNamed) {
   try {
     etcd_client c(options(tls_files(pki_.file("missing.pem"), "", "")));

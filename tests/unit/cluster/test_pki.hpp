@@ -1,6 +1,7 @@
 // Certificates for the cluster's TLS tests, made with the openssl command in a temp dir: a CA, a
 // server certificate for 127.0.0.1 and localhost signed by it (server and client use: etcd's
-// gateway shows it to etcd itself), a client certificate signed by it, and a second, unrelated CA.
+// gateway shows it to etcd itself), one for another host, a client certificate signed by it, and
+// a second, unrelated CA.
 #pragma once
 
 #include <cstdlib>
@@ -22,8 +23,10 @@ class test_pki {
     std::ofstream(file("server.ext")) << "subjectAltName=IP:127.0.0.1,DNS:localhost\n"
                                          "extendedKeyUsage=serverAuth,clientAuth\n";
     std::ofstream(file("client.ext")) << "extendedKeyUsage=clientAuth\n";
+    std::ofstream(file("misnamed.ext")) << "subjectAltName=DNS:elsewhere.invalid\n"
+                                           "extendedKeyUsage=serverAuth,clientAuth\n";
     ok_ = make_ca("ca") && make_ca("other-ca") && make_signed("server", "localhost") &&
-          make_signed("client", "edgemq-node");
+          make_signed("client", "edgemq-node") && make_signed("misnamed", "elsewhere.invalid");
   }
   ~test_pki() {
     std::error_code ec;
@@ -37,6 +40,9 @@ class test_pki {
   std::string server_key() const { return file("server.key"); }
   std::string client_cert() const { return file("client.pem"); }
   std::string client_key() const { return file("client.key"); }
+  // Signed by the CA, but for another host (elsewhere.invalid) than the tests connect to.
+  std::string misnamed_cert() const { return file("misnamed.pem"); }
+  std::string misnamed_key() const { return file("misnamed.key"); }
 
  private:
   bool run(const std::string& cmd) const { return std::system((cmd + " >/dev/null 2>&1").c_str()) == 0; }

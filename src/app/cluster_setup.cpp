@@ -14,10 +14,20 @@
 
 namespace edgemq::app {
 
+namespace {
+
+// TLS files and credentials for every etcd and NATS connection (cluster/connection_security.hpp).
+cluster::connection_security security_of(const config::cluster_options& c) {
+  return {c.tls_ca, c.tls_cert, c.tls_key, c.etcd_user, c.etcd_password, c.nats_user, c.nats_password, c.nats_token};
+}
+
+}  // namespace
+
 std::unique_ptr<statestore::store> make_cluster_statestore(broker::broker& core, const config::daemon_config& cfg,
                                                            const std::shared_ptr<spdlog::logger>& log) {
   cluster::etcd_options eo;
   eo.endpoints = cfg.cluster.etcd;
+  eo.security = security_of(cfg.cluster);
   // A node lists the members in its own order (K8s: its own member first): start there.
   auto client = std::make_shared<cluster::etcd_client>(std::move(eo));
   cluster::etcd_store_options so;
@@ -34,6 +44,7 @@ cluster::session_janitor_options janitor_options(broker::broker& core, const con
   cluster::session_janitor_options o;
   o.node = cfg.cluster.node;
   o.etcd = cfg.cluster.etcd;
+  o.security = security_of(cfg.cluster);
   o.lease = [&ownership] { return ownership.lease(); };
   o.publish = [&core](const broker::message_ptr& will) { core.publish(will); };
   o.begin_sweep = [&ownership](const std::string& id) { return ownership.begin_sweep(id); };
@@ -46,8 +57,9 @@ class cluster_sessions_impl final : public cluster_sessions {
   cluster_sessions_impl(broker::broker& core, const config::daemon_config& cfg, std::shared_ptr<spdlog::logger> log)
       : core_(core),
         local_(core.durable()),
-        store_(local_, cfg.cluster.etcd, "edgemq/sessions/", log),
-        ownership_(core, store_, {cfg.cluster.node, cfg.cluster.etcd, cfg.cluster.nats}, log),
+        store_(local_, cfg.cluster.etcd, "edgemq/sessions/", log, security_of(cfg.cluster)),
+        ownership_(core, store_, {cfg.cluster.node, cfg.cluster.etcd, cfg.cluster.nats, security_of(cfg.cluster)},
+                   log),
         janitor_(janitor_options(core, cfg, ownership_), log) {}
 
   void start() {
@@ -105,6 +117,7 @@ std::unique_ptr<cluster::nats_bus> start_cluster_bus(broker::broker& core, const
   cluster::nats_bus_options o;
   o.node = cfg.cluster.node;
   o.urls = cfg.cluster.nats;
+  o.security = security_of(cfg.cluster);
   auto bus = std::make_unique<cluster::nats_bus>(core, std::move(o), log);
   bus->start();
   auto* b = bus.get();  // outlives the admin server (main stops that first)

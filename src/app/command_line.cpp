@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <string_view>
+#include <tuple>
 
 #include <CLI/CLI.hpp>
 
@@ -67,6 +68,9 @@ void command_line::apply(config::daemon_config& cfg) const {
   if (cluster_node) cfg.cluster.node = *cluster_node;
   if (etcd) cfg.cluster.etcd = *etcd;
   if (nats) cfg.cluster.nats = *nats;
+  if (cluster_tls_ca) cfg.cluster.tls_ca = *cluster_tls_ca;
+  if (cluster_tls_cert) cfg.cluster.tls_cert = *cluster_tls_cert;
+  if (cluster_tls_key) cfg.cluster.tls_key = *cluster_tls_key;
   if (dataflow_buffer_max_bytes) cfg.dataflows.buffer.max_bytes = *dataflow_buffer_max_bytes;
   if (dataflow_buffer_max_messages) cfg.dataflows.buffer.max_messages = *dataflow_buffer_max_messages;
   if (dataflow_buffer_when_full) cfg.dataflows.buffer.when_full = *dataflow_buffer_when_full;
@@ -208,11 +212,25 @@ std::optional<int> parse_command_line(int argc, char** argv, command_line& out) 
                  "(needs --etcd and --nats; docs/cluster.md)")
       ->type_name("NAME")
       ->multi_option_policy(last);
-  app.add_option("--etcd", etcd, "client URLs of the etcd members, http://HOST:PORT, comma-separated")
+  app.add_option("--etcd", etcd,
+                 "client URLs of the etcd members, http://HOST:PORT (https://HOST:PORT: TLS), comma-separated")
       ->type_name("URL[,URL...]")
       ->multi_option_policy(last);
-  app.add_option("--nats", nats, "URLs of the NATS servers, nats://HOST:PORT, comma-separated")
+  app.add_option("--nats", nats, "URLs of the NATS servers, nats://HOST:PORT (tls://HOST:PORT: TLS), comma-separated")
       ->type_name("URL[,URL...]")
+      ->multi_option_policy(last);
+  std::string cluster_tls_ca, cluster_tls_cert, cluster_tls_key;
+  app.add_option("--cluster-tls-ca", cluster_tls_ca,
+                 "verify https:// etcd and tls:// NATS servers against the CA(s) in FILE (PEM; default: the "
+                 "system's store)")
+      ->type_name("FILE")
+      ->multi_option_policy(last);
+  app.add_option("--cluster-tls-cert", cluster_tls_cert,
+                 "client certificate (PEM chain) shown to etcd and NATS (mutual TLS; with --cluster-tls-key)")
+      ->type_name("FILE")
+      ->multi_option_policy(last);
+  app.add_option("--cluster-tls-key", cluster_tls_key, "the client certificate's private key (PEM)")
+      ->type_name("FILE")
       ->multi_option_policy(last);
   app.add_option("--events", events,
                  "on|off: publish client and session lifecycle events on $edgemq/events/... (default on; "
@@ -350,6 +368,13 @@ std::optional<int> parse_command_line(int argc, char** argv, command_line& out) 
   };
   if (app.get_option("--cluster-node")->count() > 0) out.cluster_node = cluster_node;
   if (app.get_option("--etcd")->count() > 0) out.etcd = split_list(etcd);
+  for (auto [flag, value, slot] : {std::tuple{"--cluster-tls-ca", &cluster_tls_ca, &out.cluster_tls_ca},
+                                   std::tuple{"--cluster-tls-cert", &cluster_tls_cert, &out.cluster_tls_cert},
+                                   std::tuple{"--cluster-tls-key", &cluster_tls_key, &out.cluster_tls_key}}) {
+    if (app.get_option(flag)->count() == 0) continue;
+    if (value->empty()) return usage_error(std::string(flag) + ": must not be empty");
+    *slot = *value;
+  }
   if (app.get_option("--nats")->count() > 0) out.nats = split_list(nats);
   if (out.cluster_node || out.etcd || out.nats) {
     config::cluster_options given;
@@ -360,7 +385,10 @@ std::optional<int> parse_command_line(int argc, char** argv, command_line& out) 
     // Checked whole once the file is applied too (main); here only what the flags say alone.
     if (out.cluster_node && out.etcd && out.nats) config::check_cluster(given, "", problems);
     if (out.cluster_node && !out.cluster_node->empty() && problems.empty()) {
-      config::cluster_options name_only{given.node, {"http://x:1"}, {"nats://x:1"}};
+      config::cluster_options name_only;
+      name_only.node = given.node;
+      name_only.etcd = {"http://x:1"};
+      name_only.nats = {"nats://x:1"};
       config::check_cluster(name_only, "", problems);
     }
     if (!problems.empty()) return usage_error(problems.front().path + ": " + problems.front().message);

@@ -49,6 +49,11 @@ struct command_line {
   std::optional<std::string> cluster_node;
   std::optional<std::vector<std::string>> etcd;
   std::optional<std::vector<std::string>> nats;
+  // --cluster-tls-ca/--cluster-tls-cert/--cluster-tls-key FILE: TLS to etcd and NATS (cluster.tls_*).
+  std::optional<std::string> cluster_tls_ca, cluster_tls_cert, cluster_tls_key;
+  bool cluster_given() const noexcept {
+    return cluster_node || etcd || nats || cluster_tls_ca || cluster_tls_cert || cluster_tls_key;
+  }
 
   // Overlays the options given on `cfg` (the command line wins over the file).
   void apply(config::daemon_config& cfg) const;

@@ -184,7 +184,7 @@ int main(int argc, char** argv) {
       return fail_config(errors, cl.config_file);
   }
   cl.apply(cfg);
-  if (cl.cluster_node || cl.etcd || cl.nats) {  // the file's section was checked as it loaded
+  if (cl.cluster_given()) {  // the file's section was checked as it loaded
     std::vector<edgemq::config::config_error> problems;
     edgemq::config::check_cluster(cfg.cluster, "", problems);
     if (!problems.empty()) {

@@ -20,12 +20,14 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 #include <nlohmann/json.hpp>
 #include <sys/socket.h>
 
+#include "cluster/connection_security_impl.hpp"
 #include "cluster/etcd_watch_stream.hpp"
 #include "text/text.hpp"
 
@@ -61,7 +63,7 @@ member parse_endpoint(const std::string& url) {
 
 bool changes_nothing(const std::string& path, const json& body) {
   if (path == "/v3/kv/range" || path == "/v3/lease/keepalive" || path == "/v3/lease/timetolive" ||
-      path == "/v3/maintenance/status")
+      path == "/v3/maintenance/status" || path == "/v3/auth/authenticate")
     return true;
   if (path != "/v3/kv/txn") return false;
   for (const char* branch : {"success", "failure"}) {
@@ -83,14 +85,42 @@ std::string message_of(const json& j, const std::string& fallback) {
 
 }  // namespace
 
+// A connection to a member, through TLS for https:// members. Beast reads and writes it as a
+// stream (async_read_some/async_write_some below); `sock` is its TCP socket either way.
 struct connection {
-  explicit connection(asio::io_context& io) : sock(io) {}
-  tcp::socket sock;
+  connection(asio::io_context& io, asio::ssl::context& ctx, bool use_tls)
+      : stream(io, ctx), tls(use_tls), sock(stream.next_layer()) {}
+  asio::ssl::stream<tcp::socket> stream;
+  bool tls;
+  tcp::socket& sock;
   boost::beast::flat_buffer buf;
+
+  using executor_type = tcp::socket::executor_type;
+  executor_type get_executor() { return sock.get_executor(); }
+  template <class Buffers, class Handler>
+  void async_read_some(const Buffers& b, Handler&& h) {
+    if (tls)
+      stream.async_read_some(b, std::forward<Handler>(h));
+    else
+      sock.async_read_some(b, std::forward<Handler>(h));
+  }
+  template <class Buffers, class Handler>
+  void async_write_some(const Buffers& b, Handler&& h) {
+    if (tls)
+      stream.async_write_some(b, std::forward<Handler>(h));
+    else
+      sock.async_write_some(b, std::forward<Handler>(h));
+  }
 };
 
 struct etcd_client::impl {
-  explicit impl(etcd_options o) : opts(std::move(o)), resolver(io), guard(io.get_executor()) {
+  explicit impl(etcd_options o)
+      : opts(std::move(o)),
+        tls(!opts.endpoints.empty() && url_uses_tls(opts.endpoints.front())),
+        tls_context(tls ? make_client_tls_context(opts.security)
+                        : std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client)),
+        resolver(io),
+        guard(io.get_executor()) {
     for (const auto& e : opts.endpoints) members.push_back(parse_endpoint(e));
     if (members.empty()) members.push_back(parse_endpoint("http://127.0.0.1:2379"));
     idle.resize(members.size());
@@ -102,6 +132,8 @@ struct etcd_client::impl {
   struct lease_op;
 
   etcd_options opts;
+  bool tls;
+  std::shared_ptr<asio::ssl::context> tls_context;
   std::vector<member> members;
   asio::io_context io;
   tcp::resolver resolver;
@@ -115,6 +147,14 @@ struct etcd_client::impl {
   std::map<watch_id, std::shared_ptr<watch_op>> watches;
   std::map<std::int64_t, std::shared_ptr<lease_op>> leases;
   std::atomic<watch_id> next_watch{1};
+  // etcd authentication (an etcd user set): the token, and who waits for the one being asked for.
+  std::string token;
+  bool authenticating = false;
+  std::vector<std::function<void(const etcd_error&)>> token_waiters;
+
+  bool needs_auth() const { return !opts.security.etcd_user.empty(); }
+  // Calls `then` once a token is at hand (at once without an etcd user), or with why not.
+  void with_token(std::function<void(const etcd_error&)> then);
 
   void rotate_from(std::size_t failed) {
     if (current == failed) current = (failed + 1) % members.size();
@@ -134,26 +174,42 @@ struct etcd_client::impl {
     return nullptr;
   }
 
-  void connect(std::size_t m, std::function<void(boost::system::error_code, std::shared_ptr<connection>)> done) {
-    auto c = std::make_shared<connection>(io);
-    resolver.async_resolve(members[m].host, members[m].port,
-                           [this, c = std::move(c), done = std::move(done)](
-                               boost::system::error_code ec, tcp::resolver::results_type results) mutable {
-                             if (ec) return done(ec, nullptr);
-                             auto* raw = c.get();
-                             asio::async_connect(raw->sock, results,
-                                                 [c = std::move(c), done = std::move(done)](
-                                                     boost::system::error_code ec2, const tcp::endpoint&) mutable {
-                                                   if (!ec2) c->sock.set_option(tcp::no_delay(true), ec2);
-                                                   done(ec2, ec2 ? nullptr : std::move(c));
-                                                 });
-                           });
+  // A connection to member `m`, TLS handshake done for https://; on failure `why` says what failed.
+  using connected = std::function<void(boost::system::error_code, std::shared_ptr<connection>, std::string why)>;
+  void connect(std::size_t m, connected done) {
+    auto c = std::make_shared<connection>(io, *tls_context, tls);
+    resolver.async_resolve(
+        members[m].host, members[m].port,
+        [this, m, c = std::move(c), done = std::move(done)](boost::system::error_code ec,
+                                                            tcp::resolver::results_type results) mutable {
+          if (ec) return done(ec, nullptr, "cannot connect to " + members[m].url);
+          auto* raw = c.get();
+          asio::async_connect(
+              raw->sock, results,
+              [this, m, c = std::move(c), done = std::move(done)](boost::system::error_code ec2,
+                                                                  const tcp::endpoint&) mutable {
+                if (!ec2) c->sock.set_option(tcp::no_delay(true), ec2);
+                if (ec2) return done(ec2, nullptr, "cannot connect to " + members[m].url);
+                if (!c->tls) return done(ec2, std::move(c), "");
+                std::string why;
+                if (!prepare_tls(c->stream.native_handle(), members[m].host, why))
+                  return done(asio::error::invalid_argument, nullptr, why);
+                auto* raw2 = c.get();
+                raw2->stream.async_handshake(
+                    asio::ssl::stream_base::client,
+                    [this, m, c = std::move(c), done = std::move(done)](boost::system::error_code ec3) mutable {
+                      if (!ec3) return done(ec3, std::move(c), "");
+                      done(ec3, nullptr, describe_tls_failure(members[m].url, c->stream.native_handle(), ec3));
+                    });
+              });
+        });
   }
 
   http::request<http::string_body> make_request(std::size_t m, const std::string& path, std::string body) const {
     http::request<http::string_body> req{http::verb::post, path, 11};
     req.set(http::field::host, members[m].host + ":" + members[m].port);
     req.set(http::field::content_type, "application/json");
+    if (!token.empty() && path != "/v3/auth/authenticate") req.set(http::field::authorization, token);
     req.keep_alive(true);
     req.body() = std::move(body);
     req.prepare_payload();
@@ -192,6 +248,7 @@ struct etcd_client::impl::request_op : std::enable_shared_from_this<request_op> 
   bool finished = false, timed_out = false;
   http::request<http::string_body> req;
   std::string last_problem = "no member answered";
+  bool reauthenticated = false;  // a refused token is renewed once per request
 
   void start() {
     timer.expires_at(deadline);
@@ -203,7 +260,12 @@ struct etcd_client::impl::request_op : std::enable_shared_from_this<request_op> 
       self->unavailable(self->last_problem + " within " + std::to_string(self->client.opts.request_timeout.count()) +
                         " ms");
     });
-    attempt();
+    if (path == "/v3/auth/authenticate") return attempt();
+    client.with_token([self = shared_from_this()](const etcd_error& err) {
+      if (self->finished) return;
+      if (err) return self->finish(err, json());
+      self->attempt();
+    });
   }
 
   void finish(const etcd_error& err, json answer) {
@@ -251,14 +313,14 @@ struct etcd_client::impl::request_op : std::enable_shared_from_this<request_op> 
     }
     req = client.make_request(member, path, body);
     if ((conn = client.take_idle(member))) return send(gen);
-    client.connect(
-        member, [self = shared_from_this(), gen](boost::system::error_code ec, std::shared_ptr<connection> c) {
-          if (self->finished || gen != self->attempt_gen) return;
-          if (ec) return self->failed_before_sending("cannot connect to " + self->client.members[self->member].url);
-          self->conn = std::move(c);
-          if (self->timed_out) return self->attempt();
-          self->send(gen);
-        });
+    client.connect(member, [self = shared_from_this(), gen](boost::system::error_code ec, std::shared_ptr<connection> c,
+                                                            const std::string& why) {
+      if (self->finished || gen != self->attempt_gen) return;
+      if (ec) return self->failed_before_sending(why);
+      self->conn = std::move(c);
+      if (self->timed_out) return self->attempt();
+      self->send(gen);
+    });
   }
 
   void failed_before_sending(const std::string& why) {
@@ -282,11 +344,11 @@ struct etcd_client::impl::request_op : std::enable_shared_from_this<request_op> 
   // op's reference, and the socket and buffer live until the cancelled operation has completed.
   void send(std::uint64_t gen) {
     auto c = conn;
-    http::async_write(c->sock, req, [self = shared_from_this(), gen, c](boost::system::error_code ec, std::size_t) {
+    http::async_write(*c, req, [self = shared_from_this(), gen, c](boost::system::error_code ec, std::size_t) {
       if (self->finished || gen != self->attempt_gen) return;
       if (ec) return self->failed_before_sending("cannot write to " + self->client.members[self->member].url);
       auto res = std::make_shared<http::response<http::string_body>>();
-      http::async_read(c->sock, c->buf, *res, [self, gen, c, res](boost::system::error_code ec2, std::size_t) {
+      http::async_read(*c, c->buf, *res, [self, gen, c, res](boost::system::error_code ec2, std::size_t) {
         if (gen == self->attempt_gen) self->on_answer(ec2, *res);
       });
     });
@@ -307,9 +369,24 @@ struct etcd_client::impl::request_op : std::enable_shared_from_this<request_op> 
     }
     if (res.keep_alive()) client.idle[member].push_back(std::move(conn));
     conn.reset();
-    if (status != 200 || answer.is_discarded())
-      return finish({etcd_error::kind::refused, message_of(answer, "HTTP " + std::to_string(status))},
-                    std::move(answer));
+    // The token was refused (expired, or etcd restarted): ask for a new one and send again, once.
+    // etcd executed nothing, so a write is safe to send again too.
+    if (client.needs_auth() && path != "/v3/auth/authenticate" && !reauthenticated &&
+        etcd_token_rejected(status, answer)) {
+      reauthenticated = true;
+      if (req[http::field::authorization] == client.token) client.token.clear();
+      --tried_this_round;
+      return client.with_token([self = shared_from_this()](const etcd_error& err) {
+        if (self->finished) return;
+        if (err) return self->finish(err, json());
+        self->attempt();
+      });
+    }
+    if (status != 200 || answer.is_discarded()) {
+      // The reason first: the answer is moved into the call (argument order is unspecified).
+      auto why = message_of(answer, "HTTP " + std::to_string(status));
+      return finish({etcd_error::kind::refused, std::move(why)}, std::move(answer));
+    }
     finish({}, std::move(answer));
   }
 };
@@ -350,6 +427,13 @@ struct etcd_client::impl::watch_op : std::enable_shared_from_this<watch_op> {
 
   void open() {
     if (cancelled || client.stopping) return;
+    if (client.needs_auth() && client.token.empty()) {
+      return client.with_token([self = shared_from_this(), gen = ++generation](const etcd_error& err) {
+        if (self->cancelled || gen != self->generation) return;
+        if (err) return self->broken(err.message);
+        self->open();
+      });
+    }
     ++generation;
     member = client.current;
     json create = {{"key", b64(key)}};
@@ -363,21 +447,22 @@ struct etcd_client::impl::watch_op : std::enable_shared_from_this<watch_op> {
       if (!ec && !self->cancelled && gen == self->generation)
         self->broken("no watch answer from " + self->client.members[self->member].url);
     });
-    client.connect(member, [self = shared_from_this(), gen = generation](boost::system::error_code ec,
-                                                                         std::shared_ptr<connection> c) {
+    client.connect(member, [self = shared_from_this(), gen = generation](
+                               boost::system::error_code ec, std::shared_ptr<connection> c, const std::string& why) {
       if (self->cancelled || gen != self->generation) return;
-      if (ec) return self->broken("cannot connect to " + self->client.members[self->member].url);
+      if (ec) return self->broken(why);
       self->conn = c;
       // Pending operations hold the connection and parser they use (see request_op::send).
-      http::async_write(c->sock, self->req, [self, gen, c](boost::system::error_code ec2, std::size_t) {
+      http::async_write(*c, self->req, [self, gen, c](boost::system::error_code ec2, std::size_t) {
         if (self->cancelled || gen != self->generation) return;
         if (ec2) return self->broken("cannot write to " + self->client.members[self->member].url);
         auto p = std::make_shared<http::response_parser<http::buffer_body>>();
         p->body_limit(boost::none);
         self->parser = p;
         self->lines = {};
-        http::async_read_header(c->sock, c->buf, *p, [self, gen, c, p](boost::system::error_code ec3, std::size_t) {
+        http::async_read_header(*c, c->buf, *p, [self, gen, c, p](boost::system::error_code ec3, std::size_t) {
           if (self->cancelled || gen != self->generation) return;
+          if (!ec3 && self->parser->get().result_int() == 401) self->client.token.clear();
           if (ec3 || self->parser->get().result_int() != 200)
             return self->broken("watch refused by " + self->client.members[self->member].url);
           self->opening.cancel();
@@ -391,7 +476,7 @@ struct etcd_client::impl::watch_op : std::enable_shared_from_this<watch_op> {
     parser->get().body().data = chunk;
     parser->get().body().size = sizeof chunk;
     http::async_read_some(
-        conn->sock, conn->buf, *parser,
+        *conn, conn->buf, *parser,
         [self = shared_from_this(), gen, c = conn, p = parser](boost::system::error_code ec, std::size_t) {
           if (self->cancelled || gen != self->generation) return;
           if (ec && ec != http::error::need_buffer) return self->broken("watch stream broken");
@@ -410,6 +495,7 @@ struct etcd_client::impl::watch_op : std::enable_shared_from_this<watch_op> {
     next_revision = next_watch_revision(next_revision, *m);
     switch (m->type) {
       case watch_message::kind::error:
+        if (m->error.find("invalid auth token") != std::string::npos) client.token.clear();
         broken("watch ended by " + client.members[member].url + ": " + m->error);
         return false;
       case watch_message::kind::canceled:
@@ -503,6 +589,33 @@ struct etcd_client::impl::lease_op : std::enable_shared_from_this<lease_op> {
 };
 
 // ---------------------------------------------------------------------------------------------
+
+void etcd_client::impl::with_token(std::function<void(const etcd_error&)> then) {
+  if (!needs_auth() || !token.empty()) return then({});
+  token_waiters.push_back(std::move(then));
+  if (authenticating) return;
+  authenticating = true;
+  auto op = std::make_shared<request_op>(
+      *this, "/v3/auth/authenticate", etcd_authenticate_body(opts.security),
+      [this](const etcd_error& err, json answer) {
+        authenticating = false;
+        etcd_error result = err;
+        if (!err) {
+          if (auto t = answer.find("token"); t != answer.end() && t->is_string() && !t->get<std::string>().empty())
+            token = t->get<std::string>();
+          else
+            result = {etcd_error::kind::refused, "etcd gave no auth token"};
+        }
+        // Never the password: etcd's reason names the user at most.
+        if (result.code == etcd_error::kind::refused)
+          result.message = "etcd refused user '" + opts.security.etcd_user + "': " + result.message;
+        auto waiting = std::move(token_waiters);
+        token_waiters.clear();
+        for (auto& w : waiting) w(result);
+      });
+  requests.insert(op);
+  op->start();
+}
 
 etcd_client::etcd_client(etcd_options opts) : impl_(std::make_unique<impl>(std::move(opts))) {}
 

@@ -19,6 +19,8 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "cluster/connection_security.hpp"
+
 namespace edgemq::cluster {
 
 struct etcd_error {
@@ -32,14 +34,17 @@ struct etcd_error {
 };
 
 struct etcd_options {
-  std::vector<std::string> endpoints;  // http://HOST:PORT of each member
+  std::vector<std::string> endpoints;  // http://HOST:PORT or https://HOST:PORT of each member
   std::chrono::milliseconds request_timeout{3000};
+  // https:// endpoints: the CA and client certificate; an etcd user: its token is asked for before
+  // the first request, sent with each, and asked for again once when etcd refuses it.
+  connection_security security;
 };
 
 class etcd_client {
  public:
-  explicit etcd_client(etcd_options opts);
-  ~etcd_client();  // stops the I/O thread; pending callbacks are called with `unavailable`
+  explicit etcd_client(etcd_options opts);  // throws std::runtime_error on unusable TLS files
+  ~etcd_client();                           // stops the I/O thread; pending callbacks are called with `unavailable`
   etcd_client(const etcd_client&) = delete;
   etcd_client& operator=(const etcd_client&) = delete;
 

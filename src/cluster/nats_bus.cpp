@@ -19,6 +19,7 @@
 #include "broker/broker.hpp"
 #include "broker/log_safe.hpp"
 #include "cluster/bus_codec.hpp"
+#include "cluster/connection_security_impl.hpp"
 #include "cluster/subject_map.hpp"
 
 namespace edgemq::cluster {
@@ -438,6 +439,12 @@ void nats_bus::start() {
   if (st == NATS_OK) st = natsOptions_SetDisconnectedCB(o, &impl::on_disconnected, &i);
   if (st == NATS_OK) st = natsOptions_SetReconnectedCB(o, &impl::on_reconnected, &i);
   if (st == NATS_OK) st = natsOptions_SetRetryOnFailedConnect(o, true, &impl::on_connected, &i);
+  std::string security_error;
+  if (st == NATS_OK) st = apply_nats_security(o, i.opts.security, i.opts.urls, security_error);
+  if (st != NATS_OK && !security_error.empty()) {
+    natsOptions_Destroy(o);
+    throw std::runtime_error("cluster: NATS: " + security_error);
+  }
   if (st == NATS_OK) {
     st = natsConnection_Connect(&i.nc, o);
     if (st == NATS_NOT_YET_CONNECTED) st = NATS_OK;  // keeps trying in the background

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "broker/cluster_link.hpp"
+#include "cluster/connection_security.hpp"
 
 namespace spdlog {
 class logger;
@@ -33,7 +34,8 @@ namespace edgemq::cluster {
 
 struct nats_bus_options {
   std::string node;               // this node's name (--cluster-node)
-  std::vector<std::string> urls;  // nats://HOST:PORT, tried in turn on (re)connect
+  std::vector<std::string> urls;  // nats://HOST:PORT (tls://HOST:PORT: TLS), tried in turn on (re)connect
+  connection_security security;   // TLS files and the NATS user/password or token
   std::size_t queue_messages = 65536;
   std::size_t queue_bytes = 64u << 20;
   std::chrono::milliseconds heartbeat{1000};

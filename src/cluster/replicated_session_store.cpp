@@ -25,10 +25,11 @@ constexpr std::size_t max_txn_bytes = 768 * 1024;
 }  // namespace
 
 replicated_session_store::replicated_session_store(broker::durable_store* local, std::vector<std::string> etcd,
-                                                   std::string root, std::shared_ptr<spdlog::logger> log)
+                                                   std::string root, std::shared_ptr<spdlog::logger> log,
+                                                   const connection_security& security)
     : replicated_session_store(
           local,
-          [client = std::make_shared<session_etcd_http>(std::move(etcd), std::chrono::milliseconds(1500))](
+          [client = std::make_shared<session_etcd_http>(std::move(etcd), std::chrono::milliseconds(1500), security)](
               const nlohmann::json& txn, std::string& error) {
             auto answer = client->post("/v3/kv/txn", txn, &error);
             if (answer && answer->contains("error")) {

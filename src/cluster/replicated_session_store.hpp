@@ -38,6 +38,7 @@
 
 #include "broker/durable_store.hpp"
 #include "broker/session_registry.hpp"
+#include "cluster/connection_security.hpp"
 
 namespace spdlog {
 class logger;
@@ -48,8 +49,9 @@ namespace edgemq::cluster {
 class replicated_session_store final : public broker::durable_store {
  public:
   // `local`: the node's own store (null: persistence off), which must outlive this one.
+  // `security`: TLS and the etcd user for https:// endpoints (connection_security.hpp).
   replicated_session_store(broker::durable_store* local, std::vector<std::string> etcd_endpoints, std::string root,
-                           std::shared_ptr<spdlog::logger> log);
+                           std::shared_ptr<spdlog::logger> log, const connection_security& security = {});
   // Sends one transaction body (etcd's /v3/kv/txn JSON) and returns etcd's answer (its JSON:
   // "succeeded", "responses"), or nullopt when etcd did not take it (`error` says why); called on
   // the writer thread only. The constructor above sends it to etcd; tests give their own.

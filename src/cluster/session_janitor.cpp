@@ -81,7 +81,7 @@ bool range_keys(session_etcd_http& etcd, const std::string& prefix, std::string&
 session_janitor::session_janitor(session_janitor_options opts, std::shared_ptr<spdlog::logger> log)
     : opts_(std::move(opts)), log_(std::move(log)) {
   if (!opts_.wall_now) opts_.wall_now = [] { return broker::wall_now_ms(); };
-  etcd_ = std::make_unique<session_etcd_http>(opts_.etcd, std::chrono::milliseconds(2000));
+  etcd_ = std::make_unique<session_etcd_http>(opts_.etcd, std::chrono::milliseconds(2000), opts_.security);
 }
 
 session_janitor::~session_janitor() {

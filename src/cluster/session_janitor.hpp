@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "broker/message.hpp"
+#include "cluster/connection_security.hpp"
 
 namespace spdlog {
 class logger;
@@ -46,7 +47,8 @@ class session_etcd_http;
 
 struct session_janitor_options {
   std::string node;
-  std::vector<std::string> etcd;  // http://HOST:PORT
+  std::vector<std::string> etcd;  // http://HOST:PORT or https://
+  connection_security security;    // TLS and etcd user, as the node's other etcd clients
   std::string root = "edgemq/sessions/";
   std::chrono::milliseconds period{1000};
   // The node's lease (session_ownership's): the election key and the claims are put under it.

@@ -14,6 +14,7 @@
 
 #include "broker/broker.hpp"
 #include "broker/log_safe.hpp"
+#include "cluster/connection_security_impl.hpp"
 #include "cluster/replicated_session_store.hpp"
 #include "cluster/session_etcd_http.hpp"
 #include "cluster/session_records.hpp"
@@ -68,7 +69,8 @@ struct session_ownership::impl {
 
   std::unique_ptr<session_etcd_http> take_client() {
     std::lock_guard g(pool_mu);
-    if (pool.empty()) return std::make_unique<session_etcd_http>(opts.etcd, std::chrono::milliseconds(2000));
+    if (pool.empty())
+      return std::make_unique<session_etcd_http>(opts.etcd, std::chrono::milliseconds(2000), opts.security);
     auto c = std::move(pool.back());
     pool.pop_back();
     return c;
@@ -103,7 +105,7 @@ struct session_ownership::impl {
   // Keeps the lease alive every ttl/3; a lease etcd no longer knows is granted anew (the client
   // ids it held were released meanwhile: their next CONNECT claims them again).
   void keep_alive() {
-    session_etcd_http etcd(opts.etcd, std::chrono::milliseconds(1000));
+    session_etcd_http etcd(opts.etcd, std::chrono::milliseconds(1000), opts.security);
     const auto period = std::chrono::milliseconds(opts.lease_ttl_s * 1000 / 3);
     std::unique_lock g(keeper_mu);
     while (!keeper_cv.wait_for(g, period, [&] { return stopping; })) {
@@ -285,7 +287,7 @@ session_ownership::~session_ownership() {
 void session_ownership::start() {
   auto& m = *impl_;
   {
-    session_etcd_http etcd(m.opts.etcd, std::chrono::milliseconds(3000));
+    session_etcd_http etcd(m.opts.etcd, std::chrono::milliseconds(3000), m.opts.security);
     std::string error;
     const auto id = m.grant(etcd, error);
     if (!id) throw std::runtime_error("cluster sessions: cannot grant the node's etcd lease: " + error);
@@ -299,7 +301,14 @@ void session_ownership::start() {
   natsOptions_SetMaxReconnect(o, -1);
   const auto name = "edgemq-sessions-" + m.opts.node;
   natsOptions_SetName(o, name.c_str());
-  auto s = natsConnection_Connect(&m.nc, o);
+  std::string security_error;
+  auto s = apply_nats_security(o, m.opts.security, m.opts.nats, security_error);
+  if (s != NATS_OK) {
+    natsOptions_Destroy(o);
+    stop();
+    throw std::runtime_error("cluster sessions: NATS: " + security_error);
+  }
+  s = natsConnection_Connect(&m.nc, o);
   natsOptions_Destroy(o);
   if (s == NATS_OK) s = natsConnection_Subscribe(&m.sub, m.nc, take_subject(m.opts.node).c_str(), &impl::on_take, &m);
   if (s == NATS_OK) s = natsConnection_Flush(m.nc);
@@ -330,7 +339,7 @@ void session_ownership::stop() {
   }
   if (const auto id = m.lease.exchange(0)) {
     // Released at once rather than after the TTL: the clients reconnecting elsewhere need not wait.
-    session_etcd_http etcd(m.opts.etcd, std::chrono::milliseconds(1000));
+    session_etcd_http etcd(m.opts.etcd, std::chrono::milliseconds(1000), m.opts.security);
     etcd.post("/v3/lease/revoke", {{"ID", std::to_string(id)}});
   }
 }

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "broker/session_directory.hpp"
+#include "cluster/connection_security.hpp"
 
 namespace spdlog {
 class logger;
@@ -36,7 +37,8 @@ class replicated_session_store;
 struct session_ownership_options {
   std::string node;
   std::vector<std::string> etcd;  // http://HOST:PORT
-  std::vector<std::string> nats;  // nats://HOST:PORT
+  std::vector<std::string> nats;  // nats://HOST:PORT (tls://: TLS)
+  connection_security security;   // for both
   std::string root = "edgemq/sessions/";
   std::int64_t lease_ttl_s = 4;
   std::chrono::milliseconds takeover_timeout{2000};  // how long the previous owner may take to hand over

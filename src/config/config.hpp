@@ -82,12 +82,20 @@ void read_service_policies(const nlohmann::json& v, const std::string& path, std
 // and messages cross nodes over NATS. Single node (empty name) needs neither.
 struct cluster_options {
   std::string node;               // this node's name in the cluster: [A-Za-z0-9_-], 1..63 characters
-  std::vector<std::string> etcd;  // client URLs of the etcd members, http://HOST:PORT
-  std::vector<std::string> nats;  // URLs of the NATS servers, nats://HOST:PORT
+  std::vector<std::string> etcd;  // client URLs of the etcd members, http://HOST:PORT or https://HOST:PORT
+  std::vector<std::string> nats;  // URLs of the NATS servers, nats://HOST:PORT or tls://HOST:PORT
+  // Securing those connections (docs/cluster.md, "Securing the cluster connections"): the CA the
+  // servers are verified against (empty: the system's store) and a client certificate and key
+  // (mTLS), for https:// and tls:// URLs; etcd and NATS credentials. The *_file keys of the JSON
+  // file are read into the passwords as it loads. Passwords and tokens are never logged.
+  std::string tls_ca, tls_cert, tls_key;
+  std::string etcd_user, etcd_password;
+  std::string nats_user, nats_password, nats_token;
   bool enabled() const noexcept { return !node.empty(); }
 };
 
-// Checks a cluster section (node name, URL shapes, etcd and NATS both given when a node is),
+// Checks a cluster section (node name, URL shapes, etcd and NATS both given when a node is, TLS
+// files readable, cert and key together, credentials complete),
 // appending problems under `path` ("/cluster" in the file, "" for the command line's names).
 void check_cluster(const cluster_options& c, const std::string& path, std::vector<config_error>& errors);
 

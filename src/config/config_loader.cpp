@@ -401,10 +401,33 @@ std::vector<config_error> apply_json_unguarded(const std::string& text, daemon_c
            non_empty_string(dv.service_policies_file, "a JSON file of shared access policies"));
 
   auto& cl = cfg.cluster;
+  // A password kept in a file of its own (a mounted secret): read now, its last line end dropped.
+  const auto secret_file = [&](std::string& out, const char* instead_of) {
+    return [&out, &errors, instead_of](const json& v, const std::string& p) {
+      if (!v.is_string() || v.get<std::string>().empty())
+        return errors.push_back({p, std::string("must be a non-empty string (a file holding ") + instead_of + ")"});
+      std::ifstream in(v.get<std::string>(), std::ios::binary);
+      std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+      if (!in.good() && !in.eof()) return errors.push_back({p, "cannot read '" + v.get<std::string>() + "'"});
+      if (text.empty()) return errors.push_back({p, "'" + v.get<std::string>() + "' is empty or unreadable"});
+      out = std::move(text);
+    };
+  };
   object_reader cluster(doc.value("cluster", json::object()), "/cluster", errors);
   cluster.key("node", non_empty_string(cl.node, "this node's name in the cluster"))
-      .key("etcd", string_list(cl.etcd, "etcd client URLs, http://HOST:PORT"))
-      .key("nats", string_list(cl.nats, "NATS server URLs, nats://HOST:PORT"));
+      .key("etcd", string_list(cl.etcd, "etcd client URLs, http://HOST:PORT or https://HOST:PORT"))
+      .key("nats", string_list(cl.nats, "NATS server URLs, nats://HOST:PORT or tls://HOST:PORT"))
+      .key("tls_ca", non_empty_string(cl.tls_ca, "a PEM file of the CA the etcd and NATS servers are checked against"))
+      .key("tls_cert", non_empty_string(cl.tls_cert, "a PEM client certificate for etcd and NATS"))
+      .key("tls_key", non_empty_string(cl.tls_key, "the client certificate's PEM key"))
+      .key("etcd_user", non_empty_string(cl.etcd_user, "the etcd user"))
+      .key("etcd_password", non_empty_string(cl.etcd_password, "the etcd user's password"))
+      .key("etcd_password_file", secret_file(cl.etcd_password, "etcd_password"))
+      .key("nats_user", non_empty_string(cl.nats_user, "the NATS user"))
+      .key("nats_password", non_empty_string(cl.nats_password, "the NATS user's password"))
+      .key("nats_password_file", secret_file(cl.nats_password, "nats_password"))
+      .key("nats_token", non_empty_string(cl.nats_token, "the NATS token"));
 
   object_reader top(doc, "", errors);
   top.key("listeners", [&](const json& v, const std::string& p) { read_listeners(v, p, cfg, errors); })

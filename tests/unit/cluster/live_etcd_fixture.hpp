@@ -16,7 +16,7 @@ class live_etcd_test : public ::testing::Test {
     using namespace std::chrono_literals;
     if (!etcd_bin()) GTEST_SKIP() << "etcd not installed (Debian package etcd-server)";
     etcd_.start();
-    etcd_client probe(etcd_options{{etcd_.url()}, 1000ms});
+    etcd_client probe(etcd_options{{etcd_.url()}, 1000ms, {}});
     ASSERT_TRUE(wait_up(probe, 20s));
   }
   single_etcd etcd_;

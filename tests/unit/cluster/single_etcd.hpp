@@ -1,5 +1,6 @@
 // A single etcd member for the cluster unit tests, started on fresh loopback ports with a temp
 // data dir (Debian's etcd-server; etcd_bin() is null where it is not installed: skip then).
+// With tls files, it serves https:// only and asks clients for a certificate signed by the CA.
 #pragma once
 
 #include <chrono>
@@ -8,6 +9,7 @@
 #include <filesystem>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <netinet/in.h>
 #include <nlohmann/json.hpp>
@@ -38,9 +40,14 @@ inline const char* etcd_bin() {
   return nullptr;
 }
 
+// A server certificate and key, and the CA its clients' certificates must be signed by.
+struct etcd_tls_files {
+  std::string cert, key, ca;
+};
+
 class single_etcd {
  public:
-  single_etcd() : client_port_(free_port()), peer_port_(free_port()) {
+  explicit single_etcd(etcd_tls_files tls = {}) : client_port_(free_port()), peer_port_(free_port()), tls_(tls) {
     dir_ = std::filesystem::temp_directory_path() /
            ("edgemq-etcd-" + std::to_string(::getpid()) + "-" + std::to_string(client_port_));
   }
@@ -49,7 +56,9 @@ class single_etcd {
     std::error_code ec;
     std::filesystem::remove_all(dir_, ec);
   }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(client_port_); }
+  std::string url() const {
+    return (tls_.cert.empty() ? "http://127.0.0.1:" : "https://127.0.0.1:") + std::to_string(client_port_);
+  }
   void start() {
     const auto client = url();
     const auto peer = "http://127.0.0.1:" + std::to_string(peer_port_);
@@ -60,10 +69,21 @@ class single_etcd {
       const auto log = dir_.string() + ".log";
       std::freopen(log.c_str(), "a", stdout);
       std::freopen(log.c_str(), "a", stderr);
-      ::execl(etcd_bin(), "etcd", "--data-dir", data.c_str(), "--listen-client-urls", client.c_str(),
-              "--advertise-client-urls", client.c_str(), "--listen-peer-urls", peer.c_str(),
-              "--initial-advertise-peer-urls", peer.c_str(), "--initial-cluster", initial.c_str(), "--logger", "zap",
-              "--log-level", "error", static_cast<char*>(nullptr));
+      std::vector<const char*> args = {"etcd",          "--data-dir",
+                                       data.c_str(),    "--listen-client-urls",
+                                       client.c_str(),  "--advertise-client-urls",
+                                       client.c_str(),  "--listen-peer-urls",
+                                       peer.c_str(),    "--initial-advertise-peer-urls",
+                                       peer.c_str(),    "--initial-cluster",
+                                       initial.c_str(), "--logger",
+                                       "zap",           "--log-level",
+                                       "error"};
+      if (!tls_.cert.empty())
+        for (const char* a : {"--cert-file", tls_.cert.c_str(), "--key-file", tls_.key.c_str(), "--trusted-ca-file",
+                              tls_.ca.c_str(), "--client-cert-auth"})
+          args.push_back(a);
+      args.push_back(nullptr);
+      ::execv(etcd_bin(), const_cast<char* const*>(args.data()));
       std::_Exit(127);
     }
   }
@@ -78,6 +98,7 @@ class single_etcd {
  private:
   int client_port_, peer_port_;
   std::filesystem::path dir_;
+  etcd_tls_files tls_;
   pid_t pid_ = -1;
 };
 

@@ -58,8 +58,7 @@ class cluster_sessions_impl final : public cluster_sessions {
       : core_(core),
         local_(core.durable()),
         store_(local_, cfg.cluster.etcd, "edgemq/sessions/", log, security_of(cfg.cluster)),
-        ownership_(core, store_, {cfg.cluster.node, cfg.cluster.etcd, cfg.cluster.nats, security_of(cfg.cluster)},
-                   log),
+        ownership_(core, store_, {cfg.cluster.node, cfg.cluster.etcd, cfg.cluster.nats, security_of(cfg.cluster)}, log),
         janitor_(janitor_options(core, cfg, ownership_), log) {}
 
   void start() {

@@ -48,7 +48,7 @@ class session_etcd_http;
 struct session_janitor_options {
   std::string node;
   std::vector<std::string> etcd;  // http://HOST:PORT or https://
-  connection_security security;    // TLS and etcd user, as the node's other etcd clients
+  connection_security security;   // TLS and etcd user, as the node's other etcd clients
   std::string root = "edgemq/sessions/";
   std::chrono::milliseconds period{1000};
   // The node's lease (session_ownership's): the election key and the claims are put under it.

@@ -65,7 +65,7 @@ class CommandLineTest(unittest.TestCase):
         self.assertUsageError(["--cluster-node", "a b", "--etcd", "http://127.0.0.1:2379", "--nats",
                                "nats://127.0.0.1:4222"], "--cluster-node: must be 1 to 63 characters")
         self.assertUsageError(["--cluster-node", "n1", "--etcd", "127.0.0.1:2379", "--nats", "nats://127.0.0.1:4222"],
-                              "--etcd: must be http://HOST:PORT, got '127.0.0.1:2379'")
+                              "--etcd: must be http://HOST:PORT or https://HOST:PORT, got '127.0.0.1:2379'")
         self.assertUsageError(["--cluster-node", "n1", "--nats", "nats://127.0.0.1:4222"],
                               "--etcd: required in cluster mode")
         self.assertUsageError(["--etcd", "http://127.0.0.1:2379"], "--cluster-node: required when")

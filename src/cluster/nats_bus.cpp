@@ -73,6 +73,11 @@ struct nats_bus::impl {
   natsConnection* nc = nullptr;
   std::atomic<bool> attached{false};
   std::atomic<bool> closing{false};  // stop() began: a disconnection is expected
+  // libnats calls the callbacks above on its own thread, also after natsConnection_Destroy; the
+  // closed callback comes last, so stop() waits for it before this object may go.
+  std::mutex closed_mu;
+  std::condition_variable closed_cv;
+  bool closed = false;
 
   std::mutex mu;
   std::condition_variable cv;
@@ -259,6 +264,14 @@ struct nats_bus::impl {
     auto* i = static_cast<impl*>(closure);
     if (!i->closing.load(std::memory_order_acquire)) i->log->warn("cluster: disconnected from NATS, reconnecting");
   }
+  static void on_closed(natsConnection*, void* closure) {
+    auto* i = static_cast<impl*>(closure);
+    {
+      std::lock_guard g(i->closed_mu);
+      i->closed = true;
+    }
+    i->closed_cv.notify_all();
+  }
   static void on_reconnected(natsConnection* nc, void* closure) {
     auto* i = static_cast<impl*>(closure);
     i->reconnects.add();
@@ -438,6 +451,7 @@ void nats_bus::start() {
   if (st == NATS_OK) st = natsOptions_SetReconnectBufSize(o, 8 * 1024 * 1024);
   if (st == NATS_OK) st = natsOptions_SetDisconnectedCB(o, &impl::on_disconnected, &i);
   if (st == NATS_OK) st = natsOptions_SetReconnectedCB(o, &impl::on_reconnected, &i);
+  if (st == NATS_OK) st = natsOptions_SetClosedCB(o, &impl::on_closed, &i);
   if (st == NATS_OK) st = natsOptions_SetRetryOnFailedConnect(o, true, &impl::on_connected, &i);
   std::string security_error;
   if (st == NATS_OK) st = apply_nats_security(o, i.opts.security, i.opts.urls, security_error);
@@ -508,6 +522,10 @@ void nats_bus::stop() {
   i.fixed_subs.clear();
   natsConnection_Destroy(i.nc);
   i.nc = nullptr;
+  // No callback may run once this returns (the object can be freed): the closed one is the last.
+  std::unique_lock c(i.closed_mu);
+  if (!i.closed_cv.wait_for(c, std::chrono::seconds(5), [&] { return i.closed; }) && i.log)
+    i.log->warn("cluster: NATS did not confirm the connection closed within 5 s");
 }
 
 bool nats_bus::connected() const {

@@ -271,18 +271,18 @@ void engine::wait_syncer_drained() {
 }
 
 void engine::run_syncer() {
-  std::deque<executed_batch> todo;
+  std::deque<executed_batch> to_sync;
   for (;;) {
     {
       std::unique_lock lk(sync_mu_);
       sync_cv_.wait(lk, [&] { return sync_stopping_ || !written_.empty(); });
       if (written_.empty()) return;  // stopping, and everything answered
-      todo.swap(written_);
+      to_sync.swap(written_);
       syncing_ = true;
     }
-    // One fsync for every batch written before it: those in `todo`.
-    const bool wrote =
-        std::any_of(todo.begin(), todo.end(), [](const executed_batch& b) { return b.stored && !b.fx.writes.empty(); });
+    // One fsync for every batch written before it: those in `to_sync`.
+    const bool wrote = std::any_of(to_sync.begin(), to_sync.end(),
+                                   [](const executed_batch& b) { return b.stored && !b.fx.writes.empty(); });
     const auto ec = wrote ? backend_->sync() : std::error_code{};
     std::size_t jobs = 0;
     {
@@ -293,22 +293,22 @@ void engine::run_syncer() {
         svc_.undo_changes();
         {
           std::lock_guard g(sync_mu_);
-          for (auto& b : written_) todo.push_back(std::move(b));
+          for (auto& b : written_) to_sync.push_back(std::move(b));
           written_.clear();
         }
-        for (auto& b : todo) b.stored = false;
+        for (auto& b : to_sync) b.stored = false;
         write_failures_.fetch_add(1, std::memory_order_relaxed);
         if (healthy_.exchange(false) && log_)
           log_->critical(
               "state store: sync of {} batches failed ({}): answering changes with an error until writes "
               "succeed",
-              todo.size(), ec.message());
+              to_sync.size(), ec.message());
       } else {
         std::size_t kept = 0;
-        for (const auto& b : todo) kept += b.changes;
+        for (const auto& b : to_sync) kept += b.changes;
         svc_.keep_oldest_changes(kept);
       }
-      for (auto& b : todo) {
+      for (auto& b : to_sync) {
         answer(b);
         jobs += b.jobs.size();
       }
@@ -317,7 +317,7 @@ void engine::run_syncer() {
       size_snapshot_ = svc_.size();
     }
     pending_.fetch_sub(jobs);
-    todo.clear();
+    to_sync.clear();
     {
       std::lock_guard g(sync_mu_);
       syncing_ = false;

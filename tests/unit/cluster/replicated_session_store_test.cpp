@@ -17,6 +17,7 @@
 #include "cluster/session_etcd_http.hpp"
 #include "cluster/session_records.hpp"
 #include "persistence/broker_records.hpp"
+#include "test_delivery.hpp"
 
 namespace edgemq::cluster {
 namespace {
@@ -110,15 +111,7 @@ struct counting_link final : broker::link {
 };
 
 broker::delivery make_delivery(std::uint64_t seq) {
-  auto m = std::make_shared<broker::message>();
-  m->topic = "t";
-  m->payload = "p";
-  m->qos = mqtt::qos::at_least_once;
-  broker::delivery d;
-  d.msg = m;
-  d.qos = mqtt::qos::at_least_once;
-  d.seq = seq;
-  return d;
+  return testing::qos1_delivery("t", "p", seq);
 }
 
 template <class F>

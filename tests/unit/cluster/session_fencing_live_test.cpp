@@ -19,6 +19,7 @@
 #include "cluster/session_etcd_http.hpp"
 #include "cluster/session_records.hpp"
 #include "live_etcd_fixture.hpp"
+#include "test_delivery.hpp"
 
 namespace edgemq::cluster {
 namespace {
@@ -45,14 +46,7 @@ struct decided_link final : broker::link {
 };
 
 broker::delivery make_delivery(const std::string& payload) {
-  auto m = std::make_shared<broker::message>();
-  m->topic = "t";
-  m->payload = payload;
-  m->qos = mqtt::qos::at_least_once;
-  broker::delivery d;
-  d.msg = m;
-  d.qos = mqtt::qos::at_least_once;
-  return d;
+  return testing::qos1_delivery("t", payload);
 }
 
 class SessionFencingLive : public live::live_etcd_test {

@@ -17,6 +17,7 @@
 #include "cluster/session_records.hpp"
 #include "live_etcd_fixture.hpp"
 #include "persistence/broker_records.hpp"
+#include "test_delivery.hpp"
 
 namespace edgemq::cluster {
 namespace {
@@ -26,15 +27,7 @@ using b64 = session_etcd_http;
 constexpr const char* root = "jan/";
 
 broker::delivery make_delivery(const std::string& payload) {
-  auto m = std::make_shared<broker::message>();
-  m->topic = "t";
-  m->payload = payload;
-  m->qos = mqtt::qos::at_least_once;
-  broker::delivery d;
-  d.msg = m;
-  d.qos = mqtt::qos::at_least_once;
-  d.seq = 1;
-  return d;
+  return testing::qos1_delivery("t", payload, 1);
 }
 
 class SessionJanitorLive : public live::live_etcd_test {

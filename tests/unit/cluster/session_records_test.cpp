@@ -6,6 +6,7 @@
 
 #include "cluster/session_etcd_http.hpp"
 #include "persistence/broker_records.hpp"
+#include "test_delivery.hpp"
 
 namespace edgemq::cluster {
 namespace {
@@ -13,14 +14,7 @@ namespace {
 using namespace persistence;
 
 broker::delivery make_delivery(std::string topic, std::string payload, std::uint64_t seq) {
-  auto m = std::make_shared<broker::message>();
-  m->topic = std::move(topic);
-  m->payload = std::move(payload);
-  m->qos = mqtt::qos::at_least_once;
-  broker::delivery d;
-  d.msg = m;
-  d.qos = mqtt::qos::at_least_once;
-  d.seq = seq;
+  auto d = testing::qos1_delivery(std::move(topic), std::move(payload), seq);
   d.subscription_ids = {7};
   return d;
 }

@@ -26,8 +26,7 @@ engine::engine(broker::broker& br, std::unique_ptr<backend> b, service_limits li
       wall_ms_(wall_ms ? std::move(wall_ms) : system_wall_ms),
       svc_(std::move(lim), wall_ms_, auth),
       fast_reads_(!auth),
-      inline_writes_(!backend_->syncs()),
-      pipelined_(backend_->syncs()) {
+      inline_writes_(!backend_->syncs()) {
   max_clock_skew_ms_ = svc_.limits().max_clock_skew_ms;
   effects fx;
   svc_.enable_undo_journal();
@@ -51,7 +50,7 @@ engine::~engine() {
 }
 
 void engine::start() {
-  if (pipelined_) syncer_ = std::thread([this] { run_syncer(); });
+  if (pipelined()) syncer_ = std::thread([this] { run_syncer(); });
   thread_ = std::thread([this] { run(); });
 }
 
@@ -250,7 +249,7 @@ void engine::run() {
     }
     // A watch's first value must not run ahead of the disk: no batch in the syncer's hands before
     // or after the one that registers it.
-    const bool watches = pipelined_ && std::any_of(batch.begin(), batch.end(), [](const job& j) { return j.watch; });
+    const bool watches = pipelined() && std::any_of(batch.begin(), batch.end(), [](const job& j) { return j.watch; });
     if (watches) wait_syncer_drained();
     const auto n = batch.size();
     bool handed = false;
@@ -334,8 +333,8 @@ void engine::retry_storage() {
 
 bool engine::process(std::deque<job>& jobs) {
   executed_batch b;
-  execute(jobs, b, pipelined_);
-  if (pipelined_) {
+  execute(jobs, b);
+  if (pipelined()) {
     b.jobs = std::move(jobs);  // the replies' job pointers stay valid: a deque's move keeps its elements
     {
       std::lock_guard g(sync_mu_);
@@ -352,7 +351,7 @@ bool engine::process(std::deque<job>& jobs) {
   return false;
 }
 
-void engine::execute(std::deque<job>& jobs, executed_batch& b, bool pipelined) {
+void engine::execute(std::deque<job>& jobs, executed_batch& b) {
   auto& fx = b.fx;
   auto& replies = b.replies;
   replies.reserve(jobs.size());
@@ -375,7 +374,7 @@ void engine::execute(std::deque<job>& jobs, executed_batch& b, bool pipelined) {
   // the disk refuses is taken back from memory and its requests are answered with an error: a
   // reply never reports (or shows) a change that is not stored.
   if (!fx.writes.empty()) {
-    if (auto ec = pipelined ? backend_->write_unsynced(fx.writes) : backend_->apply(fx.writes)) {
+    if (auto ec = pipelined() ? backend_->write_unsynced(fx.writes) : backend_->apply(fx.writes)) {
       b.stored = false;
       svc_.undo_changes_since(mark);
       write_failures_.fetch_add(1, std::memory_order_relaxed);
@@ -383,7 +382,7 @@ void engine::execute(std::deque<job>& jobs, executed_batch& b, bool pipelined) {
         log_->critical(
             "state store: write of {} keys failed ({}): answering changes with an error until writes succeed",
             fx.writes.size(), ec.message());
-    } else if (!pipelined && !healthy_.exchange(true) && log_) {
+    } else if (!pipelined() && !healthy_.exchange(true) && log_) {
       log_->warn("state store: writes succeed again");
     }
   }
@@ -393,7 +392,7 @@ void engine::execute(std::deque<job>& jobs, executed_batch& b, bool pipelined) {
 void engine::answer(executed_batch& b) {
   auto& fx = b.fx;
   if (!b.stored) fx.notifications.clear();
-  if (b.stored && !fx.writes.empty() && pipelined_ && !healthy_.exchange(true) && log_)
+  if (b.stored && !fx.writes.empty() && pipelined() && !healthy_.exchange(true) && log_)
     log_->warn("state store: writes succeed again");
   if (b.stored) {
     // The read index follows the disk: updated once the batch is stored, before any reply.

@@ -104,7 +104,7 @@ class engine final : public store {
   // syncs), the jobs go to the syncer instead and true is returned (it answers and counts them).
   bool process(std::deque<job>& jobs);
   // With exec_mu_ held. Executes `jobs` and writes their changes (without fsync when pipelined).
-  void execute(std::deque<job>& jobs, executed_batch& b, bool pipelined);
+  void execute(std::deque<job>& jobs, executed_batch& b);
   // With exec_mu_ held. The batch's changes are stored (or refused: b.stored): index, watchers, replies.
   void answer(executed_batch& b);
   void wait_syncer_drained();
@@ -133,6 +133,8 @@ class engine final : public store {
   read_index index_;
   bool fast_reads_ = true;      // false with a key_authorizer hook (not known to be thread-safe)
   bool inline_writes_ = false;  // the backend does not sync: execute on the connection's thread
+  // The backend syncs: batches go through the syncer (pipelined group commit).
+  bool pipelined() const noexcept { return !inline_writes_; }
   std::uint64_t max_clock_skew_ms_ = 0;
   // Jobs queued or being processed by the engine thread: fast paths wait for zero.
   std::atomic<std::uint64_t> pending_{0};
@@ -147,7 +149,6 @@ class engine final : public store {
   bool stopping_ = false;
   std::thread thread_;
   // The syncer: batches written, waiting for their fsync (under sync_mu_).
-  bool pipelined_ = false;
   std::mutex sync_mu_;
   std::condition_variable sync_cv_;     // the syncer waits for batches
   std::condition_variable drained_cv_;  // the engine thread waits for the syncer to drain

@@ -334,7 +334,7 @@ void engine::retry_storage() {
 bool engine::process(std::deque<job>& jobs) {
   executed_batch b;
   execute(jobs, b);
-  if (pipelined()) {
+  if (pipelined() && !syncer_idle_and_nothing_queued()) {
     b.jobs = std::move(jobs);  // the replies' job pointers stay valid: a deque's move keeps its elements
     {
       std::lock_guard g(sync_mu_);
@@ -343,12 +343,33 @@ bool engine::process(std::deque<job>& jobs) {
     sync_cv_.notify_one();
     return true;
   }
+  if (pipelined() && b.stored && !b.fx.writes.empty()) sync_here(b);
   if (b.stored) svc_.keep_changes();
   answer(b);
   std::lock_guard g(mu_);
   stats_snapshot_ = svc_.stats();
   size_snapshot_ = svc_.size();
   return false;
+}
+
+bool engine::syncer_idle_and_nothing_queued() {
+  {
+    std::lock_guard g(mu_);
+    if (!queue_.empty()) return false;
+  }
+  std::lock_guard g(sync_mu_);
+  return written_.empty() && !syncing_;
+}
+
+void engine::sync_here(executed_batch& b) {
+  const auto ec = backend_->sync();
+  if (!ec) return;
+  // Nothing else is unsynced (the syncer is idle): only this batch's changes are taken back.
+  svc_.undo_changes();
+  b.stored = false;
+  write_failures_.fetch_add(1, std::memory_order_relaxed);
+  if (healthy_.exchange(false) && log_)
+    log_->critical("state store: sync failed ({}): answering changes with an error until writes succeed", ec.message());
 }
 
 void engine::execute(std::deque<job>& jobs, executed_batch& b) {

@@ -9,9 +9,12 @@
 // connection's thread under exec_mu_, exactly as the engine thread would execute a batch of one.
 //
 // Pipelined group commit (ADR 0030), with a backend that syncs: the engine thread executes a
-// batch and writes it without fsync, then hands it to the syncer thread, which runs one fsync for
-// every batch written before it and only then updates the read index, tells watchers and
-// answers; meanwhile the engine executes and writes the next batch. A failed sync takes back
+// batch and writes it without fsync, then, if requests are waiting or the syncer is still busy,
+// hands it to the syncer thread, which runs one fsync for every batch written before it and only
+// then updates the read index, tells watchers and answers; meanwhile the engine executes and
+// writes the next batch. When nothing is waiting and the syncer is idle, the engine thread syncs
+// and answers the batch itself: a hand-off costs two thread wake-ups, which only pay off while
+// there is a next batch to overlap with the fsync. A failed sync takes back
 // every batch not yet synced (their changes ran ahead of the disk) and answers their writers with
 // the storage error. A batch registering in-process watches waits for the syncer to drain, before
 // and after, so a watcher's first value is never ahead of the disk.
@@ -100,14 +103,20 @@ class engine final : public store {
   void run();
   void run_syncer();
   void enqueue(job j);
-  // With exec_mu_ held. Executes and stores `jobs`, then answers them; pipelined (a backend that
-  // syncs), the jobs go to the syncer instead and true is returned (it answers and counts them).
+  // With exec_mu_ held. Executes and stores `jobs`, then answers them; when a pipelined batch is
+  // handed to the syncer instead, true is returned (the syncer answers and counts them).
   bool process(std::deque<job>& jobs);
   // With exec_mu_ held. Executes `jobs` and writes their changes (without fsync when pipelined).
   void execute(std::deque<job>& jobs, executed_batch& b);
   // With exec_mu_ held. The batch's changes are stored (or refused: b.stored): index, watchers, replies.
   void answer(executed_batch& b);
   void wait_syncer_drained();
+  // Adaptive pipelining: true when no request is queued and the syncer has nothing in hand, so
+  // the engine thread syncs and answers the batch itself (no earlier batch can be overtaken).
+  bool syncer_idle_and_nothing_queued();
+  // With exec_mu_ held, the syncer idle. fsync of the batch just written; a failure takes its
+  // changes back and marks it refused.
+  void sync_here(executed_batch& b);
   // GET answered from the read index on the calling thread; false: take the queue.
   bool fast_get(const broker::publish_context& ctx, const incoming& in);
   void retry_storage();

@@ -8,6 +8,7 @@
 #include "cluster/etcd_client.hpp"
 #include "cluster/etcd_store.hpp"
 #include "cluster/nats_bus.hpp"
+#include "cluster/persistent_interest.hpp"
 #include "cluster/replicated_session_store.hpp"
 #include "cluster/session_janitor.hpp"
 #include "cluster/session_ownership.hpp"
@@ -52,6 +53,13 @@ cluster::session_janitor_options janitor_options(broker::broker& core, const con
   return o;
 }
 
+std::shared_ptr<cluster::etcd_client> etcd_client_for(const config::daemon_config& cfg) {
+  cluster::etcd_options eo;
+  eo.endpoints = cfg.cluster.etcd;
+  eo.security = security_of(cfg.cluster);
+  return std::make_shared<cluster::etcd_client>(std::move(eo));
+}
+
 class cluster_sessions_impl final : public cluster_sessions {
  public:
   cluster_sessions_impl(broker::broker& core, const config::daemon_config& cfg, std::shared_ptr<spdlog::logger> log)
@@ -59,20 +67,37 @@ class cluster_sessions_impl final : public cluster_sessions {
         local_(core.durable()),
         store_(local_, cfg.cluster.etcd, "edgemq/sessions/", log, security_of(cfg.cluster)),
         ownership_(core, store_, {cfg.cluster.node, cfg.cluster.etcd, cfg.cluster.nats, security_of(cfg.cluster)}, log),
-        janitor_(janitor_options(core, cfg, ownership_), log) {}
+        janitor_(janitor_options(core, cfg, ownership_), log),
+        interest_(etcd_client_for(cfg), {cfg.cluster.node, "edgemq/interest/", [this] { return ownership_.lease(); }},
+                  log) {}
 
-  void start() {
+  void start(cluster::nats_bus* bus) {
+    store_.set_interest_listener([this](const std::string& client, const std::vector<std::string>* filters) {
+      interest_.session_changed(client, filters);
+    });
     store_.start();
     ownership_.start();  // throws when etcd or NATS cannot be reached
     janitor_.start();    // the sessions no node holds: expired ones swept, due wills published
+    interest_.start();   // this node's persistent filters to etcd, the others' from it
     core_.set_durable_store(&store_);
     core_.set_session_directory(&ownership_);
+    if (bus) {
+      cluster::confirmations c;
+      c.nodes_holding = [this](std::string_view topic, std::vector<std::string>& nodes) {
+        interest_.nodes_holding(topic, nodes);
+      };
+      c.open = [this] { return store_.open_remote(); };
+      c.settle = [this](std::uint64_t ticket, bool durable) { store_.settle_remote(ticket, durable); };
+      bus->set_confirmations(std::move(c));
+    }
     core_.add_sys_source([this](const broker::broker::sys_put& put) {
       put("$SYS/broker/cluster/sessions/etcd_writes", store_.etcd_writes());
       put("$SYS/broker/cluster/sessions/etcd_write_failures", store_.etcd_failures());
       put("$SYS/broker/cluster/sessions/fenced_writes", store_.fenced_writes());
       put("$SYS/broker/cluster/sessions/swept", janitor_.swept());
       put("$SYS/broker/cluster/sessions/wills_published", janitor_.wills_published());
+      put("$SYS/broker/cluster/interest/unwritten", interest_.unwritten());
+      for (const auto& [node, n] : interest_.known_filters()) put("$SYS/broker/cluster/interest/nodes/" + node, n);
     });
   }
 
@@ -82,6 +107,7 @@ class cluster_sessions_impl final : public cluster_sessions {
     // The broker keeps pointing at both (workers may still read them): after this, a claim
     // finds no lease and no NATS connection, and the journal queues without a writer.
     janitor_.stop();    // its claims released while the lease is still there
+    interest_.stop();   // its keys go with the lease
     store_.stop();      // what was journaled is in etcd
     ownership_.stop();  // then the client ids are free
   }
@@ -94,16 +120,17 @@ class cluster_sessions_impl final : public cluster_sessions {
   cluster::replicated_session_store store_;
   cluster::session_ownership ownership_;
   cluster::session_janitor janitor_;
+  cluster::persistent_interest interest_;
   bool stopped_ = false;
 };
 
 }  // namespace
 
 std::unique_ptr<cluster_sessions> start_cluster_sessions(broker::broker& core, const config::daemon_config& cfg,
-                                                         std::shared_ptr<spdlog::logger> log) {
+                                                         std::shared_ptr<spdlog::logger> log, cluster::nats_bus* bus) {
   if (!cfg.cluster.enabled()) return nullptr;
   auto s = std::make_unique<cluster_sessions_impl>(core, cfg, log);
-  s->start();
+  s->start(bus);
   if (log)
     log->info("cluster sessions: node '{}' owns its clients' sessions through etcd; persistent sessions replicated",
               cfg.cluster.node);

@@ -47,7 +47,9 @@ class cluster_sessions {
 
 // Null when not in cluster mode. Call after persistence started (it wraps the broker's durable
 // store) and before the listeners accept. Throws std::runtime_error when etcd or NATS cannot be reached.
+// `bus` (which must outlive the listeners, as the sessions do) gets the cluster-wide QoS 1/2
+// confirmations (ADR 0038): which nodes hold matching persistent sessions, and the tickets.
 std::unique_ptr<cluster_sessions> start_cluster_sessions(broker::broker& core, const config::daemon_config& cfg,
-                                                         std::shared_ptr<spdlog::logger> log);
+                                                         std::shared_ptr<spdlog::logger> log, cluster::nats_bus* bus);
 
 }  // namespace edgemq::app

@@ -274,7 +274,7 @@ int main(int argc, char** argv) {
   }
   try {
     if (cfg.persistence.enabled) durable = start_persistence(core, cfg, log);
-    cluster_sessions = edgemq::app::start_cluster_sessions(core, cfg, log);  // wraps the durable store
+    cluster_sessions = edgemq::app::start_cluster_sessions(core, cfg, log, bus.get());  // wraps the durable store
     if (cfg.statestore.enabled && cfg.cluster.enabled()) {  // the state store in etcd (docs/cluster.md)
       store = edgemq::app::make_cluster_statestore(core, cfg, log);
       publish_statestore_figures(core, *store);

@@ -76,10 +76,10 @@ void broker::set_cluster_link(cluster_link* l) {
   link_.store(l, std::memory_order_release);
 }
 
-std::size_t broker::route_from_peer(const message_ptr& msg, std::string_view share_name,
-                                    std::string_view share_filter) {
+std::size_t broker::route_from_peer(const message_ptr& msg, std::string_view share_name, std::string_view share_filter,
+                                    std::uint64_t* ticket) {
   const peer_target t{share_name, share_filter};
-  return route(msg, nullptr, false, &t);
+  return route(msg, ticket, false, &t);
 }
 
 std::size_t broker::route(const message_ptr& msg, std::uint64_t* ticket, bool count, const peer_target* peer) {
@@ -142,7 +142,7 @@ std::size_t broker::route(const message_ptr& msg, std::uint64_t* ticket, bool co
     }
   };
   tree_.match(msg->topic, visit, visit_group, deliver);
-  if (crosses) link->forward(msg);
+  if (crosses) last = std::max(last, link->forward(msg, ticket && msg->qos != mqtt::qos::at_most_once));
   if (count || peer) bump(counters_.messages_delivered, delivered);
   if (ticket) *ticket = last;
   // Forwarded: subscribers elsewhere may match, so the publisher is not told "no matching

@@ -82,8 +82,9 @@ class broker {
   // A message that came from another node: delivered to this node's subscribers only, never
   // forwarded. `share_name` empty: to every matching ordinary subscription (not share groups);
   // set: to one local member of the group `$share/<share_name>/<share_filter>` only. Any thread.
+  // `ticket`, if given, receives the durable-store ticket of the deliveries it journaled (0: none).
   std::size_t route_from_peer(const message_ptr& msg, std::string_view share_name = {},
-                              std::string_view share_filter = {});
+                              std::string_view share_filter = {}, std::uint64_t* ticket = nullptr);
 
   // Persistence: the store journaling every durable change (null: in memory only). Set before
   // start, after restoring what it holds.

@@ -8,6 +8,7 @@
 // Without a link (single node) the broker's publish path only pays a null check.
 #pragma once
 
+#include <cstdint>
 #include <string_view>
 
 #include "broker/message.hpp"
@@ -21,7 +22,10 @@ class cluster_link {
   // A message published on this node (by a client, a will, a service), after local routing.
   // Called on the publishing thread (an MQTT worker): must not block and must not call back
   // into the broker. Only for topics that cross nodes (crosses_nodes below).
-  virtual void forward(const message_ptr& msg) = 0;
+  // `confirm`: the publisher's acknowledgement waits for the returned durable-store ticket (a
+  // QoS 1/2 publish from a client); the link returns a ticket decided once every other node
+  // holding a matching persistent session has the message durably (0: no such node).
+  virtual std::uint64_t forward(const message_ptr& msg, bool confirm) = 0;
 
   // The first subscription to `filter` on this node appeared (`share_name` empty), or the share
   // group `$share/<share_name>/<filter>` got its first member here; and the reverse when the

@@ -11,7 +11,7 @@ constexpr std::uint8_t qos_mask = 0x03, retain = 0x04, client = 0x08, format = 0
                        response_topic = 0x40, correlation = 0x80;
 }
 namespace f2 {
-constexpr std::uint8_t expiry = 0x01, user = 0x02, topic = 0x04, end = 0x08, known = 0x0F;
+constexpr std::uint8_t expiry = 0x01, user = 0x02, topic = 0x04, end = 0x08, confirm = 0x10, known = 0x1F;
 }
 
 void put_varint(std::string& out, std::uint64_t v) {
@@ -69,7 +69,7 @@ struct reader {
 }  // namespace
 
 void encode_envelope(std::string& out, const broker::message& m, std::string_view origin, std::uint64_t seq,
-                     broker::clock::time_point now, bool with_topic) {
+                     broker::clock::time_point now, bool with_topic, bool confirm) {
   const auto* p = m.props.ptr();
   const auto left = m.remaining_expiry(now);
   std::uint8_t a = static_cast<std::uint8_t>(static_cast<unsigned>(m.qos) & f1::qos_mask);
@@ -85,6 +85,7 @@ void encode_envelope(std::string& out, const broker::message& m, std::string_vie
   }
   if (left) b |= f2::expiry;
   if (with_topic) b |= f2::topic;
+  if (confirm) b |= f2::confirm;
 
   out.clear();
   out.reserve(16 + origin.size() + m.origin_client_id.size() + (with_topic ? m.topic.size() + 2 : 0) +
@@ -135,6 +136,7 @@ decoded decode_envelope(std::optional<std::string> subject_topic, std::string_vi
   const auto origin = r.bytes();
   if (!r.ok) return d;
   d.origin.assign(origin);
+  d.confirm = (b & f2::confirm) != 0;
   if (b & f2::end) {
     d.end = true;
     return d;

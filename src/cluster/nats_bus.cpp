@@ -1,5 +1,6 @@
 #include "cluster/nats_bus.hpp"
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <condition_variable>
@@ -7,7 +8,9 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <random>
+#include <set>
 #include <stdexcept>
 #include <thread>
 #include <unordered_map>
@@ -17,6 +20,8 @@
 #include <spdlog/spdlog.h>
 
 #include "broker/broker.hpp"
+#include "broker/durable_store.hpp"
+#include "broker/link.hpp"
 #include "broker/log_safe.hpp"
 #include "cluster/bus_codec.hpp"
 #include "cluster/connection_security_impl.hpp"
@@ -29,6 +34,7 @@ namespace {
 constexpr const char* nodes_subject = "edgemq.nodes";
 constexpr const char* retained_subject = "edgemq.retained";
 constexpr const char* sync_subject = "edgemq.retained.sync";
+constexpr std::string_view confirm_prefix = "edgemq.confirm.";  // + the origin's instance
 constexpr std::size_t dedup_window = 1024;  // copies of one message arrive within this many from its origin
 
 using steady = std::chrono::steady_clock;
@@ -53,16 +59,50 @@ struct counter {
 // NATS subscriptions and publishes; libnats' delivery thread (global delivery: one thread for
 // every subscription) runs on_message, which takes dedup_mu_ or nodes_mu_ and calls into the
 // broker with none held. Lock order: the tree's lock, then mu_ (interest calls come under it).
+// confirm_mu guards the confirmations awaited and owed; nothing is called with it held (tickets
+// are settled, and the durable store asked, outside it).
 struct nats_bus::impl {
   // One NATS subscription's meaning, kept alive until stop (a late callback may still read it).
   struct sub_ctx {
     impl* self;
-    enum class kind { plain, share, retained, nodes, sync } k;
+    enum class kind { plain, share, retained, nodes, sync, confirm } k;
     std::string share_name, filter;
   };
   struct interest_op {
     bool add;
     std::string filter, share_name;
+  };
+  struct outgoing {
+    broker::message_ptr msg;
+    std::uint64_t ticket = 0;  // set: the nodes below must confirm it (ADR 0038)
+    std::vector<std::string> nodes;
+  };
+  // A message of this node waiting for other nodes' confirmations, by sequence number.
+  struct awaited {
+    std::uint64_t ticket;
+    std::set<std::string> nodes;
+    steady::time_point deadline;
+  };
+  // A confirmation this node owes once its deliveries of a peer's message are decided.
+  struct owed {
+    std::uint64_t ticket;
+    std::string origin;
+    std::uint64_t seq;
+  };
+  // Wakes the sender when the durable store decided a ticket a confirmation waits for.
+  struct waker final : broker::link {
+    std::weak_ptr<impl> self;
+    explicit waker(std::weak_ptr<impl> s) : self(std::move(s)) {}
+    void notify() override {
+      if (auto i = self.lock()) {
+        {
+          std::lock_guard g(i->mu);
+          i->owed_ready = true;
+        }
+        i->cv.notify_one();
+      }
+    }
+    void kick(mqtt::reason_code) override {}
   };
 
   broker::broker& core;
@@ -81,10 +121,11 @@ struct nats_bus::impl {
 
   std::mutex mu;
   std::condition_variable cv;
-  std::deque<broker::message_ptr> out;
+  std::deque<outgoing> out;
   std::size_t out_bytes = 0;
   std::vector<interest_op> ops;
   bool stopping = false;
+  bool owed_ready = false;  // the durable store decided a ticket an owed confirmation waits for
   std::thread sender;
 
   // Sender thread only.
@@ -107,10 +148,24 @@ struct nats_bus::impl {
   std::map<std::string, steady::time_point> nodes_seen;  // other nodes, by name
 
   counter out_n, in_n, drop_full, drop_large, drop_nats, own, dups, malformed, reconnects, synced_n;
+  counter c_asked, c_durable, c_failed, c_timed_out, c_answered;
+
+  confirmations conf;  // set before the listeners accept (set_confirmations)
+  std::atomic<bool> conf_set{false};
+  std::shared_ptr<waker> wake_link;
+  std::string confirm_subject;  // where this node's confirmations arrive
+  std::mutex confirm_mu;
+  std::map<std::uint64_t, awaited> awaiting;
+  std::atomic<std::size_t> awaiting_n{0};
+  std::vector<owed> owing;
   std::atomic<std::uint64_t> nsubs{0}, queued{0};
 
   impl(broker::broker& c, nats_bus_options o, std::shared_ptr<spdlog::logger> l)
-      : core(c), opts(std::move(o)), log(std::move(l)), instance(opts.node + "." + random_hex()) {}
+      : core(c),
+        opts(std::move(o)),
+        log(std::move(l)),
+        instance(opts.node + "." + random_hex()),
+        confirm_subject(std::string(confirm_prefix) + instance) {}
 
   sub_ctx* make_ctx(sub_ctx::kind k, std::string share = {}, std::string filter = {}) {
     auto c = std::make_unique<sub_ctx>(sub_ctx{this, k, std::move(share), std::move(filter)});
@@ -125,23 +180,31 @@ struct nats_bus::impl {
   // --- sender thread ---------------------------------------------------------------------------
 
   void run() {
-    std::deque<broker::message_ptr> batch;  // swapped with `out`: its blocks are reused
+    std::deque<outgoing> batch;  // swapped with `out`: its blocks are reused
     std::vector<interest_op> interest_batch;
     while (true) {
+      bool owed_now = false;
       {
         std::unique_lock g(mu);
-        cv.wait_until(g, next_beat, [&] { return stopping || !out.empty() || !ops.empty(); });
+        // Confirmations awaited: woken often enough to time them out close to their deadline.
+        auto wake = next_beat;
+        if (awaiting_n.load(std::memory_order_relaxed)) wake = std::min(wake, steady::now() + confirm_tick);
+        cv.wait_until(g, wake, [&] { return stopping || !out.empty() || !ops.empty() || owed_ready; });
         if (stopping) return;
         batch.swap(out);
         out_bytes = 0;
         queued.store(0, std::memory_order_relaxed);
         interest_batch.swap(ops);
+        owed_now = owed_ready;
+        owed_ready = false;
       }
       for (auto& op : interest_batch) apply(op);
       if (!synced && is_connected()) catch_up();
       const auto now = core.now();
-      for (auto& m : batch) send(*m, now);
+      for (auto& o : batch) send(o, now);
       batch.clear();
+      if (owed_now) answer_owed();
+      if (awaiting_n.load(std::memory_order_relaxed)) expire_confirms();
       interest_batch.clear();
       if (steady::now() >= next_beat) {
         beat(false);
@@ -189,10 +252,12 @@ struct nats_bus::impl {
     return natsConnection_Publish(nc, subject, data.data(), static_cast<int>(data.size()));
   }
 
-  void send(const broker::message& m, broker::clock::time_point now) {
+  void send(outgoing& o, broker::clock::time_point now) {
+    const auto& m = *o.msg;
     const auto max = natsConnection_GetMaxPayload(nc);
-    encode_envelope(buf, m, instance, ++seq, now, false);
+    encode_envelope(buf, m, instance, ++seq, now, false, o.ticket != 0);
     if (max > 0 && buf.size() > static_cast<std::size_t>(max)) {
+      if (o.ticket) settle(o.ticket, false);
       drop_large.add();
       if (!warned_large)
         log->warn("cluster: a message on '{}' ({} bytes) exceeds NATS max_payload ({}): it stays on this node",
@@ -201,7 +266,21 @@ struct nats_bus::impl {
       return;
     }
     subject = topic_to_subject(m.topic);
+    if (o.ticket) {  // registered first: a confirmation can come back before publish returns
+      std::lock_guard g(confirm_mu);
+      awaiting.emplace(seq, awaited{o.ticket, {o.nodes.begin(), o.nodes.end()}, steady::now() + opts.confirm_timeout});
+      awaiting_n.store(awaiting.size(), std::memory_order_relaxed);
+    }
     auto st = publish(subject.c_str(), buf);
+    if (st != NATS_OK && o.ticket) {
+      bool mine = false;
+      {
+        std::lock_guard g(confirm_mu);
+        mine = awaiting.erase(seq) > 0;
+        awaiting_n.store(awaiting.size(), std::memory_order_relaxed);
+      }
+      if (mine) settle(o.ticket, false);
+    }
     // Retained messages are stored on every node, whatever its subscriptions (the same sequence
     // number: a different subject, so no dedup conflict).
     if (st == NATS_OK && m.retain) {
@@ -212,6 +291,115 @@ struct nats_bus::impl {
       out_n.add();
     else
       drop_nats.add();
+  }
+
+  // --- cluster-wide QoS 1/2 (ADR 0038) -----------------------------------------------------------
+
+  static constexpr auto confirm_tick = std::chrono::milliseconds(100);
+
+  void settle(std::uint64_t ticket, bool durable) {
+    (durable ? c_durable : c_failed).add();
+    conf.settle(ticket, durable);
+  }
+
+  // Sender thread: the awaited confirmations past their deadline fail.
+  void expire_confirms() {
+    std::vector<std::uint64_t> late;
+    {
+      std::lock_guard g(confirm_mu);
+      const auto now = steady::now();
+      for (auto it = awaiting.begin(); it != awaiting.end();) {
+        if (it->second.deadline <= now) {
+          late.push_back(it->second.ticket);
+          it = awaiting.erase(it);
+        } else {
+          ++it;
+        }
+      }
+      awaiting_n.store(awaiting.size(), std::memory_order_relaxed);
+    }
+    for (const auto t : late) {
+      c_timed_out.add();
+      settle(t, false);
+    }
+  }
+
+  // Stopping: nothing awaited will be answered any more.
+  void fail_awaiting() {
+    std::map<std::uint64_t, awaited> all;
+    {
+      std::lock_guard g(confirm_mu);
+      all.swap(awaiting);
+      awaiting_n.store(0, std::memory_order_relaxed);
+    }
+    for (const auto& [s, a] : all) settle(a.ticket, false);
+  }
+
+  void confirm(const std::string& origin, std::uint64_t s, bool durable) {
+    c_answered.add();
+    const auto reply = std::to_string(s) + (durable ? " 1 " : " 0 ") + opts.node;
+    const auto to = std::string(confirm_prefix) + origin;
+    natsConnection_Publish(nc, to.c_str(), reply.data(), static_cast<int>(reply.size()));
+  }
+
+  // Delivery thread: a peer's message asking for confirmation was routed here with `ticket`
+  // (0: it journaled nothing).
+  void owe(const std::string& origin, std::uint64_t s, std::uint64_t ticket) {
+    auto* db = core.durable();
+    if (!ticket || !db) return confirm(origin, s, true);
+    if (ticket <= db->decided())
+      return confirm(origin, s, db->outcome_of(ticket) != broker::durable_store::outcome::failed);
+    {
+      std::lock_guard g(confirm_mu);
+      owing.push_back({ticket, origin, s});
+    }
+    db->notify_when_decided(ticket, wake_link);
+  }
+
+  // Sender thread: the owed confirmations whose tickets are decided now.
+  void answer_owed() {
+    auto* db = core.durable();
+    if (!db) return;
+    const auto done = db->decided();
+    std::vector<owed> ready;
+    {
+      std::lock_guard g(confirm_mu);
+      const auto mid =
+          std::stable_partition(owing.begin(), owing.end(), [&](const owed& o) { return o.ticket > done; });
+      ready.assign(std::make_move_iterator(mid), std::make_move_iterator(owing.end()));
+      owing.erase(mid, owing.end());
+    }
+    for (const auto& o : ready)
+      confirm(o.origin, o.seq, db->outcome_of(o.ticket) != broker::durable_store::outcome::failed);
+  }
+
+  // Delivery thread: "<seq> <1|0> <node>" from a node this one asked.
+  void on_confirmation(natsMsg* m) {
+    const auto* data = natsMsg_GetData(m);
+    const std::string_view text(data ? data : "", static_cast<std::size_t>(natsMsg_GetDataLength(m)));
+    const auto sp1 = text.find(' ');
+    const auto sp2 = sp1 == std::string_view::npos ? sp1 : text.find(' ', sp1 + 1);
+    if (sp2 == std::string_view::npos) return malformed.add();
+    std::uint64_t s = 0;
+    for (const char c : text.substr(0, sp1)) {
+      if (c < '0' || c > '9') return malformed.add();
+      s = s * 10 + static_cast<std::uint64_t>(c - '0');
+    }
+    const bool durable = text.substr(sp1 + 1, sp2 - sp1 - 1) == "1";
+    const std::string node(text.substr(sp2 + 1));
+    std::optional<std::pair<std::uint64_t, bool>> decided;
+    {
+      std::lock_guard g(confirm_mu);
+      auto it = awaiting.find(s);
+      if (it == awaiting.end()) return;  // timed out already, or a second copy's answer
+      it->second.nodes.erase(node);
+      if (!durable || it->second.nodes.empty()) {
+        decided.emplace(it->second.ticket, durable);
+        awaiting.erase(it);
+        awaiting_n.store(awaiting.size(), std::memory_order_relaxed);
+      }
+    }
+    if (decided) settle(decided->first, decided->second);
   }
 
   void beat(bool leaving) {
@@ -311,6 +499,11 @@ struct nats_bus::impl {
     f.subscriptions = nsubs.load(std::memory_order_relaxed);
     f.retained_synced = synced_n.get();
     f.queued = queued.load(std::memory_order_relaxed);
+    f.confirms_asked = c_asked.get();
+    f.confirms_durable = c_durable.get();
+    f.confirms_failed = c_failed.get();
+    f.confirms_timed_out = c_timed_out.get();
+    f.confirms_answered = c_answered.get();
     return f;
   }
 
@@ -361,6 +554,8 @@ struct nats_bus::impl {
         return on_heartbeat(m);
       case sub_ctx::kind::sync:
         return answer_sync(m);
+      case sub_ctx::kind::confirm:
+        return on_confirmation(m);
       default:
         break;
     }
@@ -383,10 +578,13 @@ struct nats_bus::impl {
       return;
     }
     in_n.add();
-    if (ctx.k == sub_ctx::kind::share)
+    if (ctx.k == sub_ctx::kind::share) {
       core.route_from_peer(d.msg, ctx.share_name, ctx.filter);
-    else
-      core.route_from_peer(d.msg);
+      return;
+    }
+    std::uint64_t ticket = 0;
+    core.route_from_peer(d.msg, {}, {}, &ticket);
+    if (d.confirm) owe(d.origin, d.seq, ticket);
   }
 
   void on_heartbeat(natsMsg* m) {
@@ -425,7 +623,14 @@ struct nats_bus::impl {
 };
 
 nats_bus::nats_bus(broker::broker& core, nats_bus_options opts, std::shared_ptr<spdlog::logger> log)
-    : impl_(std::make_shared<impl>(core, std::move(opts), std::move(log))) {}
+    : impl_(std::make_shared<impl>(core, std::move(opts), std::move(log))) {
+  impl_->wake_link = std::make_shared<impl::waker>(std::weak_ptr<impl>(impl_));
+}
+
+void nats_bus::set_confirmations(confirmations c) {
+  impl_->conf = std::move(c);
+  impl_->conf_set.store(true, std::memory_order_release);
+}
 
 nats_bus::~nats_bus() {
   stop();
@@ -473,6 +678,7 @@ void nats_bus::start() {
   };
   fixed(nodes_subject, impl::sub_ctx::kind::nodes);
   fixed(retained_subject, impl::sub_ctx::kind::retained);
+  fixed(i.confirm_subject.c_str(), impl::sub_ctx::kind::confirm);
   i.attached.store(true, std::memory_order_release);
   // Reports the filters already subscribed (restored sessions) through interest_added.
   i.core.set_cluster_link(this);
@@ -497,6 +703,11 @@ void nats_bus::start() {
     put("$SYS/broker/cluster/nats/subscriptions", f.subscriptions);
     put("$SYS/broker/cluster/retained/synced", f.retained_synced);
     put("$SYS/broker/cluster/queue/messages", f.queued);
+    put("$SYS/broker/cluster/confirms/asked", f.confirms_asked);
+    put("$SYS/broker/cluster/confirms/durable", f.confirms_durable);
+    put("$SYS/broker/cluster/confirms/failed", f.confirms_failed);
+    put("$SYS/broker/cluster/confirms/timed_out", f.confirms_timed_out);
+    put("$SYS/broker/cluster/confirms/answered", f.confirms_answered);
   });
 }
 
@@ -510,6 +721,7 @@ void nats_bus::stop() {
   }
   i.cv.notify_one();
   if (i.sender.joinable()) i.sender.join();
+  i.fail_awaiting();  // no answer is read any more: their publishers are refused, not acknowledged
   i.attached.store(false, std::memory_order_release);
   i.closing.store(true, std::memory_order_release);
   if (i.is_connected()) i.beat(true);
@@ -541,21 +753,37 @@ std::vector<node_status> nats_bus::nodes() const {
   return impl_->node_list();
 }
 
-void nats_bus::forward(const broker::message_ptr& msg) {
+std::uint64_t nats_bus::forward(const broker::message_ptr& msg, bool confirm) {
   auto& i = *impl_;
   const auto size = msg->payload.size() + msg->topic.size();
+  impl::outgoing o{msg, 0, {}};
+  if (confirm && i.conf_set.load(std::memory_order_acquire)) {
+    i.conf.nodes_holding(msg->topic, o.nodes);
+    if (!o.nodes.empty()) {
+      o.ticket = i.conf.open();
+      i.c_asked.add();
+    }
+  }
+  const auto ticket = o.ticket;
+  bool wake = false, dropped = false;
   {
     std::lock_guard g(i.mu);
     if (i.out.size() >= i.opts.queue_messages || i.out_bytes + size > i.opts.queue_bytes) {
-      i.drop_full.add();
-      return;
+      dropped = true;
+    } else {
+      i.out.push_back(std::move(o));
+      i.out_bytes += size;
+      i.queued.store(i.out.size(), std::memory_order_relaxed);
+      wake = i.out.size() == 1;  // otherwise the sender is already awake (or will swap the batch)
     }
-    i.out.push_back(msg);
-    i.out_bytes += size;
-    i.queued.store(i.out.size(), std::memory_order_relaxed);
-    if (i.out.size() > 1) return;  // the sender is already awake (or will swap the batch)
   }
-  i.cv.notify_one();
+  if (dropped) {
+    i.drop_full.add();
+    if (ticket) i.settle(ticket, false);  // refused, not acknowledged
+    return ticket;
+  }
+  if (wake) i.cv.notify_one();
+  return ticket;
 }
 
 void nats_bus::interest_added(std::string_view filter, std::string_view share_name) {

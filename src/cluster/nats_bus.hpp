@@ -11,13 +11,21 @@
 // - Retained messages: also published on `edgemq.retained` (every node stores them); a node
 //   catches up once connected by asking a peer on `edgemq.retained.sync`.
 // - Membership: a heartbeat per second on `edgemq.nodes`; a node is up while heard within 3.5 s.
+// - Cluster-wide QoS 1/2 (ADR 0038): a client's QoS 1/2 message whose topic matches persistent
+//   sessions on other nodes (confirmations::nodes_holding) gets a durable-store ticket
+//   (confirmations::open) that its PUBACK/PUBREC waits for, and travels with a confirmation
+//   request. Each receiving node answers on `edgemq.confirm.<origin instance>` once the deliveries
+//   it journaled are decided (durable, or failed); the ticket is settled durable when every
+//   expected node answered durable, failed on a failure or after confirm_timeout.
 // libnats stays in the .cpp.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "broker/cluster_link.hpp"
@@ -41,6 +49,15 @@ struct nats_bus_options {
   std::chrono::milliseconds heartbeat{1000};
   std::chrono::milliseconds node_timeout{3500};
   std::chrono::milliseconds sync_timeout{2000};  // retained catch-up, per reply
+  std::chrono::milliseconds confirm_timeout{2000};
+};
+
+// What cluster-wide QoS 1/2 needs from the cluster sessions (set_confirmations).
+struct confirmations {
+  // The other nodes holding persistent sessions subscribed to a filter matching `topic`.
+  std::function<void(std::string_view topic, std::vector<std::string>& nodes)> nodes_holding;
+  std::function<std::uint64_t()> open;              // a pending durable-store ticket
+  std::function<void(std::uint64_t, bool)> settle;  // decides it: durable (true) or failed
 };
 
 // Running totals; read from any thread.
@@ -52,6 +69,8 @@ struct bus_figures {
   std::uint64_t own_skipped = 0, duplicates_skipped = 0, malformed = 0;
   std::uint64_t reconnects = 0, subscriptions = 0, retained_synced = 0;
   std::uint64_t queued = 0;
+  std::uint64_t confirms_asked = 0, confirms_durable = 0, confirms_failed = 0, confirms_timed_out = 0;
+  std::uint64_t confirms_answered = 0;  // asked of this node by others
 };
 
 struct node_status {
@@ -79,7 +98,10 @@ class nats_bus final : public broker::cluster_link {
   bus_figures figures() const;
   std::vector<node_status> nodes() const;
 
-  void forward(const broker::message_ptr& msg) override;
+  // Before the listeners accept; the functions must stay callable until stop().
+  void set_confirmations(confirmations c);
+
+  std::uint64_t forward(const broker::message_ptr& msg, bool confirm) override;
   void interest_added(std::string_view filter, std::string_view share_name) override;
   void interest_removed(std::string_view filter, std::string_view share_name) override;
 

@@ -108,6 +108,12 @@ std::uint64_t replicated_session_store::local_only_locked(std::uint64_t inner_ti
 }
 
 std::uint64_t replicated_session_store::save_session(const broker::session_image& s) {
+  if (interest_) {
+    std::vector<std::string> filters;
+    filters.reserve(s.subscriptions.size());
+    for (const auto& sub : s.subscriptions) filters.push_back(sub.filter);
+    interest_(s.client_id, &filters);
+  }
   std::lock_guard g(mu_);
   const auto inner = local_ ? local_->save_session(s) : 0;
   return queue_locked(
@@ -115,6 +121,7 @@ std::uint64_t replicated_session_store::save_session(const broker::session_image
 }
 
 std::uint64_t replicated_session_store::erase_session(const std::string& c) {
+  if (interest_) interest_(c, nullptr);
   std::lock_guard g(mu_);
   const auto inner = local_ ? local_->erase_session(c) : 0;
   const auto prefix = session_records_prefix(root_, c);
@@ -181,7 +188,9 @@ std::uint64_t replicated_session_store::decided_locked() const {
     const auto& p = pending_.front();
     if (p.etcd && p.ticket > etcd_done_) break;
     if (p.inner_upto > inner_decided) break;
-    if ((p.etcd && etcd_failed_.contains(p.ticket)) || (p.inner && local_->outcome_of(p.inner) == outcome::failed))
+    if (p.remote && !p.settled) break;
+    if ((p.etcd && etcd_failed_.contains(p.ticket)) || (p.inner && local_->outcome_of(p.inner) == outcome::failed) ||
+        p.remote_failed)
       failed_.insert(p.ticket);
     decided_ = p.ticket;
     pending_.pop_front();
@@ -196,8 +205,47 @@ std::uint64_t replicated_session_store::etcd_written_through_locked() const {
   // without an etcd part (a retained message, a local-only copy) never raises etcd_done_ itself,
   // so waiting for etcd_done_ >= ticket would never end for it.
   for (const auto& p : pending_)
-    if (p.etcd && p.ticket > etcd_done_) return p.ticket - 1;
+    if ((p.etcd && p.ticket > etcd_done_) || (p.remote && !p.settled)) return p.ticket - 1;
   return std::numeric_limits<std::uint64_t>::max();
+}
+
+std::vector<std::pair<std::uint64_t, std::weak_ptr<broker::link>>>
+replicated_session_store::take_ready_waiters_locked() {
+  std::vector<std::pair<std::uint64_t, std::weak_ptr<broker::link>>> ready;
+  const auto through = etcd_written_through_locked();
+  for (auto it = waiters_.begin(); it != waiters_.end();) {
+    if (it->first <= through) {
+      ready.push_back(std::move(*it));
+      it = waiters_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return ready;
+}
+
+std::uint64_t replicated_session_store::open_remote() {
+  std::lock_guard g(mu_);
+  const auto t = next_ticket_++;
+  pending_.push_back({t, false, inner_upto_, 0, true});
+  return t;
+}
+
+void replicated_session_store::settle_remote(std::uint64_t ticket, bool durable) {
+  std::vector<std::pair<std::uint64_t, std::weak_ptr<broker::link>>> ready;
+  {
+    std::lock_guard g(mu_);
+    for (auto& p : pending_) {
+      if (p.ticket != ticket) continue;
+      p.settled = true;
+      p.remote_failed = !durable;
+      break;
+    }
+    ready = take_ready_waiters_locked();
+  }
+  cv_.notify_all();
+  // As the writer does: what is decided is notified at once, the rest handed to the local store.
+  for (auto& [t, l] : ready) notify_when_decided(t, std::move(l));
 }
 
 std::uint64_t replicated_session_store::decided() const {
@@ -215,8 +263,9 @@ void replicated_session_store::notify_when_decided(std::uint64_t ticket, std::we
   {
     std::lock_guard g(mu_);
     if (ticket > decided_locked()) {
-      // Until every etcd part up to `ticket` is written, the writer thread keeps the link; after,
-      // what is left is the local store's, which notifies itself.
+      // Until every etcd part up to `ticket` is written and every remote one settled, the writer
+      // thread (or settle_remote) keeps the link; after, what is left is the local store's,
+      // which notifies itself.
       if (!local_ || ticket > etcd_written_through_locked()) {
         waiters_.emplace_back(ticket, std::move(l));
         return;
@@ -260,6 +309,7 @@ void replicated_session_store::end_hand_over(const std::string& client_id) {
 }
 
 void replicated_session_store::forget_local(const std::string& client_id) {
+  if (interest_) interest_(client_id, nullptr);
   std::lock_guard g(mu_);
   if (local_) local_only_locked(local_->erase_session(client_id));
 }
@@ -428,15 +478,7 @@ void replicated_session_store::run() {
       etcd_done_ = std::max(etcd_done_, batch.back().ticket);
       while (!etcd_failed_.empty() && *etcd_failed_.begin() + 100000 < etcd_done_)
         etcd_failed_.erase(etcd_failed_.begin());
-      const auto through = etcd_written_through_locked();
-      for (auto it = waiters_.begin(); it != waiters_.end();) {
-        if (it->first <= through) {
-          ready.push_back(std::move(*it));
-          it = waiters_.erase(it);
-        } else {
-          ++it;
-        }
-      }
+      ready = take_ready_waiters_locked();
     }
     cv_.notify_all();
     // Outside the mutex: notify_when_decided notifies at once what is decided and hands the rest

@@ -86,6 +86,19 @@ class replicated_session_store final : public broker::durable_store {
   bool healthy() const override;
   mqtt::reason_code refusal() const override;
 
+  // Cluster-wide QoS 1/2 (nats_bus.hpp): a ticket decided, in order with the others, when
+  // settle_remote is called for it — durable once every other node holding a matching persistent
+  // session confirmed the message, failed otherwise. Any thread.
+  std::uint64_t open_remote();
+  void settle_remote(std::uint64_t ticket, bool durable);
+
+  // Told the filters of each persistent session this node journals: on every save_session (the
+  // session's subscriptions) and when the session goes from here (erase_session, forget_local:
+  // `filters` null). Called without this store's mutex, on the caller's thread (workers); set
+  // before start().
+  using interest_listener = std::function<void(const std::string& client_id, const std::vector<std::string>* filters)>;
+  void set_interest_listener(interest_listener l) { interest_ = std::move(l); }
+
   // Waits until every etcd change queued so far is written (or failed); false on timeout.
   bool flush(std::chrono::milliseconds timeout);
   // Handing `client_id` over to `new_owner`: that node took the owner key before asking, and
@@ -119,6 +132,9 @@ class replicated_session_store final : public broker::durable_store {
     bool etcd;                 // it has an etcd part
     std::uint64_t inner_upto;  // local store tickets up to this one must be decided
     std::uint64_t inner;       // its own local ticket (0: none)
+    bool remote = false;       // open_remote: decided by settle_remote
+    bool settled = false;
+    bool remote_failed = false;
   };
   // Mutex held. Queues `ops` (etcd keys below the client's prefix) under one new ticket.
   std::uint64_t queue_locked(const std::string& client_id, std::vector<op> ops, std::uint64_t inner_ticket);
@@ -128,8 +144,11 @@ class replicated_session_store final : public broker::durable_store {
   std::uint64_t refused_locked(std::uint64_t inner_ticket);
   std::string key_of(const std::string& client_id, const std::string& record_key) const;
   std::uint64_t decided_locked() const;
-  // Highest ticket up to which every etcd part is written (or failed).
+  // Highest ticket up to which every etcd part is written (or failed) and every remote one
+  // settled: past it, only the local store's decisions are left.
   std::uint64_t etcd_written_through_locked() const;
+  // Mutex held. The waiters whose tickets are now past etcd and the remote confirmations.
+  std::vector<std::pair<std::uint64_t, std::weak_ptr<broker::link>>> take_ready_waiters_locked();
   void run();
   write_result write(const std::vector<op>& batch);
   // (client id, the owner its changes need: this node, or the one it is being handed over to)
@@ -144,6 +163,7 @@ class replicated_session_store final : public broker::durable_store {
   std::chrono::milliseconds write_deadline_;
   std::string node_;  // fencing: the owner name compared (empty: no fencing)
   fenced_handler fenced_;
+  interest_listener interest_;
   std::map<std::string, std::string> handing_over_;  // mu_: client id -> the node taking it over
 
   mutable std::mutex mu_;

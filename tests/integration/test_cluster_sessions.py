@@ -357,6 +357,74 @@ class ClusterSessionsTest(unittest.TestCase):
         while not set(before) <= got:
             got.add(back.get(TIMEOUT).payload)
 
+    def wait_interest_known(self, node, holder_name):
+        """Waits until `node` knows that `holder_name` holds a persistent session's filter
+        ($SYS/broker/cluster/interest/nodes/<holder>, published every second)."""
+        watcher = PahoClient(node.host, node.port)
+        self.clients.append(watcher)
+        watcher.connect()
+        watcher.subscribe("$SYS/broker/cluster/interest/nodes/" + holder_name)
+        deadline = time.monotonic() + TIMEOUT
+        while time.monotonic() < deadline:
+            if int(watcher.get(TIMEOUT).payload) >= 1:
+                return
+        self.fail("%s never learned of %s's persistent session" % (node, holder_name))
+
+    def test_a_publish_waits_for_the_other_node_holding_a_persistent_session(self):
+        # The publisher's node acknowledges a QoS 1 message matching a persistent session on
+        # another node only once that node has it durably (ADR 0038): with that node frozen
+        # (SIGSTOP), no PUBACK comes, then a refusal (0x80) after the confirmation timeout; thawed,
+        # the next message is acknowledged, and it survives the holder's death.
+        holder = EdgemqDaemon(extra_args=self.engines.node_args("node10", 1))
+        front = EdgemqDaemon(config={"sys_interval_s": 1}, extra_args=self.engines.node_args("node11", 2))
+        holder.start()
+        self.addCleanup(holder.cleanup)
+        front.start()
+        self.addCleanup(front.stop)
+        cid = self.unique("faraway")
+        topic = "cl/%s/cmd" % cid
+        sub = PahoClient(holder.host, holder.port, client_id=cid, clean=False, session_expiry=300)
+        self.clients.append(sub)
+        sub.connect()
+        sub.subscribe("cl/%s/+" % cid, qos=1)
+        sub.disconnect()
+        self.wait_interest_known(front, "node10")
+
+        pub = rm.RawClient(front.host, front.port, timeout=TIMEOUT)
+        self.clients.append(pub)
+        pub.send(rm.connect(self.unique("front-pub")))
+        pub.expect(rm.CONNACK)
+
+        def thaw():
+            if holder.proc and holder.proc.poll() is None:
+                holder.proc.send_signal(signal.SIGCONT)
+
+        self.addCleanup(thaw)
+        holder.proc.send_signal(signal.SIGSTOP)
+        pid = pub.next_id()
+        pub.send(rm.publish(topic, b"frozen", qos=1, packet_id=pid))
+        # An absence is checked: 1 s without a PUBACK (the publisher's node alone answers in
+        # milliseconds); then the confirmation timeout (2 s) refuses it.
+        with self.assertRaises(TimeoutError, msg="acknowledged while the holder could not have it"):
+            pub.recv(1.0)
+        ack = pub.expect(rm.PUBACK, timeout=TIMEOUT)
+        self.assertEqual((ack.packet_id, ack.reason), (pid, 0x80))
+        thaw()
+
+        pid = pub.next_id()
+        pub.send(rm.publish(topic, b"kept", qos=1, packet_id=pid))
+        ack = pub.expect(rm.PUBACK, timeout=TIMEOUT)
+        self.assertEqual((ack.packet_id, ack.reason), (pid, 0))
+        holder.kill()  # right after the acknowledgement: the message must be in etcd already
+
+        back = PahoClient(front.host, front.port, client_id=cid, clean=False, session_expiry=300)
+        self.clients.append(back)
+        back.connect()
+        self.assertTrue(back.session_present)
+        got = []
+        while b"kept" not in got:
+            got.append(back.get(TIMEOUT).payload)
+
     def will_journaled(self, client_id):
         """True once etcd holds the delayed will record of `client_id` (its key starts with 'W')."""
         prefix = ("edgemq/sessions/s/%s/" % client_id.encode().hex()).encode()

@@ -22,7 +22,13 @@ struct quiet_link : link {
 struct fake_cluster : cluster_link {
   std::vector<std::string> events;
   std::vector<message_ptr> forwarded;
-  void forward(const message_ptr& m) override { forwarded.push_back(m); }
+  std::vector<bool> confirms;
+  std::uint64_t ticket = 0;  // what forward returns
+  std::uint64_t forward(const message_ptr& m, bool confirm) override {
+    forwarded.push_back(m);
+    confirms.push_back(confirm);
+    return ticket;
+  }
   void interest_added(std::string_view f, std::string_view g) override {
     events.push_back("+" + std::string(g) + "|" + std::string(f));
   }
@@ -94,6 +100,28 @@ TEST(ClusterLinkTest, LocalPublishesAreForwardedAndShareGroupsServedOnlyThroughT
   EXPECT_EQ(f.b.route_from_peer(fixture::msg("t/2"), "g", "t/#"), 1u);
   EXPECT_EQ(f.b.route_from_peer(fixture::msg("t/2"), "other", "t/#"), 0u);
   EXPECT_EQ(link.forwarded.size(), 1u);
+  f.b.set_cluster_link(nullptr);
+}
+
+// Cluster-wide QoS 1/2: a client's QoS 1/2 publish waits for the ticket the link returns (other
+// nodes' persistent sessions); QoS 0, wills and services (no ticket asked) do not ask for one.
+TEST(ClusterLinkTest, AQos1PublishWaitsForTheLinksConfirmationTicket) {
+  fixture f;
+  fake_cluster link;
+  link.ticket = 42;
+  f.b.set_cluster_link(&link);
+  auto q1 = std::make_shared<message>();
+  q1->topic = "t/1";
+  q1->qos = mqtt::qos::at_least_once;
+  const message_ptr m = q1;
+  std::uint64_t ticket = 0;
+  f.b.publish(m, &ticket);
+  EXPECT_EQ(ticket, 42u);
+  f.b.publish(m);  // no ticket asked (a will, a service)
+  auto q0 = fixture::msg("t/1");
+  ticket = 7;
+  f.b.publish(q0, &ticket);
+  EXPECT_EQ(link.confirms, (std::vector<bool>{true, false, false}));
   f.b.set_cluster_link(nullptr);
 }
 

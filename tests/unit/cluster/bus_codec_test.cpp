@@ -103,6 +103,20 @@ TEST(bus_codec, the_topic_travels_when_the_subject_does_not_spell_it) {
   EXPECT_FALSE(decode_envelope(std::nullopt, buf, now).msg);
 }
 
+TEST(bus_codec, a_confirmation_request_travels_with_the_message) {
+  const auto now = broker::clock::now();
+  auto m = full_message(now);
+  std::string buf;
+  encode_envelope(buf, m, "n.1", 9, now, false, true);
+  const auto d = decode_envelope("a/b", buf, now);
+  ASSERT_TRUE(d.msg);
+  EXPECT_TRUE(d.confirm);
+  EXPECT_EQ(d.seq, 9u);
+  EXPECT_EQ(d.msg->payload, m.payload);
+  encode_envelope(buf, m, "n.1", 9, now, false);
+  EXPECT_FALSE(decode_envelope("a/b", buf, now).confirm);
+}
+
 TEST(bus_codec, the_end_marker_is_no_message) {
   const auto d = decode_envelope(std::nullopt, encode_end_marker("n.1"), broker::clock::now());
   EXPECT_TRUE(d.end);

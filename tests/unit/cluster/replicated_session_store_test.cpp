@@ -275,5 +275,34 @@ TEST(ReplicatedSessionStore, LocalOnlyTicketQueuedBehindAnEtcdWriteIsNotified) {
   }
 }
 
+// Cluster-wide QoS 1/2 (ADR 0038): a remote ticket holds back every later decision until the
+// other nodes' confirmations settle it; a failed one is never reported durable.
+TEST(ReplicatedSessionStore, ARemoteTicketIsDecidedWhenSettledAndInOrder) {
+  fake_etcd etcd;
+  etcd.set(true);
+  replicated_session_store store(nullptr, etcd.writer(), "r/", nullptr);
+  store.start();
+  const auto remote = store.open_remote();
+  const auto later = store.save_session({"c", 60, 0, {}});
+  ASSERT_GT(later, remote);
+  auto link = std::make_shared<counting_link>();
+  store.notify_when_decided(later, link);
+  ASSERT_TRUE(store.flush(std::chrono::seconds(5)));
+  EXPECT_LT(store.decided(), remote) << "decided before the other nodes confirmed";
+  EXPECT_EQ(store.outcome_of(later), outcome::pending) << "a later ticket overtook an unsettled one";
+  EXPECT_EQ(link->notified, 0);
+  store.settle_remote(remote, true);
+  EXPECT_EQ(store.outcome_of(remote), outcome::durable);
+  EXPECT_EQ(store.outcome_of(later), outcome::durable);
+  EXPECT_EQ(link->notified, 1);
+
+  const auto refused = store.open_remote();
+  store.notify_when_decided(refused, link);
+  store.settle_remote(refused, false);
+  EXPECT_EQ(store.outcome_of(refused), outcome::failed);
+  EXPECT_EQ(link->notified, 2);
+  store.stop();
+}
+
 }  // namespace
 }  // namespace edgemq::cluster

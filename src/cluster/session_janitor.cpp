@@ -199,6 +199,35 @@ session_janitor::round session_janitor::run_once() {
   return r;
 }
 
+bool session_janitor::mark_disconnected(session_etcd_http& etcd, const std::string& client_id,
+                                        broker::session_image& img, std::uint64_t wall,
+                                        const nlohmann::json& still_mine, seen& s) {
+  auto marked = img;
+  marked.disconnected_wall_ms = wall;
+  const auto key = session_records_prefix(opts_.root, client_id) + persistence::session_key(client_id);
+  std::string error;
+  const auto done = ok(
+      etcd.post(
+          "/v3/kv/txn",
+          {{"compare", still_mine},
+           {"success",
+            {{{"request_put", {{"key", b64::b64(key)}, {"value", b64::b64(persistence::encode_session(marked))}}}}}}},
+          &error),
+      error);
+  if (!done || !done->value("succeeded", false)) {
+    if (!done && log_)
+      log_->warn("cluster sessions: janitor cannot mark client '{}' disconnected: {}", log_safe(client_id), error);
+    return false;
+  }
+  img.disconnected_wall_ms = wall;
+  // Its own write changed the prefix: remembered, so the next round does not read it again.
+  s.max_mod_revision = to_i64(done->value("header", json::object()).value("revision", json("0")));
+  if (log_)
+    log_->info("cluster sessions: client '{}' was connected when its node went: its session expiry runs from now",
+               log_safe(client_id));
+  return true;
+}
+
 void session_janitor::examine(session_etcd_http& etcd, const std::string& hex, seen now_seen, std::int64_t lease,
                               round& r) {
   const auto client_id = unhex(hex);
@@ -275,7 +304,12 @@ void session_janitor::examine(session_etcd_http& etcd, const std::string& hex, s
     seen s = now_seen;
     s.next_due_wall_ms = never;
     if (d.session) {
-      const auto& img = d.session->image;
+      auto& img = d.session->image;
+      // Connected when its node died (no disconnect was journaled): it counts as disconnected from
+      // now, so that its expiry runs and the session is swept once that passes.
+      if (img.expiry_interval != 0xFFFFFFFF && img.disconnected_wall_ms == 0 &&
+          mark_disconnected(etcd, *client_id, img, wall, still_mine, s))
+        ++r.marked;
       if (img.expiry_interval != 0xFFFFFFFF && img.disconnected_wall_ms)
         s.next_due_wall_ms = img.disconnected_wall_ms + std::uint64_t{img.expiry_interval} * 1000;
       if (d.session->will) s.next_due_wall_ms = std::min(s.next_due_wall_ms, d.session->will_at_wall_ms);

@@ -8,6 +8,8 @@
 //   - reads its records and decodes them (decode_session_records);
 //   - a session whose expiry passed: all its records are deleted, its will published;
 //   - a delayed will whose time came: its record is deleted, the will published;
+//   - a session journaled while connected (its node died with the connection open): written back
+//     with a disconnect time of now, so its expiry runs from there;
 //   - releases the owner key (deleted only while it still names this node).
 // Each deletion is one transaction that compares the owner key with this node's name and the
 // revision of the claim: a client that took the id over meanwhile (from any node) makes it fail,
@@ -34,6 +36,9 @@
 #include <thread>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
+#include "broker/durable_store.hpp"
 #include "broker/message.hpp"
 #include "cluster/connection_security.hpp"
 
@@ -81,6 +86,7 @@ class session_janitor {
     std::size_t swept = 0;      // sessions erased (expired, or records without a session)
     std::size_t wills = 0;      // wills published
     std::size_t conflicts = 0;  // claimed by a client meanwhile: left to it
+    std::size_t marked = 0;     // connected when their node went: marked disconnected now
     bool error = false;         // etcd could not be read or written
   };
   // One scan (what the thread does every period).
@@ -100,6 +106,10 @@ class session_janitor {
   bool list_records(session_etcd_http& etcd, std::map<std::string, seen>& out);
   bool list_owned(session_etcd_http& etcd, std::vector<std::string>& owned_hex);
   void examine(session_etcd_http& etcd, const std::string& hex, seen now_seen, std::int64_t lease, round& r);
+  // Writes `img` with a disconnect time of `wall` (while the claim `still_mine` holds); false
+  // when etcd did not take it.
+  bool mark_disconnected(session_etcd_http& etcd, const std::string& client_id, broker::session_image& img,
+                         std::uint64_t wall, const nlohmann::json& still_mine, seen& s);
   void run();
 
   session_janitor_options opts_;

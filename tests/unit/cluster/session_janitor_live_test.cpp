@@ -91,6 +91,7 @@ class SessionJanitorLive : public live::live_etcd_test {
       published_.push_back(m->topic);
     };
     o.begin_sweep = [this](const std::string& c) { return c != claimed_here_; };
+    o.wall_now = [this] { return broker::wall_now_ms() + wall_ahead_ms_.load(); };
     o.after_claim = [this](const std::string& c) {
       if (after_claim_) after_claim_(c);
     };
@@ -105,7 +106,8 @@ class SessionJanitorLive : public live::live_etcd_test {
   std::mutex mu_;
   std::vector<std::string> published_;
   std::function<void(const std::string&)> after_claim_;
-  std::string claimed_here_;  // a CONNECT of this client id is being claimed on the janitor's node
+  std::string claimed_here_;                     // a CONNECT of this client id is being claimed on the janitor's node
+  std::atomic<std::uint64_t> wall_ahead_ms_{0};  // the janitor's clock, moved ahead by the test
 };
 
 TEST_F(SessionJanitorLive, AnExpiredUnownedSessionIsSweptOwnedAndUnexpiredOnesAreKept) {
@@ -125,6 +127,12 @@ TEST_F(SessionJanitorLive, AnExpiredUnownedSessionIsSweptOwnedAndUnexpiredOnesAr
   EXPECT_EQ(records_of("owned"), 2u) << "the janitor swept a session its owner holds";
   EXPECT_EQ(records_of("fresh"), 2u);
   EXPECT_EQ(records_of("connected"), 2u);
+  EXPECT_EQ(r.marked, 1u);
+  const auto marked = persistence::decode_session_record(
+      persistence::session_key("connected"),
+      get(session_records_prefix(root, "connected") + persistence::session_key("connected")));
+  ASSERT_TRUE(marked);
+  EXPECT_GE(marked->disconnected_wall_ms, wall) << "a session connected when its node died keeps no expiry";
   EXPECT_EQ(published(), std::vector<std::string>{"wills/gone"}) << "the will goes when the session ends";
   EXPECT_EQ(get(session_owner_key(root, "owned")), "node-x");
   EXPECT_EQ(get(session_owner_key(root, "fresh")), "") << "the janitor's claim was not released";
@@ -135,6 +143,22 @@ TEST_F(SessionJanitorLive, AnExpiredUnownedSessionIsSweptOwnedAndUnexpiredOnesAr
   EXPECT_EQ(again.unowned, 2u);
   EXPECT_EQ(again.examined, 0u);
   EXPECT_EQ(published().size(), 1u);
+}
+
+// Connected when its node died: swept once its expiry has passed counting from when the janitor
+// first found it without an owner.
+TEST_F(SessionJanitorLive, ASessionConnectedWhenItsNodeDiedExpiresFromWhenItWasFound) {
+  write_session("was-connected", 10, 0);
+  auto j = janitor("node-a");
+  EXPECT_EQ(j->run_once().marked, 1u);
+  EXPECT_EQ(records_of("was-connected"), 2u);
+  wall_ahead_ms_ = 5'000;
+  EXPECT_EQ(j->run_once().swept, 0u) << "swept before its expiry";
+  wall_ahead_ms_ = 11'000;
+  const auto r = j->run_once();
+  EXPECT_EQ(r.swept, 1u);
+  EXPECT_EQ(r.marked, 0u);
+  EXPECT_EQ(records_of("was-connected"), 0u);
 }
 
 TEST_F(SessionJanitorLive, ADueDelayedWillIsPublishedOnceByOneOfTwoJanitors) {

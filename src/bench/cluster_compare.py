@@ -35,6 +35,9 @@ SETTLE_S = 1.0  # lets the subscriptions cross the cluster (NATS SUB + routes) b
 SCENARIOS = [
     ("pairs x100 QoS0", ["-s", "pairs", "-n", "100", "-q", "0"]),
     ("pairs x100 QoS1", ["-s", "pairs", "-n", "100", "-q", "1"]),
+    # Persistent subscribers: across nodes each PUBACK waits for the subscriber's node to confirm
+    # it journaled the message (ADR 0038); on one node, for its own journal.
+    ("pairs x100 QoS1 persistent", ["-s", "pairs", "-n", "100", "-q", "1", "--session-expiry", "300"]),
     ("fanout 1->2 QoS0", ["-s", "fanout", "-n", "2", "-q", "0"]),
     ("fanout 1->100 QoS0", ["-s", "fanout", "-n", "100", "-q", "0"]),
     ("latency 1000/s", ["-s", "latency", "--rate", "1000"]),

@@ -60,6 +60,7 @@ struct options {
   // cluster before publishing starts.
   std::vector<std::uint16_t> sub_ports;
   double settle = 0;
+  std::uint32_t session_expiry = 0;  // subscribers' Session Expiry Interval (0: none)
 };
 
 // Set when --tls: every connection runs a TLS handshake first.
@@ -364,6 +365,14 @@ std::unique_ptr<conn> open_client(const options& o, const std::string& id, const
   cn.version = v;
   cn.client_id = id;
   cn.keep_alive = keep_alive;
+  // Subscribers with a persistent session (--session-expiry): what a cluster waits for before a
+  // QoS 1/2 acknowledgement (ADR 0038). Clean start: every run begins with an empty session.
+  if (subscribe_filter && o.session_expiry) {
+    if (v == mqtt::protocol_version::v5)
+      cn.props.session_expiry_interval = o.session_expiry;
+    else
+      cn.clean_start = false;
+  }
   std::string out;
   mqtt::encode(cn, v, out);
   write_all(c->io, out);
@@ -399,6 +408,8 @@ int main(int argc, char** argv) {
   app.add_option("-t,--threads", o.threads)->check(CLI::Range(1, 64));
   app.add_option("--connect-rate", o.connect_rate, "connections/s during set-up (0: unlimited)");
   app.add_option("--sub-port", o.sub_ports, "subscribers connect here, in turn (repeatable; default: --port)");
+  app.add_option("--session-expiry", o.session_expiry,
+                 "subscribers' session expiry interval in seconds (persistent sessions; 3.1.1: clean session 0)");
   app.add_option("--settle", o.settle, "seconds between the subscriptions and the first publish");
   app.add_flag("--tls", o.tls, "MQTT over TLS (OpenSSL); without --cafile the server is not verified");
   app.add_option("--cafile", o.tls_opts.cafile, "verify the server's certificate against these CAs (PEM)")

@@ -35,6 +35,15 @@ class BenchToolTest(DaemonTestCase):
                 self.assertLessEqual(out["delivered"], out["sent"])
                 self.assertLessEqual(out["p50_us"], out["p99_us"])
 
+    def test_persistent_subscribers_get_everything_at_qos1(self):
+        # --session-expiry: the subscribers' sessions are persistent (journaled before each PUBACK).
+        for version in ("5", "4"):
+            with self.subTest(version=version):
+                out = self.bench("-s", "pairs", "-n", "3", "-q", "1", "-V", version, "--session-expiry", "60")
+                self.assertEqual(out["errors"], 0)
+                self.assertGreater(out["delivered"], 50)
+                self.assertLessEqual(out["delivered"], out["sent"])
+
     def test_fanout_delivers_to_every_subscriber(self):
         out = self.bench("-s", "fanout", "-n", "10", "--rate", "100")
         self.assertEqual(out["errors"], 0)

@@ -163,6 +163,7 @@ std::unique_ptr<edgemq::persistence::durable_broker_store> start_persistence(
     put("$SYS/broker/persistence/healthy", s->healthy() ? 1 : 0);
     put("$SYS/broker/persistence/write_failures", s->write_failures());
     put("$SYS/broker/persistence/dropped_changes", s->dropped_changes());
+    put("$SYS/broker/persistence/refused_writes", s->refused_writes());
   });
   core.add_histogram({"edgemq_persistence_commit_duration_seconds",
                       "Broker journal group commits: one batch written (and fsynced with sync).",

@@ -324,6 +324,17 @@ struct nats_bus::impl {
     }
   }
 
+  // Stopping, the sender joined: what it never sent.
+  void fail_unsent() {
+    std::deque<outgoing> left;
+    {
+      std::lock_guard g(mu);
+      left.swap(out);
+    }
+    for (const auto& o : left)
+      if (o.ticket) settle(o.ticket, false);
+  }
+
   // Stopping: nothing awaited will be answered any more.
   void fail_awaiting() {
     std::map<std::uint64_t, awaited> all;
@@ -721,7 +732,10 @@ void nats_bus::stop() {
   }
   i.cv.notify_one();
   if (i.sender.joinable()) i.sender.join();
-  i.fail_awaiting();  // no answer is read any more: their publishers are refused, not acknowledged
+  // Not sent, or sent and never to be answered: their publishers are refused, not acknowledged
+  // (a ticket left open would hold back every later acknowledgement on this node).
+  i.fail_unsent();
+  i.fail_awaiting();
   i.attached.store(false, std::memory_order_release);
   i.closing.store(true, std::memory_order_release);
   if (i.is_connected()) i.beat(true);
@@ -768,8 +782,8 @@ std::uint64_t nats_bus::forward(const broker::message_ptr& msg, bool confirm) {
   bool wake = false, dropped = false;
   {
     std::lock_guard g(i.mu);
-    if (i.out.size() >= i.opts.queue_messages || i.out_bytes + size > i.opts.queue_bytes) {
-      dropped = true;
+    if (i.stopping || i.out.size() >= i.opts.queue_messages || i.out_bytes + size > i.opts.queue_bytes) {
+      dropped = true;  // (stopping: the sender will not send it)
     } else {
       i.out.push_back(std::move(o));
       i.out_bytes += size;

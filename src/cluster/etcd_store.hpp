@@ -17,11 +17,7 @@
 // watch (through other nodes, or in flight through this one) are not counted, so concurrent
 // inserts can take the store over the limits by the writes in flight at that moment.
 //
-// Threads: requests arrive on connection threads and are queued per connection (a client's
-// requests are answered in order); etcd answers on the etcd client's thread; a ticker thread
-// deletes keys at their PX deadline and probes etcd every second (healthy(), size()).
-// Locks: mu_ (queues, KEYNOTIFY registrations, stats) and watch_mu_ (in-process watchers, held
-// while their callbacks run) are never held together; clock_mu_ is a leaf.
+// Threads and locks: etcd_store_impl.hpp, which also says which file holds what.
 #pragma once
 
 #include <cstdint>

@@ -116,11 +116,12 @@ BENCHMARK(BM_EncodePublishHead);
 void BM_TopicMatch(benchmark::State& state) {
   broker::limits lim;
   broker::counters stats;
+  broker::session_env env{lim, stats};
   const int n = static_cast<int>(state.range(0));
   std::vector<std::unique_ptr<broker::session>> sessions;
   broker::topic_tree tree;
   for (int i = 0; i < n; ++i) {
-    sessions.push_back(std::make_unique<broker::session>("s" + std::to_string(i), lim, stats));
+    sessions.push_back(std::make_unique<broker::session>("s" + std::to_string(i), env));
     tree.subscribe("sensors/site-" + std::to_string(i % 100) + "/line-" + std::to_string(i) + "/+",
                    broker::subscriber{sessions.back().get(), {}, 0});
   }

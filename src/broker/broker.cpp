@@ -155,6 +155,8 @@ void broker::reroute_shared(const session_ptr& leaving) {
     std::vector<std::pair<session*, delivery>> moves;
     {
       auto sl = leaving->lock();
+      auto* st = leaving->state();
+      if (!st) return;  // nothing queued or in flight
       auto movable = [&](delivery& d) -> session* {
         if (!d.share) return nullptr;
         const subscriber* m = pick_member(*d.share, leaving.get());
@@ -162,15 +164,15 @@ void broker::reroute_shared(const session_ptr& leaving) {
       };
       auto* db = leaving->durable();
       session* target = nullptr;  // chosen by the keep test, used by the take that follows it
-      leaving->queue_.partition([&](delivery& d) { return (target = movable(d)) == nullptr; },
+      st->queue_.partition([&](delivery& d) { return (target = movable(d)) == nullptr; },
                                 [&](delivery&& d) {
                                   session* to = target;
-                                  leaving->queued_bytes_ -= d.msg->payload.size() + d.msg->topic.size();
+                                  st->queued_bytes_ -= d.msg->payload.size() + d.msg->topic.size();
                                   if (db && d.seq) db->erase_message(leaving->client_id(), d.seq);
                                   d.seq = 0;
                                   moves.emplace_back(to, std::move(d));
                                 });
-      auto& inflight = leaving->inflight_;
+      auto& inflight = st->inflight_;
       for (auto it = inflight.begin(); it != inflight.end();) {
         // Unacknowledged QoS 1 messages move; a QoS 2 message once sent stays with its member,
         // who gets it again on reconnect (MQTT-4.8.2-4, 4.8.2-5).

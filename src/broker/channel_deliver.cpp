@@ -49,9 +49,10 @@ void client_channel::pull() {
   std::uint64_t sent_bytes = 0;
   auto sl = session_->lock();
   // Taken over (the kick is on its way): the session's messages are the new connection's now.
-  if (session_->link_.get() != self_.get()) return;
-  session_->notified_ = false;
-  auto& q = session_->queue_;
+  if (session_->current_link() != self_.get()) return;
+  auto& st = *session_->state();  // attached: it has one
+  st.notified_ = false;
+  auto& q = st.queue_;
   // One pull moves at most pull_bytes: a backlog goes out in socket-sized writes, and the session
   // lock (which publishers need to queue more) is held briefly.
   const std::size_t budget = std::min(lim.max_output_bytes, out_bytes_ + pull_bytes);
@@ -60,19 +61,19 @@ void client_channel::pull() {
     auto* db = d.seq ? session_->durable() : nullptr;
     if (d.msg->expired(now)) {  // MQTT-3.3.2-5: not delivered once expired
       if (db) db->erase_message(this->id(), d.seq);
-      session_->queued_bytes_ -= d.msg->payload.size() + d.msg->topic.size();
+      st.queued_bytes_ -= d.msg->payload.size() + d.msg->topic.size();
       q.pop_front();
       bump(stats.dropped_expired);
       continue;
     }
     std::uint16_t id = 0;
     if (d.qos != mqtt::qos::at_most_once) {
-      if (session_->inflight_.size() >= max_inflight) break;  // MQTT-4.9.0-2: wait for acks
-      id = session_->allocate_packet_id();
+      if (st.inflight_.size() >= max_inflight) break;  // MQTT-4.9.0-2: wait for acks
+      id = st.allocate_packet_id();
       if (id == 0) break;
     }
     auto h = head_of(d, id, false, now);
-    session_->queued_bytes_ -= d.msg->payload.size() + d.msg->topic.size();
+    st.queued_bytes_ -= d.msg->payload.size() + d.msg->topic.size();
     const auto size = mqtt::encoded_size(h, version_);
     if (!size || *size > client_max_packet_size_) {
       // MQTT-3.1.2-25: never send a client more than it accepts; and never a packet whose topic,
@@ -91,7 +92,7 @@ void client_channel::pull() {
     sent_bytes += d.msg->payload.size();
     if (id != 0) {
       if (db) db->put_message(this->id(), d.seq, stored_stage::awaiting_ack, id, d);  // resumes with DUP
-      session_->inflight_.emplace(id, inflight_message{std::move(d), inflight_stage::awaiting_ack});
+      st.inflight_.emplace(id, inflight_message{std::move(d), inflight_stage::awaiting_ack});
     }
     q.pop_front();
   }
@@ -104,7 +105,9 @@ void client_channel::pull() {
 void client_channel::resend_inflight() {
   const auto now = broker_.now();
   auto sl = session_->lock();
-  for (auto it = session_->inflight_.begin(); it != session_->inflight_.end();) {
+  auto* st = session_->state();
+  if (!st) return;  // nothing in flight
+  for (auto it = st->inflight_.begin(); it != st->inflight_.end();) {
     auto& [id, m] = *it;
     if (m.stage == inflight_stage::awaiting_ack) {
       // Onward delivery has started: expiry no longer applies (MQTT-3.3.2-5 covers messages not

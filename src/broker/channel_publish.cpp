@@ -40,7 +40,7 @@ void client_channel::on_publish(mqtt::publish& p, bool has_props) {
     // says so: publish_context::route).
     if (p.qos == mqtt::qos::exactly_once) {
       auto sl = session_->lock();
-      if (session_->inbound_qos2_.contains(p.packet_id)) {
+      if (auto* st = session_->state(); st && st->inbound_qos2_.contains(p.packet_id)) {
         // Re-sent before PUBREL (MQTT 4.3.3): acknowledged, not executed a second time.
         sl.unlock();
         return send_plain_ack(mqtt::packet_type::pubrec, p.packet_id, mqtt::reason_code::success);
@@ -57,7 +57,7 @@ void client_channel::on_publish(mqtt::publish& p, bool has_props) {
       if (p.qos == mqtt::qos::exactly_once) {
         send_plain_ack(mqtt::packet_type::pubrec, p.packet_id, rc);
         auto sl = session_->lock();
-        session_->inbound_qos2_.insert(p.packet_id);
+        session_->ensure_state().inbound_qos2_.insert(p.packet_id);
       }
       return;
     }
@@ -75,7 +75,8 @@ void client_channel::on_publish(mqtt::publish& p, bool has_props) {
     bump(broker_.stats().refused_storage);
     const auto type = p.qos == mqtt::qos::at_least_once ? mqtt::packet_type::puback : mqtt::packet_type::pubrec;
     auto sl = session_->lock();
-    const bool resent = p.qos == mqtt::qos::exactly_once && session_->inbound_qos2_.contains(p.packet_id);
+    const auto* st = session_->state();
+    const bool resent = p.qos == mqtt::qos::exactly_once && st && st->inbound_qos2_.contains(p.packet_id);
     sl.unlock();
     if (resent) return send_ack(mqtt::packet_type::pubrec, p.packet_id, mqtt::reason_code::success, 0);
     return refuse_ack(type, p.packet_id, db->refusal());
@@ -85,14 +86,15 @@ void client_channel::on_publish(mqtt::publish& p, bool has_props) {
   std::uint64_t ticket = 0;
   if (p.qos == mqtt::qos::exactly_once) {
     auto sl = session_->lock();
-    if (session_->inbound_qos2_.contains(p.packet_id)) {
+    auto& qos2 = session_->ensure_state().inbound_qos2_;
+    if (qos2.contains(p.packet_id)) {
       route = false;  // a re-sent QoS 2 message already routed: acknowledge only (MQTT 4.3.3)
     } else if (route) {
-      if (session_->inbound_qos2_.size() >= lim.receive_maximum) {
+      if (qos2.size() >= lim.receive_maximum) {
         sl.unlock();
         return fail(mqtt::reason_code::receive_maximum_exceeded);  // MQTT-3.3.4-7
       }
-      session_->inbound_qos2_.insert(p.packet_id);
+      qos2.insert(p.packet_id);
       // Remembered across a crash too, or a re-sent PUBLISH would be routed twice.
       if (auto* db = session_->durable()) ticket = db->put_inbound_qos2(id(), p.packet_id);
     }
@@ -170,7 +172,7 @@ void client_channel::refuse_ack(mqtt::packet_type type, std::uint16_t packet_id,
   bump(broker_.stats().refused_storage);
   if (type == mqtt::packet_type::pubrec) {
     auto sl = session_->lock();
-    if (session_->inbound_qos2_.erase(packet_id))
+    if (auto* st = session_->state(); st && st->inbound_qos2_.erase(packet_id))
       if (auto* db = session_->durable()) db->erase_inbound_qos2(id(), packet_id);
   }
   if (log_)
@@ -196,10 +198,12 @@ void client_channel::on_ack(mqtt::packet_type type, std::uint16_t packet_id, mqt
 void client_channel::on_puback(std::uint16_t packet_id) {
   {
     auto sl = session_->lock();
-    auto it = session_->inflight_.find(packet_id);
-    if (it != session_->inflight_.end() && it->second.d.qos == mqtt::qos::at_least_once) {
-      if (auto* db = session_->durable(); db && it->second.d.seq) db->erase_message(id(), it->second.d.seq);
-      session_->inflight_.erase(it);
+    if (auto* st = session_->state()) {
+      auto it = st->inflight_.find(packet_id);
+      if (it != st->inflight_.end() && it->second.d.qos == mqtt::qos::at_least_once) {
+        if (auto* db = session_->durable(); db && it->second.d.seq) db->erase_message(id(), it->second.d.seq);
+        st->inflight_.erase(it);
+      }
     }
   }
   pull();
@@ -209,13 +213,14 @@ void client_channel::on_pubrec(std::uint16_t packet_id, mqtt::reason_code code) 
   bool known = false;
   {
     auto sl = session_->lock();
-    auto it = session_->inflight_.find(packet_id);
-    if (it != session_->inflight_.end() && it->second.d.qos == mqtt::qos::exactly_once) {
+    auto* st = session_->state();
+    auto it = st ? st->inflight_.find(packet_id) : decltype(st->inflight_)::iterator{};  // unused without st
+    if (st && it != st->inflight_.end() && it->second.d.qos == mqtt::qos::exactly_once) {
       known = true;
       auto* db = it->second.d.seq ? session_->durable() : nullptr;
       if (mqtt::is_error(code)) {  // the receiver refused it: done
         if (db) db->erase_message(id(), it->second.d.seq);
-        session_->inflight_.erase(it);
+        st->inflight_.erase(it);
       } else {
         it->second.stage = inflight_stage::awaiting_pubcomp;
         if (db) db->put_message(id(), it->second.d.seq, stored_stage::awaiting_pubcomp, packet_id, it->second.d);
@@ -231,7 +236,8 @@ void client_channel::on_pubrel(std::uint16_t packet_id) {
   bool known = false;
   {
     auto sl = session_->lock();
-    known = session_->inbound_qos2_.erase(packet_id) > 0;
+    auto* st = session_->state();
+    known = st && st->inbound_qos2_.erase(packet_id) > 0;
     if (auto* db = session_->durable(); db && known) db->erase_inbound_qos2(id(), packet_id);
   }
   send_plain_ack(mqtt::packet_type::pubcomp, packet_id,
@@ -241,10 +247,12 @@ void client_channel::on_pubrel(std::uint16_t packet_id) {
 void client_channel::on_pubcomp(std::uint16_t packet_id) {
   {
     auto sl = session_->lock();
-    auto it = session_->inflight_.find(packet_id);
-    if (it != session_->inflight_.end() && it->second.stage == inflight_stage::awaiting_pubcomp) {
-      if (auto* db = session_->durable(); db && it->second.d.seq) db->erase_message(id(), it->second.d.seq);
-      session_->inflight_.erase(it);
+    if (auto* st = session_->state()) {
+      auto it = st->inflight_.find(packet_id);
+      if (it != st->inflight_.end() && it->second.stage == inflight_stage::awaiting_pubcomp) {
+        if (auto* db = session_->durable(); db && it->second.d.seq) db->erase_message(id(), it->second.d.seq);
+        st->inflight_.erase(it);
+      }
     }
   }
   pull();

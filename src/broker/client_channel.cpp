@@ -205,7 +205,7 @@ void client_channel::on_close(clock::time_point now) {
     bool still_ours = false;
     {
       auto sl = session_->lock();
-      still_ours = session_->link_.get() == self_.get();
+      still_ours = session_->current_link() == self_.get();
     }
     // A session taken over belongs to the new connection: its messages stay with it.
     if (still_ours) broker_.reroute_shared(session_);

@@ -8,25 +8,27 @@ std::uint64_t session::enqueue(delivery d) {
   {
     std::lock_guard<std::mutex> g(mu_);
     if (ended_) return 0;
-    const bool offline = link_ == nullptr;
-    if (offline && d.qos == mqtt::qos::at_most_once && !limits_.queue_qos0_offline) {
-      bump(stats_.dropped_qos0_offline);
+    const auto& lim = env_.lim;
+    const bool offline = current_link() == nullptr;
+    if (offline && d.qos == mqtt::qos::at_most_once && !lim.queue_qos0_offline) {
+      bump(env_.stats.dropped_qos0_offline);
       return 0;
     }
     const std::size_t size = d.msg->payload.size() + d.msg->topic.size();
-    if (queue_.size() >= limits_.max_queued_messages || queued_bytes_ + size > limits_.max_queued_bytes) {
-      bump(stats_.dropped_queue_full);
+    if (queued() >= lim.max_queued_messages || queued_bytes() + size > lim.max_queued_bytes) {
+      bump(env_.stats.dropped_queue_full);
       return 0;
     }
-    queued_bytes_ += size;
+    auto& st = ensure_state();  // only now: a dropped delivery leaves an idle session stateless
+    st.queued_bytes_ += size;
     if (auto* db = durable(); db && d.qos != mqtt::qos::at_most_once) {
       d.seq = next_seq_++;
       ticket = db->put_message(client_id_, d.seq, stored_stage::queued, 0, d);
     }
-    queue_.push_back(std::move(d));
-    if (link_ && !notified_) {
-      notified_ = true;
-      to_wake = link_;
+    st.queue_.push_back(std::move(d));
+    if (st.link_ && !st.notified_) {
+      st.notified_ = true;
+      to_wake = st.link_;
     }
   }
   if (to_wake) to_wake->notify();
@@ -42,7 +44,7 @@ session_image session::image_locked(std::uint64_t disconnected_wall_ms) const {
   return img;
 }
 
-std::uint16_t session::allocate_packet_id() {
+std::uint16_t session_state::allocate_packet_id() {
   for (std::uint32_t tries = 0; tries < 65535; ++tries) {
     const std::uint16_t id = next_packet_id_;
     next_packet_id_ = next_packet_id_ == 65535 ? 1 : next_packet_id_ + 1;

@@ -67,10 +67,47 @@ struct inflight_message {
   inflight_stage stage = inflight_stage::awaiting_ack;
 };
 
+// What every session of a registry shares instead of holding its own copy (8 bytes a session
+// rather than 24 and growing): owned by the registry, which outlives its sessions.
+struct session_env {
+  session_env(const limits& l, counters& c) : lim(l), stats(c) {}
+  const limits& lim;
+  counters& stats;
+  // Set once at start-up (session_registry::set_store), before any connection; atomic only so
+  // that a session restored earlier reads it without a race.
+  std::atomic<durable_store*> store{nullptr};
+};
+
+// The part of a session an idle offline one does not need: its connection, queue, in-flight
+// messages, packet ids and delayed will. Allocated on first use and released when idle again
+// (session::release_state_if_idle), so 100k restored sessions with nothing queued cost little
+// more than their client ids and subscriptions (docs/adr/0036-compact-sessions.md).
+struct session_state {
+  std::shared_ptr<link> link_;
+  // The last connection's; released with the state once the session is offline with nothing
+  // left in it, after which an operator sees none (as for a session restored at start-up).
+  connection_info connection_;
+  delivery_queue queue_;
+  std::size_t queued_bytes_ = 0;
+  std::map<std::uint16_t, inflight_message> inflight_;
+  packet_id_set inbound_qos2_;
+  // A will waiting for its Will Delay Interval (MQTT 3.1.3.2.2); cancelled by a reconnect.
+  message_ptr pending_will_;
+  clock::time_point will_at_{};
+  std::uint16_t next_packet_id_ = 1;  // restarting at 1 is fine: released only with nothing in flight
+  bool notified_ = false;
+
+  // Nothing here that a new state would not have, the connection info aside.
+  bool idle() const noexcept {
+    return !link_ && queue_.empty() && inflight_.empty() && inbound_qos2_.size() == 0 && !pending_will_;
+  }
+  // Next packet id not in flight, or 0 when all 65,535 are in use.
+  std::uint16_t allocate_packet_id();
+};
+
 class session {
  public:
-  session(std::string client_id, const limits& lim, counters& stats, durable_store* store = nullptr)
-      : client_id_(std::move(client_id)), limits_(lim), stats_(stats), store_(store) {}
+  session(std::string client_id, session_env& env) : client_id_(std::move(client_id)), env_(env) {}
 
   const std::string& client_id() const noexcept { return client_id_; }
 
@@ -83,37 +120,41 @@ class session {
   std::unique_lock<std::mutex> lock() { return std::unique_lock<std::mutex>(mu_); }
 
   // --- guarded by lock() ---
-  std::shared_ptr<link> link_;
-  connection_info connection_;
-  bool notified_ = false;
-  delivery_queue queue_;
-  std::size_t queued_bytes_ = 0;
-  std::map<std::uint16_t, inflight_message> inflight_;
-  std::uint16_t next_packet_id_ = 1;
-  packet_id_set inbound_qos2_;
-  std::map<std::string, subscription_record, std::less<>> subscriptions_;
-  std::uint32_t expiry_interval_ = 0;  // seconds; 0xFFFFFFFF never
-  clock::time_point disconnected_at_{};
-  bool ended_ = false;  // removed from the registry; late deliveries are discarded
-  // A will waiting for its Will Delay Interval (MQTT 3.1.3.2.2); cancelled by a reconnect.
-  message_ptr pending_will_;
-  clock::time_point will_at_{};
+  // The lazy state: null while the session has none (state() callers handle that), created by
+  // ensure_state() and dropped by release_state_if_idle() or when the session ends.
+  session_state* state() noexcept { return state_.get(); }
+  const session_state* state() const noexcept { return state_.get(); }
+  session_state& ensure_state() {
+    if (!state_) state_ = std::make_unique<session_state>();
+    return *state_;
+  }
+  void release_state_if_idle() noexcept {
+    if (state_ && state_->idle()) state_.reset();
+  }
+  void release_state() noexcept { state_.reset(); }
+  // The attached connection, if any.
+  link* current_link() const noexcept { return state_ ? state_->link_.get() : nullptr; }
+  std::size_t queued() const noexcept { return state_ ? state_->queue_.size() : 0; }
+  std::size_t queued_bytes() const noexcept { return state_ ? state_->queued_bytes_ : 0; }
+  std::size_t inflight() const noexcept { return state_ ? state_->inflight_.size() : 0; }
+  bool will_pending() const noexcept { return state_ && state_->pending_will_; }
 
-  // Next packet id not in flight, or 0 when all 65,535 are in use.
-  std::uint16_t allocate_packet_id();
+  std::map<std::string, subscription_record, std::less<>> subscriptions_;
+  clock::time_point disconnected_at_{};
+  // Sequence of this session's next stored message. Kept here, not in the state: a released
+  // state must not restart it while erasures of earlier records may still be on their way.
+  std::uint64_t next_seq_ = 1;
+  std::uint32_t expiry_interval_ = 0;  // seconds; 0xFFFFFFFF never
+  bool ended_ = false;                 // removed from the registry; late deliveries are discarded
+  bool persisted_ = false;             // records of this session may exist in the store
 
   // --- durable state (lock held) ---
   // The store, when this session outlives its connection (expiry interval > 0).
-  durable_store* durable() const noexcept { return expiry_interval_ != 0 ? store_ : nullptr; }
-  durable_store* store() const noexcept { return store_; }
-  // Session lock held. Start-up only: the sessions a store restored exist before the broker is
-  // given that store (broker::set_durable_store), and must journal their changes to it too.
-  void set_store_locked(durable_store* s) noexcept { store_ = s; }
+  durable_store* durable() const noexcept { return expiry_interval_ != 0 ? store() : nullptr; }
+  durable_store* store() const noexcept { return env_.store.load(std::memory_order_relaxed); }
   session_image image_locked(std::uint64_t disconnected_wall_ms) const;
-  std::uint64_t next_seq_ = 1;
-  bool persisted_ = false;  // records of this session may exist in the store
 
-  counters& stats() noexcept { return stats_; }
+  counters& stats() noexcept { return env_.stats; }
 
   // Whether a connection is attached; read without the lock to pick share group members.
   bool online() const noexcept { return online_.load(std::memory_order_relaxed); }
@@ -121,9 +162,8 @@ class session {
 
  private:
   std::string client_id_;
-  const limits& limits_;
-  counters& stats_;
-  durable_store* store_;
+  session_env& env_;
+  std::unique_ptr<session_state> state_;
   std::mutex mu_;
   std::atomic<bool> online_{false};
 };

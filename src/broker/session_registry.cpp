@@ -10,15 +10,17 @@ attach_result session_registry::attach(const std::string& client_id, bool clean_
                                        std::shared_ptr<link> l, connection_info info) {
   std::lock_guard g(mu_);
   attach_result r;
-  if (auto it = sessions_.find(client_id); it != sessions_.end()) {
-    session_ptr existing = it->second;
+  auto* store = env_.store.load(std::memory_order_relaxed);
+  if (session_ptr existing = find_locked(client_id)) {
     {
       auto sl = existing->lock();
-      r.taken_over = std::move(existing->link_);
-      existing->link_ = nullptr;
-      if (existing->pending_will_) {
-        existing->pending_will_.reset();  // a new connection within the will delay (MQTT-3.1.3-9)
-        if (store_) store_->erase_will(client_id);
+      if (auto* st = existing->state()) {
+        r.taken_over = std::move(st->link_);
+        st->link_ = nullptr;
+        if (st->pending_will_) {
+          st->pending_will_.reset();  // a new connection within the will delay (MQTT-3.1.3-9)
+          if (store) store->erase_will(client_id);
+        }
       }
     }
     if (clean_start) {
@@ -29,22 +31,23 @@ attach_result session_registry::attach(const std::string& client_id, bool clean_
     }
   }
   if (!r.s) {
-    r.s = std::make_shared<session>(client_id, limits_, stats_, store_);
-    sessions_.emplace(client_id, r.s);
+    r.s = std::make_shared<session>(client_id, env_);
+    sessions_.insert(r.s);
   }
   auto sl = r.s->lock();
   const bool was_durable = r.s->durable() != nullptr;
-  r.s->link_ = std::move(l);
-  r.s->connection_ = std::move(info);
-  r.s->notified_ = false;
+  auto& st = r.s->ensure_state();
+  st.link_ = std::move(l);
+  st.connection_ = std::move(info);
+  st.notified_ = false;
   r.s->expiry_interval_ = expiry_interval;
   r.s->set_online(true);
-  if (store_) {
+  if (store) {
     if (expiry_interval != 0) {
-      store_->save_session(r.s->image_locked(0));
+      store->save_session(r.s->image_locked(0));
       r.s->persisted_ = true;
     } else if (was_durable || r.s->persisted_) {
-      store_->erase_session(client_id);  // resumed without expiry: nothing outlives it now
+      store->erase_session(client_id);  // resumed without expiry: nothing outlives it now
       r.s->persisted_ = false;
     }
   }
@@ -60,19 +63,22 @@ message_ptr session_registry::detach(const session_ptr& s, const link* l, clock:
     // Ended by a clean-start takeover: the will goes now. Taken over: the new connection owns the
     // session, and a delayed will is cancelled by it (MQTT-3.1.3-9).
     if (s->ended_) return will;
-    if (s->link_.get() != l) return will_delay == 0 ? will : nullptr;
-    s->link_ = nullptr;
+    if (s->current_link() != l) return will_delay == 0 ? will : nullptr;
+    auto& st = *s->state();  // a session with a link has its state
+    st.link_ = nullptr;
     s->set_online(false);
     s->disconnected_at_ = now;
     end = s->expiry_interval_ == 0;
     if (will && will_delay > 0 && !end) {
-      s->pending_will_ = std::move(will);
-      s->will_at_ = now + std::chrono::seconds(will_delay);
+      st.pending_will_ = std::move(will);
+      st.will_at_ = now + std::chrono::seconds(will_delay);
     }
     if (auto* db = s->durable(); db && !end) {
       db->save_session(s->image_locked(wall_now_ms()));
-      if (s->pending_will_) db->put_will(s->client_id(), *s->pending_will_, to_wall_ms(s->will_at_, now));
+      if (st.pending_will_) db->put_will(s->client_id(), *st.pending_will_, to_wall_ms(st.will_at_, now));
     }
+    // Offline with nothing queued, in flight or pending: the session shrinks to its compact form.
+    if (!end) s->release_state_if_idle();
   }
   if (end) end_locked(s);
   return will;
@@ -86,29 +92,31 @@ void session_registry::end_locked(const session_ptr& s, std::vector<message_ptr>
     s->set_online(false);
     for (auto& [f, rec] : s->subscriptions_) filters.push_back(f);
     s->subscriptions_.clear();
-    s->queue_.clear();
-    s->queued_bytes_ = 0;
-    s->inflight_.clear();
-    if (wills && s->pending_will_) wills->push_back(std::move(s->pending_will_));
-    s->pending_will_.reset();
+    if (auto* st = s->state(); st && wills && st->pending_will_) wills->push_back(std::move(st->pending_will_));
+    // Its queue, in-flight messages and will (unless passed on above) go with it. A link still
+    // there (a detach racing this end) is dropped too: detach() leaves an ended session alone.
+    s->release_state();
     if (s->store() && s->persisted_) s->store()->erase_session(s->client_id());  // its messages and will too
   }
   // The tree lock is never taken with a session lock held (publishers hold tree -> session).
   for (const auto& f : filters) tree_.unsubscribe(f, s.get());
-  if (auto it = sessions_.find(s->client_id()); it != sessions_.end() && it->second == s) sessions_.erase(it);
+  if (auto it = sessions_.find(std::string_view(s->client_id())); it != sessions_.end() && *it == s)
+    sessions_.erase(it);
 }
 
 std::size_t session_registry::expire(clock::time_point now, std::vector<message_ptr>& due_wills,
                                      std::vector<std::string>* expired_ids) {
   std::lock_guard g(mu_);
   std::vector<session_ptr> expired;
-  for (auto& [id, s] : sessions_) {
+  auto* store = env_.store.load(std::memory_order_relaxed);
+  for (const auto& s : sessions_) {
     auto sl = s->lock();
-    if (s->link_) continue;
-    if (s->pending_will_ && s->will_at_ <= now) {
-      due_wills.push_back(std::move(s->pending_will_));
-      s->pending_will_.reset();
-      if (store_) store_->erase_will(id);
+    if (s->current_link()) continue;
+    if (auto* st = s->state(); st && st->pending_will_ && st->will_at_ <= now) {
+      due_wills.push_back(std::move(st->pending_will_));
+      st->pending_will_.reset();
+      if (store) store->erase_will(s->client_id());
+      s->release_state_if_idle();
     }
     if (s->expiry_interval_ == 0xFFFFFFFF) continue;
     if (now - s->disconnected_at_ >= std::chrono::seconds(s->expiry_interval_)) expired.push_back(s);
@@ -117,22 +125,19 @@ std::size_t session_registry::expire(clock::time_point now, std::vector<message_
     if (expired_ids) expired_ids->push_back(s->client_id());
     end_locked(s, &due_wills);
   }
-  bump(stats_.sessions_expired, expired.size());  // MQTT-3.1.2-8: the will at session end
+  bump(env_.stats.sessions_expired, expired.size());  // MQTT-3.1.2-8: the will at session end
   return expired.size();
 }
 
 void session_registry::set_store(durable_store* s) {
+  // The sessions read it through their shared environment: those restored before it was set
+  // journal to it from now on too.
   std::lock_guard g(mu_);
-  store_ = s;
-  for (auto& [id, sess] : sessions_) {
-    auto sl = sess->lock();
-    sess->set_store_locked(s);
-  }
+  env_.store.store(s, std::memory_order_relaxed);
 }
 
 session_ptr session_registry::restore(restored_session r, clock::time_point now) {
-  auto s = std::make_shared<session>(r.image.client_id, limits_, stats_, store_);
-  std::vector<stored_subscription> subs;
+  auto s = std::make_shared<session>(std::move(r.image.client_id), env_);
   {
     auto sl = s->lock();
     s->expiry_interval_ = r.image.expiry_interval;
@@ -141,35 +146,39 @@ session_ptr session_registry::restore(restored_session r, clock::time_point now)
     s->disconnected_at_ = r.image.disconnected_wall_ms ? from_wall_ms(r.image.disconnected_wall_ms, now) : now;
     for (auto& sub : r.image.subscriptions)
       s->subscriptions_.insert_or_assign(sub.filter, subscription_record{sub.options, sub.subscription_id});
+    // A state only for a session that has something to put in it.
     for (auto& [stage, entry] : r.messages) {
+      auto& st = s->ensure_state();
       auto& [packet_id, d] = entry;
       s->next_seq_ = std::max(s->next_seq_, d.seq + 1);
       if (stage == stored_stage::queued || packet_id == 0) {
-        s->queued_bytes_ += d.msg->payload.size() + d.msg->topic.size();
-        s->queue_.push_back(std::move(d));
+        st.queued_bytes_ += d.msg->payload.size() + d.msg->topic.size();
+        st.queue_.push_back(std::move(d));
       } else {
-        s->inflight_.emplace(packet_id, inflight_message{std::move(d), stage == stored_stage::awaiting_pubcomp
+        st.inflight_.emplace(packet_id, inflight_message{std::move(d), stage == stored_stage::awaiting_pubcomp
                                                                            ? inflight_stage::awaiting_pubcomp
                                                                            : inflight_stage::awaiting_ack});
       }
     }
-    for (auto id : r.inbound_qos2) s->inbound_qos2_.insert(id);
+    for (auto id : r.inbound_qos2) s->ensure_state().inbound_qos2_.insert(id);
     if (r.will) {
-      s->pending_will_ = std::move(r.will);
-      s->will_at_ = from_wall_ms(r.will_at_wall_ms, now);
+      auto& st = s->ensure_state();
+      st.pending_will_ = std::move(r.will);
+      st.will_at_ = from_wall_ms(r.will_at_wall_ms, now);
     }
   }
   for (auto& sub : r.image.subscriptions)
     tree_.subscribe(sub.filter, subscriber{s.get(), sub.options, sub.subscription_id});
   std::lock_guard g(mu_);
-  sessions_.insert_or_assign(r.image.client_id, s);
+  // A session of that id already here is replaced (its id is the key: erased, then inserted).
+  if (auto it = sessions_.find(std::string_view(s->client_id())); it != sessions_.end()) sessions_.erase(it);
+  sessions_.insert(s);
   return s;
 }
 
 session_ptr session_registry::find(const std::string& client_id) const {
   std::lock_guard g(mu_);
-  auto it = sessions_.find(client_id);
-  return it == sessions_.end() ? nullptr : it->second;
+  return find_locked(client_id);
 }
 
 std::size_t session_registry::size() const {
@@ -180,7 +189,7 @@ std::size_t session_registry::size() const {
 std::size_t session_registry::connected() const {
   std::lock_guard g(mu_);
   std::size_t n = 0;
-  for (auto& [id, s] : sessions_)
+  for (const auto& s : sessions_)
     if (s->online()) ++n;
   return n;
 }
@@ -191,11 +200,12 @@ std::vector<session_registry::client_summary> session_registry::connected_client
   std::vector<client_summary> out;
   {
     std::lock_guard g(mu_);
-    for (const auto& [id, s] : sessions_) {
+    for (const auto& s : sessions_) {
+      const auto& id = s->client_id();
       if (!s->online() || id.compare(0, prefix.size(), prefix) != 0 || (!after.empty() && id <= after)) continue;
       auto sl = s->lock();
-      if (!s->link_) continue;
-      out.push_back({id, s->connection_, s->subscriptions_.size(), s->queue_.size(), s->inflight_.size()});
+      if (!s->current_link()) continue;
+      out.push_back({id, s->state()->connection_, s->subscriptions_.size(), s->queued(), s->inflight()});
     }
   }
   // The map is unordered: sort the matches (not the whole registry) for stable pages.
@@ -208,11 +218,11 @@ std::vector<session_registry::client_summary> session_registry::connected_client
 session_registry::queue_totals session_registry::queues() const {
   queue_totals t;
   std::lock_guard g(mu_);
-  for (const auto& [id, s] : sessions_) {
+  for (const auto& s : sessions_) {
     auto sl = s->lock();
-    t.queued += s->queue_.size();
-    t.queued_bytes += s->queued_bytes_;
-    t.inflight += s->inflight_.size();
+    t.queued += s->queued();
+    t.queued_bytes += s->queued_bytes();
+    t.inflight += s->inflight();
   }
   return t;
 }
@@ -221,10 +231,10 @@ std::map<std::pair<std::uint32_t, mqtt::protocol_version>, std::size_t> session_
     const {
   std::map<std::pair<std::uint32_t, mqtt::protocol_version>, std::size_t> out;
   std::lock_guard g(mu_);
-  for (const auto& [id, s] : sessions_) {
+  for (const auto& s : sessions_) {
     if (!s->online()) continue;
     auto sl = s->lock();
-    if (s->link_) ++out[{s->connection_.listener, s->connection_.version}];
+    if (const auto* st = s->state(); st && st->link_) ++out[{st->connection_.listener, st->connection_.version}];
   }
   return out;
 }
@@ -233,7 +243,7 @@ bool session_registry::disconnect(const std::string& client_id, mqtt::reason_cod
   std::shared_ptr<link> l;
   if (auto s = find(client_id)) {
     auto sl = s->lock();
-    l = s->link_;
+    if (auto* st = s->state()) l = st->link_;
   }
   if (!l) return false;
   l->kick(why);  // no lock held: the link only queues the close for the connection's owner
@@ -242,12 +252,12 @@ bool session_registry::disconnect(const std::string& client_id, mqtt::reason_cod
 
 std::optional<session_registry::session_detail> session_registry::describe(const std::string& client_id) const {
   std::lock_guard g(mu_);
-  auto it = sessions_.find(client_id);
-  if (it == sessions_.end()) return std::nullopt;
-  const auto& s = it->second;
+  const auto s = find_locked(client_id);
+  if (!s) return std::nullopt;
   auto sl = s->lock();
-  session_detail d{client_id,        s->link_ != nullptr, s->connection_,      s->expiry_interval_,        {},
-                   s->queue_.size(), s->queued_bytes_,    s->inflight_.size(), s->pending_will_ != nullptr};
+  const auto* st = s->state();
+  session_detail d{client_id,   s->current_link() != nullptr, st ? st->connection_ : connection_info{},
+                   s->expiry_interval_, {}, s->queued(), s->queued_bytes(), s->inflight(), s->will_pending()};
   d.subscriptions.reserve(s->subscriptions_.size());
   for (const auto& [filter, rec] : s->subscriptions_)
     d.subscriptions.push_back({filter, rec.options, rec.subscription_id});
@@ -266,14 +276,13 @@ bool session_registry::end_or_hand_over(const std::string& client_id, mqtt::reas
   std::shared_ptr<link> l;
   {
     std::lock_guard g(mu_);
-    auto it = sessions_.find(client_id);
-    if (it == sessions_.end()) return false;
-    const auto s = it->second;
+    const auto s = find_locked(client_id);
+    if (!s) return false;
     {
       auto sl = s->lock();
       // Taken, not copied: an ended session must not hold its connection (which holds the
       // session) — detach() leaves an ended session alone, so nobody else would clear it.
-      l = std::move(s->link_);
+      if (auto* st = s->state()) l = std::move(st->link_);
       if (keep_records) s->persisted_ = false;  // end_locked leaves the store alone
     }
     end_locked(s);

@@ -8,7 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -26,7 +26,7 @@ struct attach_result {
 
 class session_registry {
  public:
-  session_registry(topic_tree& tree, const limits& lim, counters& stats) : tree_(tree), limits_(lim), stats_(stats) {}
+  session_registry(topic_tree& tree, const limits& lim, counters& stats) : tree_(tree), env_(lim, stats) {}
 
   // Attaches `l` to the session of `client_id`, resuming it unless `clean_start`.
   attach_result attach(const std::string& client_id, bool clean_start, std::uint32_t expiry_interval,
@@ -124,12 +124,32 @@ class session_registry {
   void end_locked(const session_ptr& s, std::vector<message_ptr>* wills = nullptr);
   bool end_or_hand_over(const std::string& client_id, mqtt::reason_code why, bool keep_records);
 
+  // The sessions, found by their own client id: a set of pointers rather than a map from a
+  // second copy of the id (a node of 32 bytes rather than 64 plus that copy's buffer).
+  struct id_hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view id) const noexcept { return std::hash<std::string_view>{}(id); }
+    std::size_t operator()(const session_ptr& s) const noexcept { return (*this)(s->client_id()); }
+  };
+  struct id_equal {
+    using is_transparent = void;
+    static std::string_view id(std::string_view v) noexcept { return v; }
+    static std::string_view id(const session_ptr& s) noexcept { return s->client_id(); }
+    template <class A, class B>
+    bool operator()(const A& a, const B& b) const noexcept {
+      return id(a) == id(b);
+    }
+  };
+  // Registry mutex held.
+  session_ptr find_locked(std::string_view client_id) const {
+    auto it = sessions_.find(client_id);
+    return it == sessions_.end() ? nullptr : *it;
+  }
+
   topic_tree& tree_;
-  const limits& limits_;
-  counters& stats_;
-  durable_store* store_ = nullptr;
+  session_env env_;  // shared by every session of this registry, which it outlives
   mutable std::mutex mu_;
-  std::unordered_map<std::string, session_ptr> sessions_;
+  std::unordered_set<session_ptr, id_hash, id_equal> sessions_;
 };
 
 }  // namespace edgemq::broker

@@ -415,7 +415,11 @@ std::vector<broker::message_ptr> durable_broker_store::restore_records(broker::b
   const auto wall = pass.wall;
   std::vector<broker::message_ptr> due_wills;
   std::size_t restored = 0, expired = 0;
-  for (auto& [client, s] : pass.sessions) {
+  // Each gathered session is erased as soon as it is restored (or dropped): its records' memory
+  // goes back to malloc while the sessions are built, so the peak does not hold both copies.
+  for (auto node = pass.sessions.begin(); node != pass.sessions.end(); node = pass.sessions.erase(node)) {
+    const auto& client = node->first;
+    auto& s = node->second;
     const bool orphan = s.image.client_id.empty();  // records without their session record
     const bool ended = !orphan && s.image.expiry_interval != 0xFFFFFFFF && s.image.disconnected_wall_ms &&
                        s.image.disconnected_wall_ms + std::uint64_t{s.image.expiry_interval} * 1000 <= wall;

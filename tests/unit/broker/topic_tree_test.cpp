@@ -19,8 +19,9 @@ class TopicTreeTest : public ::testing::Test {
  protected:
   limits lim_;
   counters stats_;
-  session a_{"a", lim_, stats_};
-  session b_{"b", lim_, stats_};
+  session_env env_{lim_, stats_};
+  session a_{"a", env_};
+  session b_{"b", env_};
   topic_tree tree_;
 
   std::multiset<std::string> matches(std::string_view topic) {
@@ -78,7 +79,7 @@ TEST_F(TopicTreeTest, RememberedMatchesFollowEveryChange) {
 TEST_F(TopicTreeTest, WideMatchesAreComplete) {
   std::vector<std::unique_ptr<session>> many;
   for (int i = 0; i < 100; ++i) {
-    many.push_back(std::make_unique<session>("s" + std::to_string(i), lim_, stats_));
+    many.push_back(std::make_unique<session>("s" + std::to_string(i), env_));
     sub(*many.back(), i % 2 ? "wide/+" : "wide/t");
   }
   for (int round = 0; round < 2; ++round) EXPECT_EQ(matches("wide/t").size(), 100u);

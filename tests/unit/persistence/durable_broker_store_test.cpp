@@ -196,11 +196,13 @@ TEST_F(DurableStoreTest, CommitNotifiesWaitersAndStateComesBack) {
   ASSERT_TRUE(s);
   auto sl = s->lock();
   EXPECT_EQ(s->expiry_interval_, 3600u);
-  ASSERT_EQ(s->queue_.size(), 1u);
-  EXPECT_EQ(s->queue_.front().msg->payload, "queued");
-  ASSERT_EQ(s->inflight_.count(77), 1u);
-  EXPECT_EQ(s->inflight_.at(77).stage, broker::inflight_stage::awaiting_pubcomp);
-  EXPECT_TRUE(s->inbound_qos2_.contains(12));
+  auto* st = s->state();
+  ASSERT_TRUE(st);
+  ASSERT_EQ(st->queue_.size(), 1u);
+  EXPECT_EQ(st->queue_.front().msg->payload, "queued");
+  ASSERT_EQ(st->inflight_.count(77), 1u);
+  EXPECT_EQ(st->inflight_.at(77).stage, broker::inflight_stage::awaiting_pubcomp);
+  EXPECT_TRUE(st->inbound_qos2_.contains(12));
   EXPECT_EQ(s->next_seq_, 3u);
   EXPECT_EQ(b.subscriptions().size(), 1u);
 }
@@ -238,8 +240,9 @@ TEST_F(DurableStoreTest, AWriteThatCannotBeEncodedFailsAloneAndIsNeverAcknowledg
   auto s = b.sessions().find("c");
   ASSERT_TRUE(s);
   auto sl = s->lock();
-  ASSERT_EQ(s->queue_.size(), 2u);
-  for (const auto& d : s->queue_) EXPECT_EQ(d.msg->topic, "t/1");
+  ASSERT_TRUE(s->state());
+  ASSERT_EQ(s->state()->queue_.size(), 2u);
+  for (const auto& d : s->state()->queue_) EXPECT_EQ(d.msg->topic, "t/1");
 }
 
 TEST_F(DurableStoreTest, SessionsThatExpiredWhileDownAreGoneAndTheirWillIsDue) {

@@ -130,8 +130,9 @@ TEST_P(StorageFailureTest, RefusedWritesAreFailedNeverDurableAndWrittenOnceTheDi
   auto s = b.sessions().find("before");
   ASSERT_TRUE(s);
   auto sl = s->lock();
-  ASSERT_EQ(s->queue_.size(), 1u);
-  EXPECT_EQ(s->queue_.front().msg->payload, "refused");
+  ASSERT_TRUE(s->state());
+  ASSERT_EQ(s->state()->queue_.size(), 1u);
+  EXPECT_EQ(s->state()->queue_.front().msg->payload, "refused");
 }
 
 TEST_P(StorageFailureTest, StoppingWhileTheDiskFailsNeitherAbortsNorLosesWhatWasDurable) {

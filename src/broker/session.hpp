@@ -3,6 +3,8 @@
 // everything else is used under lock() by the session's connection (on whichever worker holds
 // its owner lock), the registry and the sweep. Lock order: docs/adr/0001-layering-and-threading.md,
 // "Threads and locks today" (tree -> session -> store; never the tree with lock() held).
+// Memory: an idle offline session is kept compact (client id, expiry, subscriptions, a pointer to
+// the shared session_env and a null session_state); docs/adr/0036-compact-sessions.md.
 #pragma once
 
 #include <algorithm>

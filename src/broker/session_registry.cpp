@@ -64,7 +64,7 @@ message_ptr session_registry::detach(const session_ptr& s, const link* l, clock:
     // session, and a delayed will is cancelled by it (MQTT-3.1.3-9).
     if (s->ended_) return will;
     if (s->current_link() != l) return will_delay == 0 ? will : nullptr;
-    auto& st = *s->state();  // a session with a link has its state
+    auto& st = s->ensure_state();  // there already, but for a detach without a link (released below)
     st.link_ = nullptr;
     s->set_online(false);
     s->disconnected_at_ = now;

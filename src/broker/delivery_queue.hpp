@@ -16,7 +16,8 @@ class delivery_queue {
   bool empty() const noexcept { return head_ == items_.size(); }
   std::size_t size() const noexcept { return items_.size() - head_; }
   delivery& front() noexcept { return items_[head_]; }
-  void push_back(delivery d) {
+  // By rvalue reference: no temporary delivery to move through when the call is not inlined.
+  void push_back(delivery&& d) {
     if (head_ > 0 && head_ == items_.size()) clear();
     items_.push_back(std::move(d));
   }

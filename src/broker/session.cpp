@@ -9,17 +9,20 @@ std::uint64_t session::enqueue(delivery d) {
     std::lock_guard<std::mutex> g(mu_);
     if (ended_) return 0;
     const auto& lim = env_.lim;
-    const bool offline = current_link() == nullptr;
-    if (offline && d.qos == mqtt::qos::at_most_once && !lim.queue_qos0_offline) {
-      bump(env_.stats.dropped_qos0_offline);
+    session_state* known = state_.get();
+    if ((!known || !known->link_) && d.qos == mqtt::qos::at_most_once && !lim.queue_qos0_offline) {
+      bump(env_.stats.dropped_qos0_offline);  // offline
       return 0;
     }
     const std::size_t size = d.msg->payload.size() + d.msg->topic.size();
-    if (queued() >= lim.max_queued_messages || queued_bytes() + size > lim.max_queued_bytes) {
+    const std::size_t queued = known ? known->queue_.size() : 0;
+    const std::size_t queued_bytes = known ? known->queued_bytes_ : 0;
+    if (queued >= lim.max_queued_messages || queued_bytes + size > lim.max_queued_bytes) {
       bump(env_.stats.dropped_queue_full);
       return 0;
     }
-    auto& st = ensure_state();  // only now: a dropped delivery leaves an idle session stateless
+    // Only now: a dropped delivery leaves an idle session without a state.
+    auto& st = known ? *known : create_state();
     st.queued_bytes_ += size;
     if (auto* db = durable(); db && d.qos != mqtt::qos::at_most_once) {
       d.seq = next_seq_++;
@@ -42,6 +45,11 @@ session_image session::image_locked(std::uint64_t disconnected_wall_ms) const {
   img.disconnected_wall_ms = disconnected_wall_ms;
   for (const auto& [f, rec] : subscriptions_) img.subscriptions.push_back({f, rec.options, rec.subscription_id});
   return img;
+}
+
+session_state& session::create_state() {
+  state_ = std::make_unique<session_state>();
+  return *state_;
 }
 
 std::uint16_t session_state::allocate_packet_id() {

@@ -126,10 +126,7 @@ class session {
   // ensure_state() and dropped by release_state_if_idle() or when the session ends.
   session_state* state() noexcept { return state_.get(); }
   const session_state* state() const noexcept { return state_.get(); }
-  session_state& ensure_state() {
-    if (!state_) state_ = std::make_unique<session_state>();
-    return *state_;
-  }
+  session_state& ensure_state() { return state_ ? *state_ : create_state(); }
   void release_state_if_idle() noexcept {
     if (state_ && state_->idle()) state_.reset();
   }
@@ -163,6 +160,9 @@ class session {
   void set_online(bool v) noexcept { online_.store(v, std::memory_order_relaxed); }
 
  private:
+  // Out of line: the allocation stays off the inlined fast path of enqueue() and the channel.
+  session_state& create_state();
+
   std::string client_id_;
   session_env& env_;
   std::unique_ptr<session_state> state_;

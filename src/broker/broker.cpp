@@ -165,13 +165,13 @@ void broker::reroute_shared(const session_ptr& leaving) {
       auto* db = leaving->durable();
       session* target = nullptr;  // chosen by the keep test, used by the take that follows it
       st->queue_.partition([&](delivery& d) { return (target = movable(d)) == nullptr; },
-                                [&](delivery&& d) {
-                                  session* to = target;
-                                  st->queued_bytes_ -= d.msg->payload.size() + d.msg->topic.size();
-                                  if (db && d.seq) db->erase_message(leaving->client_id(), d.seq);
-                                  d.seq = 0;
-                                  moves.emplace_back(to, std::move(d));
-                                });
+                           [&](delivery&& d) {
+                             session* to = target;
+                             st->queued_bytes_ -= d.msg->payload.size() + d.msg->topic.size();
+                             if (db && d.seq) db->erase_message(leaving->client_id(), d.seq);
+                             d.seq = 0;
+                             moves.emplace_back(to, std::move(d));
+                           });
       auto& inflight = st->inflight_;
       for (auto it = inflight.begin(); it != inflight.end();) {
         // Unacknowledged QoS 1 messages move; a QoS 2 message once sent stays with its member,

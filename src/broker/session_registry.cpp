@@ -256,8 +256,15 @@ std::optional<session_registry::session_detail> session_registry::describe(const
   if (!s) return std::nullopt;
   auto sl = s->lock();
   const auto* st = s->state();
-  session_detail d{client_id,   s->current_link() != nullptr, st ? st->connection_ : connection_info{},
-                   s->expiry_interval_, {}, s->queued(), s->queued_bytes(), s->inflight(), s->will_pending()};
+  session_detail d{client_id,
+                   s->current_link() != nullptr,
+                   st ? st->connection_ : connection_info{},
+                   s->expiry_interval_,
+                   {},
+                   s->queued(),
+                   s->queued_bytes(),
+                   s->inflight(),
+                   s->will_pending()};
   d.subscriptions.reserve(s->subscriptions_.size());
   for (const auto& [filter, rec] : s->subscriptions_)
     d.subscriptions.push_back({filter, rec.options, rec.subscription_id});

@@ -281,6 +281,12 @@ void client_channel::accept(mqtt::connect& c, const auth_step* enhanced) {
   session_ = std::move(attached.s);
   std::string().swap(client_id_);  // id() reads the session's copy from now on
   state_ = state::connected;
+  if (auto* dir = broker_.directory(); dir && will_) {
+    std::uint32_t delay = 0;
+    const auto will = will_message(clock::now(), delay);
+    dir->arm_will(id(), *will, delay);
+    will_armed_ = true;
+  }
   bump(broker_.stats().connections_accepted);
 
   if (v5()) {

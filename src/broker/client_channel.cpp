@@ -185,28 +185,18 @@ void client_channel::on_close(clock::time_point now) {
     if (log_)
       log_->info("client '{}' disconnected from {}: {}", log_safe(id()), peer_address_,
                  close_reason_.empty() ? std::string_view("socket closed") : std::string_view(close_reason_));
-    message_ptr will;
     std::uint32_t delay = 0;
-    if (will_) {
-      auto m = std::make_shared<message>();
-      delay = will_->props.will_delay_interval.value_or(0);
-      m->topic = std::move(will_->topic);
-      m->payload = std::move(will_->payload);
-      m->qos = will_->qos;
-      m->retain = will_->retain;
-      will_->props.will_delay_interval.reset();
-      if (will_->props != mqtt::properties{}) m->props = std::move(will_->props);
-      if (m->props->message_expiry_interval)  // counts from publication, after the delay
-        m->expires_at = now + std::chrono::seconds(delay) + std::chrono::seconds(*m->props->message_expiry_interval);
-      m->origin_client_id = id();
-      will_.reset();
-      will = std::move(m);
-    }
+    message_ptr will = will_ ? will_message(now, delay) : nullptr;
+    will_.reset();
     bool still_ours = false;
     {
       auto sl = session_->lock();
       still_ours = session_->link_.get() == self_.get();
     }
+    // Cluster mode: the will kept for other nodes is this node's again. Not when the session has
+    // another connection now: that one's own will (or none) is what the directory holds.
+    if (will_armed_ && still_ours)
+      if (auto* dir = broker_.directory()) dir->disarm_will(id());
     // A session taken over belongs to the new connection: its messages stay with it.
     if (still_ours) broker_.reroute_shared(session_);
     broker_.services().connection_closed(id(), connection_id_);
@@ -222,6 +212,22 @@ void client_channel::on_close(clock::time_point now) {
   state_ = state::closed;
   closing_ = true;
   self_.reset();  // break the link <-> channel cycle
+}
+
+message_ptr client_channel::will_message(clock::time_point now, std::uint32_t& delay) const {
+  auto m = std::make_shared<message>();
+  delay = will_->props.will_delay_interval.value_or(0);
+  m->topic = will_->topic;
+  m->payload = will_->payload;
+  m->qos = will_->qos;
+  m->retain = will_->retain;
+  auto props = will_->props;
+  props.will_delay_interval.reset();
+  if (props != mqtt::properties{}) m->props = std::move(props);
+  if (m->props->message_expiry_interval)  // counts from publication, after the delay
+    m->expires_at = now + std::chrono::seconds(delay) + std::chrono::seconds(*m->props->message_expiry_interval);
+  m->origin_client_id = id();
+  return m;
 }
 
 event_client client_channel::event_self(std::string& listener) const {

@@ -185,6 +185,9 @@ class client_channel {
       close_code_ = rc;
     }
   }
+  // The will as it would be published if the connection closed at `now` (`delay`: its Will Delay
+  // Interval, taken out of the message's properties).
+  message_ptr will_message(clock::time_point now, std::uint32_t& delay) const;
   // This connection as lifecycle events describe it; `listener` holds the listener's name.
   event_client event_self(std::string& listener) const;
   std::shared_ptr<const listener_security> security_;  // taken at CONNECT
@@ -198,6 +201,7 @@ class client_channel {
   std::uint16_t client_receive_maximum_ = 65535;
   std::uint32_t client_max_packet_size_ = 0xFFFFFFFF;
   std::uint16_t client_topic_alias_maximum_ = 0;
+  bool will_armed_ = false;  // the session directory holds this connection's will (cluster mode)
   // Topic aliases both ways (MQTT 3.3.2.3.4), created on first use: most clients use none, and
   // two empty hash maps would be a twentieth of an idle connection's memory.
   struct topic_aliases {

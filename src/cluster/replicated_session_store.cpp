@@ -182,6 +182,19 @@ std::uint64_t replicated_session_store::erase_will(const std::string& c) {
   return queue_locked(c, {{op::kind::erase, key_of(c, will_key(c)), {}, 0, {}}}, inner);
 }
 
+std::uint64_t replicated_session_store::arm_will(const std::string& c, const broker::message& will,
+                                                 std::uint32_t delay_s) {
+  auto value = encode_will_record(will, armed_will_at(delay_s), 0);  // expiry counts from its publication
+  std::lock_guard g(mu_);
+  if (!value) return refused_locked(0);
+  return queue_locked(c, {{op::kind::put, key_of(c, will_key(c)), std::move(*value), 0, {}}}, 0);
+}
+
+std::uint64_t replicated_session_store::disarm_will(const std::string& c) {
+  std::lock_guard g(mu_);
+  return queue_locked(c, {{op::kind::erase, key_of(c, will_key(c)), {}, 0, {}}}, 0);
+}
+
 std::uint64_t replicated_session_store::decided_locked() const {
   const auto inner_decided = local_ ? local_->decided() : 0;
   while (!pending_.empty()) {

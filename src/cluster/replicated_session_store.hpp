@@ -126,6 +126,9 @@ class replicated_session_store final : public broker::durable_store {
     std::string key, value;  // value: the range end for erase_range
     std::uint64_t ticket;
     std::string client;  // whose session (the owner key compared when fencing)
+    // A later change of the same key in the same transaction replaces it: left out of the
+    // transaction, its ticket decided with it.
+    bool superseded = false;
   };
   struct write_result {
     bool written = false;  // etcd took the transaction (less the fenced clients' changes)

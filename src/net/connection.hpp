@@ -1,6 +1,7 @@
 // One client connection over any transport: a chain of readiness waits feeding the protocol channel,
 // a single writer flushing everything the channel produced in one gathered write per wake-up,
-// and one timer for the CONNECT deadline and keep alive. Written once for every transport.
+// and one deadline in its worker's deadline_wheel for the CONNECT timeout, keep alive and the
+// linger after close (ADR 0037). Written once for every transport.
 // Include only from src/net .cpp files: it pulls in Asio.
 //
 // Threading: a connection is served by its worker's thread, except that a worker which has just
@@ -8,7 +9,8 @@
 // (try_wake_here): the message goes out at once instead of after waking the other worker. The
 // owner lock (`busy_`, owner_guard) makes the two exclusive; every handler takes it, the foreign
 // side only ever tries it. Lock order: docs/adr/0001-layering-and-threading.md, "Threads and
-// locks today".
+// locks today". The deadline (its wheel hook) is only armed, cancelled and fired on the
+// connection's own worker, under the owner lock.
 #pragma once
 
 #include <array>
@@ -19,12 +21,12 @@
 #include <vector>
 
 #include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <spdlog/spdlog.h>
 
 #include "broker/client_channel.hpp"
 #include "broker/log_safe.hpp"
 #include "net/connection_set.hpp"
+#include "net/deadline_wheel.hpp"
 #include "net/worker_inbox.hpp"
 
 namespace edgemq::net {
@@ -38,19 +40,28 @@ template <class Transport>
 class basic_connection final : public broker::link,
                                public closable,
                                public wakeable,
+                               private deadline_wheel::entry,
                                public std::enable_shared_from_this<basic_connection<Transport>> {
  public:
+  // `wheel`: the deadlines of the connection's worker; it outlives the connection.
   basic_connection(Transport t, broker::broker& b, connection_set& set, std::shared_ptr<worker_inbox> inbox,
-                   std::shared_ptr<spdlog::logger> log, std::uint32_t listener = 0,
+                   deadline_wheel& wheel, std::shared_ptr<spdlog::logger> log, std::uint32_t listener = 0,
                    std::shared_ptr<const std::string> listener_name = nullptr)
-      : listener_(listener),
+      : deadline_wheel::entry(&on_deadline),
+        listener_(listener),
         listener_name_(std::move(listener_name)),
         transport_(std::move(t)),
         broker_(b),
         set_(set),
         inbox_(std::move(inbox)),
-        log_(std::move(log)),
-        timer_(transport_.get_executor()) {}
+        wheel_(wheel),
+        log_(std::move(log)) {}
+  // Only ever destroyed finished and out of the wheel, except when the io_context is torn down
+  // with its handlers (every worker stopped): then it leaves the wheel and the set here.
+  ~basic_connection() override {
+    wheel_.cancel(*this);
+    set_.remove(this);
+  }
 
   void start() {
     const owner_guard g(*this);
@@ -59,7 +70,7 @@ class basic_connection final : public broker::link,
     channel_->set_listener(listener_);
     channel_->set_peer(transport_.remote_endpoint(), std::move(listener_name_));
     if (auto cert = transport_.peer_certificate()) channel_->set_peer_certificate(std::move(*cert));
-    set_.add(self);
+    set_.add(*this);
     wait_readable();
     arm_timer();
   }
@@ -98,6 +109,7 @@ class basic_connection final : public broker::link,
   }
   // closable — any thread.
   void shutdown(mqtt::reason_code why) override { kick(why); }
+  std::shared_ptr<closable> lock() noexcept override { return this->weak_from_this().lock(); }
   void abort() override {
     const owner_guard g(*this);
     finish();
@@ -296,7 +308,7 @@ class basic_connection final : public broker::link,
   void finish(bool linger = false) {
     if (finished_) return;
     finished_ = true;
-    timer_.cancel();
+    wheel_.cancel(*this);
     channel_->on_close(broker::clock::now());
     set_.remove(this);
     if (linger)
@@ -308,7 +320,7 @@ class basic_connection final : public broker::link,
   void close_transport() {
     if (transport_closed_) return;
     transport_closed_ = true;
-    timer_.cancel();
+    wheel_.cancel(*this);
     transport_.close();
   }
 
@@ -322,12 +334,7 @@ class basic_connection final : public broker::link,
   void start_linger() {
     transport_.shutdown_send();
     linger_left_ = linger_bytes;
-    timer_.expires_after(linger_time);
-    timer_.async_wait([self = this->shared_from_this()](boost::system::error_code ec) {
-      if (ec) return;
-      const owner_guard g(*self);
-      self->close_transport();
-    });
+    wheel_.arm(*this, deadline_wheel::clock::now() + linger_time);  // on_deadline closes
     drain();
   }
 
@@ -347,20 +354,41 @@ class basic_connection final : public broker::link,
     });
   }
 
-  void arm_timer() {
-    timer_.expires_after(broker_.config().connect_timeout);
-    timer_.async_wait([self = this->shared_from_this()](boost::system::error_code ec) {
-      if (ec) return;
-      const owner_guard g(*self);
-      if (self->finished_ || self->channel_->connected()) return;
-      if (self->log_)
-        self->log_->info("{}: no CONNECT within the connect timeout, closing", self->transport_.remote_endpoint());
-      self->finish();
-    });
+  // Until CONNECT is accepted the deadline is the connect timeout.
+  void arm_timer() { wheel_.arm(*this, deadline_wheel::clock::now() + broker_.config().connect_timeout); }
+
+  // The wheel fired this connection's deadline (on its worker, from the worker's ticker).
+  static void on_deadline(deadline_wheel::entry& e) {
+    auto& c = static_cast<basic_connection&>(e);
+    const auto self = c.shared_from_this();  // whatever the handling drops, not us meanwhile
+    const owner_guard g(c);
+    c.deadline_passed();
   }
 
-  // After CONNECT the timer watches the channel's deadlines: the keep alive and, for a client
-  // that authenticated with a token, the token's expiry (client_channel::timer_remaining).
+  void deadline_passed() {
+    if (finished_) return close_transport();  // the linger is over
+    if (!keep_alive_armed_) {                 // the connect timeout
+      if (channel_->connected()) return;
+      if (log_) log_->info("{}: no CONNECT within the connect timeout, closing", transport_.remote_endpoint());
+      return finish();
+    }
+    const auto now = broker::clock::now();
+    if (const auto rc = channel_->timer_expired(now); rc != mqtt::reason_code::success) {
+      if (rc == mqtt::reason_code::maximum_connect_time && log_)
+        log_->info("client '{}': credentials expired without re-authentication, closing (0xA0)",
+                   log_safe(channel_->client_id()));
+      channel_->kick(rc);
+      flush();
+      return;
+    }
+    // Check again when the first deadline would end at the earliest.
+    const auto next = channel_->timer_remaining(now);
+    if (next != std::chrono::milliseconds::max()) return wait_deadlines(next);
+    timer_due_ = broker::clock::time_point::max();
+  }
+
+  // After CONNECT the deadline watches the channel's: the keep alive and, for a client that
+  // authenticated with a token, the token's expiry (client_channel::timer_remaining).
   void arm_keep_alive_after_connect() {
     if (!channel_->connected()) return;
     if (keep_alive_armed_) {
@@ -369,32 +397,15 @@ class basic_connection final : public broker::link,
       return;
     }
     keep_alive_armed_ = true;
-    timer_.cancel();
+    wheel_.cancel(*this);
     const auto after = channel_->timer_remaining(broker::clock::now());
     if (after != std::chrono::milliseconds::max()) wait_deadlines(after);
   }
 
+  // The wheel fires up to one slot after `after`, never before.
   void wait_deadlines(std::chrono::milliseconds after) {
     timer_due_ = broker::clock::now() + after;
-    timer_.expires_after(after);
-    timer_.async_wait([self = this->shared_from_this()](boost::system::error_code ec) {
-      if (ec) return;
-      const owner_guard g(*self);
-      if (self->finished_) return;
-      const auto now = broker::clock::now();
-      if (const auto rc = self->channel_->timer_expired(now); rc != mqtt::reason_code::success) {
-        if (rc == mqtt::reason_code::maximum_connect_time && self->log_)
-          self->log_->info("client '{}': credentials expired without re-authentication, closing (0xA0)",
-                           log_safe(self->channel_->client_id()));
-        self->channel_->kick(rc);
-        self->flush();
-        return;
-      }
-      // Check again when the first deadline would end at the earliest.
-      const auto next = self->channel_->timer_remaining(now);
-      if (next != std::chrono::milliseconds::max()) return self->wait_deadlines(next);
-      self->timer_due_ = broker::clock::time_point::max();
-    });
+    wheel_.arm(*this, timer_due_);
   }
 
   const std::uint32_t listener_;                      // the listener's index, handed to the channel at start()
@@ -403,9 +414,9 @@ class basic_connection final : public broker::link,
   broker::broker& broker_;
   connection_set& set_;
   std::shared_ptr<worker_inbox> inbox_;
+  deadline_wheel& wheel_;
   std::shared_ptr<spdlog::logger> log_;
   std::unique_ptr<broker::client_channel> channel_;
-  asio::steady_timer timer_;
   std::string writing_heads_;
   std::vector<broker::out_chunk> writing_chunks_;
   std::vector<asio::const_buffer> buffers_;

@@ -172,7 +172,7 @@ void client_channel::on_disconnect(const mqtt::disconnect& d) {
     }
     session_->expiry_interval_ = std::min(*d.props.session_expiry_interval, broker_.config().max_session_expiry);
   }
-  if (!v5() || d.code != mqtt::reason_code::disconnect_with_will) will_.reset();  // MQTT-3.14.4-3
+  if ((!v5() || d.code != mqtt::reason_code::disconnect_with_will) && rare_) rare_->will.reset();  // MQTT-3.14.4-3
   if (v5() && d.code != mqtt::reason_code::success)
     note_close(fmt::format("DISCONNECT {} (0x{:02X})", mqtt::to_string(d.code), static_cast<int>(d.code)), d.code);
   else
@@ -183,23 +183,22 @@ void client_channel::on_disconnect(const mqtt::disconnect& d) {
 void client_channel::on_close(clock::time_point now) {
   if (state_ == state::connected) {
     if (log_)
-      log_->info("client '{}' disconnected from {}: {}", log_safe(id()), peer_address_,
-                 close_reason_.empty() ? std::string_view("socket closed") : std::string_view(close_reason_));
+      log_->info("client '{}' disconnected from {}: {}", log_safe(id()), peer_address_, close_reason());
     message_ptr will;
     std::uint32_t delay = 0;
-    if (will_) {
+    if (auto* w = this->will()) {
       auto m = std::make_shared<message>();
-      delay = will_->props.will_delay_interval.value_or(0);
-      m->topic = std::move(will_->topic);
-      m->payload = std::move(will_->payload);
-      m->qos = will_->qos;
-      m->retain = will_->retain;
-      will_->props.will_delay_interval.reset();
-      if (will_->props != mqtt::properties{}) m->props = std::move(will_->props);
+      delay = w->props.will_delay_interval.value_or(0);
+      m->topic = std::move(w->topic);
+      m->payload = std::move(w->payload);
+      m->qos = w->qos;
+      m->retain = w->retain;
+      w->props.will_delay_interval.reset();
+      if (w->props != mqtt::properties{}) m->props = std::move(w->props);
       if (m->props->message_expiry_interval)  // counts from publication, after the delay
         m->expires_at = now + std::chrono::seconds(delay) + std::chrono::seconds(*m->props->message_expiry_interval);
       m->origin_client_id = id();
-      will_.reset();
+      rare_->will.reset();
       will = std::move(m);
     }
     bool still_ours = false;
@@ -216,8 +215,7 @@ void client_channel::on_close(clock::time_point now) {
       broker_.publish(now_will);
     }
     std::string listener;
-    broker_.events().disconnected(event_self(listener), close_code_,
-                                  close_reason_.empty() ? std::string_view("socket closed") : close_reason_);
+    broker_.events().disconnected(event_self(listener), rare_ ? rare_->close_code : std::nullopt, close_reason());
   }
   state_ = state::closed;
   closing_ = true;
@@ -250,8 +248,8 @@ mqtt::reason_code client_channel::timer_expired(clock::time_point now) const {
 
 std::chrono::milliseconds client_channel::timer_remaining(clock::time_point now) const {
   auto next = keep_alive_ != 0 ? keep_alive_remaining(now) : std::chrono::milliseconds::max();
-  if (credentials_expire_ != clock::time_point::max()) {
-    const auto left = std::chrono::ceil<std::chrono::milliseconds>(credentials_expire_ - now);
+  if (const auto expire = credentials_expiry(); expire != clock::time_point::max()) {
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(expire - now);
     next = std::min(next, std::max(left, std::chrono::milliseconds(1)));
   }
   return next;

@@ -71,7 +71,7 @@ void client_channel::on_connect(mqtt::connect& c) {
   if (!c.props.authentication_method) {
     // A dialect that decides its own CONNECTs (the IoT Hub devices) before the listener's chain.
     if (auto* hook = broker_.interceptor()) {
-      if (auto d = hook->on_connect(c, peer_cert_.get(), connection_id_)) {
+      if (auto d = hook->on_connect(c, peer_cert(), connection_id_)) {
         if (d->code != mqtt::reason_code::success) {
           bump(broker_.stats().auth_failures);
           if (log_)
@@ -123,7 +123,7 @@ mqtt::reason_code client_channel::check_credentials(const mqtt::connect& c) cons
                                                                 : mqtt::reason_code::bad_user_name_or_password;
   }
   // A verified client certificate is a credential (docs/security.md, "Client certificates").
-  if (peer_cert_ && !peer_cert_->subject_cn.empty()) return mqtt::reason_code::success;
+  if (peer_cert() && !peer_cert()->subject_cn.empty()) return mqtt::reason_code::success;
   return security_->allow_anonymous ? mqtt::reason_code::success : mqtt::reason_code::not_authorized;
 }
 
@@ -184,18 +184,20 @@ void client_channel::on_auth(const mqtt::auth& a) {
 // stand in for the CN: docs/security.md, "Client certificates as identities"); attributes from
 // the certificate's subject, then the method's (which win on a clash: they were checked last).
 // An anonymous client keeps none: the authorizer sees one (it may name the client id), then it goes.
-bool client_channel::authorize_connect(const mqtt::connect& c, const auth_step* enhanced) {
+bool client_channel::authorize_connect(const mqtt::connect& c, const auth_step* enhanced,
+                                       const std::string& client_id) {
   principal pr;
   auto* p = &pr;
-  p->client_id = client_id_;
+  p->client_id = client_id;
+  const auto* cert = peer_cert();
   const auto keep = [&] {
     if (pr.username || !pr.attributes.empty()) principal_ = std::make_shared<const principal>(std::move(pr));
   };
-  const bool cert_cn = peer_cert_ && !peer_cert_->subject_cn.empty();
+  const bool cert_cn = cert && !cert->subject_cn.empty();
   if (auto* d = dialect()) {  // the interceptor established who it is and what it may do
     p->username = d->username;
-    if (peer_cert_) p->attributes = peer_cert_->subject;
-    peer_cert_.reset();
+    if (cert) p->attributes = cert->subject;
+    drop_peer_cert();
     keep();
     permissions_ = d->permissions;
     return true;
@@ -211,12 +213,12 @@ bool client_channel::authorize_connect(const mqtt::connect& c, const auth_step* 
   } else if (password_checked) {
     p->username = c.username;
   } else if (cert_cn) {
-    p->username = peer_cert_->subject_cn;
+    p->username = cert->subject_cn;
   }
-  if (peer_cert_) p->attributes = peer_cert_->subject;
+  if (cert) p->attributes = cert->subject;
   if (enhanced)
     for (const auto& [k, v] : enhanced->attributes) p->attributes.insert_or_assign(k, v);
-  peer_cert_.reset();
+  drop_peer_cert();
   if (security_->authz) permissions_ = security_->authz->on_connect(pr);
   keep();
   return !security_->authz || permissions_ != nullptr;
@@ -225,17 +227,18 @@ bool client_channel::authorize_connect(const mqtt::connect& c, const auth_step* 
 void client_channel::accept(mqtt::connect& c, const auth_step* enhanced) {
   const auto& lim = broker_.config();
   mqtt::properties ack_props;
-  client_id_ = std::move(c.client_id);
-  if (client_id_.empty()) {
-    client_id_ = random_client_id();
-    if (v5()) ack_props.assigned_client_identifier = client_id_;  // MQTT-3.2.2-16
+  // The session keeps the id once attached; until then it is this one.
+  std::string client_id = std::move(c.client_id);
+  if (client_id.empty()) {
+    client_id = random_client_id();
+    if (v5()) ack_props.assigned_client_identifier = client_id;  // MQTT-3.2.2-16
   }
   // Taken before authorize_connect, which lets the certificate go once the principal has it.
-  const std::string cert_cn = peer_cert_ ? peer_cert_->subject_cn : std::string();
-  if (!authorize_connect(c, enhanced)) {
+  const std::string cert_cn = peer_cert() ? peer_cert()->subject_cn : std::string();
+  if (!authorize_connect(c, enhanced, client_id)) {
     bump(broker_.stats().connect_denied);
     if (log_)
-      log_->info("client '{}' refused: not authorized to connect (user '{}')", log_safe(client_id_),
+      log_->info("client '{}' refused: not authorized to connect (user '{}')", log_safe(client_id),
                  log_safe(principal_ ? principal_->username.value_or("") : std::string()));
     send(mqtt::connack{false, mqtt::reason_code::not_authorized, {}});  // 3.1.1: 0x05
     closing_ = true;
@@ -246,7 +249,7 @@ void client_channel::accept(mqtt::connect& c, const auth_step* enhanced) {
   if (c.will && !may_publish_will(c.will->topic)) {
     bump(broker_.stats().connect_denied);
     if (log_)
-      log_->info("client '{}' refused: not authorized to publish its will to '{}'", log_safe(client_id_),
+      log_->info("client '{}' refused: not authorized to publish its will to '{}'", log_safe(client_id),
                  log_safe(c.will->topic));
     send(mqtt::connack{false, mqtt::reason_code::not_authorized, {}});  // 3.1.1: 0x05
     closing_ = true;
@@ -272,8 +275,8 @@ void client_channel::accept(mqtt::connect& c, const auth_step* enhanced) {
 
   // Cluster mode: this node becomes the client id's one owner, its session brought here first.
   if (auto* dir = broker_.directory()) {
-    if (const auto claim = dir->claim(client_id_, c.clean_start); claim.code != mqtt::reason_code::success) {
-      if (log_) log_->warn("client '{}' refused: {}", log_safe(client_id_), claim.why);
+    if (const auto claim = dir->claim(client_id, c.clean_start); claim.code != mqtt::reason_code::success) {
+      if (log_) log_->warn("client '{}' refused: {}", log_safe(client_id), claim.why);
       send(mqtt::connack{false, claim.code, {}});  // 3.1.1: 0x03 server unavailable
       closing_ = true;
       return;
@@ -281,10 +284,9 @@ void client_channel::accept(mqtt::connect& c, const auth_step* enhanced) {
   }
   connection_info info{principal_ ? principal_->username : std::nullopt, listener_, version_,
                        static_cast<std::uint64_t>(wall_now_ms()), c.clean_start};
-  auto attached = broker_.sessions().attach(client_id_, c.clean_start, expiry, self_, std::move(info));
+  auto attached = broker_.sessions().attach(client_id, c.clean_start, expiry, self_, std::move(info));
   if (attached.taken_over) attached.taken_over->kick(mqtt::reason_code::session_taken_over);  // MQTT-3.1.4-3
   session_ = std::move(attached.s);
-  std::string().swap(client_id_);  // id() reads the session's copy from now on
   state_ = state::connected;
   bump(broker_.stats().connections_accepted);
 

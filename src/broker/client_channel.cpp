@@ -11,6 +11,8 @@ namespace {
 std::atomic<std::uint64_t> next_connection_id{1};
 }
 
+const std::string client_channel::no_id_;
+
 client_channel::client_channel(broker& b, std::shared_ptr<link> self, std::shared_ptr<spdlog::logger> log)
     : broker_(b),
       self_(std::move(self)),
@@ -21,10 +23,11 @@ void client_channel::on_data(std::span<const std::uint8_t> data, clock::time_poi
   if (closing_ || state_ == state::closed) return;
   last_rx_ = now;
   std::span<const std::uint8_t> buf = data;
-  const bool carried = !partial_.empty();
+  // rare_ is never released once made: the pointer stays valid while frames are handled.
+  std::string* const carried = rare_ && !rare_->partial.empty() ? &rare_->partial : nullptr;
   if (carried) {
-    partial_.append(reinterpret_cast<const char*>(data.data()), data.size());
-    buf = {reinterpret_cast<const std::uint8_t*>(partial_.data()), partial_.size()};
+    carried->append(reinterpret_cast<const char*>(data.data()), data.size());
+    buf = {reinterpret_cast<const std::uint8_t*>(carried->data()), carried->size()};
   }
   std::size_t used = 0;
   while (!closing_ && used < buf.size()) {
@@ -41,16 +44,16 @@ void client_channel::on_data(std::span<const std::uint8_t> data, clock::time_poi
     used += r.value.size;
   }
   if (closing_) {
-    std::string().swap(partial_);
+    if (rare_) std::string().swap(rare_->partial);
     return;
   }
   if (carried) {
-    partial_.erase(0, used);
-  } else {
-    partial_.assign(reinterpret_cast<const char*>(buf.data()) + used, buf.size() - used);
+    carried->erase(0, used);
+  } else if (used < buf.size()) {
+    rare().partial.assign(reinterpret_cast<const char*>(buf.data()) + used, buf.size() - used);
   }
   // An idle connection keeps no buffer: the capacity of a large packet is given back.
-  if (partial_.empty() && partial_.capacity() > 256) std::string().swap(partial_);
+  if (rare_ && rare_->partial.empty() && rare_->partial.capacity() > 256) std::string().swap(rare_->partial);
 }
 
 void client_channel::on_frame(const mqtt::frame& f) {
@@ -257,11 +260,14 @@ std::chrono::milliseconds client_channel::timer_remaining(clock::time_point now)
 
 template <class Encode>
 void client_channel::append_head(Encode&& encode) {
-  if (out_.empty() || out_.back().body) out_.push_back({out_heads_.size(), out_heads_.size(), nullptr});
-  const auto before = out_heads_.size();
-  encode(out_heads_);
-  out_.back().head_end = out_heads_.size();
-  out_bytes_ += out_heads_.size() - before;
+  if (!out_) out_ = std::make_unique<channel_output>();
+  auto& heads = out_->heads;
+  auto& chunks = out_->chunks;
+  if (chunks.empty() || chunks.back().body) chunks.push_back({heads.size(), heads.size(), nullptr});
+  const auto before = heads.size();
+  encode(heads);
+  chunks.back().head_end = heads.size();
+  out_bytes_ += heads.size() - before;
 }
 
 void client_channel::send_plain_ack(mqtt::packet_type type, std::uint16_t packet_id, mqtt::reason_code code) {
@@ -292,7 +298,7 @@ bool client_channel::send_publish(const mqtt::publish_head& h, const message_ptr
   });
   if (ec) return false;
   if (inline_payload) return true;
-  out_.back().body = body;  // a larger one follows the head, shared
+  out_->chunks.back().body = body;  // a larger one follows the head, shared
   out_bytes_ += payload.size();
   return true;
 }

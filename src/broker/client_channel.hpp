@@ -42,6 +42,13 @@ struct out_chunk {
   message_ptr body;  // its payload follows the head bytes on the wire
 };
 
+// A channel's pending output, handed to the writer whole (take_output): made when the channel
+// first has something to send, so an idle connection whose writer let it go holds none.
+struct channel_output {
+  std::string heads;
+  std::vector<out_chunk> chunks;
+};
+
 class client_channel {
  public:
   client_channel(broker& b, std::shared_ptr<link> self, std::shared_ptr<spdlog::logger> log);
@@ -84,7 +91,9 @@ class client_channel {
   // The listener this connection came through (its index; its security settings apply) and
   // the client certificate its TLS handshake verified, if any. Set before the first byte.
   void set_listener(std::uint32_t listener) noexcept { listener_ = listener; }
-  void set_peer_certificate(peer_certificate cert) { peer_cert_ = std::make_unique<peer_certificate>(std::move(cert)); }
+  void set_peer_certificate(peer_certificate cert) {
+    rare().peer_cert = std::make_unique<peer_certificate>(std::move(cert));
+  }
   // The peer's address ("127.0.0.1:5555") and the listener as the ready line names it, for the
   // connect and disconnect log lines. Set by net before the first byte, like set_listener.
   void set_peer(std::string address, std::shared_ptr<const std::string> listener_name) {
@@ -97,7 +106,7 @@ class client_channel {
   // Its authorization (null: no policy on its listener).
   const client_permissions* permissions() const noexcept { return permissions_.get(); }
 
-  bool has_output() const noexcept { return !out_.empty(); }
+  bool has_output() const noexcept { return out_ && !out_->chunks.empty(); }
   // The last pull() left deliveries queued only because its output budget (pull_bytes, or the
   // output limit) was spent: pull again once this output is written (nothing else will prompt it).
   bool budget_hit() const noexcept { return budget_hit_; }
@@ -109,8 +118,16 @@ class client_channel {
   // Hands the pending output to the writer: `heads` and `chunks` must be empty and are swapped
   // with the channel's (so their capacity is reused on the next wake-up).
   void take_output(std::string& heads, std::vector<out_chunk>& chunks) noexcept {
-    heads.swap(out_heads_);
-    chunks.swap(out_);
+    if (out_) {
+      heads.swap(out_->heads);
+      chunks.swap(out_->chunks);
+    }
+    out_bytes_ = 0;
+  }
+  // The same, swapping the whole output: `out` is null or empty, and comes back to the channel at
+  // the next take (its capacity reused); a writer that drops it leaves the channel none.
+  void take_output(std::unique_ptr<channel_output>& out) noexcept {
+    out.swap(out_);
     out_bytes_ = 0;
   }
 
@@ -122,7 +139,7 @@ class client_channel {
   void on_connect(mqtt::connect& c);
   void accept(mqtt::connect& c, const auth_step* enhanced);
   // Builds principal_ and asks the listener's authorizer for permissions_; false: may not connect.
-  bool authorize_connect(const mqtt::connect& c, const auth_step* enhanced);
+  bool authorize_connect(const mqtt::connect& c, const auth_step* enhanced, const std::string& client_id);
   mqtt::reason_code check_credentials(const mqtt::connect& c) const;
   void deny_publish(const mqtt::publish& p);
   bool may_publish_will(std::string_view topic) const;
@@ -158,8 +175,9 @@ class client_channel {
   template <class Encode>
   void append_head(Encode&& encode);
   bool v5() const noexcept { return version_ == mqtt::protocol_version::v5; }
-  // Once attached, the session holds the client id (one copy per client, not three).
-  const std::string& id() const noexcept { return session_ ? session_->client_id() : client_id_; }
+  // The session holds the client id (the channel keeps no copy); empty before CONNECT is accepted.
+  const std::string& id() const noexcept { return session_ ? session_->client_id() : no_id_; }
+  static const std::string no_id_;
 
   // What few connections use, or only around CONNECT and close: made on first use, so that an
   // idle connection carries a pointer instead (an eighth of its channel).
@@ -179,6 +197,8 @@ class client_channel {
     std::unique_ptr<auth_exchange> auth;
     std::string auth_method;
     clock::time_point credentials_expire = clock::time_point::max();
+    std::unique_ptr<peer_certificate> peer_cert;  // until CONNECT: the verified TLS client certificate
+    std::string partial;  // an incomplete frame carried to the next read; empty when idle
   };
   rare_state& rare() {
     if (!rare_) rare_ = std::make_unique<rare_state>();
@@ -201,13 +221,16 @@ class client_channel {
   mqtt::will_message* will() const noexcept { return rare_ ? rare_->will.get() : nullptr; }
   auth_exchange* auth() const noexcept { return rare_ ? rare_->auth.get() : nullptr; }
   connect_decision* dialect() const noexcept { return rare_ ? rare_->dialect.get() : nullptr; }
+  const peer_certificate* peer_cert() const noexcept { return rare_ ? rare_->peer_cert.get() : nullptr; }
+  void drop_peer_cert() noexcept {
+    if (rare_) rare_->peer_cert.reset();
+  }
 
   // Fields ordered by size (no padding between the small ones).
   broker& broker_;
   std::shared_ptr<link> self_;
   std::shared_ptr<spdlog::logger> log_;
   std::unique_ptr<rare_state> rare_;
-  std::unique_ptr<peer_certificate> peer_cert_;       // heap-held: most connections have none
   std::string peer_address_;                          // for log lines only
   std::shared_ptr<const std::string> listener_name_;  // shared by the listener's connections
   // This connection as lifecycle events describe it; `listener` holds the listener's name.
@@ -215,7 +238,6 @@ class client_channel {
   std::shared_ptr<const listener_security> security_;  // taken at CONNECT
   std::shared_ptr<const principal> principal_;
   std::shared_ptr<const client_permissions> permissions_;
-  std::string client_id_;
   session_ptr session_;
   clock::time_point last_rx_{};
   // Acknowledgements waiting for their messages to be durable, in the order the PUBLISHes came
@@ -236,10 +258,8 @@ class client_channel {
   // client, whose acknowledgements carry no code, is disconnected unacknowledged so it resends.
   void refuse_ack(mqtt::packet_type type, std::uint16_t packet_id, mqtt::reason_code why);
   void save_subscriptions();
-  std::string partial_;  // an incomplete frame carried to the next read; empty when idle
   const std::uint64_t connection_id_;
-  std::string out_heads_;
-  std::vector<out_chunk> out_;
+  std::unique_ptr<channel_output> out_;
   std::size_t out_bytes_ = 0;
   std::uint32_t listener_ = 0;
   std::uint32_t client_max_packet_size_ = 0xFFFFFFFF;

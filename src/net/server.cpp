@@ -29,11 +29,12 @@ struct server::impl {
   broker::broker& broker_;
   config::server_options opts_;
   std::shared_ptr<spdlog::logger> log_;
-  // One per worker, each driven by its worker's ticker. Declared before workers_: connections
-  // that the io_contexts' destruction releases may still leave their wheel.
-  std::vector<std::unique_ptr<deadline_wheel>> wheels_;
-  std::vector<std::unique_ptr<asio::steady_timer>> tickers_;
+  // Declared before workers_: connections that the io_contexts' destruction releases still
+  // leave their set and their worker's deadline wheel.
+  connection_set connections_;
+  std::vector<std::unique_ptr<worker_context>> contexts_;  // one per worker
   std::vector<std::unique_ptr<asio::io_context>> workers_;
+  std::vector<std::unique_ptr<asio::steady_timer>> tickers_;  // per worker: drives its wheel
   std::vector<std::shared_ptr<worker_inbox>> inboxes_;  // one per worker
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards_;
   std::vector<std::thread> threads_;
@@ -46,7 +47,6 @@ struct server::impl {
   // Installed in start(), before the ready line: a signal in between must not kill the process.
   asio::io_context signals_ctx_{1};
   std::unique_ptr<asio::signal_set> signals_;
-  connection_set connections_;
   // TLS handshakes in progress (not connections yet), so that stop() can release those that never
   // finish: see tls_transport::abandon_handshake.
   std::mutex handshakes_mu_;
@@ -93,10 +93,9 @@ struct server::impl {
         start_tls(std::move(s), tls->current(),
                   [this, w, li](tls_transport t) { start_connection(std::move(t), w, li); });
       } else {
-        auto c = std::make_shared<basic_connection<tcp_transport>>(
-            tcp_transport(std::move(s)), broker_, connections_, inboxes_[w], *wheels_[w], log_, li, listener_names_[li]);
+        auto c = std::make_shared<basic_connection<tcp_transport>>(tcp_transport(std::move(s)), *contexts_[w]);
         // Start on the connection's own worker: from here on it lives on that thread.
-        asio::post(c->executor(), [c] { c->start(); });
+        asio::post(c->executor(), [c, li, name = listener_names_[li]] { c->start(li, name); });
       }
     });
   }
@@ -104,9 +103,8 @@ struct server::impl {
   // On the connection's worker.
   template <class Transport>
   void start_connection(Transport t, std::size_t w, std::uint32_t li) {
-    auto c = std::make_shared<basic_connection<Transport>>(std::move(t), broker_, connections_, inboxes_[w],
-                                                           *wheels_[w], log_, li, listener_names_[li]);
-    c->start();
+    auto c = std::make_shared<basic_connection<Transport>>(std::move(t), *contexts_[w]);
+    c->start(li, listener_names_[li]);
   }
 
   // The handshake runs on the connection's worker before the connection exists: a client that
@@ -184,10 +182,10 @@ struct server::impl {
 
   // Each worker's connection deadlines, every slot of its wheel (on that worker).
   void tick(std::size_t w) {
-    tickers_[w]->expires_after(wheels_[w]->slot());
+    tickers_[w]->expires_after(contexts_[w]->wheel.slot());
     tickers_[w]->async_wait([this, w](boost::system::error_code ec) {
       if (ec) return;
-      wheels_[w]->advance(deadline_wheel::clock::now());
+      contexts_[w]->wheel.advance(deadline_wheel::clock::now());
       tick(w);
     });
   }
@@ -227,7 +225,7 @@ std::vector<std::uint16_t> server::start() {
                                                  // write its sockets, ADR 0006): never an UNSAFE concurrency hint
     d.guards_.push_back(asio::make_work_guard(*d.workers_.back()));
     d.inboxes_.push_back(std::make_shared<worker_inbox>(*d.workers_.back()));
-    d.wheels_.push_back(std::make_unique<deadline_wheel>(deadline_wheel::clock::now()));
+    d.contexts_.push_back(std::make_unique<worker_context>(d.broker_, d.connections_, d.inboxes_.back(), d.log_));
     d.tickers_.push_back(std::make_unique<asio::steady_timer>(*d.workers_.back()));
     d.tick(i);
   }

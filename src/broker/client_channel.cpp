@@ -185,8 +185,7 @@ void client_channel::on_disconnect(const mqtt::disconnect& d) {
 
 void client_channel::on_close(clock::time_point now) {
   if (state_ == state::connected) {
-    if (log_)
-      log_->info("client '{}' disconnected from {}: {}", log_safe(id()), peer_address_, close_reason());
+    if (log_) log_->info("client '{}' disconnected from {}: {}", log_safe(id()), peer_address_, close_reason());
     message_ptr will;
     std::uint32_t delay = 0;
     if (auto* w = this->will()) {

@@ -198,7 +198,7 @@ class client_channel {
     std::string auth_method;
     clock::time_point credentials_expire = clock::time_point::max();
     std::unique_ptr<peer_certificate> peer_cert;  // until CONNECT: the verified TLS client certificate
-    std::string partial;  // an incomplete frame carried to the next read; empty when idle
+    std::string partial;                          // an incomplete frame carried to the next read; empty when idle
   };
   rare_state& rare() {
     if (!rare_) rare_ = std::make_unique<rare_state>();

@@ -39,7 +39,8 @@ std::span<std::uint8_t> thread_read_buffer();
 
 // What the connections of one worker share, held once by the server (declared before its
 // io_contexts, so it outlives every connection): one reference in each connection instead of
-// five. The wheel and the inbox are the worker's own (see their threading notes).
+// five. The wheel is touched only on its worker's thread; the inbox takes wake-ups from any
+// thread (worker_inbox.hpp).
 struct worker_context {
   worker_context(broker::broker& b, connection_set& set, std::shared_ptr<worker_inbox> in,
                  std::shared_ptr<spdlog::logger> l)
@@ -59,7 +60,8 @@ class basic_connection final : public broker::link,
                                public std::enable_shared_from_this<basic_connection<Transport>> {
  public:
   // `w`: the connection's worker; it outlives the connection.
-  basic_connection(Transport t, worker_context& w) : deadline_wheel::entry(&on_deadline), transport_(std::move(t)), w_(w) {}
+  basic_connection(Transport t, worker_context& w)
+      : deadline_wheel::entry(&on_deadline), transport_(std::move(t)), w_(w) {}
   // Only ever destroyed finished and out of the wheel, except when the io_context is torn down
   // with its handlers (every worker stopped): then it leaves the wheel and the set here.
   ~basic_connection() override {
@@ -342,7 +344,7 @@ class basic_connection final : public broker::link,
   // pipe instead of the reason. So: FIN after the last write, then read and discard until the
   // peer closes too, for at most linger_time and linger_bytes, then release. Asynchronous (the
   // worker goes on with other connections), and the connection has already left the broker
-  // (on_close ran, it is out of the connection set): only the socket and the timer are left.
+  // (on_close ran, it is out of the connection set): only the socket and its deadline are left.
   void start_linger() {
     transport_.shutdown_send();
     linger_left_ = linger_bytes;
@@ -388,7 +390,7 @@ class basic_connection final : public broker::link,
     if (const auto rc = channel_->timer_expired(now); rc != mqtt::reason_code::success) {
       if (rc == mqtt::reason_code::maximum_connect_time && w_.log)
         w_.log->info("client '{}': credentials expired without re-authentication, closing (0xA0)",
-                   log_safe(channel_->client_id()));
+                     log_safe(channel_->client_id()));
       channel_->kick(rc);
       flush();
       return;

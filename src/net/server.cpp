@@ -35,7 +35,7 @@ struct server::impl {
   std::vector<std::unique_ptr<worker_context>> contexts_;  // one per worker
   std::vector<std::unique_ptr<asio::io_context>> workers_;
   std::vector<std::unique_ptr<asio::steady_timer>> tickers_;  // per worker: drives its wheel
-  std::vector<std::shared_ptr<worker_inbox>> inboxes_;  // one per worker
+  std::vector<std::shared_ptr<worker_inbox>> inboxes_;        // one per worker
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards_;
   std::vector<std::thread> threads_;
   std::vector<std::unique_ptr<asio::ip::tcp::acceptor>> acceptors_;

@@ -1,10 +1,10 @@
 #include "net/deadline_wheel.hpp"
 
-#include <gtest/gtest.h>
-
 #include <functional>
 #include <memory>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 using namespace std::chrono_literals;
 using edgemq::net::deadline_wheel;
@@ -104,7 +104,7 @@ TEST(DeadlineWheel, CallbackMayRearmItselfAndCancelOthers) {
   a.now = b.now = &f.now;
   a.on_fire = [&](timed& self) {
     if (self.count == 1) f.wheel.arm(self.hook, f.now + 1s);  // keep alive moved on
-    f.wheel.cancel(b.hook);                                    // in the same slot
+    f.wheel.cancel(b.hook);                                   // in the same slot
   };
   const auto start = f.now;
   f.wheel.arm(a.hook, start + 500ms);

@@ -288,6 +288,12 @@ void client_channel::accept(mqtt::connect& c, const auth_step* enhanced) {
   if (attached.taken_over) attached.taken_over->kick(mqtt::reason_code::session_taken_over);  // MQTT-3.1.4-3
   session_ = std::move(attached.s);
   state_ = state::connected;
+  if (auto* dir = broker_.directory(); dir && will()) {
+    std::uint32_t delay = 0;
+    const auto armed = will_message(clock::now(), delay);
+    dir->arm_will(id(), *armed, delay);
+    will_armed_ = true;
+  }
   bump(broker_.stats().connections_accepted);
 
   if (v5()) {

@@ -186,28 +186,18 @@ void client_channel::on_disconnect(const mqtt::disconnect& d) {
 void client_channel::on_close(clock::time_point now) {
   if (state_ == state::connected) {
     if (log_) log_->info("client '{}' disconnected from {}: {}", log_safe(id()), peer_address_, close_reason());
-    message_ptr will;
     std::uint32_t delay = 0;
-    if (auto* w = this->will()) {
-      auto m = std::make_shared<message>();
-      delay = w->props.will_delay_interval.value_or(0);
-      m->topic = std::move(w->topic);
-      m->payload = std::move(w->payload);
-      m->qos = w->qos;
-      m->retain = w->retain;
-      w->props.will_delay_interval.reset();
-      if (w->props != mqtt::properties{}) m->props = std::move(w->props);
-      if (m->props->message_expiry_interval)  // counts from publication, after the delay
-        m->expires_at = now + std::chrono::seconds(delay) + std::chrono::seconds(*m->props->message_expiry_interval);
-      m->origin_client_id = id();
-      rare_->will.reset();
-      will = std::move(m);
-    }
+    message_ptr will = this->will() ? will_message(now, delay) : nullptr;
+    if (rare_) rare_->will.reset();
     bool still_ours = false;
     {
       auto sl = session_->lock();
       still_ours = session_->link_.get() == self_.get();
     }
+    // Cluster mode: the will kept for other nodes is this node's again. Not when the session has
+    // another connection now: that one's own will (or none) is what the directory holds.
+    if (will_armed_ && still_ours)
+      if (auto* dir = broker_.directory()) dir->disarm_will(id());
     // A session taken over belongs to the new connection: its messages stay with it.
     if (still_ours) broker_.reroute_shared(session_);
     broker_.services().connection_closed(id(), connection_id_);
@@ -222,6 +212,23 @@ void client_channel::on_close(clock::time_point now) {
   state_ = state::closed;
   closing_ = true;
   self_.reset();  // break the link <-> channel cycle
+}
+
+message_ptr client_channel::will_message(clock::time_point now, std::uint32_t& delay) const {
+  const auto& w = *will();
+  auto m = std::make_shared<message>();
+  delay = w.props.will_delay_interval.value_or(0);
+  m->topic = w.topic;
+  m->payload = w.payload;
+  m->qos = w.qos;
+  m->retain = w.retain;
+  auto props = w.props;
+  props.will_delay_interval.reset();
+  if (props != mqtt::properties{}) m->props = std::move(props);
+  if (m->props->message_expiry_interval)  // counts from publication, after the delay
+    m->expires_at = now + std::chrono::seconds(delay) + std::chrono::seconds(*m->props->message_expiry_interval);
+  m->origin_client_id = id();
+  return m;
 }
 
 event_client client_channel::event_self(std::string& listener) const {

@@ -233,6 +233,9 @@ class client_channel {
   std::unique_ptr<rare_state> rare_;
   std::string peer_address_;                          // for log lines only
   std::shared_ptr<const std::string> listener_name_;  // shared by the listener's connections
+  // The will as it would be published if the connection closed at `now` (`delay`: its Will Delay
+  // Interval, taken out of the message's properties).
+  message_ptr will_message(clock::time_point now, std::uint32_t& delay) const;
   // This connection as lifecycle events describe it; `listener` holds the listener's name.
   event_client event_self(std::string& listener) const;
   std::shared_ptr<const listener_security> security_;  // taken at CONNECT
@@ -271,6 +274,7 @@ class client_channel {
   bool closing_ = false;
   bool budget_hit_ = false;  // see budget_hit()
   bool pull_hint_ = false;   // see take_pull_hint()
+  bool will_armed_ = false;  // the session directory holds this connection's will (cluster mode)
 };
 
 }  // namespace edgemq::broker

@@ -71,7 +71,7 @@ void client_channel::on_connect(mqtt::connect& c) {
   if (!c.props.authentication_method) {
     // A dialect that decides its own CONNECTs (the IoT Hub devices) before the listener's chain.
     if (auto* hook = broker_.interceptor()) {
-      if (auto d = hook->on_connect(c, peer_cert_.get(), connection_id_)) {
+      if (auto d = hook->on_connect(c, peer_cert(), connection_id_)) {
         if (d->code != mqtt::reason_code::success) {
           bump(broker_.stats().auth_failures);
           if (log_)
@@ -79,7 +79,7 @@ void client_channel::on_connect(mqtt::connect& c) {
                        log_safe(c.username.value_or("")));
           return refuse(d->code);
         }
-        dialect_ = std::make_unique<connect_decision>(std::move(*d));
+        rare().dialect = std::make_unique<connect_decision>(std::move(*d));
         return accept(c, nullptr);
       }
     }
@@ -94,17 +94,18 @@ void client_channel::on_connect(mqtt::connect& c) {
     }
   }
   if (c.props.authentication_method) {
-    auth_method_ = *c.props.authentication_method;
-    auth_ = broker_.authenticators().create(auth_method_);
-    if (!auth_) {  // MQTT 4.12: unknown method
+    auto& r = rare();
+    r.auth_method = *c.props.authentication_method;
+    r.auth = broker_.authenticators().create(r.auth_method);
+    if (!r.auth) {  // MQTT 4.12: unknown method
       bump(broker_.stats().auth_failures);
       if (log_)
         log_->info("client '{}' refused: unknown authentication method '{}'", log_safe(c.client_id),
-                   log_safe(auth_method_));
+                   log_safe(r.auth_method));
       return refuse(mqtt::reason_code::bad_authentication_method);
     }
-    const auto step = auth_->start(c.client_id, c.props.authentication_data);
-    pending_connect_ = std::make_unique<mqtt::connect>(std::move(c));
+    const auto step = r.auth->start(c.client_id, c.props.authentication_data);
+    r.pending_connect = std::make_unique<mqtt::connect>(std::move(c));
     state_ = state::authenticating;
     return apply_auth_step(step);
   }
@@ -122,14 +123,14 @@ mqtt::reason_code client_channel::check_credentials(const mqtt::connect& c) cons
                                                                 : mqtt::reason_code::bad_user_name_or_password;
   }
   // A verified client certificate is a credential (docs/security.md, "Client certificates").
-  if (peer_cert_ && !peer_cert_->subject_cn.empty()) return mqtt::reason_code::success;
+  if (peer_cert() && !peer_cert()->subject_cn.empty()) return mqtt::reason_code::success;
   return security_->allow_anonymous ? mqtt::reason_code::success : mqtt::reason_code::not_authorized;
 }
 
 void client_channel::apply_auth_step(const auth_step& step) {
   if (step.code == mqtt::reason_code::continue_authentication) {
     mqtt::auth a{mqtt::reason_code::continue_authentication, {}};
-    a.props.authentication_method = auth_method_;
+    a.props.authentication_method = rare_->auth_method;
     a.props.authentication_data = step.data;
     send(a);
     return;
@@ -137,9 +138,9 @@ void client_channel::apply_auth_step(const auth_step& step) {
   if (step.code != mqtt::reason_code::success) {
     bump(broker_.stats().auth_failures);
     // Before CONNACK the client id is still in the CONNECT being authenticated.
-    const auto& who = pending_connect_ ? pending_connect_->client_id : id();
+    const auto& who = rare_->pending_connect ? rare_->pending_connect->client_id : id();
     if (log_)
-      log_->info("client '{}' refused by {}{}: {} (0x{:02X})", log_safe(who), log_safe(auth_method_),
+      log_->info("client '{}' refused by {}{}: {} (0x{:02X})", log_safe(who), log_safe(rare_->auth_method),
                  state_ == state::connected ? " re-authentication" : "", step.why.empty() ? "refused" : step.why,
                  static_cast<int>(step.code));
   }
@@ -149,8 +150,8 @@ void client_channel::apply_auth_step(const auth_step& step) {
       closing_ = true;
       return;
     }
-    auto c = std::move(*pending_connect_);
-    pending_connect_.reset();
+    auto c = std::move(*rare_->pending_connect);
+    rare_->pending_connect.reset();
     return accept(c, &step);
   }
   // Re-authentication of a connected client (MQTT 4.12.1). 0x86 is no DISCONNECT reason code.
@@ -159,22 +160,22 @@ void client_channel::apply_auth_step(const auth_step& step) {
     return send(mqtt::disconnect{
         step.code == mqtt::reason_code::bad_user_name_or_password ? mqtt::reason_code::not_authorized : step.code, {}});
   }
-  credentials_expire_ = step.expires_at.value_or(clock::time_point::max());
+  rare_->credentials_expire = step.expires_at.value_or(clock::time_point::max());
   mqtt::auth done{mqtt::reason_code::success, {}};
-  done.props.authentication_method = auth_method_;
+  done.props.authentication_method = rare_->auth_method;
   done.props.authentication_data = step.data;
   send(done);
 }
 
 void client_channel::on_auth(const mqtt::auth& a) {
   // AUTH is only valid with the method of the CONNECT (MQTT-4.12.0-1, 4.12.1-1).
-  if (!auth_ || a.props.authentication_method != auth_method_) return fail(mqtt::reason_code::protocol_error);
+  if (!auth() || a.props.authentication_method != rare_->auth_method) return fail(mqtt::reason_code::protocol_error);
   if (a.code == mqtt::reason_code::re_authenticate) {
     if (state_ != state::connected) return fail(mqtt::reason_code::protocol_error);
-    return apply_auth_step(auth_->start(id(), a.props.authentication_data));
+    return apply_auth_step(rare_->auth->start(id(), a.props.authentication_data));
   }
   if (a.code != mqtt::reason_code::continue_authentication) return fail(mqtt::reason_code::protocol_error);
-  apply_auth_step(auth_->next(a.props.authentication_data));
+  apply_auth_step(rare_->auth->next(a.props.authentication_data));
 }
 
 // The principal: a verified identity. The one the enhanced authentication method established,
@@ -182,16 +183,23 @@ void client_channel::on_auth(const mqtt::auth& a) {
 // certificate's CN (a username the certificate holder merely sent proves nothing and must not
 // stand in for the CN: docs/security.md, "Client certificates as identities"); attributes from
 // the certificate's subject, then the method's (which win on a clash: they were checked last).
-bool client_channel::authorize_connect(const mqtt::connect& c, const auth_step* enhanced) {
-  auto p = std::make_shared<principal>();
-  p->client_id = client_id_;
-  const bool cert_cn = peer_cert_ && !peer_cert_->subject_cn.empty();
-  if (dialect_) {  // the interceptor established who it is and what it may do
-    p->username = dialect_->username;
-    if (peer_cert_) p->attributes = peer_cert_->subject;
-    peer_cert_.reset();
-    principal_ = std::move(p);
-    permissions_ = dialect_->permissions;
+// An anonymous client keeps none: the authorizer sees one (it may name the client id), then it goes.
+bool client_channel::authorize_connect(const mqtt::connect& c, const auth_step* enhanced,
+                                       const std::string& client_id) {
+  principal pr;
+  auto* p = &pr;
+  p->client_id = client_id;
+  const auto* cert = peer_cert();
+  const auto keep = [&] {
+    if (pr.username || !pr.attributes.empty()) principal_ = std::make_shared<const principal>(std::move(pr));
+  };
+  const bool cert_cn = cert && !cert->subject_cn.empty();
+  if (auto* d = dialect()) {  // the interceptor established who it is and what it may do
+    p->username = d->username;
+    if (cert) p->attributes = cert->subject;
+    drop_peer_cert();
+    keep();
+    permissions_ = d->permissions;
     return true;
   }
   // A username is an identity only once something vouched for it: the password file, a client
@@ -205,33 +213,33 @@ bool client_channel::authorize_connect(const mqtt::connect& c, const auth_step* 
   } else if (password_checked) {
     p->username = c.username;
   } else if (cert_cn) {
-    p->username = peer_cert_->subject_cn;
+    p->username = cert->subject_cn;
   }
-  if (peer_cert_) p->attributes = peer_cert_->subject;
+  if (cert) p->attributes = cert->subject;
   if (enhanced)
     for (const auto& [k, v] : enhanced->attributes) p->attributes.insert_or_assign(k, v);
-  peer_cert_.reset();
-  principal_ = std::move(p);
-  if (!security_->authz) return true;
-  permissions_ = security_->authz->on_connect(*principal_);
-  return permissions_ != nullptr;
+  drop_peer_cert();
+  if (security_->authz) permissions_ = security_->authz->on_connect(pr);
+  keep();
+  return !security_->authz || permissions_ != nullptr;
 }
 
 void client_channel::accept(mqtt::connect& c, const auth_step* enhanced) {
   const auto& lim = broker_.config();
   mqtt::properties ack_props;
-  client_id_ = std::move(c.client_id);
-  if (client_id_.empty()) {
-    client_id_ = random_client_id();
-    if (v5()) ack_props.assigned_client_identifier = client_id_;  // MQTT-3.2.2-16
+  // The session keeps the id once attached; until then it is this one.
+  std::string client_id = std::move(c.client_id);
+  if (client_id.empty()) {
+    client_id = random_client_id();
+    if (v5()) ack_props.assigned_client_identifier = client_id;  // MQTT-3.2.2-16
   }
   // Taken before authorize_connect, which lets the certificate go once the principal has it.
-  const std::string cert_cn = peer_cert_ ? peer_cert_->subject_cn : std::string();
-  if (!authorize_connect(c, enhanced)) {
+  const std::string cert_cn = peer_cert() ? peer_cert()->subject_cn : std::string();
+  if (!authorize_connect(c, enhanced, client_id)) {
     bump(broker_.stats().connect_denied);
     if (log_)
-      log_->info("client '{}' refused: not authorized to connect (user '{}')", log_safe(client_id_),
-                 log_safe(principal_->username.value_or("")));
+      log_->info("client '{}' refused: not authorized to connect (user '{}')", log_safe(client_id),
+                 log_safe(principal_ ? principal_->username.value_or("") : std::string()));
     send(mqtt::connack{false, mqtt::reason_code::not_authorized, {}});  // 3.1.1: 0x05
     closing_ = true;
     return;
@@ -241,7 +249,7 @@ void client_channel::accept(mqtt::connect& c, const auth_step* enhanced) {
   if (c.will && !may_publish_will(c.will->topic)) {
     bump(broker_.stats().connect_denied);
     if (log_)
-      log_->info("client '{}' refused: not authorized to publish its will to '{}'", log_safe(client_id_),
+      log_->info("client '{}' refused: not authorized to publish its will to '{}'", log_safe(client_id),
                  log_safe(c.will->topic));
     send(mqtt::connack{false, mqtt::reason_code::not_authorized, {}});  // 3.1.1: 0x05
     closing_ = true;
@@ -253,8 +261,8 @@ void client_channel::accept(mqtt::connect& c, const auth_step* enhanced) {
   else
     expiry = c.clean_start ? 0 : 0xFFFFFFFF;
 
-  if (enhanced && enhanced->expires_at) credentials_expire_ = *enhanced->expires_at;
-  if (dialect_ && dialect_->expires_at) credentials_expire_ = *dialect_->expires_at;
+  if (enhanced && enhanced->expires_at) rare().credentials_expire = *enhanced->expires_at;
+  if (dialect() && dialect()->expires_at) rare().credentials_expire = *dialect()->expires_at;
   keep_alive_ = c.keep_alive;
   if (lim.max_keep_alive != 0 && (keep_alive_ == 0 || keep_alive_ > lim.max_keep_alive)) {
     keep_alive_ = lim.max_keep_alive;
@@ -263,12 +271,12 @@ void client_channel::accept(mqtt::connect& c, const auth_step* enhanced) {
   client_receive_maximum_ = c.props.receive_maximum.value_or(65535);
   client_max_packet_size_ = c.props.maximum_packet_size.value_or(0xFFFFFFFF);
   client_topic_alias_maximum_ = v5() ? c.props.topic_alias_maximum.value_or(0) : 0;
-  if (c.will) will_ = std::make_unique<mqtt::will_message>(std::move(*c.will));
+  if (c.will) rare().will = std::make_unique<mqtt::will_message>(std::move(*c.will));
 
   // Cluster mode: this node becomes the client id's one owner, its session brought here first.
   if (auto* dir = broker_.directory()) {
-    if (const auto claim = dir->claim(client_id_, c.clean_start); claim.code != mqtt::reason_code::success) {
-      if (log_) log_->warn("client '{}' refused: {}", log_safe(client_id_), claim.why);
+    if (const auto claim = dir->claim(client_id, c.clean_start); claim.code != mqtt::reason_code::success) {
+      if (log_) log_->warn("client '{}' refused: {}", log_safe(client_id), claim.why);
       send(mqtt::connack{false, claim.code, {}});  // 3.1.1: 0x03 server unavailable
       closing_ = true;
       return;
@@ -276,11 +284,16 @@ void client_channel::accept(mqtt::connect& c, const auth_step* enhanced) {
   }
   connection_info info{principal_ ? principal_->username : std::nullopt, listener_, version_,
                        static_cast<std::uint64_t>(wall_now_ms()), c.clean_start};
-  auto attached = broker_.sessions().attach(client_id_, c.clean_start, expiry, self_, std::move(info));
+  auto attached = broker_.sessions().attach(client_id, c.clean_start, expiry, self_, std::move(info));
   if (attached.taken_over) attached.taken_over->kick(mqtt::reason_code::session_taken_over);  // MQTT-3.1.4-3
   session_ = std::move(attached.s);
-  std::string().swap(client_id_);  // id() reads the session's copy from now on
   state_ = state::connected;
+  if (auto* dir = broker_.directory(); dir && will()) {
+    std::uint32_t delay = 0;
+    const auto armed = will_message(clock::now(), delay);
+    dir->arm_will(id(), *armed, delay);
+    will_armed_ = true;
+  }
   bump(broker_.stats().connections_accepted);
 
   if (v5()) {
@@ -298,8 +311,8 @@ void client_channel::accept(mqtt::connect& c, const auth_step* enhanced) {
     if (c.props.request_response_information == 1 && !lim.response_information_prefix.empty() &&
         lim.response_information_prefix.size() + id().size() <= mqtt::max_field_length)
       ack_props.response_information = lim.response_information_prefix + id();
-    if (auth_) {
-      ack_props.authentication_method = auth_method_;
+    if (auth()) {
+      ack_props.authentication_method = rare_->auth_method;
       if (enhanced) ack_props.authentication_data = enhanced->data;
     }
   }
@@ -307,7 +320,8 @@ void client_channel::accept(mqtt::connect& c, const auth_step* enhanced) {
   // One line per connection at info (docs/operations.md, "Logs"); a certificate identity says
   // which certificate let the client in.
   if (log_) {
-    const auto user = log_safe(principal_->username ? std::string_view(*principal_->username) : std::string_view());
+    const auto user =
+        log_safe(principal_ && principal_->username ? std::string_view(*principal_->username) : std::string_view());
     const std::string who =
         cert_cn.empty() ? fmt::format("user '{}'", user)
                         : fmt::format("with TLS client certificate CN '{}' as user '{}'", log_safe(cert_cn), user);
@@ -319,8 +333,8 @@ void client_channel::accept(mqtt::connect& c, const auth_step* enhanced) {
     if (permissions_) drop_unauthorized_subscriptions();
     resend_inflight();
   }
-  if (dialect_) {
-    dialect_.reset();
+  if (dialect()) {
+    rare_->dialect.reset();
     if (auto* hook = broker_.interceptor()) hook->on_connected(id(), connection_id_);
   }
   std::string listener;

@@ -26,7 +26,7 @@ mqtt::publish_head head_of(const delivery& d, std::uint16_t packet_id, bool dup,
 std::uint16_t client_channel::outbound_alias(std::string_view topic, bool& first_use) {
   first_use = false;
   if (client_topic_alias_maximum_ == 0) return 0;
-  auto& out = aliases().outbound;
+  auto& out = rare().outbound_aliases;
   if (auto it = out.find(topic); it != out.end()) return it->second;
   // New topics get the next alias while any are left (MQTT-3.3.2-8: never above the client's
   // Topic Alias Maximum); once all are taken, further topics go without an alias.

@@ -23,13 +23,13 @@ void client_channel::on_publish(mqtt::publish& p, bool has_props) {
     if (alias > lim.topic_alias_maximum) return fail(mqtt::reason_code::topic_alias_invalid);  // MQTT-3.3.2-9
     if (p.topic.empty()) {
       const std::string* known = nullptr;
-      if (aliases_) {
-        if (auto it = aliases_->inbound.find(alias); it != aliases_->inbound.end()) known = &it->second;
+      if (rare_) {
+        if (auto it = rare_->inbound_aliases.find(alias); it != rare_->inbound_aliases.end()) known = &it->second;
       }
       if (!known) return fail(mqtt::reason_code::protocol_error);
       p.topic = *known;
     } else {
-      aliases().inbound[alias] = p.topic;
+      rare().inbound_aliases[alias] = p.topic;
     }
   }
 

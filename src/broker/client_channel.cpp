@@ -11,6 +11,8 @@ namespace {
 std::atomic<std::uint64_t> next_connection_id{1};
 }
 
+const std::string client_channel::no_id_;
+
 client_channel::client_channel(broker& b, std::shared_ptr<link> self, std::shared_ptr<spdlog::logger> log)
     : broker_(b),
       self_(std::move(self)),
@@ -21,10 +23,11 @@ void client_channel::on_data(std::span<const std::uint8_t> data, clock::time_poi
   if (closing_ || state_ == state::closed) return;
   last_rx_ = now;
   std::span<const std::uint8_t> buf = data;
-  const bool carried = !partial_.empty();
+  // rare_ is never released once made: the pointer stays valid while frames are handled.
+  std::string* const carried = rare_ && !rare_->partial.empty() ? &rare_->partial : nullptr;
   if (carried) {
-    partial_.append(reinterpret_cast<const char*>(data.data()), data.size());
-    buf = {reinterpret_cast<const std::uint8_t*>(partial_.data()), partial_.size()};
+    carried->append(reinterpret_cast<const char*>(data.data()), data.size());
+    buf = {reinterpret_cast<const std::uint8_t*>(carried->data()), carried->size()};
   }
   std::size_t used = 0;
   while (!closing_ && used < buf.size()) {
@@ -41,16 +44,16 @@ void client_channel::on_data(std::span<const std::uint8_t> data, clock::time_poi
     used += r.value.size;
   }
   if (closing_) {
-    std::string().swap(partial_);
+    if (rare_) std::string().swap(rare_->partial);
     return;
   }
   if (carried) {
-    partial_.erase(0, used);
-  } else {
-    partial_.assign(reinterpret_cast<const char*>(buf.data()) + used, buf.size() - used);
+    carried->erase(0, used);
+  } else if (used < buf.size()) {
+    rare().partial.assign(reinterpret_cast<const char*>(buf.data()) + used, buf.size() - used);
   }
   // An idle connection keeps no buffer: the capacity of a large packet is given back.
-  if (partial_.empty() && partial_.capacity() > 256) std::string().swap(partial_);
+  if (rare_ && rare_->partial.empty() && rare_->partial.capacity() > 256) std::string().swap(rare_->partial);
 }
 
 void client_channel::on_frame(const mqtt::frame& f) {
@@ -172,7 +175,7 @@ void client_channel::on_disconnect(const mqtt::disconnect& d) {
     }
     session_->expiry_interval_ = std::min(*d.props.session_expiry_interval, broker_.config().max_session_expiry);
   }
-  if (!v5() || d.code != mqtt::reason_code::disconnect_with_will) will_.reset();  // MQTT-3.14.4-3
+  if ((!v5() || d.code != mqtt::reason_code::disconnect_with_will) && rare_) rare_->will.reset();  // MQTT-3.14.4-3
   if (v5() && d.code != mqtt::reason_code::success)
     note_close(fmt::format("DISCONNECT {} (0x{:02X})", mqtt::to_string(d.code), static_cast<int>(d.code)), d.code);
   else
@@ -182,31 +185,19 @@ void client_channel::on_disconnect(const mqtt::disconnect& d) {
 
 void client_channel::on_close(clock::time_point now) {
   if (state_ == state::connected) {
-    if (log_)
-      log_->info("client '{}' disconnected from {}: {}", log_safe(id()), peer_address_,
-                 close_reason_.empty() ? std::string_view("socket closed") : std::string_view(close_reason_));
-    message_ptr will;
+    if (log_) log_->info("client '{}' disconnected from {}: {}", log_safe(id()), peer_address_, close_reason());
     std::uint32_t delay = 0;
-    if (will_) {
-      auto m = std::make_shared<message>();
-      delay = will_->props.will_delay_interval.value_or(0);
-      m->topic = std::move(will_->topic);
-      m->payload = std::move(will_->payload);
-      m->qos = will_->qos;
-      m->retain = will_->retain;
-      will_->props.will_delay_interval.reset();
-      if (will_->props != mqtt::properties{}) m->props = std::move(will_->props);
-      if (m->props->message_expiry_interval)  // counts from publication, after the delay
-        m->expires_at = now + std::chrono::seconds(delay) + std::chrono::seconds(*m->props->message_expiry_interval);
-      m->origin_client_id = id();
-      will_.reset();
-      will = std::move(m);
-    }
+    message_ptr will = this->will() ? will_message(now, delay) : nullptr;
+    if (rare_) rare_->will.reset();
     bool still_ours = false;
     {
       auto sl = session_->lock();
       still_ours = session_->current_link() == self_.get();
     }
+    // Cluster mode: the will kept for other nodes is this node's again. Not when the session has
+    // another connection now: that one's own will (or none) is what the directory holds.
+    if (will_armed_ && still_ours)
+      if (auto* dir = broker_.directory()) dir->disarm_will(id());
     // A session taken over belongs to the new connection: its messages stay with it.
     if (still_ours) broker_.reroute_shared(session_);
     broker_.services().connection_closed(id(), connection_id_);
@@ -216,12 +207,28 @@ void client_channel::on_close(clock::time_point now) {
       broker_.publish(now_will);
     }
     std::string listener;
-    broker_.events().disconnected(event_self(listener), close_code_,
-                                  close_reason_.empty() ? std::string_view("socket closed") : close_reason_);
+    broker_.events().disconnected(event_self(listener), rare_ ? rare_->close_code : std::nullopt, close_reason());
   }
   state_ = state::closed;
   closing_ = true;
   self_.reset();  // break the link <-> channel cycle
+}
+
+message_ptr client_channel::will_message(clock::time_point now, std::uint32_t& delay) const {
+  const auto& w = *will();
+  auto m = std::make_shared<message>();
+  delay = w.props.will_delay_interval.value_or(0);
+  m->topic = w.topic;
+  m->payload = w.payload;
+  m->qos = w.qos;
+  m->retain = w.retain;
+  auto props = w.props;
+  props.will_delay_interval.reset();
+  if (props != mqtt::properties{}) m->props = std::move(props);
+  if (m->props->message_expiry_interval)  // counts from publication, after the delay
+    m->expires_at = now + std::chrono::seconds(delay) + std::chrono::seconds(*m->props->message_expiry_interval);
+  m->origin_client_id = id();
+  return m;
 }
 
 event_client client_channel::event_self(std::string& listener) const {
@@ -250,8 +257,8 @@ mqtt::reason_code client_channel::timer_expired(clock::time_point now) const {
 
 std::chrono::milliseconds client_channel::timer_remaining(clock::time_point now) const {
   auto next = keep_alive_ != 0 ? keep_alive_remaining(now) : std::chrono::milliseconds::max();
-  if (credentials_expire_ != clock::time_point::max()) {
-    const auto left = std::chrono::ceil<std::chrono::milliseconds>(credentials_expire_ - now);
+  if (const auto expire = credentials_expiry(); expire != clock::time_point::max()) {
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(expire - now);
     next = std::min(next, std::max(left, std::chrono::milliseconds(1)));
   }
   return next;
@@ -259,11 +266,14 @@ std::chrono::milliseconds client_channel::timer_remaining(clock::time_point now)
 
 template <class Encode>
 void client_channel::append_head(Encode&& encode) {
-  if (out_.empty() || out_.back().body) out_.push_back({out_heads_.size(), out_heads_.size(), nullptr});
-  const auto before = out_heads_.size();
-  encode(out_heads_);
-  out_.back().head_end = out_heads_.size();
-  out_bytes_ += out_heads_.size() - before;
+  if (!out_) out_ = std::make_unique<channel_output>();
+  auto& heads = out_->heads;
+  auto& chunks = out_->chunks;
+  if (chunks.empty() || chunks.back().body) chunks.push_back({heads.size(), heads.size(), nullptr});
+  const auto before = heads.size();
+  encode(heads);
+  chunks.back().head_end = heads.size();
+  out_bytes_ += heads.size() - before;
 }
 
 void client_channel::send_plain_ack(mqtt::packet_type type, std::uint16_t packet_id, mqtt::reason_code code) {
@@ -294,7 +304,7 @@ bool client_channel::send_publish(const mqtt::publish_head& h, const message_ptr
   });
   if (ec) return false;
   if (inline_payload) return true;
-  out_.back().body = body;  // a larger one follows the head, shared
+  out_->chunks.back().body = body;  // a larger one follows the head, shared
   out_bytes_ += payload.size();
   return true;
 }

@@ -42,6 +42,13 @@ struct out_chunk {
   message_ptr body;  // its payload follows the head bytes on the wire
 };
 
+// A channel's pending output, handed to the writer whole (take_output): made when the channel
+// first has something to send, so an idle connection whose writer let it go holds none.
+struct channel_output {
+  std::string heads;
+  std::vector<out_chunk> chunks;
+};
+
 class client_channel {
  public:
   client_channel(broker& b, std::shared_ptr<link> self, std::shared_ptr<spdlog::logger> log);
@@ -66,9 +73,11 @@ class client_channel {
 
   // The credentials the client authenticated with (a token) have expired without a successful
   // re-authentication: the connection ends with DISCONNECT 0xA0 (maximum connect time).
-  bool credentials_expired(clock::time_point now) const { return now >= credentials_expire_; }
+  bool credentials_expired(clock::time_point now) const { return now >= credentials_expiry(); }
   // When they expire (time_point::max(): never). Moves with each re-authentication.
-  clock::time_point credentials_expiry() const noexcept { return credentials_expire_; }
+  clock::time_point credentials_expiry() const noexcept {
+    return rare_ ? rare_->credentials_expire : clock::time_point::max();
+  }
   // What the connection's timer checks: the keep alive and the credentials' expiry. The reason
   // to close with when one of them has run out now, else success; and when to check next (at
   // least 1 ms; milliseconds::max() when neither applies).
@@ -82,19 +91,22 @@ class client_channel {
   // The listener this connection came through (its index; its security settings apply) and
   // the client certificate its TLS handshake verified, if any. Set before the first byte.
   void set_listener(std::uint32_t listener) noexcept { listener_ = listener; }
-  void set_peer_certificate(peer_certificate cert) { peer_cert_ = std::make_unique<peer_certificate>(std::move(cert)); }
+  void set_peer_certificate(peer_certificate cert) {
+    rare().peer_cert = std::make_unique<peer_certificate>(std::move(cert));
+  }
   // The peer's address ("127.0.0.1:5555") and the listener as the ready line names it, for the
   // connect and disconnect log lines. Set by net before the first byte, like set_listener.
   void set_peer(std::string address, std::shared_ptr<const std::string> listener_name) {
     peer_address_ = std::move(address);
     listener_name_ = std::move(listener_name);
   }
-  // Who the client is (null until CONNECT is accepted).
+  // Who the client is: null until CONNECT is accepted, and for an anonymous client (no vouched-for
+  // username, no certificate or authenticator attributes), which keeps none.
   const std::shared_ptr<const principal>& who() const noexcept { return principal_; }
   // Its authorization (null: no policy on its listener).
   const client_permissions* permissions() const noexcept { return permissions_.get(); }
 
-  bool has_output() const noexcept { return !out_.empty(); }
+  bool has_output() const noexcept { return out_ && !out_->chunks.empty(); }
   // The last pull() left deliveries queued only because its output budget (pull_bytes, or the
   // output limit) was spent: pull again once this output is written (nothing else will prompt it).
   bool budget_hit() const noexcept { return budget_hit_; }
@@ -106,8 +118,16 @@ class client_channel {
   // Hands the pending output to the writer: `heads` and `chunks` must be empty and are swapped
   // with the channel's (so their capacity is reused on the next wake-up).
   void take_output(std::string& heads, std::vector<out_chunk>& chunks) noexcept {
-    heads.swap(out_heads_);
-    chunks.swap(out_);
+    if (out_) {
+      heads.swap(out_->heads);
+      chunks.swap(out_->chunks);
+    }
+    out_bytes_ = 0;
+  }
+  // The same, swapping the whole output: `out` is null or empty, and comes back to the channel at
+  // the next take (its capacity reused); a writer that drops it leaves the channel none.
+  void take_output(std::unique_ptr<channel_output>& out) noexcept {
+    out.swap(out_);
     out_bytes_ = 0;
   }
 
@@ -119,7 +139,7 @@ class client_channel {
   void on_connect(mqtt::connect& c);
   void accept(mqtt::connect& c, const auth_step* enhanced);
   // Builds principal_ and asks the listener's authorizer for permissions_; false: may not connect.
-  bool authorize_connect(const mqtt::connect& c, const auth_step* enhanced);
+  bool authorize_connect(const mqtt::connect& c, const auth_step* enhanced, const std::string& client_id);
   mqtt::reason_code check_credentials(const mqtt::connect& c) const;
   void deny_publish(const mqtt::publish& p);
   bool may_publish_will(std::string_view topic) const;
@@ -155,66 +175,74 @@ class client_channel {
   template <class Encode>
   void append_head(Encode&& encode);
   bool v5() const noexcept { return version_ == mqtt::protocol_version::v5; }
-  // Once attached, the session holds the client id (one copy per client, not three).
-  const std::string& id() const noexcept { return session_ ? session_->client_id() : client_id_; }
+  // The session holds the client id (the channel keeps no copy); empty before CONNECT is accepted.
+  const std::string& id() const noexcept { return session_ ? session_->client_id() : no_id_; }
+  static const std::string no_id_;
 
+  // What few connections use, or only around CONNECT and close: made on first use, so that an
+  // idle connection carries a pointer instead (an eighth of its channel).
+  struct rare_state {
+    // Why the connection ends, for the disconnect line (set where the end is decided; empty: the
+    // socket closed under us). Static strings, except protocol errors that name their code.
+    std::string close_reason;
+    // The reason code the end came with (a DISCONNECT's, or the broker's own), for the
+    // disconnected event; unset when the socket closed under us.
+    std::optional<mqtt::reason_code> close_code;
+    std::unique_ptr<mqtt::will_message> will;
+    // Topic aliases both ways (MQTT 3.3.2.3.4): most clients use none.
+    std::unordered_map<std::uint16_t, std::string> inbound_aliases;
+    string_map<std::uint16_t> outbound_aliases;
+    std::unique_ptr<mqtt::connect> pending_connect;  // while enhanced authentication runs
+    std::unique_ptr<connect_decision> dialect;       // from CONNECT to CONNACK: the interceptor let it in
+    std::unique_ptr<auth_exchange> auth;
+    std::string auth_method;
+    clock::time_point credentials_expire = clock::time_point::max();
+    std::unique_ptr<peer_certificate> peer_cert;  // until CONNECT: the verified TLS client certificate
+    std::string partial;                          // an incomplete frame carried to the next read; empty when idle
+  };
+  rare_state& rare() {
+    if (!rare_) rare_ = std::make_unique<rare_state>();
+    return *rare_;
+  }
+  void note_close(std::string why) {
+    auto& r = rare();
+    if (r.close_reason.empty()) r.close_reason = std::move(why);
+  }
+  void note_close(std::string why, mqtt::reason_code rc) {
+    auto& r = rare();
+    if (r.close_reason.empty()) {
+      r.close_reason = std::move(why);
+      r.close_code = rc;
+    }
+  }
+  std::string_view close_reason() const noexcept {
+    return rare_ && !rare_->close_reason.empty() ? std::string_view(rare_->close_reason) : "socket closed";
+  }
+  mqtt::will_message* will() const noexcept { return rare_ ? rare_->will.get() : nullptr; }
+  auth_exchange* auth() const noexcept { return rare_ ? rare_->auth.get() : nullptr; }
+  connect_decision* dialect() const noexcept { return rare_ ? rare_->dialect.get() : nullptr; }
+  const peer_certificate* peer_cert() const noexcept { return rare_ ? rare_->peer_cert.get() : nullptr; }
+  void drop_peer_cert() noexcept {
+    if (rare_) rare_->peer_cert.reset();
+  }
+
+  // Fields ordered by size (no padding between the small ones).
   broker& broker_;
   std::shared_ptr<link> self_;
   std::shared_ptr<spdlog::logger> log_;
-  state state_ = state::awaiting_connect;
-  bool closing_ = false;
-  bool budget_hit_ = false;  // see budget_hit()
-  bool pull_hint_ = false;   // see take_pull_hint()
-  mqtt::protocol_version version_ = mqtt::protocol_version::v5;
-  std::uint32_t listener_ = 0;
-  std::unique_ptr<peer_certificate> peer_cert_;       // heap-held: most connections have none
+  std::unique_ptr<rare_state> rare_;
   std::string peer_address_;                          // for log lines only
   std::shared_ptr<const std::string> listener_name_;  // shared by the listener's connections
-  // Why the connection ends, for the disconnect line (set where the end is decided; empty: the
-  // socket closed under us). Static strings, except protocol errors that name their code.
-  std::string close_reason_;
-  // The reason code the end came with (a DISCONNECT's, or the broker's own), for the
-  // disconnected event; unset when the socket closed under us.
-  std::optional<mqtt::reason_code> close_code_;
-  void note_close(std::string why) {
-    if (close_reason_.empty()) close_reason_ = std::move(why);
-  }
-  void note_close(std::string why, mqtt::reason_code rc) {
-    if (close_reason_.empty()) {
-      close_reason_ = std::move(why);
-      close_code_ = rc;
-    }
-  }
+  // The will as it would be published if the connection closed at `now` (`delay`: its Will Delay
+  // Interval, taken out of the message's properties).
+  message_ptr will_message(clock::time_point now, std::uint32_t& delay) const;
   // This connection as lifecycle events describe it; `listener` holds the listener's name.
   event_client event_self(std::string& listener) const;
   std::shared_ptr<const listener_security> security_;  // taken at CONNECT
   std::shared_ptr<const principal> principal_;
   std::shared_ptr<const client_permissions> permissions_;
-  std::string client_id_;
   session_ptr session_;
-  // Heap-held: most connections have neither, and the values are large (idle connections stay small).
-  std::unique_ptr<mqtt::will_message> will_;
-  std::uint16_t keep_alive_ = 0;
-  std::uint16_t client_receive_maximum_ = 65535;
-  std::uint32_t client_max_packet_size_ = 0xFFFFFFFF;
-  std::uint16_t client_topic_alias_maximum_ = 0;
-  // Topic aliases both ways (MQTT 3.3.2.3.4), created on first use: most clients use none, and
-  // two empty hash maps would be a twentieth of an idle connection's memory.
-  struct topic_aliases {
-    std::unordered_map<std::uint16_t, std::string> inbound;
-    string_map<std::uint16_t> outbound;
-  };
-  std::unique_ptr<topic_aliases> aliases_;
-  topic_aliases& aliases() {
-    if (!aliases_) aliases_ = std::make_unique<topic_aliases>();
-    return *aliases_;
-  }
-  std::unique_ptr<mqtt::connect> pending_connect_;  // while enhanced authentication runs
-  std::unique_ptr<connect_decision> dialect_;       // from CONNECT to CONNACK: the interceptor let it in
-  std::unique_ptr<auth_exchange> auth_;
-  std::string auth_method_;
   clock::time_point last_rx_{};
-  clock::time_point credentials_expire_ = clock::time_point::max();
   // Acknowledgements waiting for their messages to be durable, in the order the PUBLISHes came
   // (MQTT-4.6.0-2); sent by pull() once the store has decided their ticket: as they are if it is
   // durable, refused if the write failed (docs/persistence.md).
@@ -233,11 +261,20 @@ class client_channel {
   // client, whose acknowledgements carry no code, is disconnected unacknowledged so it resends.
   void refuse_ack(mqtt::packet_type type, std::uint16_t packet_id, mqtt::reason_code why);
   void save_subscriptions();
-  std::string partial_;  // an incomplete frame carried to the next read; empty when idle
   const std::uint64_t connection_id_;
-  std::string out_heads_;
-  std::vector<out_chunk> out_;
+  std::unique_ptr<channel_output> out_;
   std::size_t out_bytes_ = 0;
+  std::uint32_t listener_ = 0;
+  std::uint32_t client_max_packet_size_ = 0xFFFFFFFF;
+  std::uint16_t keep_alive_ = 0;
+  std::uint16_t client_receive_maximum_ = 65535;
+  std::uint16_t client_topic_alias_maximum_ = 0;
+  state state_ = state::awaiting_connect;
+  mqtt::protocol_version version_ = mqtt::protocol_version::v5;
+  bool closing_ = false;
+  bool budget_hit_ = false;  // see budget_hit()
+  bool pull_hint_ = false;   // see take_pull_hint()
+  bool will_armed_ = false;  // the session directory holds this connection's will (cluster mode)
 };
 
 }  // namespace edgemq::broker

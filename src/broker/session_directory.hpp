@@ -8,6 +8,7 @@
 
 #include <string>
 
+#include "broker/message.hpp"
 #include "edgemq/mqtt/packet.hpp"
 
 namespace edgemq::broker {
@@ -26,6 +27,14 @@ class session_directory {
   // lock held. It may block for a few round trips to other nodes (bounded by its own timeouts).
   // `clean_start`: the state elsewhere is discarded rather than brought here.
   virtual session_claim claim(const std::string& client_id, bool clean_start) = 0;
+
+  // The will of an open connection, kept where the other nodes find it should this node die with
+  // the connection open (the client's next owner or the session janitor publishes it; docs/cluster.md,
+  // "Wills"). Called on the connection's worker after the attach, no lock held; returns at once.
+  virtual void arm_will(const std::string& /*client_id*/, const message& /*will*/, std::uint32_t /*delay_s*/) {}
+  // The connection that armed a will ended on this node while it still held the session: the
+  // will is this node's to publish or journal again. Called before session_registry::detach.
+  virtual void disarm_will(const std::string& /*client_id*/) {}
 };
 
 }  // namespace edgemq::broker

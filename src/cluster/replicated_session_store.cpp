@@ -2,7 +2,7 @@
 
 #include <algorithm>
 #include <limits>
-#include <unordered_set>
+#include <unordered_map>
 
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
@@ -20,6 +20,8 @@ using namespace persistence;
 namespace {
 // etcd's --max-txn-ops defaults to 128.
 constexpr std::size_t max_txn_ops = 100;
+// Changes looked at for one transaction, the superseded ones included.
+constexpr std::size_t max_batched_ops = 4 * max_txn_ops;
 // etcd's --max-request-bytes defaults to 1.5 MiB; base64 makes values 4/3 larger.
 constexpr std::size_t max_txn_bytes = 768 * 1024;
 }  // namespace
@@ -180,6 +182,19 @@ std::uint64_t replicated_session_store::erase_will(const std::string& c) {
   std::lock_guard g(mu_);
   const auto inner = local_ ? local_->erase_will(c) : 0;
   return queue_locked(c, {{op::kind::erase, key_of(c, will_key(c)), {}, 0, {}}}, inner);
+}
+
+std::uint64_t replicated_session_store::arm_will(const std::string& c, const broker::message& will,
+                                                 std::uint32_t delay_s) {
+  auto value = encode_will_record(will, armed_will_at(delay_s), 0);  // expiry counts from its publication
+  std::lock_guard g(mu_);
+  if (!value) return refused_locked(0);
+  return queue_locked(c, {{op::kind::put, key_of(c, will_key(c)), std::move(*value), 0, {}}}, 0);
+}
+
+std::uint64_t replicated_session_store::disarm_will(const std::string& c) {
+  std::lock_guard g(mu_);
+  return queue_locked(c, {{op::kind::erase, key_of(c, will_key(c)), {}, 0, {}}}, 0);
 }
 
 std::uint64_t replicated_session_store::decided_locked() const {
@@ -359,7 +374,7 @@ nlohmann::json replicated_session_store::transaction(const std::vector<op>& batc
     }
   }
   for (const auto& o : batch) {
-    if (std::find(skip.begin(), skip.end(), o.client) != skip.end()) continue;
+    if (o.superseded || std::find(skip.begin(), skip.end(), o.client) != skip.end()) continue;
     switch (o.k) {
       case op::kind::put:
         success.push_back({{"request_put", {{"key", b64(o.key)}, {"value", b64(o.value)}}}});
@@ -432,17 +447,21 @@ replicated_session_store::write_result replicated_session_store::write(const std
 
 void replicated_session_store::run() {
   std::vector<op> batch;
+  batch.reserve(max_batched_ops);
   for (;;) {
     {
       std::unique_lock g(mu_);
       cv_.wait(g, [&] { return stopping_ || !ops_.empty(); });
       if (ops_.empty()) return;  // stopping, and everything written
-      // One transaction: up to max_txn_ops changes, each key at most once (etcd refuses a txn
-      // that names a key twice), a range delete alone. Ops of one ticket never split.
-      std::unordered_set<std::string> keys;
+      // One transaction: up to max_txn_ops changes, a range delete alone. etcd refuses a txn
+      // that names a key twice, and a transaction applies whole: of several changes of one key
+      // (a message queued, sent, acknowledged) only the last is sent, which leaves etcd as all
+      // of them in order would. Without this a batch ended at the first repeated key, and a busy
+      // persistent session wrote a few changes per round trip.
+      std::unordered_map<std::string_view, std::size_t> last_of_key;
       batch.clear();
-      std::size_t bytes = 0;
-      while (!ops_.empty() && batch.size() < max_txn_ops) {
+      std::size_t bytes = 0, effective = 0;
+      while (!ops_.empty() && effective < max_txn_ops && batch.size() < max_batched_ops) {
         auto& o = ops_.front();
         bytes += o.key.size() + o.value.size();
         if (!batch.empty() && bytes > max_txn_bytes) break;
@@ -452,9 +471,16 @@ void replicated_session_store::run() {
           ops_.pop_front();
           break;
         }
-        if (!keys.insert(o.key).second) break;
         batch.push_back(std::move(o));
         ops_.pop_front();
+        // The key's view points into the op in `batch`: reserved below, so it never moves.
+        auto [it, fresh] = last_of_key.try_emplace(batch.back().key, batch.size() - 1);
+        if (fresh) {
+          ++effective;
+        } else {
+          batch[it->second].superseded = true;
+          it->second = batch.size() - 1;
+        }
       }
     }
     auto result = write(batch);

@@ -80,6 +80,10 @@ class replicated_session_store final : public broker::durable_store {
   std::uint64_t put_will(const std::string& client_id, const broker::message& will,
                          std::uint64_t publish_at_wall_ms) override;
   std::uint64_t erase_will(const std::string& client_id) override;
+  // An open connection's will for etcd only (session_directory::arm_will; session_records.hpp's
+  // armed_will_at): the local store has nothing to do with a will its own node would publish.
+  std::uint64_t arm_will(const std::string& client_id, const broker::message& will, std::uint32_t delay_s);
+  std::uint64_t disarm_will(const std::string& client_id);  // erases it from etcd
   std::uint64_t decided() const override;
   outcome outcome_of(std::uint64_t ticket) const override;
   void notify_when_decided(std::uint64_t ticket, std::weak_ptr<broker::link> l) override;
@@ -122,6 +126,9 @@ class replicated_session_store final : public broker::durable_store {
     std::string key, value;  // value: the range end for erase_range
     std::uint64_t ticket;
     std::string client;  // whose session (the owner key compared when fencing)
+    // A later change of the same key in the same transaction replaces it: left out of the
+    // transaction, its ticket decided with it.
+    bool superseded = false;
   };
   struct write_result {
     bool written = false;  // etcd took the transaction (less the fenced clients' changes)

@@ -200,26 +200,40 @@ session_janitor::round session_janitor::run_once() {
 }
 
 bool session_janitor::mark_disconnected(session_etcd_http& etcd, const std::string& client_id,
-                                        broker::session_image& img, std::uint64_t wall,
+                                        broker::session_image& img, decoded_session& d, std::uint64_t wall,
                                         const nlohmann::json& still_mine, seen& s) {
+  const auto prefix = session_records_prefix(opts_.root, client_id);
+  json puts = json::array();
   auto marked = img;
-  marked.disconnected_wall_ms = wall;
-  const auto key = session_records_prefix(opts_.root, client_id) + persistence::session_key(client_id);
+  if (!marked.disconnected_wall_ms) {
+    marked.disconnected_wall_ms = wall;
+    puts.push_back({{"request_put",
+                     {{"key", b64::b64(prefix + persistence::session_key(client_id))},
+                      {"value", b64::b64(persistence::encode_session(marked))}}}});
+  }
+  // The armed will of that connection becomes a delayed will from the disconnect on.
+  std::uint64_t will_at = 0;
+  if (d.armed_will) {
+    will_at = marked.disconnected_wall_ms + std::uint64_t{d.armed_delay_s} * 1000;
+    const auto& props = d.armed_will->props;
+    const auto expires =
+        props->message_expiry_interval ? will_at + std::uint64_t{*props->message_expiry_interval} * 1000 : 0;
+    if (auto value = persistence::encode_will_record(*d.armed_will, will_at, expires))
+      puts.push_back({{"request_put",
+                       {{"key", b64::b64(prefix + persistence::will_key(client_id))}, {"value", b64::b64(*value)}}}});
+  }
   std::string error;
-  const auto done = ok(
-      etcd.post(
-          "/v3/kv/txn",
-          {{"compare", still_mine},
-           {"success",
-            {{{"request_put", {{"key", b64::b64(key)}, {"value", b64::b64(persistence::encode_session(marked))}}}}}}},
-          &error),
-      error);
+  const auto done = ok(etcd.post("/v3/kv/txn", {{"compare", still_mine}, {"success", puts}}, &error), error);
   if (!done || !done->value("succeeded", false)) {
     if (!done && log_)
       log_->warn("cluster sessions: janitor cannot mark client '{}' disconnected: {}", log_safe(client_id), error);
     return false;
   }
-  img.disconnected_wall_ms = wall;
+  img.disconnected_wall_ms = marked.disconnected_wall_ms;
+  if (d.armed_will) {
+    d.session->will = std::move(d.armed_will);
+    d.session->will_at_wall_ms = will_at;
+  }
   // Its own write changed the prefix: remembered, so the next round does not read it again.
   s.max_mod_revision = to_i64(done->value("header", json::object()).value("revision", json("0")));
   if (log_)
@@ -290,6 +304,9 @@ void session_janitor::examine(session_etcd_http& etcd, const std::string& hex, s
   auto d = decode_session_records(*client_id, recs, broker::clock::now(), wall);
   if (opts_.after_claim) opts_.after_claim(*client_id);
 
+  // The armed will of a connection whose session ended with it (no session record: it had no
+  // expiry; or expired) is due now.
+  if (!d.session && d.armed_will) d.due_will = std::move(d.armed_will);
   // What to delete: the whole session (expired, or records without a session that all decoded),
   // or only its due will.
   json del;
@@ -307,8 +324,9 @@ void session_janitor::examine(session_etcd_http& etcd, const std::string& hex, s
       auto& img = d.session->image;
       // Connected when its node died (no disconnect was journaled): it counts as disconnected from
       // now, so that its expiry runs and the session is swept once that passes.
-      if (img.expiry_interval != 0xFFFFFFFF && img.disconnected_wall_ms == 0 &&
-          mark_disconnected(etcd, *client_id, img, wall, still_mine, s))
+      const bool was_connected = img.disconnected_wall_ms == 0;
+      if ((d.armed_will || (img.expiry_interval != 0xFFFFFFFF && was_connected)) &&
+          mark_disconnected(etcd, *client_id, img, d, wall, still_mine, s) && was_connected)
         ++r.marked;
       if (img.expiry_interval != 0xFFFFFFFF && img.disconnected_wall_ms)
         s.next_due_wall_ms = img.disconnected_wall_ms + std::uint64_t{img.expiry_interval} * 1000;

@@ -9,7 +9,9 @@
 //   - a session whose expiry passed: all its records are deleted, its will published;
 //   - a delayed will whose time came: its record is deleted, the will published;
 //   - a session journaled while connected (its node died with the connection open): written back
-//     with a disconnect time of now, so its expiry runs from there;
+//     with a disconnect time of now, so its expiry runs from there, and the armed will of that
+//     connection (session_records.hpp) as a will delayed from then; without a session (no
+//     expiry), that will is published now;
 //   - releases the owner key (deleted only while it still names this node).
 // Each deletion is one transaction that compares the owner key with this node's name and the
 // revision of the claim: a client that took the id over meanwhile (from any node) makes it fail,
@@ -41,6 +43,7 @@
 #include "broker/durable_store.hpp"
 #include "broker/message.hpp"
 #include "cluster/connection_security.hpp"
+#include "cluster/session_records.hpp"
 
 namespace spdlog {
 class logger;
@@ -106,10 +109,10 @@ class session_janitor {
   bool list_records(session_etcd_http& etcd, std::map<std::string, seen>& out);
   bool list_owned(session_etcd_http& etcd, std::vector<std::string>& owned_hex);
   void examine(session_etcd_http& etcd, const std::string& hex, seen now_seen, std::int64_t lease, round& r);
-  // Writes `img` with a disconnect time of `wall` (while the claim `still_mine` holds); false
-  // when etcd did not take it.
+  // Writes `img` with a disconnect time of `wall` unless it has one, and an armed will of `d` as a
+  // will delayed from that time (while the claim `still_mine` holds); false when etcd did not take it.
   bool mark_disconnected(session_etcd_http& etcd, const std::string& client_id, broker::session_image& img,
-                         std::uint64_t wall, const nlohmann::json& still_mine, seen& s);
+                         decoded_session& d, std::uint64_t wall, const nlohmann::json& still_mine, seen& s);
   void run();
 
   session_janitor_options opts_;

@@ -18,6 +18,7 @@
 #include "cluster/replicated_session_store.hpp"
 #include "cluster/session_etcd_http.hpp"
 #include "cluster/session_records.hpp"
+#include "persistence/broker_records.hpp"
 
 namespace edgemq::cluster {
 namespace {
@@ -122,6 +123,7 @@ struct session_ownership::impl {
   struct ownership {
     bool already_mine = false;  // owned by this node under its current lease before this claim
     std::string previous;       // the node it was taken from (empty: none held it)
+    std::string will_record;    // the client's will record when the key was taken (empty: none)
   };
   void keep_alive_once(session_etcd_http& etcd) {
     std::string error;
@@ -139,13 +141,16 @@ struct session_ownership::impl {
   std::optional<ownership> take_ownership(session_etcd_http& etcd, const std::string& client_id, std::string& error) {
     const auto key = b64::b64(session_owner_key(opts.root, client_id));
     const auto me = b64::b64(opts.node);
+    const auto will_key = b64::b64(session_records_prefix(opts.root, client_id) + persistence::will_key(client_id));
     json compare = {{{"key", key}, {"target", "CREATE"}, {"result", "EQUAL"}, {"create_revision", "0"}}};
     bool renewed = false;
     for (int attempt = 0; attempt < 5; ++attempt) {
       const auto my_lease = lease.load();
       const json put = {{"request_put", {{"key", key}, {"value", me}, {"lease", std::to_string(my_lease)}}}};
+      // The will record as it was at the claim: an armed one is the previous connection's.
+      const json read_will = {{"request_range", {{"key", will_key}}}};
       const json txn = {{"compare", compare},
-                        {"success", json::array({put})},
+                        {"success", json::array({put, read_will})},
                         {"failure", json::array({{{"request_range", {{"key", key}}}}})}};
       auto a = etcd.post("/v3/kv/txn", txn, &error);
       if (!a) return std::nullopt;
@@ -163,7 +168,12 @@ struct session_ownership::impl {
       }
       if (a->value("succeeded", false)) {
         const auto prev = compare[0]["target"] == "VALUE" ? b64::unb64(compare[0]["value"].get<std::string>()) : "";
-        return ownership{false, prev == opts.node ? std::string() : prev};
+        ownership o{false, prev == opts.node ? std::string() : prev, {}};
+        const auto responses = a->value("responses", json::array());
+        if (responses.size() > 1)
+          for (const auto& kv : responses.at(1).value("response_range", json::object()).value("kvs", json::array()))
+            o.will_record = b64::unb64(kv.value("value", std::string()));
+        return o;
       }
       // Someone owns it: take it from that owner (compare its name), unless it is this node
       // under its current lease already.
@@ -201,7 +211,32 @@ struct session_ownership::impl {
   }
 
   // The client's replicated records into the local registry (none: a new session).
-  bool adopt(session_etcd_http& etcd, const std::string& client_id, std::string& error) {
+  // An armed will found at a claim (session_records.hpp): its connection ended with its node.
+  // `orphaned`: that node did not hand the client over (dead, cut off), so nobody published it:
+  // it goes now when the session ends with it (no session to resume, or a clean start) or has no
+  // delay; a resumed session within its delay cancels it (MQTT-3.1.3-9). Handed over: the old
+  // node published it when the connection closed. Either way its record is this node's to erase.
+  void settle_armed_will(const std::string& client_id, broker::message_ptr will, std::uint32_t delay_s,
+                         bool session_ends, bool orphaned) {
+    if (!will || !orphaned) return;
+    if (!session_ends && delay_s > 0) {
+      if (log)
+        log->info(
+            "cluster sessions: will of client '{}' (its node went) cancelled: the session resumed within "
+            "its delay",
+            log_safe(client_id));
+      return;
+    }
+    if (will->props->message_expiry_interval) {  // counts from its publication
+      auto timed = std::make_shared<broker::message>(*will);
+      timed->expires_at = b.now() + std::chrono::seconds(*will->props->message_expiry_interval);
+      will = std::move(timed);
+    }
+    b.publish(will);
+    if (log) log->info("cluster sessions: will of client '{}', whose node went, published", log_safe(client_id));
+  }
+
+  bool adopt(session_etcd_http& etcd, const std::string& client_id, bool orphaned, std::string& error) {
     const auto prefix = session_records_prefix(opts.root, client_id);
     auto a =
         etcd.post("/v3/kv/range",
@@ -220,10 +255,13 @@ struct session_ownership::impl {
     if (d.unreadable && log)
       log->warn("cluster sessions: {} unreadable records of client '{}' skipped", d.unreadable, log_safe(client_id));
     if (d.due_will) b.publish(d.due_will);
+    const bool had_armed = d.armed_will != nullptr;
+    settle_armed_will(client_id, std::move(d.armed_will), d.armed_delay_s, !d.session, orphaned);
     if (!d.session) {
       store.erase_session(client_id);  // ended (expired) or orphan records
       return true;
     }
+    if (had_armed) store.disarm_will(client_id);  // its connection is gone
     store.adopt_local(*d.session);
     const auto n = d.session->messages.size();
     b.sessions().restore(std::move(*d.session), b.now());
@@ -376,7 +414,8 @@ broker::session_claim session_ownership::claim_or_throw(const std::string& clien
     m.give_back(std::move(etcd));
     return {mqtt::reason_code::server_unavailable, "cluster session directory unavailable: " + error};
   }
-  if (!prev->previous.empty()) m.ask_to_hand_over(prev->previous, client_id);
+  const bool handed_over = !prev->previous.empty() && m.ask_to_hand_over(prev->previous, client_id);
+  const bool orphaned = !prev->already_mine && !handed_over;
   // Two CONNECTs of one client id on this node at once: one of them restores the session.
   std::lock_guard local(m.adopt_mu);
   if (!prev->already_mine && m.b.sessions().find(client_id)) {
@@ -389,11 +428,22 @@ broker::session_claim session_ownership::claim_or_throw(const std::string& clien
     // Owned here already: the local attach resumes or replaces it.
   } else if (clean_start) {
     m.store.erase_session(client_id);  // a copy left by a node that died
-  } else if (!m.adopt(*etcd, client_id, error)) {
+    if (auto w = persistence::decode_will_record(persistence::will_key(client_id), prev->will_record);
+        w && w->client_id == client_id && (w->at_wall_ms & armed_will_flag))
+      m.settle_armed_will(client_id, std::make_shared<broker::message>(std::move(w->will.msg)), 0, true, orphaned);
+  } else if (!m.adopt(*etcd, client_id, orphaned, error)) {
     out = {mqtt::reason_code::server_unavailable, "cannot read the replicated session: " + error};
   }
   m.give_back(std::move(etcd));
   return out;
+}
+
+void session_ownership::arm_will(const std::string& client_id, const broker::message& will, std::uint32_t delay_s) {
+  impl_->store.arm_will(client_id, will, delay_s);
+}
+
+void session_ownership::disarm_will(const std::string& client_id) {
+  impl_->store.disarm_will(client_id);
 }
 
 bool session_ownership::hand_over(const std::string& client_id, const std::string& new_owner) {

@@ -56,6 +56,8 @@ class session_ownership final : public broker::session_directory {
   void stop();
 
   broker::session_claim claim(const std::string& client_id, bool clean_start) override;
+  void arm_will(const std::string& client_id, const broker::message& will, std::uint32_t delay_s) override;
+  void disarm_will(const std::string& client_id) override;
 
   // Node `new_owner` takes `client_id` over (the NATS handler; public for tests).
   bool hand_over(const std::string& client_id, const std::string& new_owner);

@@ -67,8 +67,13 @@ decoded_session decode_session_records(std::string_view client_id,
         break;
       case record_kind::will:
         if (auto w = decode_will_record(key, value); w && w->client_id == client_id) {
-          s.will = with_expiry(std::move(w->will), now);
-          s.will_at_wall_ms = w->at_wall_ms;
+          if (w->at_wall_ms & armed_will_flag) {
+            out.armed_delay_s = static_cast<std::uint32_t>(w->at_wall_ms & 0xFFFFFFFF);
+            out.armed_will = std::make_shared<broker::message>(std::move(w->will.msg));
+          } else {
+            s.will = with_expiry(std::move(w->will), now);
+            s.will_at_wall_ms = w->at_wall_ms;
+          }
           ok = true;
         }
         break;

@@ -22,11 +22,23 @@ namespace edgemq::cluster {
 std::string session_owner_key(std::string_view root, std::string_view client_id);
 std::string session_records_prefix(std::string_view root, std::string_view client_id);
 
+// The will of a connection that was open when written (session_directory::arm_will): its will
+// record's publish time is this flag with the Will Delay Interval in seconds, since the time its
+// connection ends is not known yet. Whoever learns that the connection ended with its node
+// (the client's next owner, the session janitor) decides when it is published.
+inline constexpr std::uint64_t armed_will_flag = std::uint64_t{1} << 63;
+constexpr std::uint64_t armed_will_at(std::uint32_t delay_s) {
+  return armed_will_flag | delay_s;
+}
+
 struct decoded_session {
   std::optional<broker::session_registry::restored_session> session;  // nullopt: none to resume
   bool expired = false;          // there was one, but its expiry interval has passed
   broker::message_ptr due_will;  // a will whose delay passed (or whose session ended): publish it
-  std::size_t unreadable = 0;    // records skipped (corrupt or from a newer format)
+  // An armed will (never in `session`): its connection was open when its node last wrote it.
+  broker::message_ptr armed_will;
+  std::uint32_t armed_delay_s = 0;
+  std::size_t unreadable = 0;  // records skipped (corrupt or from a newer format)
 };
 
 // `records`: (persistence record key, value) pairs of one client, as read under its prefix.

@@ -1,6 +1,7 @@
 // One client connection over any transport: a chain of readiness waits feeding the protocol channel,
 // a single writer flushing everything the channel produced in one gathered write per wake-up,
-// and one timer for the CONNECT deadline and keep alive. Written once for every transport.
+// and one deadline in its worker's deadline_wheel for the CONNECT timeout, keep alive and the
+// linger after close (ADR 0037). Written once for every transport.
 // Include only from src/net .cpp files: it pulls in Asio.
 //
 // Threading: a connection is served by its worker's thread, except that a worker which has just
@@ -8,23 +9,25 @@
 // (try_wake_here): the message goes out at once instead of after waking the other worker. The
 // owner lock (`busy_`, owner_guard) makes the two exclusive; every handler takes it, the foreign
 // side only ever tries it. Lock order: docs/adr/0001-layering-and-threading.md, "Threads and
-// locks today".
+// locks today". The deadline (its wheel hook) is only armed, cancelled and fired on the
+// connection's own worker, under the owner lock.
 #pragma once
 
 #include <array>
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
 #include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <spdlog/spdlog.h>
 
 #include "broker/client_channel.hpp"
 #include "broker/log_safe.hpp"
 #include "net/connection_set.hpp"
+#include "net/deadline_wheel.hpp"
 #include "net/worker_inbox.hpp"
 
 namespace edgemq::net {
@@ -34,38 +37,54 @@ namespace asio = boost::asio;
 // Each worker thread reads into this buffer; a connection that waits holds none.
 std::span<std::uint8_t> thread_read_buffer();
 
+// What the connections of one worker share, held once by the server (declared before its
+// io_contexts, so it outlives every connection): one reference in each connection instead of
+// five. The wheel is touched only on its worker's thread; the inbox takes wake-ups from any
+// thread (worker_inbox.hpp).
+struct worker_context {
+  worker_context(broker::broker& b, connection_set& set, std::shared_ptr<worker_inbox> in,
+                 std::shared_ptr<spdlog::logger> l)
+      : broker(b), connections(set), inbox(std::move(in)), log(std::move(l)) {}
+  broker::broker& broker;
+  connection_set& connections;
+  std::shared_ptr<worker_inbox> inbox;
+  deadline_wheel wheel{deadline_wheel::clock::now()};
+  std::shared_ptr<spdlog::logger> log;
+};
+
 template <class Transport>
 class basic_connection final : public broker::link,
                                public closable,
                                public wakeable,
+                               private deadline_wheel::entry,
                                public std::enable_shared_from_this<basic_connection<Transport>> {
  public:
-  basic_connection(Transport t, broker::broker& b, connection_set& set, std::shared_ptr<worker_inbox> inbox,
-                   std::shared_ptr<spdlog::logger> log, std::uint32_t listener = 0,
-                   std::shared_ptr<const std::string> listener_name = nullptr)
-      : listener_(listener),
-        listener_name_(std::move(listener_name)),
-        transport_(std::move(t)),
-        broker_(b),
-        set_(set),
-        inbox_(std::move(inbox)),
-        log_(std::move(log)),
-        timer_(transport_.get_executor()) {}
+  // `w`: the connection's worker; it outlives the connection.
+  basic_connection(Transport t, worker_context& w)
+      : deadline_wheel::entry(&on_deadline), transport_(std::move(t)), w_(w) {}
+  // Only ever destroyed finished and out of the wheel, except when the io_context is torn down
+  // with its handlers (every worker stopped): then it leaves the wheel and the set here.
+  ~basic_connection() override {
+    w_.wheel.cancel(*this);
+    w_.connections.remove(this);
+  }
 
-  void start() {
+  // `listener`: the listener's index (its security settings apply); `listener_name`: its name
+  // for log lines.
+  void start(std::uint32_t listener, std::shared_ptr<const std::string> listener_name) {
     const owner_guard g(*this);
     auto self = this->shared_from_this();
-    channel_ = std::make_unique<broker::client_channel>(broker_, self, log_);
-    channel_->set_listener(listener_);
-    channel_->set_peer(transport_.remote_endpoint(), std::move(listener_name_));
+    channel_.emplace(w_.broker, self, w_.log);
+    channel_->set_listener(listener);
+    channel_->set_peer(transport_.remote_endpoint(), std::move(listener_name));
     if (auto cert = transport_.peer_certificate()) channel_->set_peer_certificate(std::move(*cert));
-    set_.add(self);
+    w_.connections.add(*this);
     wait_readable();
     arm_timer();
   }
 
   // broker::link — any thread. Batched per worker (see worker_inbox).
-  void notify() override { inbox_->wake(this->shared_from_this()); }
+  void notify() override { w_.inbox->wake(this->shared_from_this()); }
   // wakeable — the worker's thread.
   void on_wake() override {
     const owner_guard g(*this);
@@ -98,6 +117,7 @@ class basic_connection final : public broker::link,
   }
   // closable — any thread.
   void shutdown(mqtt::reason_code why) override { kick(why); }
+  std::shared_ptr<closable> lock() noexcept override { return this->weak_from_this().lock(); }
   void abort() override {
     const owner_guard g(*this);
     finish();
@@ -150,7 +170,7 @@ class basic_connection final : public broker::link,
   void on_readable(boost::system::error_code ec) {
     if (ec && ec != asio::error::operation_aborted) return finish();
     if (ec || finished_) return flush();  // closed by us, or closing after the last write
-    wake_batch batch(inbox_.get());       // connections this read routed to: woken once, after it
+    wake_batch batch(w_.inbox.get());     // connections this read routed to: woken once, after it
     read_available();
     batch.flush();
   }
@@ -175,7 +195,7 @@ class basic_connection final : public broker::link,
     if (eof) return finish();
     arm_keep_alive_after_connect();
     if (channel_->closing()) return flush();  // flush() closes the transport once output is written
-    if (writing_ && channel_->output_bytes() > broker_.config().max_output_bytes) {
+    if (writing_ && channel_->output_bytes() > w_.broker.config().max_output_bytes) {
       // The client does not read what we send: stop reading its requests until it does.
       read_paused_ = true;
       return;
@@ -200,17 +220,19 @@ class basic_connection final : public broker::link,
         }
         return;
       }
-      channel_->take_output(writing_heads_, writing_chunks_);
-      buffers_.clear();
+      if (!out_) out_ = std::make_unique<write_state>();
+      auto& out = *out_;
+      channel_->take_output(out.output);
+      const auto& heads = out.output->heads;
+      out.buffers.clear();
       std::size_t total = 0;
-      for (const auto& c : writing_chunks_) {
-        if (c.head_end > c.head_begin)
-          buffers_.emplace_back(writing_heads_.data() + c.head_begin, c.head_end - c.head_begin);
-        if (c.body) buffers_.emplace_back(c.body->payload.data(), c.body->payload.size());
+      for (const auto& c : out.output->chunks) {
+        if (c.head_end > c.head_begin) out.buffers.emplace_back(heads.data() + c.head_begin, c.head_end - c.head_begin);
+        if (c.body) out.buffers.emplace_back(c.body->payload.data(), c.body->payload.size());
       }
-      for (const auto& b : buffers_) total += b.size();
+      for (const auto& b : out.buffers) total += b.size();
       boost::system::error_code ec;
-      const std::size_t n = transport_.write_some(buffers_, ec);
+      const std::size_t n = transport_.write_some(out.buffers, ec);
       last_write_ = std::chrono::steady_clock::now();
       if (ec && ec != asio::error::would_block && ec != asio::error::try_again) {
         written();
@@ -245,14 +267,15 @@ class basic_connection final : public broker::link,
     });
   }
 
-  // The socket took `done` bytes of buffers_: the rest goes by async write.
+  // The socket took `done` bytes of out_->buffers: the rest goes by async write.
   void write_rest(std::size_t done) {
+    auto& buffers = out_->buffers;
     std::size_t skip = 0;
-    while (skip < buffers_.size() && done >= buffers_[skip].size()) done -= buffers_[skip++].size();
-    buffers_.erase(buffers_.begin(), buffers_.begin() + static_cast<std::ptrdiff_t>(skip));
-    if (!buffers_.empty()) buffers_.front() += done;
+    while (skip < buffers.size() && done >= buffers[skip].size()) done -= buffers[skip++].size();
+    buffers.erase(buffers.begin(), buffers.begin() + static_cast<std::ptrdiff_t>(skip));
+    if (!buffers.empty()) buffers.front() += done;
     writing_ = true;
-    transport_.async_write(buffers_, [self = this->shared_from_this()](boost::system::error_code ec, std::size_t) {
+    transport_.async_write(buffers, [self = this->shared_from_this()](boost::system::error_code ec, std::size_t) {
       const owner_guard g(*self);
       self->writing_ = false;
       self->written();
@@ -266,19 +289,22 @@ class basic_connection final : public broker::link,
 
   // A write finished: release its buffers.
   void written() {
-    writing_chunks_.clear();
-    buffers_.clear();
+    if (!out_) return;
+    auto& out = *out_;
+    out.buffers.clear();
+    if (!out.output) return;
+    out.output->chunks.clear();
     // Keep the buffers for the next wake-up, except after the first write (the CONNACK: many
     // connections then idle, and should hold nothing), a burst that made them large, or when a
-    // burst is over (this write used a small part of them): idle connections stay small.
-    const auto cap = writing_heads_.capacity();
-    if (!first_write_done_ || cap > 128 * 1024 || (cap > 16 * 1024 && writing_heads_.size() < cap / 8)) {
+    // burst is over (this write used a small part of them): idle connections stay small, and
+    // hold no write state at all (out_ is made again by the next write).
+    auto& heads = out.output->heads;
+    const auto cap = heads.capacity();
+    if (!first_write_done_ || cap > 128 * 1024 || (cap > 16 * 1024 && heads.size() < cap / 8)) {
       first_write_done_ = true;
-      std::string().swap(writing_heads_);
-      std::vector<broker::out_chunk>().swap(writing_chunks_);
-      std::vector<asio::const_buffer>().swap(buffers_);
+      out_.reset();
     } else {
-      writing_heads_.clear();
+      heads.clear();
     }
   }
 
@@ -296,9 +322,9 @@ class basic_connection final : public broker::link,
   void finish(bool linger = false) {
     if (finished_) return;
     finished_ = true;
-    timer_.cancel();
+    w_.wheel.cancel(*this);
     channel_->on_close(broker::clock::now());
-    set_.remove(this);
+    w_.connections.remove(this);
     if (linger)
       start_linger();
     else
@@ -308,7 +334,7 @@ class basic_connection final : public broker::link,
   void close_transport() {
     if (transport_closed_) return;
     transport_closed_ = true;
-    timer_.cancel();
+    w_.wheel.cancel(*this);
     transport_.close();
   }
 
@@ -318,16 +344,11 @@ class basic_connection final : public broker::link,
   // pipe instead of the reason. So: FIN after the last write, then read and discard until the
   // peer closes too, for at most linger_time and linger_bytes, then release. Asynchronous (the
   // worker goes on with other connections), and the connection has already left the broker
-  // (on_close ran, it is out of the connection set): only the socket and the timer are left.
+  // (on_close ran, it is out of the connection set): only the socket and its deadline are left.
   void start_linger() {
     transport_.shutdown_send();
     linger_left_ = linger_bytes;
-    timer_.expires_after(linger_time);
-    timer_.async_wait([self = this->shared_from_this()](boost::system::error_code ec) {
-      if (ec) return;
-      const owner_guard g(*self);
-      self->close_transport();
-    });
+    w_.wheel.arm(*this, deadline_wheel::clock::now() + linger_time);  // on_deadline closes
     drain();
   }
 
@@ -342,25 +363,46 @@ class basic_connection final : public broker::link,
         const std::size_t n = self->transport_.read_some(asio::buffer(buf.data(), buf.size()), rec);
         if (rec == asio::error::would_block || rec == asio::error::try_again) return self->drain();
         if (rec || n == 0 || n >= self->linger_left_) return self->close_transport();  // peer done, or enough
-        self->linger_left_ -= n;
+        self->linger_left_ -= static_cast<std::uint32_t>(n);
       }
     });
   }
 
-  void arm_timer() {
-    timer_.expires_after(broker_.config().connect_timeout);
-    timer_.async_wait([self = this->shared_from_this()](boost::system::error_code ec) {
-      if (ec) return;
-      const owner_guard g(*self);
-      if (self->finished_ || self->channel_->connected()) return;
-      if (self->log_)
-        self->log_->info("{}: no CONNECT within the connect timeout, closing", self->transport_.remote_endpoint());
-      self->finish();
-    });
+  // Until CONNECT is accepted the deadline is the connect timeout.
+  void arm_timer() { w_.wheel.arm(*this, deadline_wheel::clock::now() + w_.broker.config().connect_timeout); }
+
+  // The wheel fired this connection's deadline (on its worker, from the worker's ticker).
+  static void on_deadline(deadline_wheel::entry& e) {
+    auto& c = static_cast<basic_connection&>(e);
+    const auto self = c.shared_from_this();  // whatever the handling drops, not us meanwhile
+    const owner_guard g(c);
+    c.deadline_passed();
   }
 
-  // After CONNECT the timer watches the channel's deadlines: the keep alive and, for a client
-  // that authenticated with a token, the token's expiry (client_channel::timer_remaining).
+  void deadline_passed() {
+    if (finished_) return close_transport();  // the linger is over
+    if (!keep_alive_armed_) {                 // the connect timeout
+      if (channel_->connected()) return;
+      if (w_.log) w_.log->info("{}: no CONNECT within the connect timeout, closing", transport_.remote_endpoint());
+      return finish();
+    }
+    const auto now = broker::clock::now();
+    if (const auto rc = channel_->timer_expired(now); rc != mqtt::reason_code::success) {
+      if (rc == mqtt::reason_code::maximum_connect_time && w_.log)
+        w_.log->info("client '{}': credentials expired without re-authentication, closing (0xA0)",
+                     log_safe(channel_->client_id()));
+      channel_->kick(rc);
+      flush();
+      return;
+    }
+    // Check again when the first deadline would end at the earliest.
+    const auto next = channel_->timer_remaining(now);
+    if (next != std::chrono::milliseconds::max()) return wait_deadlines(next);
+    timer_due_ = broker::clock::time_point::max();
+  }
+
+  // After CONNECT the deadline watches the channel's: the keep alive and, for a client that
+  // authenticated with a token, the token's expiry (client_channel::timer_remaining).
   void arm_keep_alive_after_connect() {
     if (!channel_->connected()) return;
     if (keep_alive_armed_) {
@@ -369,61 +411,44 @@ class basic_connection final : public broker::link,
       return;
     }
     keep_alive_armed_ = true;
-    timer_.cancel();
+    w_.wheel.cancel(*this);
     const auto after = channel_->timer_remaining(broker::clock::now());
     if (after != std::chrono::milliseconds::max()) wait_deadlines(after);
   }
 
+  // The wheel fires up to one slot after `after`, never before.
   void wait_deadlines(std::chrono::milliseconds after) {
     timer_due_ = broker::clock::now() + after;
-    timer_.expires_after(after);
-    timer_.async_wait([self = this->shared_from_this()](boost::system::error_code ec) {
-      if (ec) return;
-      const owner_guard g(*self);
-      if (self->finished_) return;
-      const auto now = broker::clock::now();
-      if (const auto rc = self->channel_->timer_expired(now); rc != mqtt::reason_code::success) {
-        if (rc == mqtt::reason_code::maximum_connect_time && self->log_)
-          self->log_->info("client '{}': credentials expired without re-authentication, closing (0xA0)",
-                           log_safe(self->channel_->client_id()));
-        self->channel_->kick(rc);
-        self->flush();
-        return;
-      }
-      // Check again when the first deadline would end at the earliest.
-      const auto next = self->channel_->timer_remaining(now);
-      if (next != std::chrono::milliseconds::max()) return self->wait_deadlines(next);
-      self->timer_due_ = broker::clock::time_point::max();
-    });
+    w_.wheel.arm(*this, timer_due_);
   }
 
-  const std::uint32_t listener_;                      // the listener's index, handed to the channel at start()
-  std::shared_ptr<const std::string> listener_name_;  // its name for log lines, handed over at start()
+  // What one write needs, made by the first write and released after it (the CONNACK), after a
+  // burst that made it large and when a burst is over: an idle connection holds none.
+  struct write_state {
+    std::unique_ptr<broker::channel_output> output;  // swapped with the channel's (take_output)
+    std::vector<asio::const_buffer> buffers;
+  };
+
   Transport transport_;
-  broker::broker& broker_;
-  connection_set& set_;
-  std::shared_ptr<worker_inbox> inbox_;
-  std::shared_ptr<spdlog::logger> log_;
-  std::unique_ptr<broker::client_channel> channel_;
-  asio::steady_timer timer_;
-  std::string writing_heads_;
-  std::vector<broker::out_chunk> writing_chunks_;
-  std::vector<asio::const_buffer> buffers_;
-  std::atomic<bool> busy_{false};  // see owner_guard and try_wake_here
+  worker_context& w_;
+  std::unique_ptr<write_state> out_;
   std::chrono::steady_clock::time_point last_write_{};
+  broker::clock::time_point timer_due_ = broker::clock::time_point::max();  // the deadline wait's end
   static constexpr std::chrono::microseconds quiet_after{200};
   // Draining a closed connection's input (start_linger): long enough for a client to finish
   // sending what it had started and read our last packet, bounded against one that never stops.
   static constexpr std::chrono::milliseconds linger_time{2000};
-  static constexpr std::size_t linger_bytes = 64 * 1024 * 1024;
-  std::size_t linger_left_ = 0;
+  static constexpr std::uint32_t linger_bytes = 64 * 1024 * 1024;
+  std::uint32_t linger_left_ = 0;
+  std::atomic<bool> busy_{false};  // see owner_guard and try_wake_here
   bool transport_closed_ = false;
   bool writing_ = false;
   bool first_write_done_ = false;
   bool finished_ = false;
   bool read_paused_ = false;
   bool keep_alive_armed_ = false;
-  broker::clock::time_point timer_due_ = broker::clock::time_point::max();  // the deadline wait's end
+  // Made by start(), in the connection's own allocation (one allocation, not two).
+  std::optional<broker::client_channel> channel_;
 };
 
 }  // namespace edgemq::net

@@ -29,8 +29,13 @@ struct server::impl {
   broker::broker& broker_;
   config::server_options opts_;
   std::shared_ptr<spdlog::logger> log_;
+  // Declared before workers_: connections that the io_contexts' destruction releases still
+  // leave their set and their worker's deadline wheel.
+  connection_set connections_;
+  std::vector<std::unique_ptr<worker_context>> contexts_;  // one per worker
   std::vector<std::unique_ptr<asio::io_context>> workers_;
-  std::vector<std::shared_ptr<worker_inbox>> inboxes_;  // one per worker
+  std::vector<std::unique_ptr<asio::steady_timer>> tickers_;  // per worker: drives its wheel
+  std::vector<std::shared_ptr<worker_inbox>> inboxes_;        // one per worker
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards_;
   std::vector<std::thread> threads_;
   std::vector<std::unique_ptr<asio::ip::tcp::acceptor>> acceptors_;
@@ -42,7 +47,6 @@ struct server::impl {
   // Installed in start(), before the ready line: a signal in between must not kill the process.
   asio::io_context signals_ctx_{1};
   std::unique_ptr<asio::signal_set> signals_;
-  connection_set connections_;
   // TLS handshakes in progress (not connections yet), so that stop() can release those that never
   // finish: see tls_transport::abandon_handshake.
   std::mutex handshakes_mu_;
@@ -70,8 +74,11 @@ struct server::impl {
   // context slot, null for plain MQTT and ws.
   void accept(asio::ip::tcp::acceptor& acc, std::uint32_t li, const tls_context_slot* tls) {
     const auto w = pick_worker();
-    acc.async_accept(*workers_[w], [this, &acc, w, li, tls](boost::system::error_code ec, asio::ip::tcp::socket s) {
+    // The socket comes bound to the worker's io_context executor (tcp_socket).
+    acc.async_accept(*workers_[w], [this, &acc, w, li, tls](boost::system::error_code ec, tcp_socket s) {
       if (ec == asio::error::operation_aborted || !acc.is_open()) return;
+      // The next accept first: nothing of this handler stays with the connection.
+      accept(acc, li, tls);
       if (ec) {
         log_->warn("accept failed: {}", ec.message());  // e.g. out of descriptors: keep accepting
       } else if (config::is_websocket(opts_.listeners[li].scheme)) {
@@ -86,28 +93,25 @@ struct server::impl {
         start_tls(std::move(s), tls->current(),
                   [this, w, li](tls_transport t) { start_connection(std::move(t), w, li); });
       } else {
-        auto c = std::make_shared<basic_connection<tcp_transport>>(tcp_transport(std::move(s)), broker_, connections_,
-                                                                   inboxes_[w], log_, li, listener_names_[li]);
+        auto c = std::make_shared<basic_connection<tcp_transport>>(tcp_transport(std::move(s)), *contexts_[w]);
         // Start on the connection's own worker: from here on it lives on that thread.
-        asio::post(c->executor(), [c] { c->start(); });
+        asio::post(c->executor(), [c, li, name = listener_names_[li]] { c->start(li, name); });
       }
-      accept(acc, li, tls);
     });
   }
 
   // On the connection's worker.
   template <class Transport>
   void start_connection(Transport t, std::size_t w, std::uint32_t li) {
-    auto c = std::make_shared<basic_connection<Transport>>(std::move(t), broker_, connections_, inboxes_[w], log_, li,
-                                                           listener_names_[li]);
-    c->start();
+    auto c = std::make_shared<basic_connection<Transport>>(std::move(t), *contexts_[w]);
+    c->start(li, listener_names_[li]);
   }
 
   // The handshake runs on the connection's worker before the connection exists: a client that
   // never completes it costs a socket and a timer, and is closed at the deadline. `then(t)` on
   // success, on that worker.
   template <class Then>
-  void start_tls(asio::ip::tcp::socket s, std::shared_ptr<asio::ssl::context> ctx, Then then) {
+  void start_tls(tcp_socket s, std::shared_ptr<asio::ssl::context> ctx, Then then) {
     auto t = std::make_shared<tls_transport>(std::move(s), std::move(ctx));
     const auto peer = t->remote_endpoint();
     {
@@ -176,6 +180,16 @@ struct server::impl {
     }
   }
 
+  // Each worker's connection deadlines, every slot of its wheel (on that worker).
+  void tick(std::size_t w) {
+    tickers_[w]->expires_after(contexts_[w]->wheel.slot());
+    tickers_[w]->async_wait([this, w](boost::system::error_code ec) {
+      if (ec) return;
+      contexts_[w]->wheel.advance(deadline_wheel::clock::now());
+      tick(w);
+    });
+  }
+
   // Session expiry and will delays have one-second resolution; $SYS is refreshed every
   // sys_interval.
   void sweep() {
@@ -211,6 +225,9 @@ std::vector<std::uint16_t> server::start() {
                                                  // write its sockets, ADR 0006): never an UNSAFE concurrency hint
     d.guards_.push_back(asio::make_work_guard(*d.workers_.back()));
     d.inboxes_.push_back(std::make_shared<worker_inbox>(*d.workers_.back()));
+    d.contexts_.push_back(std::make_unique<worker_context>(d.broker_, d.connections_, d.inboxes_.back(), d.log_));
+    d.tickers_.push_back(std::make_unique<asio::steady_timer>(*d.workers_.back()));
+    d.tick(i);
   }
   std::vector<std::shared_ptr<asio::ssl::context>> first_contexts;
   for (const auto& l : d.opts_.listeners) {
@@ -302,6 +319,8 @@ void server::stop() {
     }
     if (d.sweep_timer_) d.sweep_timer_->cancel();
   });
+  // The tickers go on until the workers stop: connections still close by their deadlines
+  // (the linger) while shutdown waits for them.
   d.connections_.shutdown_all(mqtt::reason_code::server_shutting_down);
   const auto left = d.connections_.wait_empty(std::chrono::steady_clock::now() + d.opts_.shutdown_timeout);
   if (left > 0) d.log_->warn("{} connections still open at the shutdown deadline; closing them", left);
@@ -318,6 +337,7 @@ void server::stop() {
   }
   d.acceptors_.clear();
   d.sweep_timer_.reset();
+  d.tickers_.clear();
   d.log_->info("stopped");
 }
 

@@ -27,6 +27,7 @@
 
 #include "broker/principal.hpp"
 #include "config/server_options.hpp"
+#include "net/tcp_transport.hpp"
 
 struct ssl_st;
 struct bio_st;
@@ -35,7 +36,7 @@ namespace edgemq::net {
 
 class tls_transport {
  public:
-  using socket_type = boost::asio::ip::tcp::socket;
+  using socket_type = tcp_socket;
   // `ctx`: the listener's context when the connection was accepted (tls_context.hpp); kept for
   // the connection's life, whatever a reload installs meanwhile.
   tls_transport(socket_type s, std::shared_ptr<boost::asio::ssl::context> ctx);
@@ -48,7 +49,7 @@ class tls_transport {
   // the waiters its state, so a handshake that never finishes would keep both alive for good.
   void abandon_handshake();
 
-  boost::asio::any_io_executor get_executor() { return st_->socket.get_executor(); }
+  boost::asio::io_context::executor_type get_executor() { return st_->socket.get_executor(); }
 
   // Completes at once when OpenSSL already holds input (decrypted or not): no readiness event
   // would come for it.

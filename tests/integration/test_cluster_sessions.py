@@ -475,6 +475,112 @@ class ClusterSessionsTest(unittest.TestCase):
         self.assertFalse(self.will_journaled(cid))
         self.assertEqual(watcher.drain(), [])
 
+    def test_a_clean_disconnect_takes_the_armed_will_back(self):
+        # Cluster mode keeps the will of an open connection in etcd (an "armed" will); the client's
+        # DISCONNECT discards the will (MQTT-3.1.2-10), and with it the record.
+        node = self.nodes[0]
+        cid = self.unique("polite")
+        topic = "cl/%s/will" % cid
+        watcher = PahoClient(self.nodes[1].host, self.nodes[1].port, client_id=self.unique("watcher"))
+        self.clients.append(watcher)
+        watcher.connect()
+        watcher.subscribe(topic, qos=1)
+        c = rm.RawClient(node.host, node.port, timeout=TIMEOUT)
+        self.clients.append(c)
+        c.send(rm.connect(cid, clean=True, will={"topic": topic, "payload": b"gone", "qos": 1}))
+        self.assertEqual(c.expect(rm.CONNACK).reason, 0)
+        deadline = time.monotonic() + TIMEOUT
+        while not self.will_journaled(cid):
+            self.assertLess(time.monotonic(), deadline, "the open connection's will never reached etcd")
+            time.sleep(0.02)  # polling etcd for the record
+        c.send(rm.disconnect(0))
+        deadline = time.monotonic() + TIMEOUT
+        while self.will_journaled(cid):
+            self.assertLess(time.monotonic(), deadline, "the discarded will stayed in etcd")
+            time.sleep(0.02)
+        # A probe from the same node arrives after anything that node would have published before.
+        watcher.subscribe(topic + "/probe", qos=1)
+        publish_acked(self.nodes[0], topic + "/probe", [b"y"])
+        self.assertEqual(watcher.get(TIMEOUT).payload, b"y", "a discarded will was published")
+        self.assertEqual(watcher.drain(), [])
+
+    def test_the_will_of_a_connection_open_when_its_node_died_is_published(self):
+        # The client has no session expiry (clean session, the usual "device offline" will): its
+        # node is SIGKILLed with the connection open. The session janitor of a surviving node
+        # publishes the will once the victim's lease is gone.
+        victim = EdgemqDaemon(extra_args=self.engines.node_args("node11", 0))
+        victim.start()
+        self.addCleanup(victim.cleanup)
+        cid = self.unique("device")
+        topic = "cl/%s/status" % cid
+        watcher = PahoClient(self.nodes[2].host, self.nodes[2].port, client_id=self.unique("watcher"))
+        self.clients.append(watcher)
+        watcher.connect()
+        watcher.subscribe(topic, qos=1)
+        c = rm.RawClient(victim.host, victim.port, timeout=TIMEOUT)
+        self.clients.append(c)
+        c.send(rm.connect(cid, clean=True, will={"topic": topic, "payload": b"offline", "qos": 1, "retain": True}))
+        self.assertEqual(c.expect(rm.CONNACK).reason, 0)
+        deadline = time.monotonic() + TIMEOUT
+        while not self.will_journaled(cid):
+            self.assertLess(time.monotonic(), deadline, "the open connection's will never reached etcd")
+            time.sleep(0.02)
+        victim.kill()
+        killed = time.monotonic()
+        # Bound: the lease (4 s), one janitor round (1 s), with slack for the machine.
+        m = watcher.get(15.0)
+        self.assertEqual((m.topic, m.payload), (topic, b"offline"))
+        self.assertLess(time.monotonic() - killed, 15.0)
+        self.assertFalse(self.will_journaled(cid))
+        # Retained as the will asked: a newcomer on another node sees the device offline.
+        late = PahoClient(self.nodes[0].host, self.nodes[0].port, client_id=self.unique("late"))
+        self.clients.append(late)
+        late.connect()
+        late.subscribe(topic, qos=1)
+        kept = late.get(TIMEOUT)
+        self.assertEqual((kept.payload, kept.retain), (b"offline", True))
+        self.assertEqual(watcher.drain(), [], "published more than once")
+        cleaner = rm.RawClient(self.nodes[0].host, self.nodes[0].port, timeout=TIMEOUT)
+        self.clients.append(cleaner)
+        cleaner.connect(self.unique("cleaner"))
+        self.assertIsNotNone(cleaner.publish(topic, b"", qos=1, retain=True))  # the retained will goes
+
+    def test_a_client_back_on_another_node_gets_the_will_of_its_dead_connection_published_once(self):
+        # A persistent client without a will delay is connected when its node is SIGKILLed and
+        # reconnects to another node at once, before the session janitor could see the session:
+        # that node's claim finds the dead connection's armed will and publishes it, once.
+        victim = EdgemqDaemon(extra_args=self.engines.node_args("node12", 0))
+        victim.start()
+        self.addCleanup(victim.cleanup)
+        cid = self.unique("returner")
+        topic = "cl/%s/status" % cid
+        watcher = PahoClient(self.nodes[1].host, self.nodes[1].port, client_id=self.unique("watcher"))
+        self.clients.append(watcher)
+        watcher.connect()
+        watcher.subscribe(topic, qos=1)
+        c = rm.RawClient(victim.host, victim.port, timeout=TIMEOUT)
+        self.clients.append(c)
+        c.send(rm.connect(cid, clean=False, properties=[(rm.P_SESSION_EXPIRY, 300)],
+                          will={"topic": topic, "payload": b"lost", "qos": 1}))
+        self.assertEqual(c.expect(rm.CONNACK).reason, 0)
+        deadline = time.monotonic() + TIMEOUT
+        while not self.will_journaled(cid):
+            self.assertLess(time.monotonic(), deadline, "the open connection's will never reached etcd")
+            time.sleep(0.02)
+        victim.kill()
+        back, ack = raw_connect(self.nodes[0], cid, clean=False)
+        self.clients.append(back)
+        self.assertTrue(ack.session_present)
+        m = watcher.get(TIMEOUT)
+        self.assertEqual((m.topic, m.payload), (topic, b"lost"))
+        # Once: its record goes (nobody can publish it again: the janitor publishes only what it
+        # deletes, and the claim read it atomically with taking the client id).
+        deadline = time.monotonic() + TIMEOUT
+        while self.will_journaled(cid):
+            self.assertLess(time.monotonic(), deadline, "the published will's record stayed in etcd")
+            time.sleep(0.02)
+        self.assertEqual(watcher.drain(), [], "the will was published twice")
+
 
 if __name__ == "__main__":
     unittest.main()

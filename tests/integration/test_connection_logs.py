@@ -75,10 +75,17 @@ class TextLogTest(unittest.TestCase):
 
     def test_keep_alive_timeout(self):
         c = raw.RawClient(self.daemon.host, self.daemon.port)
+        sent = time.monotonic()  # before the broker can have read the CONNECT
         c.connect("log-keepalive", keepalive=1)
+        acked = time.monotonic()  # after it read it
         peer = local_endpoint(c.sock)
         # Silent for 1.5 x the keep alive: the broker closes (MQTT 5: DISCONNECT 0x8D first).
         self.assertTrue(c.is_closed_within(TIMEOUT))
+        closed = time.monotonic()
+        # Never before 1.5 x the keep alive; at most one slot of the deadline wheel (250 ms,
+        # ADR 0037) later, plus scheduling on a loaded machine.
+        self.assertGreaterEqual(closed - sent, 1.5, "closed before 1.5 x the keep alive")
+        self.assertLess(closed - acked, 1.5 + 0.25 + 0.4, "closed more than a wheel slot after 1.5 x the keep alive")
         wait_line(self.daemon, re.escape("client 'log-keepalive' disconnected from %s: keep-alive timeout" % peer))
         c.close()
 

@@ -63,6 +63,14 @@ class SessionJanitorLive : public live::live_etcd_test {
       put(prefix + will_key(c), *encode_will_record(will, will_at_wall_ms, 0));
     }
   }
+  // The will an open connection armed (session_directory::arm_will) with a delay of `delay_s`.
+  void write_armed_will(const std::string& c, std::uint32_t delay_s) {
+    broker::message will;
+    will.topic = "wills/" + c;
+    will.payload = "gone";
+    put(session_records_prefix(root, c) + persistence::will_key(c),
+        *persistence::encode_will_record(will, armed_will_at(delay_s), 0));
+  }
   std::size_t records_of(const std::string& c) {
     const auto prefix = session_records_prefix(root, c);
     const auto a = http_->post("/v3/kv/range", {{"key", b64::b64(prefix)},
@@ -159,6 +167,41 @@ TEST_F(SessionJanitorLive, ASessionConnectedWhenItsNodeDiedExpiresFromWhenItWasF
   EXPECT_EQ(r.swept, 1u);
   EXPECT_EQ(r.marked, 0u);
   EXPECT_EQ(records_of("was-connected"), 0u);
+}
+
+// The will of a connection that was open when its node died (docs/cluster.md, "Wills"): without a
+// session (no session expiry) it is published at once and its record swept; with a persistent
+// session it becomes a delayed will counted from when the janitor found the session.
+TEST_F(SessionJanitorLive, TheArmedWillOfAConnectionItsNodeDiedWithIsPublished) {
+  write_armed_will("plain", 0);  // a client without session expiry: nothing else in etcd
+  write_session("kept", 3600, 0);
+  write_armed_will("kept", 0);
+  write_session("delayed", 3600, 0);
+  write_armed_will("delayed", 20);
+  auto j = janitor("node-a");
+  const auto first = j->run_once();
+  EXPECT_FALSE(first.error);
+  EXPECT_EQ(first.marked, 2u);
+  EXPECT_EQ(published(), std::vector<std::string>{"wills/plain"});
+  EXPECT_EQ(records_of("plain"), 0u) << "the armed will's record was not swept with it";
+  // The persistent ones now hold ordinary delayed wills, due from the mark on.
+  const auto rec =
+      persistence::decode_will_record(persistence::will_key("delayed"),
+                                      get(session_records_prefix(root, "delayed") + persistence::will_key("delayed")));
+  ASSERT_TRUE(rec);
+  EXPECT_EQ(rec->at_wall_ms & armed_will_flag, 0u);
+  EXPECT_GE(rec->at_wall_ms, broker::wall_now_ms() + 15'000);
+
+  const auto second = j->run_once();  // "kept" is due (no delay): published, its session stays
+  EXPECT_EQ(second.wills, 1u);
+  EXPECT_EQ(published(), (std::vector<std::string>{"wills/plain", "wills/kept"}));
+  EXPECT_FALSE(has_will("kept"));
+  EXPECT_EQ(records_of("kept"), 2u);
+  EXPECT_TRUE(has_will("delayed"));
+  wall_ahead_ms_ = 21'000;
+  EXPECT_EQ(j->run_once().wills, 1u);
+  EXPECT_EQ(published().back(), "wills/delayed");
+  EXPECT_EQ(j->wills_published(), 3u);
 }
 
 TEST_F(SessionJanitorLive, ADueDelayedWillIsPublishedOnceByOneOfTwoJanitors) {

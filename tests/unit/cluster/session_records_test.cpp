@@ -105,6 +105,33 @@ TEST(SessionRecords, ConnectedWhenItsNodeDiedCountsAsResumable) {
   EXPECT_TRUE(decode_session_records("c", records, broker::clock::now(), wall).session);
 }
 
+// An armed will (the will of a connection open when written) is never a session's delayed will:
+// its publish time is not known until someone learns its connection ended.
+TEST(SessionRecords, AnArmedWillIsKeptApartFromTheSession) {
+  const std::uint64_t wall = 1'700'000'000'000;
+  broker::message will;
+  will.topic = "dev/offline";
+  will.payload = "1";
+  std::vector<std::pair<std::string, std::string>> records;
+  records.emplace_back(session_key("c"), encode_session(image("c", 600, 0)));
+  records.emplace_back(will_key("c"), *encode_will_record(will, armed_will_at(30), 0));
+  const auto d = decode_session_records("c", records, broker::clock::now(), wall);
+  ASSERT_TRUE(d.session);
+  EXPECT_FALSE(d.session->will) << "an armed will would be resumed as a delayed will of the year 292 million";
+  EXPECT_FALSE(d.due_will);
+  ASSERT_TRUE(d.armed_will);
+  EXPECT_EQ(d.armed_will->topic, "dev/offline");
+  EXPECT_EQ(d.armed_delay_s, 30u);
+
+  // No session record (a client without session expiry): only the armed will.
+  records.erase(records.begin());
+  const auto alone = decode_session_records("c", records, broker::clock::now(), wall);
+  EXPECT_FALSE(alone.session);
+  EXPECT_EQ(alone.unreadable, 0u);
+  ASSERT_TRUE(alone.armed_will);
+  EXPECT_EQ(alone.armed_will->payload, "1");
+}
+
 TEST(SessionRecords, OrphanAndForeignRecordsAreNotASession) {
   std::vector<std::pair<std::string, std::string>> records;
   records.emplace_back(message_key("c", 1),

@@ -435,21 +435,37 @@ class ClusterSessionsTest(unittest.TestCase):
         keys = [base64.b64decode(kv["key"]) for kv in http_json(url, body).get("kvs", [])]
         return any(k[len(prefix):].startswith(b"W") for k in keys)
 
+    def wait_will_record(self, client_id, present=True):
+        """Polls etcd until the will record of `client_id` is there (or gone, present=False)."""
+        deadline = time.monotonic() + TIMEOUT
+        while self.will_journaled(client_id) != present:
+            self.assertLess(time.monotonic(), deadline,
+                            "the will record never %s etcd" % ("reached" if present else "left"))
+            time.sleep(0.02)  # polling etcd for the record, not waiting for time to pass
+
+    def start_victim(self, name, member):
+        """A node of its own, to be killed: the shared three stay up for the other tests."""
+        victim = EdgemqDaemon(extra_args=self.engines.node_args(name, member))
+        victim.start()
+        self.addCleanup(victim.cleanup)
+        return victim
+
+    def watch(self, node, topic):
+        watcher = PahoClient(node.host, node.port, client_id=self.unique("watcher"))
+        self.clients.append(watcher)
+        watcher.connect()
+        watcher.subscribe(topic, qos=1)
+        return watcher
+
     def test_the_delayed_will_of_a_client_of_a_dead_node_is_published(self):
         # A persistent client with a Will Delay Interval drops its connection (no DISCONNECT) on
         # the victim, which journals the delayed will to etcd and is then SIGKILLed before the
         # delay passes: the session janitor of a surviving node publishes the will once the
-        # victim's lease is gone. (A connection still open when its node dies has no will record:
-        # that will is lost, docs/cluster.md.)
-        victim = EdgemqDaemon(extra_args=self.engines.node_args("node10", 0))
-        victim.start()
-        self.addCleanup(victim.cleanup)
+        # victim's lease is gone.
+        victim = self.start_victim("node10", 0)
         cid = self.unique("testament")
         topic = "cl/%s/will" % cid
-        watcher = PahoClient(self.nodes[1].host, self.nodes[1].port, client_id=self.unique("watcher"))
-        self.clients.append(watcher)
-        watcher.connect()
-        watcher.subscribe(topic, qos=1)
+        watcher = self.watch(self.nodes[1], topic)
 
         c = rm.RawClient(victim.host, victim.port, timeout=TIMEOUT)
         self.clients.append(c)
@@ -458,10 +474,7 @@ class ClusterSessionsTest(unittest.TestCase):
                                 "properties": [(rm.P_WILL_DELAY, 3)]}))
         self.assertEqual(c.expect(rm.CONNACK).reason, 0)
         c.close()  # the network drops: the will waits for its delay, journaled
-        deadline = time.monotonic() + TIMEOUT
-        while not self.will_journaled(cid):
-            self.assertLess(time.monotonic(), deadline, "the delayed will never reached etcd")
-            time.sleep(0.02)  # polling etcd for the record, not waiting for time to pass
+        self.wait_will_record(cid)
         # Killed well within the delay (3 s, not 1: the victim must not publish the will itself).
         self.assertEqual(watcher.drain(), [], "the will came before its node died")
         victim.kill()
@@ -481,23 +494,14 @@ class ClusterSessionsTest(unittest.TestCase):
         node = self.nodes[0]
         cid = self.unique("polite")
         topic = "cl/%s/will" % cid
-        watcher = PahoClient(self.nodes[1].host, self.nodes[1].port, client_id=self.unique("watcher"))
-        self.clients.append(watcher)
-        watcher.connect()
-        watcher.subscribe(topic, qos=1)
+        watcher = self.watch(self.nodes[1], topic)
         c = rm.RawClient(node.host, node.port, timeout=TIMEOUT)
         self.clients.append(c)
         c.send(rm.connect(cid, clean=True, will={"topic": topic, "payload": b"gone", "qos": 1}))
         self.assertEqual(c.expect(rm.CONNACK).reason, 0)
-        deadline = time.monotonic() + TIMEOUT
-        while not self.will_journaled(cid):
-            self.assertLess(time.monotonic(), deadline, "the open connection's will never reached etcd")
-            time.sleep(0.02)  # polling etcd for the record
+        self.wait_will_record(cid)
         c.send(rm.disconnect(0))
-        deadline = time.monotonic() + TIMEOUT
-        while self.will_journaled(cid):
-            self.assertLess(time.monotonic(), deadline, "the discarded will stayed in etcd")
-            time.sleep(0.02)
+        self.wait_will_record(cid, present=False)
         # A probe from the same node arrives after anything that node would have published before.
         watcher.subscribe(topic + "/probe", qos=1)
         publish_acked(self.nodes[0], topic + "/probe", [b"y"])
@@ -508,23 +512,15 @@ class ClusterSessionsTest(unittest.TestCase):
         # The client has no session expiry (clean session, the usual "device offline" will): its
         # node is SIGKILLed with the connection open. The session janitor of a surviving node
         # publishes the will once the victim's lease is gone.
-        victim = EdgemqDaemon(extra_args=self.engines.node_args("node11", 0))
-        victim.start()
-        self.addCleanup(victim.cleanup)
+        victim = self.start_victim("node11", 0)
         cid = self.unique("device")
         topic = "cl/%s/status" % cid
-        watcher = PahoClient(self.nodes[2].host, self.nodes[2].port, client_id=self.unique("watcher"))
-        self.clients.append(watcher)
-        watcher.connect()
-        watcher.subscribe(topic, qos=1)
+        watcher = self.watch(self.nodes[2], topic)
         c = rm.RawClient(victim.host, victim.port, timeout=TIMEOUT)
         self.clients.append(c)
         c.send(rm.connect(cid, clean=True, will={"topic": topic, "payload": b"offline", "qos": 1, "retain": True}))
         self.assertEqual(c.expect(rm.CONNACK).reason, 0)
-        deadline = time.monotonic() + TIMEOUT
-        while not self.will_journaled(cid):
-            self.assertLess(time.monotonic(), deadline, "the open connection's will never reached etcd")
-            time.sleep(0.02)
+        self.wait_will_record(cid)
         victim.kill()
         killed = time.monotonic()
         # Bound: the lease (4 s), one janitor round (1 s), with slack for the machine.
@@ -549,24 +545,16 @@ class ClusterSessionsTest(unittest.TestCase):
         # A persistent client without a will delay is connected when its node is SIGKILLed and
         # reconnects to another node at once, before the session janitor could see the session:
         # that node's claim finds the dead connection's armed will and publishes it, once.
-        victim = EdgemqDaemon(extra_args=self.engines.node_args("node12", 0))
-        victim.start()
-        self.addCleanup(victim.cleanup)
+        victim = self.start_victim("node12", 0)
         cid = self.unique("returner")
         topic = "cl/%s/status" % cid
-        watcher = PahoClient(self.nodes[1].host, self.nodes[1].port, client_id=self.unique("watcher"))
-        self.clients.append(watcher)
-        watcher.connect()
-        watcher.subscribe(topic, qos=1)
+        watcher = self.watch(self.nodes[1], topic)
         c = rm.RawClient(victim.host, victim.port, timeout=TIMEOUT)
         self.clients.append(c)
         c.send(rm.connect(cid, clean=False, properties=[(rm.P_SESSION_EXPIRY, 300)],
                           will={"topic": topic, "payload": b"lost", "qos": 1}))
         self.assertEqual(c.expect(rm.CONNACK).reason, 0)
-        deadline = time.monotonic() + TIMEOUT
-        while not self.will_journaled(cid):
-            self.assertLess(time.monotonic(), deadline, "the open connection's will never reached etcd")
-            time.sleep(0.02)
+        self.wait_will_record(cid)
         victim.kill()
         back, ack = raw_connect(self.nodes[0], cid, clean=False)
         self.clients.append(back)
@@ -575,10 +563,7 @@ class ClusterSessionsTest(unittest.TestCase):
         self.assertEqual((m.topic, m.payload), (topic, b"lost"))
         # Once: its record goes (nobody can publish it again: the janitor publishes only what it
         # deletes, and the claim read it atomically with taking the client id).
-        deadline = time.monotonic() + TIMEOUT
-        while self.will_journaled(cid):
-            self.assertLess(time.monotonic(), deadline, "the published will's record stayed in etcd")
-            time.sleep(0.02)
+        self.wait_will_record(cid, present=False)
         self.assertEqual(watcher.drain(), [], "the will was published twice")
 
 

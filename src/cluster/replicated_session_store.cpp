@@ -473,7 +473,7 @@ void replicated_session_store::run() {
         }
         batch.push_back(std::move(o));
         ops_.pop_front();
-        // The key's view points into the op in `batch`: reserved below, so it never moves.
+        // The key's view points into the op in `batch`, reserved once in run(): it never moves.
         auto [it, fresh] = last_of_key.try_emplace(batch.back().key, batch.size() - 1);
         if (fresh) {
           ++effective;

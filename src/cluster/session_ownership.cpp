@@ -227,11 +227,6 @@ struct session_ownership::impl {
             log_safe(client_id));
       return;
     }
-    if (will->props->message_expiry_interval) {  // counts from its publication
-      auto timed = std::make_shared<broker::message>(*will);
-      timed->expires_at = b.now() + std::chrono::seconds(*will->props->message_expiry_interval);
-      will = std::move(timed);
-    }
     b.publish(will);
     if (log) log->info("cluster sessions: will of client '{}', whose node went, published", log_safe(client_id));
   }
@@ -428,9 +423,8 @@ broker::session_claim session_ownership::claim_or_throw(const std::string& clien
     // Owned here already: the local attach resumes or replaces it.
   } else if (clean_start) {
     m.store.erase_session(client_id);  // a copy left by a node that died
-    if (auto w = persistence::decode_will_record(persistence::will_key(client_id), prev->will_record);
-        w && w->client_id == client_id && (w->at_wall_ms & armed_will_flag))
-      m.settle_armed_will(client_id, std::make_shared<broker::message>(std::move(w->will.msg)), 0, true, orphaned);
+    if (auto w = decode_armed_will(client_id, prev->will_record, m.b.now()))
+      m.settle_armed_will(client_id, std::move(w->will), w->delay_s, true, orphaned);
   } else if (!m.adopt(*etcd, client_id, orphaned, error)) {
     out = {mqtt::reason_code::server_unavailable, "cannot read the replicated session: " + error};
   }

@@ -21,7 +21,21 @@ broker::message_ptr with_expiry(persistence::timed_message m, broker::clock::tim
   return std::make_shared<broker::message>(std::move(m.msg));
 }
 
+armed_will armed_from(persistence::will_record w, broker::clock::time_point now) {
+  auto m = std::make_shared<broker::message>(std::move(w.will.msg));
+  if (m->props->message_expiry_interval)  // counts from its publication
+    m->expires_at = now + std::chrono::seconds(*m->props->message_expiry_interval);
+  return {std::move(m), static_cast<std::uint32_t>(w.at_wall_ms & 0xFFFFFFFF)};
+}
+
 }  // namespace
+
+std::optional<armed_will> decode_armed_will(std::string_view client_id, std::string_view value,
+                                            broker::clock::time_point now) {
+  auto w = persistence::decode_will_record(persistence::will_key(client_id), value);
+  if (!w || w->client_id != client_id || !(w->at_wall_ms & armed_will_flag)) return std::nullopt;
+  return armed_from(std::move(*w), now);
+}
 
 std::string session_owner_key(std::string_view root, std::string_view client_id) {
   return std::string(root) + "o/" + hex(client_id);
@@ -68,8 +82,9 @@ decoded_session decode_session_records(std::string_view client_id,
       case record_kind::will:
         if (auto w = decode_will_record(key, value); w && w->client_id == client_id) {
           if (w->at_wall_ms & armed_will_flag) {
-            out.armed_delay_s = static_cast<std::uint32_t>(w->at_wall_ms & 0xFFFFFFFF);
-            out.armed_will = std::make_shared<broker::message>(std::move(w->will.msg));
+            auto a = armed_from(std::move(*w), now);
+            out.armed_will = std::move(a.will);
+            out.armed_delay_s = a.delay_s;
           } else {
             s.will = with_expiry(std::move(w->will), now);
             s.will_at_wall_ms = w->at_wall_ms;

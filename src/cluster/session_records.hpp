@@ -31,11 +31,22 @@ constexpr std::uint64_t armed_will_at(std::uint32_t delay_s) {
   return armed_will_flag | delay_s;
 }
 
+// An armed will as it is published when found: its Message Expiry Interval counts from `now`.
+struct armed_will {
+  broker::message_ptr will;
+  std::uint32_t delay_s = 0;
+};
+// The armed will in a will record's value (`value` as stored under will_key(client_id));
+// nullopt when the record is not a readable armed will of `client_id`.
+std::optional<armed_will> decode_armed_will(std::string_view client_id, std::string_view value,
+                                            broker::clock::time_point now);
+
 struct decoded_session {
   std::optional<broker::session_registry::restored_session> session;  // nullopt: none to resume
   bool expired = false;          // there was one, but its expiry interval has passed
   broker::message_ptr due_will;  // a will whose delay passed (or whose session ended): publish it
-  // An armed will (never in `session`): its connection was open when its node last wrote it.
+  // An armed will (never in `session`): its connection was open when its node last wrote it; its
+  // expiry counted from the decode, as for a will published then.
   broker::message_ptr armed_will;
   std::uint32_t armed_delay_s = 0;
   std::size_t unreadable = 0;  // records skipped (corrupt or from a newer format)

@@ -411,10 +411,19 @@ class ClusterSessionsTest(unittest.TestCase):
         self.assertEqual((ack.packet_id, ack.reason), (pid, 0x80))
         thaw()
 
-        pid = pub.next_id()
-        pub.send(rm.publish(topic, b"kept", qos=1, packet_id=pid))
-        ack = pub.expect(rm.PUBACK, timeout=TIMEOUT)
-        self.assertEqual((ack.packet_id, ack.reason), (pid, 0))
+        # A holder thawed on a loaded machine may first work through its backlog (lease renewal,
+        # NATS reconnection) longer than one confirmation timeout: a refusal then is 0x80 again,
+        # and the client sends anew, as a client would. What must come is an acknowledgement.
+        deadline = time.monotonic() + TIMEOUT
+        while True:
+            pid = pub.next_id()
+            pub.send(rm.publish(topic, b"kept", qos=1, packet_id=pid))
+            ack = pub.expect(rm.PUBACK, timeout=TIMEOUT)
+            self.assertEqual(ack.packet_id, pid)
+            if ack.reason == 0:
+                break
+            self.assertEqual(ack.reason, 0x80)
+            self.assertLess(time.monotonic(), deadline, "no acknowledgement once the holder was thawed")
         holder.kill()  # right after the acknowledgement: the message must be in etcd already
 
         back = PahoClient(front.host, front.port, client_id=cid, clean=False, session_expiry=300)

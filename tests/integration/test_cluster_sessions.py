@@ -145,8 +145,8 @@ class ClusterSessionsTest(unittest.TestCase):
         publish_acked(self.nodes[1], topic, sent)
         again = PahoClient(self.nodes[0].host, self.nodes[0].port, client_id=cid, clean=False, session_expiry=300)
         self.clients.append(again)
-        # The claim reads 12 MB from etcd (16 MB of JSON) and restores it before the CONNACK: well
-        # under a second alone, over 5 s in a CI run with other suites alongside on 2 cores. Each of
+        # The claim reads 12 MB from etcd (16 MB of JSON) and restores it before the CONNACK: about
+        # 0.7 s alone, over 5 s in a CI run with other suites alongside on 2 cores. Each of
         # its steps is bounded on its own (hand-over 2 s, each etcd request 3 s) and ends in a
         # refusal when it runs out, so this wait only has to outlast them.
         again.connect(timeout=4 * TIMEOUT)

@@ -55,9 +55,11 @@ replicated_session_store::~replicated_session_store() {
   stop();
 }
 
-void replicated_session_store::fence_by_owner(std::string node, fenced_handler fenced) {
+void replicated_session_store::fence_by_owner(std::string node, fenced_handler fenced,
+                                              std::chrono::milliseconds hand_over_grace) {
   node_ = std::move(node);
   fenced_ = std::move(fenced);
+  hand_over_grace_ = hand_over_grace;
 }
 
 void replicated_session_store::start() {
@@ -314,8 +316,20 @@ bool replicated_session_store::flush(std::chrono::milliseconds timeout) {
 }
 
 void replicated_session_store::begin_hand_over(const std::string& client_id, std::string new_owner) {
-  std::lock_guard g(mu_);
-  handing_over_[client_id] = std::move(new_owner);
+  {
+    std::lock_guard g(mu_);
+    handing_over_[client_id] = std::move(new_owner);
+  }
+  cv_.notify_all();  // a writer in await_hand_over
+}
+
+bool replicated_session_store::await_hand_over(const std::string& client, const std::string& owner) {
+  std::unique_lock g(mu_);
+  ++hand_over_waits_;
+  return cv_.wait_for(g, hand_over_grace_, [&] {
+    const auto h = handing_over_.find(client);
+    return stopping_ || (h != handing_over_.end() && h->second == owner);
+  }) && !stopping_;
 }
 
 void replicated_session_store::end_hand_over(const std::string& client_id) {
@@ -354,6 +368,11 @@ std::uint64_t replicated_session_store::etcd_failures() const {
 std::uint64_t replicated_session_store::fenced_writes() const {
   std::lock_guard g(mu_);
   return fenced_writes_;
+}
+
+std::uint64_t replicated_session_store::hand_over_waits() const {
+  std::lock_guard g(mu_);
+  return hand_over_waits_;
 }
 
 nlohmann::json replicated_session_store::transaction(const std::vector<op>& batch, const std::vector<std::string>& skip,
@@ -404,7 +423,8 @@ nlohmann::json replicated_session_store::transaction(const std::vector<op>& batc
 
 replicated_session_store::write_result replicated_session_store::write(const std::vector<op>& batch) {
   write_result out;
-  std::vector<std::string> skip;  // the fenced clients
+  std::vector<std::string> skip;     // the fenced clients
+  std::vector<std::string> awaited;  // clients given their grace for a hand-over (once each)
   std::vector<owner_check> compared;
   const auto deadline = std::chrono::steady_clock::now() + write_deadline_;
   std::string error;
@@ -427,9 +447,15 @@ replicated_session_store::write_result replicated_session_store::write(const std
             responses[i].value("response_range", nlohmann::json::object()).value("kvs", nlohmann::json::array());
         const auto owner = kvs.empty() ? std::string() : session_etcd_http::unb64(kvs[0].value("value", std::string()));
         if (owner == compared[i].second) continue;
-        skip.push_back(compared[i].first);
-        out.fenced.emplace_back(compared[i].first, owner);
+        const auto& client = compared[i].first;
         found = true;
+        // Claimed by a node that is about to ask for it: compared against that node next time.
+        if (!owner.empty() && std::find(awaited.begin(), awaited.end(), client) == awaited.end()) {
+          awaited.push_back(client);
+          if (await_hand_over(client, owner)) continue;
+        }
+        skip.push_back(client);
+        out.fenced.emplace_back(client, owner);
       }
       if (found || attempt < 3) continue;  // not found: the owner changed back meanwhile; compare again
       error = "the owners of the clients kept changing";

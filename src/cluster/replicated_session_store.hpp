@@ -63,8 +63,14 @@ class replicated_session_store final : public broker::durable_store {
   // Before start(): writes of a client go through only while its owner key names `node`. A client
   // found owned by another node (`owner`), or by none, is given to `fenced` (writer thread, no lock
   // held) once per refused transaction.
+  // `hand_over_grace`: a client found owned by another node is first given that long for the
+  // node's take request to arrive (begin_hand_over): a node claims the owner key and only then
+  // asks, so this node's last changes may reach etcd between the two. Those were made while the
+  // client was this node's and are written for the new owner, as a flush during the hand-over
+  // would; only when no hand-over comes (this node was cut off) are they refused.
   using fenced_handler = std::function<void(const std::string& client_id, const std::string& owner)>;
-  void fence_by_owner(std::string node, fenced_handler fenced);
+  void fence_by_owner(std::string node, fenced_handler fenced,
+                      std::chrono::milliseconds hand_over_grace = std::chrono::milliseconds(2000));
   void start();
   void stop();  // writes what is queued (bounded by the etcd timeout), then joins the writer
 
@@ -119,6 +125,8 @@ class replicated_session_store final : public broker::durable_store {
   std::uint64_t etcd_writes() const;  // transactions written, for /metrics
   std::uint64_t etcd_failures() const;
   std::uint64_t fenced_writes() const;  // changes refused because another node owns their client
+  // Transactions that found a client claimed by another node and waited for its take request.
+  std::uint64_t hand_over_waits() const;
 
  private:
   struct op {
@@ -170,8 +178,11 @@ class replicated_session_store final : public broker::durable_store {
   std::chrono::milliseconds write_deadline_;
   std::string node_;  // fencing: the owner name compared (empty: no fencing)
   fenced_handler fenced_;
+  std::chrono::milliseconds hand_over_grace_{2000};
   interest_listener interest_;
   std::map<std::string, std::string> handing_over_;  // mu_: client id -> the node taking it over
+  // Writer thread. Waits up to hand_over_grace_ for `client` to be handed over to `owner`.
+  bool await_hand_over(const std::string& client, const std::string& owner);
 
   mutable std::mutex mu_;
   std::condition_variable cv_;  // the writer waits for work, flush() for progress
@@ -186,7 +197,7 @@ class replicated_session_store final : public broker::durable_store {
   std::uint64_t etcd_done_ = 0;
   bool etcd_healthy_ = true;
   bool stopping_ = false;
-  std::uint64_t writes_ = 0, failures_ = 0, fenced_writes_ = 0;
+  std::uint64_t writes_ = 0, failures_ = 0, fenced_writes_ = 0, hand_over_waits_ = 0;
   std::vector<std::pair<std::uint64_t, std::weak_ptr<broker::link>>> waiters_;
   std::thread thread_;
 };

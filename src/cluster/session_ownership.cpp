@@ -201,8 +201,12 @@ struct session_ownership::impl {
     std::string request = opts.node;
     request += '\0';
     request += client_id;
+    // The old owner may take takeover_timeout to write its last changes (hand_over): its answer
+    // gets half as long again to arrive, so that a slow hand-over is not taken for a dead node
+    // and the session read before those changes are in etcd.
+    const auto wait = opts.takeover_timeout + opts.takeover_timeout / 2;
     const auto s = natsConnection_Request(&reply, nc, take_subject(node).c_str(), request.data(),
-                                          static_cast<int>(request.size()), opts.takeover_timeout.count());
+                                          static_cast<int>(request.size()), wait.count());
     if (reply) natsMsg_Destroy(reply);
     if (s != NATS_OK && log)
       log->warn("cluster sessions: node '{}' did not hand client '{}' over ({}); resuming from the replicated copy",
@@ -308,9 +312,12 @@ session_ownership::session_ownership(broker::broker& b, replicated_session_store
     : impl_(std::make_unique<impl>(b, store, std::move(opts), std::move(log))) {
   // The session of a client this node no longer owns ends here (its connection gets 0x8E): the
   // client reconnects and claims it again, from etcd's copy, wherever it lands.
-  store.fence_by_owner(impl_->opts.node, [&m = *impl_](const std::string& client_id, const std::string&) {
-    if (m.b.sessions().hand_over(client_id, mqtt::reason_code::session_taken_over)) m.store.forget_local(client_id);
-  });
+  store.fence_by_owner(
+      impl_->opts.node,
+      [&m = *impl_](const std::string& client_id, const std::string&) {
+        if (m.b.sessions().hand_over(client_id, mqtt::reason_code::session_taken_over)) m.store.forget_local(client_id);
+      },
+      impl_->opts.takeover_timeout);
 }
 
 session_ownership::~session_ownership() {

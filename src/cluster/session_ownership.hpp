@@ -41,7 +41,9 @@ struct session_ownership_options {
   connection_security security;   // for both
   std::string root = "edgemq/sessions/";
   std::int64_t lease_ttl_s = 4;
-  std::chrono::milliseconds takeover_timeout{2000};  // how long the previous owner may take to hand over
+  // How long the previous owner may take to write out its last changes when handing a client over
+  // (its answer may take half as long again to arrive).
+  std::chrono::milliseconds takeover_timeout{2000};
 };
 
 class session_ownership final : public broker::session_directory {

@@ -97,7 +97,12 @@ decoded_session decode_session_records(std::string_view client_id,
     }
     if (!ok) ++out.unreadable;
   }
-  if (!have_image) return out;  // records without their session record: nothing to resume
+  if (!have_image) {  // records without their session record: nothing to resume
+    // ... but a will written back when its session ended, until it was published
+    // (session_registry::end_locked): due now.
+    if (s.will) out.due_will = std::move(s.will);
+    return out;
+  }
   // Messages in the order they were queued (range reads return key order, which is seq order,
   // but the caller may have merged several reads).
   std::stable_sort(s.messages.begin(), s.messages.end(),

@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -76,10 +77,14 @@ class SessionFencingLive : public live::live_etcd_test {
   // A node's journal, fenced as node `node`; `fenced` collects what its handler was given.
   std::unique_ptr<replicated_session_store> journal(const std::string& node, bool start = true) {
     auto s = std::make_unique<replicated_session_store>(nullptr, std::vector<std::string>{etcd_.url()}, root, nullptr);
-    s->fence_by_owner(node, [this](const std::string& client, const std::string& owner) {
-      std::lock_guard g(mu_);
-      fenced_.emplace_back(client, owner);
-    });
+    // No take request comes in these tests unless they begin a hand-over themselves: a short grace.
+    s->fence_by_owner(
+        node,
+        [this](const std::string& client, const std::string& owner) {
+          std::lock_guard g(mu_);
+          fenced_.emplace_back(client, owner);
+        },
+        200ms);
     if (start) s->start();
     return s;
   }
@@ -167,6 +172,56 @@ TEST_F(SessionFencingLive, TheLastChangesOfAnAnsweredHandOverAreWrittenThenFence
   EXPECT_TRUE(fenced().empty());
   EXPECT_EQ(decide(*a, a->erase_session("dev")), outcome::failed) << "written after the hand-over ended";
   EXPECT_EQ(records_of("dev"), 2u);
+}
+
+// The race of a takeover: the new owner claimed the key while this node's last change was on its
+// way to etcd, and its take request arrives after etcd refused that change. The change waits for
+// the hand-over and is written for the new owner (as a flush during the hand-over would have),
+// not refused and lost: the new owner reads it.
+TEST_F(SessionFencingLive, ALastChangeRefusedJustBeforeTheTakeRequestIsWrittenForTheNewOwner) {
+  set_owner("dev", "node-b");  // node-b's claim reached etcd before node-a's change
+  std::mutex m;
+  std::condition_variable cv;
+  int refused = 0;
+  auto http = std::make_shared<session_etcd_http>(std::vector<std::string>{etcd_.url()}, 2000ms);
+  auto a = std::make_unique<replicated_session_store>(
+      nullptr,
+      [&, http](const nlohmann::json& txn, std::string& error) {
+        auto answer = http->post("/v3/kv/txn", txn, &error);
+        if (answer && answer->contains("error")) answer.reset();
+        if (answer && !answer->value("succeeded", false)) {
+          std::lock_guard g(m);
+          ++refused;
+          cv.notify_all();
+        }
+        return answer;
+      },
+      root, nullptr);
+  a->fence_by_owner(
+      "node-a",
+      [this](const std::string& client, const std::string& owner) {
+        std::lock_guard g(mu_);
+        fenced_.emplace_back(client, owner);
+      },
+      10s);
+  a->start();
+  const auto last = a->put_message("dev", 1, broker::stored_stage::awaiting_ack, 7, make_delivery("in flight"));
+  {
+    std::unique_lock g(m);
+    ASSERT_TRUE(cv.wait_for(g, 10s, [&] { return refused > 0; })) << "etcd never refused the change";
+  }
+  // The take request comes once the writer holds the refused change back (not before: then the
+  // change would simply be compared against node-b the first time it is looked at again).
+  const auto until = std::chrono::steady_clock::now() + 10s;
+  while (a->hand_over_waits() == 0 && std::chrono::steady_clock::now() < until) std::this_thread::yield();
+  ASSERT_EQ(a->hand_over_waits(), 1u) << "the refused change did not wait for the take request";
+  a->begin_hand_over("dev", "node-b");  // node-b's take request
+  EXPECT_TRUE(a->flush(10s));
+  a->end_hand_over("dev");
+  EXPECT_EQ(decide(*a, last), outcome::durable);
+  EXPECT_EQ(records_of("dev"), 1u) << "the change made before the takeover is not in etcd for the new owner";
+  EXPECT_TRUE(fenced().empty());
+  a->stop();
 }
 
 }  // namespace

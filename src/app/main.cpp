@@ -170,6 +170,7 @@ std::unique_ptr<edgemq::persistence::durable_broker_store> start_persistence(
                       &store->commit_latency()});
   store->start();
   for (auto& w : wills) core.publish(w);  // wills whose delay or session ended while we were down
+  store->wills_published();               // ... and then their records
   return store;
 }
 

@@ -200,13 +200,14 @@ bool broker::deliver_to(const std::string& client_id, delivery d) {
 }
 
 void broker::tick() {
-  std::vector<message_ptr> wills;
+  std::vector<session_registry::due_will> wills;
   std::vector<std::string> expired;
   sessions_.expire(now(), wills, limits_.lifecycle_events ? &expired : nullptr);
   for (auto& w : wills) {
     bump(counters_.wills_published);
-    publish(w);
+    publish(w.will);
   }
+  sessions_.wills_published(wills);  // their records go after the messages they became
   for (const auto& id : expired) events_.session_expired(id);
   // After a large churn of subscriptions (or of the sessions that held them) the freed memory
   // goes back to the system; here, on the sweep, never on a subscriber's own request.

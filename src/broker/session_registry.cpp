@@ -84,7 +84,7 @@ message_ptr session_registry::detach(const session_ptr& s, const link* l, clock:
   return will;
 }
 
-void session_registry::end_locked(const session_ptr& s, std::vector<message_ptr>* wills) {
+void session_registry::end_locked(const session_ptr& s, std::vector<due_will>* wills) {
   std::vector<std::string> filters;
   {
     auto sl = s->lock();
@@ -92,11 +92,18 @@ void session_registry::end_locked(const session_ptr& s, std::vector<message_ptr>
     s->set_online(false);
     for (auto& [f, rec] : s->subscriptions_) filters.push_back(f);
     s->subscriptions_.clear();
-    if (auto* st = s->state(); st && wills && st->pending_will_) wills->push_back(std::move(st->pending_will_));
+    message_ptr will;
+    if (auto* st = s->state(); st && wills && st->pending_will_) will = std::move(st->pending_will_);
     // Its queue, in-flight messages and will (unless passed on above) go with it. A link still
     // there (a detach racing this end) is dropped too: detach() leaves an ended session alone.
     s->release_state();
-    if (s->store() && s->persisted_) s->store()->erase_session(s->client_id());  // its messages and will too
+    if (s->store() && s->persisted_) {
+      s->store()->erase_session(s->client_id());  // its messages and will too
+      // ... but the will passed on is written back, due now, until it is published (a will
+      // without its session is published at a restart).
+      if (will) s->store()->put_will(s->client_id(), *will, wall_now_ms());
+    }
+    if (will) wills->push_back({std::move(will), s->client_id()});
   }
   // The tree lock is never taken with a session lock held (publishers hold tree -> session).
   for (const auto& f : filters) tree_.unsubscribe(f, s.get());
@@ -104,18 +111,16 @@ void session_registry::end_locked(const session_ptr& s, std::vector<message_ptr>
     sessions_.erase(it);
 }
 
-std::size_t session_registry::expire(clock::time_point now, std::vector<message_ptr>& due_wills,
+std::size_t session_registry::expire(clock::time_point now, std::vector<due_will>& due_wills,
                                      std::vector<std::string>* expired_ids) {
   std::lock_guard g(mu_);
   std::vector<session_ptr> expired;
-  auto* store = env_.store.load(std::memory_order_relaxed);
   for (const auto& s : sessions_) {
     auto sl = s->lock();
     if (s->current_link()) continue;
     if (auto* st = s->state(); st && st->pending_will_ && st->will_at_ <= now) {
-      due_wills.push_back(std::move(st->pending_will_));
+      due_wills.push_back({std::move(st->pending_will_), s->client_id()});
       st->pending_will_.reset();
-      if (store) store->erase_will(s->client_id());
       s->release_state_if_idle();
     }
     if (s->expiry_interval_ == 0xFFFFFFFF) continue;
@@ -127,6 +132,21 @@ std::size_t session_registry::expire(clock::time_point now, std::vector<message_
   }
   bump(env_.stats.sessions_expired, expired.size());  // MQTT-3.1.2-8: the will at session end
   return expired.size();
+}
+
+void session_registry::wills_published(const std::vector<due_will>& published) {
+  auto* store = env_.store.load(std::memory_order_relaxed);
+  if (!store || published.empty()) return;
+  // Under the registry mutex: a client that connects meanwhile (attach) and leaves with a new
+  // delayed will (detach, put_will) is either seen here or writes after this erase.
+  std::lock_guard g(mu_);
+  for (const auto& w : published) {
+    if (const auto s = find_locked(w.client_id)) {
+      auto sl = s->lock();
+      if (const auto* st = s->state(); st && st->pending_will_) continue;  // its record is the newer will
+    }
+    store->erase_will(w.client_id);
+  }
 }
 
 void session_registry::set_store(durable_store* s) {

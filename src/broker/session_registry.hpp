@@ -40,10 +40,20 @@ class session_registry {
                      std::uint32_t will_delay = 0);
 
   // Ends offline sessions whose expiry interval has passed and collects wills whose delay has
-  // passed (or whose session ended first): the caller publishes them.
+  // passed (or whose session ended first): the caller publishes them, then calls
+  // wills_published(). Until then the durable store keeps each will's record (a session that
+  // ended keeps only that): a will is in its subscribers' queues before its record goes, so a
+  // crash in between publishes it again after the restart rather than never (at least once).
   // `expired_ids`, if given, receives the client ids of the sessions ended (lifecycle events).
-  std::size_t expire(clock::time_point now, std::vector<message_ptr>& due_wills,
+  struct due_will {
+    message_ptr will;
+    std::string client_id;
+  };
+  std::size_t expire(clock::time_point now, std::vector<due_will>& due_wills,
                      std::vector<std::string>* expired_ids = nullptr);
+  // The records of these published wills go from the store, except where the client has a newer
+  // will pending by now (it reconnected and left again: that record is the newer will's).
+  void wills_published(const std::vector<due_will>& published);
 
   session_ptr find(const std::string& client_id) const;
 
@@ -120,8 +130,9 @@ class session_registry {
   bool hand_over(const std::string& client_id, mqtt::reason_code why);
 
  private:
-  // Registry mutex held, session mutex not held. A pending will is moved to `wills`.
-  void end_locked(const session_ptr& s, std::vector<message_ptr>* wills = nullptr);
+  // Registry mutex held, session mutex not held. A pending will is moved to `wills` (its record
+  // stays in the store: wills_published erases it).
+  void end_locked(const session_ptr& s, std::vector<due_will>* wills = nullptr);
   bool end_or_hand_over(const std::string& client_id, mqtt::reason_code why, bool keep_records);
 
   // The sessions, found by their own client id: a set of pointers rather than a map from a

@@ -387,6 +387,17 @@ std::vector<broker::message_ptr> durable_broker_store::restore(broker::broker& b
   return due_wills;
 }
 
+void durable_broker_store::wills_published() {
+  for (const auto& [client, whole_session] : after_wills_) {
+    if (whole_session)
+      erase_session(client);
+    else
+      erase_will(client);
+  }
+  after_wills_.clear();
+  after_wills_.shrink_to_fit();
+}
+
 std::vector<broker::message_ptr> durable_broker_store::restore_records(broker::broker& b) {
   restore_pass pass{b, broker::clock::now(), broker::wall_now_ms(), {}, {}, 0};
   std::size_t corrupt = 0;
@@ -424,14 +435,20 @@ std::vector<broker::message_ptr> durable_broker_store::restore_records(broker::b
     const bool ended = !orphan && s.image.expiry_interval != 0xFFFFFFFF && s.image.disconnected_wall_ms &&
                        s.image.disconnected_wall_ms + std::uint64_t{s.image.expiry_interval} * 1000 <= wall;
     if (orphan || ended) {
-      if (ended && s.will) due_wills.push_back(s.will);  // the session ended while we were down
-      erase_session(client);
+      // The session ended while we were down, or had ended, its will written back due until it
+      // was published (session_registry::end_locked): the will goes now, then its records.
+      if (s.will) {
+        due_wills.push_back(s.will);
+        after_wills_.emplace_back(client, true);
+      } else {
+        erase_session(client);
+      }
       ++expired;
       continue;
     }
     if (s.will && s.will_at_wall_ms <= wall) {
       due_wills.push_back(std::move(s.will));
-      erase_will(client);
+      after_wills_.emplace_back(client, false);
       s.will.reset();
     }
     b.sessions().restore(std::move(s), pass.now);

@@ -65,6 +65,10 @@ class durable_broker_store final : public broker::durable_store {
   // corruption_error for records it cannot decode or a read that RocksDB reports as corruption,
   // std::runtime_error for other read errors.
   std::vector<broker::message_ptr> restore(broker::broker& b);
+  // Once restore()'s wills are published (queued for their subscribers): their records go, and
+  // the sessions that ended with them. A crash before leaves them to publish again at the next
+  // start (at least once, never lost).
+  void wills_published();
   void start();
   void stop();  // writes everything queued, then stops the writer
 
@@ -117,6 +121,8 @@ class durable_broker_store final : public broker::durable_store {
   // Unhealthy: keeps `batch` for the next retry (up to max_retry_bytes).
   void keep_for_retry(std::vector<op>& batch);
 
+  // restore(): client ids whose due will's record (true: whole session) wills_published() erases.
+  std::vector<std::pair<std::string, bool>> after_wills_;
   std::unique_ptr<rocksdb::DB> db_;
   std::string path_;
   options opts_;

@@ -88,7 +88,7 @@ TEST(SessionStateTest, AQueuedMessageOrADelayedWillKeepsTheStateOffline) {
   ASSERT_TRUE(has_state(a.s));
   EXPECT_TRUE(b.sessions().describe("dev")->will_pending);
   // The will is due: published, and nothing is left in the state.
-  std::vector<message_ptr> wills;
+  std::vector<session_registry::due_will> wills;
   EXPECT_EQ(b.sessions().expire(b.now() + std::chrono::seconds(6), wills), 0u);
   ASSERT_EQ(wills.size(), 1u);
   EXPECT_FALSE(has_state(a.s));
@@ -139,7 +139,7 @@ TEST(SessionStateTest, AnExpiredSessionIsEndedWhetherOrNotItHasAState) {
   auto r = image("queued");
   r.messages.push_back({stored_stage::queued, {0, deliver(mqtt::qos::at_least_once, 1)}});
   auto queued = b.sessions().restore(std::move(r), b.now());
-  std::vector<message_ptr> wills;
+  std::vector<session_registry::due_will> wills;
   std::vector<std::string> ids;
   EXPECT_EQ(b.sessions().expire(b.now() + std::chrono::seconds(3599), wills, &ids), 0u);
   EXPECT_EQ(b.sessions().expire(b.now() + std::chrono::seconds(3601), wills, &ids), 2u);

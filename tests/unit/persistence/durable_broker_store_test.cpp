@@ -265,6 +265,65 @@ TEST_F(DurableStoreTest, SessionsThatExpiredWhileDownAreGoneAndTheirWillIsDue) {
   EXPECT_TRUE(b.sessions().find("kept"));
 }
 
+// A will taken for publication keeps its record until it is published (wills_published): a crash
+// in between publishes it after the restart (at least once) instead of losing it. Both ways a will
+// comes due: its delay passed (the record keeps its time: the restored session has it pending
+// again), or its session ended first (the session's other records go at once, the will is written
+// back alone, due: published at the restart).
+TEST_F(DurableStoreTest, AWillDueButNotYetPublishedSurvivesACrashAndGoesOncePublished) {
+  using due_wills = std::vector<broker::session_registry::due_will>;
+  for (const bool session_ends : {false, true}) {
+    SCOPED_TRACE(session_ends ? "the session ended first" : "the will delay passed");
+    fs::remove_all(dir_);
+    const auto will_pending = [](broker::broker& b) {
+      const auto d = b.sessions().describe("dev");
+      return d && d->will_pending;
+    };
+    {
+      auto store = open();
+      broker::broker b{broker::limits{}};
+      store->restore(b);
+      b.set_durable_store(store.get());
+      store->start();
+      auto l = std::make_shared<counting_link>();
+      const std::uint32_t expiry = session_ends ? 2 : 600, delay = session_ends ? 100 : 5;
+      auto a = b.sessions().attach("dev", false, expiry, l, {});
+      b.sessions().detach(a.s, l.get(), b.now(), make_message("will/dev", "bye", mqtt::qos::at_least_once), delay);
+      due_wills due;
+      EXPECT_EQ(b.sessions().expire(b.now() + 10s, due), session_ends ? 1u : 0u);
+      ASSERT_EQ(due.size(), 1u);
+      EXPECT_EQ(due[0].client_id, "dev");
+      store->stop();  // the process dies before the will is published
+    }
+    {
+      auto store = open();
+      broker::broker b{broker::limits{}};
+      const auto wills = store->restore(b);
+      b.set_durable_store(store.get());
+      store->start();
+      if (session_ends) {
+        ASSERT_EQ(wills.size(), 1u) << "a will taken for publication was lost before it was published";
+        EXPECT_EQ(wills[0]->topic, "will/dev");
+        EXPECT_FALSE(b.sessions().find("dev"));
+        store->wills_published();
+      } else {
+        EXPECT_TRUE(wills.empty());
+        ASSERT_TRUE(will_pending(b)) << "a will taken for publication was lost before it was published";
+        due_wills due;
+        b.sessions().expire(b.now() + 10s, due);
+        ASSERT_EQ(due.size(), 1u);
+        b.sessions().wills_published(due);
+      }
+      store->stop();
+    }
+    auto store = open();
+    broker::broker b{broker::limits{}};
+    EXPECT_TRUE(store->restore(b).empty()) << "a published will is published once";
+    EXPECT_FALSE(will_pending(b)) << "a published will is published once";
+    EXPECT_EQ(static_cast<bool>(b.sessions().find("dev")), !session_ends);
+  }
+}
+
 TEST_F(DurableStoreTest, UnreadableRecordsStopTheStartNamingThePath) {
   {
     auto store = open();

@@ -17,8 +17,12 @@ std::uint64_t to_wall_ms(clock::time_point t, clock::time_point steady_now) {
 }
 
 clock::time_point from_wall_ms(std::uint64_t wall_ms, clock::time_point steady_now) {
-  const auto delta = static_cast<std::int64_t>(wall_ms) - static_cast<std::int64_t>(wall_now_ms());
-  return steady_now + std::chrono::milliseconds(delta);
+  return from_wall_ms(wall_ms, steady_now, wall_now_ms());
+}
+
+clock::time_point from_wall_ms(std::uint64_t wall_ms, clock::time_point steady_at, std::uint64_t wall_at) {
+  const auto delta = static_cast<std::int64_t>(wall_ms) - static_cast<std::int64_t>(wall_at);
+  return steady_at + std::chrono::milliseconds(delta);
 }
 
 }  // namespace edgemq::broker

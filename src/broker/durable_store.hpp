@@ -66,9 +66,13 @@ class durable_store {
   virtual mqtt::reason_code refusal() const = 0;
 };
 
-// Wall-clock <-> steady-clock conversions for deadlines that must survive a restart.
+// Wall-clock <-> steady-clock conversions for deadlines that must survive a restart. The two-clock
+// forms read the wall clock when called: `steady_now` must be the steady clock of that moment.
+// A long pass (restoring a large store) takes one pair of readings at its start and converts
+// against that pair throughout, or every deadline would come early by the time the pass took.
 std::uint64_t wall_now_ms();
 std::uint64_t to_wall_ms(clock::time_point t, clock::time_point steady_now);
 clock::time_point from_wall_ms(std::uint64_t wall_ms, clock::time_point steady_now);
+clock::time_point from_wall_ms(std::uint64_t wall_ms, clock::time_point steady_at, std::uint64_t wall_at);
 
 }  // namespace edgemq::broker

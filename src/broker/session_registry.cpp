@@ -157,13 +157,17 @@ void session_registry::set_store(durable_store* s) {
 }
 
 session_ptr session_registry::restore(restored_session r, clock::time_point now) {
+  return restore(std::move(r), now, wall_now_ms());
+}
+
+session_ptr session_registry::restore(restored_session r, clock::time_point now, std::uint64_t wall_ms) {
   auto s = std::make_shared<session>(std::move(r.image.client_id), env_);
   {
     auto sl = s->lock();
     s->expiry_interval_ = r.image.expiry_interval;
     s->persisted_ = true;
     // A session that was connected when the broker stopped counts as disconnected at start-up.
-    s->disconnected_at_ = r.image.disconnected_wall_ms ? from_wall_ms(r.image.disconnected_wall_ms, now) : now;
+    s->disconnected_at_ = r.image.disconnected_wall_ms ? from_wall_ms(r.image.disconnected_wall_ms, now, wall_ms) : now;
     for (auto& sub : r.image.subscriptions)
       s->subscriptions_.insert_or_assign(sub.filter, subscription_record{sub.options, sub.subscription_id});
     // A state only for a session that has something to put in it.
@@ -184,7 +188,7 @@ session_ptr session_registry::restore(restored_session r, clock::time_point now)
     if (r.will) {
       auto& st = s->ensure_state();
       st.pending_will_ = std::move(r.will);
-      st.will_at_ = from_wall_ms(r.will_at_wall_ms, now);
+      st.will_at_ = from_wall_ms(r.will_at_wall_ms, now, wall_ms);
     }
   }
   for (auto& sub : r.image.subscriptions)

@@ -67,7 +67,9 @@ class session_registry {
     message_ptr will;
     std::uint64_t will_at_wall_ms = 0;
   };
+  // `now` and `wall_ms`: the steady and wall clocks read together (durable_store.hpp).
   session_ptr restore(restored_session r, clock::time_point now);
+  session_ptr restore(restored_session r, clock::time_point now, std::uint64_t wall_ms);
   std::size_t size() const;
   std::size_t connected() const;
 

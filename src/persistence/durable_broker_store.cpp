@@ -300,14 +300,16 @@ std::uint64_t durable_broker_store::erase_will(const std::string& c) {
 
 namespace {
 
-broker::message_ptr with_expiry(timed_message m, broker::clock::time_point now) {
-  if (m.expires_wall_ms) m.msg.expires_at = broker::from_wall_ms(m.expires_wall_ms, now);
+broker::message_ptr with_expiry(timed_message m, broker::clock::time_point now, std::uint64_t wall) {
+  if (m.expires_wall_ms) m.msg.expires_at = broker::from_wall_ms(m.expires_wall_ms, now, wall);
   return std::make_shared<broker::message>(std::move(m.msg));
 }
 
 // What restore() gathers from the records, one kind at a time (decoders: broker_records.hpp).
 struct restore_pass {
   broker::broker& b;
+  // Read together at the pass's start; every deadline is converted against this pair
+  // (durable_store.hpp), however long the pass takes.
   broker::clock::time_point now;
   std::uint64_t wall;
   std::map<std::string, broker::session_registry::restored_session> sessions;
@@ -339,7 +341,7 @@ struct restore_pass {
       expired.emplace_back(key);
       return true;
     }
-    if (m->expires_wall_ms) m->msg.expires_at = broker::from_wall_ms(m->expires_wall_ms, now);
+    if (m->expires_wall_ms) m->msg.expires_at = broker::from_wall_ms(m->expires_wall_ms, now, wall);
     b.retained().restore(m->msg);  // copied into the store's compact form: no shared message
     ++retained;
     return true;
@@ -358,7 +360,7 @@ struct restore_pass {
     }
     if (sd.expires_wall_ms) {
       auto m = std::const_pointer_cast<broker::message>(sd.d.msg);
-      m->expires_at = broker::from_wall_ms(sd.expires_wall_ms, now);
+      m->expires_at = broker::from_wall_ms(sd.expires_wall_ms, now, wall);
     }
     sessions[r->client_id].messages.push_back({sd.stage, {sd.packet_id, std::move(sd.d)}});
     return true;
@@ -371,7 +373,7 @@ struct restore_pass {
   bool add_will(std::optional<will_record> w) {
     if (!w) return false;
     auto& s = sessions[w->client_id];
-    s.will = with_expiry(std::move(w->will), now);  // a will keeps its expiry even when due
+    s.will = with_expiry(std::move(w->will), now, wall);  // a will keeps its expiry even when due
     s.will_at_wall_ms = w->at_wall_ms;
     return true;
   }
@@ -451,7 +453,7 @@ std::vector<broker::message_ptr> durable_broker_store::restore_records(broker::b
       after_wills_.emplace_back(client, false);
       s.will.reset();
     }
-    b.sessions().restore(std::move(s), pass.now);
+    b.sessions().restore(std::move(s), pass.now, pass.wall);
     ++restored;
   }
   for (const auto& k : pass.expired) queue({{op::kind::erase, k, {}}});

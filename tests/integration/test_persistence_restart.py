@@ -607,10 +607,12 @@ class WillRestartTest(RestartTestBase):
         w.disconnect()
         wc = self.will_client("will-client", u + "/t", WILL_DELAY)
         if sig == SIGKILL:
-            # make the disconnection observable (the server closes after DISCONNECT 0x04), then fence
+            # make the disconnection observable (the server closes after DISCONNECT 0x04), then fence;
+            # the delay counts from no earlier than the DISCONNECT was sent (the server's close,
+            # and then the client's sight of it, may come much later on a slow host)
+            t_gone = time.monotonic()
             wc.send(raw.disconnect(0x04))
             wc.read_until_closed(5.0)
-            t_gone = time.monotonic()
             self.fence(sig)
         else:
             t_gone = time.monotonic()

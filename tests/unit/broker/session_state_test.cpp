@@ -133,6 +133,24 @@ TEST(SessionStateTest, ARestoredSessionKeepsItsQueueInflightPacketIdsAndWill) {
   EXPECT_EQ(b.sessions().describe("full")->inflight, 1u);
 }
 
+// Restoring a large store takes a while: its deadlines are converted against the steady and wall
+// clocks read together at the pass's start, not against a steady time from then and the wall
+// clock of now (that made every restored will and expiry early by the time the pass had taken).
+TEST(SessionStateTest, RestoredDeadlinesCountFromTheClocksReadTogether) {
+  broker b{limits{}};
+  const auto now = b.now();
+  const std::uint64_t wall = wall_now_ms() - 10'000;  // as if read together 10 s ago
+  auto r = image("slow");
+  r.image.disconnected_wall_ms = wall - 2'000;
+  r.will = make("will", mqtt::qos::at_least_once);
+  r.will_at_wall_ms = wall + 5'000;
+  auto s = b.sessions().restore(std::move(r), now, wall);
+  auto sl = s->lock();
+  ASSERT_TRUE(s->state());
+  EXPECT_EQ(s->state()->will_at_, now + std::chrono::seconds(5));
+  EXPECT_EQ(s->disconnected_at_, now - std::chrono::seconds(2));
+}
+
 TEST(SessionStateTest, AnExpiredSessionIsEndedWhetherOrNotItHasAState) {
   broker b{limits{}};
   auto idle = b.sessions().restore(image("idle"), b.now());

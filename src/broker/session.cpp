@@ -6,7 +6,7 @@ std::uint64_t session::enqueue(delivery d) {
   std::shared_ptr<link> to_wake;
   std::uint64_t ticket = 0;
   {
-    std::lock_guard<std::mutex> g(mu_);
+    std::lock_guard<small_mutex> g(mu_);
     if (ended_) return 0;
     const auto& lim = env_.lim;
     session_state* known = state_.get();

@@ -282,8 +282,13 @@ void client_channel::accept(mqtt::connect& c, const auth_step* enhanced) {
       return;
     }
   }
-  connection_info info{principal_ ? principal_->username : std::nullopt, listener_, version_,
-                       static_cast<std::uint64_t>(wall_now_ms()), c.clean_start};
+  connection_info info{.username = principal_ && principal_->username
+                                       ? std::shared_ptr<const std::string>(principal_, &*principal_->username)
+                                       : nullptr,
+                       .connected_at_ms = static_cast<std::uint64_t>(wall_now_ms()),
+                       .listener = listener_,
+                       .version = version_,
+                       .clean_start = c.clean_start};
   auto attached = broker_.sessions().attach(client_id, c.clean_start, expiry, self_, std::move(info));
   if (attached.taken_over) attached.taken_over->kick(mqtt::reason_code::session_taken_over);  // MQTT-3.1.4-3
   session_ = std::move(attached.s);

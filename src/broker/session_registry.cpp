@@ -70,12 +70,12 @@ message_ptr session_registry::detach(const session_ptr& s, const link* l, clock:
     s->disconnected_at_ = now;
     end = s->expiry_interval_ == 0;
     if (will && will_delay > 0 && !end) {
-      st.pending_will_ = std::move(will);
-      st.will_at_ = now + std::chrono::seconds(will_delay);
+      st.pending_will_ =
+          std::make_unique<delayed_will>(delayed_will{std::move(will), now + std::chrono::seconds(will_delay)});
     }
     if (auto* db = s->durable(); db && !end) {
       db->save_session(s->image_locked(wall_now_ms()));
-      if (st.pending_will_) db->put_will(s->client_id(), *st.pending_will_, to_wall_ms(st.will_at_, now));
+      if (st.pending_will_) db->put_will(s->client_id(), *st.pending_will_->msg, to_wall_ms(st.pending_will_->at, now));
     }
     // Offline with nothing queued, in flight or pending: the session shrinks to its compact form.
     if (!end) s->release_state_if_idle();
@@ -93,7 +93,7 @@ void session_registry::end_locked(const session_ptr& s, std::vector<due_will>* w
     for (auto& [f, rec] : s->subscriptions_) filters.push_back(f);
     s->subscriptions_.clear();
     message_ptr will;
-    if (auto* st = s->state(); st && wills && st->pending_will_) will = std::move(st->pending_will_);
+    if (auto* st = s->state(); st && wills && st->pending_will_) will = std::move(st->pending_will_->msg);
     // Its queue, in-flight messages and will (unless passed on above) go with it. A link still
     // there (a detach racing this end) is dropped too: detach() leaves an ended session alone.
     s->release_state();
@@ -118,8 +118,8 @@ std::size_t session_registry::expire(clock::time_point now, std::vector<due_will
   for (const auto& s : sessions_) {
     auto sl = s->lock();
     if (s->current_link()) continue;
-    if (auto* st = s->state(); st && st->pending_will_ && st->will_at_ <= now) {
-      due_wills.push_back({std::move(st->pending_will_), s->client_id()});
+    if (auto* st = s->state(); st && st->pending_will_ && st->pending_will_->at <= now) {
+      due_wills.push_back({std::move(st->pending_will_->msg), s->client_id()});
       st->pending_will_.reset();
       s->release_state_if_idle();
     }
@@ -187,8 +187,8 @@ session_ptr session_registry::restore(restored_session r, clock::time_point now,
     for (auto id : r.inbound_qos2) s->ensure_state().inbound_qos2_.insert(id);
     if (r.will) {
       auto& st = s->ensure_state();
-      st.pending_will_ = std::move(r.will);
-      st.will_at_ = from_wall_ms(r.will_at_wall_ms, now, wall_ms);
+      st.pending_will_ = std::make_unique<delayed_will>(
+          delayed_will{std::move(r.will), from_wall_ms(r.will_at_wall_ms, now, wall_ms)});
     }
   }
   for (auto& sub : r.image.subscriptions)

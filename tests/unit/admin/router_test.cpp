@@ -54,7 +54,11 @@ class RouterTest : public ::testing::Test {
   }
   std::shared_ptr<fake_link> connect(const std::string& id, std::optional<std::string> user = std::nullopt) {
     auto l = std::make_shared<fake_link>();
-    core.sessions().attach(id, true, 0, l, {user, 0, mqtt::protocol_version::v311, 1, true});
+    core.sessions().attach(id, true, 0, l,
+                           {.username = user ? std::make_shared<const std::string>(*user) : nullptr,
+                            .connected_at_ms = 1,
+                            .version = mqtt::protocol_version::v311,
+                            .clean_start = true});
     return l;
   }
 };
@@ -165,7 +169,8 @@ TEST_F(RouterTest, DeleteClientDisconnects) {
 
 TEST_F(RouterTest, ClientDetailShowsSessionAndSubscriptions) {
   auto l = std::make_shared<fake_link>();
-  auto a = core.sessions().attach("dev/1", false, 300, l, {"alice", 0, mqtt::protocol_version::v5, 7, false});
+  auto a = core.sessions().attach("dev/1", false, 300, l,
+                                  {.username = std::make_shared<const std::string>("alice"), .connected_at_ms = 7});
   {
     auto sl = a.s->lock();
     mqtt::subscribe_options o;

@@ -63,10 +63,13 @@ TEST(SessionStateTest, ARestoredIdleSessionHasNoStateUntilItIsUsed) {
 TEST(SessionStateTest, AnIdleSessionReleasesItsStateWhenItsConnectionEnds) {
   broker b{limits{}};
   auto l = std::make_shared<count_link>();
-  auto a = b.sessions().attach("dev", false, 600, l, connection_info{"alice", 0, mqtt::protocol_version::v5, 7, false});
+  auto a = b.sessions().attach(
+      "dev", false, 600, l,
+      connection_info{.username = std::make_shared<const std::string>("alice"), .connected_at_ms = 7});
   ASSERT_TRUE(has_state(a.s));
   EXPECT_EQ(a.s->current_link(), l.get());
-  EXPECT_EQ(b.sessions().describe("dev")->connection.username, "alice");
+  ASSERT_NE(b.sessions().describe("dev")->connection.username, nullptr);
+  EXPECT_EQ(*b.sessions().describe("dev")->connection.username, "alice");
   b.sessions().detach(a.s, l.get(), b.now());
   EXPECT_FALSE(has_state(a.s));
   const auto d = b.sessions().describe("dev");
@@ -147,7 +150,7 @@ TEST(SessionStateTest, RestoredDeadlinesCountFromTheClocksReadTogether) {
   auto s = b.sessions().restore(std::move(r), now, wall);
   auto sl = s->lock();
   ASSERT_TRUE(s->state());
-  EXPECT_EQ(s->state()->will_at_, now + std::chrono::seconds(5));
+  EXPECT_EQ(s->state()->pending_will_->at, now + std::chrono::seconds(5));
   EXPECT_EQ(s->disconnected_at_, now - std::chrono::seconds(2));
 }
 

@@ -141,12 +141,13 @@ void client_channel::send_ack(mqtt::packet_type type, std::uint16_t packet_id, m
   auto* db = broker_.durable();
   // Acknowledged only once durable (persistent subscribers matched), and never ahead of an
   // earlier acknowledgement that still waits.
-  if (!db || (deferred_acks_.empty() && (ticket == 0 || ticket <= db->decided()))) {
+  if (!db || ((!deferred_acks_ || deferred_acks_->empty()) && (ticket == 0 || ticket <= db->decided()))) {
     if (db && ticket && db->outcome_of(ticket) == durable_store::outcome::failed)
       return refuse_ack(type, packet_id, db->refusal());
     return send_plain_ack(type, packet_id, code);
   }
-  deferred_acks_.push_back({ticket, type, packet_id, code});
+  if (!deferred_acks_) deferred_acks_ = std::make_unique<std::vector<deferred_ack>>();
+  deferred_acks_->push_back({ticket, type, packet_id, code});
   // Registered unconditionally: the decision may land between the check above and here, and the
   // store notifies at once when it has.
   db->notify_when_decided(ticket, self_);
@@ -154,18 +155,19 @@ void client_channel::send_ack(mqtt::packet_type type, std::uint16_t packet_id, m
 
 void client_channel::flush_deferred_acks() {
   auto* db = broker_.durable();
-  if (!db) return;
+  if (!db || !deferred_acks_) return;
+  auto& acks = *deferred_acks_;
   const auto done = db->decided();
   std::size_t sent = 0;
-  for (; sent < deferred_acks_.size() && deferred_acks_[sent].ticket <= done && !closing_; ++sent) {
-    const auto& a = deferred_acks_[sent];
+  for (; sent < acks.size() && acks[sent].ticket <= done && !closing_; ++sent) {
+    const auto& a = acks[sent];
     if (db->outcome_of(a.ticket) == durable_store::outcome::failed)
       refuse_ack(a.type, a.packet_id, db->refusal());
     else
       send_plain_ack(a.type, a.packet_id, a.code);
   }
-  if (closing_) sent = deferred_acks_.size();  // a 3.1.1 client refused: the rest are never sent
-  if (sent) deferred_acks_.erase(deferred_acks_.begin(), deferred_acks_.begin() + static_cast<std::ptrdiff_t>(sent));
+  if (closing_) sent = acks.size();  // a 3.1.1 client refused: the rest are never sent
+  if (sent) acks.erase(acks.begin(), acks.begin() + static_cast<std::ptrdiff_t>(sent));
 }
 
 void client_channel::refuse_ack(mqtt::packet_type type, std::uint16_t packet_id, mqtt::reason_code why) {

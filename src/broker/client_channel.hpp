@@ -252,7 +252,9 @@ class client_channel {
     std::uint16_t packet_id;
     mqtt::reason_code code;
   };
-  std::vector<deferred_ack> deferred_acks_;  // not a deque: that allocates even when empty
+  // Allocated with the first deferred acknowledgement (a connection that never publishes to
+  // persistent subscribers keeps 8 bytes, not 24); not a deque: that allocates even when empty.
+  std::unique_ptr<std::vector<deferred_ack>> deferred_acks_;
   void send_ack(mqtt::packet_type type, std::uint16_t packet_id, mqtt::reason_code code, std::uint64_t ticket);
   void send_plain_ack(mqtt::packet_type type, std::uint16_t packet_id, mqtt::reason_code code);
   void flush_deferred_acks();

@@ -4,7 +4,9 @@
 // its owner lock), the registry and the sweep. Lock order: docs/adr/0001-layering-and-threading.md,
 // "Threads and locks today" (tree -> session -> store; never the tree with lock() held).
 // Memory: an idle offline session is kept compact (client id, expiry, subscriptions, a pointer to
-// the shared session_env and a null session_state); docs/adr/0036-compact-sessions.md.
+// the shared session_env and a null session_state); docs/adr/0036-compact-sessions.md. The lock
+// is 4 bytes and the parts an idle connection does not use are made on first use (subscriptions,
+// messages in flight, QoS 2 ids, delayed will); docs/adr/0039-idle-connection-memory.md.
 #pragma once
 
 #include <algorithm>

@@ -250,7 +250,10 @@ struct session_ownership::impl {
       records.emplace_back(b64::unb64(kv.value("key", std::string())).substr(prefix.size()),
                            b64::unb64(kv.value("value", std::string())));
     if (records.empty()) return true;
-    auto d = decode_session_records(client_id, records, b.now(), broker::wall_now_ms());
+    // One pair of clock readings for every deadline of this session (durable_store.hpp).
+    const auto now = b.now();
+    const auto wall = broker::wall_now_ms();
+    auto d = decode_session_records(client_id, records, now, wall);
     if (d.unreadable && log)
       log->warn("cluster sessions: {} unreadable records of client '{}' skipped", d.unreadable, log_safe(client_id));
     if (d.due_will) b.publish(d.due_will);
@@ -263,7 +266,7 @@ struct session_ownership::impl {
     if (had_armed) store.disarm_will(client_id);  // its connection is gone
     store.adopt_local(*d.session);
     const auto n = d.session->messages.size();
-    b.sessions().restore(std::move(*d.session), b.now());
+    b.sessions().restore(std::move(*d.session), now, wall);
     if (log)
       log->info("cluster sessions: session of client '{}' resumed from the replicated copy ({} messages)",
                 log_safe(client_id), n);

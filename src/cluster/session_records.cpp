@@ -16,11 +16,6 @@ std::string hex(std::string_view raw) {
   return out;
 }
 
-broker::message_ptr with_expiry(persistence::timed_message m, broker::clock::time_point now) {
-  if (m.expires_wall_ms) m.msg.expires_at = broker::from_wall_ms(m.expires_wall_ms, now);
-  return std::make_shared<broker::message>(std::move(m.msg));
-}
-
 armed_will armed_from(persistence::will_record w, broker::clock::time_point now) {
   auto m = std::make_shared<broker::message>(std::move(w.will.msg));
   if (m->props->message_expiry_interval)  // counts from its publication
@@ -69,7 +64,7 @@ decoded_session decode_session_records(std::string_view client_id,
           if (sd.expires_wall_ms && sd.expires_wall_ms <= wall) break;  // expired meanwhile: dropped
           if (sd.expires_wall_ms)
             std::const_pointer_cast<broker::message>(sd.d.msg)->expires_at =
-                broker::from_wall_ms(sd.expires_wall_ms, now);
+                broker::from_wall_ms(sd.expires_wall_ms, now, wall);
           s.messages.push_back({sd.stage, {sd.packet_id, std::move(sd.d)}});
         }
         break;
@@ -86,7 +81,7 @@ decoded_session decode_session_records(std::string_view client_id,
             out.armed_will = std::move(a.will);
             out.armed_delay_s = a.delay_s;
           } else {
-            s.will = with_expiry(std::move(w->will), now);
+            s.will = to_message(std::move(w->will), now, wall);
             s.will_at_wall_ms = w->at_wall_ms;
           }
           ok = true;

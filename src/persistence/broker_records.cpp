@@ -301,4 +301,9 @@ std::optional<will_record> decode_will_record(std::string_view key, std::string_
   return w;
 }
 
+broker::message_ptr to_message(timed_message m, broker::clock::time_point steady_at, std::uint64_t wall_at) {
+  if (m.expires_wall_ms) m.msg.expires_at = broker::from_wall_ms(m.expires_wall_ms, steady_at, wall_at);
+  return std::make_shared<broker::message>(std::move(m.msg));
+}
+
 }  // namespace edgemq::persistence

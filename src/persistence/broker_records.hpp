@@ -54,6 +54,9 @@ struct timed_message {
   broker::message msg;
   std::uint64_t expires_wall_ms = 0;
 };
+// The message to publish or queue, its expiry converted against the steady and wall clocks read
+// together (`steady_at`, `wall_at`; durable_store.hpp).
+broker::message_ptr to_message(timed_message m, broker::clock::time_point steady_at, std::uint64_t wall_at);
 
 // Retained message: key retained_key(topic).
 std::optional<std::string> encode_retained_record(const broker::message& m, std::uint64_t expires_wall_ms);

@@ -300,11 +300,6 @@ std::uint64_t durable_broker_store::erase_will(const std::string& c) {
 
 namespace {
 
-broker::message_ptr with_expiry(timed_message m, broker::clock::time_point now, std::uint64_t wall) {
-  if (m.expires_wall_ms) m.msg.expires_at = broker::from_wall_ms(m.expires_wall_ms, now, wall);
-  return std::make_shared<broker::message>(std::move(m.msg));
-}
-
 // What restore() gathers from the records, one kind at a time (decoders: broker_records.hpp).
 struct restore_pass {
   broker::broker& b;
@@ -373,7 +368,7 @@ struct restore_pass {
   bool add_will(std::optional<will_record> w) {
     if (!w) return false;
     auto& s = sessions[w->client_id];
-    s.will = with_expiry(std::move(w->will), now, wall);  // a will keeps its expiry even when due
+    s.will = to_message(std::move(w->will), now, wall);  // a will keeps its expiry even when due
     s.will_at_wall_ms = w->at_wall_ms;
     return true;
   }
